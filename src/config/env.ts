@@ -1,0 +1,104 @@
+/**
+ * @module The only reader of `process.env`. Everything else receives an `Env` value, so tests and
+ * containers can run tau with no config file at all.
+ */
+import type { z } from "zod";
+
+/** A frozen snapshot of the environment variables tau cares about. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Snapshot the relevant part of the process environment once, at startup. */
+export function readProcessEnv(): Env {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && /^(TAU_|RESEND_|TWILIO_|CI$|NO_COLOR$)/.test(k)) out[k] = v;
+  }
+  return Object.freeze(out);
+}
+
+/** Secrets tau reads from the environment (PRODUCT.md §8). Values are never printed. */
+export const SECRET_ENV = {
+  "telegram-bot-token": "TAU_TELEGRAM_BOT_TOKEN",
+  "telegram-webhook-secret": "TAU_TELEGRAM_WEBHOOK_SECRET",
+  "discord-bot-token": "TAU_DISCORD_BOT_TOKEN",
+  "whatsapp-access-token": "TAU_WHATSAPP_ACCESS_TOKEN",
+  "whatsapp-phone-number-id": "TAU_WHATSAPP_PHONE_NUMBER_ID",
+  "whatsapp-app-secret": "TAU_WHATSAPP_APP_SECRET",
+  "whatsapp-verify-token": "TAU_WHATSAPP_VERIFY_TOKEN",
+  "resend-api-key": "RESEND_API_KEY",
+  "resend-webhook-secret": "RESEND_WEBHOOK_SECRET",
+  "twilio-account-sid": "TWILIO_ACCOUNT_SID",
+  "twilio-auth-token": "TWILIO_AUTH_TOKEN",
+  "imap-password": "TAU_IMAP_PASSWORD",
+  "smtp-password": "TAU_SMTP_PASSWORD",
+} as const;
+export type SecretId = keyof typeof SECRET_ENV;
+
+/** API roots can be overridden for self-hosted Bot API servers, proxies and tests. */
+export const API_ROOT_ENV = {
+  telegram: "TAU_TELEGRAM_API_ROOT",
+  discord: "TAU_DISCORD_API_ROOT",
+  whatsapp: "TAU_WHATSAPP_API_ROOT",
+} as const;
+
+interface ZodDef {
+  type: string;
+  innerType?: ZodLike;
+  shape?: Record<string, ZodLike>;
+  element?: ZodLike;
+}
+interface ZodLike {
+  _zod: { def: ZodDef };
+}
+
+/** One environment override: `TAU_SERVER_BIND` ↔ path `server.bind`. */
+export interface EnvOverride {
+  name: string;
+  path: string[];
+  type: string;
+}
+
+/** Every leaf setting of a zod object schema, with its environment variable name `TAU_<PATH>`. */
+export function listEnvOverrides(schema: z.ZodType, prefix: string[] = []): EnvOverride[] {
+  let def = (schema as unknown as ZodLike)._zod.def;
+  while ((def.type === "default" || def.type === "optional") && def.innerType) def = def.innerType._zod.def;
+  if (def.type === "object" && def.shape) {
+    const shape = def.shape;
+    return Object.keys(shape).flatMap((k) => listEnvOverrides(shape[k] as unknown as z.ZodType, [...prefix, k]));
+  }
+  const leafType = def.type === "array" && def.element ? `array` : def.type;
+  return [{ name: `TAU_${prefix.join("_").toUpperCase()}`, path: prefix, type: leafType }];
+}
+
+/** Apply `TAU_<PATH>` overrides onto a raw (unvalidated) config object; returns the applied names. */
+export function applyEnvOverrides(raw: Record<string, unknown>, schema: z.ZodType, env: Env): string[] {
+  const applied: string[] = [];
+  const apiRoots: Record<string, string> = {
+    TAU_TELEGRAM_API_ROOT: "TAU_CONNECTORS_TELEGRAM_API_ROOT",
+    TAU_DISCORD_API_ROOT: "TAU_CONNECTORS_DISCORD_API_ROOT",
+    TAU_WHATSAPP_API_ROOT: "TAU_CONNECTORS_WHATSAPP_API_ROOT",
+  };
+  const lookup = (name: string): string | undefined => {
+    if (env[name] !== undefined) return env[name];
+    const alias = Object.entries(apiRoots).find(([, full]) => full === name)?.[0];
+    return alias ? env[alias] : undefined;
+  };
+  for (const o of listEnvOverrides(schema)) {
+    if (o.name === "TAU_SCHEMA_VERSION") continue;
+    const value = lookup(o.name);
+    if (value === undefined) continue;
+    let parsed: unknown = value;
+    if (o.type === "number") parsed = Number(value);
+    else if (o.type === "boolean") parsed = value === "true" || value === "1" ? true : value === "false" || value === "0" ? false : value;
+    else if (o.type === "array") parsed = value.split(",").map((s) => s.trim()).filter(Boolean);
+    let node: Record<string, unknown> = raw;
+    for (const key of o.path.slice(0, -1)) {
+      const next = node[key];
+      if (next === null || typeof next !== "object" || Array.isArray(next)) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[o.path[o.path.length - 1] as string] = parsed;
+    applied.push(o.name);
+  }
+  return applied;
+}

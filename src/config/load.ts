@@ -1,0 +1,65 @@
+/**
+ * @module Load `tau.yaml` (or built-in defaults when the default path is absent), then apply `TAU_*`
+ * environment overrides, then validate once.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { parseDocument } from "yaml";
+import { ConfigError } from "../contracts/errors.ts";
+import { applyEnvOverrides, type Env } from "./env.ts";
+import { parseYamlWith } from "./load-yaml.ts";
+import { TauConfigSchema, type TauConfig } from "./schema.ts";
+
+export interface LoadedConfig {
+  config: TauConfig;
+  /** Absolute path of the file, or null when running on defaults + environment. */
+  file: string | null;
+  /** Absolute policies folder. */
+  policiesDir: string;
+  /** Names of the `TAU_*` variables that overrode a setting. */
+  envApplied: string[];
+}
+
+export const DEFAULT_CONFIG_PATH = "./tau.yaml";
+
+/** Load and validate the configuration. A missing default `./tau.yaml` means built-in defaults; a missing explicit path is an error. */
+export function loadConfig(opts: { configPath?: string; env: Env; cwd?: string }): LoadedConfig {
+  const cwd = opts.cwd ?? process.cwd();
+  const explicit = opts.configPath !== undefined && opts.configPath !== DEFAULT_CONFIG_PATH;
+  const file = path.resolve(cwd, opts.configPath ?? DEFAULT_CONFIG_PATH);
+  let text = "";
+  let present = false;
+  try {
+    text = fs.readFileSync(file, "utf8");
+    present = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT" || explicit) {
+      throw new ConfigError(`${file}: cannot read config: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+        file,
+        cause: err,
+        hint: "run `tau init` to write a starter tau.yaml, or pass --config <path>",
+      });
+    }
+  }
+  // Validate the file on its own first, so errors point at the YAML line; then layer the environment.
+  if (present) parseYamlWith(text, file, TauConfigSchema);
+  const raw = present ? ((parseDocument(text).toJS() as Record<string, unknown> | null) ?? {}) : {};
+  const envApplied = applyEnvOverrides(raw, TauConfigSchema, opts.env);
+  const result = TauConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const envName = `TAU_${issue.path.join("_").toUpperCase()}`;
+    throw new ConfigError(`environment override ${envName}: ${issue.path.join(".")}: ${issue.message}`, {
+      file: present ? file : "(environment)",
+      field: issue.path.join("."),
+      hint: `fix or unset ${envName}`,
+    });
+  }
+  const configDir = present ? path.dirname(file) : cwd;
+  return {
+    config: result.data,
+    file: present ? file : null,
+    policiesDir: path.resolve(configDir, result.data.policies_dir),
+    envApplied,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * @module Deliver queued outbox rows. Dry-run: one NDJSON append + fsync per batch, then the chunks are
+ * marked sent in one transaction; after a crash between the two, receipts already in the file are not
+ * written again. Provider mode plugs in through `ProviderDelivery`.
+ */
+import type { ChannelSender, ChunkJob, OutboundMode } from "../contracts/outbound.ts";
+import type { Transport } from "../contracts/envelope.ts";
+import type { OutboxRow, RunnerStore } from "../store/index.ts";
+import { appendDryRun, dryRunReceiptId, readDryRunReceiptIds, type DryRunReceipt } from "./dry-run.ts";
+
+/** Sends one outbox row in provider mode; owns retries, receipts and dead letters for that row. */
+export interface ProviderDelivery {
+  deliver(row: OutboxRow, now: number): Promise<void>;
+}
+
+export interface DeliveryDeps {
+  store: RunnerStore;
+  senders: ReadonlyMap<Transport, ChannelSender>;
+  dryRunFile: string;
+  provider?: ProviderDelivery;
+  /** True while the outbound kill switch (or a transport's) is on: rows are held, not sent. */
+  blocked?: (transport: string) => string | null;
+  clock: () => number;
+}
+
+export interface DeliveryReport {
+  rows: number;
+  chunks: number;
+  held: number;
+}
+
+/** Create the delivery step. `recover()` once at startup, then `deliverPending()` after each commit. */
+export function createDelivery(deps: DeliveryDeps) {
+  let alreadyWritten: Set<string> | null = null;
+
+  function jobsFor(row: OutboxRow): ChunkJob[] {
+    return deps.store
+      .chunksOf(row.outbox_id)
+      .filter((c) => c.status !== "sent")
+      .map((c) => ({
+        outbox_id: row.outbox_id,
+        idx: c.idx,
+        chunk_count: row.chunk_count,
+        text: c.body,
+        target: { transport: row.transport as Transport, account_id: row.account_id, conversation_id: row.conversation_id, thread_id: row.thread_id, reply_to: row.reply_to },
+      }));
+  }
+
+  function deliverDryRun(rows: OutboxRow[], now: number): number {
+    const receipts: DryRunReceipt[] = [];
+    const marks: { outbox_id: string; idx: number; receipt: string }[] = [];
+    for (const row of rows) {
+      for (const job of jobsFor(row)) {
+        const sender = deps.senders.get(job.target.transport);
+        if (!sender) throw new Error(`no sender for transport ${job.target.transport}`);
+        const receipt: DryRunReceipt = {
+          receipt_id: dryRunReceiptId(row.outbox_id, job.idx),
+          outbox_id: row.outbox_id,
+          event_id: row.event_id,
+          chunk: job.idx,
+          chunk_count: row.chunk_count,
+          transport: row.transport,
+          status: "dry_run",
+          reason: "delivery_dry_run",
+          request: sender.buildRequest(job),
+        };
+        if (!alreadyWritten?.has(receipt.receipt_id)) receipts.push(receipt);
+        marks.push({ outbox_id: row.outbox_id, idx: job.idx, receipt: receipt.receipt_id });
+      }
+    }
+    appendDryRun(deps.dryRunFile, receipts);
+    deps.store.db.transaction(() => {
+      for (const m of marks) deps.store.setChunk({ outbox_id: m.outbox_id, idx: m.idx, status: "sent", reason: "delivery_dry_run", receipt: m.receipt }, now);
+      for (const row of rows) deps.store.setOutbox({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_dry_run", attempts: row.attempts + 1, next_attempt_at_ms: 0 }, now);
+      deps.store.bump("deliveries.delivery_dry_run", marks.length);
+    })();
+    return marks.length;
+  }
+
+  return {
+    /** After a crash: remember which dry-run receipts already reached the file. */
+    recover(): void {
+      const now = deps.clock();
+      if (deps.store.pendingOutbox(now + 1e12, 1).some((r) => r.mode === "dry-run")) alreadyWritten = readDryRunReceiptIds(deps.dryRunFile);
+    },
+    async deliverPending(limit = 5000): Promise<DeliveryReport> {
+      const now = deps.clock();
+      const rows = deps.store.pendingOutbox(now, limit);
+      const report: DeliveryReport = { rows: 0, chunks: 0, held: 0 };
+      const ready: Record<OutboundMode, OutboxRow[]> = { "dry-run": [], provider: [], "channel-store": [] };
+      for (const row of rows) {
+        if (deps.blocked?.(row.transport)) {
+          report.held += 1;
+          continue;
+        }
+        ready[row.mode as OutboundMode]?.push(row);
+      }
+      if (ready["dry-run"].length) {
+        report.chunks += deliverDryRun(ready["dry-run"], now);
+        report.rows += ready["dry-run"].length;
+      }
+      for (const row of ready.provider) {
+        if (!deps.provider) break;
+        await deps.provider.deliver(row, now);
+        report.rows += 1;
+      }
+      if (rows.length < limit) alreadyWritten = null;
+      return report;
+    },
+  };
+}
+
+export type Delivery = ReturnType<typeof createDelivery>;

@@ -1,0 +1,38 @@
+/** @module The pure policy layer: decisions with reasons, no I/O, no clock, no randomness (time and bytes are arguments). */
+
+// Channel policy and access: may this conversation, and this actor, be answered?
+export { decideChannelPolicy, layerChannelRule, resolveChannelRule } from "./channel-policy.ts";
+export type { ChannelRuleSource, ResolvedChannelRule } from "./channel-policy.ts";
+export { decideAccess } from "./access.ts";
+export type { AccessInput } from "./access.ts";
+
+// Pairing: one-time codes for unknown DM actors and their approval.
+export {
+  PAIRING_ALPHABET,
+  PAIRING_CODE_LENGTH,
+  PAIRING_RANDOM_BYTES,
+  decidePairingApproval,
+  decidePairingChallenge,
+  generatePairingCode,
+  isWellFormedPairingCode,
+  normalizePairingCode,
+} from "./pairing.ts";
+export type {
+  PairingChallenge,
+  PairingChallengeAction,
+  PairingChallengeInput,
+  PairingStatus,
+  PendingPairing,
+} from "./pairing.ts";
+
+// Routing: the most specific route binding, compiled once per policy load.
+export { compileRouteBindings, renderSessionKey, resolveRoute, routeDecisionToDecision } from "./routes.ts";
+export type { CompiledRoutes, RouteDecision, RouteMatchedBy, SessionKeyVars } from "./routes.ts";
+
+// RBAC: roles and capability checks.
+export { decideRbac, resolveRole } from "./rbac.ts";
+export type { RbacInput, RoleInput } from "./rbac.ts";
+
+// Policy checks for `tau policy check`, preflight and startup.
+export { checkChannelPolicy } from "./strict-mode.ts";
+export type { PolicyIssue } from "./strict-mode.ts";

@@ -1,0 +1,254 @@
+/**
+ * @module The runner: consume ingress exactly once. Per batch, one SQLite transaction holds the dedupe
+ * rows, every decision and trace, the outbox rows and the cursor advance — so a kill -9 at any instant
+ * loses no event and answers none twice. Delivery happens after the commit, from the outbox.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
+import type { TauConfig } from "../config/index.ts";
+import { countLinesAfter, ingressFile, parseIngressLine, readLines, type IngressCursor } from "../ingress/index.ts";
+import type { Logger } from "../log.ts";
+import { queueReplies } from "../outbound/outbox.ts";
+import type { Delivery } from "../outbound/deliver.ts";
+import { createContext, type EventContext } from "../router/context.ts";
+import { openShortLock, type RunnerStore, type ShortLock } from "../store/index.ts";
+import { rotateIfConsumed } from "./rotate.ts";
+import { replyTargetOf } from "./reply-target.ts";
+import { nextRunnerState, type CycleReport, type RunnerState } from "./runner-state.ts";
+
+export interface RunnerDeps {
+  config: TauConfig;
+  stateDir: string;
+  store: RunnerStore;
+  /** Build the pipeline given the dedupe lookup the runner owns (database + current batch). */
+  buildPipeline: (seen: (eventId: string) => boolean) => (ctx: EventContext) => void;
+  /** Persist what a processed event asked for beyond replies (approval jobs, …); runs inside the transaction. */
+  persistExtras?: (ctx: EventContext) => void;
+  delivery: Delivery;
+  clock: () => number;
+  logger: Logger;
+  /** Transports to read; defaults to all. */
+  transports?: readonly Transport[];
+}
+
+interface QuarantineItem {
+  transport: Transport;
+  file: string;
+  line: number;
+  reason: string;
+  detail: string;
+}
+
+export function createRunner(deps: RunnerDeps) {
+  const { config, store, clock, logger } = deps;
+  const ingressDir = path.join(deps.stateDir, "ingress");
+  const quarantineDir = path.join(deps.stateDir, "quarantine");
+  const transports = deps.transports ?? TRANSPORTS;
+  const batchSeen = new Set<string>();
+  const pipeline = deps.buildPipeline((id) => batchSeen.has(id) || store.hasEvent(id));
+  let lock: ShortLock | null = null;
+  const ingressLock = () => (lock ??= openShortLock(path.join(ingressDir, ".lock")));
+
+  function cursorOf(t: Transport): IngressCursor | null {
+    const row = store.getCursor(t);
+    return row ? { ino: row.file_ino, offset: row.byte_offset, line: row.line_no } : null;
+  }
+
+  function writeQuarantine(items: QuarantineItem[], now: number): void {
+    if (items.length === 0) return;
+    fs.mkdirSync(quarantineDir, { recursive: true, mode: 0o700 });
+    const byT = new Map<Transport, string[]>();
+    for (const q of items) {
+      const lines = byT.get(q.transport) ?? [];
+      lines.push(JSON.stringify({ at_ms: now, transport: q.transport, file: q.file, line: q.line, reason: q.reason, detail: q.detail }));
+      byT.set(q.transport, lines);
+    }
+    for (const [t, lines] of byT) {
+      const fd = fs.openSync(path.join(quarantineDir, `${t}.ndjson`), "a", 0o600);
+      try {
+        fs.writeSync(fd, lines.join("\n") + "\n");
+        fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+
+  /** Process up to `budget` lines of one transport; returns counts for the cycle report. */
+  function processTransport(t: Transport, budget: number, report: CycleReport): void {
+    const file = ingressFile(ingressDir, t);
+    let remaining = budget;
+    while (remaining > 0) {
+      const read = readLines(file, cursorOf(t), Math.min(remaining, config.runner.batch_size), config.ingress.max_line_bytes);
+      if (!read || read.lines.length === 0) {
+        // Still record a cursor reset so the next read starts at 0 of the new file.
+        if (read?.reset && read.cursor.offset === 0) store.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
+        return;
+      }
+      remaining -= read.lines.length;
+      const now = clock();
+      const quarantine: QuarantineItem[] = [];
+      const contexts: EventContext[] = [];
+      const parsed = read.lines.map((l) => {
+        if (!l.ok) return { l, p: { ok: false as const, code: l.code, detail: l.detail } };
+        return { l, p: parseIngressLine(l.text, t) };
+      });
+      for (const { l, p } of parsed) if (!p.ok) quarantine.push({ transport: t, file: path.basename(file), line: l.line, reason: p.code, detail: p.detail });
+      // Quarantine lines reach their file before the cursor moves past them.
+      writeQuarantine(quarantine, now);
+      store.db.transaction(() => {
+        for (const q of quarantine) store.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
+        for (const { p } of parsed) {
+          if (!p.ok) continue;
+          const ctx = createContext(p.envelope, now);
+          try {
+            pipeline(ctx);
+          } catch (err) {
+            ctx.decisions.push({ stage: "runner", outcome: "deny", reason: "event_processing_failed", detail: { error: String((err as Error).message ?? err).slice(0, 200) } });
+            ctx.outcome = "ignored";
+            ctx.reason = "event_processing_failed";
+            ctx.replies = [];
+            ctx.jobs = [];
+            report.failed += 1;
+            logger.error({ event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message }, "event processing failed");
+          }
+          contexts.push(ctx);
+          if (ctx.duplicate) {
+            report.duplicates += 1;
+            continue;
+          }
+          batchSeen.add(ctx.env.event_id);
+          const env = ctx.env;
+          store.insertEvent({
+            event_id: env.event_id,
+            transport: env.transport,
+            kind: env.kind,
+            chat_type: env.chat_type,
+            conversation_id: env.conversation_id,
+            actor_id: env.actor.id,
+            occurred_at_ms: env.occurred_at_ms,
+            processed_at_ms: now,
+            outcome: ctx.outcome,
+            reason: ctx.reason,
+            decisions: JSON.stringify(ctx.decisions),
+            route: ctx.route ? JSON.stringify(ctx.route) : null,
+          });
+          if (ctx.replies.length > 0) {
+            queueReplies(
+              store,
+              env.event_id,
+              replyTargetOf(env),
+              ctx.replies,
+              { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now },
+            );
+            report.replies += ctx.replies.length;
+          }
+          deps.persistExtras?.(ctx);
+          report.processed += 1;
+          report.outcomes[ctx.reason] = (report.outcomes[ctx.reason] ?? 0) + 1;
+        }
+        report.quarantined += quarantine.length;
+        store.bump("events.processed", contexts.length - contexts.filter((c) => c.duplicate).length);
+        if (report.duplicates) store.bump("events.duplicates", contexts.filter((c) => c.duplicate).length);
+        if (quarantine.length) store.bump("events.quarantined", quarantine.length);
+        store.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line }, now);
+      })();
+      batchSeen.clear();
+    }
+  }
+
+  /** Oldest queued line's received time, to judge backlog age. */
+  function oldestQueuedMs(t: Transport): number | null {
+    const r = readLines(ingressFile(ingressDir, t), cursorOf(t), 1, config.ingress.max_line_bytes);
+    const first = r?.lines[0];
+    if (!first || !first.ok) return null;
+    try {
+      const v = JSON.parse(first.text) as { received_at_ms?: unknown };
+      return typeof v.received_at_ms === "number" ? v.received_at_ms : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async function cycle(): Promise<CycleReport> {
+    const started = clock();
+    const report: CycleReport = { processed: 0, duplicates: 0, quarantined: 0, failed: 0, replies: 0, delivered: 0, queue_depth: 0, oldest_queued_ms: null, outcomes: {} };
+    const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
+    for (const t of transports) processTransport(t, share, report);
+    const delivered = await deps.delivery.deliverPending();
+    report.delivered = delivered.chunks;
+    for (const t of transports) {
+      const c = cursorOf(t);
+      const file = ingressFile(ingressDir, t);
+      const depth = c ? countLinesAfter(file, c.offset) : countLinesAfter(file, 0);
+      report.queue_depth += depth;
+      if (depth > 0) {
+        const o = oldestQueuedMs(t);
+        if (o !== null) report.oldest_queued_ms = Math.min(report.oldest_queued_ms ?? o, o);
+      } else if (c) {
+        rotateIfConsumed({ file, cursor: c, lock: ingressLock(), minBytes: config.runner.rotate_min_bytes, keep: config.runner.keep_rotated, now: clock() });
+      }
+    }
+    const prev = readState();
+    const state = nextRunnerState(prev, report, { now: clock(), startedAt: started, backlogThresholdMs: config.runner.backlog_threshold_ms });
+    store.putKv("runner_state", JSON.stringify(state));
+    if (report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 || state.last_cycle_failed) {
+      store.insertRuntimeEvent(clock(), "runner.cycle", state.health, state.last_reason_codes, { ...report });
+      logger.info({ event: "runner.cycle", health: state.health, reason_codes: state.last_reason_codes, ...report, outcomes: undefined }, "cycle");
+    }
+    return report;
+  }
+
+  function readState(): RunnerState | null {
+    const raw = store.getKv("runner_state");
+    return raw ? (JSON.parse(raw) as RunnerState) : null;
+  }
+
+  return {
+    cycle,
+    readState,
+    /** Process until nothing is queued (`tau process --once`). */
+    async drain(maxCycles = 1_000_000): Promise<CycleReport[]> {
+      deps.delivery.recover();
+      const reports: CycleReport[] = [];
+      for (let i = 0; i < maxCycles; i++) {
+        const r = await cycle();
+        reports.push(r);
+        if (r.queue_depth === 0 && r.processed + r.duplicates + r.quarantined + r.failed === 0) break;
+      }
+      return reports;
+    },
+    /** Run until `signal` aborts, idling `poll_interval_ms` when there is nothing to do. */
+    async run(signal: AbortSignal): Promise<void> {
+      deps.delivery.recover();
+      let lastPrune = 0;
+      while (!signal.aborted) {
+        const r = await cycle();
+        const now = clock();
+        if (now - lastPrune > 3_600_000) {
+          store.pruneEvents(now - config.runner.dedupe_retention_ms);
+          lastPrune = now;
+        }
+        if (r.queue_depth === 0 && r.processed === 0) await sleep(config.runner.poll_interval_ms, signal);
+      }
+    },
+    close(): void {
+      lock?.close();
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+export type Runner = ReturnType<typeof createRunner>;

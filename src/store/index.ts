@@ -1,0 +1,4 @@
+/** @module State: the SQLite database and cross-process locks. The only importer of better-sqlite3. */
+export { openDatabase, migrate, listMigrations, ensurePrivateDir, type Db } from "./db.ts";
+export { openShortLock, acquireLifetimeLock, type ShortLock } from "./process-lock.ts";
+export { createRunnerStore, type RunnerStore, type CursorRow, type EventRow, type OutboxRow, type ChunkRow } from "./runner-store.ts";

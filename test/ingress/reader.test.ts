@@ -1,0 +1,55 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { countLinesAfter, readLines } from "../../src/ingress/reader.ts";
+
+function file(content: Buffer | string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "tau-reader-"));
+  const f = path.join(d, "telegram.ndjson");
+  fs.writeFileSync(f, content);
+  return f;
+}
+
+describe("ingress reader", () => {
+  it("returns complete lines and leaves a partial last line for later", () => {
+    const f = file('{"a":1}\n{"a":2}\n{"a":');
+    const r = readLines(f, null, 10, 1024)!;
+    expect(r.lines.map((l) => (l.ok ? l.text : l.code))).toEqual(['{"a":1}', '{"a":2}']);
+    expect(r.cursor.offset).toBe(16);
+    expect(r.cursor.line).toBe(2);
+    fs.appendFileSync(f, '3}\n');
+    const r2 = readLines(f, r.cursor, 10, 1024)!;
+    expect(r2.lines.map((l) => (l.ok ? l.text : l.code))).toEqual(['{"a":3}']);
+    expect(r2.lines[0]!.line).toBe(3);
+  });
+
+  it("reports oversized and non-UTF-8 lines with their line numbers and keeps going", () => {
+    const f = file(Buffer.concat([Buffer.from('{"ok":1}\n' + "z".repeat(3000) + "\n"), Buffer.from([0xc3, 0x28, 0x0a]), Buffer.from('{"ok":4}\n')]));
+    const r = readLines(f, null, 10, 1024)!;
+    expect(r.lines.map((l) => (l.ok ? `${l.line}:${l.text}` : `${l.line}:${l.code}`))).toEqual([
+      '1:{"ok":1}',
+      "2:ingress_line_too_large",
+      "3:ingress_invalid_utf8",
+      '4:{"ok":4}',
+    ]);
+  });
+
+  it("handles an oversized line spanning several read chunks", () => {
+    const f = file("q".repeat(3 * 1024 * 1024) + '\n{"ok":2}\n');
+    const r = readLines(f, null, 10, 1024 * 1024)!;
+    expect(r.lines.map((l) => (l.ok ? l.text : l.code))).toEqual(["ingress_line_too_large", '{"ok":2}']);
+  });
+
+  it("stops at maxLines and resumes from the cursor; resets when the file is replaced", () => {
+    const f = file("1\n2\n3\n");
+    const r = readLines(f, null, 2, 100)!;
+    expect(r.lines).toHaveLength(2);
+    expect(countLinesAfter(f, r.cursor.offset)).toBe(1);
+    fs.rmSync(f);
+    fs.writeFileSync(f, "9\n");
+    const r2 = readLines(f, r.cursor, 5, 100)!;
+    expect(r2.reset).toBe(true);
+    expect(r2.lines.map((l) => (l.ok ? l.text : ""))).toEqual(["9"]);
+  });
+});
