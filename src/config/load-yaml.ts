@@ -3,7 +3,7 @@
  * field and what is allowed.
  */
 import fs from "node:fs";
-import { LineCounter, parseDocument, isNode } from "yaml";
+import { LineCounter, parseDocument, isMap, isNode, isScalar } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "../contracts/errors.ts";
 
@@ -17,6 +17,19 @@ function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Pr
     }
   }
   return {};
+}
+
+/** Position of the key `key` inside the map at `path` (unknown keys point at the key, not its value). */
+function locateKey(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: PropertyKey[], key: string): { line?: number; column?: number } {
+  const map = path.length === 0 ? doc.contents : doc.getIn(path as unknown[], true);
+  if (isMap(map)) {
+    const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+    if (pair && isNode(pair.key) && pair.key.range) {
+      const pos = lc.linePos(pair.key.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return locate(doc, lc, path);
 }
 
 /** Describe one zod issue for an operator: the field and what is allowed. */
@@ -40,11 +53,11 @@ export function parseYamlWith<T extends z.ZodType>(text: string, file: string, s
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
-    throw new ConfigError(`${file}:${pos?.line ?? "?"}:${pos?.col ?? "?"}: not valid YAML: ${e.message.split("\n")[0]}`, {
+    const pos = lc.linePos(e.pos[0]);
+    throw new ConfigError(`${file}:${pos.line}:${pos.col}: not valid YAML: ${e.message.split("\n")[0]}`, {
       file,
-      line: pos?.line,
-      column: pos?.col,
+      line: pos.line,
+      column: pos.col,
       hint: "fix the YAML syntax at that position",
     });
   }
@@ -52,8 +65,10 @@ export function parseYamlWith<T extends z.ZodType>(text: string, file: string, s
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const where = issue.code === "unrecognized_keys" ? [...issue.path, (issue as { keys: string[] }).keys[0]!] : issue.path;
-  const pos = locate(doc, lc, where);
+  const pos =
+    issue.code === "unrecognized_keys"
+      ? locateKey(doc, lc, issue.path, (issue as { keys: string[] }).keys[0]!)
+      : locate(doc, lc, issue.path);
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : "";
   throw new ConfigError(`${file}:${pos.line ?? 1}:${pos.column ?? 1}: ${describeIssue(issue)}${more}`, {
     file,

@@ -36,3 +36,4 @@ export type { RbacInput, RoleInput } from "./rbac.ts";
 // Policy checks for `tau policy check`, preflight and startup.
 export { checkChannelPolicy } from "./strict-mode.ts";
 export type { PolicyIssue } from "./strict-mode.ts";
+export { decideApprovalUse, type ApprovalFacts } from "./approval.ts";

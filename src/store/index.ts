@@ -2,3 +2,5 @@
 export { openDatabase, migrate, listMigrations, ensurePrivateDir, type Db } from "./db.ts";
 export { openShortLock, acquireLifetimeLock, type ShortLock } from "./process-lock.ts";
 export { createRunnerStore, type RunnerStore, type CursorRow, type EventRow, type OutboxRow, type ChunkRow } from "./runner-store.ts";
+export { createAccessStore, type AccessStore, type AllowlistRow, type PairingRow } from "./access-store.ts";
+export { createCommandStore, type CommandStore, type ApprovalRow, type JobRow } from "./command-store.ts";

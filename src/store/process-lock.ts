@@ -46,20 +46,22 @@ export function openShortLock(file: string, busyMs = 10_000): ShortLock {
 
 /** A lock held for a process lifetime (one runner per state dir). Throws at once if another process holds it. */
 export function acquireLifetimeLock(file: string, what: string): { release(): void } {
-  const db = openLockDb(file, 0);
+  let db: Database.Database | null = null;
   try {
+    db = openLockDb(file, 0);
     db.prepare("BEGIN EXCLUSIVE").run();
   } catch (err) {
-    db.close();
+    db?.close();
     throw new TauError("ALREADY_RUNNING", `another ${what} is already running on this state dir (${file} is locked)`, {
       cause: err,
       hint: `stop the other ${what}, or use a different --state-dir`,
     });
   }
+  const held = db;
   return {
     release: () => {
-      db.prepare("COMMIT").run();
-      db.close();
+      held.prepare("COMMIT").run();
+      held.close();
     },
   };
 }

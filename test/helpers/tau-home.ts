@@ -24,7 +24,7 @@ export const HOME_IDENTITY_YAML = `identity:
 export function makeTauHome(extraYaml = "runner:\n  coalesce_window_ms: 0\n"): TauHome {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tau-test-"));
   const configPath = path.join(dir, "tau.yaml");
-  fs.writeFileSync(configPath, `schema_version: 1\n${HOME_IDENTITY_YAML}${extraYaml}`);
+  fs.writeFileSync(configPath, `schema_version: 1\nlog:\n  level: error\n${HOME_IDENTITY_YAML}${extraYaml}`);
   const stateDir = path.join(dir, "state");
   return {
     dir,

@@ -1,0 +1,101 @@
+/** @module Pure Discord normalizer: a message object, a gateway dispatch frame, or an array of either → envelopes. */
+import type { Envelope, IgnoredItem, NormalizeContext, NormalizeResult } from "../../src/contracts/envelope.ts";
+import {
+  DcGatewayFrameSchema,
+  DcMessageDeleteSchema,
+  DcMessageSchema,
+  DcMessageUpdateSchema,
+  DcUpdateProbeSchema,
+} from "./message-schema.ts";
+import { baseFields, chatTypeOf, frameMeta, toMessageEnvelope } from "./normalize-message.ts";
+import type { FrameInfo } from "./normalize-message.ts";
+import { compactMeta, finalize, refuse, refuseZod } from "./normalize-result.ts";
+import type { Refusal } from "./normalize-result.ts";
+
+type Path = (string | number)[];
+type ItemResult = Envelope | IgnoredItem | Refusal;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function createEnvelope(d: unknown, path: Path, ctx: NormalizeContext, frame: FrameInfo, raw: unknown): ItemResult {
+  const parsed = DcMessageSchema.safeParse(d);
+  if (!parsed.success) return refuseZod(parsed.error, d, path);
+  return toMessageEnvelope(parsed.data, "create", ctx, frame, raw);
+}
+
+/** MESSAGE_UPDATE also fires for embed unfurls, which have no edited_timestamp: those are not edits. */
+function updateEnvelope(d: unknown, path: Path, ctx: NormalizeContext, frame: FrameInfo, raw: unknown): ItemResult {
+  const probe = DcUpdateProbeSchema.safeParse(d);
+  if (!probe.success) return refuseZod(probe.error, d, path);
+  if (!probe.data.edited_timestamp) {
+    return { code: "discord_update_without_edit", detail: `message ${probe.data.id}: no edited_timestamp` };
+  }
+  const parsed = DcMessageUpdateSchema.safeParse(d);
+  if (!parsed.success) return refuseZod(parsed.error, d, path);
+  return toMessageEnvelope(parsed.data, "edit", ctx, frame, raw);
+}
+
+/** MESSAGE_DELETE carries ids only, so the time is the receive time and there is no actor. */
+function deleteEnvelope(d: unknown, path: Path, ctx: NormalizeContext, frame: FrameInfo, raw: unknown): ItemResult {
+  const parsed = DcMessageDeleteSchema.safeParse(d);
+  if (!parsed.success) return refuseZod(parsed.error, d, path);
+  const del = parsed.data;
+  const chatType = chatTypeOf(del.guild_id, undefined);
+  return {
+    ...baseFields(ctx, `discord:${del.id}:d`, raw),
+    kind: "system",
+    conversation_id: del.channel_id,
+    thread_id: null,
+    chat_type: chatType,
+    actor: { id: null, display: null, is_bot: false },
+    mentions_bot: chatType === "dm",
+    text: "",
+    attachments: [],
+    reply_to: null,
+    forwarded: false,
+    occurred_at_ms: ctx.receivedAtMs,
+    meta: compactMeta({ action: "message_delete", message_id: del.id, guild_id: del.guild_id, ...frameMeta(frame) }),
+  };
+}
+
+/**
+ * A gateway payload: dispatches MESSAGE_CREATE/UPDATE/DELETE are normalized, anything else is ignored.
+ * @see https://discord.com/developers/docs/events/gateway-events#receive-events
+ */
+function frameEnvelope(rawFrame: unknown, path: Path, ctx: NormalizeContext): ItemResult {
+  const parsed = DcGatewayFrameSchema.safeParse(rawFrame);
+  if (!parsed.success) return refuseZod(parsed.error, rawFrame, path);
+  const { op, t, s, d } = parsed.data;
+  if (op !== 0) return { code: "discord_event_type_unsupported", detail: `gateway op ${op}` };
+  const frame: FrameInfo = { seq: s, event: t ?? undefined };
+  const dPath = [...path, "d"];
+  if (t === "MESSAGE_CREATE") return createEnvelope(d, dPath, ctx, frame, rawFrame);
+  if (t === "MESSAGE_UPDATE") return updateEnvelope(d, dPath, ctx, frame, rawFrame);
+  if (t === "MESSAGE_DELETE") return deleteEnvelope(d, dPath, ctx, frame, rawFrame);
+  return { code: "discord_event_type_unsupported", detail: `dispatch ${t ?? "(null)"}${s == null ? "" : ` s=${s}`}` };
+}
+
+/**
+ * Normalize a raw Discord payload: a bare message object (treated as MESSAGE_CREATE), a gateway frame,
+ * or an array of them (a REST page). Pure: no I/O, no clock. event_id is `discord:<message id>`.
+ */
+export function normalizeDiscordPayload(raw: unknown, ctx: NormalizeContext): NormalizeResult {
+  if (!ctx.identity.discord?.user_id) return refuse("ingress_identity_missing", "identity.discord.user_id: empty");
+  const items: { raw: unknown; path: Path }[] = Array.isArray(raw)
+    ? Array.from(raw, (item: unknown, i) => ({ raw: item, path: [i] }))
+    : [{ raw, path: [] }];
+  const envelopes: Envelope[] = [];
+  const ignored: IgnoredItem[] = [];
+  for (const item of items) {
+    const out =
+      isRecord(item.raw) && "op" in item.raw
+        ? frameEnvelope(item.raw, item.path, ctx)
+        : createEnvelope(item.raw, item.path, ctx, {}, item.raw);
+    if ("ok" in out) return out;
+    if ("event_id" in out) envelopes.push(out);
+    else ignored.push(out);
+  }
+  return finalize(envelopes, ignored);
+}

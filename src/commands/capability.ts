@@ -1,0 +1,52 @@
+/**
+ * @module What a capability declares (PRODUCT.md §6): id, chat alias, summary, zod arguments, required role,
+ * side effect and approval. The CLI (`tau cap run`) and chat (`/tau …`) call the same `run`.
+ */
+import type { z } from "zod";
+import type { Role } from "../contracts/decision.ts";
+import type { Services } from "./services.ts";
+
+export type SideEffect = "read" | "write" | "send";
+export type ApprovalKind = "none" | "confirm" | "two_person";
+
+/** Who runs a capability, from where. `principal` is `<transport>:<actor id>` in chat, `cli:<user>` locally. */
+export interface CapabilityContext {
+  principal: string;
+  role: Role;
+  surface: "cli" | "chat";
+  now: number;
+  services: Services;
+  /** The chat a command came from (alerts and approvals reply there); null on the CLI. */
+  origin: { transport: string; conversation_id: string } | null;
+}
+
+/** A capability's answer: a status for the footer, a reason code, text for chat, data for `--json`. */
+export interface CapabilityResult {
+  status: "reported" | "failed";
+  reason_code: string;
+  text: string;
+  data?: unknown;
+}
+
+export interface Capability<A extends Record<string, unknown> = Record<string, unknown>> {
+  id: string;
+  /** Chat words after the prefix, e.g. ["pairing", "approve"] for `/tau pairing approve CODE`. */
+  alias: readonly string[];
+  summary: string;
+  args: z.ZodType<A>;
+  /** Argument names filled, in order, by positional chat/CLI words. */
+  positional?: readonly string[];
+  role: Role;
+  sideEffect: SideEffect;
+  approval: ApprovalKind;
+  run(args: A, ctx: CapabilityContext): Promise<CapabilityResult> | CapabilityResult;
+}
+
+/** Identity function that keeps the argument type (like grammY's `Composer.command`). */
+export function defineCapability<A extends Record<string, unknown>>(c: Capability<A>): Capability<A> {
+  return c;
+}
+
+/** Convenience result builders. */
+export const reported = (reason_code: string, text: string, data?: unknown): CapabilityResult => ({ status: "reported", reason_code, text, data });
+export const failed = (reason_code: string, text: string, data?: unknown): CapabilityResult => ({ status: "failed", reason_code, text, data });

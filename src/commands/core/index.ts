@@ -1,0 +1,20 @@
+/** @module The core chat commands: help, whoami, status, health, pairing, approve, deny. */
+import type { AnyCapability } from "../registry.ts";
+import { approveCapability, denyCapability } from "./approvals.ts";
+import { helpCapability } from "./help.ts";
+import { pairingApproveCapability, pairingDenyCapability, pairingListCapability, pairingRevokeCapability } from "./pairing.ts";
+import { healthCapability, statusCapability } from "./status.ts";
+import { whoamiCapability } from "./whoami.ts";
+
+export const CORE_CAPABILITIES: AnyCapability[] = [
+  helpCapability,
+  whoamiCapability,
+  statusCapability,
+  healthCapability,
+  pairingListCapability,
+  pairingApproveCapability,
+  pairingDenyCapability,
+  pairingRevokeCapability,
+  approveCapability,
+  denyCapability,
+];

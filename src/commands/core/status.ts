@@ -1,0 +1,43 @@
+/** @module `/tau status` and `/tau health`: the same views as `tau status` / `tau health`, short enough for chat. */
+import { z } from "zod";
+import { defineCapability, reported } from "../capability.ts";
+
+export const healthCapability = defineCapability({
+  id: "tau.health",
+  alias: ["health"],
+  summary: "healthy / degraded / failing with reason codes",
+  args: z.object({}).strict(),
+  role: "viewer",
+  sideEffect: "read",
+  approval: "none",
+  run: (_args, ctx) => {
+    const h = ctx.services.health();
+    return reported("command_health", `Health: ${h.state} (${h.reason_codes.join(", ")}); queue_depth ${h.queue_depth}, failure_streak ${h.failure_streak}.`, h);
+  },
+});
+
+export const statusCapability = defineCapability({
+  id: "tau.status",
+  alias: ["status"],
+  summary: "rollout gate, counters and outbound mode",
+  args: z.object({}).strict(),
+  role: "viewer",
+  sideEffect: "read",
+  approval: "none",
+  run: (_args, ctx) => {
+    const h = ctx.services.health();
+    const c = ctx.services.store.counters();
+    const gate = h.state === "healthy" ? "pass" : "fail";
+    const policy = ctx.services.policies.status();
+    const data = { rollout_gate: gate, health: h.state, reason_codes: h.reason_codes, outbound_mode: ctx.services.config.outbound.mode, policy: policy.state, counters: c };
+    return reported(
+      "command_status",
+      [
+        `Rollout gate: ${gate} (health ${h.state}).`,
+        `Processed ${c["events.processed"] ?? 0} events, ${c["events.duplicates"] ?? 0} duplicates, ${c["events.quarantined"] ?? 0} quarantined; queue_depth ${h.queue_depth}.`,
+        `Outbound: ${data.outbound_mode}. Policy: ${policy.state}${policy.active_sha256 ? ` (${policy.active_sha256.slice(0, 12)})` : ""}.`,
+      ].join("\n"),
+      data,
+    );
+  },
+});

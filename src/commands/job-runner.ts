@@ -1,0 +1,76 @@
+/**
+ * @module Run queued capability jobs after their decision committed. queued → running is committed before the
+ * capability runs; its result, reply and audit record commit together. A job found `running` at startup was cut
+ * off by a crash: it is marked `interrupted` and reported, never silently re-run (its side effect may have happened).
+ */
+import type { ReplyTarget } from "../contracts/outbound.ts";
+import type { Role } from "../contracts/decision.ts";
+import { queueReplies } from "../outbound/outbox.ts";
+import type { CommandStore, JobRow } from "../store/index.ts";
+import { footer } from "./args.ts";
+import type { CapabilityResult } from "./capability.ts";
+import type { Services } from "./services.ts";
+
+function describeFailure(err: unknown): CapabilityResult {
+  return { status: "failed", reason_code: "command_execution_failed", text: `The command failed: ${(err as Error)?.message ?? String(err)}` };
+}
+
+export function createJobRunner(services: Services, commands: CommandStore) {
+  const { store, db, config } = services;
+
+  function finish(job: JobRow, result: CapabilityResult, now: number): void {
+    db.transaction(() => {
+      if (!commands.setJob(job.job_id, "running", result.status === "reported" ? "done" : "failed", now, JSON.stringify(result))) return;
+      if (job.reply_target) {
+        const target = JSON.parse(job.reply_target) as ReplyTarget;
+        const text = `${result.text}\n\n${footer(config.commands.prefix, job.command, result.status, result.reason_code)}`;
+        queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now }, () => `${job.job_id.replace(/^job_/, "ob_")}`);
+      }
+      services.audit({ actor: job.principal, surface: job.reply_target ? "chat" : "cli", action: "command", target: job.capability_id, args: JSON.parse(job.args) as Record<string, unknown>, outcome: result.status, reason_code: result.reason_code });
+      store.bump(`commands.${result.reason_code}`);
+    })();
+  }
+
+  return {
+    /** Mark jobs a crash cut off; their reply says so. */
+    recover(): number {
+      const now = services.clock();
+      const stuck = commands.jobsIn("running");
+      for (const job of stuck) {
+        finish(job, { status: "failed", reason_code: "command_interrupted", text: "This command was interrupted by a restart before it finished; check its effect before running it again." }, now);
+      }
+      return stuck.length;
+    },
+    /** Run every queued job once, in order. */
+    async runQueued(): Promise<number> {
+      let n = 0;
+      for (const job of commands.jobsIn("queued")) {
+        const now = services.clock();
+        if (!db.transaction(() => commands.setJob(job.job_id, "queued", "running", now))()) continue;
+        const cap = services.registry.get(job.capability_id);
+        let result: CapabilityResult;
+        if (!cap) result = { status: "failed", reason_code: "command_unknown", text: `Capability ${job.capability_id} is no longer available.` };
+        else {
+          try {
+            const target = job.reply_target ? (JSON.parse(job.reply_target) as ReplyTarget) : null;
+            result = await cap.run(JSON.parse(job.args) as Record<string, unknown>, {
+              principal: job.principal,
+              role: job.role as Role,
+              surface: "chat",
+              now,
+              services,
+              origin: target ? { transport: target.transport, conversation_id: target.conversation_id } : null,
+            });
+          } catch (err) {
+            result = describeFailure(err);
+          }
+        }
+        finish(job, result, services.clock());
+        n += 1;
+      }
+      return n;
+    },
+  };
+}
+
+export type JobRunner = ReturnType<typeof createJobRunner>;

@@ -1,0 +1,24 @@
+/**
+ * @module What capabilities may use, built once in `src/main.ts` and passed in (STYLE.md §6.6).
+ */
+import type { AuditEntry } from "../audit/audit-log.ts";
+import type { TauConfig } from "../config/index.ts";
+import type { PolicyManager } from "../config/policy-manager.ts";
+import type { HealthReport } from "../observability/health.ts";
+import type { AccessStore, Db, RunnerStore } from "../store/index.ts";
+import type { CapabilityRegistry } from "./registry.ts";
+
+export interface Services {
+  config: TauConfig;
+  stateDir: string;
+  db: Db;
+  store: RunnerStore;
+  access: AccessStore;
+  registry: CapabilityRegistry;
+  policies: PolicyManager;
+  clock: () => number;
+  audit(entry: AuditEntry): void;
+  health(): HealthReport;
+  /** Cryptographic randomness (injected so replays are deterministic). */
+  randomBytes(n: number): Uint8Array;
+}

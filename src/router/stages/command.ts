@@ -1,0 +1,87 @@
+/**
+ * @module Stage: `/tau …` commands. Parses, ignores commands for other bots and forwarded messages (never
+ * executed), finds the capability, checks RBAC and arguments, then either queues a job (run after the decision
+ * commits) or stores an approval request. Anything that is not a command goes on to the responder.
+ */
+import { createHash } from "node:crypto";
+import type { PolicySet } from "../../config/policy-set.ts";
+import type { AuditEntry } from "../../audit/audit-log.ts";
+import { argsHash, buildArgs, footer } from "../../commands/args.ts";
+import { parseTauCommand } from "../../commands/parse-command.ts";
+import type { CapabilityRegistry } from "../../commands/registry.ts";
+import { decideRbac } from "../../policy/index.ts";
+import type { CommandStore } from "../../store/index.ts";
+import { replyTargetOf } from "../../runner/reply-target.ts";
+import { stage } from "../compose.ts";
+import { decide, type EventContext } from "../context.ts";
+
+export interface CommandStageDeps {
+  prefix: string;
+  botUsername: (transport: string) => string | null;
+  registry: CapabilityRegistry;
+  policies: () => PolicySet | null;
+  commands: CommandStore;
+  audit: (e: AuditEntry) => void;
+  approvalTtlMs: number;
+}
+
+export function createCommandStage(deps: CommandStageDeps) {
+  return stage<EventContext>("command", (ctx, next) => {
+    const { env } = ctx;
+    const parsed = parseTauCommand(env.text, { prefix: deps.prefix, botUsername: deps.botUsername(env.transport) });
+    if (parsed.kind === "none") return next();
+    const principal = `${env.transport}:${env.actor.id ?? "unknown"}`;
+    const say = (command: string, status: "reported" | "failed" | "pending_approval", reason: string, text: string) =>
+      ctx.replies.push({ purpose: "command", text: `${text}\n\n${footer(deps.prefix, command, status, reason)}` });
+    if (parsed.kind === "other_bot") {
+      return decide(ctx, { stage: "command", outcome: "skip", reason: "command_addressed_to_other_bot", detail: { target: parsed.target } }, "ignored");
+    }
+    if (env.forwarded) {
+      return decide(ctx, { stage: "command", outcome: "deny", reason: "command_forwarded_ignored" }, "ignored");
+    }
+    if (parsed.kind === "error") {
+      decide(ctx, { stage: "command", outcome: "deny", reason: "command_parse_error", detail: { detail: parsed.detail } }, "replied");
+      return say("", "failed", "command_parse_error", `Could not read that command: ${parsed.detail}.`);
+    }
+    const words = parsed.words.length === 0 ? ["help"] : parsed.words;
+    const match = deps.registry.match(words);
+    if (!match) {
+      decide(ctx, { stage: "command", outcome: "deny", reason: "command_unknown", detail: { command: words[0] ?? "" } }, "replied");
+      deps.audit({ actor: principal, surface: "chat", action: "command", target: words.join(" "), args: {}, outcome: "failed", reason_code: "command_unknown" });
+      return say(words[0] ?? "", "failed", "command_unknown", `Unknown command "${words[0]}". Try ${deps.prefix} help.`);
+    }
+    const cap = match.capability;
+    const command = cap.alias.join(" ");
+    const p = deps.policies();
+    const role = ctx.role ?? "viewer";
+    const rbac = decideRbac({ capabilityId: cap.id, declaredRole: cap.role, role, rbac: p!.rbac });
+    if (rbac.outcome === "deny") {
+      decide(ctx, rbac, "replied");
+      ctx.reason = "command_rbac_denied";
+      deps.audit({ actor: principal, surface: "chat", action: "command", target: cap.id, args: {}, outcome: "denied", reason_code: "command_rbac_denied" });
+      return say(command, "failed", "command_rbac_denied", `You need the ${rbac.detail?.need} role for ${deps.prefix} ${command} (you are ${role}).`);
+    }
+    decide(ctx, rbac);
+    const args = buildArgs(cap, match.rest, parsed.flags);
+    if (!args.ok) {
+      decide(ctx, { stage: "command", outcome: "deny", reason: "command_args_invalid", detail: { detail: args.detail } }, "replied");
+      return say(command, "failed", "command_args_invalid", `Bad arguments: ${args.detail}.`);
+    }
+    if (cap.approval !== "none") {
+      const target = JSON.stringify(replyTargetOf(env));
+      const id = "ap_" + createHash("sha256").update(env.event_id).digest("hex").slice(0, 10);
+      const hash = argsHash(cap.id, args.args);
+      deps.commands.insertApproval({
+        id, capability_id: cap.id, command, args: JSON.stringify(args.args), args_hash: hash, requester: principal, requester_role: role,
+        surface: "chat", approval: cap.approval, reply_target: target, created_at_ms: ctx.now, expires_at_ms: ctx.now + deps.approvalTtlMs,
+      });
+      deps.audit({ actor: principal, surface: "chat", action: "approval.request", target: cap.id, args: { id, ...args.args }, outcome: "pending", reason_code: "approval_requested" });
+      decide(ctx, { stage: "approval", outcome: "info", reason: "approval_requested", detail: { id, kind: cap.approval } }, "pending_approval");
+      const who = cap.approval === "two_person" ? "a second operator (not you)" : "you or another operator";
+      return say(command, "pending_approval", "approval_requested",
+        `${deps.prefix} ${command} needs approval (${cap.approval}). ${who[0]!.toUpperCase()}${who.slice(1)} can run: ${deps.prefix} approve ${id} ${hash.slice(0, 8)}  — or ${deps.prefix} deny ${id}. Expires in ${Math.round(deps.approvalTtlMs / 60_000)} min.`);
+    }
+    ctx.jobs.push({ capability_id: cap.id, args: args.args, command, principal, role, approval_id: null });
+    decide(ctx, { stage: "command", outcome: "allow", reason: "command_queued", detail: { capability: cap.id } }, "replied");
+  });
+}

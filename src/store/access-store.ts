@@ -1,0 +1,72 @@
+/**
+ * @module Allowlist and pairing state: who is admitted, which codes are pending, attempt counts.
+ */
+import type { Db } from "./db.ts";
+
+export interface AllowlistRow {
+  actor_key: string;
+  transport: string;
+  actor_id: string;
+  note: string;
+  added_by: string;
+  added_at_ms: number;
+}
+
+export interface PairingRow {
+  code: string;
+  actor_key: string;
+  channel_key: string;
+  display: string | null;
+  status: string;
+  created_at_ms: number;
+  expires_at_ms: number;
+  decided_by: string | null;
+  decided_at_ms: number | null;
+}
+
+export function createAccessStore(db: Db) {
+  const q = {
+    isAllowlisted: db.prepare<[string], number>("SELECT 1 FROM allowlist WHERE actor_key = ?").pluck(),
+    listAllow: db.prepare<[], AllowlistRow>("SELECT * FROM allowlist ORDER BY actor_key"),
+    addAllow: db.prepare(
+      "INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES (@actor_key, @transport, @actor_id, @note, @added_by, @added_at_ms) ON CONFLICT(actor_key) DO NOTHING",
+    ),
+    removeAllow: db.prepare("DELETE FROM allowlist WHERE actor_key = ?"),
+    isPaired: db.prepare<[string], number>("SELECT 1 FROM pairings WHERE actor_key = ? AND status = 'approved' LIMIT 1").pluck(),
+    pairingByCode: db.prepare<[string], PairingRow>("SELECT * FROM pairings WHERE code = ?"),
+    pendingForActor: db.prepare<[string, number], PairingRow>(
+      "SELECT * FROM pairings WHERE actor_key = ? AND status = 'pending' AND expires_at_ms > ? ORDER BY created_at_ms DESC LIMIT 1",
+    ),
+    pendingForTransport: db.prepare<[string, number], number>(
+      "SELECT COUNT(*) FROM pairings WHERE substr(channel_key, 1, instr(channel_key, ':') - 1) = ? AND status = 'pending' AND expires_at_ms > ?",
+    ).pluck(),
+    insertPairing: db.prepare(
+      "INSERT INTO pairings (code, actor_key, channel_key, display, status, created_at_ms, expires_at_ms) VALUES (@code, @actor_key, @channel_key, @display, 'pending', @now, @expires_at_ms)",
+    ),
+    decidePairing: db.prepare("UPDATE pairings SET status = @status, decided_by = @by, decided_at_ms = @now WHERE code = @code"),
+    revoke: db.prepare("UPDATE pairings SET status = 'revoked', decided_by = @by, decided_at_ms = @now WHERE actor_key = @actor_key AND status = 'approved'"),
+    listPairings: db.prepare<[], PairingRow>("SELECT * FROM pairings ORDER BY created_at_ms DESC LIMIT 500"),
+    attempt: db.prepare("INSERT INTO pairing_attempts (actor_key, at_ms) VALUES (?, ?)"),
+    attempts: db.prepare<[string, number], number>("SELECT COUNT(*) FROM pairing_attempts WHERE actor_key = ? AND at_ms > ?").pluck(),
+  };
+  return {
+    isAllowlisted: (actorKey: string): boolean => q.isAllowlisted.get(actorKey) !== undefined,
+    listAllowlist: (): AllowlistRow[] => q.listAllow.all(),
+    addAllowlist: (row: AllowlistRow): boolean => q.addAllow.run(row).changes > 0,
+    removeAllowlist: (actorKey: string): boolean => q.removeAllow.run(actorKey).changes > 0,
+    isPaired: (actorKey: string): boolean => q.isPaired.get(actorKey) !== undefined,
+    pairingByCode: (code: string): PairingRow | undefined => q.pairingByCode.get(code),
+    pendingForActor: (actorKey: string, now: number): PairingRow | undefined => q.pendingForActor.get(actorKey, now),
+    /** Unexpired pending codes on a transport: "at most N pending per channel" counts per platform (a DM channel is per actor). */
+    pendingForTransport: (transport: string, now: number): number => q.pendingForTransport.get(transport, now) ?? 0,
+    insertPairing: (p: { code: string; actor_key: string; channel_key: string; display: string | null; expires_at_ms: number }, now: number) =>
+      void q.insertPairing.run({ ...p, now }),
+    decidePairing: (code: string, status: "approved" | "denied", by: string, now: number) => void q.decidePairing.run({ code, status, by, now }),
+    revokePairing: (actorKey: string, by: string, now: number): boolean => q.revoke.run({ actor_key: actorKey, by, now }).changes > 0,
+    listPairings: (): PairingRow[] => q.listPairings.all(),
+    recordAttempt: (actorKey: string, now: number) => void q.attempt.run(actorKey, now),
+    attemptsSince: (actorKey: string, since: number): number => q.attempts.get(actorKey, since) ?? 0,
+  };
+}
+
+export type AccessStore = ReturnType<typeof createAccessStore>;

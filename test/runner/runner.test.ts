@@ -1,0 +1,163 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createAppRunner, openIngressWriter } from "../../src/main.ts";
+import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
+import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
+
+const homes: TauHome[] = [];
+function home(extra?: string): TauHome {
+  const h = makeTauHome(extra);
+  homes.push(h);
+  return h;
+}
+afterEach(() => {
+  for (const h of homes.splice(0)) h.cleanup();
+});
+
+function readNdjson(file: string): Record<string, unknown>[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, "utf8").trimEnd().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+describe("runner", () => {
+  it("answers a DM once in dry-run, skips the redelivered duplicate, and records one trace per event", async () => {
+    const h = home();
+    const app = h.open(() => 1_763_712_001_000);
+    const w = openIngressWriter(app);
+    const dm = makeDm("4242", { event_id: "telegram:6112:u:10", meta: { message_id: 311 } });
+    await w.append("telegram", [dm, dm]);
+    await w.close();
+    const { runner, close } = createAppRunner(app);
+    const reports = await runner.drain();
+    close();
+    expect(reports[0]).toMatchObject({ processed: 1, duplicates: 1, replies: 1, delivered: 1, queue_depth: 0 });
+    const receipts = readNdjson(path.join(h.stateDir, "outbox", "dry-run.ndjson"));
+    expect(receipts).toHaveLength(1);
+    expect(receipts[0]).toMatchObject({
+      event_id: "telegram:6112:u:10",
+      status: "dry_run",
+      reason: "delivery_dry_run",
+      request: {
+        method: "POST",
+        url: "https://api.telegram.org/bot<redacted>/sendMessage",
+        body: { chat_id: 4242, reply_parameters: { message_id: 311, allow_sending_without_reply: true } },
+      },
+    });
+    const traces = app.db.prepare("SELECT event_id, outcome, reason FROM events").all();
+    expect(traces).toEqual([{ event_id: "telegram:6112:u:10", outcome: "replied", reason: "responder_replied" }]);
+    app.close();
+  });
+
+  it("never answers itself or other bots, and records non-message kinds without a reply", async () => {
+    const h = home();
+    const app = h.open();
+    const w = openIngressWriter(app);
+    await w.append("telegram", [
+      makeEnvelope({ event_id: "telegram:6112:u:1", actor: { id: "6112", is_bot: true } }),
+      makeEnvelope({ event_id: "telegram:6112:u:2", actor: { id: "777", is_bot: true } }),
+      makeEnvelope({ event_id: "telegram:6112:u:3", kind: "edit" }),
+      makeEnvelope({ event_id: "telegram:6112:u:4", kind: "membership" }),
+    ]);
+    await w.close();
+    const { runner, close } = createAppRunner(app);
+    await runner.drain();
+    close();
+    expect(app.db.prepare("SELECT event_id, outcome, reason FROM events ORDER BY seq").all()).toEqual([
+      { event_id: "telegram:6112:u:1", outcome: "ignored", reason: "ignored_self" },
+      { event_id: "telegram:6112:u:2", outcome: "ignored", reason: "ignored_bot" },
+      { event_id: "telegram:6112:u:3", outcome: "recorded", reason: "recorded_edit" },
+      { event_id: "telegram:6112:u:4", outcome: "recorded", reason: "recorded_membership" },
+    ]);
+    expect(app.db.prepare("SELECT COUNT(*) FROM outbox").pluck().get()).toBe(0);
+    app.close();
+  });
+
+  it("quarantines malformed lines with file, line, reason and detail, and processes the lines after them", async () => {
+    const h = home();
+    const app = h.open();
+    fs.mkdirSync(path.join(h.stateDir, "ingress"), { recursive: true });
+    const good = (id: string) => JSON.stringify(makeDm("4242", { event_id: id }));
+    const v2 = JSON.stringify({ ...makeDm("4242", { event_id: "telegram:6112:u:3" }), v: 2 });
+    fs.writeFileSync(
+      path.join(h.stateDir, "ingress", "telegram.ndjson"),
+      [good("telegram:6112:u:1"), "{not json", v2, JSON.stringify({ v: 1 }), good("telegram:6112:u:5")].join("\n") + "\n",
+    );
+    const { runner, close } = createAppRunner(app);
+    const [r] = await runner.drain();
+    close();
+    expect(r).toMatchObject({ processed: 2, quarantined: 3 });
+    const q = readNdjson(path.join(h.stateDir, "quarantine", "telegram.ndjson")).map(({ at_ms: _a, detail: _d, ...rest }) => rest);
+    expect(q).toEqual([
+      { transport: "telegram", file: "telegram.ndjson", line: 2, reason: "ingress_malformed_json" },
+      { transport: "telegram", file: "telegram.ndjson", line: 3, reason: "ingress_schema_version_unsupported" },
+      { transport: "telegram", file: "telegram.ndjson", line: 4, reason: "ingress_missing_id" },
+    ]);
+    app.close();
+  });
+
+  it("bounds a cycle by queue_limit and reports the remainder as queue_depth without dropping it", async () => {
+    const h = home("runner:\n  coalesce_window_ms: 0\n  queue_limit: 40\n  batch_size: 7\n");
+    const app = h.open();
+    const w = openIngressWriter(app);
+    await w.append("discord", Array.from({ length: 25 }, (_, i) => makeDm(`u${i}`, { event_id: `discord:${1000 + i}`, transport: "discord", provider: "discord", account_id: "1100000000000000001" })));
+    await w.close();
+    const { runner, close } = createAppRunner(app);
+    const first = await runner.cycle();
+    // 40 / 4 transports = 10 per transport per cycle.
+    expect(first).toMatchObject({ processed: 10, queue_depth: 15 });
+    expect(runner.readState()?.last_reason_codes).toContain("queue_backpressure_applied");
+    const rest = await runner.drain();
+    close();
+    expect(rest.reduce((a, r) => a + r.processed, 0)).toBe(15);
+    expect(app.db.prepare("SELECT COUNT(*) FROM events").pluck().get()).toBe(25);
+    app.close();
+  });
+
+  it("rotates a consumed ingress file while a writer keeps appending, losing nothing", async () => {
+    const h = home("runner:\n  coalesce_window_ms: 0\n  rotate_min_bytes: 0\n");
+    const app = h.open();
+    const w = openIngressWriter(app);
+    const { runner, close } = createAppRunner(app);
+    for (let round = 0; round < 5; round++) {
+      await w.append("telegram", Array.from({ length: 20 }, (_, i) => makeDm("4242", { event_id: `telegram:6112:u:${round * 100 + i}` })));
+      await runner.cycle();
+    }
+    await w.close();
+    await runner.drain();
+    close();
+    expect(app.db.prepare("SELECT COUNT(*) FROM events").pluck().get()).toBe(100);
+    expect(fs.readdirSync(path.join(h.stateDir, "ingress", "archive")).length).toBeGreaterThan(0);
+    app.close();
+  });
+
+  it("coalesces a same-conversation burst inside the window", async () => {
+    const h = home("runner:\n  coalesce_window_ms: 2500\n");
+    const app = h.open();
+    const w = openIngressWriter(app);
+    await w.append("telegram", [
+      makeDm("4242", { event_id: "telegram:6112:u:1", occurred_at_ms: 1_000_000 }),
+      makeDm("4242", { event_id: "telegram:6112:u:2", occurred_at_ms: 1_001_000 }),
+      makeDm("4242", { event_id: "telegram:6112:u:3", occurred_at_ms: 1_004_000 }),
+    ]);
+    await w.close();
+    const { runner, close } = createAppRunner(app);
+    await runner.drain();
+    close();
+    expect(app.db.prepare("SELECT event_id, reason FROM events ORDER BY seq").all()).toEqual([
+      { event_id: "telegram:6112:u:1", reason: "responder_replied" },
+      { event_id: "telegram:6112:u:2", reason: "responder_coalesced" },
+      { event_id: "telegram:6112:u:3", reason: "responder_replied" },
+    ]);
+    app.close();
+  });
+
+  it("refuses a second runner on the same state dir", () => {
+    const h = home();
+    const app = h.open();
+    const first = createAppRunner(app);
+    expect(() => createAppRunner(app)).toThrow(/another tau runner is already running/);
+    first.close();
+    app.close();
+  });
+});
