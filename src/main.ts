@@ -13,12 +13,28 @@ import { buildPipeline } from "./router/pipeline.ts";
 import { createDedupeStage } from "./router/stages/dedupe.ts";
 import { createSelfBotFilterStage } from "./router/stages/self-bot-filter.ts";
 import { createEventKindStage } from "./router/stages/event-kind.ts";
-import { createPlaceholderPolicyStage } from "./router/stages/placeholder-policy.ts";
-import { createDefaultRouteStage } from "./router/stages/default-route.ts";
+import { createChannelPolicyStage } from "./router/stages/channel-policy.ts";
+import { createAccessStage } from "./router/stages/access.ts";
+import { createRouteStage } from "./router/stages/route.ts";
+import { createCommandStage } from "./router/stages/command.ts";
+import { compose } from "./router/compose.ts";
+import type { EventContext } from "./router/context.ts";
+import { randomBytes as cryptoRandomBytes, createHash } from "node:crypto";
+import { appendAudit, type AuditEntry } from "./audit/audit-log.ts";
+import { createPolicyManager, type PolicyManager } from "./config/policy-manager.ts";
+import { CapabilityRegistry } from "./commands/registry.ts";
+import type { Services } from "./commands/services.ts";
+import { CORE_CAPABILITIES } from "./commands/core/index.ts";
+import { createJobRunner } from "./commands/job-runner.ts";
+import { parseTauCommand } from "./commands/parse-command.ts";
+import { queueReplies } from "./outbound/outbox.ts";
+import { SECRET_ENV, type SecretId } from "./config/index.ts";
+import { healthOf } from "./cli/observe.ts";
 import { createResponderStage } from "./router/stages/responder.ts";
 import { builtinResponders } from "./responders/index.ts";
 import { createRunner } from "./runner/runner.ts";
-import { acquireLifetimeLock, createRunnerStore, openDatabase, type Db, type RunnerStore } from "./store/index.ts";
+import { replyTargetOf } from "./runner/reply-target.ts";
+import { acquireLifetimeLock, createAccessStore, createCommandStore, createRunnerStore, openDatabase, type Db, type RunnerStore } from "./store/index.ts";
 import { normalizeTelegramUpdate } from "../connectors/telegram/normalize.ts";
 import { normalizeDiscordPayload } from "../connectors/discord/normalize.ts";
 import { normalizeWhatsAppWebhook } from "../connectors/whatsapp/normalize.ts";
@@ -36,6 +52,8 @@ export interface AppOptions {
   env: Env;
   clock?: Clock;
   logger?: Logger;
+  /** Randomness for pairing codes and ids; replays inject a seeded source. */
+  randomBytes?: (n: number) => Uint8Array;
 }
 
 /** The normalizer for a transport (email envelopes come only from the IMAP connector). */
@@ -66,11 +84,13 @@ export function createSenders(config: TauConfig): Map<Transport, ChannelSender> 
 export interface App {
   loaded: LoadedConfig;
   config: TauConfig;
+  env: Env;
   stateDir: string;
   db: Db;
   store: RunnerStore;
   clock: Clock;
   logger: Logger;
+  randomBytes: (n: number) => Uint8Array;
   close(): void;
 }
 
@@ -82,7 +102,18 @@ export function openApp(opts: AppOptions): App {
   const db = openDatabase(stateDir);
   const store = createRunnerStore(db);
   const logger = opts.logger ?? createLogger({ level: config.log.level, includeIdentifiers: config.telemetry.include_identifiers });
-  return { loaded, config, stateDir, db, store, clock: opts.clock ?? Date.now, logger, close: () => db.close() };
+  return {
+    loaded,
+    config,
+    env: opts.env,
+    stateDir,
+    db,
+    store,
+    clock: opts.clock ?? Date.now,
+    logger,
+    randomBytes: opts.randomBytes ?? ((n) => cryptoRandomBytes(n)),
+    close: () => db.close(),
+  };
 }
 
 /** An ingress writer for this state dir. */
@@ -90,11 +121,79 @@ export function openIngressWriter(app: App, trustEnvelopes = false): IngressWrit
   return createIngressWriter({ ingressDir: path.join(app.stateDir, "ingress"), maxLineBytes: app.config.ingress.max_line_bytes, trustEnvelopes });
 }
 
-/** The runner with the standard pipeline, holding the one-runner-per-state lock. */
-export function createAppRunner(app: App) {
+/** Every capability tau ships, in one registry (CLI and chat). */
+export function createRegistry(): CapabilityRegistry {
+  return new CapabilityRegistry().register(...CORE_CAPABILITIES);
+}
+
+/** A secret by integration id: the environment first (PRODUCT.md §8 names), then the integration store. */
+export function lookupSecret(app: App, id: string): string | null {
+  const envName = SECRET_ENV[id as SecretId];
+  const fromEnv = envName ? app.env[envName] : undefined;
+  if (fromEnv) return fromEnv;
+  const row = app.db.prepare("SELECT value FROM secrets WHERE id = ?").pluck().get(id) as string | undefined;
+  return row ?? null;
+}
+
+/** The services capabilities use, over one open app. */
+export function createServices(app: App, registry: CapabilityRegistry = createRegistry(), policies?: PolicyManager): Services {
+  const pm = policies ?? createPolicyManager(app.loaded.policiesDir, { get: (k) => app.store.getKv(k), put: (k, v) => app.store.putKv(k, v) }, app.clock);
+  const services: Services = {
+    config: app.config,
+    stateDir: app.stateDir,
+    db: app.db,
+    store: app.store,
+    access: createAccessStore(app.db),
+    registry,
+    policies: pm,
+    clock: app.clock,
+    audit: (entry: AuditEntry) => void appendAudit(app.db, entry, app.clock()),
+    health: () => healthOf(app),
+    randomBytes: app.randomBytes,
+    secret: (id) => lookupSecret(app, id),
+    queueMessage: (target, text, purpose, idempotencyKey) => {
+      const id = "ob_" + createHash("sha256").update(`msg\u0000${idempotencyKey}`).digest("hex").slice(0, 24);
+      app.db.transaction(() => {
+        if (app.store.getOutbox(id)) return;
+        queueReplies(app.store, null, target, [{ purpose, text }], { mode: app.config.outbound.mode, maxChars: app.config.outbound.max_chars, now: app.clock() }, () => id);
+      })();
+      return id;
+    },
+  };
+  return services;
+}
+
+/** The full decision pipeline (PRODUCT.md §5) over the given services. */
+export function createDecisionPipeline(services: Services, seen: (eventId: string) => boolean): (ctx: EventContext) => void {
+  const { config, store } = services;
+  const policies = () => services.policies.current();
+  const prefix = config.commands.prefix;
+  const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);
+  const isCommand = (text: string) => parseTauCommand(text, { prefix, botUsername: null }).kind !== "none";
+  const responder = createResponderStage({
+    responders: builtinResponders(),
+    coalesceWindowMs: config.runner.coalesce_window_ms,
+    lastResponderAt: (k) => store.lastResponderAt(k),
+    markResponder: (k, at) => store.putResponderAt(k, at),
+  });
+  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, commands: createCommandStore(services.db), audit: services.audit, approvalTtlMs: 10 * 60_000 });
+  return buildPipeline({
+    dedupe: createDedupeStage(seen),
+    selfBot: createSelfBotFilterStage(config.identity, new Set()),
+    kind: createEventKindStage(),
+    policy: [createChannelPolicyStage(policies), createAccessStage({ policies, access: services.access, randomBytes: services.randomBytes, audit: services.audit, commandPrefix: prefix })],
+    route: createRouteStage(policies, isCommand),
+    dispatch: compose<EventContext>([command, responder]),
+  });
+}
+
+/** The runner with the standard pipeline and job execution, holding the one-runner-per-state lock. */
+export function createAppRunner(app: App, opts: { services?: Services } = {}) {
   const lock = acquireLifetimeLock(path.join(app.stateDir, "runner.lock"), "tau runner");
   const { config, store } = app;
-  const responders = builtinResponders();
+  const services = opts.services ?? createServices(app);
+  const commands = createCommandStore(app.db);
+  const jobs = createJobRunner(services, commands);
   const delivery = createDelivery({
     store,
     senders: createSenders(config),
@@ -108,23 +207,35 @@ export function createAppRunner(app: App) {
     clock: app.clock,
     logger: app.logger,
     delivery,
-    buildPipeline: (seen) =>
-      buildPipeline({
-        dedupe: createDedupeStage(seen),
-        selfBot: createSelfBotFilterStage(config.identity, new Set()),
-        kind: createEventKindStage(),
-        policy: [createPlaceholderPolicyStage()],
-        route: createDefaultRouteStage(),
-        dispatch: createResponderStage({
-          responders,
-          coalesceWindowMs: config.runner.coalesce_window_ms,
-          lastResponderAt: (k) => store.lastResponderAt(k),
-          markResponder: (k, at) => store.putResponderAt(k, at),
-        }),
-      }),
+    buildPipeline: (seen) => createDecisionPipeline(services, seen),
+    persistExtras: (ctx) => {
+      ctx.jobs.forEach((j, i) => {
+        commands.insertJob(
+          {
+            job_id: "job_" + createHash("sha256").update(`${ctx.env.event_id}\u0000${i}`).digest("hex").slice(0, 24),
+            event_id: ctx.env.event_id,
+            capability_id: j.capability_id,
+            command: j.command,
+            args: JSON.stringify(j.args),
+            principal: j.principal,
+            role: j.role,
+            approval_id: j.approval_id,
+            reply_target: JSON.stringify(replyTargetOf(ctx.env)),
+          },
+          ctx.now,
+        );
+      });
+    },
+    afterCommit: async () => {
+      await jobs.runQueued();
+    },
+    onStart: () => {
+      jobs.recover();
+    },
   });
   return {
     runner,
+    services,
     close() {
       runner.close();
       lock.release();

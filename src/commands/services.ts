@@ -2,6 +2,7 @@
  * @module What capabilities may use, built once in `src/main.ts` and passed in (STYLE.md §6.6).
  */
 import type { AuditEntry } from "../audit/audit-log.ts";
+import type { ReplyIntent, ReplyTarget } from "../contracts/outbound.ts";
 import type { TauConfig } from "../config/index.ts";
 import type { PolicyManager } from "../config/policy-manager.ts";
 import type { HealthReport } from "../observability/health.ts";
@@ -21,4 +22,8 @@ export interface Services {
   health(): HealthReport;
   /** Cryptographic randomness (injected so replays are deterministic). */
   randomBytes(n: number): Uint8Array;
+  /** A secret by integration id (env first, then the integration store); null when absent. Never log it. */
+  secret(id: string): string | null;
+  /** Queue a message through tau's own outbound (alerts to an ops chat); returns the outbox id. */
+  queueMessage(target: ReplyTarget, text: string, purpose: ReplyIntent["purpose"], idempotencyKey: string): string;
 }

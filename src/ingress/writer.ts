@@ -8,6 +8,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { EnvelopeSchema, type Envelope, type Transport } from "../contracts/envelope.ts";
 import { ValidationError } from "../contracts/errors.ts";
+import type { IngressSink } from "../contracts/ingress.ts";
 import { ensurePrivateDir, openShortLock, type ShortLock } from "../store/index.ts";
 
 const fdatasync = promisify(fs.fdatasync);
@@ -25,8 +26,8 @@ export interface IngressWriterStats {
   fsyncs: number;
 }
 
-/** Handle given to connectors: append envelopes durably. */
-export interface IngressWriter {
+/** Handle given to connectors (as an `IngressSink`): append envelopes durably. */
+export interface IngressWriter extends IngressSink {
   /** Resolves once every line is written and fsynced; rejects (writing nothing) if an envelope is invalid. */
   append(transport: Transport, envelopes: readonly Envelope[]): Promise<void>;
   stats(): IngressWriterStats;

@@ -1,121 +1,157 @@
-/**
- * @module Split reply text into chunks a platform accepts: paragraph, then line, then word boundaries, never
- * inside a grapheme cluster (`Intl.Segmenter`), code fences closed at the end of a chunk and reopened (with
- * their info string) at the start of the next. Limits are in code points (PROVIDERS.md §4); we bound the UTF-16
- * length, which is never smaller, so every chunk is safe on every platform.
- */
+/** @module Split reply text into platform-sized chunks at paragraph, line, word, then grapheme boundaries. */
+import { type FenceLine, fenceIndexFrom, findFenceLines, openFenceAt } from "./fences.ts";
+import { graphemeCursor } from "./graphemes.ts";
 
-/** Platform text limits in code points (PRODUCT.md §7). */
+/**
+ * Text limits per transport, counted in code points (PRODUCT.md §7).
+ * @see https://core.telegram.org/bots/api#sendmessage
+ * @see https://discord.com/developers/docs/resources/message#create-message
+ */
 export const PLATFORM_LIMITS = { telegram: 4096, discord: 2000, whatsapp: 4096, email: 100_000 } as const;
 
-/** The platform limit capped by `outbound.max_chars` (never below 16, so fences always fit). */
+/** The platform limit capped by `outbound.max_chars`, never below 16 so a fenced chunk still has room. */
 export function effectiveLimit(transport: keyof typeof PLATFORM_LIMITS, maxChars: number): number {
-  return Math.max(16, Math.min(PLATFORM_LIMITS[transport], maxChars));
+  return Math.max(16, Math.min(PLATFORM_LIMITS[transport], Math.floor(maxChars)));
 }
 
-const FENCE = "```";
-const CLOSE = "\n```";
-const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+const WS_ONLY = /^\s+$/u;
+const HAS_NEWLINE = /[\n\r]/;
 
-interface FenceLine {
-  start: number;
-  end: number; // offset after the line's newline (or text end)
-  info: string;
-}
-
-function fenceLines(text: string): FenceLine[] {
-  const out: FenceLine[] = [];
-  let lineStart = 0;
-  while (lineStart < text.length) {
-    let nl = text.indexOf("\n", lineStart);
-    if (nl === -1) nl = text.length;
-    const line = text.slice(lineStart, nl);
-    const t = line.trimStart();
-    if (t.startsWith(FENCE)) out.push({ start: lineStart, end: Math.min(nl + 1, text.length), info: t.slice(3).trim() });
-    lineStart = nl + 1;
-  }
-  return out;
+/** The UTF-16 units JavaScript's `\s` matches (all are single units). */
+function isWs(c: number): boolean {
+  return (
+    c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
 }
 
 /**
- * Grapheme boundaries near `pos`, computed on a window that starts at `pos` (always a boundary). Segmenting
- * the whole text is quadratic in Node 20's `Intl.Segmenter`; a window of one chunk keeps each call cheap.
+ * Split `text` into chunks whose UTF-16 length is ≤ `limit`, which also bounds the code points that Telegram
+ * and Discord count (PROVIDERS.md §4). Text that fits is returned as-is; blank text gives `[]`.
+ *
+ * - Breaks at the last blank line in reach, else the last line break, else the last whitespace, else the
+ *   last grapheme boundary (`Intl.Segmenter`). The whitespace at a break is dropped, except the indentation
+ *   of a chunk's first line (when under a quarter of the limit); leading blank lines and trailing
+ *   whitespace of the whole text are dropped too. Non-whitespace is never dropped or reordered.
+ * - A break inside a ``` block ends the chunk with a closing fence and starts the next with the opening
+ *   line (info string included); both count toward the limit. Chunks never end on an empty block, and an
+ *   original closing line that would follow a reopen at once is dropped (the added one stood in for it).
+ * - Pathological input: a single grapheme that cannot fit beside the fence lines is sent alone, unfenced,
+ *   and one longer than `limit` is sent whole (over the limit) rather than cut.
  */
-function windowAt(text: string, pos: number, size: number) {
-  const end = Math.min(text.length, pos + size + 64);
-  const segments = segmenter.segment(text.slice(pos, end));
-  return {
-    /** Largest boundary ≤ x (x within the window). */
-    floor(x: number): number {
-      if (x >= end) return end === text.length ? end : pos + segments.containing(end - pos - 1)!.index;
-      if (x <= pos) return pos;
-      return pos + segments.containing(x - pos)!.index;
-    },
-    /** The boundary after the grapheme at `pos`. */
-    next(): number {
-      const g = segments.containing(0);
-      return g ? pos + g.segment.length : end;
-    },
-  };
-}
-
-/** Split `text` into chunks of at most `limit` UTF-16 units (hence code points). Empty input gives []. */
 export function chunkText(text: string, limit: number): string[] {
-  if (text.trim() === "") return [];
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`chunkText: limit must be a positive integer, got ${limit}`);
+  if (!/\S/u.test(text)) return [];
   if (text.length <= limit) return [text];
-  const fences = fenceLines(text);
-  const reserve = fences.length > 0 ? CLOSE.length : 0;
-  /** The open fence (its info) after consuming `[0, offset)`, counting only complete fence lines. */
-  const openAt = (offset: number): string | null => {
-    let open: string | null = null;
-    for (const f of fences) {
-      if (f.end > offset) break;
-      open = open === null ? f.info : null;
-    }
-    return open;
+
+  const n = text.length;
+  const g = graphemeCursor(text);
+  const fences = findFenceLines(text);
+  // A fence whose opening and closing lines leave no room at all is passed through unbalanced.
+  const openAt = (pos: number): FenceLine | undefined => {
+    const f = openFenceAt(fences, pos);
+    return f && f.prefix.length + f.suffix.length < limit ? f : undefined;
   };
-  const isBlank = (a: number, b: number) => text.slice(a, b).trim() === "";
-  const chunks: string[] = [];
-  let pos = 0;
-  while (pos < text.length) {
-    // Skip whitespace-only graphemes between chunks (keep indentation inside fences: skip newlines only).
-    const inFence = openAt(pos) !== null;
-    while (pos < text.length) {
-      const next = windowAt(text, pos, 64).next();
-      const g = text.slice(pos, next);
-      if (inFence ? g === "\n" || g === "\r\n" : g.trim() === "") pos = next;
-      else break;
+  /** Would a chunk ending at `e` cut through a fence line, or end right after an opening one? */
+  const splitsFence = (e: number): FenceLine | undefined => {
+    const k = fenceIndexFrom(fences, e);
+    const f = fences[k];
+    return f && f.start < e && (e < f.end || k % 2 === 0) ? f : undefined;
+  };
+  const trimEnd = (e: number, lo: number): number => {
+    // A grapheme whose last unit is not whitespace is not blank: most calls stop here without segmenting.
+    while (e > lo && isWs(text.charCodeAt(e - 1))) {
+      const p = g.floor(e - 1, lo);
+      if (!WS_ONLY.test(text.slice(p, e))) break;
+      e = p;
     }
-    if (pos >= text.length) break;
-    const info = openAt(pos);
-    const prefix = info === null ? "" : `${FENCE}${info}\n`;
-    const budget = Math.max(1, limit - prefix.length - reserve);
-    const w = windowAt(text, pos, budget);
-    let split: number;
-    if (text.length - pos + prefix.length <= limit && (openAt(text.length) === null || text.length - pos + prefix.length + reserve <= limit)) {
-      split = text.length;
-    } else {
-      const hard = pos + budget;
-      const window = text.slice(pos, hard);
-      const candidates = [window.lastIndexOf("\n\n"), window.lastIndexOf("\n"), Math.max(window.lastIndexOf(" "), window.lastIndexOf("\t"))];
-      split = -1;
-      for (const c of candidates) {
-        if (c > 0 && !isBlank(pos, pos + c)) {
-          split = w.floor(pos + c + 1);
-          break;
-        }
+    return e;
+  };
+  /** Skip whitespace graphemes from boundary `p`: `first` is the first other one, `start` keeps indentation. */
+  const contentStart = (p: number): { start: number; first: number } => {
+    let q = p;
+    let lineStart = p === 0 ? 0 : -1;
+    while (q < n && isWs(text.charCodeAt(q))) {
+      const e = g.next(q);
+      const s = text.slice(q, e);
+      if (!WS_ONLY.test(s)) break;
+      q = e;
+      if (HAS_NEWLINE.test(s)) lineStart = q;
+    }
+    return { start: lineStart >= 0 && q - lineStart <= limit / 4 ? lineStart : q, first: q };
+  };
+
+  /** The best chunk end in (first, maxE], or -1 when not even one grapheme fits. */
+  const pickCut = (start: number, first: number, maxE: number): number => {
+    if (maxE <= first) return -1;
+    // One backward pass over whitespace runs, keeping the last usable run start per level:
+    // 0 = blank line (≥ 2 newlines), 1 = line break, 2 = other whitespace.
+    const best = [-1, -1, -1];
+    let nl = 0;
+    let inRun = false;
+    for (let j = maxE; j < n && isWs(text.charCodeAt(j)) && nl < 2; j++) {
+      inRun = true; // a run straddling maxE counts its newlines beyond it too
+      if (text.charCodeAt(j) === 10) nl++;
+    }
+    for (let k = maxE - 1; k >= first && best[0]! < 0; k--) {
+      const c = text.charCodeAt(k);
+      if (isWs(c)) {
+        if (c === 10 || (c === 13 && text.charCodeAt(k + 1) !== 10)) nl++;
+        inRun = true;
+        continue;
       }
-      if (split <= pos) split = w.floor(hard);
-      if (split <= pos) split = w.next(); // one grapheme larger than the budget: emit it whole
-      // Never cut through a fence line: end the chunk before it instead.
-      const cut = fences.find((f) => f.start < split && split < f.end && f.start > pos);
-      if (cut) split = cut.start;
+      if (inRun) {
+        const level = nl >= 2 ? 0 : nl === 1 ? 1 : 2;
+        if (best[level]! < 0 && !splitsFence(k + 1) && g.isBoundary(k + 1, start)) best[level] = k + 1;
+      }
+      inRun = false;
+      nl = 0;
     }
-    let body = text.slice(pos, split).replace(/\s+$/u, "");
-    if (openAt(split) !== null && split < text.length) body += CLOSE;
-    const chunk = prefix + body;
-    if (chunk.trim() !== "" && chunk.replace(/```[^\n]*\n?/g, "").trim() !== "") chunks.push(chunk);
-    pos = split;
+    const byLevel = best.find((b) => b >= 0);
+    if (byLevel !== undefined) return byLevel;
+    const e = trimEnd(g.floor(maxE, start), first);
+    if (e <= first) return -1;
+    const f = splitsFence(e);
+    // End before that fence line instead; if the chunk starts with it, the line itself is too long to keep.
+    if (f && f.start > first) return pickCut(start, first, f.start);
+    return e;
+  };
+
+  const chunks: string[] = [];
+  const stop = trimEnd(n, 0);
+  let p = 0;
+  while (p < stop) {
+    const { start, first } = contentStart(p);
+    if (first >= stop) break;
+    const open = openAt(start);
+    const k = fenceIndexFrom(fences, first + 1);
+    if (open && chunks.length > 0 && fences[k] && fences[k].start <= first) {
+      p = fences[k].end; // the previous chunk already closed this block
+      continue;
+    }
+    const prefix = open?.prefix ?? "";
+    const room = limit - prefix.length;
+    if (stop - start <= room) {
+      chunks.push(prefix + text.slice(start, stop));
+      break;
+    }
+    // Reserve room for a closing fence only if the chosen end needs one; a shorter window may not.
+    let cut = -1;
+    for (let reserve = 0; ; ) {
+      cut = pickCut(start, first, start + room - reserve);
+      const need = cut < 0 ? 0 : (openAt(cut)?.suffix.length ?? 0);
+      if (need <= reserve) break;
+      reserve = need;
+    }
+    if (cut < 0) {
+      cut = g.next(first);
+      const body = text.slice(first, cut);
+      const suffix = openAt(cut)?.suffix ?? "";
+      chunks.push(prefix.length + body.length + suffix.length <= limit ? prefix + body + suffix : body);
+    } else {
+      chunks.push(prefix + text.slice(start, cut) + (openAt(cut)?.suffix ?? ""));
+    }
+    p = cut;
   }
   return chunks;
 }

@@ -30,6 +30,10 @@ export interface RunnerDeps {
   logger: Logger;
   /** Transports to read; defaults to all. */
   transports?: readonly Transport[];
+  /** After each cycle's commits and before delivery (runs queued capability jobs). */
+  afterCommit?: () => Promise<void>;
+  /** Once, before the first cycle (recovers interrupted jobs). */
+  onStart?: () => void;
 }
 
 interface QuarantineItem {
@@ -176,6 +180,7 @@ export function createRunner(deps: RunnerDeps) {
     const report: CycleReport = { processed: 0, duplicates: 0, quarantined: 0, failed: 0, replies: 0, delivered: 0, queue_depth: 0, oldest_queued_ms: null, outcomes: {} };
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
     for (const t of transports) processTransport(t, share, report);
+    await deps.afterCommit?.();
     const delivered = await deps.delivery.deliverPending();
     report.delivered = delivered.chunks;
     for (const t of transports) {
@@ -210,6 +215,7 @@ export function createRunner(deps: RunnerDeps) {
     readState,
     /** Process until nothing is queued (`tau process --once`). */
     async drain(maxCycles = 1_000_000): Promise<CycleReport[]> {
+      deps.onStart?.();
       deps.delivery.recover();
       const reports: CycleReport[] = [];
       for (let i = 0; i < maxCycles; i++) {
@@ -221,6 +227,7 @@ export function createRunner(deps: RunnerDeps) {
     },
     /** Run until `signal` aborts, idling `poll_interval_ms` when there is nothing to do. */
     async run(signal: AbortSignal): Promise<void> {
+      deps.onStart?.();
       deps.delivery.recover();
       let lastPrune = 0;
       while (!signal.aborted) {

@@ -20,9 +20,16 @@ export const HOME_IDENTITY_YAML = `identity:
   email: { account_id: ops }
 `;
 
-/** Create a temp dir with a tau.yaml; `extraYaml` is appended (top-level keys). */
-export function makeTauHome(extraYaml = "runner:\n  coalesce_window_ms: 0\n"): TauHome {
+/** A channel policy that admits everyone everywhere: for runner mechanics tests, not policy tests. */
+export const OPEN_CHANNEL_POLICY = `schema_version: 1
+defaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }
+`;
+
+/** Create a temp dir with a tau.yaml (`extraYaml` appended) and policies/ files (name → YAML). */
+export function makeTauHome(extraYaml = "runner:\n  coalesce_window_ms: 0\n", policies: Record<string, string> = { "channel-policy.yaml": OPEN_CHANNEL_POLICY }): TauHome {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tau-test-"));
+  fs.mkdirSync(path.join(dir, "policies"));
+  for (const [name, text] of Object.entries(policies)) fs.writeFileSync(path.join(dir, "policies", name), text);
   const configPath = path.join(dir, "tau.yaml");
   fs.writeFileSync(configPath, `schema_version: 1\nlog:\n  level: error\n${HOME_IDENTITY_YAML}${extraYaml}`);
   const stateDir = path.join(dir, "state");
