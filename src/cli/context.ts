@@ -13,3 +13,17 @@ export function appFor(cmd: Command): App {
   const g = globals(cmd);
   return openApp({ stateDir: g.stateDir, configPath: g.config, env: readProcessEnv() });
 }
+
+import { createServices } from "../main.ts";
+import type { Services } from "../commands/services.ts";
+
+/** Open the app and its services (registry, policies, audit) for a command. Close with `app.close()`. */
+export function servicesFor(cmd: Command): { app: App; services: Services } {
+  const app = appFor(cmd);
+  try {
+    return { app, services: createServices(app) };
+  } catch (err) {
+    app.close();
+    throw err;
+  }
+}

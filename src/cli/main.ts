@@ -12,6 +12,12 @@ import { registerInit } from "./init.ts";
 import { registerObserve } from "./observe.ts";
 import { registerProcess } from "./process.ts";
 import { reportError } from "./output.ts";
+import { registerCap } from "./cap.ts";
+import { registerAccess } from "./access.ts";
+import { registerApprovals } from "./approvals.ts";
+import { registerPolicy } from "./policy.ts";
+import { registerRoute } from "./route.ts";
+import { registerReplay } from "./replay.ts";
 
 /** Build the program; exported so tests can run commands in-process. */
 export function buildProgram(): Command {
@@ -26,6 +32,12 @@ export function buildProgram(): Command {
   registerIngest(program);
   registerProcess(program);
   registerObserve(program);
+  registerReplay(program);
+  registerRoute(program);
+  registerPolicy(program);
+  registerAccess(program);
+  registerApprovals(program);
+  registerCap(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
-/** @module The core chat commands: help, whoami, status, health, pairing, approve, deny. */
+/** @module The core chat commands: help, whoami, status, health, pairing, allowlist, approve, deny. */
 import type { AnyCapability } from "../registry.ts";
+import { allowlistAddCapability, allowlistListCapability, allowlistRemoveCapability } from "./allowlist.ts";
 import { approveCapability, denyCapability } from "./approvals.ts";
 import { helpCapability } from "./help.ts";
 import { pairingApproveCapability, pairingDenyCapability, pairingListCapability, pairingRevokeCapability } from "./pairing.ts";
@@ -15,6 +16,9 @@ export const CORE_CAPABILITIES: AnyCapability[] = [
   pairingApproveCapability,
   pairingDenyCapability,
   pairingRevokeCapability,
+  allowlistListCapability,
+  allowlistAddCapability,
+  allowlistRemoveCapability,
   approveCapability,
   denyCapability,
 ];

@@ -1,0 +1,79 @@
+/** @module `tau approvals list|approve <id>|deny <id>` and `tau audit verify|list`. */
+import type { Command } from "commander";
+import { verifyAudit } from "../audit/audit-log.ts";
+import { createCommandStore } from "../store/index.ts";
+import { printResult } from "./cap.ts";
+import { globals, servicesFor } from "./context.ts";
+import { emit, table } from "./output.ts";
+import { runCapabilityCli } from "./run-capability.ts";
+
+export function registerApprovals(program: Command): void {
+  const approvals = program.command("approvals").description("pending approval requests (confirm / two_person)");
+  approvals
+    .command("list")
+    .option("--all", "include decided and expired requests")
+    .option("--json", "machine-readable")
+    .action((o: { all?: boolean }, cmd: Command) => {
+      const { app } = servicesFor(cmd);
+      try {
+        const now = app.clock();
+        const rows = createCommandStore(app.db)
+          .listApprovals()
+          .map((r) => ({ ...r, args: JSON.parse(r.args) as unknown, status: r.status === "pending" && r.expires_at_ms <= now ? "expired" : r.status }))
+          .filter((r) => o.all || r.status === "pending");
+        emit(globals(cmd).json, rows, () =>
+          rows.length ? table([["id", "command", "kind", "requester", "status", "expires"], ...rows.map((r) => [r.id, r.command, r.approval, r.requester, r.status, new Date(r.expires_at_ms).toISOString()])]) : "no pending approvals",
+        );
+      } finally {
+        app.close();
+      }
+    });
+  for (const action of ["approve", "deny"] as const) {
+    approvals
+      .command(action)
+      .argument("<id>", "approval id (ap_…)")
+      .argument("[hash]", "the argument hash prefix shown with the request")
+      .option("--json", "machine-readable")
+      .action(async (id: string, hash: string | undefined, _o, cmd: Command) => {
+        const { app, services } = servicesFor(cmd);
+        try {
+          const cap = services.registry.get(action === "approve" ? "tau.approve" : "tau.deny")!;
+          // Approving is itself the confirmation: no second prompt.
+          printResult(globals(cmd).json, await runCapabilityCli(services, cap, hash ? { id, hash } : { id }, { yes: true }));
+        } finally {
+          app.close();
+        }
+      });
+  }
+
+  const audit = program.command("audit").description("the append-only, hash-chained audit log");
+  audit
+    .command("verify")
+    .description("recompute the hash chain; exit 1 if any row was edited, inserted or deleted")
+    .option("--json", "machine-readable")
+    .action((_o, cmd: Command) => {
+      const { app } = servicesFor(cmd);
+      try {
+        const r = verifyAudit(app.db);
+        emit(globals(cmd).json, r, () => (r.ok ? `audit ok: ${r.rows} rows, chain intact` : [`audit FAILED (${r.problems.length} problems):`, ...r.problems.map((p) => `  seq ${p.seq}: ${p.code} — ${p.detail}`)].join("\n")));
+        if (!r.ok) process.exitCode = 1;
+      } finally {
+        app.close();
+      }
+    });
+  audit
+    .command("list")
+    .option("--limit <n>", "most recent N", "20")
+    .option("--json", "machine-readable")
+    .action((o: { limit: string }, cmd: Command) => {
+      const { app } = servicesFor(cmd);
+      try {
+        const rows = (app.db.prepare("SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code FROM audit ORDER BY seq DESC LIMIT ?").all(Number(o.limit)) as Record<string, unknown>[])
+          .reverse()
+          .map((r): Record<string, unknown> => ({ ...r, args: JSON.parse(r.args as string) as unknown }));
+        emit(globals(cmd).json, rows, () => table([["seq", "actor", "action", "target", "outcome", "reason"], ...rows.map((r) => [r.seq as number, r.actor as string, r.action as string, r.target as string, r.outcome as string, r.reason_code as string])]));
+      } finally {
+        app.close();
+      }
+    });
+}
