@@ -1,6 +1,7 @@
 /** @module `tau health`, `tau status`, `tau events`, `tau traces`: read-only views, all with `--json`. */
 import type { Command } from "commander";
 import type { App } from "../main.ts";
+import { readPolicyStatus } from "../config/policy-manager.ts";
 import { computeHealth, HEALTH_EXIT, type HealthReport } from "../observability/health.ts";
 import type { RunnerState } from "../runner/runner-state.ts";
 import { appFor, globals } from "./context.ts";
@@ -22,11 +23,12 @@ function runnerState(app: App): RunnerState | null {
 export function healthOf(app: App): HealthReport {
   const deadLetters = (app.db.prepare("SELECT COUNT(*) FROM outbox WHERE status = 'dead_letter'").pluck().get() as number) ?? 0;
   const extra = contributors.map((c) => c(app));
+  const policy = readPolicyStatus({ get: (k) => app.store.getKv(k), put: (k, v) => app.store.putKv(k, v) });
   return computeHealth({
     runner: runnerState(app),
     deadLetters,
-    policyReloadRejected: extra.some((e) => e.policyReloadRejected),
-    policyLoadError: extra.some((e) => e.policyLoadError),
+    policyReloadRejected: policy?.state === "reload_rejected" || extra.some((e) => e.policyReloadRejected),
+    policyLoadError: policy?.state === "no_known_good" || extra.some((e) => e.policyLoadError),
     connectorsNotLive: extra.flatMap((e) => e.connectorsNotLive ?? []),
     killSwitches: extra.flatMap((e) => e.killSwitches ?? []),
   });

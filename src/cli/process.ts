@@ -1,6 +1,7 @@
 /** @module `tau process [--once]`: the runner alone, over the ingress files. */
 import type { Command } from "commander";
 import { createAppRunner } from "../main.ts";
+import { watchPolicies } from "./watch-policies.ts";
 import { appFor, globals } from "./context.ts";
 import { emit } from "./output.ts";
 
@@ -12,7 +13,7 @@ export function registerProcess(program: Command): void {
     .option("--json", "machine-readable summary (with --once)")
     .action(async (opts: { once?: boolean }, cmd: Command) => {
       const app = appFor(cmd);
-      const { runner, close } = createAppRunner(app);
+      const { runner, services, close } = createAppRunner(app);
       try {
         if (opts.once) {
           const reports = await runner.drain();
@@ -38,8 +39,10 @@ export function registerProcess(program: Command): void {
         const stop = () => ac.abort();
         process.once("SIGTERM", stop);
         process.once("SIGINT", stop);
+        const stopWatching = watchPolicies(app, services);
         app.logger.info({ event: "runner.started", mode: app.config.outbound.mode }, "runner started");
         await runner.run(ac.signal);
+        stopWatching();
         app.logger.info({ event: "runner.stopped" }, "runner stopped");
       } finally {
         close();

@@ -17,7 +17,7 @@ export function cliPrincipal(): string {
   try {
     user = os.userInfo().username || "local";
   } catch {
-    user = process.env.USER ?? "local";
+    user = "local";
   }
   return `cli:${user}`;
 }

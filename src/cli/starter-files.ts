@@ -35,7 +35,29 @@ telemetry:
   include_identifiers: false # phone numbers, bodies and ids stay out of logs
 `;
 
-/** Relative path → contents. Later layers add their policy files here. */
+const CHANNEL_POLICY = `# Secure defaults: DMs by allowlist or pairing, groups denied, mention required, strict mode on.
+schema_version: 1
+strictMode: true
+defaultPolicy: { dmPolicy: allow, allowFrom: allowlist_or_pairing, groupPolicy: deny, requireMention: true }
+channels: {}
+`;
+
+const ROUTE_BINDINGS = `# No bindings: every event takes the deterministic default route.
+schema_version: 1
+bindings: []
+`;
+
+const RBAC = `# Admins by stable actor key, e.g. "telegram:4242". Allowlisted actors are operators.
+schema_version: 1
+admins: []
+operators: []
+capabilities: {}
+`;
+
+/** Relative path → contents. */
 export const STARTER_FILES: Record<string, string> = {
   "tau.yaml": TAU_YAML,
+  "policies/channel-policy.yaml": CHANNEL_POLICY,
+  "policies/route-bindings.yaml": ROUTE_BINDINGS,
+  "policies/rbac.yaml": RBAC,
 };

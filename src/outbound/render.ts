@@ -31,13 +31,14 @@ function isWs(c: number): boolean {
  *
  * - Breaks at the last blank line in reach, else the last line break, else the last whitespace, else the
  *   last grapheme boundary (`Intl.Segmenter`). The whitespace at a break is dropped, except the indentation
- *   of a chunk's first line (when under a quarter of the limit); leading blank lines and trailing
- *   whitespace of the whole text are dropped too. Non-whitespace is never dropped or reordered.
+ *   of a chunk's first line (if at most a quarter of the limit); leading blank lines and trailing
+ *   whitespace of the whole text go too. Non-whitespace is kept, in order (fence lines aside, below).
  * - A break inside a ``` block ends the chunk with a closing fence and starts the next with the opening
  *   line (info string included); both count toward the limit. Chunks never end on an empty block, and an
  *   original closing line that would follow a reopen at once is dropped (the added one stood in for it).
- * - Pathological input: a single grapheme that cannot fit beside the fence lines is sent alone, unfenced,
- *   and one longer than `limit` is sent whole (over the limit) rather than cut.
+ * - Pathological input: a grapheme that cannot fit beside the fence lines is sent alone and unfenced, one
+ *   longer than `limit` is sent whole rather than cut, and a fence line longer than a chunk is cut as text.
+ *   A mid-line ``` that a split leaves at the start of a chunk is not escaped.
  */
 export function chunkText(text: string, limit: number): string[] {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`chunkText: limit must be a positive integer, got ${limit}`);

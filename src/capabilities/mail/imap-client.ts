@@ -1,0 +1,331 @@
+/**
+ * @module The IMAP adapter: the only importer of imapflow and mailparser. Implements the mail port
+ * (`connectors/shared/mail-port.ts`) with bounded connect/login and per-operation deadlines, and maps every
+ * failure to a reason code. The password is handed to imapflow only; imapflow's own logger is off.
+ * @see https://imapflow.com/module-imapflow-ImapFlow.html (imapflow 2.1.2, pinned: PROVIDERS.md registry pitfall)
+ */
+import { ImapFlow, type FetchMessageObject, type ImapFlowOptions, type MailboxObject } from "imapflow";
+import { simpleParser, type AddressObject, type ParsedMail } from "mailparser";
+import {
+  MailPortError,
+  type FetchBatch,
+  type FetchedMail,
+  type MailAddress,
+  type MailboxInfo,
+  type MailboxState,
+  type MailPort,
+  type MailPortCode,
+  type MailSearchHit,
+  type MailSession,
+} from "../../../connectors/shared/mail-port.ts";
+
+/** Where and how to log in. `password` comes from `services.secret("imap-password")`. */
+export interface ImapClientConfig {
+  host: string;
+  port: number;
+  /** Implicit TLS (IMAPS, usually 993). */
+  secure: boolean;
+  /** On a plain port: require STARTTLS (true) or stay in cleartext (false; loopback and tests only). */
+  starttls: boolean;
+  user: string;
+  password: string;
+  /** PEM CA for a private or self-signed server certificate. */
+  caPem?: string;
+  /** Budget for TCP connect + greeting + (STARTTLS) + LOGIN; no answer within it → `imap_timeout`. */
+  connectTimeoutMs: number;
+  /** Deadline for one operation (search, fetch, list); the connection is dropped when it expires. */
+  operationTimeoutMs: number;
+  /** Inactivity before IMAP IDLE starts on a watching session (imapflow `autoIdleDelay`). */
+  idleDelayMs: number;
+  /** Sources larger than this are fetched partially (`BODY.PEEK[]<0.N>`) and flagged `sourceTruncated`. */
+  maxSourceBytes: number;
+}
+
+/** Defaults for the knobs callers rarely change. */
+export const IMAP_CLIENT_DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  operationTimeoutMs: 30_000,
+  // IDLE on the wire ~0.2 s after the last command: EXISTS arrives well within the 2 s ingestion target.
+  idleDelayMs: 200,
+  maxSourceBytes: 8 * 1024 * 1024,
+} as const;
+
+/** Bytes fetched per search hit to build a snippet. */
+const SNIPPET_SOURCE_BYTES = 16 * 1024;
+const SNIPPET_CHARS = 200;
+
+const TIMEOUT_CODES = new Set(["CONNECT_TIMEOUT", "GREETING_TIMEOUT", "UPGRADE_TIMEOUT", "ETIMEOUT", "ETIMEDOUT", "LockTimeout"]);
+const REFUSED_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL"]);
+const CLOSED_CODES = new Set(["NoConnection", "EConnectionClosed", "ClosedAfterConnectText", "ClosedAfterConnectTLS", "ECONNRESET", "EPIPE", "StateLogout"]);
+
+interface ImapErrorLike {
+  code?: string;
+  authenticationFailed?: boolean;
+  serverResponseCode?: string;
+  mailboxMissing?: boolean;
+  responseText?: string;
+  message?: string;
+}
+
+/** Map an imapflow / socket error to a reason code. `connected`: the session was up (a drop is then "lost"). */
+export function toMailPortCode(err: unknown, connected: boolean): MailPortCode {
+  if (err instanceof MailPortError) return err.reason;
+  const e = (err ?? {}) as ImapErrorLike;
+  const code = e.code ?? "";
+  if (e.authenticationFailed || e.serverResponseCode === "AUTHENTICATIONFAILED") return "imap_auth_failed";
+  if (TIMEOUT_CODES.has(code)) return "imap_timeout";
+  if (e.mailboxMissing || e.serverResponseCode === "NONEXISTENT") return "imap_mailbox_missing";
+  if (REFUSED_CODES.has(code)) return "imap_connection_refused";
+  if (CLOSED_CODES.has(code)) return connected ? "imap_connection_lost" : "imap_connection_refused";
+  return "imap_protocol_error";
+}
+
+/** Wrap any failure once, with the operation; the message never contains the password (imapflow never echoes it). */
+function wrap(err: unknown, operation: string, connected: boolean): MailPortError {
+  if (err instanceof MailPortError) return err;
+  const reason = toMailPortCode(err, connected);
+  const e = (err ?? {}) as ImapErrorLike;
+  const text = e.responseText ?? e.message ?? String(err);
+  return new MailPortError(reason, operation, `IMAP ${operation} failed (${reason}): ${text}`, { cause: err, details: { imap_code: e.code ?? null } });
+}
+
+/** Race `p` against a deadline; on expiry run `onTimeout` (drop the connection) and reject with `imap_timeout`. */
+function withDeadline<T>(p: Promise<T>, ms: number, operation: string, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new MailPortError("imap_timeout", operation, `IMAP ${operation}: no response within ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
+
+function firstAddress(a: AddressObject | AddressObject[] | undefined): MailAddress | null {
+  const list = Array.isArray(a) ? a : a ? [a] : [];
+  for (const group of list) {
+    for (const v of group.value) if (v.address) return { address: v.address, name: v.name || null };
+  }
+  return null;
+}
+
+function allAddresses(a: AddressObject | AddressObject[] | undefined): MailAddress[] {
+  const list = Array.isArray(a) ? a : a ? [a] : [];
+  return list.flatMap((g) => g.value.filter((v) => v.address).map((v) => ({ address: v.address as string, name: v.name || null })));
+}
+
+function dateMs(d: Date | string | undefined | null): number | null {
+  if (d === undefined || d === null) return null;
+  const t = (d instanceof Date ? d : new Date(d)).getTime();
+  return Number.isFinite(t) ? t : null;
+}
+
+function stripBrackets(id: string | undefined): string | null {
+  if (!id) return null;
+  const s = id.trim().replace(/^<|>$/g, "");
+  return s === "" ? null : s;
+}
+
+/** mailparser → the port's plain message. Attachment content is dropped here. */
+function toFetchedMail(parsed: ParsedMail, m: FetchMessageObject, maxSourceBytes: number): FetchedMail {
+  const auto = parsed.headers.get("auto-submitted");
+  const autoValue = typeof auto === "string" ? auto.trim().toLowerCase() : "";
+  return {
+    uid: m.uid,
+    messageId: stripBrackets(parsed.messageId),
+    inReplyTo: stripBrackets(parsed.inReplyTo),
+    from: firstAddress(parsed.from),
+    to: allAddresses(parsed.to),
+    subject: parsed.subject ?? "",
+    dateMs: dateMs(parsed.date),
+    internalDateMs: dateMs(m.internalDate),
+    text: parsed.text ?? "",
+    attachments: parsed.attachments.map((a) => ({
+      filename: a.filename ?? null,
+      contentType: a.contentType ?? null,
+      size: Number.isFinite(a.size) ? a.size : null,
+      contentId: stripBrackets(a.contentId),
+    })),
+    autoSubmitted: autoValue !== "" && autoValue !== "no",
+    sourceTruncated: (m.size ?? 0) > maxSourceBytes,
+  };
+}
+
+function parseSource(source: Buffer): Promise<ParsedMail> {
+  return simpleParser(source, { skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
+}
+
+function snippetOf(text: string): string {
+  return Array.from(text.replace(/\s+/g, " ").trim()).slice(0, SNIPPET_CHARS).join("");
+}
+
+/** One logged-in imapflow connection behind the MailSession interface. */
+class ImapSession implements MailSession {
+  private closing = false;
+  private failure: MailPortError | null = null;
+  private readonly closeListeners = new Set<(err: MailPortError) => void>();
+  private readonly existsListeners = new Set<(mailbox: string) => void>();
+
+  constructor(
+    private readonly client: ImapFlow,
+    private readonly cfg: ImapClientConfig,
+  ) {
+    client.on("exists", (data: { path: string }) => {
+      for (const l of this.existsListeners) l(data.path);
+    });
+    client.on("close", () => {
+      if (this.closing) return;
+      this.closing = true;
+      const err = this.failure ?? new MailPortError("imap_connection_lost", "session", "IMAP connection closed by the server or the network");
+      for (const l of this.closeListeners) l(err);
+    });
+  }
+
+  /** Run one operation under the deadline; a timeout drops the connection (its state is unknown). */
+  private async op<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(fn(), this.cfg.operationTimeoutMs, operation, () => {
+        this.failure = new MailPortError("imap_timeout", operation, `IMAP ${operation}: no response within ${this.cfg.operationTimeoutMs} ms`);
+        this.client.close();
+      });
+    } catch (err) {
+      throw wrap(err, operation, true);
+    }
+  }
+
+  listMailboxes(): Promise<MailboxInfo[]> {
+    return this.op("list", async () => {
+      const rows = await this.client.list({ statusQuery: { messages: true } });
+      return rows.map((r) => ({ path: r.path, specialUse: r.specialUse ?? null, messages: r.status?.messages ?? null }));
+    });
+  }
+
+  open(mailbox: string): Promise<MailboxState> {
+    return this.op("select", async () => {
+      const mb = await this.client.mailboxOpen(mailbox);
+      return stateOf(mb);
+    });
+  }
+
+  fetchSince(mailbox: string, afterUid: number, limit: number): Promise<FetchBatch> {
+    return this.op("fetch", async () => {
+      const lock = await this.client.getMailboxLock(mailbox);
+      try {
+        // NOOP first: Dovecot only shows messages delivered since the last command after a sync.
+        await this.client.noop();
+        const uidValidity = stateOf(this.client.mailbox as MailboxObject).uidValidity;
+        const found = await this.client.search({ uid: `${afterUid + 1}:*` }, { uid: true });
+        // `n:*` always matches the highest UID, even when it is below n.
+        const uids = (found || []).filter((u) => u > afterUid).sort((a, b) => a - b);
+        const batch = uids.slice(0, limit);
+        const messages: FetchedMail[] = [];
+        if (batch.length > 0) {
+          const query = { uid: true, size: true, internalDate: true, source: { maxLength: this.cfg.maxSourceBytes } };
+          for await (const m of this.client.fetch(batch.join(","), query, { uid: true })) {
+            if (!m.source) continue;
+            messages.push(toFetchedMail(await parseSource(m.source), m, this.cfg.maxSourceBytes));
+          }
+        }
+        messages.sort((a, b) => a.uid - b.uid);
+        return { uidValidity, messages, more: uids.length > batch.length };
+      } finally {
+        lock.release();
+      }
+    });
+  }
+
+  search(mailbox: string, q: { field: "subject" | "from" | "text"; query: string }, top: number): Promise<{ total: number; hits: MailSearchHit[] }> {
+    return this.op("search", async () => {
+      const lock = await this.client.getMailboxLock(mailbox);
+      try {
+        const needle = q.query.trim();
+        const criteria = needle === "" || needle === "*" ? { all: true } : { [q.field]: needle };
+        const found = await this.client.search(criteria, { uid: true });
+        // Newest first = highest UID first (UIDs grow with arrival order in a mailbox).
+        const uids = (found || []).sort((a, b) => b - a);
+        const pick = uids.slice(0, Math.max(0, top));
+        const hits: MailSearchHit[] = [];
+        if (pick.length > 0) {
+          const query = { uid: true, envelope: true, internalDate: true, source: { maxLength: SNIPPET_SOURCE_BYTES } };
+          for await (const m of this.client.fetch(pick.join(","), query, { uid: true })) {
+            const parsed = m.source ? await parseSource(m.source) : null;
+            const when = dateMs(m.envelope?.date) ?? dateMs(m.internalDate);
+            const from = m.envelope?.from?.[0]?.address ?? null;
+            hits.push({ uid: m.uid, subject: m.envelope?.subject ?? parsed?.subject ?? "", from, date: when === null ? null : new Date(when).toISOString(), snippet: snippetOf(parsed?.text ?? "") });
+          }
+        }
+        hits.sort((a, b) => b.uid - a.uid);
+        return { total: uids.length, hits };
+      } finally {
+        lock.release();
+      }
+    });
+  }
+
+  onExists(listener: (mailbox: string) => void): () => void {
+    this.existsListeners.add(listener);
+    return () => this.existsListeners.delete(listener);
+  }
+
+  onClose(listener: (err: MailPortError) => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) {
+      this.client.close();
+      return;
+    }
+    this.closing = true;
+    try {
+      await withDeadline(this.client.logout(), 2000, "logout", () => this.client.close());
+    } catch {
+      // logout failures are irrelevant: the socket is dropped below either way
+    }
+    this.client.close();
+  }
+}
+
+function stateOf(mb: MailboxObject): MailboxState {
+  return { path: mb.path, uidValidity: String(mb.uidValidity), uidNext: mb.uidNext, exists: mb.exists };
+}
+
+/** The imapflow options for a config (exported for the one test that checks TLS wiring). */
+export function imapFlowOptions(cfg: ImapClientConfig, idle: boolean): ImapFlowOptions {
+  return {
+    host: cfg.host,
+    port: cfg.port,
+    secure: cfg.secure,
+    ...(cfg.secure ? {} : { doSTARTTLS: cfg.starttls }),
+    ...(cfg.caPem ? { tls: { ca: cfg.caPem } } : {}),
+    auth: { user: cfg.user, pass: cfg.password },
+    logger: false,
+    connectionTimeout: cfg.connectTimeoutMs,
+    greetingTimeout: cfg.connectTimeoutMs,
+    disableAutoIdle: !idle,
+    autoIdleDelay: cfg.idleDelayMs,
+    // Re-issue IDLE every 5 min: some servers and NATs silently drop long-idle connections.
+    maxIdleTime: 5 * 60_000,
+  };
+}
+
+/** Open one session: connect + greeting + LOGIN within `connectTimeoutMs`, or a reason-coded MailPortError. */
+export async function connectImap(cfg: ImapClientConfig, opts: { idle?: boolean } = {}): Promise<MailSession> {
+  const client = new ImapFlow(imapFlowOptions(cfg, opts.idle ?? false));
+  // imapflow emits 'error' on socket failures; unhandled, it would crash the process. Failures surface
+  // through the awaited calls and the 'close' event instead.
+  client.on("error", () => undefined);
+  try {
+    await withDeadline(client.connect(), cfg.connectTimeoutMs, "login", () => client.close());
+  } catch (err) {
+    client.close();
+    throw wrap(err, "login", false);
+  }
+  return new ImapSession(client, cfg);
+}
+
+/** The mail port over imapflow (what composition hands the email connector). */
+export function createImapPort(cfg: ImapClientConfig): MailPort {
+  return { connect: (opts) => connectImap(cfg, opts) };
+}

@@ -1,0 +1,58 @@
+/**
+ * @module Delivery contracts for provider mode: what one send of one chunk came to (`SendOutcome`, a value,
+ * never a thrown SDK error), the per-transport `ProviderSender` port, and the receipt lattice that status
+ * webhooks move along (PRODUCT.md §7).
+ */
+import type { Transport } from "./envelope.ts";
+import type { ChunkJob } from "./outbound.ts";
+import type { DeliveryCode } from "./reason-codes.ts";
+
+/** Delivery codes a failed send can carry (every delivery code but the three success codes). */
+export type DeliveryFailureCode = Exclude<DeliveryCode, "delivery_sent" | "delivery_dry_run" | "delivery_channel_store">;
+
+/** A failed send. `detail` is for operators and never contains a token (senders redact it). */
+export interface SendFailure {
+  ok: false;
+  code: DeliveryFailureCode;
+  /** Sending the same request again later may succeed and cannot duplicate the message. */
+  retryable: boolean;
+  /** The request may have reached the provider: it may or may not have been delivered. */
+  ambiguous: boolean;
+  /** The wait the provider asked for (429 `retry_after` / `Retry-After`), else null. */
+  retry_after_ms: number | null;
+  /** HTTP status, when a response arrived. */
+  status: number | null;
+  detail: string;
+  /** Telegram `delivery_chat_migrated`: the supergroup id to send to instead. */
+  migrate_to?: string;
+}
+
+/** The result of sending one chunk. */
+export type SendOutcome = { ok: true; provider_message_id: string } | SendFailure;
+
+/** Per-transport sender used by provider mode; each SDK is imported in its connector folder only. */
+export interface ProviderSender {
+  transport: Transport;
+  /**
+   * True when re-sending a request whose fate is unknown cannot create a second message (Discord `nonce` +
+   * `enforce_nonce`), so an ambiguous send may be retried.
+   */
+  idempotent: boolean;
+  send(job: ChunkJob): Promise<SendOutcome>;
+}
+
+/** Receipt states of a sent chunk, in lattice order; `failed` is terminal (PROVIDERS.md §3.5). */
+export const RECEIPT_STATES = ["sent", "delivered", "read", "failed"] as const;
+export type ReceiptState = (typeof RECEIPT_STATES)[number];
+
+/** What `outbox_chunks.receipt` holds in provider mode (JSON). */
+export interface ProviderReceipt {
+  state: ReceiptState;
+  at_ms: number;
+  /** Provider error code of a `failed` status or a failed send, when known. */
+  error_code?: number | string;
+  /** Failed sends: the delivery code, HTTP status and redacted detail. */
+  code?: DeliveryFailureCode;
+  status?: number | null;
+  detail?: string;
+}

@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
+import { makeHarness, type Harness } from "../helpers/pipeline-harness.ts";
+
+const SECURE = `schema_version: 1
+defaultPolicy: { dmPolicy: allow, allowFrom: allowlist_or_pairing, groupPolicy: deny, requireMention: true }
+channels:
+  "telegram:-100200": { groupPolicy: allow }
+`;
+
+let h: Harness | null = null;
+afterEach(() => {
+  h?.close();
+  h = null;
+});
+
+const dm = (actor: string, update: number, text = "hello") => makeDm(actor, { event_id: `telegram:6112:u:${update}`, text });
+const group = (actor: string, update: number, text: string, mentions: boolean, chat = "-100200") =>
+  makeEnvelope({ event_id: `telegram:6112:u:${update}`, conversation_id: chat, chat_type: "group", mentions_bot: mentions, text, actor: { id: actor } });
+
+describe("decision pipeline with real policies and state", () => {
+  it("denies groups by default, gates on mention, and admits allowlisted actors", async () => {
+    h = makeHarness({ "channel-policy.yaml": SECURE });
+    h.app.db.prepare("INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES ('telegram:4242','telegram','4242','','test',0)").run();
+    const out = await h.run([group("4242", 1, "hi", true, "-100999"), group("4242", 2, "no mention", false), group("4242", 3, "@tau_ops_bot hi", true), group("5555", 4, "@tau_ops_bot hi", true)]);
+    expect(out.map((o) => [o.event_id, o.reason])).toEqual([
+      ["telegram:6112:u:1", "deny_channel_policy_group"],
+      ["telegram:6112:u:2", "deny_channel_policy_mention_required"],
+      ["telegram:6112:u:3", "responder_replied"],
+      ["telegram:6112:u:4", "deny_actor_not_allowlisted"],
+    ]);
+  });
+
+  it("gives a stranger one pairing code, reuses it, caps pending codes per transport, and admits after approval", async () => {
+    h = makeHarness({ "channel-policy.yaml": SECURE });
+    const out = await h.run([dm("7001", 1), dm("7001", 2), dm("7002", 3), dm("7003", 4), dm("7004", 5)]);
+    expect(out.map((o) => o.reason)).toEqual(["pairing_challenge_issued", "pairing_challenge_issued", "pairing_challenge_issued", "pairing_challenge_issued", "pairing_channel_full"]);
+    const codes = h.app.db.prepare("SELECT code, actor_key FROM pairings ORDER BY created_at_ms, actor_key").all() as { code: string; actor_key: string }[];
+    expect(codes.map((c) => c.actor_key)).toEqual(["telegram:7001", "telegram:7002", "telegram:7003"]);
+    for (const c of codes) expect(c.code).toMatch(/^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}$/);
+    const pairingReplies = h.replies().filter((r) => r.purpose === "pairing");
+    expect(pairingReplies).toHaveLength(4);
+    expect(pairingReplies[0]!.text).toContain(codes[0]!.code);
+    expect(pairingReplies[1]!.text).toContain(codes[0]!.code); // reused, not a new code
+    // Approve 7001 through the capability the CLI and chat use.
+    h.app.db.prepare("UPDATE pairings SET status = 'approved', decided_by = 'test', decided_at_ms = 0 WHERE actor_key = 'telegram:7001'").run();
+    const after = await h.run([dm("7001", 6, "am I in?")]);
+    expect(after[0]!.decisions).toContain("access:allow_pairing");
+    expect(after[0]!.reason).toBe("responder_replied");
+  });
+
+  it("never admits a paired actor in a group (pairing is DM-only)", async () => {
+    h = makeHarness({ "channel-policy.yaml": SECURE.replace("{ groupPolicy: allow }", "{ groupPolicy: allow, requireMention: false }") });
+    h.app.db.prepare("INSERT INTO pairings (code, actor_key, channel_key, display, status, created_at_ms, expires_at_ms) VALUES ('AAAABBBB','telegram:7001','telegram:7001',NULL,'approved',0,1)").run();
+    const out = await h.run([group("7001", 1, "hello group", false)]);
+    expect(out[0]!.reason).toBe("deny_actor_not_allowlisted");
+  });
+
+  it("stays silent in pairing silent mode and rate-limits a chatty stranger", async () => {
+    h = makeHarness({ "channel-policy.yaml": SECURE + "pairing: { silent: true, max_attempts_per_actor_per_hour: 2 }\n" });
+    const out = await h.run([dm("7001", 1), dm("7001", 2), dm("7001", 3)]);
+    expect(out.map((o) => o.reason)).toEqual(["pairing_challenge_issued", "pairing_challenge_issued", "pairing_rate_limited"]);
+    expect(h.replies()).toEqual([]);
+  });
+
+  it("fails closed when no policy ever loaded", async () => {
+    h = makeHarness({ "channel-policy.yaml": "schema_version: 1\ndefaultPolicy: { dmPolicy: maybe }\n" });
+    const out = await h.run([dm("4242", 1)]);
+    expect(out[0]!.reason).toBe("deny_channel_policy_load_error");
+    expect(h.replies()).toEqual([]);
+  });
+
+  it("routes by the most specific binding and records matched_by", async () => {
+    h = makeHarness({
+      "channel-policy.yaml": "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }\n",
+      "route-bindings.yaml": `schema_version: 1
+bindings:
+  - { binding_id: all-telegram, transport: telegram, responder: ack }
+  - { binding_id: ana, transport: telegram, actor_id: "4242", responder: none, session_key_template: "ana-{conversation_id}" }
+`,
+    });
+    const out = await h.run([dm("4242", 1), dm("5555", 2)]);
+    expect(out[0]!.decisions).toEqual(["channel_policy:channel_policy_allow", "access:allow_channel_policy_allow_from_any", "route:route_binding_matched", "responder:responder_no_reply"]);
+    expect(out[1]!.reason).toBe("responder_replied");
+    const routes = h.app.db.prepare("SELECT route FROM events ORDER BY seq").all() as { route: string }[];
+    expect(JSON.parse(routes[0]!.route)).toMatchObject({ binding_id: "ana", matched_by: "binding.actor", session_key: "ana-4242", responder: "none" });
+    expect(JSON.parse(routes[1]!.route)).toMatchObject({ binding_id: "all-telegram", matched_by: "binding.transport" });
+  });
+
+  it("runs a viewer's command, denies an operator command with command_rbac_denied, and answers unknown commands", async () => {
+    h = makeHarness({ "channel-policy.yaml": "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: allowlist_or_pairing }\n" });
+    h.app.db.prepare("INSERT INTO pairings (code, actor_key, channel_key, display, status, created_at_ms, expires_at_ms) VALUES ('AAAABBBB','telegram:7001','telegram:7001',NULL,'approved',0,1)").run();
+    const out = await h.run([dm("7001", 1, "/tau whoami"), dm("7001", 2, "/tau pairing list"), dm("7001", 3, "/tau frobnicate")]);
+    expect(out.map((o) => o.reason)).toEqual(["command_queued", "command_rbac_denied", "command_unknown"]);
+    const texts = h.replies().map((r) => r.text.split("\n").at(-1));
+    expect(texts).toEqual([
+      "tau /tau pairing list | status failed | reason_code command_rbac_denied",
+      "tau /tau frobnicate | status failed | reason_code command_unknown",
+      "tau /tau whoami | status reported | reason_code command_whoami",
+    ]);
+  });
+});
