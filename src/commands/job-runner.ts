@@ -18,6 +18,13 @@ function describeFailure(err: unknown): CapabilityResult {
 export function createJobRunner(services: Services, commands: CommandStore) {
   const { store, db, config } = services;
 
+  function finishAll(items: { job: JobRow; result: CapabilityResult }[], now: number): void {
+    if (items.length === 0) return;
+    db.transaction(() => {
+      for (const { job, result } of items) finish(job, result, now);
+    })();
+  }
+
   function finish(job: JobRow, result: CapabilityResult, now: number): void {
     db.transaction(() => {
       if (!commands.setJob(job.job_id, "running", result.status === "reported" ? "done" : "failed", now, JSON.stringify(result))) return;
@@ -36,37 +43,46 @@ export function createJobRunner(services: Services, commands: CommandStore) {
     recover(): number {
       const now = services.clock();
       const stuck = commands.jobsIn("running");
-      for (const job of stuck) {
-        finish(job, { status: "failed", reason_code: "command_interrupted", text: "This command was interrupted by a restart before it finished; check its effect before running it again." }, now);
-      }
+      finishAll(stuck.map((job) => ({ job, result: { status: "failed" as const, reason_code: "command_interrupted", text: "This command was interrupted by a restart before it finished; check its effect before running it again." } })), now);
       return stuck.length;
     },
-    /** Run every queued job once, in order. */
+    /**
+     * Run every queued job once, in order. Jobs move to `running` in one transaction and finish in groups, so a
+     * burst of commands costs a few commits, not two per command.
+     */
     async runQueued(): Promise<number> {
+      const queued = commands.jobsIn("queued");
       let n = 0;
-      for (const job of commands.jobsIn("queued")) {
+      for (let i = 0; i < queued.length; i += 200) {
+        const group = queued.slice(i, i + 200);
         const now = services.clock();
-        if (!db.transaction(() => commands.setJob(job.job_id, "queued", "running", now))()) continue;
-        const cap = services.registry.get(job.capability_id);
-        let result: CapabilityResult;
-        if (!cap) result = { status: "failed", reason_code: "command_unknown", text: `Capability ${job.capability_id} is no longer available.` };
-        else {
-          try {
-            const target = job.reply_target ? (JSON.parse(job.reply_target) as ReplyTarget) : null;
-            result = await cap.run(JSON.parse(job.args) as Record<string, unknown>, {
-              principal: job.principal,
-              role: job.role as Role,
-              surface: "chat",
-              now,
-              services,
-              origin: target ? { transport: target.transport, conversation_id: target.conversation_id } : null,
-            });
-          } catch (err) {
-            result = describeFailure(err);
+        const started = db.transaction(() => group.filter((job) => commands.setJob(job.job_id, "queued", "running", now)))();
+        const done: { job: JobRow; result: CapabilityResult }[] = [];
+        for (const job of started) {
+          const cap = services.registry.get(job.capability_id);
+          let result: CapabilityResult;
+          if (!cap) result = { status: "failed", reason_code: "command_unknown", text: `Capability ${job.capability_id} is no longer available.` };
+          else {
+            try {
+              const target = job.reply_target ? (JSON.parse(job.reply_target) as ReplyTarget) : null;
+              result = await cap.run(JSON.parse(job.args) as Record<string, unknown>, {
+                principal: job.principal,
+                role: job.role as Role,
+                surface: "chat",
+                now,
+                services,
+                origin: target ? { transport: target.transport, conversation_id: target.conversation_id } : null,
+              });
+            } catch (err) {
+              result = describeFailure(err);
+            }
           }
+          done.push({ job, result });
+          // A capability with side effects commits its outcome at once; read-only ones finish with the group.
+          if (cap && cap.sideEffect !== "read") finishAll(done.splice(0), services.clock());
         }
-        finish(job, result, services.clock());
-        n += 1;
+        finishAll(done, services.clock());
+        n += started.length;
       }
       return n;
     },

@@ -120,6 +120,9 @@ export function createIngressWriter(opts: IngressWriterOptions): IngressWriter {
     s.flushing = true;
     try {
       while (s.queue.length > 0) {
+        // Let appends made in reaction to the previous fsync (same event-loop turn) join this batch. This is not a
+        // wait window: one macrotask turn, no timer.
+        await new Promise<void>((r) => setImmediate(r));
         const batch = s.queue.splice(0, s.queue.length);
         const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf));
         try {

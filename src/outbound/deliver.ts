@@ -6,6 +6,7 @@
 import type { ChannelSender, ChunkJob, OutboundMode } from "../contracts/outbound.ts";
 import type { Transport } from "../contracts/envelope.ts";
 import type { OutboxRow, RunnerStore } from "../store/index.ts";
+import type { QueuedReply } from "./outbox.ts";
 import { appendDryRun, dryRunReceiptId, readDryRunReceiptIds, type DryRunReceipt } from "./dry-run.ts";
 
 /** Sends one outbox row in provider mode; owns retries, receipts and dead letters for that row. */
@@ -77,7 +78,41 @@ export function createDelivery(deps: DeliveryDeps) {
     return marks.length;
   }
 
+  /** Dry-run replies the runner just committed: no need to read them back from the outbox. */
+  function deliverFreshDryRun(items: QueuedReply[], now: number): number {
+    const receipts: DryRunReceipt[] = [];
+    for (const item of items) {
+      const sender = deps.senders.get(item.target.transport);
+      if (!sender) throw new Error(`no sender for transport ${item.target.transport}`);
+      item.chunks.forEach((text, idx) => {
+        receipts.push({
+          receipt_id: dryRunReceiptId(item.outbox_id, idx),
+          outbox_id: item.outbox_id,
+          event_id: item.event_id,
+          chunk: idx,
+          chunk_count: item.chunks.length,
+          transport: item.target.transport,
+          status: "dry_run",
+          reason: "delivery_dry_run",
+          request: sender.buildRequest({ outbox_id: item.outbox_id, idx, chunk_count: item.chunks.length, text, target: item.target }),
+        });
+      });
+    }
+    appendDryRun(deps.dryRunFile, receipts);
+    deps.store.db.transaction(() => {
+      for (const item of items) deps.store.markDryRunSent(item.outbox_id, now);
+      deps.store.bump("deliveries.delivery_dry_run", receipts.length);
+    })();
+    return receipts.length;
+  }
+
   return {
+    /** Deliver replies queued by the cycle that just committed (dry-run ones directly; others via the outbox). */
+    async deliverFresh(items: QueuedReply[]): Promise<number> {
+      const now = deps.clock();
+      const ready = items.filter((i) => i.mode === "dry-run" && !deps.blocked?.(i.target.transport));
+      return ready.length ? deliverFreshDryRun(ready, now) : 0;
+    },
     /** After a crash: remember which dry-run receipts already reached the file. */
     recover(): void {
       const now = deps.clock();

@@ -10,7 +10,7 @@ const MAY_JOIN = /[\p{M}\p{Cf}\p{Sk}\p{Regional_Indicator}\uFF9E\uFF9F\u0E33\u0E
 
 /**
  * Code points no UAX #29 rule joins to what follows: not CR, Prepend, ZWJ, a regional indicator, Hangul or an
- * Indic linker. Covers ASCII, Latin, common CJK and kana, and emoji; checked exhaustively against ICU.
+ * Indic linker. Covers ASCII, Latin, common CJK and kana, and emoji (checked per code point against Node 20's ICU).
  */
 function isInert(cp: number): boolean {
   if (cp < 0x300) return cp !== 13;

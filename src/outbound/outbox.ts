@@ -19,6 +19,15 @@ export interface QueueOptions {
   now: number;
 }
 
+/** A reply just written to the outbox, with its chunks, so the caller can deliver it without reading it back. */
+export interface QueuedReply {
+  outbox_id: string;
+  event_id: string | null;
+  target: ReplyTarget;
+  mode: OutboundMode;
+  chunks: string[];
+}
+
 /** Insert the reply rows; returns the outbox ids. Must run inside the caller's transaction. */
 export function queueReplies(
   store: RunnerStore,
@@ -27,6 +36,7 @@ export function queueReplies(
   replies: readonly ReplyIntent[],
   opts: QueueOptions,
   idFor: (index: number) => string = (i) => outboxIdFor(eventId ?? "none", i),
+  queued?: QueuedReply[],
 ): string[] {
   const ids: string[] = [];
   const limit = effectiveLimit(target.transport, opts.maxChars);
@@ -55,6 +65,7 @@ export function queueReplies(
       );
     });
     ids.push(outbox_id);
+    if (!stored) queued?.push({ outbox_id, event_id: eventId, target, mode: opts.mode, chunks });
   });
   return ids;
 }

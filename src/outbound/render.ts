@@ -53,6 +53,11 @@ export function chunkText(text: string, limit: number): string[] {
     const f = openFenceAt(fences, pos);
     return f && f.prefix.length + f.suffix.length < limit ? f : undefined;
   };
+  /** LF, or a CR not followed by LF: CRLF counts once. */
+  const breaksLine = (i: number): boolean => {
+    const c = text.charCodeAt(i);
+    return c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10);
+  };
   /** Would a chunk ending at `e` cut through a fence line, or end right after an opening one? */
   const splitsFence = (e: number): FenceLine | undefined => {
     const k = fenceIndexFrom(fences, e);
@@ -92,12 +97,11 @@ export function chunkText(text: string, limit: number): string[] {
     let inRun = false;
     for (let j = maxE; j < n && isWs(text.charCodeAt(j)) && nl < 2; j++) {
       inRun = true; // a run straddling maxE counts its newlines beyond it too
-      if (text.charCodeAt(j) === 10) nl++;
+      if (breaksLine(j)) nl++;
     }
     for (let k = maxE - 1; k >= first && best[0]! < 0; k--) {
-      const c = text.charCodeAt(k);
-      if (isWs(c)) {
-        if (c === 10 || (c === 13 && text.charCodeAt(k + 1) !== 10)) nl++;
+      if (isWs(text.charCodeAt(k))) {
+        if (breaksLine(k)) nl++;
         inRun = true;
         continue;
       }

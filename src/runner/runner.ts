@@ -9,7 +9,7 @@ import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import type { TauConfig } from "../config/index.ts";
 import { countLinesAfter, ingressFile, parseIngressLine, readLines, type IngressCursor } from "../ingress/index.ts";
 import type { Logger } from "../log.ts";
-import { queueReplies } from "../outbound/outbox.ts";
+import { queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { Delivery } from "../outbound/deliver.ts";
 import { createContext, type EventContext } from "../router/context.ts";
 import { openShortLock, type RunnerStore, type ShortLock } from "../store/index.ts";
@@ -80,7 +80,7 @@ export function createRunner(deps: RunnerDeps) {
   }
 
   /** Process up to `budget` lines of one transport; returns counts for the cycle report. */
-  function processTransport(t: Transport, budget: number, report: CycleReport): void {
+  function processTransport(t: Transport, budget: number, report: CycleReport, fresh: QueuedReply[]): void {
     const file = ingressFile(ingressDir, t);
     let remaining = budget;
     while (remaining > 0) {
@@ -145,6 +145,8 @@ export function createRunner(deps: RunnerDeps) {
               replyTargetOf(env),
               ctx.replies,
               { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now },
+              undefined,
+              fresh,
             );
             report.replies += ctx.replies.length;
           }
@@ -179,10 +181,12 @@ export function createRunner(deps: RunnerDeps) {
     const started = clock();
     const report: CycleReport = { processed: 0, duplicates: 0, quarantined: 0, failed: 0, replies: 0, delivered: 0, queue_depth: 0, oldest_queued_ms: null, outcomes: {} };
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
-    for (const t of transports) processTransport(t, share, report);
+    const fresh: QueuedReply[] = [];
+    for (const t of transports) processTransport(t, share, report, fresh);
+    report.delivered = await deps.delivery.deliverFresh(fresh);
     await deps.afterCommit?.();
     const delivered = await deps.delivery.deliverPending();
-    report.delivered = delivered.chunks;
+    report.delivered += delivered.chunks;
     for (const t of transports) {
       const c = cursorOf(t);
       const file = ingressFile(ingressDir, t);

@@ -62,6 +62,9 @@ export function openDatabase(stateDir: string, opts: { readonly?: boolean } = {}
     // FULL: a committed cursor advance survives power loss, so nothing is answered twice after a reboot.
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
+    // Dedupe and outbox keys are hashes (random order): a larger page cache keeps their B-tree inserts in memory.
+    db.pragma("cache_size = -65536");
+    db.pragma("temp_store = MEMORY");
     migrate(db);
     for (const suffix of ["-wal", "-shm"]) {
       const f = file + suffix;

@@ -65,17 +65,14 @@ export function createRunnerStore(db: Db) {
     ),
     hasEvent: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM events WHERE event_id = ?").pluck(),
     insertEvent: db.prepare(
-      "INSERT INTO events (event_id, transport, kind, chat_type, conversation_id, actor_id, occurred_at_ms, processed_at_ms, outcome, reason, decisions, route) " +
-        "VALUES (@event_id, @transport, @kind, @chat_type, @conversation_id, @actor_id, @occurred_at_ms, @processed_at_ms, @outcome, @reason, @decisions, @route)",
+      "INSERT INTO events (event_id, transport, kind, chat_type, conversation_id, actor_id, occurred_at_ms, processed_at_ms, outcome, reason, decisions, route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     pruneEvents: db.prepare("DELETE FROM events WHERE processed_at_ms < ?"),
     insertOutbox: db.prepare(
       "INSERT INTO outbox (outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms) " +
-        "VALUES (@outbox_id, @event_id, @transport, @account_id, @conversation_id, @thread_id, @reply_to, @mode, @purpose, @status, @reason, @chunk_count, 0, 0, @now, @now)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
     ),
-    insertChunk: db.prepare(
-      "INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (@outbox_id, @idx, @body, @status, @reason, @receipt, NULL, @now)",
-    ),
+    insertChunk: db.prepare("INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"),
     pendingOutbox: db.prepare<[number, number], OutboxRow>(
       "SELECT * FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending') AND next_attempt_at_ms <= ? ORDER BY id LIMIT ?",
     ),
@@ -87,6 +84,10 @@ export function createRunnerStore(db: Db) {
       "UPDATE outbox SET status = @status, reason = @reason, attempts = @attempts, next_attempt_at_ms = @next_attempt_at_ms, updated_at_ms = @now WHERE outbox_id = @outbox_id",
     ),
     getOutbox: db.prepare<[string], OutboxRow>("SELECT * FROM outbox WHERE outbox_id = ?"),
+    markDryRunChunks: db.prepare<[number, string]>(
+      "UPDATE outbox_chunks SET status = 'sent', reason = 'delivery_dry_run', receipt = 'dryrun:' || outbox_id || ':' || idx, updated_at_ms = ? WHERE outbox_id = ? AND status <> 'sent'",
+    ),
+    markDryRunRow: db.prepare<[number, string]>("UPDATE outbox SET status = 'sent', reason = 'delivery_dry_run', attempts = attempts + 1, next_attempt_at_ms = 0, updated_at_ms = ? WHERE outbox_id = ?"),
     bumpCounter: db.prepare("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value"),
     counters: db.prepare<[], { name: string; value: number }>("SELECT name, value FROM counters ORDER BY name"),
     getKv: db.prepare<[string], string>("SELECT value FROM kv WHERE key = ?").pluck(),
@@ -103,11 +104,12 @@ export function createRunnerStore(db: Db) {
     getCursor: (transport: string): CursorRow | undefined => s.getCursor.get(transport),
     putCursor: (c: CursorRow, now: number) => void s.putCursor.run({ ...c, now }),
     hasEvent: (eventId: string): boolean => s.hasEvent.get(eventId) !== undefined,
-    insertEvent: (row: EventRow) => void s.insertEvent.run(row),
+    insertEvent: (r: EventRow) =>
+      void s.insertEvent.run(r.event_id, r.transport, r.kind, r.chat_type, r.conversation_id, r.actor_id, r.occurred_at_ms, r.processed_at_ms, r.outcome, r.reason, r.decisions, r.route),
     pruneEvents: (beforeMs: number): number => s.pruneEvents.run(beforeMs).changes,
-    insertOutbox: (row: Omit<OutboxRow, "attempts" | "next_attempt_at_ms" | "created_at_ms" | "updated_at_ms">, now: number) =>
-      void s.insertOutbox.run({ ...row, now }),
-    insertChunk: (row: Omit<ChunkRow, "provider_message_id">, now: number) => void s.insertChunk.run({ ...row, now }),
+    insertOutbox: (r: Omit<OutboxRow, "attempts" | "next_attempt_at_ms" | "created_at_ms" | "updated_at_ms">, now: number) =>
+      void s.insertOutbox.run(r.outbox_id, r.event_id, r.transport, r.account_id, r.conversation_id, r.thread_id, r.reply_to, r.mode, r.purpose, r.status, r.reason, r.chunk_count, now, now),
+    insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) => void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
     pendingOutbox: (now: number, limit: number): OutboxRow[] => s.pendingOutbox.all(now, limit),
     chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
     setChunk: (c: { outbox_id: string; idx: number; status: string; reason: string | null; receipt: string | null; provider_message_id?: string | null }, now: number) =>
@@ -115,6 +117,11 @@ export function createRunnerStore(db: Db) {
     setOutbox: (o: { outbox_id: string; status: string; reason: string | null; attempts: number; next_attempt_at_ms: number }, now: number) =>
       void s.setOutbox.run({ ...o, now }),
     getOutbox: (outboxId: string): OutboxRow | undefined => s.getOutbox.get(outboxId),
+    /** Every chunk of a dry-run reply is written: mark it sent with its deterministic receipt ids. */
+    markDryRunSent: (outboxId: string, now: number) => {
+      s.markDryRunChunks.run(now, outboxId);
+      s.markDryRunRow.run(now, outboxId);
+    },
     bump: (name: string, by = 1) => void s.bumpCounter.run(name, by),
     counters: (): Record<string, number> => Object.fromEntries(s.counters.all().map((r) => [r.name, r.value])),
     getKv: (key: string): string | undefined => s.getKv.get(key),

@@ -20,7 +20,8 @@ export function createResponderStage(deps: ResponderStageDeps) {
       return;
     }
     const key = `${ctx.env.transport}:${ctx.env.conversation_id}:${ctx.env.thread_id ?? ""}`;
-    const last = deps.lastResponderAt(key);
+    const coalescing = deps.coalesceWindowMs > 0;
+    const last = coalescing ? deps.lastResponderAt(key) : undefined;
     if (deps.coalesceWindowMs > 0 && last !== undefined && ctx.env.occurred_at_ms - last >= 0 && ctx.env.occurred_at_ms - last < deps.coalesceWindowMs) {
       decide(ctx, { stage: "responder", outcome: "skip", reason: "responder_coalesced", detail: { window_ms: deps.coalesceWindowMs } }, "no_reply");
       return;
@@ -30,7 +31,7 @@ export function createResponderStage(deps: ResponderStageDeps) {
       decide(ctx, { stage: "responder", outcome: "info", reason: "responder_no_reply", detail: { responder: name } }, "no_reply");
       return;
     }
-    deps.markResponder(key, ctx.env.occurred_at_ms);
+    if (coalescing) deps.markResponder(key, ctx.env.occurred_at_ms);
     ctx.replies.push({ purpose: "responder", text });
     decide(ctx, { stage: "responder", outcome: "allow", reason: "responder_replied", detail: { responder: name } }, "replied");
   });

@@ -45,6 +45,7 @@ CREATE TABLE outbox (
   updated_at_ms   INTEGER NOT NULL
 );
 CREATE INDEX outbox_pending ON outbox(status, next_attempt_at_ms) WHERE status IN ('queued', 'retry_scheduled', 'sending');
+CREATE INDEX outbox_attention ON outbox(status) WHERE status IN ('dead_letter', 'unknown', 'failed');
 
 CREATE TABLE outbox_chunks (
   outbox_id     TEXT NOT NULL,
