@@ -5,9 +5,10 @@
  *              same file in the same run (the ratio survives a noisy machine)
  *   ingest   — durable events/s from 8 concurrent writers, and events per fsync
  *   policy   — one policy + routing decision with 10,000 allowlist entries and 1,000 bindings: p50/p99
- * Usage: tsx scripts/bench-core.ts <runner|ingest|policy> → one JSON line on stdout.
+ * Usage: tsx scripts/bench-core.ts <prepare-runner DIR VARIANT|run-runner DIR VARIANT|ingest|policy> → one JSON line.
  */
 import fs from "node:fs";
+import readline from "node:readline";
 import os from "node:os";
 import path from "node:path";
 import type { Envelope } from "../src/contracts/envelope.ts";
@@ -15,7 +16,7 @@ import { EnvelopeSchema } from "../src/contracts/envelope.ts";
 import { createIngressWriter } from "../src/ingress/writer.ts";
 import { createAppRunner, openApp, openIngressWriter, createSenders } from "../src/main.ts";
 import { createLogger } from "../src/log.ts";
-import { createRunner } from "../src/runner/runner.ts";
+import { createRunner, type Runner } from "../src/runner/runner.ts";
 import { createDelivery } from "../src/outbound/deliver.ts";
 import { buildPipeline } from "../src/router/pipeline.ts";
 import { createDedupeStage } from "../src/router/stages/dedupe.ts";
@@ -35,20 +36,22 @@ const IDENTITY_YAML = `identity:
   whatsapp: { phone_number_id: "106540352242922" }
 `;
 
-function home(policy: string): { dir: string; stateDir: string; config: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tau-bench-"));
-  fs.mkdirSync(path.join(dir, "policies"));
-  fs.writeFileSync(path.join(dir, "policies", "channel-policy.yaml"), policy);
+/** A bench home in `dir`; writes the files when `policy` is given. */
+function home(dir: string, policy: string | null): { dir: string; stateDir: string; config: string } {
   const config = path.join(dir, "tau.yaml");
-  fs.writeFileSync(config, `schema_version: 1\nlog: { level: silent }\n${IDENTITY_YAML}runner: { queue_limit: 20000, batch_size: 5000, coalesce_window_ms: 0, rotate_min_bytes: 0 }\n`);
+  if (policy !== null) {
+    fs.mkdirSync(path.join(dir, "policies"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "policies", "channel-policy.yaml"), policy);
+    fs.writeFileSync(config, `schema_version: 1\nlog: { level: silent }\n${IDENTITY_YAML}runner: { coalesce_window_ms: 0, rotate_min_bytes: 0 }\n`);
+  }
   return { dir, stateDir: path.join(dir, "state"), config };
 }
 
 /** 100k mixed events: DMs, group mentions and non-mentions, edits, receipts, bots, 5% redeliveries. */
-function mixedEvents(n: number): Envelope[] {
+function mixedEvents(from: number, to: number): Envelope[] {
   const out: Envelope[] = [];
   const base = 1_763_712_000_000;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const r = i % 20;
     const dup = r === 19 && i > 20;
     const id = dup ? i - 17 : i;
@@ -67,7 +70,7 @@ function mixedEvents(n: number): Envelope[] {
       chat_type: group ? "group" : "dm",
       actor: { id: actor, display: `user${actor}`, is_bot: r === 13 },
       mentions_bot: !group || r % 2 === 0,
-      text: r === 5 ? "/tau status" : `message ${id} about the deploy`,
+      text: r === 5 ? "/tau whoami" : `message ${id} about the deploy`,
       attachments: [],
       reply_to: null,
       forwarded: false,
@@ -79,95 +82,94 @@ function mixedEvents(n: number): Envelope[] {
   return out;
 }
 
+const OPEN_POLICY = "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }\n";
 const REAL_POLICY = `schema_version: 1
 defaultPolicy: { dmPolicy: allow, allowFrom: allowlist_or_pairing, groupPolicy: allow, requireMention: true }
 `;
 
-async function benchRunner(): Promise<Record<string, unknown>> {
+/** Write the mixed events into a fresh home's ingress (in its own process, so the runner's RSS is its own). */
+async function prepareRunner(dir: string, variant: string): Promise<Record<string, unknown>> {
   const N = Number(process.env.BENCH_EVENTS ?? 100_000);
-  const events = mixedEvents(N);
-  const results: Record<string, unknown> = { events: N };
-  for (const variant of ["placeholder", "real_policies"] as const) {
-    const h = home(variant === "real_policies" ? REAL_POLICY : "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }\n");
-    const app = openApp({ stateDir: h.stateDir, configPath: h.config, env: {}, logger: createLogger({ level: "silent", includeIdentifiers: false }) });
-    // Allowlist the 5,000 actors so real policies admit them (the realistic steady state).
-    const ins = app.db.prepare("INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES (?, 'telegram', ?, '', 'bench', 0)");
-    app.db.transaction(() => {
-      for (let a = 0; a < 5000; a++) ins.run(`telegram:${100_000 + a}`, String(100_000 + a));
-    })();
-    const w = openIngressWriter(app, true);
-    for (let i = 0; i < N; i += 5000) await w.append("telegram", events.slice(i, i + 5000));
-    await w.close();
-    // Parse + validate only, over the same file, in this run.
-    const file = path.join(h.stateDir, "ingress", "telegram.ndjson");
-    const t0 = performance.now();
-    let ok = 0;
-    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-      if (!line) continue;
-      if (EnvelopeSchema.safeParse(JSON.parse(line)).success) ok++;
-    }
-    const parseMs = performance.now() - t0;
-    let runner;
-    let close: () => void;
-    if (variant === "real_policies") {
-      const r = createAppRunner(app);
-      runner = r.runner;
-      close = r.close;
-    } else {
-      const lock = acquireLifetimeLock(path.join(app.stateDir, "runner.lock"), "bench runner");
-      const store = app.store;
-      runner = createRunner({
-        config: app.config,
-        stateDir: app.stateDir,
-        store,
-        clock: app.clock,
-        logger: app.logger,
-        delivery: createDelivery({ store, senders: createSenders(app.config), dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"), clock: app.clock }),
-        buildPipeline: (seen) =>
-          buildPipeline({
-            dedupe: createDedupeStage(seen),
-            selfBot: createSelfBotFilterStage(app.config.identity, new Set()),
-            kind: createEventKindStage(),
-            policy: [createPlaceholderPolicyStage()],
-            route: createDefaultRouteStage(),
-            dispatch: createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: () => undefined, markResponder: () => undefined }),
-          }),
-      });
-      close = () => {
-        runner!.close();
-        lock.release();
-      };
-    }
-    const t1 = performance.now();
-    const reports = await runner.drain();
-    const runMs = performance.now() - t1;
-    close();
-    const processed = reports.reduce((a, r) => a + r.processed + r.duplicates, 0);
-    const replies = reports.reduce((a, r) => a + r.replies, 0);
-    results[variant] = {
-      events_per_s: Math.round((processed / runMs) * 1000),
-      parse_validate_only_per_s: Math.round((ok / parseMs) * 1000),
-      ratio_to_parse_only: Number((processed / runMs / (ok / parseMs)).toFixed(3)),
-      processed,
-      replies,
-      duplicates: reports.reduce((a, r) => a + r.duplicates, 0),
-      ms: Math.round(runMs),
+  const h = home(dir, variant === "real_policies" ? REAL_POLICY : OPEN_POLICY);
+  const app = openApp({ stateDir: h.stateDir, configPath: h.config, env: {}, logger: createLogger({ level: "silent", includeIdentifiers: false }) });
+  // Allowlist the 5,000 actors so real policies admit them (the realistic steady state).
+  const ins = app.db.prepare("INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES (?, 'telegram', ?, '', 'bench', 0)");
+  app.db.transaction(() => {
+    for (let a = 0; a < 5000; a++) ins.run(`telegram:${100_000 + a}`, String(100_000 + a));
+  })();
+  const w = openIngressWriter(app, true);
+  for (let i = 0; i < N; i += 5000) await w.append("telegram", mixedEvents(i, Math.min(N, i + 5000)));
+  await w.close();
+  app.close();
+  return { prepared: N };
+}
+
+/** Parse + validate only over the ingress file, then the runner end to end over the same file, in this process. */
+async function runRunner(dir: string, variant: string): Promise<Record<string, unknown>> {
+  const h = home(dir, null);
+  const app = openApp({ stateDir: h.stateDir, configPath: h.config, env: {}, logger: createLogger({ level: "silent", includeIdentifiers: false }) });
+  const file = path.join(h.stateDir, "ingress", "telegram.ndjson");
+  const t0 = performance.now();
+  let ok = 0;
+  const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
+  for await (const line of rl) if (line && EnvelopeSchema.safeParse(JSON.parse(line)).success) ok++;
+  const parseMs = performance.now() - t0;
+  let runner: Runner;
+  let close: () => void;
+  if (variant === "real_policies") {
+    const r = createAppRunner(app);
+    runner = r.runner;
+    close = r.close;
+  } else {
+    const lock = acquireLifetimeLock(path.join(app.stateDir, "runner.lock"), "bench runner");
+    const store = app.store;
+    const rr = createRunner({
+      config: app.config,
+      stateDir: app.stateDir,
+      store,
+      clock: app.clock,
+      logger: app.logger,
+      delivery: createDelivery({ store, senders: createSenders(app.config), dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"), clock: app.clock }),
+      buildPipeline: (seen) =>
+        buildPipeline({
+          dedupe: createDedupeStage(seen),
+          selfBot: createSelfBotFilterStage(app.config.identity, new Set()),
+          kind: createEventKindStage(),
+          policy: [createPlaceholderPolicyStage()],
+          route: createDefaultRouteStage(),
+          dispatch: createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: () => undefined, markResponder: () => undefined }),
+        }),
+    });
+    runner = rr;
+    close = () => {
+      rr.close();
+      lock.release();
     };
-    app.close();
-    fs.rmSync(h.dir, { recursive: true, force: true });
   }
-  const p = results.placeholder as { events_per_s: number };
-  const r = results.real_policies as { events_per_s: number };
-  results.real_vs_placeholder = Number((r.events_per_s / p.events_per_s).toFixed(3));
-  results.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
-  return results;
+  const t1 = performance.now();
+  const reports = await runner.drain();
+  const runMs = performance.now() - t1;
+  close();
+  app.close();
+  const processed = reports.reduce((a, r) => a + r.processed + r.duplicates, 0);
+  return {
+    variant,
+    events_per_s: Math.round((processed / runMs) * 1000),
+    parse_validate_only_per_s: Math.round((ok / parseMs) * 1000),
+    ratio_to_parse_only: Number((processed / runMs / (ok / parseMs)).toFixed(3)),
+    processed,
+    replies: reports.reduce((a, r) => a + r.replies, 0),
+    duplicates: reports.reduce((a, r) => a + r.duplicates, 0),
+    ms: Math.round(runMs),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
 }
 
 async function benchIngest(): Promise<Record<string, unknown>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tau-bench-ingest-"));
   const w = createIngressWriter({ ingressDir: path.join(dir, "ingress"), maxLineBytes: 1 << 20, trustEnvelopes: false });
   const N = Number(process.env.BENCH_INGEST ?? 40_000);
-  const events = mixedEvents(N);
+  const events = mixedEvents(0, N);
   const WRITERS = 8;
   const t0 = performance.now();
   await Promise.all(
@@ -191,7 +193,7 @@ function benchPolicy(): Record<string, unknown> {
   });
   const routes = compileRouteBindings(bindings.bindings);
   const allow = new Set(Array.from({ length: 10_000 }, (_, i) => `telegram:${100_000 + i}`));
-  const events = mixedEvents(20_000).filter((e) => e.kind === "message");
+  const events = mixedEvents(0, 20_000).filter((e) => e.kind === "message");
   const samples: number[] = [];
   let sink = 0;
   for (let round = 0; round < 3; round++) {
@@ -211,10 +213,11 @@ function benchPolicy(): Record<string, unknown> {
   return { decisions: samples.length, allowlist: allow.size, bindings: 1000, p50_us: Number(q(0.5).toFixed(2)), p99_us: Number(q(0.99).toFixed(2)), max_us: Number(q(1).toFixed(1)), sink: sink > 0 };
 }
 
-const mode = process.argv[2];
-const out = mode === "runner" ? await benchRunner() : mode === "ingest" ? await benchIngest() : mode === "policy" ? benchPolicy() : null;
+const [mode, dir, variant] = process.argv.slice(2);
+const out =
+  mode === "prepare-runner" ? await prepareRunner(dir!, variant!) : mode === "run-runner" ? await runRunner(dir!, variant!) : mode === "ingest" ? await benchIngest() : mode === "policy" ? benchPolicy() : null;
 if (!out) {
-  process.stderr.write("usage: bench-core.ts runner|ingest|policy\n");
+  process.stderr.write("usage: bench-core.ts prepare-runner <dir> <placeholder|real_policies> | run-runner <dir> <variant> | ingest | policy\n");
   process.exit(2);
 }
 process.stdout.write(JSON.stringify({ bench: mode, ...out }) + "\n");

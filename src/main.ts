@@ -226,8 +226,8 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
         );
       });
     },
-    afterCommit: async () => {
-      await jobs.runQueued();
+    afterCommit: async (fresh) => {
+      await jobs.runQueued(fresh);
     },
     onStart: () => {
       jobs.recover();

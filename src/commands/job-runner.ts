@@ -5,7 +5,7 @@
  */
 import type { ReplyTarget } from "../contracts/outbound.ts";
 import type { Role } from "../contracts/decision.ts";
-import { queueReplies } from "../outbound/outbox.ts";
+import { queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { CommandStore, JobRow } from "../store/index.ts";
 import { footer } from "./args.ts";
 import type { CapabilityResult } from "./capability.ts";
@@ -18,20 +18,20 @@ function describeFailure(err: unknown): CapabilityResult {
 export function createJobRunner(services: Services, commands: CommandStore) {
   const { store, db, config } = services;
 
-  function finishAll(items: { job: JobRow; result: CapabilityResult }[], now: number): void {
+  function finishAll(items: { job: JobRow; result: CapabilityResult }[], now: number, fresh?: QueuedReply[]): void {
     if (items.length === 0) return;
     db.transaction(() => {
-      for (const { job, result } of items) finish(job, result, now);
+      for (const { job, result } of items) finish(job, result, now, fresh);
     })();
   }
 
-  function finish(job: JobRow, result: CapabilityResult, now: number): void {
+  function finish(job: JobRow, result: CapabilityResult, now: number, fresh?: QueuedReply[]): void {
     db.transaction(() => {
       if (!commands.setJob(job.job_id, "running", result.status === "reported" ? "done" : "failed", now, JSON.stringify(result))) return;
       if (job.reply_target) {
         const target = JSON.parse(job.reply_target) as ReplyTarget;
         const text = `${result.text}\n\n${footer(config.commands.prefix, job.command, result.status, result.reason_code)}`;
-        queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now }, () => `${job.job_id.replace(/^job_/, "ob_")}`);
+        queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now }, () => `${job.job_id.replace(/^job_/, "ob_")}`, fresh);
       }
       services.audit({ actor: job.principal, surface: job.reply_target ? "chat" : "cli", action: "command", target: job.capability_id, args: JSON.parse(job.args) as Record<string, unknown>, outcome: result.status, reason_code: result.reason_code });
       store.bump(`commands.${result.reason_code}`);
@@ -50,7 +50,7 @@ export function createJobRunner(services: Services, commands: CommandStore) {
      * Run every queued job once, in order. Jobs move to `running` in one transaction and finish in groups, so a
      * burst of commands costs a few commits, not two per command.
      */
-    async runQueued(): Promise<number> {
+    async runQueued(fresh?: QueuedReply[]): Promise<number> {
       const queued = commands.jobsIn("queued");
       let n = 0;
       for (let i = 0; i < queued.length; i += 200) {
@@ -79,9 +79,9 @@ export function createJobRunner(services: Services, commands: CommandStore) {
           }
           done.push({ job, result });
           // A capability with side effects commits its outcome at once; read-only ones finish with the group.
-          if (cap && cap.sideEffect !== "read") finishAll(done.splice(0), services.clock());
+          if (cap && cap.sideEffect !== "read") finishAll(done.splice(0), services.clock(), fresh);
         }
-        finishAll(done, services.clock());
+        finishAll(done, services.clock(), fresh);
         n += started.length;
       }
       return n;

@@ -30,8 +30,8 @@ export interface RunnerDeps {
   logger: Logger;
   /** Transports to read; defaults to all. */
   transports?: readonly Transport[];
-  /** After each cycle's commits and before delivery (runs queued capability jobs). */
-  afterCommit?: () => Promise<void>;
+  /** After each cycle's commits (runs queued capability jobs); pushes the replies it queued onto `fresh`. */
+  afterCommit?: (fresh: QueuedReply[]) => Promise<void>;
   /** Once, before the first cycle (recovers interrupted jobs). */
   onStart?: () => void;
 }
@@ -184,7 +184,9 @@ export function createRunner(deps: RunnerDeps) {
     const fresh: QueuedReply[] = [];
     for (const t of transports) processTransport(t, share, report, fresh);
     report.delivered = await deps.delivery.deliverFresh(fresh);
-    await deps.afterCommit?.();
+    const jobReplies: QueuedReply[] = [];
+    await deps.afterCommit?.(jobReplies);
+    report.delivered += await deps.delivery.deliverFresh(jobReplies);
     const delivered = await deps.delivery.deliverPending();
     report.delivered += delivered.chunks;
     for (const t of transports) {

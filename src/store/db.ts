@@ -63,8 +63,10 @@ export function openDatabase(stateDir: string, opts: { readonly?: boolean } = {}
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
     // Dedupe and outbox keys are hashes (random order): a larger page cache keeps their B-tree inserts in memory.
-    db.pragma("cache_size = -65536");
+    db.pragma("cache_size = -16384");
     db.pragma("temp_store = MEMORY");
+    // Fewer, larger checkpoints: each one is an fsync of the main file under synchronous=FULL.
+    db.pragma("wal_autocheckpoint = 10000");
     migrate(db);
     for (const suffix of ["-wal", "-shm"]) {
       const f = file + suffix;

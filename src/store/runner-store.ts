@@ -67,7 +67,8 @@ export function createRunnerStore(db: Db) {
     insertEvent: db.prepare(
       "INSERT INTO events (event_id, transport, kind, chat_type, conversation_id, actor_id, occurred_at_ms, processed_at_ms, outcome, reason, decisions, route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
-    pruneEvents: db.prepare("DELETE FROM events WHERE processed_at_ms < ?"),
+    // seq grows with processing time, so the oldest rows are a prefix of the table: no index on time needed.
+    pruneEvents: db.prepare("DELETE FROM events WHERE seq < (SELECT COALESCE(MIN(seq), 0) FROM (SELECT seq FROM events WHERE processed_at_ms >= ? ORDER BY seq LIMIT 1))"),
     insertOutbox: db.prepare(
       "INSERT INTO outbox (outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms) " +
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",

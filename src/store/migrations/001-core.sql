@@ -23,7 +23,6 @@ CREATE TABLE events (
   decisions       TEXT NOT NULL,
   route           TEXT
 );
-CREATE INDEX events_processed_at ON events(processed_at_ms);
 
 CREATE TABLE outbox (
   id              INTEGER PRIMARY KEY,

@@ -1,0 +1,66 @@
+/**
+ * @module `npm run bench`: every benchmark, each in its own process, numbers printed (and recorded by hand in
+ * BENCHMARKS.md with this command). Bounded: each part stops by itself. No network but loopback.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const want = (name: string) => only.length === 0 || only.includes(name);
+
+function tsx(script: string, args: string[], inherit = false): string {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(here, script), ...args], {
+    encoding: "utf8",
+    stdio: inherit ? "inherit" : ["ignore", "pipe", "inherit"],
+    timeout: 15 * 60_000,
+    env: { ...process.env, TAU_LOG_LEVEL: "silent" },
+  });
+  if (r.status !== 0) throw new Error(`${script} ${args.join(" ")} exited ${r.status}`);
+  return r.stdout ?? "";
+}
+const json = (s: string) => JSON.parse(s.trim().split("\n").at(-1)!) as Record<string, unknown>;
+
+console.log(`tau benchmarks — ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
+
+if (want("runner")) {
+  const res: Record<string, Record<string, unknown>> = {};
+  for (const variant of ["placeholder", "real_policies"]) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tau-bench-runner-"));
+    try {
+      tsx("bench-core.ts", ["prepare-runner", dir, variant]);
+      res[variant] = json(tsx("bench-core.ts", ["run-runner", dir, variant]));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const p = res.placeholder!;
+  const r = res.real_policies!;
+  console.log("\nrunner: 100,000 mixed events end to end (parse, dedupe, decide, dry-run outbox, cursor commit)");
+  console.log("variant         events/s  parse+validate-only/s  ratio  replies  peak RSS");
+  for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(15)} ${String(v.events_per_s).padStart(8)}  ${String(v.parse_validate_only_per_s).padStart(21)}  ${String(v.ratio_to_parse_only).padStart(5)}  ${String(v.replies).padStart(7)}  ${v.peak_rss_mb} MB`);
+  console.log(`real policies / placeholder: ${((r.events_per_s as number) / (p.events_per_s as number)).toFixed(3)}   (targets: ≥ 20,000 events/s, RSS < 200 MB, real within 10%)`);
+}
+
+if (want("ingest")) {
+  const i = json(tsx("bench-core.ts", ["ingest"]));
+  console.log(`\ningest writer: ${i.durable_events_per_s} durable events/s from ${i.writers} concurrent writers, ${i.events_per_fsync} events per fsync (${i.fsyncs} fsyncs)   (target ≥ 20,000/s)`);
+}
+
+if (want("policy")) {
+  const p = json(tsx("bench-core.ts", ["policy"]));
+  console.log(`\npolicy + routing decision (${p.allowlist} allowlist entries, ${p.bindings} bindings): p50 ${p.p50_us} µs, p99 ${p.p99_us} µs   (target p99 < 50 µs)`);
+}
+
+for (const [name, script] of [
+  ["webhook", "bench-webhook.ts"],
+  ["comms", "bench-comms.ts"],
+  ["mail", "bench-mail.ts"],
+] as const) {
+  if (!want(name) || !fs.existsSync(path.join(here, script))) continue;
+  console.log(`\n${name}: ${script}`);
+  tsx(script, [], true);
+}
