@@ -75,6 +75,7 @@ export function registerObserve(program: Command): void {
           runner: state,
           outbound: { mode: app.config.outbound.mode, max_chars: app.config.outbound.max_chars, by_status: Object.fromEntries(outbox.map((r) => [r.status, r.n])) },
           counters: app.store.counters(),
+          policy: readPolicyStatus({ get: (k) => app.store.getKv(k), put: (k, v) => app.store.putKv(k, v) }),
           config: { file: app.loaded.file, env_overrides: app.loaded.envApplied },
           ...Object.fromEntries(statusSections.map((s) => [s.name, s.render(app)])),
         };
@@ -83,6 +84,7 @@ export function registerObserve(program: Command): void {
             `rollout gate: ${out.rollout_gate}  (health ${h.state}: ${h.reason_codes.join(", ")})`,
             `runner: ${state ? `${state.cycles} cycles, processed ${state.totals.processed}, duplicates ${state.totals.duplicates}, quarantined ${state.totals.quarantined}, failed ${state.totals.failed}, queue_depth ${state.queue_depth}` : "never ran"}`,
             `outbound: ${out.outbound.mode}; ${outbox.map((r) => `${r.status} ${r.n}`).join(", ") || "no replies yet"}`,
+            `policy: ${out.policy ? `${out.policy.state}${out.policy.active_sha256 ? ` (${out.policy.active_sha256.slice(0, 12)})` : ""}${out.policy.error ? ` — ${out.policy.error}` : ""}` : "not loaded yet"}`,
             ...statusSections.map((s) => `${s.name}: ${s.human(app)}`),
           ].join("\n"),
         );
