@@ -29,7 +29,13 @@ import { createJobRunner } from "./commands/job-runner.ts";
 import { parseTauCommand } from "./commands/parse-command.ts";
 import { queueReplies } from "./outbound/outbox.ts";
 import { SECRET_ENV, type SecretId } from "./config/index.ts";
-import { healthOf } from "./cli/observe.ts";
+import { healthOf } from "./observability/health-of.ts";
+import { createProviderDelivery } from "./outbound/provider.ts";
+import { createProviderSenders } from "./outbound/senders.ts";
+import { createReceiptRecorder } from "./outbound/receipts.ts";
+import { createTransportGateStage } from "./router/stages/transport-gate.ts";
+import { createRespondersGateStage } from "./router/stages/responders-gate.ts";
+import { KILLSWITCH_CAPABILITIES, createOperationalGate, type OperationalGate } from "./killswitch/index.ts";
 import { createResponderStage } from "./router/stages/responder.ts";
 import { builtinResponders } from "./responders/index.ts";
 import { createRunner } from "./runner/runner.ts";
@@ -123,7 +129,7 @@ export function openIngressWriter(app: App, trustEnvelopes = false): IngressWrit
 
 /** Every capability tau ships, in one registry (CLI and chat). */
 export function createRegistry(): CapabilityRegistry {
-  return new CapabilityRegistry().register(...CORE_CAPABILITIES);
+  return new CapabilityRegistry().register(...CORE_CAPABILITIES, ...KILLSWITCH_CAPABILITIES);
 }
 
 /** A secret by integration id: the environment first (PRODUCT.md §8 names), then the integration store. */
@@ -164,8 +170,9 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
 }
 
 /** The full decision pipeline (PRODUCT.md §5) over the given services. */
-export function createDecisionPipeline(services: Services, seen: (eventId: string) => boolean): (ctx: EventContext) => void {
+export function createDecisionPipeline(services: Services, seen: (eventId: string) => boolean, gate?: OperationalGate): (ctx: EventContext) => void {
   const { config, store } = services;
+  const opGate = gate ?? createOperationalGate(services.db, services.clock);
   const policies = () => services.policies.current();
   const prefix = config.commands.prefix;
   const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);
@@ -180,10 +187,11 @@ export function createDecisionPipeline(services: Services, seen: (eventId: strin
   return buildPipeline({
     dedupe: createDedupeStage(seen),
     selfBot: createSelfBotFilterStage(config.identity, new Set()),
-    kind: createEventKindStage(),
+    gate: createTransportGateStage((t) => opGate.transportBlock(t)),
+    kind: createEventKindStage(createReceiptRecorder(store)),
     policy: [createChannelPolicyStage(policies), createAccessStage({ policies, access: services.access, randomBytes: services.randomBytes, audit: services.audit, commandPrefix: prefix })],
     route: createRouteStage(policies, isCommand),
-    dispatch: compose<EventContext>([command, responder]),
+    dispatch: compose<EventContext>([command, createRespondersGateStage(() => opGate.respondersSilenced()), responder]),
   });
 }
 
@@ -194,10 +202,13 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
   const services = opts.services ?? createServices(app);
   const commands = createCommandStore(app.db);
   const jobs = createJobRunner(services, commands);
+  const gate = createOperationalGate(app.db, app.clock);
   const delivery = createDelivery({
     store,
     senders: createSenders(config),
     dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
+    provider: createProviderDelivery({ store, senders: createProviderSenders(config, (id) => lookupSecret(app, id)), retry: config.outbound, clock: app.clock, logger: app.logger }),
+    blocked: (t) => gate.deliveryBlock(t),
     clock: app.clock,
   });
   const runner = createRunner({
@@ -207,7 +218,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     clock: app.clock,
     logger: app.logger,
     delivery,
-    buildPipeline: (seen) => createDecisionPipeline(services, seen),
+    buildPipeline: (seen) => createDecisionPipeline(services, seen, gate),
     persistExtras: (ctx) => {
       ctx.jobs.forEach((j, i) => {
         commands.insertJob(

@@ -18,6 +18,11 @@ import { registerApprovals } from "./approvals.ts";
 import { registerPolicy } from "./policy.ts";
 import { registerRoute } from "./route.ts";
 import { registerReplay } from "./replay.ts";
+import { registerKillswitch } from "./killswitch.ts";
+import { registerChannel } from "./channel.ts";
+import { registerPreflight } from "./preflight.ts";
+import { registerSecrets } from "./secrets.ts";
+import { registerDeadletter } from "./deadletter.ts";
 
 /** Build the program; exported so tests can run commands in-process. */
 export function buildProgram(): Command {
@@ -38,6 +43,11 @@ export function buildProgram(): Command {
   registerAccess(program);
   registerApprovals(program);
   registerCap(program);
+  registerKillswitch(program);
+  registerChannel(program);
+  registerPreflight(program);
+  registerSecrets(program);
+  registerDeadletter(program);
   return program;
 }
 

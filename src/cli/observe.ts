@@ -2,36 +2,47 @@
 import type { Command } from "commander";
 import type { App } from "../main.ts";
 import { readPolicyStatus } from "../config/policy-manager.ts";
-import { computeHealth, HEALTH_EXIT, type HealthReport } from "../observability/health.ts";
+import { HEALTH_EXIT } from "../observability/health.ts";
+import { healthOf as baseHealthOf } from "../observability/health-of.ts";
+import { computeHealth, type HealthReport } from "../observability/health.ts";
+import { killSwitchStatusSection, lifecycleStatusSection } from "../killswitch/health.ts";
 import type { RunnerState } from "../runner/runner-state.ts";
 import { appFor, globals } from "./context.ts";
 import { emit, table } from "./output.ts";
-
-/** Extra health inputs contributed by later layers (policy, connectors, kill switches). */
-export type HealthContributor = (app: App) => { policyReloadRejected?: boolean; policyLoadError?: boolean; connectorsNotLive?: string[]; killSwitches?: string[] };
-const contributors: HealthContributor[] = [];
-export function addHealthContributor(c: HealthContributor): void {
-  contributors.push(c);
-}
 
 function runnerState(app: App): RunnerState | null {
   const raw = app.store.getKv("runner_state");
   return raw ? (JSON.parse(raw) as RunnerState) : null;
 }
 
-/** Health for this state dir, as `tau health` and `/healthz` report it. */
+/** A `tau status` section beyond the runner. */
+export interface StatusSection {
+  name: string;
+  render(app: App): unknown;
+  human(app: App): string;
+}
+
+/** Sections of `tau status`: kill switches and channel lifecycle, plus any registered by a command group. */
+const statusSections: StatusSection[] = [killSwitchStatusSection, lifecycleStatusSection];
+export function addStatusSection(s: StatusSection): void {
+  if (!statusSections.some((x) => x.name === s.name)) statusSections.push(s);
+}
+
+/** Extra health inputs a command group can contribute (e.g. connectors that run in this process). */
+export type HealthContributor = (app: App) => { connectorsNotLive?: string[] };
+const contributors: HealthContributor[] = [];
+export function addHealthContributor(c: HealthContributor): void {
+  contributors.push(c);
+}
+
+/** Health as `tau health` reports it: the database view plus registered contributors. */
 export function healthOf(app: App): HealthReport {
-  const deadLetters = (app.db.prepare("SELECT COUNT(*) FROM outbox WHERE status = 'dead_letter'").pluck().get() as number) ?? 0;
-  const extra = contributors.map((c) => c(app));
-  const policy = readPolicyStatus({ get: (k) => app.store.getKv(k), put: (k, v) => app.store.putKv(k, v) });
-  return computeHealth({
-    runner: runnerState(app),
-    deadLetters,
-    policyReloadRejected: policy?.state === "reload_rejected" || extra.some((e) => e.policyReloadRejected),
-    policyLoadError: policy?.state === "no_known_good" || extra.some((e) => e.policyLoadError),
-    connectorsNotLive: extra.flatMap((e) => e.connectorsNotLive ?? []),
-    killSwitches: extra.flatMap((e) => e.killSwitches ?? []),
-  });
+  const base = baseHealthOf(app);
+  const extra = contributors.flatMap((c) => c(app).connectorsNotLive ?? []).filter((t) => !base.reason_codes.includes(`connector_not_live:${t}`));
+  if (extra.length === 0) return base;
+  return computeHealth({ runner: null, deadLetters: 0, policyReloadRejected: false, policyLoadError: false, connectorsNotLive: extra, killSwitches: [] }).state === "degraded"
+    ? { ...base, state: base.state === "healthy" ? "degraded" : base.state, reason_codes: [...base.reason_codes.filter((c) => c !== "healthy_cycle"), ...extra.map((t) => `connector_not_live:${t}`)] }
+    : base;
 }
 
 function parseSince(s: string | undefined, now: number): number {
@@ -163,13 +174,3 @@ export function registerObserve(program: Command): void {
     });
 }
 
-/** Sections later layers add to `tau status` (policy snapshot, connectors, kill switches). */
-export interface StatusSection {
-  name: string;
-  render(app: App): unknown;
-  human(app: App): string;
-}
-const statusSections: StatusSection[] = [];
-export function addStatusSection(s: StatusSection): void {
-  statusSections.push(s);
-}

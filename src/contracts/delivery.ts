@@ -47,12 +47,25 @@ export type ReceiptState = (typeof RECEIPT_STATES)[number];
 
 /** What `outbox_chunks.receipt` holds in provider mode (JSON). */
 export interface ProviderReceipt {
-  state: ReceiptState;
+  /** Lattice state of an accepted chunk; null while the provider has not accepted it. */
+  state: ReceiptState | null;
   at_ms: number;
-  /** Provider error code of a `failed` status or a failed send, when known. */
+  /** Provider error code of a `failed` status webhook, when given. */
   error_code?: number | string;
-  /** Failed sends: the delivery code, HTTP status and redacted detail. */
-  code?: DeliveryFailureCode;
-  status?: number | null;
-  detail?: string;
+  /** The last failed send of this chunk (code, HTTP status, redacted detail). */
+  last_error?: { code: DeliveryFailureCode; status: number | null; detail: string };
+}
+
+/** Why an online credential probe failed (PRODUCT.md §8 `probe_online_<transport>_<kind>`). */
+export const PROBE_FAILURE_KINDS = ["auth_failed", "rate_limited", "provider_unavailable", "timeout", "transport_error"] as const;
+export type ProbeFailureKind = (typeof PROBE_FAILURE_KINDS)[number];
+
+/** The result of one online probe (`getMe`, `GET /users/@me`, `GET /{phone_number_id}`). */
+export type ProbeOutcome = { ok: true; detail: string } | { ok: false; kind: ProbeFailureKind; status: number | null; detail: string };
+
+/** Map an HTTP status of a failed probe to its kind: 401/403 and other 4xx mean the credential or id is wrong. */
+export function probeKindForStatus(status: number): ProbeFailureKind {
+  if (status === 429) return "rate_limited";
+  if (status >= 500) return "provider_unavailable";
+  return "auth_failed";
 }

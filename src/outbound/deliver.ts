@@ -124,8 +124,11 @@ export function createDelivery(deps: DeliveryDeps) {
       const report: DeliveryReport = { rows: 0, chunks: 0, held: 0 };
       const ready: Record<OutboundMode, OutboxRow[]> = { "dry-run": [], provider: [], "channel-store": [] };
       for (const row of rows) {
-        if (deps.blocked?.(row.transport)) {
+        const why = deps.blocked?.(row.transport);
+        if (why) {
           report.held += 1;
+          // Say why the reply waits, so `tau status` and traces show it.
+          if (row.reason !== why) deps.store.setOutbox({ outbox_id: row.outbox_id, status: row.status, reason: why, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, now);
           continue;
         }
         ready[row.mode as OutboundMode]?.push(row);

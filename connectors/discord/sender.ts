@@ -1,0 +1,84 @@
+/**
+ * @module Discord provider sender: @discordjs/rest's `REST` (through discord.js) pointed at `apiRoot`, sending
+ * exactly the create-message request dry-run shows (`allowed_mentions: {parse: []}`, `nonce` + `enforce_nonce`).
+ * `REST` would otherwise retry 429s forever and 5xx/timeouts 3 times on its own; here `retries: 0` and
+ * `rejectOnRateLimit` hand every wait to tau's scheduler, so rate-limit waits have one owner. The nonce makes
+ * re-sending an ambiguous request safe: Discord returns the existing message.
+ * @see https://discord.com/developers/docs/resources/message#create-message
+ * @see https://discord.com/developers/docs/topics/rate-limits
+ */
+import { DiscordAPIError, HTTPError, RateLimitError, REST } from "discord.js";
+import type { ProbeOutcome, ProviderSender, SendOutcome } from "../../src/contracts/delivery.ts";
+import { probeKindForStatus } from "../../src/contracts/delivery.ts";
+import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
+import { buildDiscordCreateMessage } from "./request.ts";
+
+export interface DiscordSenderOptions {
+  /** REST root including `/api`, e.g. https://discord.com/api. */
+  apiRoot: string;
+  /** The bot token, read at each send; null when unset. */
+  token(): string | null;
+  timeoutMs?: number;
+}
+
+const trimRoot = (root: string) => root.replace(/\/+$/, "");
+
+/** A `REST` that never waits or retries on its own. */
+function createRest(apiRoot: string, timeoutMs: number): REST {
+  return new REST({ api: apiRoot, version: "10", retries: 0, timeout: timeoutMs, offset: 0, rejectOnRateLimit: () => true });
+}
+
+/** Map a REST failure to a delivery outcome (PROVIDERS.md §2.1, §2.3). */
+export function toDiscordOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+  if (err instanceof RateLimitError) {
+    // From a 429 (Retry-After) or from REST's own bucket bookkeeping before sending (then nothing was sent).
+    const detail = redact(`rate limited on ${err.route} (${err.global ? "global" : err.scope}), retry after ${Math.ceil(err.retryAfter)} ms`, [token]);
+    return httpFailure("delivery_rate_limited", written ? 429 : null, detail, { retry_after_ms: Math.max(0, Math.ceil(err.retryAfter)) });
+  }
+  if (err instanceof DiscordAPIError) {
+    const detail = redact(`${err.method.toUpperCase()} ${err.status} ${String(err.code)}: ${err.message}`, [token]);
+    if (err.status === 403 && err.code === 50007) return httpFailure("delivery_recipient_blocked", err.status, detail);
+    if (err.status === 429) return httpFailure("delivery_rate_limited", err.status, detail);
+    if (err.status >= 500) return httpFailure("delivery_provider_unavailable", err.status, detail);
+    return httpFailure("delivery_request_rejected", err.status, detail);
+  }
+  if (err instanceof HTTPError) {
+    return httpFailure(err.status >= 500 ? "delivery_provider_unavailable" : "delivery_request_rejected", err.status, redact(`${err.method.toUpperCase()} ${err.status}: ${err.message}`, [token]));
+  }
+  return networkFailure(written, true, redact(describeCause(err), [token]));
+}
+
+/** Create the Discord sender. One long-lived `REST` keeps Discord's bucket state between sends. */
+export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender {
+  const apiRoot = trimRoot(opts.apiRoot);
+  const rest = createRest(apiRoot, opts.timeoutMs ?? 10_000);
+  return {
+    transport: "discord",
+    idempotent: true,
+    async send(job) {
+      const token = opts.token();
+      if (!token) return missingCredential("delivery_missing_discord_bot_token", "the Discord bot token (TAU_DISCORD_BOT_TOKEN or secret discord-bot-token)");
+      // Set every time: REST forgets the token after a 401.
+      rest.setToken(token);
+      const request = buildDiscordCreateMessage(apiRoot, job);
+      const r = await trackWrites(() => rest.post(`/channels/${job.target.conversation_id}/messages`, { body: request.body }));
+      if (r.ok) return { ok: true, provider_message_id: String((r.value as { id: unknown }).id) };
+      return toDiscordOutcome(r.error, r.written, token);
+    },
+  };
+}
+
+/** Online probe: `GET /users/@me` with the token. */
+export async function probeDiscord(opts: { apiRoot: string; token: string; timeoutMs?: number }): Promise<ProbeOutcome> {
+  const rest = createRest(trimRoot(opts.apiRoot), opts.timeoutMs ?? 10_000).setToken(opts.token);
+  try {
+    const me = (await rest.get("/users/@me")) as { id: string; username: string };
+    return { ok: true, detail: `${me.username} (id ${me.id})` };
+  } catch (err) {
+    if (err instanceof RateLimitError) return { ok: false, kind: "rate_limited", status: 429, detail: `retry after ${Math.ceil(err.retryAfter)} ms` };
+    if (err instanceof DiscordAPIError || err instanceof HTTPError) {
+      return { ok: false, kind: probeKindForStatus(err.status), status: err.status, detail: redact(`GET /users/@me ${err.status}: ${err.message}`, [opts.token]) };
+    }
+    return { ok: false, kind: isTimeout(err) ? "timeout" : "transport_error", status: null, detail: redact(describeCause(err), [opts.token]) };
+  }
+}

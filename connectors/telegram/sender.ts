@@ -1,0 +1,110 @@
+/**
+ * @module Telegram provider sender: grammY's `Api` pointed at `apiRoot`, sending exactly the `sendMessage`
+ * request dry-run shows (plain text, `message_thread_id`, `reply_parameters`), and mapping every failure to a
+ * delivery code. grammY never retries API calls (PROVIDERS.md §1.7), so rate-limit waits have one owner: ours.
+ * @see https://core.telegram.org/bots/api#sendmessage
+ */
+import { Api, GrammyError } from "grammy";
+import type { ProbeOutcome, ProviderSender, SendOutcome } from "../../src/contracts/delivery.ts";
+import { probeKindForStatus } from "../../src/contracts/delivery.ts";
+import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
+import { deleteTelegramWebhook, setTelegramWebhook } from "./api.ts";
+import { buildTelegramSendMessage } from "./request.ts";
+
+export interface TelegramSenderOptions {
+  /** Bot API root without trailing slash, e.g. https://api.telegram.org or a local server. */
+  apiRoot: string;
+  /** The bot token, read at each send (a `tau secrets set` takes effect without a restart); null when unset. */
+  token(): string | null;
+  /** Client-side timeout per request. */
+  timeoutMs?: number;
+}
+
+type SendMessageParams = Parameters<Api["raw"]["sendMessage"]>[0];
+
+const trimRoot = (root: string) => root.replace(/\/+$/, "");
+
+/** Map a grammY failure to a delivery outcome (PROVIDERS.md §1.7). */
+export function toTelegramOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+  if (err instanceof GrammyError) {
+    const status = err.error_code;
+    const detail = redact(`${err.method} ${status}: ${err.description}`, [token]);
+    if (status === 429) {
+      const s = err.parameters.retry_after;
+      return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: typeof s === "number" ? s * 1000 : null });
+    }
+    // "bot was blocked by the user", "bot was kicked from the … chat", "user is deactivated", "bot is not a member".
+    if (status === 403) return httpFailure("delivery_recipient_blocked", status, detail);
+    const migrateTo = err.parameters.migrate_to_chat_id;
+    if (status === 400 && migrateTo !== undefined) {
+      return httpFailure("delivery_chat_migrated", status, detail, { retryable: false, migrate_to: String(migrateTo) });
+    }
+    if (status >= 500) return httpFailure("delivery_provider_unavailable", status, detail);
+    return httpFailure("delivery_request_rejected", status, detail);
+  }
+  // HttpError: grammY's own message names the method only, but the wrapped node-fetch error carries the URL with the token.
+  return networkFailure(written, false, redact(describeCause(err), [token]));
+}
+
+/** Create the Telegram sender (one grammY `Api` per token value, keep-alive connections). */
+export function createTelegramSender(opts: TelegramSenderOptions): ProviderSender {
+  const apiRoot = trimRoot(opts.apiRoot);
+  let api: Api | null = null;
+  let apiToken: string | null = null;
+  const apiFor = (token: string): Api => {
+    if (!api || apiToken !== token) {
+      api = new Api(token, { apiRoot, timeoutSeconds: (opts.timeoutMs ?? 10_000) / 1000 });
+      apiToken = token;
+    }
+    return api;
+  };
+  return {
+    transport: "telegram",
+    idempotent: false,
+    async send(job) {
+      const token = opts.token();
+      if (!token) return missingCredential("delivery_missing_telegram_bot_token", "the Telegram bot token (TAU_TELEGRAM_BOT_TOKEN or secret telegram-bot-token)");
+      const request = buildTelegramSendMessage(apiRoot, job);
+      const r = await trackWrites(() => apiFor(token).raw.sendMessage(request.body as unknown as SendMessageParams));
+      if (r.ok) return { ok: true, provider_message_id: `${r.value.chat.id}:${r.value.message_id}` };
+      return toTelegramOutcome(r.error, r.written, token);
+    },
+  };
+}
+
+/** A failed Bot API call as a probe outcome (`probe_online_telegram_<kind>`). */
+function toProbeFailure(err: unknown, token: string): ProbeOutcome {
+  if (err instanceof GrammyError) return { ok: false, kind: probeKindForStatus(err.error_code), status: err.error_code, detail: redact(`${err.method} ${err.error_code}: ${err.description}`, [token]) };
+  return { ok: false, kind: isTimeout(err) ? "timeout" : "transport_error", status: null, detail: redact(describeCause(err), [token]) };
+}
+
+/** Online probe: `getMe` with the token. */
+export async function probeTelegram(opts: { apiRoot: string; token: string; timeoutMs?: number }): Promise<ProbeOutcome> {
+  const api = new Api(opts.token, { apiRoot: trimRoot(opts.apiRoot), timeoutSeconds: (opts.timeoutMs ?? 10_000) / 1000 });
+  try {
+    const me = await api.getMe();
+    return { ok: true, detail: `@${me.username} (id ${me.id})` };
+  } catch (err) {
+    return toProbeFailure(err, opts.token);
+  }
+}
+
+/** `setWebhook` with `secret_token` (for `tau channel login telegram` in webhook mode), as an outcome. */
+export async function configureTelegramWebhook(opts: { apiRoot: string; token: string; url: string; secret: string }): Promise<ProbeOutcome> {
+  try {
+    await setTelegramWebhook(trimRoot(opts.apiRoot), opts.token, opts.url, opts.secret);
+    return { ok: true, detail: `webhook set to ${opts.url}` };
+  } catch (err) {
+    return toProbeFailure(err, opts.token);
+  }
+}
+
+/** `deleteWebhook` (for `tau channel logout telegram` in webhook mode): Telegram then keeps updates for 24 h. */
+export async function removeTelegramWebhook(opts: { apiRoot: string; token: string }): Promise<ProbeOutcome> {
+  try {
+    await deleteTelegramWebhook(trimRoot(opts.apiRoot), opts.token);
+    return { ok: true, detail: "webhook removed" };
+  } catch (err) {
+    return toProbeFailure(err, opts.token);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * @module WhatsApp Cloud API provider sender: axios with `baseURL` = apiRoot and a Bearer token, sending exactly
+ * the text-message request dry-run shows (reply `context` on the first chunk). Meta's error `code` decides the
+ * delivery code, not the HTTP status, which is unreliable (PROVIDERS.md §3.7). A 200 only means accepted:
+ * delivered/read/failed arrive later as status webhooks (see src/outbound/receipts.ts).
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+ */
+import axios, { type AxiosInstance } from "axios";
+import type { ProbeOutcome, ProviderSender, SendOutcome } from "../../src/contracts/delivery.ts";
+import { probeKindForStatus } from "../../src/contracts/delivery.ts";
+import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
+import { buildWhatsAppTextMessage } from "./request.ts";
+
+export interface WhatsAppSenderOptions {
+  /** Graph root with version, e.g. https://graph.facebook.com/v23.0. */
+  apiRoot: string;
+  /** The access token, read at each send; null when unset. */
+  token(): string | null;
+  /** Fallback business phone number id when a reply target has no account id (alerts); null when unset. */
+  phoneNumberId?(): string | null;
+  timeoutMs?: number;
+}
+
+/** Throughput (130429), pair rate (131056) and API-call limits (80007, 4). */
+const RATE_LIMIT_CODES = new Set([130429, 131056, 80007, 4]);
+/** Generic and temporary service errors. */
+const UNAVAILABLE_CODES = new Set([1, 2, 131000, 131016]);
+
+interface GraphErrorBody {
+  error?: { code?: number; message?: string; error_data?: { details?: string } };
+}
+
+function retryAfterMs(headers: unknown): number | null {
+  const v = (headers as Record<string, unknown> | undefined)?.["retry-after"];
+  const s = typeof v === "string" ? Number(v) : NaN;
+  return Number.isFinite(s) && s >= 0 ? s * 1000 : null;
+}
+
+/** Map an axios failure to a delivery outcome (PROVIDERS.md §3.7). */
+export function toWhatsAppOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+  if (axios.isAxiosError(err) && err.response) {
+    const status = err.response.status;
+    const e = (err.response.data as GraphErrorBody | undefined)?.error;
+    const code = e?.code;
+    const detail = redact(`${status} ${code ?? "-"}: ${e?.message ?? err.message}${e?.error_data?.details ? ` — ${e.error_data.details}` : ""}`, [token]);
+    if (code !== undefined && RATE_LIMIT_CODES.has(code)) return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: retryAfterMs(err.response.headers) });
+    if (code === 131047) return httpFailure("delivery_window_closed", status, detail);
+    // 131026 "Message undeliverable": not on WhatsApp, an old client, or the business is blocked; stop sending there.
+    if (code === 131026) return httpFailure("delivery_recipient_blocked", status, detail);
+    if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || status >= 500) return httpFailure("delivery_provider_unavailable", status, detail);
+    if (status === 429) return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: retryAfterMs(err.response.headers) });
+    return httpFailure("delivery_request_rejected", status, detail);
+  }
+  // Never describe the axios error itself beyond name/message/code: its config holds the Authorization header.
+  return networkFailure(written, false, redact(describeCause(err), [token]));
+}
+
+function createClient(apiRoot: string, timeoutMs: number): AxiosInstance {
+  // maxRedirects 0: plain node:http (no follow-redirects wrapper), and a Bearer token never follows a redirect.
+  return axios.create({ baseURL: apiRoot, timeout: timeoutMs, maxRedirects: 0 });
+}
+
+/** Create the WhatsApp sender. */
+export function createWhatsAppSender(opts: WhatsAppSenderOptions): ProviderSender {
+  const apiRoot = opts.apiRoot.replace(/\/+$/, "");
+  const client = createClient(apiRoot, opts.timeoutMs ?? 10_000);
+  return {
+    transport: "whatsapp",
+    idempotent: false,
+    async send(job) {
+      const token = opts.token();
+      if (!token) return missingCredential("delivery_missing_whatsapp_access_token", "the WhatsApp access token (TAU_WHATSAPP_ACCESS_TOKEN or secret whatsapp-access-token)");
+      const phoneNumberId = job.target.account_id || opts.phoneNumberId?.() || null;
+      if (!phoneNumberId) return missingCredential("delivery_missing_whatsapp_phone_number_id", "the WhatsApp phone number id (TAU_WHATSAPP_PHONE_NUMBER_ID or secret whatsapp-phone-number-id)");
+      const request = buildWhatsAppTextMessage(apiRoot, { ...job, target: { ...job.target, account_id: phoneNumberId } });
+      const r = await trackWrites(() =>
+        client.post(`/${encodeURIComponent(phoneNumberId)}/messages`, request.body, { headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" } }),
+      );
+      if (r.ok) {
+        const id = (r.value.data as { messages?: { id?: unknown }[] } | undefined)?.messages?.[0]?.id;
+        if (typeof id === "string") return { ok: true, provider_message_id: id };
+        // Accepted without an id we can match receipts on: it was sent; don't send it again.
+        return { ok: true, provider_message_id: `unknown:${r.value.status}` };
+      }
+      return toWhatsAppOutcome(r.error, r.written, token);
+    },
+  };
+}
+
+/** Online probe: `GET /{phone_number_id}` with the token. */
+export async function probeWhatsApp(opts: { apiRoot: string; token: string; phoneNumberId: string; timeoutMs?: number }): Promise<ProbeOutcome> {
+  const client = createClient(opts.apiRoot.replace(/\/+$/, ""), opts.timeoutMs ?? 10_000);
+  try {
+    const r = await client.get(`/${encodeURIComponent(opts.phoneNumberId)}`, { headers: { Authorization: `Bearer ${opts.token}` } });
+    const d = r.data as { display_phone_number?: string; verified_name?: string };
+    return { ok: true, detail: `${d.verified_name ?? "phone number"} ${d.display_phone_number ?? opts.phoneNumberId}` };
+  } catch (err) {
+    if (axios.isAxiosError(err) && err.response) {
+      const e = (err.response.data as GraphErrorBody | undefined)?.error;
+      const kind = e?.code !== undefined && RATE_LIMIT_CODES.has(e.code) ? "rate_limited" : probeKindForStatus(err.response.status);
+      return { ok: false, kind, status: err.response.status, detail: redact(`GET /{phone_number_id} ${err.response.status} ${e?.code ?? "-"}: ${e?.message ?? err.message}`, [opts.token]) };
+    }
+    return { ok: false, kind: isTimeout(err) ? "timeout" : "transport_error", status: null, detail: redact(describeCause(err), [opts.token]) };
+  }
+}

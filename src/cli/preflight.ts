@@ -1,0 +1,30 @@
+/**
+ * @module `tau preflight [--online] [--json]`: the readiness gate over enabled transports, state and policy.
+ * Prints `key:code` lines (`telegram.token:ready`, `policy.strict_mode:strict_mode_open_dm`); exit 1 on any failure.
+ */
+import type { Command } from "commander";
+import { createCredentialReader, createProviderPorts, formatChecks, runPreflight } from "../lifecycle/index.ts";
+import { globals, servicesFor } from "./context.ts";
+import { emit } from "./output.ts";
+
+export function registerPreflight(program: Command): void {
+  program
+    .command("preflight")
+    .description("readiness gate over enabled transports: key:code lines, non-zero exit on any failure")
+    .option("--online", "also probe each enabled provider")
+    .option("--json", "machine-readable")
+    .action(async (o: { online?: boolean }, cmd: Command) => {
+      const { app, services } = servicesFor(cmd);
+      try {
+        const report = await runPreflight(
+          { config: app.config, stateDir: app.stateDir, credentials: createCredentialReader(app.env, app.db), kv: app.store, ports: createProviderPorts(app.config), clock: app.clock },
+          services.policies.current(),
+          { online: o.online ?? false },
+        );
+        emit(globals(cmd).json, report, () => `${formatChecks(report.checks)}\npreflight: ${report.ok ? "pass" : `fail (${report.reason})`}`);
+        if (!report.ok) process.exitCode = 1;
+      } finally {
+        app.close();
+      }
+    });
+}

@@ -1,0 +1,12 @@
+/** @module Kill switches: the table, the cached operational gate for the hot path, chat capabilities, health. */
+
+// The table and changes (audited).
+export { KILLSWITCH_SCOPES, KILLSWITCH_SCOPE_PATTERN, activeScopes, listKillSwitches, parseScope, setKillSwitch } from "./store.ts";
+export type { KillSwitchChange, KillSwitchRow, KillSwitchScope } from "./store.ts";
+
+// The hot path: kill switches + logged-out transports, read at most every 500 ms.
+export { createOperationalGate, readOperationalSnapshot, type OperationalGate, type OperationalSnapshot } from "./gate.ts";
+
+// Chat capabilities, health and status.
+export { KILLSWITCH_CAPABILITIES, describeKillSwitches } from "./capabilities.ts";
+export { killSwitchStatusSection, lifecycleStatusSection } from "./health.ts";

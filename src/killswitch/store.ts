@@ -1,0 +1,80 @@
+/**
+ * @module Kill switches (table `killswitches`): scopes `outbound` (hold every reply), `responders` (silence
+ * responders; commands still answer) and `transport:<name>` (record that transport's events without answering
+ * and hold its replies). A switch is a row; turning it off keeps the row (who, when, why) and every change
+ * appends an audit record in the same transaction.
+ */
+import { TRANSPORTS } from "../contracts/envelope.ts";
+import { ValidationError } from "../contracts/errors.ts";
+import type { AuditEntry } from "../audit/audit-log.ts";
+import type { Db } from "../store/index.ts";
+
+export type KillSwitchScope = "outbound" | "responders" | `transport:${(typeof TRANSPORTS)[number]}`;
+
+/** Scopes as a pattern, for argument schemas. */
+export const KILLSWITCH_SCOPE_PATTERN = new RegExp(`^(outbound|responders|transport:(${TRANSPORTS.join("|")}))$`);
+
+/** Every valid scope, in display order. */
+export const KILLSWITCH_SCOPES: readonly KillSwitchScope[] = ["outbound", "responders", ...TRANSPORTS.map((t) => `transport:${t}` as const)];
+
+export interface KillSwitchRow {
+  scope: KillSwitchScope;
+  is_on: boolean;
+  reason: string;
+  changed_by: string;
+  at_ms: number;
+}
+
+/** Validate a scope from the CLI or chat; throws a usage error naming the valid scopes. */
+export function parseScope(raw: string): KillSwitchScope {
+  const s = raw.trim().toLowerCase();
+  if (!KILLSWITCH_SCOPE_PATTERN.test(s)) {
+    throw new ValidationError("USAGE_KILLSWITCH_SCOPE", `unknown kill switch scope "${raw}"`, { hint: `use one of ${KILLSWITCH_SCOPES.join(", ")}` });
+  }
+  return s as KillSwitchScope;
+}
+
+/** Every recorded switch (on and off), by scope. */
+export function listKillSwitches(db: Db): KillSwitchRow[] {
+  const rows = db.prepare("SELECT scope, is_on, reason, changed_by, at_ms FROM killswitches ORDER BY scope").all() as (Omit<KillSwitchRow, "is_on"> & { is_on: number })[];
+  return rows.map((r) => ({ ...r, is_on: r.is_on === 1 }));
+}
+
+/** Scopes currently on. */
+export function activeScopes(db: Db): KillSwitchScope[] {
+  return (db.prepare("SELECT scope FROM killswitches WHERE is_on = 1 ORDER BY scope").pluck().all() as KillSwitchScope[]);
+}
+
+export interface KillSwitchChange {
+  scope: KillSwitchScope;
+  on: boolean;
+  reason: string;
+  /** Principal: `cli:<user>` or `<transport>:<actor id>`. */
+  actor: string;
+  surface: AuditEntry["surface"];
+}
+
+/** Turn a switch on or off and append the audit record, in one transaction. `changed` is false when it already was. */
+export function setKillSwitch(db: Db, change: KillSwitchChange, now: number, audit: (e: AuditEntry) => void): { changed: boolean; row: KillSwitchRow } {
+  return db.transaction(() => {
+    const prev = db.prepare("SELECT is_on FROM killswitches WHERE scope = ?").pluck().get(change.scope) as number | undefined;
+    const changed = (prev === 1) !== change.on;
+    if (changed || prev === undefined) {
+      db.prepare(
+        "INSERT INTO killswitches (scope, is_on, reason, changed_by, at_ms) VALUES (@scope, @is_on, @reason, @changed_by, @at_ms) " +
+          "ON CONFLICT(scope) DO UPDATE SET is_on = excluded.is_on, reason = excluded.reason, changed_by = excluded.changed_by, at_ms = excluded.at_ms",
+      ).run({ scope: change.scope, is_on: change.on ? 1 : 0, reason: change.reason, changed_by: change.actor, at_ms: now });
+    }
+    const row = listKillSwitches(db).find((r) => r.scope === change.scope)!;
+    audit({
+      actor: change.actor,
+      surface: change.surface,
+      action: change.on ? "killswitch.on" : "killswitch.off",
+      target: change.scope,
+      args: { reason: change.reason },
+      outcome: changed ? (change.on ? "on" : "off") : "unchanged",
+      reason_code: change.on ? "killswitch_on" : "killswitch_off",
+    });
+    return { changed, row };
+  })();
+}

@@ -1,0 +1,39 @@
+/**
+ * @module Online provider calls the lifecycle commands need (probe, Telegram setWebhook/deleteWebhook), backed by
+ * the connector sender modules, loaded on first use. A composition helper: the commands receive these as a port.
+ */
+import type { ProbeOutcome } from "../contracts/delivery.ts";
+import type { Transport } from "../contracts/envelope.ts";
+import type { TauConfig } from "../config/index.ts";
+
+export interface ProviderPorts {
+  /** `getMe` / `GET /users/@me` / `GET /{phone_number_id}`. */
+  probe(transport: Transport, creds: { token: string; phoneNumberId?: string }): Promise<ProbeOutcome>;
+  setTelegramWebhook(token: string, url: string, secret: string): Promise<ProbeOutcome>;
+  deleteTelegramWebhook(token: string): Promise<ProbeOutcome>;
+}
+
+export function createProviderPorts(config: TauConfig): ProviderPorts {
+  const c = config.connectors;
+  const timeoutMs = config.outbound.http_timeout_ms;
+  return {
+    async probe(transport, creds) {
+      switch (transport) {
+        case "telegram":
+          return (await import("../../connectors/telegram/sender.ts")).probeTelegram({ apiRoot: c.telegram.api_root, token: creds.token, timeoutMs });
+        case "discord":
+          return (await import("../../connectors/discord/sender.ts")).probeDiscord({ apiRoot: c.discord.api_root, token: creds.token, timeoutMs });
+        case "whatsapp":
+          return (await import("../../connectors/whatsapp/sender.ts")).probeWhatsApp({ apiRoot: c.whatsapp.api_root, token: creds.token, phoneNumberId: creds.phoneNumberId ?? "", timeoutMs });
+        case "email":
+          return { ok: true, detail: "no online probe for email here (see communications.stack.status)" };
+      }
+    },
+    async setTelegramWebhook(token, url, secret) {
+      return (await import("../../connectors/telegram/sender.ts")).configureTelegramWebhook({ apiRoot: c.telegram.api_root, token, url, secret });
+    },
+    async deleteTelegramWebhook(token) {
+      return (await import("../../connectors/telegram/sender.ts")).removeTelegramWebhook({ apiRoot: c.telegram.api_root, token });
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * @module Per-transport lifecycle state in kv `lifecycle:<transport>` =
+ * `{"state":"logged_in"|"logged_out","reason":…,"at_ms":…}`. The connector runtime stops a logged-out
+ * connector; the transport gate and the delivery hook hold its events and replies. No record = never logged
+ * out (a fresh install works without `tau channel login`).
+ */
+import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
+
+export type LifecycleStateName = "logged_in" | "logged_out";
+
+export interface LifecycleRecord {
+  state: LifecycleStateName;
+  /** `ready` after a login, `logout_requested` after a logout. */
+  reason: string;
+  at_ms: number;
+}
+
+/** Read/write access to the kv table (RunnerStore's getKv/putKv). */
+export interface KvPort {
+  getKv(key: string): string | undefined;
+  putKv(key: string, value: string): void;
+}
+
+export const lifecycleKey = (transport: string): string => `lifecycle:${transport}`;
+
+/** Parse a stored record; anything unreadable counts as no record. */
+export function parseLifecycle(raw: string | undefined): LifecycleRecord | null {
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as Partial<LifecycleRecord>;
+    if ((v.state === "logged_in" || v.state === "logged_out") && typeof v.reason === "string" && typeof v.at_ms === "number") {
+      return { state: v.state, reason: v.reason, at_ms: v.at_ms };
+    }
+  } catch {
+    // fall through: a damaged record is treated as absent
+  }
+  return null;
+}
+
+export function readLifecycle(kv: KvPort, transport: string): LifecycleRecord | null {
+  return parseLifecycle(kv.getKv(lifecycleKey(transport)));
+}
+
+export function writeLifecycle(kv: KvPort, transport: string, record: LifecycleRecord): void {
+  kv.putKv(lifecycleKey(transport), JSON.stringify(record));
+}
+
+/** Every transport's record (null = never changed). */
+export function readAllLifecycle(kv: KvPort): Record<Transport, LifecycleRecord | null> {
+  return Object.fromEntries(TRANSPORTS.map((t) => [t, readLifecycle(kv, t)])) as Record<Transport, LifecycleRecord | null>;
+}

@@ -1,0 +1,151 @@
+/**
+ * @module Provider-mode delivery of one outbox row (`ProviderDelivery`). The row is marked `sending` and the
+ * chunk about to go out is marked `sending` (committed) before any request; after each send one small
+ * transaction records that chunk's result and marks the next one. So a sent chunk is never sent again, a retry
+ * resumes at the first unsent chunk, and after a crash the one chunk whose fate is unknown is known: it becomes
+ * `unknown` (the operator decides), unless the sender is idempotent (Discord nonce) and simply sends it again.
+ * One call is one attempt; retries are scheduled through `next_attempt_at_ms`, never slept on.
+ */
+import type { ProviderReceipt, ProviderSender, SendFailure, SendOutcome } from "../contracts/delivery.ts";
+import type { Transport } from "../contracts/envelope.ts";
+import type { ChunkJob } from "../contracts/outbound.ts";
+import type { Logger } from "../log.ts";
+import type { ChunkRow, OutboxRow, RunnerStore } from "../store/index.ts";
+import type { ProviderDelivery } from "./deliver.ts";
+import { decideRetry, type RetryDecision, type RetryPolicy } from "./retry.ts";
+
+export interface ProviderDeliveryDeps {
+  store: RunnerStore;
+  /** One sender per transport (see `createProviderSenders`). */
+  senders: ReadonlyMap<string, ProviderSender>;
+  /** `config.outbound`: max_attempts, base_backoff_ms, max_backoff_ms. */
+  retry: RetryPolicy;
+  clock: () => number;
+  /** In [0, 1); injected so backoff is deterministic in tests. */
+  random?: () => number;
+  logger?: Pick<Logger, "info" | "warn">;
+}
+
+/** kv key remembering a Telegram group → supergroup migration (`telegram:migrated:<old id>`). */
+export function migrationKey(transport: string, conversationId: string): string {
+  return `${transport}:migrated:${conversationId}`;
+}
+
+const receiptJson = (r: ProviderReceipt): string => JSON.stringify(r);
+
+/** The receipt state a chunk already has (null when none, or not a provider receipt). */
+function stateOf(receipt: string | null): ProviderReceipt["state"] {
+  if (!receipt) return null;
+  try {
+    return (JSON.parse(receipt) as Partial<ProviderReceipt>).state ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function failureReceipt(chunk: ChunkRow, f: SendFailure, at: number): string {
+  return receiptJson({ state: stateOf(chunk.receipt), at_ms: at, last_error: { code: f.code, status: f.status, detail: f.detail } });
+}
+
+/** Create the provider delivery strategy plugged into `createDelivery({ provider })`. */
+export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDelivery {
+  const { store, clock } = deps;
+  const random = deps.random ?? Math.random;
+
+  function conversationFor(row: OutboxRow): string {
+    return store.getKv(migrationKey(row.transport, row.conversation_id)) ?? row.conversation_id;
+  }
+
+  function jobFor(row: OutboxRow, chunk: ChunkRow, conversationId: string): ChunkJob {
+    return {
+      outbox_id: row.outbox_id,
+      idx: chunk.idx,
+      chunk_count: row.chunk_count,
+      text: chunk.body,
+      target: { transport: row.transport as Transport, account_id: row.account_id, conversation_id: conversationId, thread_id: row.thread_id, reply_to: row.reply_to },
+    };
+  }
+
+  async function sendSafely(sender: ProviderSender, job: ChunkJob): Promise<SendOutcome> {
+    try {
+      return await sender.send(job);
+    } catch (err) {
+      // Senders return values; a throw is a bug or a failed SDK load, before any request was made.
+      return { ok: false, code: "delivery_transport_error", retryable: true, ambiguous: false, retry_after_ms: null, status: null, detail: `sender failed: ${String((err as Error)?.message ?? err).slice(0, 200)}` };
+    }
+  }
+
+  /** Send one chunk, following a Telegram migration once (and remembering it). */
+  async function sendChunk(sender: ProviderSender, row: OutboxRow, chunk: ChunkRow): Promise<SendOutcome> {
+    const conversationId = conversationFor(row);
+    const outcome = await sendSafely(sender, jobFor(row, chunk, conversationId));
+    if (outcome.ok || outcome.code !== "delivery_chat_migrated" || !outcome.migrate_to || outcome.migrate_to === conversationId) return outcome;
+    store.putKv(migrationKey(row.transport, row.conversation_id), outcome.migrate_to);
+    if (conversationId !== row.conversation_id) store.putKv(migrationKey(row.transport, conversationId), outcome.migrate_to);
+    store.bump("deliveries.delivery_chat_migrated");
+    deps.logger?.info({ event: "outbound.chat_migrated", outbox_id: row.outbox_id, transport: row.transport }, "chat migrated; following the new id");
+    return sendSafely(sender, jobFor(row, chunk, outcome.migrate_to));
+  }
+
+  function finishFailure(row: OutboxRow, chunk: ChunkRow, f: SendFailure, attempt: number): void {
+    const at = clock();
+    // The client held the request back for a rate-limit bucket it tracks (no status: nothing was sent):
+    // wait as told, without using up an attempt.
+    const held = f.code === "delivery_rate_limited" && f.status === null;
+    if (held) attempt = row.attempts;
+    const d: RetryDecision = held ? { status: "retry_scheduled", delay_ms: f.retry_after_ms ?? 0, next_attempt_at_ms: at + (f.retry_after_ms ?? 0) } : decideRetry(f, attempt, deps.retry, at, random);
+    store.db.transaction(() => {
+      store.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: d.status, reason: f.code, receipt: failureReceipt(chunk, f, at) }, at);
+      store.setOutbox({ outbox_id: row.outbox_id, status: d.status, reason: f.code, attempts: attempt, next_attempt_at_ms: d.status === "retry_scheduled" ? d.next_attempt_at_ms : 0 }, at);
+      store.bump(`deliveries.${f.code}`);
+      if (d.status === "dead_letter") store.bump("deliveries.dead_letter");
+    })();
+    deps.logger?.warn(
+      { event: "outbound.failed", outbox_id: row.outbox_id, chunk: chunk.idx, transport: row.transport, reason: f.code, http_status: f.status, outcome: d.status, attempt, detail: f.detail },
+      "delivery failed",
+    );
+  }
+
+  return {
+    async deliver(row: OutboxRow): Promise<void> {
+      if (row.mode !== "provider") return;
+      const attempt = row.attempts + 1;
+      const chunks = store.chunksOf(row.outbox_id);
+      const pending = chunks.filter((c) => c.status !== "sent");
+      const sender = deps.senders.get(row.transport);
+      if (pending.length === 0) {
+        store.setOutbox({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: row.attempts, next_attempt_at_ms: 0 }, clock());
+        return;
+      }
+      const first = pending[0]!;
+      if (!sender) {
+        finishFailure(row, first, { ok: false, code: "delivery_request_rejected", retryable: false, ambiguous: false, retry_after_ms: null, status: null, detail: `no provider sender for transport ${row.transport}` }, attempt);
+        return;
+      }
+      // A row still `sending` with a chunk `sending` was cut off mid-request by a crash: that request may have arrived.
+      const interrupted = row.status === "sending" ? pending.find((c) => c.status === "sending") : undefined;
+      if (interrupted && !sender.idempotent) {
+        finishFailure(row, interrupted, { ok: false, code: "delivery_ambiguous", retryable: false, ambiguous: true, retry_after_ms: null, status: null, detail: "interrupted by a restart while sending; the message may have been delivered" }, attempt);
+        return;
+      }
+      store.db.transaction(() => {
+        store.setOutbox({ outbox_id: row.outbox_id, status: "sending", reason: row.reason, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, clock());
+        store.setChunk({ outbox_id: row.outbox_id, idx: first.idx, status: "sending", reason: first.reason, receipt: first.receipt }, clock());
+      })();
+      for (let i = 0; i < pending.length; i += 1) {
+        const chunk = pending[i]!;
+        const outcome = await sendChunk(sender, row, chunk);
+        if (!outcome.ok) return finishFailure(row, chunk, outcome, attempt);
+        const at = clock();
+        const next = pending[i + 1];
+        store.db.transaction(() => {
+          store.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: "sent", reason: "delivery_sent", receipt: receiptJson({ state: "sent", at_ms: at }), provider_message_id: outcome.provider_message_id }, at);
+          store.bump("deliveries.delivery_sent");
+          if (next) store.setChunk({ outbox_id: row.outbox_id, idx: next.idx, status: "sending", reason: next.reason, receipt: next.receipt }, at);
+          else store.setOutbox({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: attempt, next_attempt_at_ms: 0 }, at);
+        })();
+        deps.logger?.info({ event: "outbound.sent", outbox_id: row.outbox_id, chunk: chunk.idx, transport: row.transport }, "chunk sent");
+      }
+    },
+  };
+}

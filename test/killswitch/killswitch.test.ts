@@ -1,0 +1,269 @@
+/**
+ * Kill switches end to end: `tau killswitch` from another process (the real CLI), the cached gate a running
+ * service reads (≤ 500 ms stale), deliveries held with `delivery_kill_switch` and delivered after `off`, the
+ * transport gate and the responders switch in the decision pipeline (built as src/main.ts wires it), the chat
+ * capabilities, audit records and health.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { appendAudit } from "../../src/audit/audit-log.ts";
+import { healthOf } from "../../src/cli/observe.ts";
+import type { Envelope } from "../../src/contracts/envelope.ts";
+import type { ReplyTarget } from "../../src/contracts/outbound.ts";
+import { createRegistry, createSenders, createServices, type App } from "../../src/main.ts";
+import type { Services } from "../../src/commands/services.ts";
+import { parseTauCommand } from "../../src/commands/parse-command.ts";
+import { createCommandStore } from "../../src/store/index.ts";
+import { createDelivery } from "../../src/outbound/deliver.ts";
+import { queueReplies } from "../../src/outbound/outbox.ts";
+import { createProviderDelivery } from "../../src/outbound/provider.ts";
+import { createReceiptRecorder } from "../../src/outbound/receipts.ts";
+import { builtinResponders } from "../../src/responders/index.ts";
+import { compose } from "../../src/router/compose.ts";
+import { createContext, type EventContext } from "../../src/router/context.ts";
+import { buildPipeline } from "../../src/router/pipeline.ts";
+import { createAccessStage } from "../../src/router/stages/access.ts";
+import { createChannelPolicyStage } from "../../src/router/stages/channel-policy.ts";
+import { createCommandStage } from "../../src/router/stages/command.ts";
+import { createDedupeStage } from "../../src/router/stages/dedupe.ts";
+import { createEventKindStage } from "../../src/router/stages/event-kind.ts";
+import { createResponderStage } from "../../src/router/stages/responder.ts";
+import { createRespondersGateStage } from "../../src/router/stages/responders-gate.ts";
+import { createRouteStage } from "../../src/router/stages/route.ts";
+import { createSelfBotFilterStage } from "../../src/router/stages/self-bot-filter.ts";
+import { createTransportGateStage } from "../../src/router/stages/transport-gate.ts";
+import { KILLSWITCH_CAPABILITIES, createOperationalGate, setKillSwitch, type OperationalGate } from "../../src/killswitch/index.ts";
+import { writeLifecycle } from "../../src/lifecycle/index.ts";
+import { createTelegramSender } from "../../connectors/telegram/sender.ts";
+import { createDiscordSender } from "../../connectors/discord/sender.ts";
+import { startTelegramBotApiServer, type TelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";
+import { startDiscordServer, DEFAULT_CHANNEL_ID, type DiscordServer } from "../helpers/discord-server.ts";
+import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
+import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
+
+const T0 = 1_763_712_000_000;
+const TAU = path.resolve("bin/tau.js");
+
+function tau(home: TauHome, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [TAU, "--state-dir", home.stateDir, "--config", home.configPath, ...args], { cwd: home.dir, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("error", reject);
+    c.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    c.stdin.end("");
+  });
+}
+
+/** src/main.ts's createDecisionPipeline plus the transport gate, the receipt hook and the responders gate. */
+function wiredPipeline(services: Services, gate: OperationalGate): (ctx: EventContext) => void {
+  const { config, store } = services;
+  const policies = () => services.policies.current();
+  const prefix = config.commands.prefix;
+  const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);
+  const isCommand = (text: string) => parseTauCommand(text, { prefix, botUsername: null }).kind !== "none";
+  const responder = createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: (k) => store.lastResponderAt(k), markResponder: (k, at) => store.putResponderAt(k, at) });
+  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, commands: createCommandStore(services.db), audit: services.audit, approvalTtlMs: 600_000 });
+  return buildPipeline({
+    dedupe: createDedupeStage(() => false),
+    gate: createTransportGateStage((t) => gate.transportBlock(t)),
+    selfBot: createSelfBotFilterStage(config.identity, new Set()),
+    kind: createEventKindStage(createReceiptRecorder(store)),
+    policy: [createChannelPolicyStage(policies), createAccessStage({ policies, access: services.access, randomBytes: services.randomBytes, audit: services.audit, commandPrefix: prefix })],
+    route: createRouteStage(policies, isCommand),
+    dispatch: compose<EventContext>([command, createRespondersGateStage(() => gate.respondersSilenced()), responder]),
+  });
+}
+
+let home: TauHome;
+let app: App;
+let now: { ms: number };
+let services: Services;
+let gate: OperationalGate;
+const closers: (() => Promise<void> | void)[] = [];
+
+beforeEach(() => {
+  home = makeTauHome("runner:\n  coalesce_window_ms: 0\noutbound:\n  mode: provider\n", {
+    "channel-policy.yaml": OPEN_CHANNEL_POLICY,
+    "rbac.yaml": "schema_version: 1\nadmins: [\"telegram:4242\"]\n",
+  });
+  now = { ms: T0 };
+  app = home.open(() => now.ms);
+  services = createServices(app, createRegistry());
+  gate = createOperationalGate(app.db, () => now.ms);
+});
+afterEach(async () => {
+  while (closers.length) await closers.pop()!();
+  app.close();
+  home.cleanup();
+});
+
+async function servers(): Promise<{ tg: TelegramBotApiServer; dc: DiscordServer }> {
+  const tg = await startTelegramBotApiServer();
+  const dc = await startDiscordServer();
+  closers.push(() => tg.close(), () => dc.close());
+  return { tg, dc };
+}
+
+function delivery(tg: TelegramBotApiServer, dc: DiscordServer) {
+  const provider = createProviderDelivery({
+    store: app.store,
+    senders: new Map([
+      ["telegram", createTelegramSender({ apiRoot: tg.url, token: () => tg.token })],
+      ["discord", createDiscordSender({ apiRoot: `${dc.url}/api`, token: () => dc.token })],
+    ]),
+    retry: app.config.outbound,
+    clock: () => now.ms,
+    random: () => 0.5,
+  });
+  return createDelivery({ store: app.store, senders: createSenders(app.config), dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"), provider, blocked: (t) => gate.deliveryBlock(t), clock: () => now.ms });
+}
+
+function queue(target: ReplyTarget, text: string, eventId: string): string {
+  return app.db.transaction(() => queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: 4096, now: now.ms }))()[0]!;
+}
+const TG: ReplyTarget = { transport: "telegram", account_id: "6112", conversation_id: "-1001234", thread_id: null, reply_to: null };
+const DC: ReplyTarget = { transport: "discord", account_id: "1", conversation_id: DEFAULT_CHANNEL_ID, thread_id: null, reply_to: null };
+
+function run(env: Envelope): EventContext {
+  const ctx = createContext(env, now.ms);
+  app.db.transaction(() => wiredPipeline(services, gate)(ctx))();
+  return ctx;
+}
+
+describe("outbound and transport kill switches hold deliveries", () => {
+  it("`tau killswitch on outbound` in another process: held with delivery_kill_switch within 500 ms; `off` → delivered", async () => {
+    const { tg, dc } = await servers();
+    const d = delivery(tg, dc);
+    expect(gate.deliveryBlock("telegram")).toBe(null); // cached at T0
+
+    const on = await tau(home, ["killswitch", "on", "outbound", "--reason", "provider incident", "--json"]);
+    expect(on.code).toBe(0);
+    expect(JSON.parse(on.stdout)).toMatchObject({ scope: "outbound", on: true, changed: true });
+
+    now.ms = T0 + 499;
+    expect(gate.deliveryBlock("telegram")).toBe(null); // still the cached read
+    now.ms = T0 + 500;
+    expect(gate.deliveryBlock("telegram")).toBe("delivery_kill_switch");
+
+    const t = queue(TG, "held reply", "e1");
+    const c = queue(DC, "held reply", "e2");
+    expect(await d.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 2 });
+    expect(app.store.getOutbox(t)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(app.store.getOutbox(c)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(tg.requests).toHaveLength(0);
+    expect(dc.requests).toHaveLength(0);
+
+    const off = await tau(home, ["killswitch", "off", "outbound", "--reason", "resolved"]);
+    expect(off.code).toBe(0);
+    expect(off.stdout).toBe("kill switch outbound is now off\n");
+    now.ms = T0 + 1000;
+    expect(await d.deliverPending()).toEqual({ rows: 2, chunks: 0, held: 0 });
+    expect(app.store.getOutbox(t)).toMatchObject({ status: "sent", reason: "delivery_sent" });
+    expect(app.store.getOutbox(c)).toMatchObject({ status: "sent", reason: "delivery_sent" });
+    expect(tg.sentMessages).toHaveLength(1);
+    expect(dc.sentMessages).toHaveLength(1);
+
+    const audit = app.db.prepare("SELECT actor, surface, action, target, args, outcome, reason_code, at_ms FROM audit WHERE action LIKE 'killswitch.%' ORDER BY seq").all() as Record<string, unknown>[];
+    expect(audit.map((a) => [a.surface, a.action, a.target, JSON.parse(a.args as string), a.outcome, a.reason_code])).toEqual([
+      ["cli", "killswitch.on", "outbound", { reason: "provider incident" }, "on", "killswitch_on"],
+      ["cli", "killswitch.off", "outbound", { reason: "resolved" }, "off", "killswitch_off"],
+    ]);
+    for (const a of audit) {
+      expect(a.actor).toMatch(/^cli:/);
+      expect(typeof a.at_ms).toBe("number");
+    }
+  });
+
+  it("transport:telegram holds only Telegram; a logged-out transport is held with logout_requested", async () => {
+    const { tg, dc } = await servers();
+    const d = delivery(tg, dc);
+    setKillSwitch(app.db, { scope: "transport:telegram", on: true, reason: "bot token leaked", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    const t = queue(TG, "not now", "e1");
+    const c = queue(DC, "go ahead", "e2");
+    expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 0, held: 1 });
+    expect(app.store.getOutbox(t)!.status).toBe("queued");
+    expect(app.store.getOutbox(c)!.status).toBe("sent");
+
+    writeLifecycle(app.store, "discord", { state: "logged_out", reason: "logout_requested", at_ms: now.ms });
+    now.ms += 500;
+    expect(gate.deliveryBlock("discord")).toBe("logout_requested");
+    expect(gate.deliveryBlock("whatsapp")).toBe(null);
+    queue(DC, "after logout", "e3");
+    expect(await d.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 2 });
+    expect(dc.sentMessages).toHaveLength(1);
+  });
+});
+
+describe("transport gate and responders switch in the decision pipeline", () => {
+  it("events of a killed or logged-out transport are recorded without an answer; receipts still pass", () => {
+    setKillSwitch(app.db, { scope: "transport:telegram", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    const killed = run(makeDm("4242", { text: "hello" }));
+    expect(killed).toMatchObject({ outcome: "recorded", reason: "transport_kill_switch", replies: [] });
+
+    writeLifecycle(app.store, "whatsapp", { state: "logged_out", reason: "logout_requested", at_ms: now.ms });
+    gate.invalidate();
+    const wa = { transport: "whatsapp" as const, provider: "whatsapp-cloud-api", account_id: "106540352242922", event_id: "whatsapp:wamid.A" };
+    const out = run(makeDm("16505551234", { ...wa, text: "hi" }));
+    expect(out).toMatchObject({ outcome: "recorded", reason: "logout_requested", replies: [] });
+    const receipt = run(makeEnvelope({ ...wa, event_id: "whatsapp:wamid.B:read", kind: "status", chat_type: "dm", conversation_id: "16505551234", text: "", meta: { status: "read", message_id: "wamid.B" } }));
+    expect(receipt.reason).toBe("recorded_status");
+
+    const discord = run(makeDm("1200000000000000001", { transport: "discord", provider: "discord", account_id: "1", event_id: "discord:1", text: "hi" }));
+    expect(discord.outcome).toBe("replied");
+  });
+
+  it("`responders` silences the ack responder, but /tau commands still answer", () => {
+    setKillSwitch(app.db, { scope: "responders", on: true, reason: "noisy", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    const chat = run(makeDm("4242", { text: "hello bot" }));
+    expect(chat).toMatchObject({ outcome: "no_reply", reason: "responders_kill_switch", replies: [] });
+    const cmd = run(makeDm("4242", { event_id: "telegram:6112:u:900002", text: "/tau status" }));
+    expect(cmd.outcome).toBe("replied");
+    expect(cmd.jobs.map((j) => j.capability_id)).toEqual(["tau.status"]);
+
+    setKillSwitch(app.db, { scope: "responders", on: false, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    now.ms += 500;
+    const again = run(makeDm("4242", { event_id: "telegram:6112:u:900003", text: "hello again" }));
+    expect(again).toMatchObject({ outcome: "replied", reason: "responder_replied" });
+    expect(again.replies).toHaveLength(1);
+  });
+});
+
+describe("/tau killswitch capabilities", () => {
+  it("on/off are admin + confirm; from chat they become an approval request", () => {
+    const on = KILLSWITCH_CAPABILITIES.find((c) => c.id === "tau.killswitch.on")!;
+    expect({ role: on.role, approval: on.approval, alias: on.alias }).toEqual({ role: "admin", approval: "confirm", alias: ["killswitch", "on"] });
+    const ctx = run(makeDm("4242", { text: "/tau killswitch on outbound maintenance window" }));
+    expect(ctx.outcome).toBe("pending_approval");
+    const approval = app.db.prepare("SELECT capability_id, args FROM approvals").get() as { capability_id: string; args: string };
+    expect(approval.capability_id).toBe("tau.killswitch.on");
+    expect(JSON.parse(approval.args)).toEqual({ scope: "outbound", reason: "maintenance window" });
+  });
+
+  it("running them changes the switch and leaves an audit record with who, scope and reason", async () => {
+    const on = KILLSWITCH_CAPABILITIES.find((c) => c.id === "tau.killswitch.on")!;
+    const status = KILLSWITCH_CAPABILITIES.find((c) => c.id === "tau.killswitch.status")!;
+    const base = { principal: "telegram:4242", role: "admin" as const, surface: "chat" as const, now: now.ms, services, origin: { transport: "telegram", conversation_id: "4242" } };
+    const r = await on.run({ scope: "transport:discord", reason: "spam wave" }, base);
+    expect(r).toMatchObject({ status: "reported", reason_code: "killswitch_on", text: "Kill switch transport:discord is now ON (spam wave)." });
+    const again = await on.run({ scope: "transport:discord", reason: "spam wave" }, base);
+    expect(again.text).toBe("Kill switch transport:discord was already on.");
+    const s = await status.run({}, base);
+    expect(s.text).toBe(`Kill switches on:\ntransport:discord — by telegram:4242 at ${new Date(T0).toISOString()}: spam wave`);
+    const audit = app.db.prepare("SELECT actor, surface, action, target, args, outcome FROM audit ORDER BY seq").all() as Record<string, string>[];
+    expect(audit).toEqual([
+      { actor: "telegram:4242", surface: "chat", action: "killswitch.on", target: "transport:discord", args: '{"reason":"spam wave"}', outcome: "on" },
+      { actor: "telegram:4242", surface: "chat", action: "killswitch.on", target: "transport:discord", args: '{"reason":"spam wave"}', outcome: "unchanged" },
+    ]);
+  });
+});
+
+describe("health", () => {
+  it("lists each switch that is on as kill_switch_on:<scope>", () => {
+    setKillSwitch(app.db, { scope: "outbound", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    expect(healthOf(app).reason_codes).toContain("kill_switch_on:outbound");
+  });
+});
