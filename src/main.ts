@@ -36,6 +36,7 @@ import { createReceiptRecorder } from "./outbound/receipts.ts";
 import { createTransportGateStage } from "./router/stages/transport-gate.ts";
 import { createRespondersGateStage } from "./router/stages/responders-gate.ts";
 import { KILLSWITCH_CAPABILITIES, createOperationalGate, type OperationalGate } from "./killswitch/index.ts";
+import { COMMS_SEND_CAPABILITIES } from "./capabilities/communications/index.ts";
 import { createResponderStage } from "./router/stages/responder.ts";
 import { builtinResponders } from "./responders/index.ts";
 import { createRunner } from "./runner/runner.ts";
@@ -129,7 +130,7 @@ export function openIngressWriter(app: App, trustEnvelopes = false): IngressWrit
 
 /** Every capability tau ships, in one registry (CLI and chat). */
 export function createRegistry(): CapabilityRegistry {
-  return new CapabilityRegistry().register(...CORE_CAPABILITIES, ...KILLSWITCH_CAPABILITIES);
+  return new CapabilityRegistry().register(...CORE_CAPABILITIES, ...KILLSWITCH_CAPABILITIES, ...COMMS_SEND_CAPABILITIES);
 }
 
 /** A secret by integration id: the environment first (PRODUCT.md §8 names), then the integration store. */
@@ -147,6 +148,7 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
   const services: Services = {
     config: app.config,
     stateDir: app.stateDir,
+    policiesDir: app.loaded.policiesDir,
     db: app.db,
     store: app.store,
     access: createAccessStore(app.db),

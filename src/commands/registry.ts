@@ -13,6 +13,7 @@ export class CapabilityRegistry {
 
   register(...caps: AnyCapability[]): this {
     for (const c of caps) {
+      if (this.byId.get(c.id) === c) continue; // registering the same capability again is a no-op
       if (this.byId.has(c.id)) throw new TauError("CAPABILITY_DUPLICATE", `capability ${c.id} registered twice`);
       const clash = [...this.byId.values()].find((o) => o.alias.join(" ") === c.alias.join(" "));
       if (clash) throw new TauError("CAPABILITY_ALIAS_CLASH", `chat alias "${c.alias.join(" ")}" used by ${clash.id} and ${c.id}`);

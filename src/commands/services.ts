@@ -12,6 +12,8 @@ import type { CapabilityRegistry } from "./registry.ts";
 export interface Services {
   config: TauConfig;
   stateDir: string;
+  /** Absolute policies folder (channel policy, bindings, RBAC, communications contracts). */
+  policiesDir: string;
   db: Db;
   store: RunnerStore;
   access: AccessStore;

@@ -37,3 +37,9 @@ export type { RbacInput, RoleInput } from "./rbac.ts";
 export { checkChannelPolicy } from "./strict-mode.ts";
 export type { PolicyIssue } from "./strict-mode.ts";
 export { decideApprovalUse, type ApprovalFacts } from "./approval.ts";
+
+// Communications: consent, quiet hours, SMS segments, templates and recipients.
+export { decideConsent, effectiveConsent, classifySmsKeyword } from "./consent.ts";
+export { decideQuietHours, inQuietWindow, isValidTimeZone, localClock } from "./quiet-hours.ts";
+export { countSmsSegments, appendStopFooter, decideSmsLength, isGsm7 } from "./sms-segments.ts";
+export { renderTemplate, templatePlaceholders, validateRecipient, E164 } from "./templates.ts";

@@ -301,6 +301,18 @@ export function loadCommsContracts(dir: string): CommsContracts {
   return { dir, stack, providers, policy, templates, delivery, files };
 }
 
+const SINGLE_FILE_SCHEMAS = { stack: CommsStackSchema, providers: CommsProvidersSchema, policy: CommsPolicySchema, delivery: CommsDeliverySchema } as const;
+type SingleFile = keyof typeof SINGLE_FILE_SCHEMAS;
+
+/**
+ * One contract on its own (templates need policy.yaml, so they are not offered): for surfaces that must work
+ * while an unrelated contract is broken, and that should not parse five files per call (anomaly status).
+ */
+export function loadCommsFile<N extends SingleFile>(dir: string, name: N): z.infer<(typeof SINGLE_FILE_SCHEMAS)[N]> {
+  const { file, text } = readContract(dir, name);
+  return parseYamlWith(text, file, SINGLE_FILE_SCHEMAS[name]) as z.infer<(typeof SINGLE_FILE_SCHEMAS)[N]>;
+}
+
 /** `<policies>/communications`. */
 export function commsContractsDir(policiesDir: string): string {
   return path.join(policiesDir, "communications");

@@ -1,0 +1,89 @@
+/**
+ * @module `communications.alerts.incident.bundle.create` (`/tau incident bundle [--write]`): one JSON document
+ * for triage — health, recent runtime events, delivery anomalies, dead letters, recent alerts and the sha256
+ * of every policy and contract file. `--write` stores it as `state/incidents/BUNDLE-<ts>.json` and prints the
+ * file's own sha256. Works with broken contracts too (that is when it is needed).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { defineCapability, reported } from "../../commands/capability.ts";
+import { describeError } from "../../contracts/errors.ts";
+import { anomalyReport, describeAnomalies, type AnomalyReport } from "./anomaly.ts";
+import { COMMS_FILES, loadCommsContracts, loadCommsFile } from "./contracts.ts";
+import { commsDirOf, fileStamp, flag, policiesDirOf, sha256, writePrivateJson } from "./context.ts";
+import { createCommsStore } from "./store.ts";
+
+/** sha256 of every `.yaml`/`.json` in the policies folder and its `communications/` folder, by relative path. */
+export function configHashes(policiesDir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const sub of ["", "communications"]) {
+    const dir = path.join(policiesDir, sub);
+    if (!fs.existsSync(dir)) continue;
+    for (const name of fs.readdirSync(dir).sort()) {
+      if (!/\.(ya?ml|json)$/.test(name)) continue;
+      const file = path.join(dir, name);
+      if (fs.statSync(file).isFile()) out[path.posix.join(sub, name)] = sha256(fs.readFileSync(file));
+    }
+  }
+  return out;
+}
+
+export const incidentBundleCapability = defineCapability({
+  id: "communications.alerts.incident.bundle.create",
+  alias: ["incident", "bundle"],
+  summary: "triage bundle: health, events, anomalies, dead letters, config hashes (--write to save it)",
+  args: z.object({ write: flag }).strict(),
+  role: "operator",
+  sideEffect: "write",
+  approval: "none",
+  run: (args, ctx) => {
+    const s = ctx.services;
+    const store = createCommsStore(s.db);
+    let anomalies: AnomalyReport | null = null;
+    let contractsError: string | null = null;
+    try {
+      loadCommsContracts(commsDirOf(s));
+    } catch (err) {
+      contractsError = describeError(err);
+    }
+    try {
+      anomalies = anomalyReport(store, loadCommsFile(commsDirOf(s), "delivery").anomaly, ctx.now);
+    } catch (err) {
+      // delivery.yaml itself is broken: the bundle still goes out, with contracts_error saying why.
+      contractsError ??= describeError(err);
+    }
+    const runtimeEvents = (s.db.prepare("SELECT id, at_ms, event, health, reason_codes, detail FROM runtime_events ORDER BY id DESC LIMIT 50").all() as { reason_codes: string; detail: string }[]).map((e) => ({
+      ...e,
+      reason_codes: JSON.parse(e.reason_codes) as unknown,
+      detail: JSON.parse(e.detail) as unknown,
+    }));
+    const outboxDead = s.db.prepare("SELECT outbox_id, transport, conversation_id, purpose, reason, attempts, updated_at_ms FROM outbox WHERE status = 'dead_letter' ORDER BY id DESC LIMIT 50").all();
+    const commsDead = s.db
+      .prepare("SELECT delivery_id, preview_id, channel, provider, recipient_masked, status, reason_code, attempts, updated_at_ms FROM comms_deliveries WHERE status IN ('failed', 'timeout') AND live = 1 ORDER BY id DESC LIMIT 50")
+      .all();
+    const alerts = s.db.prepare("SELECT alert_key, last_dispatched_at_ms, artifact_path, outbox_id FROM comms_alerts ORDER BY last_dispatched_at_ms DESC LIMIT 20").all();
+    const bundle = {
+      bundle_version: 1,
+      created_at: new Date(ctx.now).toISOString(),
+      created_by: ctx.principal,
+      health: s.health(),
+      runtime_events: runtimeEvents,
+      anomalies,
+      contracts_error: contractsError,
+      dead_letters: { outbox: outboxDead, communications: commsDead },
+      alerts,
+      config_hashes: configHashes(policiesDirOf(s)),
+      contract_files: COMMS_FILES,
+    };
+    const summary = [
+      `Health ${bundle.health.state} (${bundle.health.reason_codes.join(", ")}); ${runtimeEvents.length} recent runtime events.`,
+      anomalies ? describeAnomalies(anomalies).split("\n")[0] : `Contracts invalid: ${contractsError}`,
+      `Dead letters: ${outboxDead.length} outbox, ${commsDead.length} communications. Config files hashed: ${Object.keys(bundle.config_hashes).length}.`,
+    ];
+    if (!args.write) return reported("incident_bundle_summary", `${summary.join("\n")}\nRun with --write to save it.`, bundle);
+    const file = writePrivateJson(s.stateDir, "incidents", `BUNDLE-${fileStamp(ctx.now)}.json`, bundle);
+    s.audit({ actor: ctx.principal, surface: ctx.surface, action: "comms.incident.bundle", target: file.path, args: { sha256: file.sha256 }, outcome: "written", reason_code: "incident_bundle_written" });
+    return reported("incident_bundle_written", `${summary.join("\n")}\nWrote ${file.path}\nsha256 ${file.sha256}`, { path: file.path, sha256: file.sha256, bytes: file.bytes, bundle });
+  },
+});

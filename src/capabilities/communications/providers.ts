@@ -1,0 +1,75 @@
+/**
+ * @module Provider credentials (which secret ids each provider needs, present or missing, from where) and the
+ * senders built from the contracts plus those secrets. Values never leave this module except into an adapter.
+ */
+import type { Services } from "../../commands/services.ts";
+import { SECRET_ENV } from "../../config/env.ts";
+import type { CommsContracts } from "./contracts.ts";
+import type { EmailSender, SmsSender } from "./provider-ports.ts";
+import { createResendAdapter } from "./resend-adapter.ts";
+import { createTwilioAdapter } from "./twilio-adapter.ts";
+
+export type CredentialTarget = "resend" | "twilio" | "imap" | "smtp";
+export const CREDENTIAL_TARGETS: readonly CredentialTarget[] = ["resend", "twilio", "imap", "smtp"];
+
+export interface CredentialStatus {
+  id: string;
+  /** The environment variable that may hold it (PRODUCT.md §8), or null for store-only ids. */
+  env: string | null;
+  purpose: string;
+  state: "present" | "missing";
+  /** Where the value came from: the environment wins over the integration store. */
+  source: "env" | "store" | null;
+}
+
+/** Secret ids per target: what they are for. IMAP/SMTP ids come from stack.yaml. */
+export function credentialIds(target: CredentialTarget, c: CommsContracts | null): { id: string; purpose: string }[] {
+  switch (target) {
+    case "resend":
+      return [
+        { id: "resend-api-key", purpose: "send email (Authorization: Bearer)" },
+        { id: "resend-webhook-secret", purpose: "verify delivery webhooks (Svix)" },
+      ];
+    case "twilio":
+      return [
+        { id: "twilio-account-sid", purpose: "send SMS (account)" },
+        { id: "twilio-auth-token", purpose: "send SMS and verify X-Twilio-Signature" },
+      ];
+    case "imap":
+      return [{ id: c?.stack.imap.password_secret ?? "imap-password", purpose: "read mailboxes (IMAP login)" }];
+    case "smtp":
+      return [{ id: c?.stack.smtp.password_secret ?? "smtp-password", purpose: "submit mail (SMTP AUTH)" }];
+  }
+}
+
+/**
+ * Present or missing, and from where. The store row is read only to tell env from store: when the resolved
+ * value differs from the stored one (or nothing is stored), the environment supplied it.
+ */
+export function credentialStatus(s: Services, id: string, purpose: string): CredentialStatus {
+  const env = (SECRET_ENV as Record<string, string>)[id] ?? null;
+  const value = s.secret(id);
+  if (value === null || value === "") return { id, env, purpose, state: "missing", source: null };
+  const stored = s.db.prepare("SELECT value FROM secrets WHERE id = ?").pluck().get(id) as string | undefined;
+  return { id, env, purpose, state: "present", source: stored !== undefined && stored === value ? "store" : "env" };
+}
+
+export type SenderResult<T> = { ok: true; sender: T } | { ok: false; missing: string[] };
+
+/** The Resend sender for these contracts, or the secret ids that are missing. */
+export function emailSenderFor(c: CommsContracts, s: Services): SenderResult<EmailSender> {
+  const apiKey = s.secret("resend-api-key");
+  if (!apiKey) return { ok: false, missing: ["resend-api-key"] };
+  const p = c.providers.providers.resend;
+  return { ok: true, sender: createResendAdapter({ apiKey, baseUrl: p.api_root, timeoutMs: p.timeout_ms }) };
+}
+
+/** The Twilio sender for these contracts, or the secret ids that are missing. */
+export function smsSenderFor(c: CommsContracts, s: Services): SenderResult<SmsSender> {
+  const accountSid = s.secret("twilio-account-sid");
+  const authToken = s.secret("twilio-auth-token");
+  const missing = [...(accountSid ? [] : ["twilio-account-sid"]), ...(authToken ? [] : ["twilio-auth-token"])];
+  if (!accountSid || !authToken) return { ok: false, missing };
+  const p = c.providers.providers.twilio;
+  return { ok: true, sender: createTwilioAdapter({ accountSid, authToken, apiRoot: p.api_root, timeoutMs: p.timeout_ms }) };
+}
