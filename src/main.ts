@@ -37,6 +37,7 @@ import { createTransportGateStage } from "./router/stages/transport-gate.ts";
 import { createRespondersGateStage } from "./router/stages/responders-gate.ts";
 import { KILLSWITCH_CAPABILITIES, createOperationalGate, type OperationalGate } from "./killswitch/index.ts";
 import { COMMS_SEND_CAPABILITIES } from "./capabilities/communications/index.ts";
+import { MAIL_CAPABILITIES } from "./capabilities/mail/index.ts";
 import { createResponderStage } from "./router/stages/responder.ts";
 import { builtinResponders } from "./responders/index.ts";
 import { createRunner } from "./runner/runner.ts";
@@ -130,7 +131,7 @@ export function openIngressWriter(app: App, trustEnvelopes = false): IngressWrit
 
 /** Every capability tau ships, in one registry (CLI and chat). */
 export function createRegistry(): CapabilityRegistry {
-  return new CapabilityRegistry().register(...CORE_CAPABILITIES, ...KILLSWITCH_CAPABILITIES, ...COMMS_SEND_CAPABILITIES);
+  return new CapabilityRegistry().register(...CORE_CAPABILITIES, ...KILLSWITCH_CAPABILITIES, ...COMMS_SEND_CAPABILITIES, ...MAIL_CAPABILITIES);
 }
 
 /** A secret by integration id: the environment first (PRODUCT.md §8 names), then the integration store. */

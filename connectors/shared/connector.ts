@@ -5,6 +5,7 @@
  */
 import type { BotIdentity, Transport } from "../../src/contracts/envelope.ts";
 import type { IngressSink } from "../../src/contracts/ingress.ts";
+import type { WebhookRoute } from "./webhook.ts";
 
 /** Persisted connector cursors (Telegram offset, Discord per-channel message id, IMAP UID), backed by SQLite. */
 export interface CursorStore {
@@ -48,15 +49,28 @@ export interface ConnectorDeps {
   onStatus?(status: ConnectorStatus): void;
 }
 
-/** A running inbound connector. Webhook connectors expose `webhook` for the Hono server to mount. */
+/** Outcome of one polling round (`tau connectors run --once`). */
+export interface PollRoundResult {
+  ok: boolean;
+  /** Envelopes durably appended in this round. */
+  appended: number;
+  /** Reason code of the failure when `ok` is false. */
+  code: string | null;
+}
+
+/** A running inbound connector. Webhook connectors expose `webhooks` for the Hono server to mount. */
 export interface Connector {
   transport: Transport;
   mode: string;
-  /** Start intake; resolves once started (polling loops keep running until `stop`). */
+  /** Start intake; resolves once started (polling loops keep running until `stop`). Idempotent. */
   start(): Promise<void>;
-  /** Stop intake and wait for in-flight appends. */
+  /** Stop intake and wait for in-flight appends. Idempotent; `start` may be called again afterwards. */
   stop(): Promise<void>;
   status(): ConnectorStatus;
+  /** Routes for the HTTP server (webhook modes); they answer 503 while the connector is stopped. */
+  webhooks?: readonly WebhookRoute[];
+  /** Polling modes: one round without starting the loop (no long-poll wait), then return. */
+  pollOnce?(): Promise<PollRoundResult>;
 }
 
 /** A fresh status record. */

@@ -28,7 +28,8 @@ export interface ImapClientConfig {
   /** On a plain port: require STARTTLS (true) or stay in cleartext (false; loopback and tests only). */
   starttls: boolean;
   user: string;
-  password: string;
+  /** Read at every login (a rotated secret needs no restart); null → `missing_imap_password`. */
+  password: () => string | null;
   /** PEM CA for a private or self-signed server certificate. */
   caPem?: string;
   /** Budget for TCP connect + greeting + (STARTTLS) + LOGIN; no answer within it → `imap_timeout`. */
@@ -51,7 +52,7 @@ export const IMAP_CLIENT_DEFAULTS = {
 } as const;
 
 /** Bytes fetched per search hit to build a snippet. */
-const SNIPPET_SOURCE_BYTES = 16 * 1024;
+const SNIPPET_SOURCE_BYTES = 8 * 1024;
 const SNIPPET_CHARS = 200;
 
 const TIMEOUT_CODES = new Set(["CONNECT_TIMEOUT", "GREETING_TIMEOUT", "UPGRADE_TIMEOUT", "ETIMEOUT", "ETIMEDOUT", "LockTimeout"]);
@@ -148,6 +149,26 @@ function toFetchedMail(parsed: ParsedMail, m: FetchMessageObject, maxSourceBytes
     })),
     autoSubmitted: autoValue !== "" && autoValue !== "no",
     sourceTruncated: (m.size ?? 0) > maxSourceBytes,
+    parseFailed: false,
+  };
+}
+
+/** What is known of a message mailparser rejected: it is still ingested (and flagged), never silently skipped. */
+function unparsedMail(m: FetchMessageObject, maxSourceBytes: number): FetchedMail {
+  return {
+    uid: m.uid,
+    messageId: null,
+    inReplyTo: null,
+    from: null,
+    to: [],
+    subject: "",
+    dateMs: null,
+    internalDateMs: dateMs(m.internalDate),
+    text: "",
+    attachments: [],
+    autoSubmitted: false,
+    sourceTruncated: (m.size ?? 0) > maxSourceBytes,
+    parseFailed: true,
   };
 }
 
@@ -176,7 +197,8 @@ class ImapSession implements MailSession {
     client.on("close", () => {
       if (this.closing) return;
       this.closing = true;
-      const err = this.failure ?? new MailPortError("imap_connection_lost", "session", "IMAP connection closed by the server or the network");
+      const bye = this.client.byeReason ? ` (BYE ${this.client.byeReason})` : "";
+      const err = this.failure ?? new MailPortError("imap_connection_lost", "session", `IMAP connection closed by the server or the network${bye}`);
       for (const l of this.closeListeners) l(err);
     });
   }
@@ -222,8 +244,9 @@ class ImapSession implements MailSession {
         if (batch.length > 0) {
           const query = { uid: true, size: true, internalDate: true, source: { maxLength: this.cfg.maxSourceBytes } };
           for await (const m of this.client.fetch(batch.join(","), query, { uid: true })) {
-            if (!m.source) continue;
-            messages.push(toFetchedMail(await parseSource(m.source), m, this.cfg.maxSourceBytes));
+            const max = this.cfg.maxSourceBytes;
+            const parsed = m.source ? await parseSource(m.source).catch(() => null) : null;
+            messages.push(parsed ? toFetchedMail(parsed, m, max) : unparsedMail(m, max));
           }
         }
         messages.sort((a, b) => a.uid - b.uid);
@@ -236,7 +259,8 @@ class ImapSession implements MailSession {
 
   search(mailbox: string, q: { field: "subject" | "from" | "text"; query: string }, top: number): Promise<{ total: number; hits: MailSearchHit[] }> {
     return this.op("search", async () => {
-      const lock = await this.client.getMailboxLock(mailbox);
+      // EXAMINE: a search never changes flags (no \Recent consumed, no \Seen set).
+      const lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
       try {
         const needle = q.query.trim();
         const criteria = needle === "" || needle === "*" ? { all: true } : { [q.field]: needle };
@@ -248,7 +272,7 @@ class ImapSession implements MailSession {
         if (pick.length > 0) {
           const query = { uid: true, envelope: true, internalDate: true, source: { maxLength: SNIPPET_SOURCE_BYTES } };
           for await (const m of this.client.fetch(pick.join(","), query, { uid: true })) {
-            const parsed = m.source ? await parseSource(m.source) : null;
+            const parsed = m.source ? await parseSource(m.source).catch(() => null) : null;
             const when = dateMs(m.envelope?.date) ?? dateMs(m.internalDate);
             const from = m.envelope?.from?.[0]?.address ?? null;
             hits.push({ uid: m.uid, subject: m.envelope?.subject ?? parsed?.subject ?? "", from, date: when === null ? null : new Date(when).toISOString(), snippet: snippetOf(parsed?.text ?? "") });
@@ -291,15 +315,15 @@ function stateOf(mb: MailboxObject): MailboxState {
   return { path: mb.path, uidValidity: String(mb.uidValidity), uidNext: mb.uidNext, exists: mb.exists };
 }
 
-/** The imapflow options for a config (exported for the one test that checks TLS wiring). */
-export function imapFlowOptions(cfg: ImapClientConfig, idle: boolean): ImapFlowOptions {
+/** The imapflow options for a config. */
+function imapFlowOptions(cfg: ImapClientConfig, password: string, idle: boolean): ImapFlowOptions {
   return {
     host: cfg.host,
     port: cfg.port,
     secure: cfg.secure,
     ...(cfg.secure ? {} : { doSTARTTLS: cfg.starttls }),
     ...(cfg.caPem ? { tls: { ca: cfg.caPem } } : {}),
-    auth: { user: cfg.user, pass: cfg.password },
+    auth: { user: cfg.user, pass: password },
     logger: false,
     connectionTimeout: cfg.connectTimeoutMs,
     greetingTimeout: cfg.connectTimeoutMs,
@@ -312,7 +336,11 @@ export function imapFlowOptions(cfg: ImapClientConfig, idle: boolean): ImapFlowO
 
 /** Open one session: connect + greeting + LOGIN within `connectTimeoutMs`, or a reason-coded MailPortError. */
 export async function connectImap(cfg: ImapClientConfig, opts: { idle?: boolean } = {}): Promise<MailSession> {
-  const client = new ImapFlow(imapFlowOptions(cfg, opts.idle ?? false));
+  const password = cfg.password();
+  if (password === null || password === "") {
+    throw new MailPortError("missing_imap_password", "login", "no IMAP password: the secret named by imap.password_secret (default imap-password, env TAU_IMAP_PASSWORD) is not set");
+  }
+  const client = new ImapFlow(imapFlowOptions(cfg, password, opts.idle ?? false));
   // imapflow emits 'error' on socket failures; unhandled, it would crash the process. Failures surface
   // through the awaited calls and the 'close' event instead.
   client.on("error", () => undefined);

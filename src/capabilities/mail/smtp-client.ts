@@ -44,6 +44,8 @@ export interface SmtpSendReceipt {
 
 interface NodemailerErrorLike {
   code?: string;
+  /** nodemailer reports socket errors as `ESOCKET` and keeps the system code here (e.g. ECONNREFUSED). */
+  originalCode?: string;
   responseCode?: number;
   response?: string;
   message?: string;
@@ -53,11 +55,12 @@ interface NodemailerErrorLike {
 export function toSmtpCode(err: unknown): SmtpCode {
   if (err instanceof SmtpError) return err.reason;
   const e = (err ?? {}) as NodemailerErrorLike;
-  switch (e.code) {
+  switch (e.code === "ESOCKET" || e.code === "ECONNECTION" ? (e.originalCode ?? e.code) : e.code) {
     case "EAUTH":
     case "ENOAUTH":
       return "smtp_auth_failed";
     case "ETIMEDOUT":
+    case "ETIMEOUT":
       return "smtp_timeout";
     case "ECONNREFUSED":
     case "EHOSTUNREACH":

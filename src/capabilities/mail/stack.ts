@@ -1,44 +1,47 @@
 /**
- * @module The mail stack as the mail capabilities and the email connector see it (`MailStackConfig`), and an
- * interim loader for `policies/communications/stack.yaml`. When `src/capabilities/communications/contracts.ts`
- * lands, `loadMailStack` becomes an adapter from that contract to this shape; nothing else changes.
+ * @module The mail stack as the mail capabilities and the email connector see it (`MailStackConfig`), adapted
+ * from the communications contract `policies/communications/stack.yaml` (`CommsStackSchema`, owned by
+ * `src/capabilities/communications/contracts.ts`). Only stack.yaml is read, so a broken templates.yaml never
+ * stops mail search.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
 import { ConfigError } from "../../contracts/errors.ts";
 import { parseYamlWith } from "../../config/load-yaml.ts";
+import { CommsStackSchema, type CommsStack } from "../communications/contracts.ts";
 
-/** How a client secures an endpoint: implicit TLS (993/465), STARTTLS on a plain port (143/587), or none (loopback only). */
+/** How a client secures an endpoint: implicit TLS (993/465), required STARTTLS (143/587), or none (loopback only). */
 export type TlsMode = "implicit" | "starttls" | "none";
 
 export interface MailEndpoint {
   host: string;
   port: number;
   tls: TlsMode;
-  /** Login name (IMAP user / SMTP AUTH user, also the SMTP sender); passwords come from the secrets. */
+  /** Login name (IMAP user / SMTP AUTH user, also the SMTP sender). */
   user: string;
-  /** Bound on connect + greeting + login; no answer within it → `imap_timeout` / `smtp_timeout`. */
-  timeout_ms: number;
-  /** Absolute path of a PEM CA for a private certificate, or null for the system store. */
-  ca_file: string | null;
+  /** Integration secret id holding the password (`imap-password`, `smtp-password`). */
+  password_secret: string;
 }
 
-/** A mailbox (IMAP folder of the stack account) with its role: `inbox` mailboxes are what the connector watches. */
+/** A declared mailbox (an address with a role). Only those on the IMAP login's account can be read over IMAP. */
 export interface StackMailbox {
-  name: string;
+  id: string;
+  address: string;
   role: string;
-  address: string | null;
+  /** IMAP folder of this mailbox on its account (default INBOX). */
+  folder: string;
+  active: boolean;
+  /** The address is the IMAP login (`imap.user`): its folder is reachable over IMAP. */
+  on_imap_account: boolean;
 }
 
-/** One simulated message (simulation mode searches these instead of a server). */
+/** One simulated message; `mailbox` is a mailbox id. */
 export interface CatalogMessage {
   id: string;
   mailbox: string;
   from: string;
   to: string;
   subject: string;
-  /** ISO-8601. */
   date: string;
   snippet: string;
 }
@@ -53,89 +56,74 @@ export interface MailStackConfig {
   file: string;
 }
 
-const EndpointSchema = (defaultPort: number, defaultTls: TlsMode) =>
-  z
-    .object({
-      host: z.string().min(1),
-      port: z.number().int().min(1).max(65_535).default(defaultPort),
-      tls: z.enum(["implicit", "starttls", "none"]).default(defaultTls),
-      user: z.string().min(1),
-      timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
-      ca_file: z.string().min(1).nullable().default(null),
-    })
-    .strict();
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
-/** Interim schema of `policies/communications/stack.yaml` (strict, defaulted). */
-export const MailStackFileSchema = z
-  .object({
-    schema_version: z.literal(1).default(1),
-    mode: z.enum(["simulation", "live-pilot"]).default("simulation"),
-    imap: EndpointSchema(993, "implicit"),
-    smtp: EndpointSchema(587, "starttls"),
-    mailboxes: z
-      .array(z.object({ name: z.string().min(1), role: z.string().min(1), address: z.string().min(3).nullable().default(null) }).strict())
-      .min(1)
-      .default([{ name: "INBOX", role: "inbox", address: null }]),
-    catalog: z
-      .array(
-        z
-          .object({
-            id: z.string().min(1),
-            mailbox: z.string().min(1),
-            from: z.string(),
-            to: z.string(),
-            subject: z.string(),
-            date: z.string().refine((s) => Number.isFinite(Date.parse(s)), "an ISO-8601 date"),
-            snippet: z.string().default(""),
-          })
-          .strict(),
-      )
-      .default([]),
-  })
-  .strict();
-
-/** Where the stack contract lives under the policies folder. */
-export function stackFilePath(policiesDir: string): string {
-  return path.join(policiesDir, "communications", "stack.yaml");
+/**
+ * The contract says only `secure` (implicit TLS or not). Not secure means required STARTTLS, except on loopback,
+ * where it means plain text (a local relay or test server); a remote endpoint is never used in clear text.
+ */
+export function tlsModeOf(host: string, secure: boolean): TlsMode {
+  if (secure) return "implicit";
+  return LOOPBACK.has(host.toLowerCase()) ? "none" : "starttls";
 }
 
-/** Read and validate the stack contract; throws ConfigError (file, line, field) when missing or invalid. */
-export function loadMailStack(policiesDir: string): MailStackConfig {
-  const file = stackFilePath(policiesDir);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(`${file}: cannot read the mail stack contract: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      file,
-      cause: err,
-      hint: "write policies/communications/stack.yaml (mode, imap, smtp, mailboxes)",
-    });
-  }
-  const parsed = parseYamlWith(text, file, MailStackFileSchema);
-  const resolveCa = (ca: string | null) => (ca === null ? null : path.resolve(path.dirname(file), ca));
+/** Adapt the validated contract to the mail view. */
+export function toMailStackConfig(stack: CommsStack, file: string): MailStackConfig {
+  const endpoint = (e: CommsStack["imap"]): MailEndpoint => ({ host: e.host, port: e.port, tls: tlsModeOf(e.host, e.secure), user: e.user, password_secret: e.password_secret });
+  const imapUser = stack.imap.user.toLowerCase();
   return {
-    mode: parsed.mode,
-    imap: { ...parsed.imap, ca_file: resolveCa(parsed.imap.ca_file) },
-    smtp: { ...parsed.smtp, ca_file: resolveCa(parsed.smtp.ca_file) },
-    mailboxes: parsed.mailboxes,
-    catalog: parsed.catalog,
+    mode: stack.mode,
+    imap: endpoint(stack.imap),
+    smtp: endpoint(stack.smtp),
+    mailboxes: stack.mailboxes.map((m) => ({ id: m.id, address: m.address, role: m.role, folder: m.folder, active: m.active, on_imap_account: m.address.toLowerCase() === imapUser })),
+    catalog: stack.catalog.map((c) => ({ ...c })),
     file,
   };
 }
 
-/** The mailboxes the email connector watches: role `inbox`, or INBOX when none is marked. */
-export function watchedMailboxes(stack: MailStackConfig): string[] {
-  const names = stack.mailboxes.filter((m) => m.role === "inbox").map((m) => m.name);
-  return names.length > 0 ? names : ["INBOX"];
+/** Where the stack contract lives under the policies folder (`.json` is accepted next to it). */
+export function stackFilePath(policiesDir: string): string {
+  return path.join(policiesDir, "communications", "stack.yaml");
 }
 
-/** Read a PEM CA file named by the contract (null when none). */
-export function readCa(file: string | null): string | undefined {
-  if (file === null) return undefined;
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(`${file}: cannot read CA certificate: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file, cause: err });
+/** Read and validate `stack.yaml` (or `stack.json`); throws ConfigError with file, line and field. */
+export function loadMailStack(policiesDir: string): MailStackConfig {
+  const yamlFile = stackFilePath(policiesDir);
+  for (const file of [yamlFile, yamlFile.replace(/\.yaml$/, ".json")]) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw new ConfigError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file, cause: err, hint: "check permissions" });
+    }
+    return toMailStackConfig(parseYamlWith(text, file, CommsStackSchema), file);
   }
+  throw new ConfigError(`${yamlFile}: cannot read the mail stack contract: ENOENT`, {
+    file: yamlFile,
+    hint: "write policies/communications/stack.yaml (mode, imap, smtp, mailboxes)",
+  });
+}
+
+/** Active mailboxes reachable over the IMAP login. */
+export function imapMailboxes(stack: MailStackConfig): StackMailbox[] {
+  return stack.mailboxes.filter((m) => m.active && m.on_imap_account);
+}
+
+/** The IMAP folders the email connector watches: those of the IMAP account's active mailboxes, else INBOX. */
+export function watchedMailboxes(stack: MailStackConfig): string[] {
+  const folders = [...new Set(imapMailboxes(stack).map((m) => m.folder))];
+  return folders.length > 0 ? folders : ["INBOX"];
+}
+
+/**
+ * The IMAP folder for `--mailbox`: a mailbox id on the IMAP account → its folder; an id of another account →
+ * refused (`stack_mailbox_unreachable`); anything else is taken as a folder name.
+ */
+export function resolveFolder(stack: MailStackConfig, nameOrId: string | undefined): { ok: true; folder: string } | { ok: false; reason: "stack_mailbox_unreachable"; detail: string } {
+  if (nameOrId === undefined) return { ok: true, folder: watchedMailboxes(stack)[0]! };
+  const declared = stack.mailboxes.find((m) => m.id === nameOrId);
+  if (!declared) return { ok: true, folder: nameOrId };
+  if (declared.on_imap_account) return { ok: true, folder: declared.folder };
+  return { ok: false, reason: "stack_mailbox_unreachable", detail: `mailbox ${declared.id} (${declared.address}) is not the IMAP login ${stack.imap.user}` };
 }
