@@ -23,6 +23,8 @@ import { registerChannel } from "./channel.ts";
 import { registerPreflight } from "./preflight.ts";
 import { registerSecrets } from "./secrets.ts";
 import { registerDeadletter } from "./deadletter.ts";
+import { registerConnectors } from "./connectors.ts";
+import { registerRun } from "./run.ts";
 
 /** Build the program; exported so tests can run commands in-process. */
 export function buildProgram(): Command {
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
   registerIngest(program);
   registerProcess(program);
   registerObserve(program);
+  registerConnectors(program);
+  registerRun(program);
   registerReplay(program);
   registerRoute(program);
   registerPolicy(program);

@@ -1,0 +1,59 @@
+/**
+ * @module `tau run`: the service in one process — enabled connectors, the HTTP server (webhooks, /healthz,
+ * /readyz, /metrics) and the runner. SIGTERM/SIGINT stop intake (connectors, then the server), let the
+ * runner finish its cycle, and exit 0 within a hard cap; SIGHUP reloads policies (last known good kept).
+ */
+import type { Command } from "commander";
+import { describeError } from "../contracts/errors.ts";
+import { startConnectors, type RunningConnectors } from "../connectors-runtime.ts";
+import { startHttpServer, type HttpRuntime } from "../http-runtime.ts";
+import { createAppRunner } from "../main.ts";
+import { ensureConnectorObservability } from "./connectors.ts";
+import { appFor } from "./context.ts";
+import { armHardExit, SHUTDOWN_HARD_CAP_MS, waitForStopSignal } from "./shutdown.ts";
+
+export function registerRun(program: Command): void {
+  ensureConnectorObservability();
+  program
+    .command("run")
+    .description("the service: enabled connectors + webhook server + runner; SIGTERM/SIGINT drain and exit, SIGHUP reloads policies")
+    .action(async (_o, cmd: Command) => {
+      const app = appFor(cmd);
+      const { runner, services, close } = createAppRunner(app);
+      const ac = new AbortController();
+      let running: RunningConnectors | null = null;
+      let http: HttpRuntime | null = null;
+      let runLoop: Promise<void> = Promise.resolve();
+      let runnerError: unknown = null;
+      const onHup = () => {
+        const status = services.policies.reload();
+        app.logger.info({ event: "policy.reloaded", state: status.state, active_sha256: status.active_sha256 }, "policies reloaded on SIGHUP");
+      };
+      process.on("SIGHUP", onHup);
+      try {
+        running = await startConnectors(app);
+        http = await startHttpServer(app, running, { ready: () => [{ key: "runner", code: runnerError ? "runner_failed" : "ready", ok: runnerError === null }] });
+        app.logger.info({ event: "service.started", connectors: [...running.connectors.keys()], url: http.server.url }, "tau is running");
+        runLoop = runner.run(ac.signal).catch((err: unknown) => {
+          runnerError = err;
+        });
+        const stop = await Promise.race([waitForStopSignal(), runLoop.then(() => "runner_stopped" as const)]);
+        app.logger.info({ event: "service.stopping", reason: stop }, "stopping");
+      } finally {
+        armHardExit(SHUTDOWN_HARD_CAP_MS, () => app.logger.warn({ event: "shutdown.forced", after_ms: SHUTDOWN_HARD_CAP_MS }, "shutdown took too long"));
+        // Intake first: connectors stop (in-flight appends finish), then the server stops accepting.
+        await running?.stop();
+        await http?.server.close(3000);
+        // The runner finishes the cycle in progress; what is still queued stays in ingress for the next start.
+        ac.abort();
+        await runLoop;
+        process.off("SIGHUP", onHup);
+        close();
+        app.close();
+      }
+      if (runnerError) {
+        process.stderr.write(`tau: runner failed: ${describeError(runnerError)}\n`);
+        process.exitCode = 1;
+      } else app.logger.info({ event: "service.stopped" }, "stopped");
+    });
+}

@@ -1,0 +1,273 @@
+/**
+ * @module Composition for running connectors: builds the enabled connectors from `app.config.connectors`
+ * with deps from the app (one durable ingress writer, cursors in the kv table, secrets, child loggers),
+ * honours `tau channel logout` (kv `lifecycle:<transport>`, re-checked every 5 s), and persists each
+ * connector's status to kv `connector_status:<transport>` so `tau connectors status` works from another
+ * process.
+ */
+import { TRANSPORTS, type Transport } from "./contracts/envelope.ts";
+import { describeError, TauError } from "./contracts/errors.ts";
+import type { IngressWriter } from "./ingress/index.ts";
+import { lookupSecret, openIngressWriter, type App } from "./main.ts";
+import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus, type PollRoundResult } from "../connectors/shared/connector.ts";
+import type { WebhookRoute } from "../connectors/shared/webhook.ts";
+import { createTelegramConnector } from "../connectors/telegram/inbound.ts";
+import { createDiscordConnector } from "../connectors/discord/inbound.ts";
+import { createWhatsAppConnector } from "../connectors/whatsapp/inbound.ts";
+import { createEmailConnectorFor } from "./capabilities/mail/connector-factory.ts";
+
+/** kv key holding a connector's last status (`{ status, updated_at_ms }`). */
+export const statusKey = (t: Transport) => `connector_status:${t}`;
+/** kv key written by `tau channel login|logout` (`{"state":"logged_out"}` stops the transport). */
+export const lifecycleKey = (t: Transport) => `lifecycle:${t}`;
+/** Prefix of connector cursors in the kv table. */
+export const CURSOR_PREFIX = "connector:";
+/** A persisted status older than this (its process died or hangs) is reported stale. */
+export const STATUS_STALE_MS = 30_000;
+
+export interface StartConnectorsOptions {
+  /** Defaults to `openIngressWriter(app, true)`, closed by `stop()`. */
+  ingress?: IngressWriter;
+  /** false: build the connectors without starting them (`--once`). Default true. */
+  start?: boolean;
+  /** How often the lifecycle key is re-checked and statuses are refreshed (default 5000 ms). */
+  lifecycleCheckMs?: number;
+  /** Minimum interval between status writes per connector (default 1000 ms). */
+  statusPersistMs?: number;
+  /** A connector whose start failed (e.g. a missing secret) is retried after this long (default 30 s). */
+  restartAfterMs?: number;
+}
+
+/** One readiness line for `/readyz` (`<transport>:<code>`). */
+export interface ConnectorReadiness {
+  key: string;
+  code: string;
+  ok: boolean;
+}
+
+export interface RunningConnectors {
+  connectors: ReadonlyMap<Transport, Connector>;
+  /** Webhook routes of the enabled webhook connectors, for the HTTP server. */
+  routes: readonly WebhookRoute[];
+  statuses(): ConnectorStatus[];
+  readiness(): ConnectorReadiness[];
+  /** One round of every polling connector (`tau connectors run --once`). */
+  pollOnce(): Promise<Partial<Record<Transport, PollRoundResult>>>;
+  /** Stop every connector (intake first, in-flight appends awaited), persist statuses, close the writer. */
+  stop(): Promise<void>;
+}
+
+/** True when `tau channel logout <transport>` is in force. */
+export function isLoggedOut(app: App, t: Transport): boolean {
+  const raw = app.store.getKv(lifecycleKey(t));
+  if (!raw) return false;
+  try {
+    return (JSON.parse(raw) as { state?: unknown }).state === "logged_out";
+  } catch {
+    return false;
+  }
+}
+
+/** The configured mode of a transport ("disabled" when off). */
+export function modeOf(app: App, t: Transport): string {
+  return app.config.connectors[t].mode;
+}
+
+/** Build one connector for an enabled transport, or the reason code why it could not be built. */
+function createConnector(app: App, t: Transport, deps: ConnectorDeps): Connector | string {
+  const c = app.config.connectors;
+  const shared = { maxBodyBytes: app.config.server.max_body_bytes, keepRaw: app.config.ingress.keep_raw };
+  switch (t) {
+    case "telegram":
+      if (c.telegram.mode === "disabled") return "disabled";
+      return createTelegramConnector({ ...deps, ...shared, mode: c.telegram.mode, apiRoot: c.telegram.api_root, pollTimeoutS: c.telegram.poll_timeout_s });
+    case "discord":
+      if (c.discord.mode === "disabled") return "disabled";
+      return createDiscordConnector({
+        ...deps,
+        keepRaw: shared.keepRaw,
+        mode: c.discord.mode,
+        apiRoot: c.discord.api_root,
+        channelIds: c.discord.channel_ids,
+        pollIntervalMs: c.discord.poll_interval_ms,
+      });
+    case "whatsapp":
+      if (c.whatsapp.mode === "disabled") return "disabled";
+      return createWhatsAppConnector({ ...deps, ...shared, mode: c.whatsapp.mode });
+    case "email": {
+      const built = createEmailConnectorFor(app, deps);
+      return built.connector ?? built.reason;
+    }
+  }
+}
+
+/** Read a persisted status as another process wrote it, marking it stale when its writer went quiet. */
+export function readConnectorStatus(app: App, t: Transport): ConnectorStatus {
+  const mode = modeOf(app, t);
+  let status = initialStatus(t, mode);
+  const raw = app.store.getKv(statusKey(t));
+  if (raw) {
+    try {
+      const stored = JSON.parse(raw) as { status: ConnectorStatus; updated_at_ms: number };
+      status = { ...stored.status, mode };
+      if (status.liveness !== "stopped" && app.clock() - stored.updated_at_ms > STATUS_STALE_MS) status.liveness = "stale";
+    } catch {
+      // An unreadable record is reported as the initial status.
+    }
+  }
+  if (isLoggedOut(app, t)) status = { ...status, liveness: "stopped", last_error_code: "logout_requested" };
+  return status;
+}
+
+/** Every transport's status, from state (works while `tau run` or `tau connectors run` runs elsewhere). */
+export function readConnectorStatuses(app: App): ConnectorStatus[] {
+  return TRANSPORTS.map((t) => readConnectorStatus(app, t));
+}
+
+/** Enabled, not logged-out transports whose connector is not live (for `tau health` / `/healthz`). */
+export function connectorsNotLive(app: App): string[] {
+  return TRANSPORTS.filter((t) => modeOf(app, t) !== "disabled" && !isLoggedOut(app, t)).filter((t) => readConnectorStatus(app, t).liveness !== "live");
+}
+
+export async function startConnectors(app: App, opts: StartConnectorsOptions = {}): Promise<RunningConnectors> {
+  const ownsWriter = opts.ingress === undefined;
+  const ingress = opts.ingress ?? openIngressWriter(app, true);
+  const persistEvery = opts.statusPersistMs ?? 1000;
+  const restartAfterMs = opts.restartAfterMs ?? 30_000;
+  const connectors = new Map<Transport, Connector>();
+  const latest = new Map<Transport, ConnectorStatus>();
+  const lastWrite = new Map<Transport, number>();
+  const pendingWrite = new Map<Transport, NodeJS.Timeout>();
+  const startFailedAt = new Map<Transport, number>();
+  const loggedOut = new Set<Transport>();
+  let closed = false;
+
+  function writeStatus(t: Transport): void {
+    const timer = pendingWrite.get(t);
+    if (timer) clearTimeout(timer);
+    pendingWrite.delete(t);
+    const connector = connectors.get(t);
+    let status = connector ? connector.status() : latest.get(t);
+    if (!status) return;
+    if (loggedOut.has(t)) status = { ...status, liveness: "stopped", last_error_code: "logout_requested" };
+    lastWrite.set(t, app.clock());
+    try {
+      app.store.putKv(statusKey(t), JSON.stringify({ status, updated_at_ms: app.clock() }));
+    } catch (err) {
+      app.logger.warn({ event: "connector.status_write_failed", transport: t, error: describeError(err) }, "could not persist connector status");
+    }
+  }
+
+  /** Throttled: at most one write per `persistEvery` per connector, the last change always lands. */
+  function onStatus(t: Transport, status: ConnectorStatus): void {
+    latest.set(t, status);
+    if (closed || pendingWrite.has(t)) return;
+    const wait = (lastWrite.get(t) ?? 0) + persistEvery - app.clock();
+    if (wait <= 0) writeStatus(t);
+    else {
+      const timer = setTimeout(() => writeStatus(t), wait);
+      timer.unref();
+      pendingWrite.set(t, timer);
+    }
+  }
+
+  for (const t of TRANSPORTS) {
+    if (modeOf(app, t) === "disabled") continue;
+    const logger = app.logger.child({ connector: t });
+    const deps: ConnectorDeps = {
+      ingress,
+      cursors: { get: (k) => app.store.getKv(CURSOR_PREFIX + k), put: (k, v) => app.store.putKv(CURSOR_PREFIX + k, v) },
+      identity: app.config.identity,
+      logger,
+      clock: app.clock,
+      secret: (id) => lookupSecret(app, id),
+      onStatus: (s) => onStatus(t, s),
+    };
+    const connector = createConnector(app, t, deps);
+    if (typeof connector === "string") {
+      // Not buildable (e.g. no IMAP password): say why in the persisted status, and keep the others running.
+      app.logger.error({ event: "connector.unavailable", transport: t, mode: modeOf(app, t), code: connector }, "connector could not be built");
+      latest.set(t, { ...initialStatus(t, modeOf(app, t)), last_error_code: connector, last_error_unix_ms: app.clock() });
+      writeStatus(t);
+      continue;
+    }
+    connectors.set(t, connector);
+  }
+
+  async function startOne(t: Transport, c: Connector): Promise<void> {
+    try {
+      await c.start();
+      startFailedAt.delete(t);
+    } catch (err) {
+      startFailedAt.set(t, app.clock());
+      const code = err instanceof TauError ? err.code : "connector_start_failed";
+      app.logger.error({ event: "connector.start_failed", transport: t, code, error: describeError(err) }, "connector did not start");
+    }
+    writeStatus(t);
+  }
+
+  async function applyLifecycle(initial: boolean): Promise<void> {
+    for (const [t, c] of connectors) {
+      const out = isLoggedOut(app, t);
+      if (out && !loggedOut.has(t)) {
+        loggedOut.add(t);
+        app.logger.info({ event: "connector.logged_out", transport: t, code: "logout_requested" }, "transport logged out: intake stopped");
+        await c.stop();
+        writeStatus(t);
+      } else if (!out && (loggedOut.has(t) || initial)) {
+        loggedOut.delete(t);
+        await startOne(t, c);
+      } else if (!out && c.status().liveness === "stopped" && app.clock() - (startFailedAt.get(t) ?? app.clock()) >= restartAfterMs) {
+        await startOne(t, c); // e.g. the token was set with `tau secrets set` since
+      } else writeStatus(t); // refresh: liveness changes with time (stale polls), readers need a heartbeat
+    }
+  }
+
+  let tick: NodeJS.Timeout | null = null;
+  let ticking: Promise<void> = Promise.resolve();
+  if (opts.start !== false) {
+    await applyLifecycle(true);
+    tick = setInterval(() => {
+      ticking = ticking.then(() => (closed ? undefined : applyLifecycle(false))).catch((err: unknown) => {
+        app.logger.error({ event: "connector.lifecycle_failed", error: describeError(err) }, "lifecycle check failed");
+      });
+    }, opts.lifecycleCheckMs ?? 5000);
+    tick.unref();
+  } else {
+    for (const t of connectors.keys()) if (isLoggedOut(app, t)) loggedOut.add(t);
+  }
+
+  const routes = [...connectors.values()].flatMap((c) => [...(c.webhooks ?? [])]);
+
+  return {
+    connectors,
+    routes,
+    statuses: () => [...connectors.entries()].map(([t, c]) => (loggedOut.has(t) ? { ...c.status(), last_error_code: "logout_requested" } : c.status())),
+    readiness() {
+      return [...connectors.entries()].map(([t, c]) => {
+        if (loggedOut.has(t)) return { key: t, code: "logout_requested", ok: true };
+        const s = c.status();
+        if (s.liveness === "live") return { key: t, code: "ready", ok: true };
+        return { key: t, code: s.last_error_code ?? `connector_${s.liveness}`, ok: false };
+      });
+    },
+    async pollOnce() {
+      const out: Partial<Record<Transport, PollRoundResult>> = {};
+      for (const [t, c] of connectors) {
+        if (!c.pollOnce || loggedOut.has(t)) continue;
+        out[t] = await c.pollOnce();
+        writeStatus(t);
+      }
+      return out;
+    },
+    async stop() {
+      if (closed) return;
+      closed = true;
+      if (tick) clearInterval(tick);
+      await ticking;
+      await Promise.all([...connectors.values()].map((c) => c.stop()));
+      for (const t of connectors.keys()) writeStatus(t);
+      if (ownsWriter) await ingress.close();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * @module Composition for the HTTP server: the webhook routes of the running connectors, `/healthz` from
+ * `healthOf(app)`, `/readyz` from connector readiness, `/metrics` from a snapshot of state, bound to
+ * `server.bind`. Used by `tau run` and `tau connectors run`.
+ */
+import { healthOf } from "./cli/observe.ts";
+import { createServices, type App } from "./main.ts";
+import { createCommsWebhooks } from "./capabilities/communications/index.ts";
+import { createMetrics, type Metrics, type MetricsSnapshot } from "./observability/metrics.ts";
+import { createServer, startServer, type ReadinessCheck, type RunningServer } from "./server/index.ts";
+import type { RunnerState } from "./runner/runner-state.ts";
+import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
+
+export interface HttpRuntimeOptions {
+  /** Extra readiness lines (e.g. the runner in `tau run`). */
+  ready?: () => ReadinessCheck[];
+  /** Override `server.bind` (tests). */
+  bind?: string;
+}
+
+export interface HttpRuntime {
+  server: RunningServer;
+  metrics: Metrics;
+}
+
+/** Totals for `/metrics`, read from SQLite and the connector statuses; cached for a second per scrape burst. */
+export function metricsSnapshotSource(app: App, running: RunningConnectors | null): () => MetricsSnapshot {
+  let cached: { at: number; value: MetricsSnapshot } | null = null;
+  const denied = app.db.prepare("SELECT reason, COUNT(*) AS n FROM events WHERE outcome = 'denied' GROUP BY reason");
+  const deliveries = app.db.prepare("SELECT reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY reason");
+  const byReason = (rows: unknown[]) => Object.fromEntries((rows as { reason: string; n: number }[]).map((r) => [r.reason, r.n]));
+  return () => {
+    const now = app.clock();
+    if (cached && now - cached.at < 1000) return cached.value;
+    const statuses = running ? running.statuses() : readConnectorStatuses(app).filter((s) => s.mode !== "disabled");
+    const state = app.store.getKv("runner_state");
+    const value: MetricsSnapshot = {
+      ingestedByTransport: Object.fromEntries(statuses.map((s) => [s.transport, s.events_ingested])),
+      processed: app.store.counters()["events.processed"] ?? 0,
+      deniedByReason: byReason(denied.all()),
+      deliveriesByReason: byReason(deliveries.all()),
+      queueDepth: state ? ((JSON.parse(state) as RunnerState).queue_depth ?? 0) : 0,
+      connectorLive: Object.fromEntries(statuses.map((s) => [s.transport, s.liveness === "live" ? 1 : 0])),
+    };
+    cached = { at: now, value };
+    return value;
+  };
+}
+
+export async function startHttpServer(app: App, running: RunningConnectors | null, opts: HttpRuntimeOptions = {}): Promise<HttpRuntime> {
+  const metrics = createMetrics({ snapshot: metricsSnapshotSource(app, running) });
+  // Communications webhooks (Twilio inbound SMS / status callbacks, Resend delivery events) are always mounted:
+  // they verify their own signatures and refuse everything else.
+  const hooks = createCommsWebhooks(createServices(app));
+  const commsRoutes = [
+    { method: "POST", path: "/webhooks/twilio", handler: hooks.twilio },
+    { method: "POST", path: "/webhooks/resend", handler: hooks.resend },
+  ] as unknown as NonNullable<RunningConnectors["routes"]>;
+  const server = createServer({
+    routes: [...(running?.routes ?? []), ...commsRoutes],
+    health: () => healthOf(app),
+    ready: () => [...(running?.readiness() ?? []), ...(opts.ready?.() ?? [])],
+    metrics,
+    maxBodyBytes: app.config.server.max_body_bytes,
+    clock: app.clock,
+    onError: (err, path) => app.logger.error({ event: "http.error", path, error: (err as Error)?.message }, "request failed"),
+  });
+  const listening = await startServer(server, opts.bind ?? app.config.server.bind);
+  app.logger.info({ event: "http.listening", url: listening.url, routes: (running?.routes ?? []).map((r) => `${r.method} ${r.path}`) }, "http server listening");
+  return { server: listening, metrics };
+}
