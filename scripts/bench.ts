@@ -57,6 +57,7 @@ if (want("policy")) {
 
 for (const [name, script] of [
   ["webhook", "bench-webhook.ts"],
+  ["e2e", "bench-e2e.ts"],
   ["comms", "bench-comms.ts"],
   ["mail", "bench-mail.ts"],
 ] as const) {

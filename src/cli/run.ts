@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { describeError } from "../contracts/errors.ts";
 import { startConnectors, type RunningConnectors } from "../connectors-runtime.ts";
 import { startHttpServer, type HttpRuntime } from "../http-runtime.ts";
-import { createAppRunner } from "../main.ts";
+import type { IngressWriter } from "../ingress/index.ts";
+import { createAppRunner, openIngressWriter } from "../main.ts";
 import { ensureConnectorObservability } from "./connectors.ts";
 import { appFor } from "./context.ts";
 import { armHardExit, SHUTDOWN_HARD_CAP_MS, waitForStopSignal } from "./shutdown.ts";
@@ -22,6 +23,7 @@ export function registerRun(program: Command): void {
       const { runner, services, close } = createAppRunner(app);
       const ac = new AbortController();
       let running: RunningConnectors | null = null;
+      let ingress: IngressWriter | null = null;
       let http: HttpRuntime | null = null;
       let runLoop: Promise<void> = Promise.resolve();
       let runnerError: unknown = null;
@@ -31,7 +33,11 @@ export function registerRun(program: Command): void {
       };
       process.on("SIGHUP", onHup);
       try {
-        running = await startConnectors(app);
+        // One durable writer for every connector; each acknowledged append wakes the runner, so a webhook is
+        // answered without waiting for the idle poll tick.
+        const writer = openIngressWriter(app, true);
+        ingress = { append: (t, e) => writer.append(t, e).then(() => runner.wake()), stats: () => writer.stats(), close: () => writer.close() };
+        running = await startConnectors(app, { ingress });
         http = await startHttpServer(app, running, { ready: () => [{ key: "runner", code: runnerError ? "runner_failed" : "ready", ok: runnerError === null }] });
         app.logger.info({ event: "service.started", connectors: [...running.connectors.keys()], url: http.server.url }, "tau is running");
         runLoop = runner.run(ac.signal).catch((err: unknown) => {
@@ -44,6 +50,7 @@ export function registerRun(program: Command): void {
         // Intake first: connectors stop (in-flight appends finish), then the server stops accepting.
         await running?.stop();
         await http?.server.close(3000);
+        await ingress?.close();
         // The runner finishes the cycle in progress; what is still queued stays in ingress for the next start.
         ac.abort();
         await runLoop;

@@ -211,6 +211,25 @@ export function createRunner(deps: RunnerDeps) {
     return report;
   }
 
+  /** Set by wake(): an append landed since the cycle began, so do not idle. */
+  let woken = false;
+  let wakeIdle: (() => void) | null = null;
+
+  /** Sleep `ms`, ended early by abort or wake(). */
+  function idle(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener("abort", done);
+        wakeIdle = null;
+        resolve();
+      }
+      wakeIdle = done;
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
   function readState(): RunnerState | null {
     const raw = store.getKv("runner_state");
     return raw ? (JSON.parse(raw) as RunnerState) : null;
@@ -231,20 +250,31 @@ export function createRunner(deps: RunnerDeps) {
       }
       return reports;
     },
-    /** Run until `signal` aborts, idling `poll_interval_ms` when there is nothing to do. */
+    /**
+     * Run until `signal` aborts, idling `poll_interval_ms` when there is nothing to do. `wake()` (an append by an
+     * in-process writer) ends the idle at once, so a webhook is answered without waiting for the poll tick.
+     */
     async run(signal: AbortSignal): Promise<void> {
       deps.onStart?.();
       deps.delivery.recover();
       let lastPrune = 0;
       while (!signal.aborted) {
+        woken = false;
         const r = await cycle();
         const now = clock();
         if (now - lastPrune > 3_600_000) {
           store.pruneEvents(now - config.runner.dedupe_retention_ms);
           lastPrune = now;
         }
-        if (r.queue_depth === 0 && r.processed === 0) await sleep(config.runner.poll_interval_ms, signal);
+        if (r.queue_depth === 0 && r.processed === 0 && !woken) await idle(config.runner.poll_interval_ms, signal);
       }
+    },
+    /** New ingress is durable: end the current idle (or skip the next one). Safe to call at any time. */
+    wake(): void {
+      woken = true;
+      const w = wakeIdle;
+      wakeIdle = null;
+      w?.();
     },
     close(): void {
       lock?.close();
@@ -252,16 +282,5 @@ export function createRunner(deps: RunnerDeps) {
   };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 export type Runner = ReturnType<typeof createRunner>;

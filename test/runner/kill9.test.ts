@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import Database from "better-sqlite3";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,19 +10,49 @@ import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 let h: TauHome | null = null;
 afterEach(() => h?.cleanup());
 
-/** Run `tau process --once` as a child; kill -9 it after `killAfterMs` (or let it finish when null). */
-function runChild(home: TauHome, killAfterMs: number | null): Promise<{ code: number | null; signal: string | null }> {
+/** When to kill -9 the child: after a fixed time (covers startup), or once `events` holds at least `atEvents` rows, plus `jitterMs`. */
+type KillPlan = { afterMs: number } | { atEvents: number; jitterMs: number } | null;
+
+/** Committed events so far, read through a read-only WAL connection (never blocks the child). */
+function committedEvents(home: TauHome): number {
+  const file = path.join(home.stateDir, "tau.db");
+  if (!fs.existsSync(file)) return 0;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare("SELECT COUNT(*) FROM events").pluck().get() as number;
+  } catch {
+    return 0; // schema not there yet
+  } finally {
+    db.close();
+  }
+}
+
+/** Run `tau process --once` as a child and kill -9 it as planned (or let it finish when the plan is null). */
+function runChild(home: TauHome, plan: KillPlan): Promise<{ code: number | null; signal: string | null }> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, ["bin/tau.js", "process", "--once", "--state-dir", home.stateDir, "--config", home.configPath], {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...process.env, TAU_LOG_LEVEL: "error" },
     });
     let stderr = "";
+    let done = false;
     c.stderr.on("data", (d) => (stderr += d));
-    const t = killAfterMs === null ? null : setTimeout(() => c.kill("SIGKILL"), killAfterMs);
+    const timers: NodeJS.Timeout[] = [];
+    const kill = () => !done && c.kill("SIGKILL");
+    if (plan && "afterMs" in plan) timers.push(setTimeout(kill, plan.afterMs));
+    if (plan && "atEvents" in plan) {
+      // Progress-based, so a slow start on a loaded machine cannot make every kill land before any work.
+      const poll = setInterval(() => {
+        if (done || committedEvents(home) < plan.atEvents) return;
+        clearInterval(poll);
+        timers.push(setTimeout(kill, plan.jitterMs));
+      }, 3);
+      timers.push(poll);
+    }
     c.on("error", reject);
     c.on("exit", (code, signal) => {
-      if (t) clearTimeout(t);
+      done = true;
+      for (const t of timers) clearTimeout(t);
       if (code !== 0 && signal === null) reject(new Error(`runner exited ${code}: ${stderr}`));
       else resolve({ code, signal });
     });
@@ -46,7 +77,12 @@ describe("kill -9 during processing", () => {
     let kills = 0;
     const progressAtKill: number[] = [];
     for (let attempt = 0; attempt < 40; attempt++) {
-      const r = await runChild(h, kills < 8 ? 400 + Math.floor(rand() * 1200) : null);
+      // Two kills at a random time (startup, migrations, recovery), then six at random progress points with
+      // 0–20 ms of jitter (mid-batch, mid-delivery, mid-commit), then run to completion.
+      const done = committedEvents(h);
+      const plan: KillPlan =
+        kills < 2 ? { afterMs: 200 + Math.floor(rand() * 800) } : kills < 8 ? { atEvents: done + 1 + Math.floor(rand() * Math.max(1, (N - done) / 3)), jitterMs: Math.floor(rand() * 20) } : null;
+      const r = await runChild(h, plan);
       if (r.signal !== "SIGKILL") break;
       kills += 1;
       const peek = h.open();

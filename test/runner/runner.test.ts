@@ -160,4 +160,28 @@ describe("runner", () => {
     first.close();
     app.close();
   });
+
+  it("wake() ends the idle at once: an append is answered long before the poll interval", async () => {
+    const h = home("runner:\n  poll_interval_ms: 60000\n  coalesce_window_ms: 0\n");
+    const app = h.open();
+    const w = openIngressWriter(app);
+    const { runner, close } = createAppRunner(app);
+    const ac = new AbortController();
+    const loop = runner.run(ac.signal);
+    try {
+      await new Promise((r) => setTimeout(r, 100)); // the runner is idle now, for up to 60 s
+      const t0 = Date.now();
+      await w.append("telegram", [makeDm("4242", { event_id: "telegram:6112:u:wake-1" })]);
+      runner.wake();
+      const receipts = path.join(h.stateDir, "outbox", "dry-run.ndjson");
+      while (readNdjson(receipts).length === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+      expect(readNdjson(receipts)).toHaveLength(1);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      ac.abort();
+      await loop;
+      close();
+      await w.close();
+    }
+  });
 });

@@ -1,0 +1,200 @@
+/**
+ * @module End-to-end benchmark (issue 4): a real `tau run` child (Telegram webhook connector + Hono server +
+ * runner in provider mode, one process, pinned to CPU 0) and, in this process (CPU 1), the load generator and
+ * the local Telegram Bot API server that receives tau's `sendMessage` calls from grammY.
+ *
+ * 1. Latency: an open-loop schedule of webhook POSTs at `RATE`/s for `SECONDS` s, each from a new private chat;
+ *    latency = the provider request for that chat arriving at the local server − the webhook POST being sent
+ *    (one clock: both ends live in this process). Reports p50/p99 and the webhook acknowledgement latency.
+ * 2. Backlog: `tau connectors run` alone takes closed-loop webhooks at c=16 (durable fill rate); then
+ *    `tau process --once` drains that backlog in provider mode (drain rate = replies / first→last provider
+ *    request). Prints the ratio drain / fill.
+ * Loopback only; every phase is bounded and the children are killed on the way out.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { startTelegramBotApiServer } from "../test/helpers/telegram-bot-api-server.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const RATE = Number(process.env.BENCH_E2E_RATE ?? 200);
+const SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 10);
+const WARMUP = 200;
+const FILL_MS = 3000;
+const TOKEN = "6112:BENCH-token_abcdefghijklmnopqrstuvwx";
+const SECRET = "bench-telegram-secret";
+const now = () => performance.timeOrigin + performance.now();
+
+const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0 && os.cpus().length >= 2;
+if (hasTaskset) spawnSync("taskset", ["-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const tg = await startTelegramBotApiServer({ token: TOKEN, now });
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "tau-bench-e2e-"));
+fs.mkdirSync(path.join(home, "policies"));
+fs.writeFileSync(path.join(home, "policies", "channel-policy.yaml"), "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: true }\n");
+fs.writeFileSync(path.join(home, "tau.yaml"), 'schema_version: 1\nlog: { level: silent }\nidentity:\n  telegram: { bot_id: "6112", username: "tau_ops_bot" }\nrunner: { coalesce_window_ms: 0 }\n');
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const env = {
+  ...process.env,
+  TAU_LOG_LEVEL: "silent",
+  TAU_SERVER_BIND: `127.0.0.1:${port}`,
+  TAU_CONNECTORS_TELEGRAM_MODE: "webhook",
+  TAU_TELEGRAM_WEBHOOK_SECRET: SECRET,
+  TAU_TELEGRAM_BOT_TOKEN: TOKEN,
+  TAU_TELEGRAM_API_ROOT: tg.url,
+  TAU_OUTBOUND_MODE: "provider",
+};
+const children = new Set<ChildProcess>();
+
+function tau(args: string[]): ChildProcess {
+  const node = [process.execPath, path.join(root, "bin", "tau.js"), ...args, "--state-dir", path.join(home, "state"), "--config", path.join(home, "tau.yaml")];
+  const [cmd, ...rest] = hasTaskset ? ["taskset", "-c", "0", ...node] : node;
+  const c = spawn(cmd!, rest, { env, stdio: ["ignore", "ignore", "inherit"], cwd: home });
+  children.add(c);
+  c.once("exit", () => children.delete(c));
+  return c;
+}
+const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
+
+async function ready(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error("tau did not become ready");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+function update(i: number): Buffer {
+  const chat = 7_000_000 + i;
+  return Buffer.from(JSON.stringify({ update_id: 500_000 + i, message: { message_id: 10 + i, from: { id: chat, is_bot: false, first_name: "Bench" }, chat: { id: chat, first_name: "Bench", type: "private" }, date: 1763712000, text: `end to end ${i}` } }));
+}
+/** POST one update; resolves with the acknowledgement latency in ms. */
+function post(body: Buffer): Promise<number> {
+  const t0 = now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, path: "/webhooks/telegram", method: "POST", agent, headers: { "content-type": "application/json", "content-length": String(body.length), "x-telegram-bot-api-secret-token": SECRET } },
+      (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve(now() - t0) : reject(new Error(`webhook status ${res.statusCode}`))));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+const sendMessages = () => tg.requests.filter((r) => r.method === "sendMessage" && r.status === 200);
+async function waitForReplies(n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (sendMessages().length < n) {
+    if (Date.now() > deadline) throw new Error(`only ${sendMessages().length} of ${n} replies arrived`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return +(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0).toFixed(2);
+};
+
+try {
+  // 1. Latency at a fixed rate, open loop (a slow reply never slows the schedule).
+  let svc = tau(["run"]);
+  await ready();
+  for (let i = 0; i < WARMUP; i++) await post(update(i));
+  await waitForReplies(WARMUP, 30_000);
+  tg.requests.length = 0;
+  const total = RATE * SECONDS;
+  const sentAt = new Map<number, number>();
+  const acks: number[] = [];
+  const inflight: Promise<void>[] = [];
+  const start = now();
+  for (let k = 0; k < total; k++) {
+    const due = start + (k * 1000) / RATE;
+    const wait = due - now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const i = WARMUP + k;
+    sentAt.set(7_000_000 + i, now());
+    inflight.push(post(update(i)).then((ms) => void acks.push(ms)));
+  }
+  await Promise.all(inflight);
+  await waitForReplies(total, 60_000);
+  const e2e = sendMessages().map((r) => r.at - sentAt.get(Number(r.params.chat_id))!);
+  const achieved = (total * 1000) / (now() - start);
+  svc.kill("SIGTERM");
+  const code = await exited(svc);
+
+  // 2. Backlog: fill with intake only, then drain with the runner alone.
+  tg.requests.length = 0;
+  svc = tau(["connectors", "run"]);
+  await ready();
+  let filled = 0;
+  let next = 1_000_000;
+  const fillStart = now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (now() - fillStart < FILL_MS) {
+        await post(update(next++));
+        filled += 1;
+      }
+    }),
+  );
+  const fillRate = (filled * 1000) / (now() - fillStart);
+  svc.kill("SIGTERM");
+  await exited(svc);
+  const drainer = tau(["process", "--once"]);
+  const t0 = now();
+  await exited(drainer);
+  const wall = now() - t0;
+  const sends = sendMessages();
+  const span = sends.length > 1 ? sends.at(-1)!.at - sends[0]!.at : NaN;
+  const drainRate = (sends.length * 1000) / span;
+
+  const result = {
+    rate_target: RATE,
+    rate_achieved: +achieved.toFixed(1),
+    events: total,
+    e2e_p50_ms: pct(e2e, 50),
+    e2e_p99_ms: pct(e2e, 99),
+    e2e_max_ms: pct(e2e, 100),
+    ack_p50_ms: pct(acks, 50),
+    ack_p99_ms: pct(acks, 99),
+    run_exit_code: code,
+    fill_events_per_s: Math.round(fillRate),
+    backlog: filled,
+    drained_replies: sends.length,
+    drain_events_per_s: Math.round(drainRate),
+    drain_process_wall_ms: Math.round(wall),
+    drain_to_fill_ratio: +(drainRate / fillRate).toFixed(2),
+    pinned: hasTaskset,
+  };
+  console.log(`end to end (webhook → provider request, tau run in provider mode${hasTaskset ? ", tau on CPU 0, load + provider on CPU 1" : ""})`);
+  console.log(`  ${total} events at ${result.rate_achieved}/s: p50 ${result.e2e_p50_ms} ms, p99 ${result.e2e_p99_ms} ms, max ${result.e2e_max_ms} ms   (targets: p50 < 10, p99 < 50)`);
+  console.log(`  webhook acknowledgement: p50 ${result.ack_p50_ms} ms, p99 ${result.ack_p99_ms} ms; tau run exited ${code} on SIGTERM`);
+  console.log(`  backlog: filled at ${result.fill_events_per_s}/s (c=16, durable), drained at ${result.drain_events_per_s}/s → ratio ${result.drain_to_fill_ratio}   (target ≥ 3)`);
+  console.log(JSON.stringify(result));
+} finally {
+  for (const c of children) c.kill("SIGKILL");
+  agent.destroy();
+  await tg.close();
+  fs.rmSync(home, { recursive: true, force: true });
+}
