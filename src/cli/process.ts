@@ -16,7 +16,9 @@ export function registerProcess(program: Command): void {
       const { runner, services, close } = createAppRunner(app);
       try {
         if (opts.once) {
+          const started = performance.now();
           const reports = await runner.drain();
+          const elapsedMs = Math.round(performance.now() - started);
           const state = runner.readState();
           const sum = reports.reduce(
             (a, r) => ({
@@ -29,9 +31,9 @@ export function registerProcess(program: Command): void {
             }),
             { processed: 0, duplicates: 0, quarantined: 0, failed: 0, replies: 0, delivered: 0 },
           );
-          const out = { cycles: reports.length, ...sum, queue_depth: reports.at(-1)?.queue_depth ?? 0, health: state?.health ?? "healthy", reason_codes: state?.last_reason_codes ?? [] };
+          const out = { cycles: reports.length, ...sum, queue_depth: reports.at(-1)?.queue_depth ?? 0, elapsed_ms: elapsedMs, health: state?.health ?? "healthy", reason_codes: state?.last_reason_codes ?? [] };
           emit(globals(cmd).json, out, () =>
-            `processed ${out.processed}, duplicates ${out.duplicates}, quarantined ${out.quarantined}, failed ${out.failed}, replies ${out.replies}, delivered ${out.delivered}; queue_depth ${out.queue_depth}; health ${out.health}`,
+            `processed ${out.processed}, duplicates ${out.duplicates}, quarantined ${out.quarantined}, failed ${out.failed}, replies ${out.replies}, delivered ${out.delivered}; queue_depth ${out.queue_depth}; health ${out.health}; ${out.elapsed_ms} ms`,
           );
           return;
         }

@@ -12,6 +12,8 @@ import { appendDryRun, dryRunReceiptId, readDryRunReceiptIds, type DryRunReceipt
 /** Sends one outbox row in provider mode; owns retries, receipts and dead letters for that row. */
 export interface ProviderDelivery {
   deliver(row: OutboxRow, now: number): Promise<void>;
+  /** Many rows at once: per-conversation order kept, conversations concurrent. */
+  deliverMany?(rows: readonly OutboxRow[], now: number): Promise<void>;
 }
 
 export interface DeliveryDeps {
@@ -137,10 +139,10 @@ export function createDelivery(deps: DeliveryDeps) {
         report.chunks += deliverDryRun(ready["dry-run"], now);
         report.rows += ready["dry-run"].length;
       }
-      for (const row of ready.provider) {
-        if (!deps.provider) break;
-        await deps.provider.deliver(row, now);
-        report.rows += 1;
+      if (deps.provider && ready.provider.length) {
+        if (deps.provider.deliverMany) await deps.provider.deliverMany(ready.provider, now);
+        else for (const row of ready.provider) await deps.provider.deliver(row, now);
+        report.rows += ready.provider.length;
       }
       if (rows.length < limit) alreadyWritten = null;
       return report;

@@ -139,6 +139,27 @@ describe("provider delivery: success", () => {
   });
 });
 
+describe("provider delivery: many conversations", () => {
+  it("sends different conversations together, keeps each conversation's order, and a failure stays in its row", async () => {
+    const tg = await telegram();
+    tg.blockChat(3003);
+    tg.delayNext(300, { method: "sendMessage", count: 10 });
+    const r = rig([tgSender(tg)]);
+    const a = ["a1", "a2", "a3"].map((t) => r.queue(tgTarget("1001"), t));
+    const b = r.queue(tgTarget("2002"), "b1");
+    const c = r.queue(tgTarget("3003"), "c1");
+    expect(await r.deliver()).toEqual({ rows: 5, chunks: 0, held: 0 });
+    for (const id of [...a, b]) expect(r.row(id)).toMatchObject({ status: "sent", reason: "delivery_sent" });
+    expect(r.row(c)).toMatchObject({ status: "failed", reason: "delivery_recipient_blocked" });
+    const calls = tg.callsTo("sendMessage");
+    expect(calls.filter((q) => q.params.chat_id === 1001).map((q) => q.params.text)).toEqual(["a1", "a2", "a3"]);
+    // The first wave (a1, b1, c1) was in flight together: each arrived before the first one's 300 ms answer.
+    const firstWave = calls.slice(0, 3);
+    expect(firstWave.map((q) => q.params.text).sort()).toEqual(["a1", "b1", "c1"]);
+    expect(firstWave[2]!.at - firstWave[0]!.at).toBeLessThan(300);
+  });
+});
+
 describe("provider delivery: retries", () => {
   it("Telegram 429 retry_after → retry_scheduled at now + retry_after, then one message on the next attempt", async () => {
     const tg = await telegram();
