@@ -185,6 +185,7 @@ export function createDecisionPipeline(services: Services, seen: (eventId: strin
     coalesceWindowMs: config.runner.coalesce_window_ms,
     lastResponderAt: (k) => store.lastResponderAt(k),
     markResponder: (k, at) => store.putResponderAt(k, at),
+    identity: config.identity,
   });
   const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, commands: createCommandStore(services.db), audit: services.audit, approvalTtlMs: 10 * 60_000 });
   return buildPipeline({

@@ -14,6 +14,8 @@ export type OutboxStatus = "queued" | "sending" | "sent" | "retry_scheduled" | "
 export interface ReplyIntent {
   purpose: "responder" | "command" | "pairing" | "approval" | "alert";
   text: string;
+  /** Somewhere other than the triggering conversation (a forward); default: reply where the event came from. */
+  target?: ReplyTarget;
 }
 
 /** Where a reply goes; copied from the triggering envelope or set by a capability (alerts). */

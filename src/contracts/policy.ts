@@ -135,6 +135,9 @@ const selector = (what: string) =>
 export const ROUTE_PHASES = ["planner", "delegated_step", "review"] as const;
 export type RoutePhase = (typeof ROUTE_PHASES)[number];
 
+/** A forward target: a chat transport tau can post to, a conversation id and an optional thread id. */
+export const FORWARD_TO = /^(telegram|discord|whatsapp):([^:\s]+)(?::([^:\s]+))?$/;
+
 /** One route binding: selectors (exact or `*`) and what a matching event gets. */
 export const RouteBindingSchema = z
   .object({
@@ -158,9 +161,21 @@ export const RouteBindingSchema = z
         if (problem) ctx.addIssue({ code: "custom", message: problem });
       })
       .default("{transport}:{conversation_id}"),
-    responder: z.enum(["ack", "none"]).default("ack"),
+    responder: z.enum(["ack", "none", "forward"]).default("ack"),
+    /**
+     * With `responder: forward`: where to post a summary of the message instead of answering its sender,
+     * `<transport>:<conversation_id>[:<thread_id>]` (e.g. `telegram:-1009876543210`), so `alerts@` mail reaches an ops chat.
+     */
+    forward_to: z
+      .string()
+      .regex(FORWARD_TO, "must be <telegram|discord|whatsapp>:<conversation_id>[:<thread_id>], e.g. telegram:-1009876543210")
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.responder === "forward" && !b.forward_to) ctx.addIssue({ code: "custom", path: ["forward_to"], message: "responder forward needs forward_to (<transport>:<conversation_id>)" });
+    if (b.responder !== "forward" && b.forward_to) ctx.addIssue({ code: "custom", path: ["forward_to"], message: "forward_to is only used with responder: forward" });
+  });
 export type RouteBinding = z.infer<typeof RouteBindingSchema>;
 
 /** `policies/route-bindings.yaml`. Binding ids are unique; order matters (ties go to the earlier binding). */

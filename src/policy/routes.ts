@@ -19,7 +19,9 @@ export interface RouteDecision {
   phase: RoutePhase;
   category_hint: string;
   session_key: string;
-  responder: "ack" | "none";
+  responder: "ack" | "none" | "forward";
+  /** `<transport>:<conversation_id>[:<thread_id>]` with responder forward, else null. */
+  forward_to: string | null;
 }
 
 /** Values for session key placeholders; null renders as the empty string. */
@@ -149,6 +151,7 @@ export function resolveRoute(compiled: CompiledRoutes, env: Envelope, facts: { i
       category_hint: b.category_hint,
       session_key: session,
       responder: b.responder,
+      forward_to: b.forward_to ?? null,
     };
   }
   return {
@@ -158,6 +161,7 @@ export function resolveRoute(compiled: CompiledRoutes, env: Envelope, facts: { i
     category_hint: "general",
     session_key: env.conversation_id,
     responder: "ack",
+    forward_to: null,
   };
 }
 
@@ -174,6 +178,7 @@ export function routeDecisionToDecision(rd: RouteDecision): Decision {
       category_hint: rd.category_hint,
       session_key: rd.session_key,
       responder: rd.responder,
+      ...(rd.forward_to ? { forward_to: rd.forward_to } : {}),
     },
   };
 }

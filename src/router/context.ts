@@ -23,6 +23,7 @@ export interface RouteInfo {
   category_hint: string;
   session_key: string;
   responder: string;
+  forward_to?: string | null;
 }
 
 /** A capability run the command stage asks for; executed after the decision commits. */

@@ -9,7 +9,7 @@ import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import type { TauConfig } from "../config/index.ts";
 import { countLinesAfter, ingressFile, parseIngressLine, readLines, type IngressCursor } from "../ingress/index.ts";
 import type { Logger } from "../log.ts";
-import { queueReplies, type QueuedReply } from "../outbound/outbox.ts";
+import { outboxIdFor, queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { Delivery } from "../outbound/deliver.ts";
 import { createContext, type EventContext } from "../router/context.ts";
 import { openShortLock, type RunnerStore, type ShortLock } from "../store/index.ts";
@@ -139,15 +139,12 @@ export function createRunner(deps: RunnerDeps) {
             route: ctx.route ? JSON.stringify(ctx.route) : null,
           });
           if (ctx.replies.length > 0) {
-            queueReplies(
-              store,
-              env.event_id,
-              replyTargetOf(env),
-              ctx.replies,
-              { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now },
-              undefined,
-              fresh,
-            );
+            const opts = { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now };
+            if (ctx.replies.every((r) => !r.target)) queueReplies(store, env.event_id, replyTargetOf(env), ctx.replies, opts, undefined, fresh);
+            else {
+              // A forward goes elsewhere: one row per reply, each to its own target, ids by position as usual.
+              ctx.replies.forEach((r, i) => queueReplies(store, env.event_id, r.target ?? replyTargetOf(env), [r], opts, () => outboxIdFor(env.event_id, i), fresh));
+            }
             report.replies += ctx.replies.length;
           }
           deps.persistExtras?.(ctx);

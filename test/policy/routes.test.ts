@@ -25,6 +25,7 @@ describe("resolveRoute defaults", () => {
       category_hint: "general",
       session_key: "-1001234",
       responder: "ack",
+      forward_to: null,
     });
   });
 
@@ -65,6 +66,7 @@ describe("resolveRoute matching", () => {
       category_hint: "incident",
       session_key: "session-operator",
       responder: "ack",
+      forward_to: null,
     });
   });
 
@@ -136,6 +138,7 @@ describe("resolveRoute matching", () => {
       category_hint: "ops",
       session_key: "telegram:-1001234",
       responder: "none",
+      forward_to: null,
     });
   });
 

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { RouteBindingsFileSchema } from "../../src/contracts/policy.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
 import { makeHarness, type Harness } from "../helpers/pipeline-harness.ts";
 
@@ -85,6 +87,40 @@ bindings:
     const routes = h.app.db.prepare("SELECT route FROM events ORDER BY seq").all() as { route: string }[];
     expect(JSON.parse(routes[0]!.route)).toMatchObject({ binding_id: "ana", matched_by: "binding.actor", session_key: "ana-4242", responder: "none" });
     expect(JSON.parse(routes[1]!.route)).toMatchObject({ binding_id: "all-telegram", matched_by: "binding.transport" });
+  });
+
+  it("forwards alerts@ mail to the ops chat (responder forward), and the sender gets nothing", async () => {
+    h = makeHarness({
+      "channel-policy.yaml": "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }\n",
+      "route-bindings.yaml": `schema_version: 1
+bindings:
+  - { binding_id: alerts-mail, transport: email, actor_id: "alerts@example.test", responder: forward, forward_to: "telegram:-1009876543210:77" }
+`,
+    });
+    const mail = makeEnvelope({
+      event_id: "email:ops:mail:INBOX:1:42",
+      transport: "email",
+      provider: "imap",
+      account_id: "ops",
+      chat_type: "dm",
+      conversation_id: "alerts@example.test",
+      actor: { id: "alerts@example.test", display: "Alerting" },
+      text: "CPU on db-1 above 95% for 10 minutes",
+      meta: { subject: "[FIRING] db-1 cpu" },
+    });
+    const out = await h.run([mail]);
+    expect(out[0]!.decisions).toContain("responder:responder_replied");
+    const row = h.app.db.prepare("SELECT transport, account_id, conversation_id, thread_id, reply_to, purpose FROM outbox").get();
+    expect(row).toEqual({ transport: "telegram", account_id: "6112", conversation_id: "-1009876543210", thread_id: "77", reply_to: null, purpose: "responder" });
+    expect(h.replies()[0]!.text).toBe("[email] Alerting <alerts@example.test> → route alerts-mail\nSubject: [FIRING] db-1 cpu\n\nCPU on db-1 above 95% for 10 minutes");
+  });
+
+  it("refuses forward_to without responder forward, and forward without forward_to", () => {
+    const bad = (b: string) => RouteBindingsFileSchema.safeParse(parseYaml(`schema_version: 1\nbindings:\n  - ${b}\n`)).success;
+    expect(bad('{ binding_id: a, transport: email, responder: forward }')).toBe(false);
+    expect(bad('{ binding_id: a, transport: email, responder: ack, forward_to: "telegram:1" }')).toBe(false);
+    expect(bad('{ binding_id: a, transport: email, responder: forward, forward_to: "email:ops" }')).toBe(false);
+    expect(bad('{ binding_id: a, transport: email, responder: forward, forward_to: "discord:1100" }')).toBe(true);
   });
 
   it("runs a viewer's command, denies an operator command with command_rbac_denied, and answers unknown commands", async () => {

@@ -1,4 +1,7 @@
 /** @module Stage: hand non-command messages to the route's responder, with same-conversation coalescing. */
+import type { BotIdentity } from "../../contracts/envelope.ts";
+import type { ReplyTarget } from "../../contracts/outbound.ts";
+import { FORWARD_TO } from "../../contracts/policy.ts";
 import type { Responder } from "../../responders/index.ts";
 import { stage } from "../compose.ts";
 import { decide, type EventContext } from "../context.ts";
@@ -8,6 +11,17 @@ export interface ResponderStageDeps {
   coalesceWindowMs: number;
   lastResponderAt(conversationKey: string): number | undefined;
   markResponder(conversationKey: string, atMs: number): void;
+  /** Our account on each transport, for forward targets (the account a forward is sent from). */
+  identity?: BotIdentity;
+}
+
+/** `telegram:-100123[:77]` → a reply target sent from our account on that transport; null if malformed. */
+export function forwardTarget(spec: string, identity?: BotIdentity): ReplyTarget | null {
+  const m = FORWARD_TO.exec(spec);
+  if (!m) return null;
+  const transport = m[1] as "telegram" | "discord" | "whatsapp";
+  const account = transport === "telegram" ? identity?.telegram.bot_id : transport === "discord" ? identity?.discord.user_id : identity?.whatsapp.phone_number_id;
+  return { transport, account_id: account ?? "", conversation_id: m[2]!, thread_id: m[3] ?? null, reply_to: null };
 }
 
 export function createResponderStage(deps: ResponderStageDeps) {
@@ -31,8 +45,17 @@ export function createResponderStage(deps: ResponderStageDeps) {
       decide(ctx, { stage: "responder", outcome: "info", reason: "responder_no_reply", detail: { responder: name } }, "no_reply");
       return;
     }
+    let target: ReplyTarget | undefined;
+    if (route?.forward_to) {
+      const t = forwardTarget(route.forward_to, deps.identity);
+      if (!t) {
+        decide(ctx, { stage: "responder", outcome: "deny", reason: "responder_unknown", detail: { responder: name, forward_to: route.forward_to } }, "no_reply");
+        return;
+      }
+      target = t;
+    }
     if (coalescing) deps.markResponder(key, ctx.env.occurred_at_ms);
-    ctx.replies.push({ purpose: "responder", text });
-    decide(ctx, { stage: "responder", outcome: "allow", reason: "responder_replied", detail: { responder: name } }, "replied");
+    ctx.replies.push(target ? { purpose: "responder", text, target } : { purpose: "responder", text });
+    decide(ctx, { stage: "responder", outcome: "allow", reason: "responder_replied", detail: target ? { responder: name, forward_to: route!.forward_to ?? null } : { responder: name } }, "replied");
   });
 }
