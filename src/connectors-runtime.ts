@@ -11,10 +11,6 @@ import type { IngressWriter } from "./ingress/index.ts";
 import { lookupSecret, openIngressWriter, type App } from "./main.ts";
 import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus, type PollRoundResult } from "../connectors/shared/connector.ts";
 import type { WebhookRoute } from "../connectors/shared/webhook.ts";
-import { createTelegramConnector } from "../connectors/telegram/inbound.ts";
-import { createDiscordConnector } from "../connectors/discord/inbound.ts";
-import { createWhatsAppConnector } from "../connectors/whatsapp/inbound.ts";
-import { createEmailConnectorFor } from "./capabilities/mail/connector-factory.ts";
 
 /** kv key holding a connector's last status (`{ status, updated_at_ms }`). */
 export const statusKey = (t: Transport) => `connector_status:${t}`;
@@ -73,16 +69,23 @@ export function modeOf(app: App, t: Transport): string {
   return app.config.connectors[t].mode;
 }
 
-/** Build one connector for an enabled transport, or the reason code why it could not be built. */
-function createConnector(app: App, t: Transport, deps: ConnectorDeps): Connector | string {
+/**
+ * Build one connector for an enabled transport, or the reason code why it could not be built. Each platform's
+ * module (and its SDK: grammY, discord.js, imapflow) loads only when that transport is enabled, so CLI commands
+ * that never run connectors start fast and small.
+ */
+async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Promise<Connector | string> {
   const c = app.config.connectors;
   const shared = { maxBodyBytes: app.config.server.max_body_bytes, keepRaw: app.config.ingress.keep_raw };
   switch (t) {
-    case "telegram":
+    case "telegram": {
       if (c.telegram.mode === "disabled") return "disabled";
+      const { createTelegramConnector } = await import("../connectors/telegram/inbound.ts");
       return createTelegramConnector({ ...deps, ...shared, mode: c.telegram.mode, apiRoot: c.telegram.api_root, pollTimeoutS: c.telegram.poll_timeout_s });
-    case "discord":
+    }
+    case "discord": {
       if (c.discord.mode === "disabled") return "disabled";
+      const { createDiscordConnector } = await import("../connectors/discord/inbound.ts");
       return createDiscordConnector({
         ...deps,
         keepRaw: shared.keepRaw,
@@ -91,10 +94,14 @@ function createConnector(app: App, t: Transport, deps: ConnectorDeps): Connector
         channelIds: c.discord.channel_ids,
         pollIntervalMs: c.discord.poll_interval_ms,
       });
-    case "whatsapp":
+    }
+    case "whatsapp": {
       if (c.whatsapp.mode === "disabled") return "disabled";
+      const { createWhatsAppConnector } = await import("../connectors/whatsapp/inbound.ts");
       return createWhatsAppConnector({ ...deps, ...shared, mode: c.whatsapp.mode });
+    }
     case "email": {
+      const { createEmailConnectorFor } = await import("./capabilities/mail/connector-factory.ts");
       const built = createEmailConnectorFor(app, deps);
       return built.connector ?? built.reason;
     }
@@ -183,7 +190,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
       secret: (id) => lookupSecret(app, id),
       onStatus: (s) => onStatus(t, s),
     };
-    const connector = createConnector(app, t, deps);
+    const connector = await createConnector(app, t, deps);
     if (typeof connector === "string") {
       // Not buildable (e.g. no IMAP password): say why in the persisted status, and keep the others running.
       app.logger.error({ event: "connector.unavailable", transport: t, mode: modeOf(app, t), code: connector }, "connector could not be built");

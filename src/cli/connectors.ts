@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import type { ConnectorStatus } from "../../connectors/shared/connector.ts";
 import { connectorsNotLive, readConnectorStatuses, startConnectors } from "../connectors-runtime.ts";
-import { startHttpServer, type HttpRuntime } from "../http-runtime.ts";
+import type { HttpRuntime } from "../http-runtime.ts";
 import type { App } from "../main.ts";
 import { appFor, globals } from "./context.ts";
 import { addHealthContributor, addStatusSection } from "./observe.ts";
@@ -64,7 +64,8 @@ async function runUntilSignal(app: App): Promise<void> {
   }
   let http: HttpRuntime | null = null;
   try {
-    if (running.routes.length > 0) http = await startHttpServer(app, running);
+    // Hono and prom-client load only when a server is needed.
+    if (running.routes.length > 0) http = await (await import("../http-runtime.ts")).startHttpServer(app, running);
     const sig = await waitForStopSignal();
     app.logger.info({ event: "connectors.stopping", signal: sig }, "stopping connectors");
   } finally {

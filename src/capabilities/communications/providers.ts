@@ -6,8 +6,24 @@ import type { Services } from "../../commands/services.ts";
 import { SECRET_ENV } from "../../config/env.ts";
 import type { CommsContracts } from "./contracts.ts";
 import type { EmailSender, SmsSender } from "./provider-ports.ts";
-import { createResendAdapter } from "./resend-adapter.ts";
-import { createTwilioAdapter } from "./twilio-adapter.ts";
+import type { ResendAdapterConfig } from "./resend-adapter.ts";
+import type { TwilioAdapterConfig } from "./twilio-adapter.ts";
+
+/**
+ * The Resend and Twilio SDKs load on the first send or probe, not at startup: together they cost tens of MB of
+ * memory that a runner which never sends email or SMS should not carry.
+ */
+function lazyEmailSender(cfg: ResendAdapterConfig): EmailSender {
+  let real: Promise<EmailSender> | null = null;
+  const get = () => (real ??= import("./resend-adapter.ts").then((m) => m.createResendAdapter(cfg)));
+  return { provider: "resend", send: async (msg) => (await get()).send(msg), probe: async () => (await get()).probe() };
+}
+
+function lazySmsSender(cfg: TwilioAdapterConfig): SmsSender {
+  let real: Promise<SmsSender> | null = null;
+  const get = () => (real ??= import("./twilio-adapter.ts").then((m) => m.createTwilioAdapter(cfg)));
+  return { provider: "twilio", send: async (msg) => (await get()).send(msg), probe: async () => (await get()).probe() };
+}
 
 export type CredentialTarget = "resend" | "twilio" | "imap" | "smtp";
 export const CREDENTIAL_TARGETS: readonly CredentialTarget[] = ["resend", "twilio", "imap", "smtp"];
@@ -61,7 +77,7 @@ export function emailSenderFor(c: CommsContracts, s: Services): SenderResult<Ema
   const apiKey = s.secret("resend-api-key");
   if (!apiKey) return { ok: false, missing: ["resend-api-key"] };
   const p = c.providers.providers.resend;
-  return { ok: true, sender: createResendAdapter({ apiKey, baseUrl: p.api_root, timeoutMs: p.timeout_ms }) };
+  return { ok: true, sender: lazyEmailSender({ apiKey, baseUrl: p.api_root, timeoutMs: p.timeout_ms }) };
 }
 
 /** The Twilio sender for these contracts, or the secret ids that are missing. */
@@ -71,5 +87,5 @@ export function smsSenderFor(c: CommsContracts, s: Services): SenderResult<SmsSe
   const missing = [...(accountSid ? [] : ["twilio-account-sid"]), ...(authToken ? [] : ["twilio-auth-token"])];
   if (!accountSid || !authToken) return { ok: false, missing };
   const p = c.providers.providers.twilio;
-  return { ok: true, sender: createTwilioAdapter({ accountSid, authToken, apiRoot: p.api_root, timeoutMs: p.timeout_ms }) };
+  return { ok: true, sender: lazySmsSender({ accountSid, authToken, apiRoot: p.api_root, timeoutMs: p.timeout_ms }) };
 }

@@ -14,9 +14,7 @@ import { classifySmsKeyword, type SmsKeyword } from "../../policy/consent.ts";
 import { E164 } from "../../policy/templates.ts";
 import { CommsPolicySchema, loadCommsContracts, type CommsPolicy } from "./contracts.ts";
 import { commsDirOf } from "./context.ts";
-import { verifyResendWebhook } from "./resend-adapter.ts";
 import { createCommsStore, maskRecipient, recipientHash, type DeliveryStatus } from "./store.ts";
-import { verifyTwilioSignature } from "./twilio-adapter.ts";
 
 export type WebhookHandler = (c: Context) => Promise<Response>;
 
@@ -78,6 +76,8 @@ export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; rese
     const query = new URL(c.req.url).search;
     const signature = c.req.header("x-twilio-signature") ?? "";
     // Twilio signs the URL it was configured with; without a public URL there is nothing to check against.
+    // The SDKs load on first use: importing them costs tens of MB that a runner without comms never needs.
+    const { verifyTwilioSignature } = await import("./twilio-adapter.ts");
     if (base === "" || !verifyTwilioSignature(token, signature, `${base}/webhooks/twilio${query}`, params)) {
       return c.text("Forbidden", 403);
     }
@@ -128,6 +128,7 @@ export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; rese
   const resend: WebhookHandler = async (c) => {
     const raw = await c.req.text();
     const secret = s.secret("resend-webhook-secret");
+    const { verifyResendWebhook } = await import("./resend-adapter.ts");
     const verdict = secret
       ? verifyResendWebhook({
           secret,

@@ -42,14 +42,8 @@ export interface ImapClientConfig {
   maxSourceBytes: number;
 }
 
-/** Defaults for the knobs callers rarely change. */
-export const IMAP_CLIENT_DEFAULTS = {
-  connectTimeoutMs: 10_000,
-  operationTimeoutMs: 30_000,
-  // IDLE on the wire ~0.2 s after the last command: EXISTS arrives well within the 2 s ingestion target.
-  idleDelayMs: 200,
-  maxSourceBytes: 8 * 1024 * 1024,
-} as const;
+export { IMAP_CLIENT_DEFAULTS } from "./imap-defaults.ts";
+import { IMAP_CLIENT_DEFAULTS } from "./imap-defaults.ts";
 
 /** Bytes fetched per search hit to build a snippet. */
 const SNIPPET_SOURCE_BYTES = 8 * 1024;

@@ -27,8 +27,10 @@ export const MAIL_CAPABILITIES: AnyCapability[] = createMailCapabilities();
 
 // Commonly used by composition
 export { createEmailConnectorFor, type EmailConnectorBuild, type EmailConnectorHost, type EmailConnectorFactoryOptions } from "./connector-factory.ts";
-export { createImapPort, connectImap, IMAP_CLIENT_DEFAULTS, type ImapClientConfig } from "./imap-client.ts";
+export { IMAP_CLIENT_DEFAULTS } from "./imap-defaults.ts";
+export type { ImapClientConfig } from "./imap-client.ts";
 // Advanced: contract shape and adapters
 export { loadMailStack, toMailStackConfig, watchedMailboxes, stackFilePath, type MailStackConfig, type MailEndpoint, type StackMailbox, type CatalogMessage } from "./stack.ts";
 export { DEFAULT_MAIL_ADAPTERS, DEFAULT_MAIL_RUNTIME, policiesDirOf, type MailAdapters, type MailRuntime, type MailServices } from "./mail-context.ts";
-export { SmtpError, SMTP_CODES, type SmtpClientConfig } from "./smtp-client.ts";
+export { SmtpError, SMTP_CODES } from "./smtp-error.ts";
+export type { SmtpClientConfig } from "./smtp-client.ts";

@@ -8,8 +8,10 @@ import { ConfigError, describeError } from "../../contracts/errors.ts";
 import { MailPortError, type MailPort, type MailSession } from "../../../connectors/shared/mail-port.ts";
 import { failed, type CapabilityResult } from "../../commands/capability.ts";
 import type { Services } from "../../commands/services.ts";
-import { connectImap, IMAP_CLIENT_DEFAULTS, type ImapClientConfig } from "./imap-client.ts";
-import { probeSmtp, sendMail, SmtpError, type SmtpClientConfig, type SmtpSendReceipt } from "./smtp-client.ts";
+import type { ImapClientConfig } from "./imap-client.ts";
+import { IMAP_CLIENT_DEFAULTS } from "./imap-defaults.ts";
+import type { SmtpClientConfig, SmtpSendReceipt } from "./smtp-client.ts";
+import { SmtpError } from "./smtp-error.ts";
 import { loadMailStack, type MailStackConfig } from "./stack.ts";
 
 /** The adapters the mail capabilities call; the defaults are imapflow and nodemailer. */
@@ -19,7 +21,12 @@ export interface MailAdapters {
   sendMail(cfg: SmtpClientConfig, msg: { to: string; subject: string; text: string; headers?: Record<string, string> }): Promise<SmtpSendReceipt>;
 }
 
-export const DEFAULT_MAIL_ADAPTERS: MailAdapters = { connectImap, probeSmtp, sendMail };
+/** imapflow, mailparser and nodemailer load on first use, so a runner that never touches mail does not carry them. */
+export const DEFAULT_MAIL_ADAPTERS: MailAdapters = {
+  connectImap: async (cfg, opts) => (await import("./imap-client.ts")).connectImap(cfg, opts),
+  probeSmtp: async (cfg) => (await import("./smtp-client.ts")).probeSmtp(cfg),
+  sendMail: async (cfg, msg) => (await import("./smtp-client.ts")).sendMail(cfg, msg),
+};
 
 /** Adapters plus the bound on every connect/login (the contract has no timeout field yet). */
 export interface MailRuntime {

@@ -5,23 +5,10 @@
  * @see https://nodemailer.com/smtp/ (nodemailer 10.6.0)
  */
 import nodemailer from "nodemailer";
-import { TauError } from "../../contracts/errors.ts";
 import type { TlsMode } from "./stack.ts";
 
-export const SMTP_CODES = ["smtp_auth_failed", "smtp_timeout", "smtp_connection_refused", "smtp_rejected", "smtp_protocol_error"] as const;
-export type SmtpCode = (typeof SMTP_CODES)[number];
-
-/** A failed SMTP operation with its reason code and, when the server answered, its response code. */
-export class SmtpError extends TauError {
-  readonly reason: SmtpCode;
-  readonly responseCode: number | null;
-  constructor(reason: SmtpCode, message: string, options: { cause?: unknown; responseCode?: number | null } = {}) {
-    super(reason.toUpperCase(), message, { cause: options.cause, details: { response_code: options.responseCode ?? null } });
-    this.name = `SmtpError[${reason}]`;
-    this.reason = reason;
-    this.responseCode = options.responseCode ?? null;
-  }
-}
+export { SMTP_CODES, SmtpError, type SmtpCode } from "./smtp-error.ts";
+import { SmtpError, type SmtpCode } from "./smtp-error.ts";
 
 export interface SmtpClientConfig {
   host: string;
