@@ -67,7 +67,7 @@ const outputs = new Map<ChildProcess, () => string>();
 function tau(args: string[], extraEnv: Record<string, string> = {}, stateDir = path.join(home, "state")): ChildProcess {
   // BENCH_E2E_PROFILE=<dir>: a V8 CPU profile of the drain (open it in Chrome DevTools).
   const prof = process.env.BENCH_E2E_PROFILE && args[0] === "process" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_E2E_PROFILE}`] : [];
-  const node = [process.execPath, ...prof, path.join(root, "bin", "tau.js"), ...args, "--state-dir", stateDir, "--config", path.join(home, "tau.yaml")];
+  const node = [process.execPath, "--max-semi-space-size=4", ...prof, path.join(root, "bin", "tau.js"), ...args, "--state-dir", stateDir, "--config", path.join(home, "tau.yaml")];
   const [cmd, ...rest] = hasTaskset ? ["taskset", "-c", "0", ...node] : node;
   const c = spawn(cmd!, rest, { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "inherit"], cwd: home });
   children.add(c);

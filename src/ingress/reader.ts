@@ -103,30 +103,61 @@ export function readLines(file: string, cursor: IngressCursor | null, maxLines: 
 }
 
 /** Count complete lines after `offset` (the queue depth), without decoding them. */
-export function countLinesAfter(file: string, offset: number): number {
+/** Newlines in [from, to) of an open file. */
+function countNewlines(fd: number, from: number, to: number, buf: Buffer): number {
+  let count = 0;
+  let pos = from;
+  while (pos < to) {
+    const n = fs.readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+    if (n <= 0) break;
+    let i = buf.indexOf(10, 0);
+    while (i !== -1 && i < n) {
+      count += 1;
+      i = buf.indexOf(10, i + 1);
+    }
+    pos += n;
+  }
+  return count;
+}
+
+/** What the last count of a file saw: its inode, the range scanned and the newlines in it. */
+export interface LineCountMemo {
+  ino: number;
+  from: number;
+  to: number;
+  count: number;
+}
+
+/**
+ * `countLinesAfter` without rescanning the whole backlog every cycle: with the memo of the previous count of
+ * the same file (same inode, cursor not behind it, file not shrunk) only the bytes consumed since (already in the
+ * page cache) and the bytes appended since are read. Anything else is a full count. Updates `memo` in place.
+ */
+export function countLinesAfterMemo(file: string, offset: number, memos: Map<string, LineCountMemo>): number {
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
   } catch {
+    memos.delete(file);
     return 0;
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
     const buf = Buffer.allocUnsafe(CHUNK);
-    let count = 0;
-    let pos = offset;
-    while (pos < size) {
-      const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, size - pos), pos);
-      if (n <= 0) break;
-      let i = buf.indexOf(10, 0);
-      while (i !== -1 && i < n) {
-        count += 1;
-        i = buf.indexOf(10, i + 1);
-      }
-      pos += n;
+    const m = memos.get(file);
+    let count: number;
+    if (m && m.ino === st.ino && offset >= m.from && offset <= m.to && st.size >= m.to) {
+      count = m.count - countNewlines(fd, m.from, offset, buf) + countNewlines(fd, m.to, st.size, buf);
+    } else {
+      count = countNewlines(fd, offset, st.size, buf);
     }
+    memos.set(file, { ino: st.ino, from: offset, to: st.size, count });
     return count;
   } finally {
     fs.closeSync(fd);
   }
+}
+
+export function countLinesAfter(file: string, offset: number): number {
+  return countLinesAfterMemo(file, offset, new Map());
 }

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import type { TauConfig } from "../config/index.ts";
-import { countLinesAfter, ingressFile, parseIngressLine, readLines, type IngressCursor } from "../ingress/index.ts";
+import { countLinesAfterMemo, ingressFile, type LineCountMemo, parseIngressLine, readLines, type IngressCursor } from "../ingress/index.ts";
 import type { Logger } from "../log.ts";
 import { outboxIdFor, queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { Delivery } from "../outbound/deliver.ts";
@@ -50,6 +50,8 @@ export function createRunner(deps: RunnerDeps) {
   const quarantineDir = path.join(deps.stateDir, "quarantine");
   const transports = deps.transports ?? TRANSPORTS;
   const batchSeen = new Set<string>();
+  /** Queue depth per ingress file, counted incrementally (a full rescan per cycle is quadratic in the backlog). */
+  const depthMemos = new Map<string, LineCountMemo>();
   const pipeline = deps.buildPipeline((id) => batchSeen.has(id) || store.hasEvent(id));
   let lock: ShortLock | null = null;
   const ingressLock = () => (lock ??= openShortLock(path.join(ingressDir, ".lock")));
@@ -143,7 +145,7 @@ export function createRunner(deps: RunnerDeps) {
             if (ctx.replies.every((r) => !r.target)) queueReplies(store, env.event_id, replyTargetOf(env), ctx.replies, opts, undefined, fresh);
             else {
               // A forward goes elsewhere: one row per reply, each to its own target, ids by position as usual.
-              ctx.replies.forEach((r, i) => queueReplies(store, env.event_id, r.target ?? replyTargetOf(env), [r], opts, () => outboxIdFor(env.event_id, i), fresh));
+              ctx.replies.forEach((r, i) => queueReplies(store, env.event_id, r.target ?? replyTargetOf(env), [r], opts, () => outboxIdFor(env.event_id, i, now), fresh));
             }
             report.replies += ctx.replies.length;
           }
@@ -189,7 +191,7 @@ export function createRunner(deps: RunnerDeps) {
     for (const t of transports) {
       const c = cursorOf(t);
       const file = ingressFile(ingressDir, t);
-      const depth = c ? countLinesAfter(file, c.offset) : countLinesAfter(file, 0);
+      const depth = countLinesAfterMemo(file, c ? c.offset : 0, depthMemos);
       report.queue_depth += depth;
       if (depth > 0) {
         const o = oldestQueuedMs(t);

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { countLinesAfter, readLines } from "../../src/ingress/reader.ts";
+import { countLinesAfter, countLinesAfterMemo, readLines, type LineCountMemo } from "../../src/ingress/reader.ts";
 
 function file(content: Buffer | string): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), "tau-reader-"));
@@ -53,3 +53,34 @@ describe("ingress reader", () => {
     expect(r2.lines.map((l) => (l.ok ? l.text : ""))).toEqual(["9"]);
   });
 });
+
+describe("countLinesAfterMemo", () => {
+  it("agrees with a full count as lines are appended, consumed and the file is rotated", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tau-count-"));
+    try {
+      const file = path.join(dir, "telegram.ndjson");
+      const line = (i: number) => `{"n":${i}}\n`;
+      fs.writeFileSync(file, Array.from({ length: 10 }, (_, i) => line(i)).join(""));
+      const memos = new Map<string, LineCountMemo>();
+      expect(countLinesAfterMemo(file, 0, memos)).toBe(10);
+      fs.appendFileSync(file, line(10) + line(11) + '{"partial":');
+      const offsetAfter3 = Buffer.byteLength(line(0) + line(1) + line(2));
+      expect(countLinesAfterMemo(file, offsetAfter3, memos)).toBe(9);
+      expect(countLinesAfterMemo(file, offsetAfter3, memos)).toBe(countLinesAfter(file, offsetAfter3));
+      fs.appendFileSync(file, "true}\n");
+      const end = fs.statSync(file).size;
+      expect(countLinesAfterMemo(file, end, memos)).toBe(0);
+      // Rotation: a new file (new inode) at the same path is counted from scratch.
+      fs.renameSync(file, `${file}.1`);
+      fs.writeFileSync(file, line(0) + line(1));
+      expect(countLinesAfterMemo(file, 0, memos)).toBe(2);
+      // A cursor behind the memo (a restart re-reading) is a full count too.
+      expect(countLinesAfterMemo(file, 0, memos)).toBe(2);
+      fs.rmSync(file);
+      expect(countLinesAfterMemo(file, 0, memos)).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
