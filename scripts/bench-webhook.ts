@@ -199,7 +199,10 @@ const rows: Row[] = [];
 for (const c of CONCURRENCY) {
   const best = new Map<string, Row>();
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+    // BENCH_WEBHOOK_ONLY=<name substring>: run only matching targets (for profiling one path with --cpu-prof).
+    const only = process.env.BENCH_WEBHOOK_ONLY;
+    const targets = only ? TARGETS.filter((t) => t.name.includes(only)) : TARGETS;
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
       const r = await runOnce(t, c);
       const prev = best.get(t.name);
@@ -207,7 +210,7 @@ for (const c of CONCURRENCY) {
       else prev.cpu_us = Math.min(prev.cpu_us, r.cpu_us);
     }
   }
-  for (const t of TARGETS) rows.push(best.get(t.name)!);
+  for (const t of TARGETS) if (best.has(t.name)) rows.push(best.get(t.name)!);
 }
 
 const pad = (s: string | number, n: number) => String(s).padEnd(n);
@@ -225,6 +228,7 @@ for (const c of CONCURRENCY) {
   // grammY CPU per request ÷ tau CPU per request: how many requests tau serves per grammY one on the same CPU.
   ratios[`telegram_vs_grammy_cpu_c${c}`] = +(cpu(TARGETS[3]!.name, c) / cpu(TARGETS[2]!.name, c)).toFixed(3);
 }
+if (process.env.BENCH_WEBHOOK_ONLY) process.exit(0); // ratios need every target
 for (const c of CONCURRENCY) {
   const tmpfs = hasShm ? `; on tmpfs ${ratios[`telegram_vs_grammy_tmpfs_c${c}`]!.toFixed(2)}×` : "";
   console.log(

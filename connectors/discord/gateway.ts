@@ -12,7 +12,7 @@ import type { Ingestor } from "../shared/ingest.ts";
 import type { StatusTracker } from "../shared/status-tracker.ts";
 import { classifyCloseCode, classifyDiscordError, type DiscordFailure } from "./errors.ts";
 
-const MESSAGE_EVENTS = new Set(["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"]);
+const MESSAGE_EVENTS = new Set(["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"]);
 /** Appends of gateway frames are retried this many times; the gateway cannot redeliver. */
 const APPEND_ATTEMPTS = 5;
 
@@ -27,6 +27,10 @@ export interface DiscordGatewayOptions {
   /** Learned from READY: the bot's own user id (own messages are ignored). */
   onSelf(id: string): void;
   selfId(): string;
+  /** A batch of frames is durably in ingress (cursor bookkeeping for backfill). */
+  onAppended?(packets: readonly GatewayPacket[]): void;
+  /** A new session is READY (not a resume): dispatches since the last one may be lost; backfill them. */
+  onSession?(): void;
 }
 
 export interface DiscordGateway {
@@ -37,11 +41,11 @@ export interface DiscordGateway {
   connected(): boolean;
 }
 
-interface GatewayPacket {
+export interface GatewayPacket {
   op: number;
   t?: string | null;
   s?: number | null;
-  d?: { author?: { id?: string }; user?: { id?: string } } | null;
+  d?: { id?: string; channel_id?: string; author?: { id?: string }; user?: { id?: string } } | null;
 }
 
 export function createDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
@@ -64,6 +68,7 @@ export function createDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
       for (let i = 0; ; i++) {
         try {
           await o.ingestor.ingest(batch);
+          o.onAppended?.(batch);
           break;
         } catch {
           if (i + 1 >= APPEND_ATTEMPTS) {
@@ -96,6 +101,7 @@ export function createDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
       if (id) o.onSelf(id);
       attempt = 0;
       o.tracker.success();
+      o.onSession?.();
       return;
     }
     if (t === "RESUMED") {

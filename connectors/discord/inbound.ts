@@ -9,6 +9,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from "../shared/backoff.ts";
 import type { Connector, ConnectorDeps, PollRoundResult } from "../shared/connector.ts";
 import { createIngestor } from "../shared/ingest.ts";
 import { StatusTracker } from "../shared/status-tracker.ts";
+import { createGatewayBackfill, type GatewayBackfill } from "./backfill.ts";
 import { createDiscordGateway, type DiscordGateway } from "./gateway.ts";
 import { normalizeDiscordPayload } from "./normalize.ts";
 import { createDiscordPoller, restGet, type DiscordPoller } from "./polling.ts";
@@ -55,6 +56,9 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
   const backoff = deps.backoff ?? DEFAULT_BACKOFF;
   const random = deps.random ?? Math.random;
   let gateway: DiscordGateway | null = null;
+  let backfill: GatewayBackfill | null = null;
+  let backfillRest: REST | null = null;
+  let backfillAbort = new AbortController();
   let poller: DiscordPoller | null = null;
   let loop: Promise<void> | null = null;
   let abort: AbortController | null = null;
@@ -104,6 +108,19 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
       const token = requireToken();
       tracker.setRunning(true);
       if (deps.mode === "gateway") {
+        backfillAbort = new AbortController();
+        const bf = (backfill ??= createGatewayBackfill({
+          rest: () => (backfillRest ??= new REST({ api: deps.apiRoot, version: "10" }).setToken(token)),
+          token,
+          ingestor,
+          cursors: deps.cursors,
+          tracker,
+          logger: deps.logger,
+          clock: deps.clock,
+          backoff,
+          random,
+          selfId: () => selfId,
+        }));
         gateway ??= createDiscordGateway({
           token,
           apiRoot: deps.apiRoot,
@@ -116,6 +133,8 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
             selfId = id;
           },
           selfId: () => selfId,
+          onAppended: (packets) => bf.noteAppended(packets),
+          onSession: () => void bf.onSession(backfillAbort.signal),
         });
         const g = gateway;
         tracker.connected = () => g.connected();
@@ -134,8 +153,10 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
       if (!tracker.running) return;
       stopping = (async () => {
         abort?.abort();
+        backfillAbort.abort();
         await loop;
         await gateway?.stop();
+        await backfill?.idle();
         await ingestor.idle();
       })();
       await stopping;

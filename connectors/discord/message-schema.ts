@@ -87,6 +87,8 @@ export const DcUpdateProbeSchema = z.looseObject({
 
 /** MESSAGE_DELETE payload: ids only. */
 export const DcMessageDeleteSchema = z.looseObject({ id: Snowflake, channel_id: Snowflake, guild_id: Snowflake.optional() });
+/** MESSAGE_DELETE_BULK: `{ids[], channel_id, guild_id?}`. @see https://discord.com/developers/docs/events/gateway-events#message-delete-bulk */
+export const DcMessageDeleteBulkSchema = z.looseObject({ ids: z.array(Snowflake).min(1).max(1000), channel_id: Snowflake, guild_id: Snowflake.optional() });
 
 /** A gateway payload; dispatches have op 0 with `t` and `s`. @see https://discord.com/developers/docs/events/gateway */
 export const DcGatewayFrameSchema = z.looseObject({

@@ -2,6 +2,7 @@
 import type { Envelope, IgnoredItem, NormalizeContext, NormalizeResult } from "../../src/contracts/envelope.ts";
 import {
   DcGatewayFrameSchema,
+  DcMessageDeleteBulkSchema,
   DcMessageDeleteSchema,
   DcMessageSchema,
   DcMessageUpdateSchema,
@@ -60,11 +61,22 @@ function deleteEnvelope(d: unknown, path: Path, ctx: NormalizeContext, frame: Fr
   };
 }
 
+/** MESSAGE_DELETE_BULK (a moderator purge): one delete per id, with the same event ids single deletes get. */
+function deleteBulkEnvelopes(d: unknown, path: Path, ctx: NormalizeContext, frame: FrameInfo, raw: unknown): ItemResult | ItemResult[] {
+  const parsed = DcMessageDeleteBulkSchema.safeParse(d);
+  if (!parsed.success) return refuseZod(parsed.error, d, path);
+  const { ids, channel_id, guild_id } = parsed.data;
+  return ids.map((id) => {
+    const one = deleteEnvelope({ id, channel_id, ...(guild_id ? { guild_id } : {}) }, path, ctx, frame, raw);
+    return "event_id" in one ? { ...one, meta: { ...one.meta, action: "message_delete_bulk" } } : one;
+  });
+}
+
 /**
- * A gateway payload: dispatches MESSAGE_CREATE/UPDATE/DELETE are normalized, anything else is ignored.
+ * A gateway payload: dispatches MESSAGE_CREATE/UPDATE/DELETE/DELETE_BULK are normalized, anything else is ignored.
  * @see https://discord.com/developers/docs/events/gateway-events#receive-events
  */
-function frameEnvelope(rawFrame: unknown, path: Path, ctx: NormalizeContext): ItemResult {
+function frameEnvelope(rawFrame: unknown, path: Path, ctx: NormalizeContext): ItemResult | ItemResult[] {
   const parsed = DcGatewayFrameSchema.safeParse(rawFrame);
   if (!parsed.success) return refuseZod(parsed.error, rawFrame, path);
   const { op, t, s, d } = parsed.data;
@@ -74,6 +86,7 @@ function frameEnvelope(rawFrame: unknown, path: Path, ctx: NormalizeContext): It
   if (t === "MESSAGE_CREATE") return createEnvelope(d, dPath, ctx, frame, rawFrame);
   if (t === "MESSAGE_UPDATE") return updateEnvelope(d, dPath, ctx, frame, rawFrame);
   if (t === "MESSAGE_DELETE") return deleteEnvelope(d, dPath, ctx, frame, rawFrame);
+  if (t === "MESSAGE_DELETE_BULK") return deleteBulkEnvelopes(d, dPath, ctx, frame, rawFrame);
   return { code: "discord_event_type_unsupported", detail: `dispatch ${t ?? "(null)"}${s == null ? "" : ` s=${s}`}` };
 }
 
@@ -93,9 +106,11 @@ export function normalizeDiscordPayload(raw: unknown, ctx: NormalizeContext): No
       isRecord(item.raw) && "op" in item.raw
         ? frameEnvelope(item.raw, item.path, ctx)
         : createEnvelope(item.raw, item.path, ctx, {}, item.raw);
-    if ("ok" in out) return out;
-    if ("event_id" in out) envelopes.push(out);
-    else ignored.push(out);
+    for (const one of Array.isArray(out) ? out : [out]) {
+      if ("ok" in one) return one;
+      if ("event_id" in one) envelopes.push(one);
+      else ignored.push(one);
+    }
   }
   return finalize(envelopes, ignored);
 }

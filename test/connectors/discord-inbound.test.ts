@@ -80,6 +80,31 @@ describe("discord gateway (discord.js)", () => {
     expect(c.status()).toMatchObject({ transport: "discord", mode: "gateway", liveness: "live", events_ingested: 5 });
   });
 
+  it("backfills over REST what a non-resumable session or a restart lost (GET …/messages?after=)", async () => {
+    const c = connector();
+    await c.start();
+    await server.waitForSession();
+    const first = server.receiveMessage(CHANNEL, { content: "before the gap", author: { id: USER } });
+    await waitFor(() => h.read("discord").length === 1, 5000, "first message");
+    await waitFor(() => c.status().events_ingested === 1, 5000, "cursor after the fsync");
+    expect(h.cursors.data.get(`discord:after:${CHANNEL}`)).toBe(first["id"]);
+
+    // Posted while the session is gone: in the channel's history, never dispatched on this gateway.
+    const lost = server.addMessage(CHANNEL, { content: "lost in the gap", author: { id: USER } });
+    server.gateway.invalidateSession(false); // op 9 d:false → IDENTIFY, a new READY
+    await waitFor(() => server.gateway.identifies.length === 2, 10_000, "a second IDENTIFY");
+    await waitFor(() => h.read("discord").some((e) => e.event_id === `discord:${lost["id"]}`), 10_000, "backfilled message");
+
+    // A restart is a gap too: what arrives while tau is down is fetched at the next READY.
+    await c.stop();
+    const whileDown = server.addMessage(CHANNEL, { content: "while tau was down", author: { id: USER } });
+    await c.start();
+    await waitFor(() => h.read("discord").some((e) => e.event_id === `discord:${whileDown["id"]}`), 10_000, "message from the downtime");
+    const ids = h.read("discord").map((e) => e.event_id);
+    expect(ids.filter((id) => id === `discord:${first["id"]}`)).toHaveLength(1); // history before the cursor is not refetched
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it("receives DMs (Partials.Channel) as chat_type dm", async () => {
     const c = connector();
     await c.start();

@@ -202,6 +202,17 @@ describe("normalizeDiscordPayload: gateway frames", () => {
     });
   });
 
+  it("maps MESSAGE_DELETE_BULK to one delete per id, with the ids single deletes get", () => {
+    const frame = { op: 0, t: "MESSAGE_DELETE_BULK", s: 46, d: { ids: ["1500000000000000004", "1500000000000000005"], channel_id: "1200000000000000100", guild_id: "1200000000000000001" } };
+    const out = ok(normalizeDiscordPayload(frame, ctx)).envelopes;
+    expect(out.map((e) => [e.event_id, e.kind, e.conversation_id, e.meta.action, e.meta.message_id])).toEqual([
+      ["discord:1500000000000000004:d", "system", "1200000000000000100", "message_delete_bulk", "1500000000000000004"],
+      ["discord:1500000000000000005:d", "system", "1200000000000000100", "message_delete_bulk", "1500000000000000005"],
+    ]);
+    for (const e of out) expect(EnvelopeSchema.safeParse(e).success).toBe(true);
+    expect(normalizeDiscordPayload({ ...frame, d: { ids: [], channel_id: "1200000000000000100" } }, ctx).ok).toBe(false);
+  });
+
   it("ignores other dispatch types and non-dispatch opcodes", () => {
     expect(normalizeDiscordPayload(load("guild-member-add-frame.json"), ctx)).toEqual({
       ok: true,
