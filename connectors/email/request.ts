@@ -1,11 +1,35 @@
-/** @module Email reply request for one chunk (SMTP submission), as dry-run shows it. */
+/**
+ * @module The email reply for one chunk: the exact SMTP submission provider mode makes (connectors/email/sender.ts)
+ * and dry-run shows. Threaded under the triggering message, marked automatic (RFC 3834 `Auto-Submitted`).
+ */
 import type { ChunkJob, ProviderRequest } from "../../src/contracts/outbound.ts";
 
+export interface EmailSubmission {
+  to: string;
+  subject: string;
+  text: string;
+  headers: Record<string, string>;
+}
+
+/** Replies do not keep the original subject with the outbox row: one fixed subject, numbered when split. */
+export const EMAIL_REPLY_SUBJECT = "Re: your message to tau";
+
+/** `<id@host>` as Message-ID headers want it. */
+function angle(id: string): string {
+  const t = id.trim();
+  return t.startsWith("<") ? t : `<${t}>`;
+}
+
+export function emailSubmissionFor(job: ChunkJob, subject = EMAIL_REPLY_SUBJECT): EmailSubmission {
+  const headers: Record<string, string> = { "Auto-Submitted": "auto-replied", "X-Tau-Outbox-Id": `${job.outbox_id}:${job.idx}` };
+  if (job.target.reply_to) {
+    headers["In-Reply-To"] = angle(job.target.reply_to);
+    headers["References"] = angle(job.target.reply_to);
+  }
+  const part = job.chunk_count > 1 ? ` (${job.idx + 1}/${job.chunk_count})` : "";
+  return { to: job.target.conversation_id, subject: `${subject}${part}`, text: job.text, headers };
+}
+
 export function buildEmailReply(job: ChunkJob): ProviderRequest {
-  return {
-    method: "POST",
-    url: "smtp://submission",
-    headers: {},
-    body: { to: job.target.conversation_id, in_reply_to: job.target.reply_to, part: job.idx + 1, parts: job.chunk_count, text: job.text },
-  };
+  return { method: "POST", url: "smtp://submission", headers: {}, body: { ...emailSubmissionFor(job) } };
 }

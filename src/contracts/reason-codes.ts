@@ -47,6 +47,8 @@ export const DELIVERY_CODES = [
   "delivery_missing_discord_bot_token",
   "delivery_missing_whatsapp_access_token",
   "delivery_missing_whatsapp_phone_number_id",
+  "delivery_missing_smtp_password",
+  "delivery_email_simulation",
   "delivery_rate_limited",
   "delivery_provider_unavailable",
   "delivery_request_rejected",

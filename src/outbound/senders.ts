@@ -23,8 +23,12 @@ function lazySender(transport: Transport, idempotent: boolean, load: () => Promi
   };
 }
 
-/** Senders for Telegram, Discord and WhatsApp, pointed at the configured API roots. Email replies are not sent from here. */
-export function createProviderSenders(config: TauConfig, secret: SecretLookup): Map<Transport, ProviderSender> {
+/**
+ * Senders for Telegram, Discord and WhatsApp, pointed at the configured API roots, and email replies over the
+ * SMTP submission account of `policies/communications/stack.yaml` (in `policiesDir`; only when its mode is
+ * `live-pilot` — a simulation stack refuses with `delivery_email_simulation`).
+ */
+export function createProviderSenders(config: TauConfig, secret: SecretLookup, policiesDir?: string): Map<Transport, ProviderSender> {
   const c = config.connectors;
   const timeoutMs = config.outbound.http_timeout_ms;
   return new Map<Transport, ProviderSender>([
@@ -51,6 +55,30 @@ export function createProviderSenders(config: TauConfig, secret: SecretLookup): 
           token: () => secret("whatsapp-access-token"),
           phoneNumberId: () => secret("whatsapp-phone-number-id") ?? (config.identity.whatsapp.phone_number_id || null),
           timeoutMs,
+        });
+      }),
+    ],
+    [
+      "email",
+      lazySender("email", false, async () => {
+        const { createEmailSender } = await import("../../connectors/email/sender.ts");
+        const { loadMailStack } = await import("../capabilities/mail/stack.ts");
+        const { DEFAULT_MAIL_ADAPTERS, smtpConfigOf } = await import("../capabilities/mail/mail-context.ts");
+        const { describeError } = await import("../contracts/errors.ts");
+        return createEmailSender({
+          setup() {
+            if (!policiesDir) return { ok: false, code: "delivery_request_rejected", detail: "no policies folder: email replies need policies/communications/stack.yaml" };
+            let stack;
+            try {
+              stack = loadMailStack(policiesDir);
+            } catch (err) {
+              return { ok: false, code: "delivery_request_rejected", detail: `communications stack: ${describeError(err)}`.slice(0, 300) };
+            }
+            if (stack.mode !== "live-pilot") return { ok: false, code: "delivery_email_simulation", detail: "stack.yaml mode is simulation: email replies are not sent (set mode: live-pilot)" };
+            const cfg = smtpConfigOf(stack, { secret }, timeoutMs);
+            if (!cfg) return { ok: false, code: "delivery_missing_smtp_password", detail: `no secret ${stack.smtp.password_secret} (TAU_SMTP_PASSWORD or tau secrets set)` };
+            return { ok: true, submit: (msg) => DEFAULT_MAIL_ADAPTERS.sendMail(cfg, msg) };
+          },
         });
       }),
     ],
