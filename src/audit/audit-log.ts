@@ -41,17 +41,34 @@ function rowHash(prev: string, seq: number, at: number, e: { actor: string; surf
     .digest("hex");
 }
 
+/** The append statements, prepared once per connection (commands append one row each; compiling SQL per row showed). */
+/** A prepared statement taking positional parameters. */
+type Statement = ReturnType<Db["prepare"]> & { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
+const appendStatements = new WeakMap<Db, { head: Statement; insert: Statement; putHead: Statement }>();
+
+function statementsFor(db: Db) {
+  let s = appendStatements.get(db);
+  if (!s) {
+    s = {
+      head: db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"),
+      insert: db.prepare("INSERT INTO audit (seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      putHead: db.prepare("INSERT INTO kv (key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+    };
+    appendStatements.set(db, s);
+  }
+  return s;
+}
+
 /** Append one entry (call inside the caller's transaction when it belongs with other writes). */
 export function appendAudit(db: Db, entry: AuditEntry, atMs: number): AuditRow {
-  const head = db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string } | undefined;
+  const st = statementsFor(db);
+  const head = st.head.get() as { seq: number; hash: string } | undefined;
   const seq = (head?.seq ?? 0) + 1;
   const prev = head?.hash ?? GENESIS;
   const args = JSON.stringify(redactArgs(entry.args));
   const hash = rowHash(prev, seq, atMs, { ...entry, args });
-  db.prepare(
-    "INSERT INTO audit (seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-  ).run(seq, atMs, entry.actor, entry.surface, entry.action, entry.target, args, entry.outcome, entry.reason_code, prev, hash);
-  db.prepare("INSERT INTO kv (key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify({ seq, hash }));
+  st.insert.run(seq, atMs, entry.actor, entry.surface, entry.action, entry.target, args, entry.outcome, entry.reason_code, prev, hash);
+  st.putHead.run(JSON.stringify({ seq, hash }));
   return { ...entry, args: JSON.parse(args) as Record<string, unknown>, seq, at_ms: atMs, prev_hash: prev, hash };
 }
 
