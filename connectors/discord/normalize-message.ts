@@ -1,7 +1,7 @@
 /** @module Discord message objects (MESSAGE_CREATE / MESSAGE_UPDATE) → envelopes. */
 import type { Actor, Attachment, ChatType, Envelope, NormalizeContext } from "../../src/contracts/envelope.ts";
 import type { DcAttachment, DcMessage, DcMessageUpdate, DcStickerItem } from "./message-schema.ts";
-import { compactMeta } from "./normalize-result.ts";
+import { compactMeta } from "../shared/normalize-result.ts";
 
 /** Message types that carry user content: DEFAULT, REPLY, CHAT_INPUT_COMMAND, THREAD_STARTER_MESSAGE, CONTEXT_MENU_COMMAND. */
 const CONTENT_MESSAGE_TYPES = new Set([0, 19, 20, 21, 23]);

@@ -10,8 +10,8 @@ import {
 } from "./message-schema.ts";
 import { baseFields, chatTypeOf, frameMeta, toMessageEnvelope } from "./normalize-message.ts";
 import type { FrameInfo } from "./normalize-message.ts";
-import { compactMeta, finalize, refuse, refuseZod } from "./normalize-result.ts";
-import type { Refusal } from "./normalize-result.ts";
+import { compactMeta, finalize, refuse, refuseZod } from "../shared/normalize-result.ts";
+import type { Refusal } from "../shared/normalize-result.ts";
 
 type Path = (string | number)[];
 type ItemResult = Envelope | IgnoredItem | Refusal;

@@ -1,7 +1,7 @@
 /** @module Telegram callback_query, my_chat_member and message_reaction updates → envelopes. */
 import type { ChatType, Envelope, NormalizeContext } from "../../src/contracts/envelope.ts";
 import { baseFields, chatActor, chatTypeOf, userActor } from "./normalize-message.ts";
-import { compactMeta } from "./normalize-result.ts";
+import { compactMeta } from "../shared/normalize-result.ts";
 import type { TgCallbackQuery, TgChatMemberUpdated, TgReactionType, TgReactionUpdated } from "./update-schema.ts";
 
 const PRESENT_STATUSES = new Set(["creator", "administrator", "member", "restricted"]);

@@ -1,7 +1,7 @@
 /** @module Telegram Message (message, edited_message, channel_post, edited_channel_post) → envelope. */
 import type { Actor, Attachment, ChatType, Envelope, NormalizeContext } from "../../src/contracts/envelope.ts";
-import { compactMeta } from "./normalize-result.ts";
-import type { MetaInput } from "./normalize-result.ts";
+import { compactMeta } from "../shared/normalize-result.ts";
+import type { MetaInput } from "../shared/normalize-result.ts";
 import type { TgChat, TgEntity, TgMessage, TgUser } from "./update-schema.ts";
 
 /** `GroupAnonymousBot`: the fake `from` of messages sent by anonymous group admins. */

@@ -3,8 +3,8 @@ import type { Envelope, IgnoredItem, NormalizeContext, NormalizeResult } from ".
 import { toCallbackEnvelope, toMembershipEnvelope, toReactionEnvelope } from "./normalize-chat-events.ts";
 import { toMessageEnvelope } from "./normalize-message.ts";
 import type { MessageUpdateType } from "./normalize-message.ts";
-import { finalize, refuse, refuseZod } from "./normalize-result.ts";
-import type { Refusal } from "./normalize-result.ts";
+import { finalize, refuse, refuseZod } from "../shared/normalize-result.ts";
+import type { Refusal } from "../shared/normalize-result.ts";
 import { TgGetUpdatesResponseSchema, TgUpdateSchema } from "./update-schema.ts";
 import type { TgUpdate } from "./update-schema.ts";
 

@@ -1,72 +1,9 @@
-/** @module Builds NormalizeResults for the WhatsApp normalizer: refusals from zod issues, final envelope validation. */
+/** @module The shared NormalizeResult builders, with WhatsApp's `from` (the sender wa_id, every message's conversation key) as an id field. */
 import type { z } from "zod";
-import { EnvelopeSchema } from "../../src/contracts/envelope.ts";
-import type { Envelope, IgnoredItem, NormalizeResult } from "../../src/contracts/envelope.ts";
-import type { IngressCode } from "../../src/contracts/reason-codes.ts";
+import { refuseZod as refuseZodShared, type Refusal } from "../shared/normalize-result.ts";
 
-/** A refusal: the `ok:false` branch of NormalizeResult. */
-export type Refusal = Extract<NormalizeResult, { ok: false }>;
-/** A value allowed in `envelope.meta`; `undefined` entries are dropped by {@link compactMeta}. */
-export type MetaInput = Record<string, string | number | boolean | null | undefined>;
-type PathKey = PropertyKey;
+export { compactMeta, finalize, refuse, type MetaInput, type Refusal } from "../shared/normalize-result.ts";
 
-/** Refuse with a stable ingress reason code and a `<path>: <what>` detail. */
-export function refuse(code: IngressCode, detail: string): Refusal {
-  return { ok: false, code, detail };
-}
-
-/** Drop `undefined` entries so the meta record holds primitives only. */
-export function compactMeta(meta: MetaInput): Envelope["meta"] {
-  const out: Envelope["meta"] = {};
-  for (const [key, value] of Object.entries(meta)) if (value !== undefined) out[key] = value;
-  return out;
-}
-
-function formatPath(path: readonly PathKey[]): string {
-  return path.length === 0 ? "(root)" : path.map(String).join(".");
-}
-
-function valueAt(raw: unknown, path: readonly PathKey[]): unknown {
-  let cur: unknown = raw;
-  for (const key of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[key];
-  }
-  return cur;
-}
-
-function isIdKey(key: PathKey | undefined): boolean {
-  // `from` is the sender wa_id: the conversation key of every inbound message.
-  return typeof key === "string" && (key === "id" || key === "from" || key.endsWith("_id"));
-}
-
-/**
- * Turn a zod failure on `raw` into a refusal: `ingress_missing_id` when the first failing id field is
- * absent or empty, else `ingress_payload_invalid`; `base` prefixes paths of payloads parsed piecewise.
- */
-export function refuseZod(error: z.ZodError, raw: unknown, base: readonly PathKey[] = []): Refusal {
-  const missing = error.issues.find((issue) => {
-    if (!isIdKey(issue.path.at(-1))) return false;
-    const value = valueAt(raw, issue.path);
-    return value === undefined || value === null || value === "";
-  });
-  if (missing) return refuse("ingress_missing_id", `${formatPath([...base, ...missing.path])}: missing`);
-  const first = error.issues[0];
-  const where = formatPath([...base, ...(first?.path ?? [])]);
-  return refuse("ingress_payload_invalid", `${where}: ${first?.message ?? "invalid"}`);
-}
-
-/** Validate every envelope against EnvelopeSchema (a failure is a normalizer bug) and build the result. */
-export function finalize(envelopes: Envelope[], ignored: IgnoredItem[]): NormalizeResult {
-  const checked: Envelope[] = [];
-  for (const envelope of envelopes) {
-    const parsed = EnvelopeSchema.safeParse(envelope);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const detail = `${envelope.event_id}: ${formatPath(issue?.path ?? [])}: ${issue?.message ?? "invalid"}`;
-      return refuse("ingress_envelope_invalid", detail);
-    }
-    checked.push(parsed.data);
-  }
-  return { ok: true, envelopes: checked, ignored };
+export function refuseZod(error: z.ZodError, raw: unknown, base: readonly PropertyKey[] = []): Refusal {
+  return refuseZodShared(error, raw, base, ["from"]);
 }

@@ -1,4 +1,4 @@
-/** @module Builds NormalizeResults for the Discord normalizer: refusals from zod issues, final envelope validation. */
+/** @module Builds NormalizeResults for the platform normalizers: refusals from zod issues, final envelope validation. */
 import type { z } from "zod";
 import { EnvelopeSchema } from "../../src/contracts/envelope.ts";
 import type { Envelope, IgnoredItem, NormalizeResult } from "../../src/contracts/envelope.ts";
@@ -35,17 +35,19 @@ function valueAt(raw: unknown, path: readonly PathKey[]): unknown {
   return cur;
 }
 
-function isIdKey(key: PathKey | undefined): boolean {
-  return typeof key === "string" && (key === "id" || key.endsWith("_id"));
+/** `id`, `*_id`, and the platform's own id fields (WhatsApp's `from` wa_id). */
+function isIdKey(key: PathKey | undefined, extra: readonly string[]): boolean {
+  return typeof key === "string" && (key === "id" || key.endsWith("_id") || extra.includes(key));
 }
 
 /**
  * Turn a zod failure on `raw` into a refusal: `ingress_missing_id` when the first failing id field is
- * absent or empty, else `ingress_payload_invalid`; `base` prefixes paths of payloads parsed piecewise.
+ * absent or empty, else `ingress_payload_invalid`; `base` prefixes paths of payloads parsed piecewise;
+ * `idKeys` names id fields beyond `id` and `*_id`.
  */
-export function refuseZod(error: z.ZodError, raw: unknown, base: readonly PathKey[] = []): Refusal {
+export function refuseZod(error: z.ZodError, raw: unknown, base: readonly PathKey[] = [], idKeys: readonly string[] = []): Refusal {
   const missing = error.issues.find((issue) => {
-    if (!isIdKey(issue.path.at(-1))) return false;
+    if (!isIdKey(issue.path.at(-1), idKeys)) return false;
     const value = valueAt(raw, issue.path);
     return value === undefined || value === null || value === "";
   });
