@@ -30,6 +30,8 @@ import { parseTauCommand } from "./commands/parse-command.ts";
 import { queueReplies } from "./outbound/outbox.ts";
 import { SECRET_ENV, type SecretId } from "./config/index.ts";
 import { healthOf } from "./observability/health-of.ts";
+import type { HealthReport } from "./observability/health.ts";
+import { commsReplayPending } from "./capabilities/communications/replay-pending.ts";
 import { createProviderDelivery } from "./outbound/provider.ts";
 import { createProviderSenders } from "./outbound/senders.ts";
 import { createReceiptRecorder } from "./outbound/receipts.ts";
@@ -129,6 +131,11 @@ export function openIngressWriter(app: App, trustEnvelopes = false): IngressWrit
   return createIngressWriter({ ingressDir: path.join(app.stateDir, "ingress"), maxLineBytes: app.config.ingress.max_line_bytes, trustEnvelopes });
 }
 
+/** Health of this app: what the core tables say, plus live email/SMS sends waiting for a dead-letter replay. */
+export function healthFor(app: App): HealthReport {
+  return healthOf(app, { commsReplayPending: commsReplayPending(app.db, app.loaded.policiesDir) });
+}
+
 /** Every capability tau ships, in one registry (CLI and chat). */
 export function createRegistry(): CapabilityRegistry {
   return new CapabilityRegistry().register(...CORE_CAPABILITIES, ...KILLSWITCH_CAPABILITIES, ...COMMS_SEND_CAPABILITIES, ...MAIL_CAPABILITIES);
@@ -157,7 +164,7 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
     policies: pm,
     clock: app.clock,
     audit: (entry: AuditEntry) => void appendAudit(app.db, entry, app.clock()),
-    health: () => healthOf(app),
+    health: () => healthFor(app),
     randomBytes: app.randomBytes,
     secret: (id) => lookupSecret(app, id),
     queueMessage: (target, text, purpose, idempotencyKey) => {

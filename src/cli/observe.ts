@@ -1,9 +1,8 @@
 /** @module `tau health`, `tau status`, `tau events`, `tau traces`: read-only views, all with `--json`. */
 import type { Command } from "commander";
-import type { App } from "../main.ts";
+import { healthFor, type App } from "../main.ts";
 import { readPolicyStatus } from "../config/policy-manager.ts";
 import { HEALTH_EXIT } from "../observability/health.ts";
-import { healthOf as baseHealthOf } from "../observability/health-of.ts";
 import { computeHealth, type HealthReport } from "../observability/health.ts";
 import { killSwitchStatusSection, lifecycleStatusSection } from "../killswitch/health.ts";
 import type { RunnerState } from "../runner/runner-state.ts";
@@ -37,7 +36,7 @@ export function addHealthContributor(c: HealthContributor): void {
 
 /** Health as `tau health` reports it: the database view plus registered contributors. */
 export function healthOf(app: App): HealthReport {
-  const base = baseHealthOf(app);
+  const base = healthFor(app);
   const extra = contributors.flatMap((c) => c(app).connectorsNotLive ?? []).filter((t) => !base.reason_codes.includes(`connector_not_live:${t}`));
   if (extra.length === 0) return base;
   return computeHealth({ runner: null, deadLetters: 0, policyReloadRejected: false, policyLoadError: false, connectorsNotLive: extra, killSwitches: [] }).state === "degraded"

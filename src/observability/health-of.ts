@@ -28,7 +28,12 @@ function connectorsNotLive(db: Db): string[] {
   });
 }
 
-export function healthOf(app: HealthSource): HealthReport {
+/** Inputs from outside the core tables, computed by the composition root (src/main.ts `healthFor`). */
+export interface HealthExtras {
+  commsReplayPending?: number;
+}
+
+export function healthOf(app: HealthSource, extras: HealthExtras = {}): HealthReport {
   const raw = app.store.getKv("runner_state");
   const runner = raw ? (JSON.parse(raw) as RunnerState) : null;
   const deadLetters = app.db.prepare("SELECT COUNT(*) FROM outbox WHERE status = 'dead_letter'").pluck().get() as number;
@@ -36,6 +41,7 @@ export function healthOf(app: HealthSource): HealthReport {
   return computeHealth({
     runner,
     deadLetters,
+    commsReplayPending: extras.commsReplayPending,
     policyReloadRejected: policy?.state === "reload_rejected",
     policyLoadError: policy?.state === "no_known_good",
     connectorsNotLive: connectorsNotLive(app.db),

@@ -7,6 +7,8 @@ import type { HealthState, RunnerState } from "../runner/runner-state.ts";
 export interface HealthInputs {
   runner: RunnerState | null;
   deadLetters: number;
+  /** Live email/SMS sends waiting for a dead-letter replay (communications.alerts.deadletter.replay). */
+  commsReplayPending?: number;
   policyReloadRejected: boolean;
   policyLoadError: boolean;
   connectorsNotLive: string[];
@@ -34,6 +36,7 @@ export function computeHealth(i: HealthInputs): HealthReport {
     if (state === "healthy") state = "degraded";
   };
   if (i.deadLetters > 0) degrade("dead_letters_present");
+  if ((i.commsReplayPending ?? 0) > 0) degrade("comms_dead_letters_present");
   if (i.policyReloadRejected) degrade("policy_reload_rejected");
   if (i.policyLoadError) {
     codes.push("deny_channel_policy_load_error");

@@ -12,9 +12,8 @@ import { flag, limit, withContracts } from "./context.ts";
 import { attemptSend, outboundKilled } from "./deliver.ts";
 import { revalidatePreview } from "./send-gate.ts";
 import { createCommsStore } from "./store.ts";
+import { PERMANENT_FAILURES } from "./replay-pending.ts";
 
-/** Reasons a retry cannot fix. */
-const PERMANENT = new Set(["provider_validation_failed", "provider_recipient_unsubscribed"]);
 
 export const deadletterReplayCapability = defineCapability({
   id: "communications.alerts.deadletter.replay",
@@ -28,7 +27,7 @@ export const deadletterReplayCapability = defineCapability({
     withContracts(ctx, async (c) => {
       const s = ctx.services;
       const store = createCommsStore(s.db);
-      const candidates = store.retryableDeliveries(c.delivery.deadletter.max_attempts, 1000).filter((d) => !PERMANENT.has(d.reason_code)).slice(0, args.limit);
+      const candidates = store.retryableDeliveries(c.delivery.deadletter.max_attempts, 1000).filter((d) => !PERMANENT_FAILURES.has(d.reason_code)).slice(0, args.limit);
       if (args.dry_run) {
         return reported(
           "deadletter_dry_run",

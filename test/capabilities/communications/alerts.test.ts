@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { healthFor } from "../../../src/main.ts";
 import type { Db } from "../../../src/store/index.ts";
 import { startResendServer } from "../../helpers/resend-server.ts";
 import { startTwilioServer } from "../../helpers/twilio-server.ts";
@@ -203,6 +204,8 @@ describe("dead-letter replay", () => {
     const p = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
     const id = data(p).preview_id as string;
     expect((await h.run("communications.send.execute", { preview_id: id })).reason_code).toBe("provider_rate_limited");
+    // A live send waiting for a replay degrades health until it is replayed.
+    expect(healthFor(h.app)).toMatchObject({ state: "degraded", reason_codes: expect.arrayContaining(["comms_dead_letters_present"]) });
 
     const dry = await h.run("communications.alerts.deadletter.replay", { dry_run: true });
     expect(data(dry).candidates).toHaveLength(1);
@@ -216,6 +219,7 @@ describe("dead-letter replay", () => {
     expect(h.app.db.prepare("SELECT status, attempts FROM comms_deliveries").get()).toEqual({ status: "sent", attempts: 2 });
     expect(h.app.db.prepare("SELECT outcome, reason_code FROM audit WHERE action = 'comms.deadletter.replay'").all()).toEqual([{ outcome: "sent", reason_code: "delivery_sent" }]);
     expect((await h.run("communications.alerts.deadletter.replay")).reason_code).toBe("deadletter_empty");
+    expect(healthFor(h.app).reason_codes).not.toContain("comms_dead_letters_present");
   });
 
   it("re-simulates when the provider is no longer live, and skips permanent failures", async () => {
