@@ -1,8 +1,8 @@
 /** `tau run` as a child process: connectors + server + runner in one process; SIGHUP reloads, SIGTERM drains and exits 0. */
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/free-port.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 import { inboundMessage, signWebhook, webhookBody } from "../helpers/whatsapp-graph-server.ts";
 
@@ -15,17 +15,6 @@ afterEach(() => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   home?.cleanup();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(fn: () => Promise<T | null>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,4 +1,5 @@
 // Throwaway real Dovecot (IMAP + LMTP, optional IMAPS) on 127.0.0.1 from a temp dir, plus fast mailbox seeding.
+import { freePort } from "./free-port.ts";
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -87,19 +88,8 @@ function installExitHook(): void {
 }
 
 // ---------------------------------------------------------------------------------------------- small utilities
-/** Ask the kernel for a currently free TCP port on 127.0.0.1 (the caller must bind it soon; see retry in startDovecot). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// freePort: see ./free-port.ts (the retry in startDovecot covers a port taken between the probe and the bind).
+export { freePort } from "./free-port.ts";
 
 function lookupId(file: "/etc/passwd" | "/etc/group", name: string): number | null {
   try {
