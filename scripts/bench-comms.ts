@@ -9,7 +9,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { anomalyReport, COMMS_SEND_CAPABILITIES, createCommsStore, loadCommsContracts } from "../src/capabilities/communications/index.ts";
-import { createRegistry, createServices, openApp } from "../src/main.ts";
+import { createRegistry, createServices, openApp } from "../src/app/index.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const ROWS = 100_000;

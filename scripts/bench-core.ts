@@ -14,7 +14,7 @@ import path from "node:path";
 import type { Envelope } from "../src/contracts/envelope.ts";
 import { EnvelopeSchema } from "../src/contracts/envelope.ts";
 import { createIngressWriter } from "../src/ingress/writer.ts";
-import { createAppRunner, openApp, openIngressWriter, createSenders } from "../src/main.ts";
+import { createAppRunner, openApp, openIngressWriter, createSenders } from "../src/app/index.ts";
 import { createLogger } from "../src/log.ts";
 import { createRunner, type Runner } from "../src/runner/runner.ts";
 import { createDelivery } from "../src/outbound/deliver.ts";

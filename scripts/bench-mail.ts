@@ -10,13 +10,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { createEmailConnectorFor } from "../src/capabilities/mail/connector-factory.ts";
+import { createEmailConnectorFor } from "../src/app/email-connector.ts";
 import { MAIL_CAPABILITIES } from "../src/capabilities/mail/index.ts";
 import { sendMail } from "../src/capabilities/mail/smtp-client.ts";
-import type { Services } from "../src/commands/services.ts";
+import type { Services } from "../src/capabilities/services.ts";
 import type { Envelope, Transport } from "../src/contracts/envelope.ts";
 import { createIngressWriter } from "../src/ingress/index.ts";
-import { createServices, openApp, type App } from "../src/main.ts";
+import { createServices, openApp, type App } from "../src/app/index.ts";
 import { seedMailbox, startDovecot, type DovecotHandle } from "../test/helpers/dovecot.ts";
 import { startSmtpSink } from "../test/helpers/smtp-sink.ts";
 
@@ -122,7 +122,7 @@ async function benchIngest(dc: DovecotHandle): Promise<ReturnType<typeof summary
   const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
   const built = createEmailConnectorFor(h.app, {
     ingress,
-    cursors: { get: (k) => h.app.store.getKv(k), put: (k, v) => h.app.store.putKv(k, v) },
+    cursors: { get: (k) => h.app.store.kv.get(k), put: (k, v) => h.app.store.kv.put(k, v) },
     identity: h.app.config.identity,
     logger: silent,
     clock: Date.now,

@@ -21,7 +21,7 @@ import { createWhatsAppConnector } from "../connectors/whatsapp/inbound.ts";
 import type { Connector, ConnectorDeps } from "../connectors/shared/connector.ts";
 import type { BotIdentity } from "../src/contracts/envelope.ts";
 import { createIngressWriter, type IngressWriter } from "../src/ingress/writer.ts";
-import { createMetrics } from "../src/observability/metrics.ts";
+import { createMetrics } from "../src/health/metrics.ts";
 import { createServer, startServer, type MountedRoute, type RunningServer } from "../src/server/index.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ingestPayload } from "../src/ingress/index.ts";
-import { createAppRunner, normalizerFor, openApp, openIngressWriter } from "../src/main.ts";
+import { createAppRunner, normalizerFor, openApp, openIngressWriter } from "../src/app/index.ts";
 import { createLogger } from "../src/log.ts";
 import type { Transport } from "../src/contracts/envelope.ts";
 import { startTelegramBotApiServer } from "../test/helpers/telegram-bot-api-server.ts";

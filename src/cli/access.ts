@@ -37,7 +37,7 @@ export function registerAccess(program: Command): void {
     .action((_o, cmd: Command) => {
       const { app, services } = servicesFor(cmd);
       try {
-        const rows = services.access.listAllowlist();
+        const rows = services.store.access.listAllowlist();
         emit(globals(cmd).json, rows, () => (rows.length ? table([["actor", "note", "added_by", "added_at"], ...rows.map((r) => [r.actor_key, r.note, r.added_by, new Date(r.added_at_ms).toISOString()])]) : "allowlist is empty"));
       } finally {
         app.close();
@@ -53,7 +53,7 @@ export function registerAccess(program: Command): void {
       const { app, services } = servicesFor(cmd);
       try {
         const added = app.db.transaction(() => {
-          const ok = services.access.addAllowlist({ actor_key: actor, transport, actor_id: actorId, note: o.note, added_by: cliPrincipal(), added_at_ms: app.clock() });
+          const ok = services.store.access.addAllowlist({ actor_key: actor, transport, actor_id: actorId, note: o.note, added_by: cliPrincipal(), added_at_ms: app.clock() });
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "allowlist.add", target: actor, args: { note: o.note }, outcome: ok ? "added" : "exists", reason_code: ok ? "allowlist_added" : "allowlist_exists" });
           return ok;
         })();
@@ -71,7 +71,7 @@ export function registerAccess(program: Command): void {
       const { app, services } = servicesFor(cmd);
       try {
         const removed = app.db.transaction(() => {
-          const ok = services.access.removeAllowlist(actor);
+          const ok = services.store.access.removeAllowlist(actor);
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "allowlist.remove", target: actor, args: {}, outcome: ok ? "removed" : "absent", reason_code: ok ? "allowlist_removed" : "allowlist_absent" });
           return ok;
         })();

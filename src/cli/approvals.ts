@@ -17,7 +17,7 @@ export function registerApprovals(program: Command): void {
       const { app } = servicesFor(cmd);
       try {
         const now = app.clock();
-        const rows = createCommandStore(app.db)
+        const rows = app.store.commands
           .listApprovals()
           .map((r) => ({ ...r, args: JSON.parse(r.args) as unknown, status: r.status === "pending" && r.expires_at_ms <= now ? "expired" : r.status }))
           .filter((r) => o.all || r.status === "pending");

@@ -1,8 +1,8 @@
 /** @module `tau cap list` and `tau cap run <capability> [--arg k=v …] [--yes]`: the registry chat uses, from a shell. */
 import type { Command } from "commander";
 import { TauError } from "../contracts/errors.ts";
-import { buildArgs } from "../commands/args.ts";
-import type { CapabilityResult } from "../commands/capability.ts";
+import { buildArgs } from "../capabilities/args.ts";
+import type { CapabilityResult } from "../capabilities/capability.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit, table } from "./output.ts";
 import { runCapabilityCli } from "./run-capability.ts";

@@ -7,7 +7,7 @@ import { appendAudit } from "../audit/audit-log.ts";
 import { TRANSPORTS, TransportSchema, type Transport } from "../contracts/envelope.ts";
 import { TauError } from "../contracts/errors.ts";
 import { channelLogin, channelLogout, channelProbe, channelStatus, createCredentialReader, createProviderPorts, formatChecks, type ChannelDeps, type ChannelReport } from "../lifecycle/index.ts";
-import type { App } from "../main.ts";
+import type { App } from "../app/index.ts";
 import { appFor, globals } from "./context.ts";
 import { emit } from "./output.ts";
 import { cliPrincipal } from "./run-capability.ts";
@@ -25,7 +25,7 @@ export function channelDeps(app: App): ChannelDeps {
     config: app.config,
     stateDir: app.stateDir,
     credentials: createCredentialReader(app.env, app.db),
-    kv: app.store,
+    kv: app.store.kv,
     ports: createProviderPorts(app.config),
     clock: app.clock,
     audit: (e) => void appendAudit(app.db, e, app.clock()),

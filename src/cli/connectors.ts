@@ -5,9 +5,9 @@
  */
 import type { Command } from "commander";
 import type { ConnectorStatus } from "../../connectors/shared/connector.ts";
-import { connectorsNotLive, readConnectorStatuses, startConnectors } from "../connectors-runtime.ts";
-import type { HttpRuntime } from "../http-runtime.ts";
-import type { App } from "../main.ts";
+import { connectorsNotLive, readConnectorStatuses, startConnectors } from "../app/connectors-runtime.ts";
+import type { HttpRuntime } from "../app/http-runtime.ts";
+import type { App } from "../app/index.ts";
 import { appFor, globals } from "./context.ts";
 import { addHealthContributor, addStatusSection } from "./observe.ts";
 import { emit, table } from "./output.ts";
@@ -65,7 +65,7 @@ async function runUntilSignal(app: App): Promise<void> {
   let http: HttpRuntime | null = null;
   try {
     // Hono and prom-client load only when a server is needed.
-    if (running.routes.length > 0) http = await (await import("../http-runtime.ts")).startHttpServer(app, running);
+    if (running.routes.length > 0) http = await (await import("../app/http-runtime.ts")).startHttpServer(app, running);
     const sig = await waitForStopSignal();
     app.logger.info({ event: "connectors.stopping", signal: sig }, "stopping connectors");
   } finally {

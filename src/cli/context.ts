@@ -1,7 +1,7 @@
 /** @module Open the app for a CLI command from the global options. */
 import type { Command } from "commander";
 import { readProcessEnv } from "../config/index.ts";
-import { openApp, type App } from "../main.ts";
+import { openApp, type App } from "../app/index.ts";
 import type { GlobalOptions } from "./output.ts";
 
 /** Global options merged from the root program (`--state-dir`, `--config`) and the command (`--json`). */
@@ -14,8 +14,8 @@ export function appFor(cmd: Command): App {
   return openApp({ stateDir: g.stateDir, configPath: g.config, env: readProcessEnv() });
 }
 
-import { createServices } from "../main.ts";
-import type { Services } from "../commands/services.ts";
+import { createServices } from "../app/index.ts";
+import type { Services } from "../capabilities/services.ts";
 
 /** Open the app and its services (registry, policies, audit) for a command. Close with `app.close()`. */
 export function servicesFor(cmd: Command): { app: App; services: Services } {

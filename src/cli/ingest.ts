@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { TRANSPORTS, TransportSchema } from "../contracts/envelope.ts";
 import { TauError } from "../contracts/errors.ts";
 import { ingestPayload } from "../ingress/index.ts";
-import { normalizerFor, openIngressWriter } from "../main.ts";
+import { normalizerFor, openIngressWriter } from "../app/index.ts";
 import { appFor, globals } from "./context.ts";
 import { emit } from "./output.ts";
 

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { appendAudit } from "../audit/audit-log.ts";
-import { KILLSWITCH_SCOPES, describeKillSwitches, listKillSwitches, parseScope, setKillSwitch } from "../killswitch/index.ts";
+import { KILLSWITCH_SCOPES, describeKillSwitches, listKillSwitches, parseScope, setKillSwitch } from "../capabilities/killswitch/index.ts";
 import { appFor, globals } from "./context.ts";
 import { emit, table } from "./output.ts";
 import { cliPrincipal } from "./run-capability.ts";

@@ -1,16 +1,16 @@
 /** @module `tau health`, `tau status`, `tau events`, `tau traces`: read-only views, all with `--json`. */
 import type { Command } from "commander";
-import { healthFor, type App } from "../main.ts";
+import { healthFor, type App } from "../app/index.ts";
 import { readPolicyStatus } from "../config/policy-manager.ts";
-import { HEALTH_EXIT } from "../observability/health.ts";
-import { computeHealth, type HealthReport } from "../observability/health.ts";
-import { killSwitchStatusSection, lifecycleStatusSection } from "../killswitch/health.ts";
+import { HEALTH_EXIT } from "../health/health.ts";
+import { computeHealth, type HealthReport } from "../health/health.ts";
+import { killSwitchStatusSection, lifecycleStatusSection } from "../capabilities/killswitch/health.ts";
 import type { RunnerState } from "../runner/runner-state.ts";
 import { appFor, globals } from "./context.ts";
 import { emit, table } from "./output.ts";
 
 function runnerState(app: App): RunnerState | null {
-  const raw = app.store.getKv("runner_state");
+  const raw = app.store.kv.get("runner_state");
   return raw ? (JSON.parse(raw) as RunnerState) : null;
 }
 
@@ -46,7 +46,7 @@ export function healthOf(app: App): HealthReport {
 
 function parseSince(s: string | undefined, now: number): number {
   if (!s) return 0;
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s);
+  const m = s.match(/^(\d+)(ms|s|m|h|d)$/);
   if (m) return now - Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"];
   const t = Date.parse(s);
   if (Number.isNaN(t)) throw new Error(`--since ${s}: expected a duration like 15m or an ISO time`);
@@ -84,8 +84,8 @@ export function registerObserve(program: Command): void {
           health: h,
           runner: state,
           outbound: { mode: app.config.outbound.mode, max_chars: app.config.outbound.max_chars, by_status: Object.fromEntries(outbox.map((r) => [r.status, r.n])) },
-          counters: app.store.counters(),
-          policy: readPolicyStatus({ get: (k) => app.store.getKv(k), put: (k, v) => app.store.putKv(k, v) }),
+          counters: app.store.counters.all(),
+          policy: readPolicyStatus({ get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) }),
           config: { file: app.loaded.file, env_overrides: app.loaded.envApplied },
           ...Object.fromEntries(statusSections.map((s) => [s.name, s.render(app)])),
         };

@@ -66,11 +66,11 @@ export function registerPolicy(program: Command): void {
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "policy.apply", target: app.loaded.policiesDir, args: {}, outcome: "rejected", reason_code: "policy_reload_rejected" });
           throw new TauError("POLICY_INVALID", `not applied: ${r.issues.filter((i) => i.severity === "error").map((i) => i.message).join("; ")}`, { hint: "run `tau policy check` and fix the files" });
         }
-        const history = JSON.parse(app.store.getKv(HISTORY_KEY) ?? "[]") as PolicyVersion[];
+        const history = JSON.parse(app.store.kv.get(HISTORY_KEY) ?? "[]") as PolicyVersion[];
         const set = r.set;
         app.db.transaction(() => {
           if (history.at(-1)?.sha256 !== set.sha256) history.push({ sha256: set.sha256, sources: set.sources, applied_at_ms: app.clock(), applied_by: cliPrincipal() });
-          app.store.putKv(HISTORY_KEY, JSON.stringify(history.slice(-20)));
+          app.store.kv.put(HISTORY_KEY, JSON.stringify(history.slice(-20)));
           services.policies.reload();
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "policy.apply", target: app.loaded.policiesDir, args: { sha256: set.sha256 }, outcome: "applied", reason_code: "policy_applied" });
         })();
@@ -87,7 +87,7 @@ export function registerPolicy(program: Command): void {
     .action((o: { yes?: boolean }, cmd: Command) => {
       const { app, services } = servicesFor(cmd);
       try {
-        const history = JSON.parse(app.store.getKv(HISTORY_KEY) ?? "[]") as PolicyVersion[];
+        const history = JSON.parse(app.store.kv.get(HISTORY_KEY) ?? "[]") as PolicyVersion[];
         const prev = history.at(-2);
         if (!prev) throw new TauError("POLICY_NO_PREVIOUS", "no previous applied policy version to roll back to", { hint: "`tau policy apply` records versions" });
         if (!o.yes) throw new TauError("USAGE_CONFIRM", "rollback rewrites the policy files", { hint: "pass --yes" });
@@ -99,7 +99,7 @@ export function registerPolicy(program: Command): void {
         }
         app.db.transaction(() => {
           history.pop();
-          app.store.putKv(HISTORY_KEY, JSON.stringify(history));
+          app.store.kv.put(HISTORY_KEY, JSON.stringify(history));
           services.policies.reload();
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "policy.rollback", target: app.loaded.policiesDir, args: { to: prev.sha256 }, outcome: "rolled_back", reason_code: "policy_rolled_back" });
         })();

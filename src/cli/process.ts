@@ -1,6 +1,6 @@
 /** @module `tau process [--once]`: the runner alone, over the ingress files. */
 import type { Command } from "commander";
-import { createAppRunner } from "../main.ts";
+import { createAppRunner } from "../app/index.ts";
 import { watchPolicies } from "./watch-policies.ts";
 import { appFor, globals } from "./context.ts";
 import { emit } from "./output.ts";

@@ -10,7 +10,7 @@ import { TransportSchema, type Envelope, type Transport } from "../contracts/env
 import { TauError } from "../contracts/errors.ts";
 import { readProcessEnv } from "../config/index.ts";
 import { splitPayload, validateEnvelope } from "../ingress/index.ts";
-import { createDecisionPipeline, createServices, normalizerFor, openApp } from "../main.ts";
+import { createDecisionPipeline, createServices, normalizerFor, openApp } from "../app/index.ts";
 import { createContext, type EventContext } from "../router/context.ts";
 import { globals } from "./context.ts";
 import { emit } from "./output.ts";
@@ -66,7 +66,7 @@ export function registerRoute(program: Command): void {
           app.db.transaction(() => {
             const services = createServices(app); // loads policies; its bookkeeping is rolled back too
             const seen = new Set<string>();
-            const pipeline = createDecisionPipeline(services, (id) => seen.has(id) || app.store.hasEvent(id));
+            const pipeline = createDecisionPipeline(services, (id) => seen.has(id) || app.store.runner.hasEvent(id));
             for (const env of envelopes) {
               const ctx = createContext(env, app.clock());
               pipeline(ctx);

@@ -5,10 +5,10 @@
 import os from "node:os";
 import readline from "node:readline";
 import { createHash } from "node:crypto";
-import { argsHash } from "../commands/args.ts";
-import type { CapabilityResult } from "../commands/capability.ts";
-import type { AnyCapability } from "../commands/registry.ts";
-import type { Services } from "../commands/services.ts";
+import { argsHash } from "../capabilities/args.ts";
+import type { CapabilityResult } from "../capabilities/capability.ts";
+import type { AnyCapability } from "../capabilities/registry.ts";
+import type { Services } from "../capabilities/services.ts";
 import { createCommandStore } from "../store/index.ts";
 
 /** `cli:<os user>`: who ran a local command, for audit and two-person checks. */
@@ -45,7 +45,7 @@ export async function runCapabilityCli(services: Services, cap: AnyCapability, a
   const principal = cliPrincipal();
   const now = services.clock();
   if (cap.approval === "two_person") {
-    const commands = createCommandStore(services.db);
+    const commands = services.store.commands;
     const id = "ap_" + createHash("sha256").update(`${principal}\u0000${cap.id}\u0000${now}\u0000${Buffer.from(services.randomBytes(8)).toString("hex")}`).digest("hex").slice(0, 10);
     const hash = argsHash(cap.id, args);
     services.db.transaction(() => {

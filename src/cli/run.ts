@@ -5,10 +5,10 @@
  */
 import type { Command } from "commander";
 import { describeError } from "../contracts/errors.ts";
-import { startConnectors, type RunningConnectors } from "../connectors-runtime.ts";
-import type { HttpRuntime } from "../http-runtime.ts";
+import { startConnectors, type RunningConnectors } from "../app/connectors-runtime.ts";
+import type { HttpRuntime } from "../app/http-runtime.ts";
 import type { IngressWriter } from "../ingress/index.ts";
-import { createAppRunner, openIngressWriter } from "../main.ts";
+import { createAppRunner, openIngressWriter } from "../app/index.ts";
 import { ensureConnectorObservability } from "./connectors.ts";
 import { appFor } from "./context.ts";
 import { armHardExit, SHUTDOWN_HARD_CAP_MS, waitForStopSignal } from "./shutdown.ts";
@@ -38,7 +38,7 @@ export function registerRun(program: Command): void {
         const writer = openIngressWriter(app, true);
         ingress = { append: (t, e) => writer.append(t, e).then(() => runner.wake()), stats: () => writer.stats(), close: () => writer.close() };
         running = await startConnectors(app, { ingress });
-        const { startHttpServer } = await import("../http-runtime.ts");
+        const { startHttpServer } = await import("../app/http-runtime.ts");
         http = await startHttpServer(app, running, { ready: () => [{ key: "runner", code: runnerError ? "runner_failed" : "ready", ok: runnerError === null }] });
         app.logger.info({ event: "service.started", connectors: [...running.connectors.keys()], url: http.server.url }, "tau is running");
         runLoop = runner.run(ac.signal).catch((err: unknown) => {

@@ -3,8 +3,8 @@
  * last known good policy, is audited and shows in health (`policy_reload_rejected`).
  */
 import fs from "node:fs";
-import type { Services } from "../commands/services.ts";
-import type { App } from "../main.ts";
+import type { Services } from "../capabilities/services.ts";
+import type { App } from "../app/index.ts";
 
 /** Start watching; returns a function that stops it. */
 export function watchPolicies(app: App, services: Services): () => void {
@@ -14,7 +14,7 @@ export function watchPolicies(app: App, services: Services): () => void {
     const st = services.policies.reload();
     if (st.state === "ok" && st.active_sha256 === before) return;
     services.audit({ actor: "system", surface: "system", action: "policy.reload", target: app.loaded.policiesDir, args: { trigger: why, sha256: st.active_sha256 }, outcome: st.state, reason_code: st.state === "ok" ? "policy_reloaded" : "policy_reload_rejected" });
-    app.store.insertRuntimeEvent(app.clock(), "policy.reload", st.state === "ok" ? "healthy" : "degraded", [st.state === "ok" ? "policy_reloaded" : "policy_reload_rejected"], { trigger: why, error: st.error });
+    app.store.runner.insertRuntimeEvent(app.clock(), "policy.reload", st.state === "ok" ? "healthy" : "degraded", [st.state === "ok" ? "policy_reloaded" : "policy_reload_rejected"], { trigger: why, error: st.error });
     app.logger[st.state === "ok" ? "info" : "warn"]({ event: "policy.reload", trigger: why, state: st.state, error: st.error }, "policy reload");
   };
   const onHup = () => reload("sighup");

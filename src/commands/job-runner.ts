@@ -7,9 +7,9 @@ import type { ReplyTarget } from "../contracts/outbound.ts";
 import type { Role } from "../contracts/decision.ts";
 import { queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { CommandStore, JobRow } from "../store/index.ts";
-import { footer } from "./args.ts";
-import type { CapabilityResult } from "./capability.ts";
-import type { Services } from "./services.ts";
+import { footer } from "../capabilities/args.ts";
+import type { CapabilityResult } from "../capabilities/capability.ts";
+import type { Services } from "../capabilities/services.ts";
 
 function describeFailure(err: unknown): CapabilityResult {
   return { status: "failed", reason_code: "command_execution_failed", text: `The command failed: ${(err as Error)?.message ?? String(err)}` };
@@ -34,7 +34,7 @@ export function createJobRunner(services: Services, commands: CommandStore) {
         queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now }, () => `${job.job_id.replace(/^job_/, "ob_")}`, fresh);
       }
       services.audit({ actor: job.principal, surface: job.reply_target ? "chat" : "cli", action: "command", target: job.capability_id, args: JSON.parse(job.args) as Record<string, unknown>, outcome: result.status, reason_code: result.reason_code });
-      store.bump(`commands.${result.reason_code}`);
+      store.counters.bump(`commands.${result.reason_code}`);
     })();
   }
 

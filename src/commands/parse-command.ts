@@ -82,7 +82,7 @@ export function parseTauCommand(text: string, opts: ParseCommandOptions): Parsed
   let rest = trimmed.slice(prefix.length);
   if (rest.length > 0 && rest[0] !== "@" && !/^\s/.test(rest)) return { kind: "none" };
 
-  const at = USERNAME.exec(rest);
+  const at = rest.match(USERNAME);
   if (at) {
     const target = at[1] ?? "";
     if (target.length === 0) return parseError("expected a bot username after @");

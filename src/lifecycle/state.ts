@@ -15,10 +15,10 @@ export interface LifecycleRecord {
   at_ms: number;
 }
 
-/** Read/write access to the kv table (RunnerStore's getKv/putKv). */
+/** Read/write access to key-value state (the Store's `kv` family). */
 export interface KvPort {
-  getKv(key: string): string | undefined;
-  putKv(key: string, value: string): void;
+  get(key: string): string | undefined;
+  put(key: string, value: string): void;
 }
 
 export const lifecycleKey = (transport: string): string => `lifecycle:${transport}`;
@@ -38,11 +38,11 @@ export function parseLifecycle(raw: string | undefined): LifecycleRecord | null 
 }
 
 export function readLifecycle(kv: KvPort, transport: string): LifecycleRecord | null {
-  return parseLifecycle(kv.getKv(lifecycleKey(transport)));
+  return parseLifecycle(kv.get(lifecycleKey(transport)));
 }
 
 export function writeLifecycle(kv: KvPort, transport: string, record: LifecycleRecord): void {
-  kv.putKv(lifecycleKey(transport), JSON.stringify(record));
+  kv.put(lifecycleKey(transport), JSON.stringify(record));
 }
 
 /** Every transport's record (null = never changed). */

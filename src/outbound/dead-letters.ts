@@ -3,7 +3,7 @@
  * an ambiguous send the operator must judge) or that failed for good (`failed`). `replay` puts dead_letter and
  * unknown rows back in the queue at their first unsent chunk with fresh attempts; sent chunks are never resent.
  */
-import type { Db, RunnerStore } from "../store/index.ts";
+import type { Db, Store } from "../store/index.ts";
 
 export interface DeadLetter {
   outbox_id: string;
@@ -60,7 +60,7 @@ export function listDeadLetters(db: Db, opts: { limit?: number } = {}): DeadLett
 }
 
 /** Re-queue up to `limit` dead_letter/unknown rows (oldest first) in one transaction; returns their ids. */
-export function replayDeadLetters(store: RunnerStore, opts: { limit: number; now: number }): string[] {
+export function replayDeadLetters(store: Store, opts: { limit: number; now: number }): string[] {
   return store.db.transaction(() => {
     const ids = store.db
       .prepare("SELECT outbox_id FROM outbox WHERE status IN ('dead_letter', 'unknown') ORDER BY id LIMIT ?")
@@ -69,9 +69,9 @@ export function replayDeadLetters(store: RunnerStore, opts: { limit: number; now
     const requeueChunks = store.db.prepare("UPDATE outbox_chunks SET status = 'queued', updated_at_ms = ? WHERE outbox_id = ? AND status <> 'sent'");
     for (const id of ids) {
       requeueChunks.run(opts.now, id);
-      store.setOutbox({ outbox_id: id, status: "queued", reason: "deadletter_replayed", attempts: 0, next_attempt_at_ms: 0 }, opts.now);
+      store.outbox.setRow({ outbox_id: id, status: "queued", reason: "deadletter_replayed", attempts: 0, next_attempt_at_ms: 0 }, opts.now);
     }
-    if (ids.length) store.bump("deliveries.replayed", ids.length);
+    if (ids.length) store.counters.bump("deliveries.replayed", ids.length);
     return ids;
   })();
 }

@@ -5,7 +5,7 @@
  */
 import type { ChannelSender, ChunkJob, OutboundMode } from "../contracts/outbound.ts";
 import type { Transport } from "../contracts/envelope.ts";
-import type { OutboxRow, RunnerStore } from "../store/index.ts";
+import type { OutboxRow, Store } from "../store/index.ts";
 import type { QueuedReply } from "./outbox.ts";
 import { appendDryRun, dryRunReceiptId, readDryRunReceiptIds, type DryRunReceipt } from "./dry-run.ts";
 
@@ -17,7 +17,7 @@ export interface ProviderDelivery {
 }
 
 export interface DeliveryDeps {
-  store: RunnerStore;
+  store: Store;
   senders: ReadonlyMap<Transport, ChannelSender>;
   dryRunFile: string;
   provider?: ProviderDelivery;
@@ -37,7 +37,7 @@ export function createDelivery(deps: DeliveryDeps) {
   let alreadyWritten: Set<string> | null = null;
 
   function jobsFor(row: OutboxRow): ChunkJob[] {
-    return deps.store
+    return deps.store.outbox
       .chunksOf(row.outbox_id)
       .filter((c) => c.status !== "sent")
       .map((c) => ({
@@ -73,9 +73,9 @@ export function createDelivery(deps: DeliveryDeps) {
     }
     appendDryRun(deps.dryRunFile, receipts);
     deps.store.db.transaction(() => {
-      for (const m of marks) deps.store.setChunk({ outbox_id: m.outbox_id, idx: m.idx, status: "sent", reason: "delivery_dry_run", receipt: m.receipt }, now);
-      for (const row of rows) deps.store.setOutbox({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_dry_run", attempts: row.attempts + 1, next_attempt_at_ms: 0 }, now);
-      deps.store.bump("deliveries.delivery_dry_run", marks.length);
+      for (const m of marks) deps.store.outbox.setChunk({ outbox_id: m.outbox_id, idx: m.idx, status: "sent", reason: "delivery_dry_run", receipt: m.receipt }, now);
+      for (const row of rows) deps.store.outbox.setRow({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_dry_run", attempts: row.attempts + 1, next_attempt_at_ms: 0 }, now);
+      deps.store.counters.bump("deliveries.delivery_dry_run", marks.length);
     })();
     return marks.length;
   }
@@ -102,8 +102,8 @@ export function createDelivery(deps: DeliveryDeps) {
     }
     appendDryRun(deps.dryRunFile, receipts);
     deps.store.db.transaction(() => {
-      for (const item of items) deps.store.markDryRunSent(item.outbox_id, now);
-      deps.store.bump("deliveries.delivery_dry_run", receipts.length);
+      for (const item of items) deps.store.outbox.markDryRunSent(item.outbox_id, now);
+      deps.store.counters.bump("deliveries.delivery_dry_run", receipts.length);
     })();
     return receipts.length;
   }
@@ -118,11 +118,11 @@ export function createDelivery(deps: DeliveryDeps) {
     /** After a crash: remember which dry-run receipts already reached the file. */
     recover(): void {
       const now = deps.clock();
-      if (deps.store.pendingOutbox(now + 1e12, 1).some((r) => r.mode === "dry-run")) alreadyWritten = readDryRunReceiptIds(deps.dryRunFile);
+      if (deps.store.outbox.pending(now + 1e12, 1).some((r) => r.mode === "dry-run")) alreadyWritten = readDryRunReceiptIds(deps.dryRunFile);
     },
     async deliverPending(limit = 5000): Promise<DeliveryReport> {
       const now = deps.clock();
-      const rows = deps.store.pendingOutbox(now, limit);
+      const rows = deps.store.outbox.pending(now, limit);
       const report: DeliveryReport = { rows: 0, chunks: 0, held: 0 };
       const ready: Record<OutboundMode, OutboxRow[]> = { "dry-run": [], provider: [], "channel-store": [] };
       for (const row of rows) {
@@ -130,7 +130,7 @@ export function createDelivery(deps: DeliveryDeps) {
         if (why) {
           report.held += 1;
           // Say why the reply waits, so `tau status` and traces show it.
-          if (row.reason !== why) deps.store.setOutbox({ outbox_id: row.outbox_id, status: row.status, reason: why, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, now);
+          if (row.reason !== why) deps.store.outbox.setRow({ outbox_id: row.outbox_id, status: row.status, reason: why, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, now);
           continue;
         }
         ready[row.mode as OutboundMode]?.push(row);

@@ -28,7 +28,7 @@ export function findFenceLines(text: string): FenceLine[] {
     while (i < s + 3 && text.charCodeAt(i) === 32) i++;
     if (text.startsWith("```", i)) {
       const line = text.slice(i, nl).trimEnd();
-      const run = FENCE.exec(line)?.[1];
+      const run = line.match(FENCE)?.[1];
       if (run !== undefined) lines.push({ start: s, end: i + line.length, prefix: `${line}\n`, suffix: `\n${run}` });
     }
     s = nl + 1;

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { OutboundMode, ReplyIntent, ReplyTarget } from "../contracts/outbound.ts";
-import type { RunnerStore } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 import { chunkText, effectiveLimit } from "./render.ts";
 
 /**
@@ -36,7 +36,7 @@ export interface QueuedReply {
 
 /** Insert the reply rows; returns the outbox ids. Must run inside the caller's transaction. */
 export function queueReplies(
-  store: RunnerStore,
+  store: Store,
   eventId: string | null,
   target: ReplyTarget,
   replies: readonly ReplyIntent[],
@@ -51,7 +51,7 @@ export function queueReplies(
     const chunks = chunkText(reply.text, limit);
     if (chunks.length === 0) return;
     const stored = opts.mode === "channel-store";
-    store.insertOutbox(
+    store.outbox.insert(
       {
         outbox_id,
         event_id: eventId,
@@ -65,7 +65,7 @@ export function queueReplies(
       opts.now,
     );
     chunks.forEach((body, idx) => {
-      store.insertChunk(
+      store.outbox.insertChunk(
         { outbox_id, idx, body, status: stored ? "sent" : "queued", reason: stored ? "delivery_channel_store" : null, receipt: null },
         opts.now,
       );

@@ -10,12 +10,12 @@ import type { ProviderReceipt, ProviderSender, SendFailure, SendOutcome } from "
 import type { Transport } from "../contracts/envelope.ts";
 import type { ChunkJob } from "../contracts/outbound.ts";
 import type { Logger } from "../log.ts";
-import type { ChunkRow, OutboxRow, RunnerStore } from "../store/index.ts";
+import type { ChunkRow, OutboxRow, Store } from "../store/index.ts";
 import type { ProviderDelivery } from "./deliver.ts";
 import { decideRetry, type RetryDecision, type RetryPolicy } from "./retry.ts";
 
 export interface ProviderDeliveryDeps {
-  store: RunnerStore;
+  store: Store;
   /** One sender per transport (see `createProviderSenders`). */
   senders: ReadonlyMap<string, ProviderSender>;
   /** `config.outbound`: max_attempts, base_backoff_ms, max_backoff_ms. */
@@ -62,7 +62,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   const random = deps.random ?? Math.random;
 
   function conversationFor(row: OutboxRow): string {
-    return store.getKv(migrationKey(row.transport, row.conversation_id)) ?? row.conversation_id;
+    return store.kv.get(migrationKey(row.transport, row.conversation_id)) ?? row.conversation_id;
   }
 
   function jobFor(row: OutboxRow, chunk: ChunkRow, conversationId: string): ChunkJob {
@@ -89,9 +89,9 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     const conversationId = conversationFor(row);
     const outcome = await sendSafely(sender, jobFor(row, chunk, conversationId));
     if (outcome.ok || outcome.code !== "delivery_chat_migrated" || !outcome.migrate_to || outcome.migrate_to === conversationId) return outcome;
-    store.putKv(migrationKey(row.transport, row.conversation_id), outcome.migrate_to);
-    if (conversationId !== row.conversation_id) store.putKv(migrationKey(row.transport, conversationId), outcome.migrate_to);
-    store.bump("deliveries.delivery_chat_migrated");
+    store.kv.put(migrationKey(row.transport, row.conversation_id), outcome.migrate_to);
+    if (conversationId !== row.conversation_id) store.kv.put(migrationKey(row.transport, conversationId), outcome.migrate_to);
+    store.counters.bump("deliveries.delivery_chat_migrated");
     deps.logger?.info({ event: "outbound.chat_migrated", outbox_id: row.outbox_id, transport: row.transport }, "chat migrated; following the new id");
     return sendSafely(sender, jobFor(row, chunk, outcome.migrate_to));
   }
@@ -104,10 +104,10 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     if (held) attempt = row.attempts;
     const d: RetryDecision = held ? { status: "retry_scheduled", delay_ms: f.retry_after_ms ?? 0, next_attempt_at_ms: at + (f.retry_after_ms ?? 0) } : decideRetry(f, attempt, deps.retry, at, random);
     store.db.transaction(() => {
-      store.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: d.status, reason: f.code, receipt: failureReceipt(chunk, f, at) }, at);
-      store.setOutbox({ outbox_id: row.outbox_id, status: d.status, reason: f.code, attempts: attempt, next_attempt_at_ms: d.status === "retry_scheduled" ? d.next_attempt_at_ms : 0 }, at);
-      store.bump(`deliveries.${f.code}`);
-      if (d.status === "dead_letter") store.bump("deliveries.dead_letter");
+      store.outbox.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: d.status, reason: f.code, receipt: failureReceipt(chunk, f, at) }, at);
+      store.outbox.setRow({ outbox_id: row.outbox_id, status: d.status, reason: f.code, attempts: attempt, next_attempt_at_ms: d.status === "retry_scheduled" ? d.next_attempt_at_ms : 0 }, at);
+      store.counters.bump(`deliveries.${f.code}`);
+      if (d.status === "dead_letter") store.counters.bump("deliveries.dead_letter");
     })();
     deps.logger?.warn(
       { event: "outbound.failed", outbox_id: row.outbox_id, chunk: chunk.idx, transport: row.transport, reason: f.code, http_status: f.status, outcome: d.status, attempt, detail: f.detail },
@@ -128,10 +128,10 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   function prepare(row: OutboxRow): Active | null {
     if (row.mode !== "provider") return null;
     const attempt = row.attempts + 1;
-    const pending = store.chunksOf(row.outbox_id).filter((c) => c.status !== "sent");
+    const pending = store.outbox.chunksOf(row.outbox_id).filter((c) => c.status !== "sent");
     const sender = deps.senders.get(row.transport);
     if (pending.length === 0) {
-      store.setOutbox({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: row.attempts, next_attempt_at_ms: 0 }, clock());
+      store.outbox.setRow({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: row.attempts, next_attempt_at_ms: 0 }, clock());
       return null;
     }
     const first = pending[0]!;
@@ -158,9 +158,9 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     }
     const at = clock();
     const next = a.pending[a.i + 1];
-    store.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: "sent", reason: "delivery_sent", receipt: receiptJson({ state: "sent", at_ms: at }), provider_message_id: outcome.provider_message_id }, at);
-    if (next) store.setChunk({ outbox_id: row.outbox_id, idx: next.idx, status: "sending", reason: next.reason, receipt: next.receipt }, at);
-    else store.setOutbox({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: a.attempt, next_attempt_at_ms: 0 }, at);
+    store.outbox.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: "sent", reason: "delivery_sent", receipt: receiptJson({ state: "sent", at_ms: at }), provider_message_id: outcome.provider_message_id }, at);
+    if (next) store.outbox.setChunk({ outbox_id: row.outbox_id, idx: next.idx, status: "sending", reason: next.reason, receipt: next.receipt }, at);
+    else store.outbox.setRow({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: a.attempt, next_attempt_at_ms: 0 }, at);
     deps.logger?.info({ event: "outbound.sent", outbox_id: row.outbox_id, chunk: chunk.idx, transport: row.transport }, "chunk sent");
     a.i += 1;
     return next !== undefined;
@@ -178,8 +178,8 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       const at = clock();
       for (const { row, pending } of active) {
         const first = pending[0]!;
-        store.setOutbox({ outbox_id: row.outbox_id, status: "sending", reason: row.reason, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, at);
-        store.setChunk({ outbox_id: row.outbox_id, idx: first.idx, status: "sending", reason: first.reason, receipt: first.receipt }, at);
+        store.outbox.setRow({ outbox_id: row.outbox_id, status: "sending", reason: row.reason, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, at);
+        store.outbox.setChunk({ outbox_id: row.outbox_id, idx: first.idx, status: "sending", reason: first.reason, receipt: first.receipt }, at);
       }
     })();
     while (active.length > 0) {
@@ -191,7 +191,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
           if (record(a, outcomes[k]!)) active.push(a);
         });
         const sent = outcomes.filter((o) => o.ok).length;
-        if (sent > 0) store.bump("deliveries.delivery_sent", sent);
+        if (sent > 0) store.counters.bump("deliveries.delivery_sent", sent);
       })();
     }
   }

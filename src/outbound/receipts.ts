@@ -6,8 +6,8 @@
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status
  */
 import { RECEIPT_STATES, type ProviderReceipt, type ReceiptState } from "../contracts/delivery.ts";
-import type { EventContext } from "../router/context.ts";
-import type { RunnerStore } from "../store/index.ts";
+import type { EventContext } from "../contracts/event-context.ts";
+import type { Store } from "../store/index.ts";
 
 export type ReceiptResult = "receipt_applied" | "receipt_stale" | "receipt_after_failed" | "receipt_unknown_message" | "receipt_unknown_status";
 
@@ -28,7 +28,7 @@ export function advancesReceipt(current: ReceiptState | null, next: ReceiptState
 
 /** Apply one status to the chunk sent with `providerMessageId`. Runs inside the caller's transaction. */
 export function applyReceipt(
-  store: RunnerStore,
+  store: Store,
   update: { provider_message_id: string; state: ReceiptState; at_ms: number; error_code?: number | string },
   now: number,
 ): ReceiptResult {
@@ -48,12 +48,12 @@ export function applyReceipt(
   store.db
     .prepare("UPDATE outbox_chunks SET receipt = ?, updated_at_ms = ? WHERE outbox_id = ? AND idx = ?")
     .run(JSON.stringify(next), now, chunk.outbox_id, chunk.idx);
-  store.bump(`receipts.${update.state}`);
+  store.counters.bump(`receipts.${update.state}`);
   return "receipt_applied";
 }
 
 /** The event-kind stage's `onStatus` hook: apply the receipt and note the result on the event's trace. */
-export function createReceiptRecorder(store: RunnerStore): (ctx: EventContext) => void {
+export function createReceiptRecorder(store: Store): (ctx: EventContext) => void {
   return (ctx) => {
     const { meta } = ctx.env;
     const id = meta["message_id"];

@@ -53,7 +53,7 @@ export function localClock(timeZone: string, atMs: number): { date: string; time
 }
 
 function minutes(hhmm: string): number {
-  const m = CLOCK_TIME.exec(hhmm);
+  const m = hhmm.match(CLOCK_TIME);
   if (!m) throw new RangeError(`not a HH:MM time: ${hhmm}`);
   return Number(m[1]) * 60 + Number(m[2]);
 }

@@ -10,7 +10,7 @@ import type { Envelope } from "../contracts/envelope.ts";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { loadYamlFile } from "../config/index.ts";
 import { ingestPayload, ingressFile } from "../ingress/index.ts";
-import { createAppRunner, normalizerFor, openApp, openIngressWriter } from "../main.ts";
+import { createAppRunner, normalizerFor, openApp, openIngressWriter } from "../app/index.ts";
 import { createLogger } from "../log.ts";
 import { createCommandStore } from "../store/index.ts";
 import { expandTg, ScenarioSchema, type Scenario } from "./scenario.ts";
@@ -120,14 +120,14 @@ export async function runScenario(file: string, opts: { outbound?: "dry-run" | "
   try {
     for (const a of scenario.allowlist) {
       const [transport, ...rest] = a.split(":");
-      services.access.addAllowlist({ actor_key: a, transport: transport!, actor_id: rest.join(":"), note: "scenario", added_by: "scenario", added_at_ms: now });
+      services.store.access.addAllowlist({ actor_key: a, transport: transport!, actor_id: rest.join(":"), note: "scenario", added_by: "scenario", added_at_ms: now });
     }
     const writer = openIngressWriter(app);
-    const commands = createCommandStore(app.db);
+    const commands = app.store.commands;
     // The most recent approval and pairing code, for {{approval_id}}, {{approval_hash}}, {{pairing_code}}.
     const currentVars = () => {
       const approval = commands.listApprovals()[0];
-      const code = services.access.listPairings().find((p) => p.status === "pending")?.code ?? "";
+      const code = services.store.access.listPairings().find((p) => p.status === "pending")?.code ?? "";
       return { pairing_code: code, approval_id: approval?.id ?? "", approval_hash: approval?.args_hash.slice(0, 8) ?? "" };
     };
     let lastSeq = 0;
@@ -178,7 +178,7 @@ export async function runScenario(file: string, opts: { outbound?: "dry-run" | "
         const receipts = readDryRun(path.join(app.stateDir, "outbox", "dry-run.ndjson"));
         const replies = (app.db.prepare("SELECT id, outbox_id, event_id, purpose, status, reason, chunk_count FROM outbox WHERE id > ? ORDER BY id").all(lastOutbox) as Record<string, string | number | null>[]).map((r) => {
           lastOutbox = Number(r.id);
-          const chunks = app.store.chunksOf(String(r.outbox_id));
+          const chunks = app.store.outbox.chunksOf(String(r.outbox_id));
           return {
             event_id: r.event_id as string | null,
             outbox_id: String(r.outbox_id),

@@ -60,7 +60,7 @@ export function expandTg(t: TgShorthand, nowMs: number): Record<string, unknown>
   const from = { id: t.from, is_bot: t.is_bot, first_name: t.name, username: t.name.toLowerCase().replace(/[^a-z0-9_]/g, "") || undefined };
   const chat = t.type === "private" ? { id: t.chat, type: "private", first_name: t.name } : { id: t.chat, type: t.type, title: t.title ?? "Ops" };
   const message: Record<string, unknown> = { message_id: t.update % 100_000, from, chat, date: t.date ?? Math.floor(nowMs / 1000), text: t.text };
-  const mention = /@([A-Za-z0-9_]+)/.exec(t.text);
+  const mention = t.text.match(/@([A-Za-z0-9_]+)/);
   if (t.text.startsWith("/")) message.entities = [{ offset: 0, length: t.text.split(/\s/)[0]!.length, type: "bot_command" }];
   else if (mention) message.entities = [{ offset: mention.index, length: mention[0].length, type: "mention" }];
   if (t.forwarded) message.forward_origin = { type: "user", sender_user: { id: 999, is_bot: false, first_name: "Someone" }, date: Math.floor(nowMs / 1000) - 60 };

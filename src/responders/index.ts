@@ -3,7 +3,7 @@
  * route and session; `none` stays silent. Later: webhook or LLM responders behind the same interface.
  */
 import type { Envelope } from "../contracts/envelope.ts";
-import type { RouteInfo } from "../router/context.ts";
+import type { RouteInfo } from "../contracts/event-context.ts";
 
 /** A responder turns an admitted message into reply text, or null for no reply. Must be synchronous and pure. */
 export interface Responder {

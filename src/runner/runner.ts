@@ -12,15 +12,15 @@ import type { Logger } from "../log.ts";
 import { outboxIdFor, queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { Delivery } from "../outbound/deliver.ts";
 import { createContext, type EventContext } from "../router/context.ts";
-import { openShortLock, type RunnerStore, type ShortLock } from "../store/index.ts";
+import { openShortLock, type Store, type ShortLock } from "../store/index.ts";
 import { rotateIfConsumed } from "./rotate.ts";
-import { replyTargetOf } from "./reply-target.ts";
+import { replyTargetOf } from "../contracts/reply-target.ts";
 import { nextRunnerState, type CycleReport, type RunnerState } from "./runner-state.ts";
 
 export interface RunnerDeps {
   config: TauConfig;
   stateDir: string;
-  store: RunnerStore;
+  store: Store;
   /** Build the pipeline given the dedupe lookup the runner owns (database + current batch). */
   buildPipeline: (seen: (eventId: string) => boolean) => (ctx: EventContext) => void;
   /** Persist what a processed event asked for beyond replies (approval jobs, …); runs inside the transaction. */
@@ -52,12 +52,12 @@ export function createRunner(deps: RunnerDeps) {
   const batchSeen = new Set<string>();
   /** Queue depth per ingress file, counted incrementally (a full rescan per cycle is quadratic in the backlog). */
   const depthMemos = new Map<string, LineCountMemo>();
-  const pipeline = deps.buildPipeline((id) => batchSeen.has(id) || store.hasEvent(id));
+  const pipeline = deps.buildPipeline((id) => batchSeen.has(id) || store.runner.hasEvent(id));
   let lock: ShortLock | null = null;
   const ingressLock = () => (lock ??= openShortLock(path.join(ingressDir, ".lock")));
 
   function cursorOf(t: Transport): IngressCursor | null {
-    const row = store.getCursor(t);
+    const row = store.runner.cursor(t);
     return row ? { ino: row.file_ino, offset: row.byte_offset, line: row.line_no } : null;
   }
 
@@ -89,7 +89,7 @@ export function createRunner(deps: RunnerDeps) {
       const read = readLines(file, cursorOf(t), Math.min(remaining, config.runner.batch_size), config.ingress.max_line_bytes);
       if (!read || read.lines.length === 0) {
         // Still record a cursor reset so the next read starts at 0 of the new file.
-        if (read?.reset && read.cursor.offset === 0) store.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
+        if (read?.reset && read.cursor.offset === 0) store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
         return;
       }
       remaining -= read.lines.length;
@@ -104,7 +104,7 @@ export function createRunner(deps: RunnerDeps) {
       // Quarantine lines reach their file before the cursor moves past them.
       writeQuarantine(quarantine, now);
       store.db.transaction(() => {
-        for (const q of quarantine) store.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
+        for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
         for (const { p } of parsed) {
           if (!p.ok) continue;
           const ctx = createContext(p.envelope, now);
@@ -126,7 +126,7 @@ export function createRunner(deps: RunnerDeps) {
           }
           batchSeen.add(ctx.env.event_id);
           const env = ctx.env;
-          store.insertEvent({
+          store.runner.insertEvent({
             event_id: env.event_id,
             transport: env.transport,
             kind: env.kind,
@@ -154,10 +154,10 @@ export function createRunner(deps: RunnerDeps) {
           report.outcomes[ctx.reason] = (report.outcomes[ctx.reason] ?? 0) + 1;
         }
         report.quarantined += quarantine.length;
-        store.bump("events.processed", contexts.length - contexts.filter((c) => c.duplicate).length);
-        if (report.duplicates) store.bump("events.duplicates", contexts.filter((c) => c.duplicate).length);
-        if (quarantine.length) store.bump("events.quarantined", quarantine.length);
-        store.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line }, now);
+        store.counters.bump("events.processed", contexts.length - contexts.filter((c) => c.duplicate).length);
+        if (report.duplicates) store.counters.bump("events.duplicates", contexts.filter((c) => c.duplicate).length);
+        if (quarantine.length) store.counters.bump("events.quarantined", quarantine.length);
+        store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line }, now);
       })();
       batchSeen.clear();
     }
@@ -202,9 +202,9 @@ export function createRunner(deps: RunnerDeps) {
     }
     const prev = readState();
     const state = nextRunnerState(prev, report, { now: clock(), startedAt: started, backlogThresholdMs: config.runner.backlog_threshold_ms });
-    store.putKv("runner_state", JSON.stringify(state));
+    store.kv.put("runner_state", JSON.stringify(state));
     if (report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 || state.last_cycle_failed) {
-      store.insertRuntimeEvent(clock(), "runner.cycle", state.health, state.last_reason_codes, { ...report });
+      store.runner.insertRuntimeEvent(clock(), "runner.cycle", state.health, state.last_reason_codes, { ...report });
       logger.info({ event: "runner.cycle", health: state.health, reason_codes: state.last_reason_codes, ...report, outcomes: undefined }, "cycle");
     }
     return report;
@@ -230,7 +230,7 @@ export function createRunner(deps: RunnerDeps) {
   }
 
   function readState(): RunnerState | null {
-    const raw = store.getKv("runner_state");
+    const raw = store.kv.get("runner_state");
     return raw ? (JSON.parse(raw) as RunnerState) : null;
   }
 
@@ -262,7 +262,7 @@ export function createRunner(deps: RunnerDeps) {
         const r = await cycle();
         const now = clock();
         if (now - lastPrune > 3_600_000) {
-          store.pruneEvents(now - config.runner.dedupe_retention_ms);
+          store.runner.pruneEvents(now - config.runner.dedupe_retention_ms);
           lastPrune = now;
         }
         if (r.queue_depth === 0 && r.processed === 0 && !woken) await idle(config.runner.poll_interval_ms, signal);

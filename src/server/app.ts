@@ -4,7 +4,7 @@
  * latency histogram.
  */
 import { Hono, type Handler } from "hono";
-import type { Metrics } from "../observability/metrics.ts";
+import type { Metrics } from "../health/metrics.ts";
 import { bodyLimit, BodyLimitError, tooLarge } from "./body-limit.ts";
 
 /** A route to mount; structurally the same as `WebhookRoute` in connectors/shared/webhook.ts. */

@@ -4,3 +4,4 @@ export { openShortLock, acquireLifetimeLock, type ShortLock } from "./process-lo
 export { createRunnerStore, type RunnerStore, type CursorRow, type EventRow, type OutboxRow, type ChunkRow } from "./runner-store.ts";
 export { createAccessStore, type AccessStore, type AllowlistRow, type PairingRow } from "./access-store.ts";
 export { createCommandStore, type CommandStore, type ApprovalRow, type JobRow } from "./command-store.ts";
+export { createStore, openStore, type Store } from "./store.ts";

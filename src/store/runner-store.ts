@@ -101,38 +101,49 @@ export function createRunnerStore(db: Db) {
     insertQuarantine: db.prepare("INSERT INTO quarantine (transport, file, line_no, reason, detail, at_ms) VALUES (?, ?, ?, ?, ?, ?)"),
   };
   return {
-    db,
-    getCursor: (transport: string): CursorRow | undefined => s.getCursor.get(transport),
-    putCursor: (c: CursorRow, now: number) => void s.putCursor.run({ ...c, now }),
-    hasEvent: (eventId: string): boolean => s.hasEvent.get(eventId) !== undefined,
-    insertEvent: (r: EventRow) =>
-      void s.insertEvent.run(r.event_id, r.transport, r.kind, r.chat_type, r.conversation_id, r.actor_id, r.occurred_at_ms, r.processed_at_ms, r.outcome, r.reason, r.decisions, r.route),
-    pruneEvents: (beforeMs: number): number => s.pruneEvents.run(beforeMs).changes,
-    insertOutbox: (r: Omit<OutboxRow, "attempts" | "next_attempt_at_ms" | "created_at_ms" | "updated_at_ms">, now: number) =>
-      void s.insertOutbox.run(r.outbox_id, r.event_id, r.transport, r.account_id, r.conversation_id, r.thread_id, r.reply_to, r.mode, r.purpose, r.status, r.reason, r.chunk_count, now, now),
-    insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) => void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
-    pendingOutbox: (now: number, limit: number): OutboxRow[] => s.pendingOutbox.all(now, limit),
-    chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
-    setChunk: (c: { outbox_id: string; idx: number; status: string; reason: string | null; receipt: string | null; provider_message_id?: string | null }, now: number) =>
-      void s.setChunk.run({ provider_message_id: null, ...c, now }),
-    setOutbox: (o: { outbox_id: string; status: string; reason: string | null; attempts: number; next_attempt_at_ms: number }, now: number) =>
-      void s.setOutbox.run({ ...o, now }),
-    getOutbox: (outboxId: string): OutboxRow | undefined => s.getOutbox.get(outboxId),
-    /** Every chunk of a dry-run reply is written: mark it sent with its deterministic receipt ids. */
-    markDryRunSent: (outboxId: string, now: number) => {
-      s.markDryRunChunks.run(now, outboxId);
-      s.markDryRunRow.run(now, outboxId);
+    /** Ingress cursors, processed events (dedupe + traces), quarantine, runtime events, responder state. */
+    runner: {
+      cursor: (transport: string): CursorRow | undefined => s.getCursor.get(transport),
+      putCursor: (c: CursorRow, now: number) => void s.putCursor.run({ ...c, now }),
+      hasEvent: (eventId: string): boolean => s.hasEvent.get(eventId) !== undefined,
+      insertEvent: (r: EventRow) =>
+        void s.insertEvent.run(r.event_id, r.transport, r.kind, r.chat_type, r.conversation_id, r.actor_id, r.occurred_at_ms, r.processed_at_ms, r.outcome, r.reason, r.decisions, r.route),
+      pruneEvents: (beforeMs: number): number => s.pruneEvents.run(beforeMs).changes,
+      insertRuntimeEvent: (atMs: number, event: string, health: string, reasonCodes: string[], detail: Record<string, unknown>) =>
+        void s.insertRuntimeEvent.run(atMs, event, health, JSON.stringify(reasonCodes), JSON.stringify(detail)),
+      lastResponderAt: (key: string): number | undefined => s.lastResponder.get(key),
+      putResponderAt: (key: string, atMs: number) => void s.putResponder.run(key, atMs),
+      insertQuarantine: (transport: string, file: string, line: number, reason: string, detail: string, atMs: number) =>
+        void s.insertQuarantine.run(transport, file, line, reason, detail, atMs),
     },
-    bump: (name: string, by = 1) => void s.bumpCounter.run(name, by),
-    counters: (): Record<string, number> => Object.fromEntries(s.counters.all().map((r) => [r.name, r.value])),
-    getKv: (key: string): string | undefined => s.getKv.get(key),
-    putKv: (key: string, value: string) => void s.putKv.run(key, value),
-    insertRuntimeEvent: (atMs: number, event: string, health: string, reasonCodes: string[], detail: Record<string, unknown>) =>
-      void s.insertRuntimeEvent.run(atMs, event, health, JSON.stringify(reasonCodes), JSON.stringify(detail)),
-    lastResponderAt: (key: string): number | undefined => s.lastResponder.get(key),
-    putResponderAt: (key: string, atMs: number) => void s.putResponder.run(key, atMs),
-    insertQuarantine: (transport: string, file: string, line: number, reason: string, detail: string, atMs: number) =>
-      void s.insertQuarantine.run(transport, file, line, reason, detail, atMs),
+    /** Outbox rows and their chunks. */
+    outbox: {
+      insert: (r: Omit<OutboxRow, "attempts" | "next_attempt_at_ms" | "created_at_ms" | "updated_at_ms">, now: number) =>
+        void s.insertOutbox.run(r.outbox_id, r.event_id, r.transport, r.account_id, r.conversation_id, r.thread_id, r.reply_to, r.mode, r.purpose, r.status, r.reason, r.chunk_count, now, now),
+      insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) => void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
+      pending: (now: number, limit: number): OutboxRow[] => s.pendingOutbox.all(now, limit),
+      chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
+      setChunk: (c: { outbox_id: string; idx: number; status: string; reason: string | null; receipt: string | null; provider_message_id?: string | null }, now: number) =>
+        void s.setChunk.run({ provider_message_id: null, ...c, now }),
+      setRow: (o: { outbox_id: string; status: string; reason: string | null; attempts: number; next_attempt_at_ms: number }, now: number) =>
+        void s.setOutbox.run({ ...o, now }),
+      get: (outboxId: string): OutboxRow | undefined => s.getOutbox.get(outboxId),
+      /** Every chunk of a dry-run reply is written: mark it sent with its deterministic receipt ids. */
+      markDryRunSent: (outboxId: string, now: number) => {
+        s.markDryRunChunks.run(now, outboxId);
+        s.markDryRunRow.run(now, outboxId);
+      },
+    },
+    /** Named counters (events processed, deliveries by reason, commands by reason). */
+    counters: {
+      bump: (name: string, by = 1) => void s.bumpCounter.run(name, by),
+      all: (): Record<string, number> => Object.fromEntries(s.counters.all().map((r) => [r.name, r.value])),
+    },
+    /** Key-value state: runner state, connector status, lifecycle, policy versions. */
+    kv: {
+      get: (key: string): string | undefined => s.getKv.get(key),
+      put: (key: string, value: string) => void s.putKv.run(key, value),
+    },
   };
 }
 

@@ -108,7 +108,7 @@ describe("tau channel", () => {
 
     const app = h.open();
     try {
-      expect(JSON.parse(app.store.getKv("lifecycle:telegram")!)).toMatchObject({ state: "logged_in", reason: "ready" });
+      expect(JSON.parse(app.store.kv.get("lifecycle:telegram")!)).toMatchObject({ state: "logged_in", reason: "ready" });
       const audit = app.db.prepare("SELECT action, target, outcome, reason_code FROM audit").all();
       expect(audit).toEqual([{ action: "channel.login", target: "telegram", outcome: "logged_in", reason_code: "ready" }]);
     } finally {
@@ -294,9 +294,9 @@ describe("tau deadletter", () => {
         const target = { transport: "telegram" as const, account_id: "6112", conversation_id: "-1001234", thread_id: null, reply_to: null };
         for (const [id, status] of [["ob_dead", "dead_letter"], ["ob_unknown", "unknown"], ["ob_failed", "failed"]] as const) {
           queueReplies(app.store, `e:${id}`, target, [{ purpose: "responder", text: "part one\n\npart two" }], { mode: "provider", maxChars: 16, now: 1_763_712_000_000 }, () => id);
-          app.store.setChunk({ outbox_id: id, idx: 0, status: "sent", reason: "delivery_sent", receipt: null, provider_message_id: "-1001234:1" }, 1_763_712_000_000);
-          app.store.setChunk({ outbox_id: id, idx: 1, status, reason: "delivery_provider_unavailable", receipt: JSON.stringify({ state: null, at_ms: 1, last_error: { code: "delivery_provider_unavailable", status: 502, detail: "sendMessage 502: Bad Gateway" } }) }, 1_763_712_000_000);
-          app.store.setOutbox({ outbox_id: id, status, reason: "delivery_provider_unavailable", attempts: 5, next_attempt_at_ms: 0 }, 1_763_712_000_000);
+          app.store.outbox.setChunk({ outbox_id: id, idx: 0, status: "sent", reason: "delivery_sent", receipt: null, provider_message_id: "-1001234:1" }, 1_763_712_000_000);
+          app.store.outbox.setChunk({ outbox_id: id, idx: 1, status, reason: "delivery_provider_unavailable", receipt: JSON.stringify({ state: null, at_ms: 1, last_error: { code: "delivery_provider_unavailable", status: 502, detail: "sendMessage 502: Bad Gateway" } }) }, 1_763_712_000_000);
+          app.store.outbox.setRow({ outbox_id: id, status, reason: "delivery_provider_unavailable", attempts: 5, next_attempt_at_ms: 0 }, 1_763_712_000_000);
         }
       })();
     } finally {
@@ -319,10 +319,10 @@ describe("tau deadletter", () => {
     const after = h.open();
     try {
       for (const id of ["ob_dead", "ob_unknown"]) {
-        expect(after.store.getOutbox(id)).toMatchObject({ status: "queued", attempts: 0, next_attempt_at_ms: 0, reason: "deadletter_replayed" });
-        expect(after.store.chunksOf(id).map((c) => c.status)).toEqual(["sent", "queued"]);
+        expect(after.store.outbox.get(id)).toMatchObject({ status: "queued", attempts: 0, next_attempt_at_ms: 0, reason: "deadletter_replayed" });
+        expect(after.store.outbox.chunksOf(id).map((c) => c.status)).toEqual(["sent", "queued"]);
       }
-      expect(after.store.getOutbox("ob_failed")!.status).toBe("failed");
+      expect(after.store.outbox.get("ob_failed")!.status).toBe("failed");
       const audit = after.db.prepare("SELECT action, args, outcome FROM audit WHERE action = 'deadletter.replay' ORDER BY seq").all() as { action: string; args: string; outcome: string }[];
       expect(audit.map((a) => [a.outcome, JSON.parse(a.args)])).toEqual([
         ["refused", { limit: 100 }],

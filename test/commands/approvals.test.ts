@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createServices } from "../../src/main.ts";
+import { createServices } from "../../src/app/index.ts";
 import { makeDm } from "../helpers/envelope-factory.ts";
 import { makeHarness, type Harness } from "../helpers/pipeline-harness.ts";
 

@@ -7,9 +7,9 @@ import path from "node:path";
 import { ImapFlow } from "imapflow";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Connector, ConnectorDeps } from "../../connectors/shared/connector.ts";
-import { createEmailConnectorFor, type EmailConnectorFactoryOptions } from "../../src/capabilities/mail/connector-factory.ts";
+import { createEmailConnectorFor, type EmailConnectorFactoryOptions } from "../../src/app/email-connector.ts";
 import { sendMail } from "../../src/capabilities/mail/smtp-client.ts";
-import { startConnectors } from "../../src/connectors-runtime.ts";
+import { startConnectors } from "../../src/app/connectors-runtime.ts";
 import { createIngressWriter, type IngressWriter } from "../../src/ingress/index.ts";
 import { startDovecot, type DovecotHandle } from "../helpers/dovecot.ts";
 import { startSmtpSink, type SmtpSinkHandle } from "../helpers/smtp-sink.ts";
@@ -44,7 +44,7 @@ async function rig(mailboxes: StackMailboxOption[] = [{ id: "ops", role: "ops" }
   const logger = memoryLogger();
   const deps: ConnectorDeps = {
     ingress: writer,
-    cursors: { get: (k) => mh.app.store.getKv(k), put: (k, v) => mh.app.store.putKv(k, v) },
+    cursors: { get: (k) => mh.app.store.kv.get(k), put: (k, v) => mh.app.store.kv.put(k, v) },
     identity: mh.app.config.identity,
     logger,
     clock: Date.now,
@@ -71,7 +71,7 @@ async function rig(mailboxes: StackMailboxOption[] = [{ id: "ops", role: "ops" }
       sendMail({ host: "127.0.0.1", port: sink.port, tls: "none", user: ALERTS, password: PASSWORD, timeoutMs: 5000 }, { to: OPS, subject, text }),
     envelopes: () => readEmailIngress(mh.home.stateDir),
     cursor(mailbox = "INBOX") {
-      const v = mh.app.store.getKv(`email:cursor:${mailbox}`);
+      const v = mh.app.store.kv.get(`email:cursor:${mailbox}`);
       return v ? (JSON.parse(v) as { uidvalidity: string; lastUid: number }) : null;
     },
   };
@@ -234,7 +234,7 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
     await watching(r);
     await probe.stop();
     const uv = r.cursor()!.uidvalidity;
-    r.mh.app.store.putKv("email:cursor:INBOX", JSON.stringify({ uidvalidity: uv, lastUid: 99 }));
+    r.mh.app.store.kv.put("email:cursor:INBOX", JSON.stringify({ uidvalidity: uv, lastUid: 99 }));
     const c = r.build();
     await c.start();
     await watching(r, "INBOX", 1);

@@ -2,9 +2,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connectorsNotLive, readConnectorStatuses, startConnectors, type RunningConnectors } from "../../src/connectors-runtime.ts";
-import { metricsSnapshotSource } from "../../src/http-runtime.ts";
-import { openApp, type App } from "../../src/main.ts";
+import { connectorsNotLive, readConnectorStatuses, startConnectors, type RunningConnectors } from "../../src/app/connectors-runtime.ts";
+import { metricsSnapshotSource } from "../../src/app/http-runtime.ts";
+import { openApp, type App } from "../../src/app/index.ts";
 import { waitFor } from "../helpers/connector-harness.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 import { startTelegramBotApiServer, type TelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";
@@ -54,7 +54,7 @@ describe("startConnectors", () => {
     expect(running.routes.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /webhooks/whatsapp", "POST /webhooks/whatsapp"]);
     await server.waitForParkedPoll();
     server.pushUpdate(TEXT);
-    await waitFor(() => app.store.getKv("connector:telegram:offset") === "1001", 5000, "offset in kv");
+    await waitFor(() => app.store.kv.get("connector:telegram:offset") === "1001", 5000, "offset in kv");
     expect(ingressLines("telegram").map((e) => e.event_id)).toEqual(["telegram:6112:u:1000"]);
 
     const view = otherProcess();
@@ -77,7 +77,7 @@ describe("startConnectors", () => {
   it("stops a transport when `tau channel logout` flips its lifecycle key, and resumes it on login without losing updates", async () => {
     running = await startConnectors(app, { lifecycleCheckMs: 50, statusPersistMs: 20 });
     await server.waitForParkedPoll();
-    app.store.putKv("lifecycle:telegram", JSON.stringify({ state: "logged_out" }));
+    app.store.kv.put("lifecycle:telegram", JSON.stringify({ state: "logged_out" }));
     await waitFor(() => running!.connectors.get("telegram")!.status().liveness === "stopped", 5000, "telegram stopped");
     server.pushUpdate(TEXT);
     const view = otherProcess();
@@ -88,13 +88,13 @@ describe("startConnectors", () => {
     expect(ingressLines("telegram")).toEqual([]);
     expect(server.pendingUpdates()).toHaveLength(1);
 
-    app.store.putKv("lifecycle:telegram", JSON.stringify({ state: "logged_in" }));
+    app.store.kv.put("lifecycle:telegram", JSON.stringify({ state: "logged_in" }));
     await waitFor(() => ingressLines("telegram").length === 1, 5000, "update after login");
     expect(running.connectors.get("telegram")!.status().liveness).toBe("live");
   });
 
   it("does not start a transport that is logged out at startup", async () => {
-    app.store.putKv("lifecycle:telegram", JSON.stringify({ state: "logged_out" }));
+    app.store.kv.put("lifecycle:telegram", JSON.stringify({ state: "logged_out" }));
     running = await startConnectors(app, { lifecycleCheckMs: 50 });
     expect(running.connectors.get("telegram")!.status().liveness).toBe("stopped");
     expect(server.requests).toEqual([]);
@@ -103,7 +103,7 @@ describe("startConnectors", () => {
 
   it("reports a status whose writer went quiet as stale, and not-live connectors to health", async () => {
     const at = app.clock();
-    app.store.putKv(
+    app.store.kv.put(
       "connector_status:telegram",
       JSON.stringify({
         status: { transport: "telegram", mode: "polling", liveness: "live", events_ingested: 4, duplicates_skipped: 0, retry_attempts: 0, auth_failures: 0, parse_failures: 0, provider_failures: 0, last_error_code: null, last_success_unix_ms: at - 60_000, last_error_unix_ms: null },

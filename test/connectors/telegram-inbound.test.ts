@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTelegramConnector, type TelegramConnector, type TelegramConnectorConfig } from "../../connectors/telegram/inbound.ts";
 import { setTelegramWebhook } from "../../connectors/telegram/api.ts";
-import { createMetrics } from "../../src/observability/metrics.ts";
+import { createMetrics } from "../../src/health/metrics.ts";
 import { createServer, startServer, type RunningServer } from "../../src/server/index.ts";
 import { failingSink, makeHarness, waitFor, type Harness } from "../helpers/connector-harness.ts";
 import { startTelegramBotApiServer, type TelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";

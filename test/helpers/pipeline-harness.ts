@@ -1,6 +1,6 @@
 /** @module Test helper: run envelopes through the real runner (real SQLite, real pipeline) and read back decisions. */
 import type { Envelope } from "../../src/contracts/envelope.ts";
-import { createAppRunner, openIngressWriter, type App } from "../../src/main.ts";
+import { createAppRunner, openIngressWriter, type App } from "../../src/app/index.ts";
 import { seededBytes } from "../../src/replay/run-scenario.ts";
 import { makeTauHome, type TauHome } from "./tau-home.ts";
 

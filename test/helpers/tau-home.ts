@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { openApp, type App } from "../../src/main.ts";
+import { openApp, type App } from "../../src/app/index.ts";
 
 export interface TauHome {
   dir: string;

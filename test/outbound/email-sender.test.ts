@@ -6,11 +6,11 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReplyTarget } from "../../src/contracts/outbound.ts";
-import { createSenders, lookupSecret } from "../../src/main.ts";
+import { createSenders, lookupSecret } from "../../src/app/index.ts";
 import { createDelivery } from "../../src/outbound/deliver.ts";
 import { queueReplies } from "../../src/outbound/outbox.ts";
 import { createProviderDelivery } from "../../src/outbound/provider.ts";
-import { createProviderSenders } from "../../src/outbound/senders.ts";
+import { createProviderSenders } from "../../src/app/provider-senders.ts";
 import { classifySmtpFailure } from "../../connectors/email/sender.ts";
 import { startDovecot, type DovecotHandle } from "../helpers/dovecot.ts";
 import { startSmtpSink, type SmtpSinkHandle } from "../helpers/smtp-sink.ts";
@@ -53,7 +53,7 @@ describe("email replies over SMTP (provider mode)", () => {
     const r = rig("live-pilot");
     const id = r.queue(target("alerts@example.test"), "tau received your message (route alerts-mail).");
     await r.deliver();
-    const row = r.app.store.getOutbox(id)!;
+    const row = r.app.store.outbox.get(id)!;
     expect(row).toMatchObject({ status: "sent", reason: "delivery_sent" });
     // nodemailer writes the header name as X-Tau-Outbox-ID; header names are case-insensitive.
     const m = await sink.waitFor((x) => x.raw.toString().toLowerCase().includes(`x-tau-outbox-id: ${id}:0`));
@@ -65,25 +65,25 @@ describe("email replies over SMTP (provider mode)", () => {
     expect(raw).toMatch(/^Auto-Submitted: auto-replied\r?$/m);
     expect(raw).toContain("tau received your message (route alerts-mail).");
     // The Message-ID the server accepted is the provider message id (angle brackets stripped by the adapter).
-    expect(raw).toContain(`Message-ID: <${r.app.store.chunksOf(id)[0]!.provider_message_id}>`);
+    expect(raw).toContain(`Message-ID: <${r.app.store.outbox.chunksOf(id)[0]!.provider_message_id}>`);
   });
 
   it("refuses to send from a simulation stack, without a password, or to a recipient the server refuses", async () => {
     const sim = rig("simulation");
     const a = sim.queue(target("alerts@example.test"), "should not leave");
     await sim.deliver();
-    expect(sim.app.store.getOutbox(a)).toMatchObject({ status: "failed", reason: "delivery_email_simulation" });
+    expect(sim.app.store.outbox.get(a)).toMatchObject({ status: "failed", reason: "delivery_email_simulation" });
 
     const nopw = rig("live-pilot", { TAU_IMAP_PASSWORD: "secret" });
     const b = nopw.queue(target("alerts@example.test"), "no password");
     await nopw.deliver();
-    expect(nopw.app.store.getOutbox(b)).toMatchObject({ status: "failed", reason: "delivery_missing_smtp_password" });
+    expect(nopw.app.store.outbox.get(b)).toMatchObject({ status: "failed", reason: "delivery_missing_smtp_password" });
 
     const live = rig("live-pilot");
     const before = sink.messages.length;
     const c = live.queue(target("nobody@example.test"), "unknown local user");
     await live.deliver();
-    expect(live.app.store.getOutbox(c)).toMatchObject({ status: "failed", reason: "delivery_request_rejected" });
+    expect(live.app.store.outbox.get(c)).toMatchObject({ status: "failed", reason: "delivery_request_rejected" });
     expect(sink.messages.length).toBe(before);
     expect(sink.rejections.some((x) => x.stage === "rcpt" && x.address === "nobody@example.test")).toBe(true);
   });

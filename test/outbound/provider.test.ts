@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ProviderSender } from "../../src/contracts/delivery.ts";
 import type { ReplyTarget } from "../../src/contracts/outbound.ts";
-import { createSenders, type App } from "../../src/main.ts";
+import { createSenders, type App } from "../../src/app/index.ts";
 import { createDelivery } from "../../src/outbound/deliver.ts";
 import { replayDeadLetters } from "../../src/outbound/dead-letters.ts";
 import { queueReplies } from "../../src/outbound/outbox.ts";
@@ -67,8 +67,8 @@ function rig(senders: ProviderSender[], maxChars?: number): Rig {
     queue(target, text, eventId = `test:event:${++n}`) {
       return app.db.transaction(() => queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: app.config.outbound.max_chars, now: now.ms }))()[0]!;
     },
-    row: (id) => app.store.getOutbox(id)!,
-    chunks: (id) => app.store.chunksOf(id),
+    row: (id) => app.store.outbox.get(id)!,
+    chunks: (id) => app.store.outbox.chunksOf(id),
   };
 }
 
@@ -108,7 +108,7 @@ describe("provider delivery: success", () => {
     expect(JSON.parse(c!.receipt!)).toEqual({ state: "sent", at_ms: T0 });
     const call = tg.callsTo("sendMessage")[0]!;
     expect(call.params).toEqual({ chat_id: -1001234, text: "hello from tau", message_thread_id: 77, reply_parameters: { message_id: 311, allow_sending_without_reply: true } });
-    expect(r.app.store.counters()["deliveries.delivery_sent"]).toBe(1);
+    expect(r.app.store.counters.all()["deliveries.delivery_sent"]).toBe(1);
   });
 
   it("Discord: nonce + enforce_nonce + no mentions, message id recorded", async () => {
@@ -228,7 +228,7 @@ describe("provider delivery: retries", () => {
     expect(r.row(id)).toMatchObject({ status: "dead_letter", reason: "delivery_provider_unavailable", attempts: 3, next_attempt_at_ms: 0 });
     expect(r.chunks(id)[0]).toMatchObject({ status: "dead_letter", reason: "delivery_provider_unavailable" });
     expect(JSON.parse(r.chunks(id)[0]!.receipt!)).toEqual({ state: null, at_ms: T0 + 1500, last_error: { code: "delivery_provider_unavailable", status: 500, detail: "sendMessage 500: Internal Server Error" } });
-    expect(r.app.store.counters()).toMatchObject({ "deliveries.delivery_provider_unavailable": 3, "deliveries.dead_letter": 1 });
+    expect(r.app.store.counters.all()).toMatchObject({ "deliveries.delivery_provider_unavailable": 3, "deliveries.dead_letter": 1 });
     r.now.ms = T0 + 10_000_000;
     expect((await r.deliver()).rows).toBe(0);
     expect(tg.callsTo("sendMessage")).toHaveLength(3);
@@ -365,8 +365,8 @@ describe("provider delivery: ambiguous sends", () => {
     const t = r.queue(tgTarget(), "was I sent?");
     const d = r.queue(dcTarget(), "was I sent?");
     for (const id of [t, d]) {
-      r.app.store.setOutbox({ outbox_id: id, status: "sending", reason: null, attempts: 0, next_attempt_at_ms: 0 }, T0);
-      r.app.store.setChunk({ outbox_id: id, idx: 0, status: "sending", reason: null, receipt: null }, T0);
+      r.app.store.outbox.setRow({ outbox_id: id, status: "sending", reason: null, attempts: 0, next_attempt_at_ms: 0 }, T0);
+      r.app.store.outbox.setChunk({ outbox_id: id, idx: 0, status: "sending", reason: null, receipt: null }, T0);
     }
     await r.deliver();
     expect(r.row(t)).toMatchObject({ status: "unknown", reason: "delivery_ambiguous", attempts: 1 });
@@ -385,9 +385,9 @@ describe("provider delivery: platform specifics", () => {
     await r.deliver();
     expect(r.row(id)).toMatchObject({ status: "sent", attempts: 1 });
     expect(r.chunks(id)[0]!.provider_message_id).toBe("-1004001:1");
-    expect(r.app.store.getKv("telegram:migrated:-4001")).toBe("-1004001");
+    expect(r.app.store.kv.get("telegram:migrated:-4001")).toBe("-1004001");
     expect(tg.callsTo("sendMessage").map((q) => q.params["chat_id"])).toEqual([-4001, -1004001]);
-    expect(r.app.store.counters()["deliveries.delivery_chat_migrated"]).toBe(1);
+    expect(r.app.store.counters.all()["deliveries.delivery_chat_migrated"]).toBe(1);
     const next = r.queue(tgTarget("-4001"), "straight to the new id");
     await r.deliver();
     expect(r.row(next)).toMatchObject({ status: "sent" });

@@ -4,7 +4,7 @@
  * `onStatus` hook, as src/main.ts wires it.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { App } from "../../src/main.ts";
+import type { App } from "../../src/app/index.ts";
 import { advancesReceipt, applyReceipt, createReceiptRecorder, toReceiptState } from "../../src/outbound/receipts.ts";
 import { queueReplies } from "../../src/outbound/outbox.ts";
 import { createContext } from "../../src/router/context.ts";
@@ -21,7 +21,7 @@ beforeEach(() => {
   app = home.open(() => T0);
   app.db.transaction(() => {
     queueReplies(app.store, "whatsapp:wamid.IN", { transport: "whatsapp", account_id: "106540352242922", conversation_id: "16505551234", thread_id: null, reply_to: null }, [{ purpose: "responder", text: "hi" }], { mode: "provider", maxChars: 4096, now: T0 }, () => "ob_receipts");
-    app.store.setChunk({ outbox_id: "ob_receipts", idx: 0, status: "sent", reason: "delivery_sent", receipt: JSON.stringify({ state: "sent", at_ms: T0 }), provider_message_id: "wamid.OUT1" }, T0);
+    app.store.outbox.setChunk({ outbox_id: "ob_receipts", idx: 0, status: "sent", reason: "delivery_sent", receipt: JSON.stringify({ state: "sent", at_ms: T0 }), provider_message_id: "wamid.OUT1" }, T0);
   })();
 });
 afterEach(() => {
@@ -29,7 +29,7 @@ afterEach(() => {
   home.cleanup();
 });
 
-const receipt = () => JSON.parse(app.store.chunksOf("ob_receipts")[0]!.receipt!) as { state: string; at_ms: number; error_code?: number };
+const receipt = () => JSON.parse(app.store.outbox.chunksOf("ob_receipts")[0]!.receipt!) as { state: string; at_ms: number; error_code?: number };
 
 /** One status event through the event-kind stage; returns the receipt decision reason. */
 function status(state: string, messageId = "wamid.OUT1", atS = 1763712100, extraMeta: Record<string, string | number> = {}): string {
@@ -61,7 +61,7 @@ describe("receipt lattice", () => {
     expect(receipt()).toEqual({ state: "delivered", at_ms: 1763712100000 });
     expect(status("read", "wamid.OUT1", 1763712200)).toBe("receipt_applied");
     expect(receipt()).toEqual({ state: "read", at_ms: 1763712200000 });
-    expect(app.store.counters()).toMatchObject({ "receipts.delivered": 1, "receipts.read": 1 });
+    expect(app.store.counters.all()).toMatchObject({ "receipts.delivered": 1, "receipts.read": 1 });
   });
 
   it("out of order: read first, then a late delivered and a late sent never move it back", () => {

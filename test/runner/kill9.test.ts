@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { openIngressWriter } from "../../src/main.ts";
+import { openIngressWriter } from "../../src/app/index.ts";
 import { makeDm } from "../helpers/envelope-factory.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 

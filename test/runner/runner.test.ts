@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createAppRunner, openIngressWriter } from "../../src/main.ts";
+import { createAppRunner, openIngressWriter } from "../../src/app/index.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 

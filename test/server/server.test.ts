@@ -1,7 +1,7 @@
 /** The Hono server on a real listening socket: health, readiness, metrics, and 413 before a body is read in full. */
 import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { createMetrics, type MetricsSnapshot } from "../../src/observability/metrics.ts";
+import { createMetrics, type MetricsSnapshot } from "../../src/health/metrics.ts";
 import { createServer, startServer, type HealthLike, type ReadinessCheck, type RunningServer } from "../../src/server/index.ts";
 
 const LIMIT = 64 * 1024;

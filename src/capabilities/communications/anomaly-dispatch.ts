@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
-import { defineCapability, failed, reported } from "../../commands/capability.ts";
+import { defineCapability, failed, reported } from "../capability.ts";
 import type { ReplyTarget } from "../../contracts/outbound.ts";
 import { anomalyReport, describeAnomalies, type MetricResult } from "./anomaly.ts";
 import { fileStamp, flag, withDeliveryContract, writePrivateJson } from "./context.ts";

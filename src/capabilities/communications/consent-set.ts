@@ -5,7 +5,7 @@
  * registry besides Twilio STOP/START; the chat allowlist never is one.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported } from "../../commands/capability.ts";
+import { defineCapability, failed, reported } from "../capability.ts";
 import { isValidTimeZone } from "../../policy/quiet-hours.ts";
 import { validateRecipient } from "../../policy/templates.ts";
 import { withContracts } from "./context.ts";

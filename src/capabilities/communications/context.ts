@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { failed, type CapabilityContext, type CapabilityResult } from "../../commands/capability.ts";
-import type { Services } from "../../commands/services.ts";
+import { failed, type CapabilityContext, type CapabilityResult } from "../capability.ts";
+import type { Services } from "../services.ts";
 import { describeError, TauError } from "../../contracts/errors.ts";
 import { ensurePrivateDir } from "../../store/index.ts";
 import { commsContractsDir, loadCommsContracts, loadCommsFile, type CommsContracts, type CommsDelivery } from "./contracts.ts";
@@ -65,7 +65,7 @@ export const limit = (def: number, max: number) => z.coerce.number().int().min(1
 
 /** `--since 15m|2h|7d` or an ISO time → epoch ms (null when the text is neither). */
 export function parseSince(s: string, now: number): number | null {
-  const m = /^(\d+)(s|m|h|d)$/.exec(s.trim());
+  const m = s.trim().match(/^(\d+)(s|m|h|d)$/);
   if (m) return now - Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s"];
   const t = Date.parse(s);
   return Number.isNaN(t) ? null : t;

@@ -19,7 +19,7 @@ const secretId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "an integration secret
 const emailAddress = z.email();
 /** `a@b.c` or `Name <a@b.c>`, what providers accept as a sender. */
 const senderAddress = z.string().refine((v) => {
-  const m = /^\s*"?[^"<>]*"?\s*<([^<>]+)>\s*$/.exec(v);
+  const m = v.match(/^\s*"?[^"<>]*"?\s*<([^<>]+)>\s*$/);
   return z.email().safeParse((m ? m[1]! : v).trim()).success;
 }, "an address like noreply@example.com or Name <noreply@example.com>");
 const httpUrl = z.url({ protocol: /^https?$/ });

@@ -7,7 +7,7 @@
  * sends one twice; an SMS that timed out may already have arrived (said in the answer). Every replay is audited.
  */
 import { z } from "zod";
-import { defineCapability, reported } from "../../commands/capability.ts";
+import { defineCapability, reported } from "../capability.ts";
 import { flag, limit, withContracts } from "./context.ts";
 import { attemptSend, outboundKilled } from "./deliver.ts";
 import { revalidatePreview } from "./send-gate.ts";

@@ -3,8 +3,8 @@
  * Twilio adapter. Records nothing itself except a consent opt-out when the provider says the recipient
  * unsubscribed (Twilio 21610); callers own the delivery row.
  */
-import type { Services } from "../../commands/services.ts";
-import { readOperationalSnapshot } from "../../killswitch/index.ts";
+import type { Services } from "../services.ts";
+import { readOperationalSnapshot } from "../killswitch/index.ts";
 import type { CommsContracts } from "./contracts.ts";
 import { sha256 } from "./context.ts";
 import type { SendOutcome } from "./provider-ports.ts";

@@ -3,7 +3,7 @@
  * the delivery log, newest first, recipients masked.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported } from "../../commands/capability.ts";
+import { defineCapability, failed, reported } from "../capability.ts";
 import { limit, parseSince } from "./context.ts";
 import { createCommsStore } from "./store.ts";
 

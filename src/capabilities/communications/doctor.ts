@@ -5,8 +5,8 @@
  * roots. Every failing check says what to fix.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported } from "../../commands/capability.ts";
-import type { Services } from "../../commands/services.ts";
+import { defineCapability, failed, reported } from "../capability.ts";
+import type { Services } from "../services.ts";
 import { describeError } from "../../contracts/errors.ts";
 import { loadCommsContracts, type CommsContracts } from "./contracts.ts";
 import { commsDirOf, flag } from "./context.ts";

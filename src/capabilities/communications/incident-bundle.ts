@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { defineCapability, reported } from "../../commands/capability.ts";
+import { defineCapability, reported } from "../capability.ts";
 import { describeError } from "../../contracts/errors.ts";
 import { anomalyReport, describeAnomalies, type AnomalyReport } from "./anomaly.ts";
 import { COMMS_FILES, loadCommsContracts, loadCommsFile } from "./contracts.ts";

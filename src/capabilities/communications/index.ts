@@ -1,5 +1,5 @@
 /** @module Communications capabilities (PRODUCT.md §9): sends under consent policy, the delivery log, alerts. */
-import type { AnyCapability } from "../../commands/registry.ts";
+import type { AnyCapability } from "../registry.ts";
 import { anomalyDispatchCapability, anomalyStatusCapability } from "./anomaly-dispatch.ts";
 import { consentSetCapability } from "./consent-set.ts";
 import { deadletterReplayCapability } from "./deadletter-replay.ts";

@@ -2,7 +2,7 @@
  * @module Provider credentials (which secret ids each provider needs, present or missing, from where) and the
  * senders built from the contracts plus those secrets. Values never leave this module except into an adapter.
  */
-import type { Services } from "../../commands/services.ts";
+import type { Services } from "../services.ts";
 import { SECRET_ENV } from "../../config/env.ts";
 import type { CommsContracts } from "./contracts.ts";
 import type { EmailSender, SmsSender } from "./provider-ports.ts";

@@ -6,7 +6,7 @@
  * simulated send.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported, type CapabilityContext, type CapabilityResult } from "../../commands/capability.ts";
+import { defineCapability, failed, reported, type CapabilityContext, type CapabilityResult } from "../capability.ts";
 import type { Decision } from "../../contracts/decision.ts";
 import type { CommsContracts } from "./contracts.ts";
 import { sha256, withContracts } from "./context.ts";

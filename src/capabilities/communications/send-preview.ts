@@ -4,7 +4,7 @@
  * reason — for `send execute`.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported } from "../../commands/capability.ts";
+import { defineCapability, failed, reported } from "../capability.ts";
 import { newId, withContracts } from "./context.ts";
 import { evaluateSend } from "./send-gate.ts";
 import { createCommsStore, maskRecipient } from "./store.ts";

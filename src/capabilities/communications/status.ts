@@ -4,7 +4,7 @@
  * footer, keywords, registry counts) and `communications.templates.list` (`--channel`).
  */
 import { z } from "zod";
-import { defineCapability, reported } from "../../commands/capability.ts";
+import { defineCapability, reported } from "../capability.ts";
 import { templatePlaceholders } from "../../policy/templates.ts";
 import { withContracts } from "./context.ts";
 import { credentialIds, credentialStatus } from "./providers.ts";

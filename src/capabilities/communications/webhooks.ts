@@ -9,7 +9,7 @@
  * Both are idempotent under redelivery (`MessageSid`, `svix-id`).
  */
 import type { Context } from "hono";
-import type { Services } from "../../commands/services.ts";
+import type { Services } from "../services.ts";
 import { classifySmsKeyword, type SmsKeyword } from "../../policy/consent.ts";
 import { E164 } from "../../policy/templates.ts";
 import { CommsPolicySchema, loadCommsContracts, type CommsPolicy } from "./contracts.ts";

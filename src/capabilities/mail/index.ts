@@ -2,7 +2,7 @@
  * @module Mail capabilities (PRODUCT.md §9): stack status, mailbox roster, search, inbox poll, send test.
  * IMAP goes through `imap-client.ts` (imapflow + mailparser), SMTP through `smtp-client.ts` (nodemailer).
  */
-import type { AnyCapability } from "../../commands/registry.ts";
+import type { AnyCapability } from "../registry.ts";
 import { DEFAULT_MAIL_RUNTIME, type MailRuntime } from "./mail-context.ts";
 import { createListMailboxesCapability } from "./list-mailboxes.ts";
 import { createPollInboxCapability } from "./poll-inbox.ts";
@@ -26,7 +26,7 @@ export function createMailCapabilities(runtime: Partial<MailRuntime> = {}): AnyC
 export const MAIL_CAPABILITIES: AnyCapability[] = createMailCapabilities();
 
 // Commonly used by composition
-export { createEmailConnectorFor, type EmailConnectorBuild, type EmailConnectorHost, type EmailConnectorFactoryOptions } from "./connector-factory.ts";
+export { createEmailConnectorFor, type EmailConnectorBuild, type EmailConnectorHost, type EmailConnectorFactoryOptions } from "../../app/email-connector.ts";
 export { IMAP_CLIENT_DEFAULTS } from "./imap-defaults.ts";
 export type { ImapClientConfig } from "./imap-client.ts";
 // Advanced: contract shape and adapters

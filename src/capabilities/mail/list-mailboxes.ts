@@ -4,7 +4,7 @@
  * the catalog. Mailboxes of other accounts are listed as declared, unchecked.
  */
 import { z } from "zod";
-import { defineCapability, reported, type Capability } from "../../commands/capability.ts";
+import { defineCapability, reported, type Capability } from "../capability.ts";
 import { failedFrom, imapConfigOf, loadStackFor, withImapSession, type MailRuntime } from "./mail-context.ts";
 import type { MailStackConfig } from "./stack.ts";
 

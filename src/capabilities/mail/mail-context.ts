@@ -6,8 +6,8 @@
 import path from "node:path";
 import { ConfigError, describeError } from "../../contracts/errors.ts";
 import { MailPortError, type MailPort, type MailSession } from "../../../connectors/shared/mail-port.ts";
-import { failed, type CapabilityResult } from "../../commands/capability.ts";
-import type { Services } from "../../commands/services.ts";
+import { failed, type CapabilityResult } from "../capability.ts";
+import type { Services } from "../services.ts";
 import type { ImapClientConfig } from "./imap-client.ts";
 import { IMAP_CLIENT_DEFAULTS } from "./imap-defaults.ts";
 import type { SmtpClientConfig, SmtpSendReceipt } from "./smtp-client.ts";

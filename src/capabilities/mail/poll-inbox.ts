@@ -7,11 +7,11 @@
 import path from "node:path";
 import { z } from "zod";
 import type { ConnectorDeps } from "../../../connectors/shared/connector.ts";
-import { defineCapability, failed, reported, type Capability } from "../../commands/capability.ts";
-import type { Services } from "../../commands/services.ts";
+import { defineCapability, failed, reported, type Capability } from "../capability.ts";
+import type { Services } from "../services.ts";
 import { createIngressWriter } from "../../ingress/index.ts";
 import { createLogger } from "../../log.ts";
-import { createEmailConnectorFor } from "./connector-factory.ts";
+import { createEmailConnectorFor } from "../../app/email-connector.ts";
 import { loadStackFor, policiesDirOf, type MailRuntime } from "./mail-context.ts";
 
 /**
@@ -24,7 +24,7 @@ export const CONNECTOR_CURSOR_PREFIX = "connector:";
 function depsOf(services: Services, ingress: ConnectorDeps["ingress"]): ConnectorDeps {
   return {
     ingress,
-    cursors: { get: (k) => services.store.getKv(CONNECTOR_CURSOR_PREFIX + k), put: (k, v) => services.store.putKv(CONNECTOR_CURSOR_PREFIX + k, v) },
+    cursors: { get: (k) => services.store.kv.get(CONNECTOR_CURSOR_PREFIX + k), put: (k, v) => services.store.kv.put(CONNECTOR_CURSOR_PREFIX + k, v) },
     identity: services.config.identity,
     logger: createLogger({ level: services.config.log.level, includeIdentifiers: services.config.telemetry.include_identifiers }),
     clock: services.clock,

@@ -4,7 +4,7 @@
  * the contract catalog. `--mailbox` takes a mailbox id from the contract (or, live, an IMAP folder name).
  */
 import { z } from "zod";
-import { defineCapability, failed, reported, type Capability } from "../../commands/capability.ts";
+import { defineCapability, failed, reported, type Capability } from "../capability.ts";
 import { countArg } from "./args.ts";
 import { failedFrom, imapConfigOf, loadStackFor, withImapSession, type MailRuntime } from "./mail-context.ts";
 import { searchCatalog, type MailHit } from "./search-catalog.ts";

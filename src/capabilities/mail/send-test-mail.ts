@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { defineCapability, failed, reported, type Capability } from "../../commands/capability.ts";
+import { defineCapability, failed, reported, type Capability } from "../capability.ts";
 import { ensurePrivateDir } from "../../store/index.ts";
 import { loadStackFor, reasonOf, smtpConfigOf, type MailRuntime } from "./mail-context.ts";
 import type { SmtpSendReceipt } from "./smtp-client.ts";

@@ -5,7 +5,7 @@
  * AUTH). Each network check is bounded and fails with a reason code when the server does not answer in time.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported, type Capability, type CapabilityContext, type CapabilityResult } from "../../commands/capability.ts";
+import { defineCapability, failed, reported, type Capability, type CapabilityContext, type CapabilityResult } from "../capability.ts";
 import { imapConfigOf, loadStackFor, reasonOf, smtpConfigOf, withImapSession, type MailRuntime } from "./mail-context.ts";
 import { imapMailboxes, type MailStackConfig } from "./stack.ts";
 

@@ -6,12 +6,12 @@
 import { createHash } from "node:crypto";
 import type { PolicySet } from "../../config/policy-set.ts";
 import type { AuditEntry } from "../../audit/audit-log.ts";
-import { argsHash, buildArgs, footer } from "../../commands/args.ts";
+import { argsHash, buildArgs, footer } from "../../capabilities/args.ts";
 import { parseTauCommand } from "../../commands/parse-command.ts";
-import type { CapabilityRegistry } from "../../commands/registry.ts";
+import type { CapabilityRegistry } from "../../capabilities/registry.ts";
 import { decideRbac } from "../../policy/index.ts";
 import type { CommandStore } from "../../store/index.ts";
-import { replyTargetOf } from "../../runner/reply-target.ts";
+import { replyTargetOf } from "../../contracts/reply-target.ts";
 import { stage } from "../compose.ts";
 import { decide, type EventContext } from "../context.ts";
 

@@ -17,7 +17,7 @@ export interface ResponderStageDeps {
 
 /** `telegram:-100123[:77]` → a reply target sent from our account on that transport; null if malformed. */
 export function forwardTarget(spec: string, identity?: BotIdentity): ReplyTarget | null {
-  const m = FORWARD_TO.exec(spec);
+  const m = spec.match(FORWARD_TO);
   if (!m) return null;
   const transport = m[1] as "telegram" | "discord" | "whatsapp";
   const account = transport === "telegram" ? identity?.telegram.bot_id : transport === "discord" ? identity?.discord.user_id : identity?.whatsapp.phone_number_id;

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { healthFor } from "../../../src/main.ts";
+import { healthFor } from "../../../src/app/index.ts";
 import type { Db } from "../../../src/store/index.ts";
 import { startResendServer } from "../../helpers/resend-server.ts";
 import { startTwilioServer } from "../../helpers/twilio-server.ts";

@@ -3,7 +3,7 @@
  * `/tau approve` (tau.approve) → one live send; replays and second requests are refused.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { createAppRunner, openIngressWriter } from "../../../src/main.ts";
+import { createAppRunner, openIngressWriter } from "../../../src/app/index.ts";
 import { makeDm } from "../../helpers/envelope-factory.ts";
 import { startResendServer, type ResendServerHandle } from "../../helpers/resend-server.ts";
 import { goLive, makeCommsHome, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
@@ -38,7 +38,7 @@ describe("send execute approvals from chat", () => {
     open.push(server);
     const h = makeCommsHome({ env: { RESEND_API_KEY: server.apiKey }, edit: (c) => goLive(c, { resend: server.url }) });
     open.push(h);
-    h.services.access.addAllowlist({ actor_key: "telegram:4242", transport: "telegram", actor_id: "4242", note: "ops", added_by: "cli:test", added_at_ms: h.now });
+    h.services.store.access.addAllowlist({ actor_key: "telegram:4242", transport: "telegram", actor_id: "4242", note: "ops", added_by: "cli:test", added_at_ms: h.now });
 
     const preview = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) }, "telegram:4242");
     const previewId = (preview.data as { preview_id: string }).preview_id;

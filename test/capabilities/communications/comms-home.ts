@@ -7,9 +7,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse, stringify } from "yaml";
 import { COMMS_SEND_CAPABILITIES, type CommsServices } from "../../../src/capabilities/communications/index.ts";
-import type { CapabilityContext, CapabilityResult } from "../../../src/commands/capability.ts";
-import type { AnyCapability } from "../../../src/commands/registry.ts";
-import { createRegistry, createServices, openApp, type App } from "../../../src/main.ts";
+import type { CapabilityContext, CapabilityResult } from "../../../src/capabilities/capability.ts";
+import type { AnyCapability } from "../../../src/capabilities/registry.ts";
+import { createRegistry, createServices, openApp, type App } from "../../../src/app/index.ts";
 import { makeTauHome, type TauHome } from "../../helpers/tau-home.ts";
 
 const CONTRACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../policies/communications");

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCommsStore } from "../../../src/capabilities/communications/index.ts";
 import { runCapabilityCli } from "../../../src/cli/run-capability.ts";
-import { buildArgs } from "../../../src/commands/args.ts";
+import { buildArgs } from "../../../src/capabilities/args.ts";
 import { startResendServer, type ResendServerHandle } from "../../helpers/resend-server.ts";
 import { startTwilioServer, type TwilioServerHandle } from "../../helpers/twilio-server.ts";
 import { goLive, makeCommsHome, PAYMENT_VARS, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
@@ -104,7 +104,7 @@ describe("policy gates", () => {
 
   it("an opt-out blocks even transactional messages; the chat allowlist is not consent", async () => {
     const h = home();
-    h.services.access.addAllowlist({ actor_key: "telegram:15551234567", transport: "telegram", actor_id: "15551234567", note: "", added_by: "cli:test", added_at_ms: h.now });
+    h.services.store.access.addAllowlist({ actor_key: "telegram:15551234567", transport: "telegram", actor_id: "15551234567", note: "", added_by: "cli:test", added_at_ms: h.now });
     createCommsStore(h.app.db).setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
     const r = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
     expect(r.reason_code).toBe("consent_opted_out");

@@ -1,7 +1,7 @@
 /** @module Read-only views and diagnostics: provider/policy status, templates list, auth status and doctor (online probes). */
 import { afterEach, describe, expect, it } from "vitest";
 import { COMMS_SEND_CAPABILITIES, createCommsStore } from "../../../src/capabilities/communications/index.ts";
-import { createRegistry } from "../../../src/main.ts";
+import { createRegistry } from "../../../src/app/index.ts";
 import { startResendServer } from "../../helpers/resend-server.ts";
 import { startTwilioServer } from "../../helpers/twilio-server.ts";
 import { goLive, makeCommsHome, type CommsHome } from "./comms-home.ts";

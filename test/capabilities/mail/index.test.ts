@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { MAIL_CAPABILITIES } from "../../../src/capabilities/mail/index.ts";
 import { CONNECTOR_CURSOR_PREFIX } from "../../../src/capabilities/mail/poll-inbox.ts";
 import { COMMS_SEND_CAPABILITIES } from "../../../src/capabilities/communications/index.ts";
-import { CORE_CAPABILITIES } from "../../../src/commands/core/index.ts";
-import { CapabilityRegistry } from "../../../src/commands/registry.ts";
-import { CURSOR_PREFIX } from "../../../src/connectors-runtime.ts";
+import { CORE_CAPABILITIES } from "../../../src/capabilities/core/index.ts";
+import { CapabilityRegistry } from "../../../src/capabilities/registry.ts";
+import { CURSOR_PREFIX } from "../../../src/app/connectors-runtime.ts";
 
 describe("MAIL_CAPABILITIES", () => {
   it("declares the five mail capabilities with their chat aliases, roles, side effects and approvals", () => {

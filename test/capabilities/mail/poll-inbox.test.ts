@@ -27,7 +27,7 @@ describe("inbox poll (live-pilot, real Dovecot)", () => {
     await deliver(dc, "history");
     const first = await runChat(mh.services, "communications.inbox.poll");
     expect(first).toMatchObject({ status: "reported", reason_code: "inbox_poll_ok", data: { mode: "live-pilot", appended: 0 } });
-    expect(JSON.parse(mh.app.store.getKv("connector:email:cursor:INBOX")!)).toMatchObject({ lastUid: 1 });
+    expect(JSON.parse(mh.app.store.kv.get("connector:email:cursor:INBOX")!)).toMatchObject({ lastUid: 1 });
 
     await deliver(dc, "new one");
     await deliver(dc, "new two");

@@ -2,12 +2,12 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { buildArgs } from "../../../src/commands/args.ts";
-import type { CapabilityResult } from "../../../src/commands/capability.ts";
-import type { AnyCapability } from "../../../src/commands/registry.ts";
-import type { Services } from "../../../src/commands/services.ts";
+import { buildArgs } from "../../../src/capabilities/args.ts";
+import type { CapabilityResult } from "../../../src/capabilities/capability.ts";
+import type { AnyCapability } from "../../../src/capabilities/registry.ts";
+import type { Services } from "../../../src/capabilities/services.ts";
 import type { Envelope } from "../../../src/contracts/envelope.ts";
-import { createServices, openApp, type App } from "../../../src/main.ts";
+import { createServices, openApp, type App } from "../../../src/app/index.ts";
 import { MAIL_CAPABILITIES } from "../../../src/capabilities/mail/index.ts";
 import type { ConnectorLogger } from "../../../connectors/shared/connector.ts";
 import { makeTauHome, type TauHome } from "../../helpers/tau-home.ts";

@@ -3,9 +3,9 @@
  * on or off is admin-only and needs a confirmation (`/tau approve <id>`); every change is audited.
  */
 import { z } from "zod";
-import { defineCapability, reported, type CapabilityContext } from "../commands/capability.ts";
-import type { AnyCapability } from "../commands/registry.ts";
-import { KILLSWITCH_SCOPE_PATTERN, KILLSWITCH_SCOPES, listKillSwitches, setKillSwitch, type KillSwitchScope } from "./store.ts";
+import { defineCapability, reported, type CapabilityContext } from "../capability.ts";
+import type { AnyCapability } from "../registry.ts";
+import { KILLSWITCH_SCOPE_PATTERN, KILLSWITCH_SCOPES, listKillSwitches, setKillSwitch, type KillSwitchScope } from "./switches.ts";
 
 const Scope = z
   .string()

@@ -4,9 +4,9 @@
  * on …` or `tau channel logout …` from another process takes effect within about a second without a query per
  * event. Answers are reason codes, never booleans, so traces say why.
  */
-import type { Db } from "../store/index.ts";
-import { parseLifecycle } from "../lifecycle/state.ts";
-import { activeScopes } from "./store.ts";
+import type { Db } from "../../store/index.ts";
+import { parseLifecycle } from "../../lifecycle/state.ts";
+import { activeScopes } from "./switches.ts";
 
 export interface OperationalSnapshot {
   /** Kill switch scopes that are on. */

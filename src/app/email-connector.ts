@@ -3,12 +3,12 @@
  * login and watched folders from `policies/communications/stack.yaml`, the password from the contract's
  * `imap.password_secret` (read at every login), and the imapflow port. The connectors runtime calls this.
  */
-import type { Connector, ConnectorDeps } from "../../../connectors/shared/connector.ts";
-import { createEmailConnector, EMAIL_CONNECTOR_DEFAULTS, type EmailConnectorConfig } from "../../../connectors/email/inbound.ts";
-import type { TauConfig } from "../../config/index.ts";
-import { describeError } from "../../contracts/errors.ts";
-import { DEFAULT_MAIL_RUNTIME, imapConfigOf, mailPortOf, type MailAdapters } from "./mail-context.ts";
-import { loadMailStack, watchedMailboxes, type MailStackConfig } from "./stack.ts";
+import type { Connector, ConnectorDeps } from "../../connectors/shared/connector.ts";
+import { createEmailConnector, EMAIL_CONNECTOR_DEFAULTS, type EmailConnectorConfig } from "../../connectors/email/inbound.ts";
+import type { TauConfig } from "../config/index.ts";
+import { describeError } from "../contracts/errors.ts";
+import { DEFAULT_MAIL_RUNTIME, imapConfigOf, mailPortOf, type MailAdapters } from "../capabilities/mail/mail-context.ts";
+import { loadMailStack, watchedMailboxes, type MailStackConfig } from "../capabilities/mail/stack.ts";
 
 /** The part of `App` (src/main.ts) the factory reads. */
 export interface EmailConnectorHost {

@@ -12,8 +12,8 @@ export const whoamiCapability = defineCapability({
   approval: "none",
   run: (_args, ctx) => {
     const key = ctx.principal;
-    const allowlisted = ctx.services.access.isAllowlisted(key);
-    const paired = ctx.services.access.isPaired(key);
+    const allowlisted = ctx.services.store.access.isAllowlisted(key);
+    const paired = ctx.services.store.access.isPaired(key);
     const data = { principal: key, role: ctx.role, surface: ctx.surface, allowlisted, paired };
     return reported("command_whoami", `You are ${key} (${ctx.role}); allowlisted: ${allowlisted ? "yes" : "no"}, paired: ${paired ? "yes" : "no"}.`, data);
   },

@@ -5,12 +5,12 @@
  * connector's status to kv `connector_status:<transport>` so `tau connectors status` works from another
  * process.
  */
-import { TRANSPORTS, type Transport } from "./contracts/envelope.ts";
-import { describeError, TauError } from "./contracts/errors.ts";
-import type { IngressWriter } from "./ingress/index.ts";
-import { lookupSecret, openIngressWriter, type App } from "./main.ts";
-import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus, type PollRoundResult } from "../connectors/shared/connector.ts";
-import type { WebhookRoute } from "../connectors/shared/webhook.ts";
+import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
+import { describeError, TauError } from "../contracts/errors.ts";
+import type { IngressWriter } from "../ingress/index.ts";
+import { lookupSecret, openIngressWriter, type App } from "./index.ts";
+import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus, type PollRoundResult } from "../../connectors/shared/connector.ts";
+import type { WebhookRoute } from "../../connectors/shared/webhook.ts";
 
 /** kv key holding a connector's last status (`{ status, updated_at_ms }`). */
 export const statusKey = (t: Transport) => `connector_status:${t}`;
@@ -55,7 +55,7 @@ export interface RunningConnectors {
 
 /** True when `tau channel logout <transport>` is in force. */
 export function isLoggedOut(app: App, t: Transport): boolean {
-  const raw = app.store.getKv(lifecycleKey(t));
+  const raw = app.store.kv.get(lifecycleKey(t));
   if (!raw) return false;
   try {
     return (JSON.parse(raw) as { state?: unknown }).state === "logged_out";
@@ -80,12 +80,12 @@ async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Pro
   switch (t) {
     case "telegram": {
       if (c.telegram.mode === "disabled") return "disabled";
-      const { createTelegramConnector } = await import("../connectors/telegram/inbound.ts");
+      const { createTelegramConnector } = await import("../../connectors/telegram/inbound.ts");
       return createTelegramConnector({ ...deps, ...shared, mode: c.telegram.mode, apiRoot: c.telegram.api_root, pollTimeoutS: c.telegram.poll_timeout_s });
     }
     case "discord": {
       if (c.discord.mode === "disabled") return "disabled";
-      const { createDiscordConnector } = await import("../connectors/discord/inbound.ts");
+      const { createDiscordConnector } = await import("../../connectors/discord/inbound.ts");
       return createDiscordConnector({
         ...deps,
         keepRaw: shared.keepRaw,
@@ -97,11 +97,11 @@ async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Pro
     }
     case "whatsapp": {
       if (c.whatsapp.mode === "disabled") return "disabled";
-      const { createWhatsAppConnector } = await import("../connectors/whatsapp/inbound.ts");
+      const { createWhatsAppConnector } = await import("../../connectors/whatsapp/inbound.ts");
       return createWhatsAppConnector({ ...deps, ...shared, mode: c.whatsapp.mode });
     }
     case "email": {
-      const { createEmailConnectorFor } = await import("./capabilities/mail/connector-factory.ts");
+      const { createEmailConnectorFor } = await import("./email-connector.ts");
       const built = createEmailConnectorFor(app, deps);
       return built.connector ?? built.reason;
     }
@@ -112,7 +112,7 @@ async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Pro
 export function readConnectorStatus(app: App, t: Transport): ConnectorStatus {
   const mode = modeOf(app, t);
   let status = initialStatus(t, mode);
-  const raw = app.store.getKv(statusKey(t));
+  const raw = app.store.kv.get(statusKey(t));
   if (raw) {
     try {
       const stored = JSON.parse(raw) as { status: ConnectorStatus; updated_at_ms: number };
@@ -159,7 +159,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
     if (loggedOut.has(t)) status = { ...status, liveness: "stopped", last_error_code: "logout_requested" };
     lastWrite.set(t, app.clock());
     try {
-      app.store.putKv(statusKey(t), JSON.stringify({ status, updated_at_ms: app.clock() }));
+      app.store.kv.put(statusKey(t), JSON.stringify({ status, updated_at_ms: app.clock() }));
     } catch (err) {
       app.logger.warn({ event: "connector.status_write_failed", transport: t, error: describeError(err) }, "could not persist connector status");
     }
@@ -183,7 +183,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
     const logger = app.logger.child({ connector: t });
     const deps: ConnectorDeps = {
       ingress,
-      cursors: { get: (k) => app.store.getKv(CURSOR_PREFIX + k), put: (k, v) => app.store.putKv(CURSOR_PREFIX + k, v) },
+      cursors: { get: (k) => app.store.kv.get(CURSOR_PREFIX + k), put: (k, v) => app.store.kv.put(CURSOR_PREFIX + k, v) },
       identity: app.config.identity,
       logger,
       clock: app.clock,

@@ -14,7 +14,7 @@ export const pairingListCapability = defineCapability({
   approval: "none",
   run: (_args, ctx) => {
     const now = ctx.now;
-    const rows = ctx.services.access.listPairings().map((r) => ({ ...r, status: r.status === "pending" && r.expires_at_ms <= now ? "expired" : r.status }));
+    const rows = ctx.services.store.access.listPairings().map((r) => ({ ...r, status: r.status === "pending" && r.expires_at_ms <= now ? "expired" : r.status }));
     const pending = rows.filter((r) => r.status === "pending");
     const text = pending.length
       ? ["Pending pairing requests:", ...pending.map((r) => `${r.code}  ${r.actor_key}${r.display ? ` (${r.display})` : ""}  expires in ${Math.max(0, Math.round((r.expires_at_ms - now) / 60_000))} min`)].join("\n")
@@ -25,7 +25,7 @@ export const pairingListCapability = defineCapability({
 
 function decideCode(code: string, action: "approved" | "denied", ctx: CapabilityContext) {
   const normalized = normalizePairingCode(code);
-  const row = normalized ? ctx.services.access.pairingByCode(normalized) : undefined;
+  const row = normalized ? ctx.services.store.access.pairingByCode(normalized) : undefined;
   const d = decidePairingApproval({
     code,
     now: ctx.now,
@@ -33,7 +33,7 @@ function decideCode(code: string, action: "approved" | "denied", ctx: Capability
   });
   const reason = d.outcome === "allow" ? (action === "approved" ? "pairing_approved" : "pairing_denied") : d.reason;
   ctx.services.db.transaction(() => {
-    if (d.outcome === "allow") ctx.services.access.decidePairing(row!.code, action, ctx.principal, ctx.now);
+    if (d.outcome === "allow") ctx.services.store.access.decidePairing(row!.code, action, ctx.principal, ctx.now);
     ctx.services.audit({ actor: ctx.principal, surface: ctx.surface, action: `pairing.${action === "approved" ? "approve" : "deny"}`, target: row?.actor_key ?? "unknown", args: { code: normalized ?? code }, outcome: d.outcome, reason_code: reason });
   })();
   if (d.outcome !== "allow") return failed(reason, `Pairing code ${code}: ${reason.replace(/_/g, " ")}.`, { decision: d });
@@ -77,7 +77,7 @@ export const pairingRevokeCapability = defineCapability({
   approval: "none",
   run: (args, ctx) => {
     const done = ctx.services.db.transaction(() => {
-      const ok = ctx.services.access.revokePairing(args.actor, ctx.principal, ctx.now);
+      const ok = ctx.services.store.access.revokePairing(args.actor, ctx.principal, ctx.now);
       ctx.services.audit({ actor: ctx.principal, surface: ctx.surface, action: "pairing.revoke", target: args.actor, args: {}, outcome: ok ? "revoked" : "not_paired", reason_code: ok ? "pairing_revoked" : "pairing_not_found" });
       return ok;
     })();

@@ -5,8 +5,8 @@ import type { AuditEntry } from "../audit/audit-log.ts";
 import type { ReplyIntent, ReplyTarget } from "../contracts/outbound.ts";
 import type { TauConfig } from "../config/index.ts";
 import type { PolicyManager } from "../config/policy-manager.ts";
-import type { HealthReport } from "../observability/health.ts";
-import type { AccessStore, Db, RunnerStore } from "../store/index.ts";
+import type { HealthReport } from "../health/health.ts";
+import type { Db, Store } from "../store/index.ts";
 import type { CapabilityRegistry } from "./registry.ts";
 
 export interface Services {
@@ -15,8 +15,8 @@ export interface Services {
   /** Absolute policies folder (channel policy, bindings, RBAC, communications contracts). */
   policiesDir: string;
   db: Db;
-  store: RunnerStore;
-  access: AccessStore;
+  /** Every table family behind the Store port (`store.access`, `store.commands`, `store.audit`, …). */
+  store: Store;
   registry: CapabilityRegistry;
   policies: PolicyManager;
   clock: () => number;

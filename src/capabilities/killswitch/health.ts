@@ -3,10 +3,10 @@
  * switch that is on is listed as `kill_switch_on:<scope>`; it does not degrade health by itself) and status
  * sections; `src/observability/health-of.ts` and `tau status` compose them.
  */
-import type { Db } from "../store/index.ts";
-import { TRANSPORTS } from "../contracts/envelope.ts";
-import { parseLifecycle } from "../lifecycle/state.ts";
-import { listKillSwitches } from "./store.ts";
+import type { Db } from "../../store/index.ts";
+import { TRANSPORTS } from "../../contracts/envelope.ts";
+import { parseLifecycle } from "../../lifecycle/state.ts";
+import { listKillSwitches } from "./switches.ts";
 
 /** `tau status` section: every switch ever set, and which are on. */
 export const killSwitchStatusSection = {

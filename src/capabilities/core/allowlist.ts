@@ -14,7 +14,7 @@ export const allowlistListCapability = defineCapability({
   sideEffect: "read",
   approval: "none",
   run: (_a, ctx) => {
-    const rows = ctx.services.access.listAllowlist();
+    const rows = ctx.services.store.access.listAllowlist();
     return reported("command_allowlist_list", rows.length ? rows.map((r) => `${r.actor_key}${r.note ? ` — ${r.note}` : ""}`).join("\n") : "The allowlist is empty.", { allowlist: rows });
   },
 });
@@ -31,7 +31,7 @@ export const allowlistAddCapability = defineCapability({
   run: (args, ctx) => {
     const [transport, ...rest] = args.actor.split(":");
     const added = ctx.services.db.transaction(() => {
-      const ok = ctx.services.access.addAllowlist({ actor_key: args.actor, transport: transport!, actor_id: rest.join(":"), note: `added by ${ctx.principal}`, added_by: ctx.principal, added_at_ms: ctx.now });
+      const ok = ctx.services.store.access.addAllowlist({ actor_key: args.actor, transport: transport!, actor_id: rest.join(":"), note: `added by ${ctx.principal}`, added_by: ctx.principal, added_at_ms: ctx.now });
       ctx.services.audit({ actor: ctx.principal, surface: ctx.surface, action: "allowlist.add", target: args.actor, args: {}, outcome: ok ? "added" : "exists", reason_code: ok ? "allowlist_added" : "allowlist_exists" });
       return ok;
     })();
@@ -50,7 +50,7 @@ export const allowlistRemoveCapability = defineCapability({
   approval: "confirm",
   run: (args, ctx) => {
     const removed = ctx.services.db.transaction(() => {
-      const ok = ctx.services.access.removeAllowlist(args.actor);
+      const ok = ctx.services.store.access.removeAllowlist(args.actor);
       ctx.services.audit({ actor: ctx.principal, surface: ctx.surface, action: "allowlist.remove", target: args.actor, args: {}, outcome: ok ? "removed" : "absent", reason_code: ok ? "allowlist_removed" : "allowlist_absent" });
       return ok;
     })();

@@ -3,15 +3,15 @@
  * policy reload status, kill switches and connector liveness. Used by `tau health`, `/tau health` and `/healthz`.
  */
 import { readPolicyStatus } from "../config/policy-manager.ts";
-import { activeScopes } from "../killswitch/store.ts";
+import { activeScopes } from "../capabilities/killswitch/switches.ts";
 import type { RunnerState } from "../runner/runner-state.ts";
-import type { Db, RunnerStore } from "../store/index.ts";
+import type { Db, Store } from "../store/index.ts";
 import { computeHealth, type HealthReport } from "./health.ts";
 
 /** The part of an open app health needs. */
 export interface HealthSource {
   db: Db;
-  store: RunnerStore;
+  store: Store;
   clock: () => number;
 }
 
@@ -34,10 +34,10 @@ export interface HealthExtras {
 }
 
 export function healthOf(app: HealthSource, extras: HealthExtras = {}): HealthReport {
-  const raw = app.store.getKv("runner_state");
+  const raw = app.store.kv.get("runner_state");
   const runner = raw ? (JSON.parse(raw) as RunnerState) : null;
   const deadLetters = app.db.prepare("SELECT COUNT(*) FROM outbox WHERE status = 'dead_letter'").pluck().get() as number;
-  const policy = readPolicyStatus({ get: (k) => app.store.getKv(k), put: (k, v) => app.store.putKv(k, v) });
+  const policy = readPolicyStatus({ get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) });
   return computeHealth({
     runner,
     deadLetters,

@@ -26,7 +26,7 @@ export const statusCapability = defineCapability({
   approval: "none",
   run: (_args, ctx) => {
     const h = ctx.services.health();
-    const c = ctx.services.store.counters();
+    const c = ctx.services.store.counters.all();
     const gate = h.state === "healthy" ? "pass" : "fail";
     const policy = ctx.services.policies.status();
     const data = { rollout_gate: gate, health: h.state, reason_codes: h.reason_codes, outbound_mode: ctx.services.config.outbound.mode, policy: policy.state, counters: c };

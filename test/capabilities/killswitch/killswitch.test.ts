@@ -7,40 +7,40 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { appendAudit } from "../../src/audit/audit-log.ts";
-import { healthOf } from "../../src/cli/observe.ts";
-import type { Envelope } from "../../src/contracts/envelope.ts";
-import type { ReplyTarget } from "../../src/contracts/outbound.ts";
-import { createRegistry, createSenders, createServices, type App } from "../../src/main.ts";
-import type { Services } from "../../src/commands/services.ts";
-import { parseTauCommand } from "../../src/commands/parse-command.ts";
-import { createCommandStore } from "../../src/store/index.ts";
-import { createDelivery } from "../../src/outbound/deliver.ts";
-import { queueReplies } from "../../src/outbound/outbox.ts";
-import { createProviderDelivery } from "../../src/outbound/provider.ts";
-import { createReceiptRecorder } from "../../src/outbound/receipts.ts";
-import { builtinResponders } from "../../src/responders/index.ts";
-import { compose } from "../../src/router/compose.ts";
-import { createContext, type EventContext } from "../../src/router/context.ts";
-import { buildPipeline } from "../../src/router/pipeline.ts";
-import { createAccessStage } from "../../src/router/stages/access.ts";
-import { createChannelPolicyStage } from "../../src/router/stages/channel-policy.ts";
-import { createCommandStage } from "../../src/router/stages/command.ts";
-import { createDedupeStage } from "../../src/router/stages/dedupe.ts";
-import { createEventKindStage } from "../../src/router/stages/event-kind.ts";
-import { createResponderStage } from "../../src/router/stages/responder.ts";
-import { createRespondersGateStage } from "../../src/router/stages/responders-gate.ts";
-import { createRouteStage } from "../../src/router/stages/route.ts";
-import { createSelfBotFilterStage } from "../../src/router/stages/self-bot-filter.ts";
-import { createTransportGateStage } from "../../src/router/stages/transport-gate.ts";
-import { KILLSWITCH_CAPABILITIES, createOperationalGate, setKillSwitch, type OperationalGate } from "../../src/killswitch/index.ts";
-import { writeLifecycle } from "../../src/lifecycle/index.ts";
-import { createTelegramSender } from "../../connectors/telegram/sender.ts";
-import { createDiscordSender } from "../../connectors/discord/sender.ts";
-import { startTelegramBotApiServer, type TelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";
-import { startDiscordServer, DEFAULT_CHANNEL_ID, type DiscordServer } from "../helpers/discord-server.ts";
-import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
-import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
+import { appendAudit } from "../../../src/audit/audit-log.ts";
+import { healthOf } from "../../../src/cli/observe.ts";
+import type { Envelope } from "../../../src/contracts/envelope.ts";
+import type { ReplyTarget } from "../../../src/contracts/outbound.ts";
+import { createRegistry, createSenders, createServices, type App } from "../../../src/app/index.ts";
+import type { Services } from "../../../src/capabilities/services.ts";
+import { parseTauCommand } from "../../../src/commands/parse-command.ts";
+import { createCommandStore } from "../../../src/store/index.ts";
+import { createDelivery } from "../../../src/outbound/deliver.ts";
+import { queueReplies } from "../../../src/outbound/outbox.ts";
+import { createProviderDelivery } from "../../../src/outbound/provider.ts";
+import { createReceiptRecorder } from "../../../src/outbound/receipts.ts";
+import { builtinResponders } from "../../../src/responders/index.ts";
+import { compose } from "../../../src/router/compose.ts";
+import { createContext, type EventContext } from "../../../src/router/context.ts";
+import { buildPipeline } from "../../../src/router/pipeline.ts";
+import { createAccessStage } from "../../../src/router/stages/access.ts";
+import { createChannelPolicyStage } from "../../../src/router/stages/channel-policy.ts";
+import { createCommandStage } from "../../../src/router/stages/command.ts";
+import { createDedupeStage } from "../../../src/router/stages/dedupe.ts";
+import { createEventKindStage } from "../../../src/router/stages/event-kind.ts";
+import { createResponderStage } from "../../../src/router/stages/responder.ts";
+import { createRespondersGateStage } from "../../../src/router/stages/responders-gate.ts";
+import { createRouteStage } from "../../../src/router/stages/route.ts";
+import { createSelfBotFilterStage } from "../../../src/router/stages/self-bot-filter.ts";
+import { createTransportGateStage } from "../../../src/router/stages/transport-gate.ts";
+import { KILLSWITCH_CAPABILITIES, createOperationalGate, setKillSwitch, type OperationalGate } from "../../../src/capabilities/killswitch/index.ts";
+import { writeLifecycle } from "../../../src/lifecycle/index.ts";
+import { createTelegramSender } from "../../../connectors/telegram/sender.ts";
+import { createDiscordSender } from "../../../connectors/discord/sender.ts";
+import { startTelegramBotApiServer, type TelegramBotApiServer } from "../../helpers/telegram-bot-api-server.ts";
+import { startDiscordServer, DEFAULT_CHANNEL_ID, type DiscordServer } from "../../helpers/discord-server.ts";
+import { makeDm, makeEnvelope } from "../../helpers/envelope-factory.ts";
+import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../../helpers/tau-home.ts";
 
 const T0 = 1_763_712_000_000;
 const TAU = path.resolve("bin/tau.js");
@@ -65,14 +65,14 @@ function wiredPipeline(services: Services, gate: OperationalGate): (ctx: EventCo
   const prefix = config.commands.prefix;
   const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);
   const isCommand = (text: string) => parseTauCommand(text, { prefix, botUsername: null }).kind !== "none";
-  const responder = createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: (k) => store.lastResponderAt(k), markResponder: (k, at) => store.putResponderAt(k, at) });
-  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, commands: createCommandStore(services.db), audit: services.audit, approvalTtlMs: 600_000 });
+  const responder = createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: (k) => store.runner.lastResponderAt(k), markResponder: (k, at) => store.runner.putResponderAt(k, at) });
+  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, commands: services.store.commands, audit: services.audit, approvalTtlMs: 600_000 });
   return buildPipeline({
     dedupe: createDedupeStage(() => false),
     gate: createTransportGateStage((t) => gate.transportBlock(t)),
     selfBot: createSelfBotFilterStage(config.identity, new Set()),
     kind: createEventKindStage(createReceiptRecorder(store)),
-    policy: [createChannelPolicyStage(policies), createAccessStage({ policies, access: services.access, randomBytes: services.randomBytes, audit: services.audit, commandPrefix: prefix })],
+    policy: [createChannelPolicyStage(policies), createAccessStage({ policies, access: services.store.access, randomBytes: services.randomBytes, audit: services.audit, commandPrefix: prefix })],
     route: createRouteStage(policies, isCommand),
     dispatch: compose<EventContext>([command, createRespondersGateStage(() => gate.respondersSilenced()), responder]),
   });
@@ -152,8 +152,8 @@ describe("outbound and transport kill switches hold deliveries", () => {
     const t = queue(TG, "held reply", "e1");
     const c = queue(DC, "held reply", "e2");
     expect(await d.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 2 });
-    expect(app.store.getOutbox(t)).toMatchObject({ status: "queued", attempts: 0 });
-    expect(app.store.getOutbox(c)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(app.store.outbox.get(t)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(app.store.outbox.get(c)).toMatchObject({ status: "queued", attempts: 0 });
     expect(tg.requests).toHaveLength(0);
     expect(dc.requests).toHaveLength(0);
 
@@ -162,8 +162,8 @@ describe("outbound and transport kill switches hold deliveries", () => {
     expect(off.stdout).toBe("kill switch outbound is now off\n");
     now.ms = T0 + 1000;
     expect(await d.deliverPending()).toEqual({ rows: 2, chunks: 0, held: 0 });
-    expect(app.store.getOutbox(t)).toMatchObject({ status: "sent", reason: "delivery_sent" });
-    expect(app.store.getOutbox(c)).toMatchObject({ status: "sent", reason: "delivery_sent" });
+    expect(app.store.outbox.get(t)).toMatchObject({ status: "sent", reason: "delivery_sent" });
+    expect(app.store.outbox.get(c)).toMatchObject({ status: "sent", reason: "delivery_sent" });
     expect(tg.sentMessages).toHaveLength(1);
     expect(dc.sentMessages).toHaveLength(1);
 
@@ -185,10 +185,10 @@ describe("outbound and transport kill switches hold deliveries", () => {
     const t = queue(TG, "not now", "e1");
     const c = queue(DC, "go ahead", "e2");
     expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 0, held: 1 });
-    expect(app.store.getOutbox(t)!.status).toBe("queued");
-    expect(app.store.getOutbox(c)!.status).toBe("sent");
+    expect(app.store.outbox.get(t)!.status).toBe("queued");
+    expect(app.store.outbox.get(c)!.status).toBe("sent");
 
-    writeLifecycle(app.store, "discord", { state: "logged_out", reason: "logout_requested", at_ms: now.ms });
+    writeLifecycle(app.store.kv, "discord", { state: "logged_out", reason: "logout_requested", at_ms: now.ms });
     now.ms += 500;
     expect(gate.deliveryBlock("discord")).toBe("logout_requested");
     expect(gate.deliveryBlock("whatsapp")).toBe(null);
@@ -204,7 +204,7 @@ describe("transport gate and responders switch in the decision pipeline", () => 
     const killed = run(makeDm("4242", { text: "hello" }));
     expect(killed).toMatchObject({ outcome: "recorded", reason: "transport_kill_switch", replies: [] });
 
-    writeLifecycle(app.store, "whatsapp", { state: "logged_out", reason: "logout_requested", at_ms: now.ms });
+    writeLifecycle(app.store.kv, "whatsapp", { state: "logged_out", reason: "logout_requested", at_ms: now.ms });
     gate.invalidate();
     const wa = { transport: "whatsapp" as const, provider: "whatsapp-cloud-api", account_id: "106540352242922", event_id: "whatsapp:wamid.A" };
     const out = run(makeDm("16505551234", { ...wa, text: "hi" }));

@@ -3,12 +3,12 @@
  * `healthOf(app)`, `/readyz` from connector readiness, `/metrics` from a snapshot of state, bound to
  * `server.bind`. Used by `tau run` and `tau connectors run`.
  */
-import { healthOf } from "./cli/observe.ts";
-import { createServices, type App } from "./main.ts";
-import { createCommsWebhooks } from "./capabilities/communications/index.ts";
-import { createMetrics, type Metrics, type MetricsSnapshot } from "./observability/metrics.ts";
-import { createServer, startServer, type ReadinessCheck, type RunningServer } from "./server/index.ts";
-import type { RunnerState } from "./runner/runner-state.ts";
+import { healthOf } from "../cli/observe.ts";
+import { createServices, type App } from "./index.ts";
+import { createCommsWebhooks } from "../capabilities/communications/index.ts";
+import { createMetrics, type Metrics, type MetricsSnapshot } from "../health/metrics.ts";
+import { createServer, startServer, type ReadinessCheck, type RunningServer } from "../server/index.ts";
+import type { RunnerState } from "../runner/runner-state.ts";
 import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
 
 export interface HttpRuntimeOptions {
@@ -33,10 +33,10 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
     const now = app.clock();
     if (cached && now - cached.at < 1000) return cached.value;
     const statuses = running ? running.statuses() : readConnectorStatuses(app).filter((s) => s.mode !== "disabled");
-    const state = app.store.getKv("runner_state");
+    const state = app.store.kv.get("runner_state");
     const value: MetricsSnapshot = {
       ingestedByTransport: Object.fromEntries(statuses.map((s) => [s.transport, s.events_ingested])),
-      processed: app.store.counters()["events.processed"] ?? 0,
+      processed: app.store.counters.all()["events.processed"] ?? 0,
       deniedByReason: byReason(denied.all()),
       deliveriesByReason: byReason(deliveries.all()),
       queueDepth: state ? ((JSON.parse(state) as RunnerState).queue_depth ?? 0) : 0,

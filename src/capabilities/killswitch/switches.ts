@@ -4,10 +4,10 @@
  * and hold its replies). A switch is a row; turning it off keeps the row (who, when, why) and every change
  * appends an audit record in the same transaction.
  */
-import { TRANSPORTS } from "../contracts/envelope.ts";
-import { ValidationError } from "../contracts/errors.ts";
-import type { AuditEntry } from "../audit/audit-log.ts";
-import type { Db } from "../store/index.ts";
+import { TRANSPORTS } from "../../contracts/envelope.ts";
+import { ValidationError } from "../../contracts/errors.ts";
+import type { AuditEntry } from "../../audit/audit-log.ts";
+import type { Db } from "../../store/index.ts";
 
 export type KillSwitchScope = "outbound" | "responders" | `transport:${(typeof TRANSPORTS)[number]}`;
 

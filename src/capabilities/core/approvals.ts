@@ -13,7 +13,7 @@ const IdArgs = z.object({ id: z.string().regex(/^ap_[a-z0-9]+$/i, "an approval i
 
 async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action: "approve" | "deny"): Promise<CapabilityResult> {
   const s = ctx.services;
-  const commands = createCommandStore(s.db);
+  const commands = s.store.commands;
   const row = commands.approval(args.id);
   const cap = row ? s.registry.get(row.capability_id) : undefined;
   const required = ((row && s.policies.current()?.rbac.capabilities[row.capability_id]) ?? cap?.role ?? "admin") as Role;

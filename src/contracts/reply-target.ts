@@ -1,6 +1,6 @@
 /** @module Where a reply to an envelope goes: same conversation and thread, replying to the triggering message. */
-import type { Envelope } from "../contracts/envelope.ts";
-import type { ReplyTarget } from "../contracts/outbound.ts";
+import type { Envelope } from "./envelope.ts";
+import type { ReplyTarget } from "./outbound.ts";
 
 /** The provider message id of the triggering message, used for reply threading. */
 export function triggeringMessageId(env: Envelope): string | null {

@@ -1,0 +1,11 @@
+/**
+ * @module The composition root: the only folder that picks concrete implementations (normalizers, request builders,
+ * provider ports, connectors, the HTTP server, responders, the store). The CLI, tests and scripts enter here.
+ */
+export type { Clock } from "../contracts/clock.ts";
+export { openApp, openIngressWriter, type App, type AppOptions } from "./open-app.ts";
+export { normalizerFor, createSenders } from "./transports.ts";
+export { createRegistry } from "./registry.ts";
+export { createServices, healthFor, lookupSecret } from "./services.ts";
+export { createDecisionPipeline } from "./pipeline.ts";
+export { createAppRunner } from "./runner.ts";

@@ -1,0 +1,58 @@
+/** @module Open the app: config, state behind the Store port, the clock, the logger and randomness. Every CLI command starts here. */
+import type { Clock } from "../contracts/clock.ts";
+import path from "node:path";
+import { loadConfig, type Env, type LoadedConfig, type TauConfig } from "../config/index.ts";
+import { createIngressWriter, type IngressWriter } from "../ingress/index.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { randomBytes as cryptoRandomBytes } from "node:crypto";
+import { createStore, openDatabase, type Db, type Store } from "../store/index.ts";
+
+export interface AppOptions {
+  stateDir: string;
+  configPath?: string;
+  env: Env;
+  clock?: Clock;
+  logger?: Logger;
+  /** Randomness for pairing codes and ids; replays inject a seeded source. */
+  randomBytes?: (n: number) => Uint8Array;
+}
+
+export interface App {
+  loaded: LoadedConfig;
+  config: TauConfig;
+  env: Env;
+  stateDir: string;
+  db: Db;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  randomBytes: (n: number) => Uint8Array;
+  close(): void;
+}
+
+/** Load config and open state. Every CLI command starts here. */
+export function openApp(opts: AppOptions): App {
+  const loaded = loadConfig({ configPath: opts.configPath, env: opts.env });
+  const config = loaded.config;
+  const stateDir = path.resolve(opts.stateDir);
+  const db = openDatabase(stateDir);
+  const store = createStore(db);
+  const logger = opts.logger ?? createLogger({ level: config.log.level, includeIdentifiers: config.telemetry.include_identifiers });
+  return {
+    loaded,
+    config,
+    env: opts.env,
+    stateDir,
+    db,
+    store,
+    clock: opts.clock ?? Date.now,
+    logger,
+    randomBytes: opts.randomBytes ?? ((n) => cryptoRandomBytes(n)),
+    close: () => db.close(),
+  };
+}
+
+/** An ingress writer for this state dir. */
+export function openIngressWriter(app: App, trustEnvelopes = false): IngressWriter {
+  return createIngressWriter({ ingressDir: path.join(app.stateDir, "ingress"), maxLineBytes: app.config.ingress.max_line_bytes, trustEnvelopes });
+}

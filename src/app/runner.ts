@@ -1,0 +1,76 @@
+/** @module The runner with the standard pipeline, job execution and delivery, holding the one-runner-per-state lock. */
+import type { App } from "./open-app.ts";
+import { createServices, lookupSecret } from "./services.ts";
+import { createDecisionPipeline } from "./pipeline.ts";
+import { createSenders } from "./transports.ts";
+import path from "node:path";
+import { createDelivery } from "../outbound/deliver.ts";
+import { buildPipeline } from "../router/pipeline.ts";
+import { createHash } from "node:crypto";
+import type { Services } from "../capabilities/services.ts";
+import { createJobRunner } from "../commands/job-runner.ts";
+import { createProviderDelivery } from "../outbound/provider.ts";
+import { createProviderSenders } from "./provider-senders.ts";
+import { createOperationalGate } from "../capabilities/killswitch/index.ts";
+import { createRunner } from "../runner/runner.ts";
+import { replyTargetOf } from "../contracts/reply-target.ts";
+import { acquireLifetimeLock } from "../store/index.ts";
+
+/** The runner with the standard pipeline and job execution, holding the one-runner-per-state lock. */
+export function createAppRunner(app: App, opts: { services?: Services } = {}) {
+  const lock = acquireLifetimeLock(path.join(app.stateDir, "runner.lock"), "tau runner");
+  const { config, store } = app;
+  const services = opts.services ?? createServices(app);
+  const commands = app.store.commands;
+  const jobs = createJobRunner(services, commands);
+  const gate = createOperationalGate(app.db, app.clock);
+  const delivery = createDelivery({
+    store,
+    senders: createSenders(config),
+    dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
+    provider: createProviderDelivery({ store, senders: createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir), retry: config.outbound, clock: app.clock, logger: app.logger }),
+    blocked: (t) => gate.deliveryBlock(t),
+    clock: app.clock,
+  });
+  const runner = createRunner({
+    config,
+    stateDir: app.stateDir,
+    store,
+    clock: app.clock,
+    logger: app.logger,
+    delivery,
+    buildPipeline: (seen) => createDecisionPipeline(services, seen, gate),
+    persistExtras: (ctx) => {
+      ctx.jobs.forEach((j, i) => {
+        commands.insertJob(
+          {
+            job_id: "job_" + createHash("sha256").update(`${ctx.env.event_id}\u0000${i}`).digest("hex").slice(0, 24),
+            event_id: ctx.env.event_id,
+            capability_id: j.capability_id,
+            command: j.command,
+            args: JSON.stringify(j.args),
+            principal: j.principal,
+            role: j.role,
+            approval_id: j.approval_id,
+            reply_target: JSON.stringify(replyTargetOf(ctx.env)),
+          },
+          ctx.now,
+        );
+      });
+    },
+    afterCommit: async (fresh) => {
+      await jobs.runQueued(fresh);
+    },
+    onStart: () => {
+      jobs.recover();
+    },
+  });
+  return {
+    runner,
+    services,
+    close() {
+      runner.close();
+      lock.release();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/** @module The services capabilities use over one open app: secrets, audit, health, outbound messages. */
+import type { App } from "./open-app.ts";
+import { createRegistry } from "./registry.ts";
+import { createHash } from "node:crypto";
+import { appendAudit, type AuditEntry } from "../audit/audit-log.ts";
+import { createPolicyManager, type PolicyManager } from "../config/policy-manager.ts";
+import { CapabilityRegistry } from "../capabilities/registry.ts";
+import type { Services } from "../capabilities/services.ts";
+import { queueReplies } from "../outbound/outbox.ts";
+import { SECRET_ENV, type SecretId } from "../config/index.ts";
+import { healthOf } from "../health/health-of.ts";
+import type { HealthReport } from "../health/health.ts";
+import { commsReplayPending } from "../capabilities/communications/replay-pending.ts";
+
+/** Health of this app: what the core tables say, plus live email/SMS sends waiting for a dead-letter replay. */
+export function healthFor(app: App): HealthReport {
+  return healthOf(app, { commsReplayPending: commsReplayPending(app.db, app.loaded.policiesDir) });
+}
+
+/** A secret by integration id: the environment first (PRODUCT.md §8 names), then the integration store. */
+export function lookupSecret(app: App, id: string): string | null {
+  const envName = SECRET_ENV[id as SecretId];
+  const fromEnv = envName ? app.env[envName] : undefined;
+  if (fromEnv) return fromEnv;
+  const row = app.db.prepare("SELECT value FROM secrets WHERE id = ?").pluck().get(id) as string | undefined;
+  return row ?? null;
+}
+
+/** The services capabilities use, over one open app. */
+export function createServices(app: App, registry: CapabilityRegistry = createRegistry(), policies?: PolicyManager): Services {
+  const pm = policies ?? createPolicyManager(app.loaded.policiesDir, { get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) }, app.clock);
+  const services: Services = {
+    config: app.config,
+    stateDir: app.stateDir,
+    policiesDir: app.loaded.policiesDir,
+    db: app.db,
+    store: app.store,
+    registry,
+    policies: pm,
+    clock: app.clock,
+    audit: (entry: AuditEntry) => void appendAudit(app.db, entry, app.clock()),
+    health: () => healthFor(app),
+    randomBytes: app.randomBytes,
+    secret: (id) => lookupSecret(app, id),
+    queueMessage: (target, text, purpose, idempotencyKey) => {
+      const id = "ob_" + createHash("sha256").update(`msg\u0000${idempotencyKey}`).digest("hex").slice(0, 24);
+      app.db.transaction(() => {
+        if (app.store.outbox.get(id)) return;
+        queueReplies(app.store, null, target, [{ purpose, text }], { mode: app.config.outbound.mode, maxChars: app.config.outbound.max_chars, now: app.clock() }, () => id);
+      })();
+      return id;
+    },
+  };
+  return services;
+}
