@@ -22,8 +22,7 @@ export function lookupSecret(app: App, id: string): string | null {
   const envName = SECRET_ENV[id as SecretId];
   const fromEnv = envName ? app.env[envName] : undefined;
   if (fromEnv) return fromEnv;
-  const row = app.db.prepare("SELECT value FROM secrets WHERE id = ?").pluck().get(id) as string | undefined;
-  return row ?? null;
+  return app.store.secrets.get(id);
 }
 
 /** The services capabilities use, over one open app. */
@@ -38,7 +37,7 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
     registry,
     policies: pm,
     clock: app.clock,
-    audit: (entry: AuditEntry) => void appendAudit(app.db, entry, app.clock()),
+    audit: (entry: AuditEntry) => void appendAudit(app.store, entry, app.clock()),
     health: () => healthFor(app),
     randomBytes: app.randomBytes,
     secret: (id) => lookupSecret(app, id),

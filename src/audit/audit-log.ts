@@ -4,7 +4,7 @@
  * inserted or deleted row (the head hash is kept separately, so a deleted tail shows too).
  */
 import { createHash } from "node:crypto";
-import type { Db } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 
 export interface AuditEntry {
   actor: string;
@@ -41,34 +41,14 @@ function rowHash(prev: string, seq: number, at: number, e: { actor: string; surf
     .digest("hex");
 }
 
-/** The append statements, prepared once per connection (commands append one row each; compiling SQL per row showed). */
-/** A prepared statement taking positional parameters. */
-type Statement = ReturnType<Db["prepare"]> & { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
-const appendStatements = new WeakMap<Db, { head: Statement; insert: Statement; putHead: Statement }>();
-
-function statementsFor(db: Db) {
-  let s = appendStatements.get(db);
-  if (!s) {
-    s = {
-      head: db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"),
-      insert: db.prepare("INSERT INTO audit (seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-      putHead: db.prepare("INSERT INTO kv (key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
-    };
-    appendStatements.set(db, s);
-  }
-  return s;
-}
-
 /** Append one entry (call inside the caller's transaction when it belongs with other writes). */
-export function appendAudit(db: Db, entry: AuditEntry, atMs: number): AuditRow {
-  const st = statementsFor(db);
-  const head = st.head.get() as { seq: number; hash: string } | undefined;
+export function appendAudit(store: Store, entry: AuditEntry, atMs: number): AuditRow {
+  const head = store.audit.tip();
   const seq = (head?.seq ?? 0) + 1;
   const prev = head?.hash ?? GENESIS;
   const args = JSON.stringify(redactArgs(entry.args));
   const hash = rowHash(prev, seq, atMs, { ...entry, args });
-  st.insert.run(seq, atMs, entry.actor, entry.surface, entry.action, entry.target, args, entry.outcome, entry.reason_code, prev, hash);
-  st.putHead.run(JSON.stringify({ seq, hash }));
+  store.audit.append({ seq, at_ms: atMs, actor: entry.actor, surface: entry.surface, action: entry.action, target: entry.target, args, outcome: entry.outcome, reason_code: entry.reason_code, prev_hash: prev, hash });
   return { ...entry, args: JSON.parse(args) as Record<string, unknown>, seq, at_ms: atMs, prev_hash: prev, hash };
 }
 
@@ -79,8 +59,8 @@ export interface AuditVerifyResult {
 }
 
 /** Recompute the chain from the first row. */
-export function verifyAudit(db: Db): AuditVerifyResult {
-  const rows = db.prepare("SELECT * FROM audit ORDER BY seq").all() as (Omit<AuditRow, "args"> & { args: string })[];
+export function verifyAudit(store: Store): AuditVerifyResult {
+  const rows = store.audit.all();
   const problems: AuditVerifyResult["problems"] = [];
   let prev = GENESIS;
   let expectSeq = 1;
@@ -92,7 +72,7 @@ export function verifyAudit(db: Db): AuditVerifyResult {
     prev = r.hash;
     expectSeq = r.seq + 1;
   }
-  const headRaw = db.prepare("SELECT value FROM kv WHERE key = 'audit_head'").pluck().get() as string | undefined;
+  const headRaw = store.audit.storedHead();
   const head = headRaw ? (JSON.parse(headRaw) as { seq: number; hash: string }) : null;
   const last = rows.at(-1);
   if ((head?.seq ?? 0) !== (last?.seq ?? 0) || (head && head.hash !== last?.hash)) {

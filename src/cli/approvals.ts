@@ -54,7 +54,7 @@ export function registerApprovals(program: Command): void {
     .action((_o, cmd: Command) => {
       const { app } = servicesFor(cmd);
       try {
-        const r = verifyAudit(app.db);
+        const r = verifyAudit(app.store);
         emit(globals(cmd).json, r, () => (r.ok ? `audit ok: ${r.rows} rows, chain intact` : [`audit FAILED (${r.problems.length} problems):`, ...r.problems.map((p) => `  seq ${p.seq}: ${p.code} — ${p.detail}`)].join("\n")));
         if (!r.ok) process.exitCode = 1;
       } finally {

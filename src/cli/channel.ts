@@ -24,11 +24,11 @@ export function channelDeps(app: App): ChannelDeps {
   return {
     config: app.config,
     stateDir: app.stateDir,
-    credentials: createCredentialReader(app.env, app.db),
+    credentials: createCredentialReader(app.env, app.store.secrets),
     kv: app.store.kv,
     ports: createProviderPorts(app.config),
     clock: app.clock,
-    audit: (e) => void appendAudit(app.db, e, app.clock()),
+    audit: (e) => void appendAudit(app.store, e, app.clock()),
     actor: cliPrincipal(),
   };
 }

@@ -55,14 +55,14 @@ export function registerDeadletter(program: Command): void {
         const ok = o.yes || (await confirmOnStdin(`Re-queue ${candidates.length} replies${unknown ? ` (${unknown} unknown: they may have been delivered already)` : ""}?`));
         const now = app.clock();
         if (!ok) {
-          appendAudit(app.db, { actor: cliPrincipal(), surface: "cli", action: "deadletter.replay", target: `${candidates.length} rows`, args: { limit }, outcome: "refused", reason_code: "command_not_confirmed" }, now);
+          appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "deadletter.replay", target: `${candidates.length} rows`, args: { limit }, outcome: "refused", reason_code: "command_not_confirmed" }, now);
           emit(globals(cmd).json, { replayed: [], count: 0, reason: "command_not_confirmed" }, () => 'not confirmed: pass --yes or type "yes"');
           process.exitCode = 1;
           return;
         }
         const ids = app.db.transaction(() => {
           const replayed = replayDeadLetters(app.store, { limit, now });
-          appendAudit(app.db, { actor: cliPrincipal(), surface: "cli", action: "deadletter.replay", target: `${replayed.length} rows`, args: { limit, outbox_ids: replayed }, outcome: "replayed", reason_code: "deadletter_replayed" }, now);
+          appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "deadletter.replay", target: `${replayed.length} rows`, args: { limit, outbox_ids: replayed }, outcome: "replayed", reason_code: "deadletter_replayed" }, now);
           return replayed;
         })();
         emit(globals(cmd).json, { replayed: ids, count: ids.length }, () => `re-queued ${ids.length} replies; a running service delivers them on its next cycle`);

@@ -46,7 +46,7 @@ export function registerKillswitch(program: Command): void {
         const app = appFor(cmd);
         try {
           const now = app.clock();
-          const { changed, row } = setKillSwitch(app.db, { scope, on, reason: o.reason, actor: cliPrincipal(), surface: "cli" }, now, (e) => void appendAudit(app.db, e, now));
+          const { changed, row } = setKillSwitch(app.db, { scope, on, reason: o.reason, actor: cliPrincipal(), surface: "cli" }, now, (e) => void appendAudit(app.store, e, now));
           emit(globals(cmd).json, { scope, on, changed, switch: row }, () => (changed ? `kill switch ${scope} is now ${on ? "ON" : "off"}` : `kill switch ${scope} was already ${on ? "on" : "off"}`));
         } finally {
           app.close();

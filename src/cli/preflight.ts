@@ -17,7 +17,7 @@ export function registerPreflight(program: Command): void {
       const { app, services } = servicesFor(cmd);
       try {
         const report = await runPreflight(
-          { config: app.config, stateDir: app.stateDir, credentials: createCredentialReader(app.env, app.db), kv: app.store.kv, ports: createProviderPorts(app.config), clock: app.clock },
+          { config: app.config, stateDir: app.stateDir, credentials: createCredentialReader(app.env, app.store.secrets), kv: app.store.kv, ports: createProviderPorts(app.config), clock: app.clock },
           services.policies.current(),
           { online: o.online ?? false },
         );

@@ -51,11 +51,11 @@ export function registerSecrets(program: Command): void {
       try {
         const now = app.clock();
         app.db.transaction(() => {
-          setSecret(app.db, id, value, now);
-          appendAudit(app.db, { actor: cliPrincipal(), surface: "cli", action: "secret.set", target: id, args: {}, outcome: "stored", reason_code: "secret_stored" }, now);
+          setSecret(app.store.secrets, id, value, now);
+          appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "secret.set", target: id, args: {}, outcome: "stored", reason_code: "secret_stored" }, now);
         })();
         keepPrivate(app.stateDir);
-        const entry = listSecrets(app.env, app.db).find((s) => s.id === id)!;
+        const entry = listSecrets(app.env, app.store.secrets).find((s) => s.id === id)!;
         emit(globals(cmd).json, { id, stored: true, effective_source: entry.source }, () =>
           `stored ${id}${entry.source === "env" ? ` (note: ${entry.env_var} is set in the environment and takes precedence)` : ""}`,
         );
@@ -70,7 +70,7 @@ export function registerSecrets(program: Command): void {
     .action((_o, cmd: Command) => {
       const app = appFor(cmd);
       try {
-        const rows = listSecrets(app.env, app.db);
+        const rows = listSecrets(app.env, app.store.secrets);
         emit(globals(cmd).json, rows, () =>
           table([["id", "present", "source", "env", "store"], ...rows.map((r) => [r.id, r.present ? "yes" : "no", r.source, r.env_var, r.in_store ? "yes" : "no"])]),
         );
@@ -88,8 +88,8 @@ export function registerSecrets(program: Command): void {
       try {
         const now = app.clock();
         const deleted = app.db.transaction(() => {
-          const ok = deleteSecret(app.db, id);
-          appendAudit(app.db, { actor: cliPrincipal(), surface: "cli", action: "secret.delete", target: id, args: {}, outcome: ok ? "deleted" : "absent", reason_code: ok ? "secret_deleted" : "secret_absent" }, now);
+          const ok = deleteSecret(app.store.secrets, id);
+          appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "secret.delete", target: id, args: {}, outcome: ok ? "deleted" : "absent", reason_code: ok ? "secret_deleted" : "secret_absent" }, now);
           return ok;
         })();
         emit(globals(cmd).json, { id, deleted }, () => (deleted ? `deleted ${id}` : `${id} was not in the store`));

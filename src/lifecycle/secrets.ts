@@ -5,7 +5,7 @@
  */
 import { SECRET_ENV, type Env, type SecretId } from "../config/index.ts";
 import { ValidationError } from "../contracts/errors.ts";
-import type { Db } from "../store/index.ts";
+import type { SecretsStore } from "../store/index.ts";
 
 /** Integration ids: lowercase words joined by dashes, e.g. `telegram-bot-token`. */
 export const SECRET_ID_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -32,11 +32,10 @@ export function envNameFor(id: string): string | null {
 }
 
 /** Read credentials from `env` and the store in `db`. */
-export function createCredentialReader(env: Env, db: Db): CredentialReader {
+export function createCredentialReader(env: Env, secrets: SecretsStore): CredentialReader {
   const fromStore = (id: string): { value: string | null; error: Credential["error"] } => {
     try {
-      const v = db.prepare("SELECT value FROM secrets WHERE id = ?").pluck().get(id) as string | undefined;
-      return { value: v ?? null, error: null };
+      return { value: secrets.get(id), error: null };
     } catch {
       return { value: null, error: "credential_store_unreadable" };
     }
@@ -60,16 +59,16 @@ function checkId(id: string): void {
 }
 
 /** Store (or replace) a secret. */
-export function setSecret(db: Db, id: string, value: string, now: number): void {
+export function setSecret(secrets: SecretsStore, id: string, value: string, now: number): void {
   checkId(id);
   if (value.length === 0) throw new ValidationError("USAGE_SECRET_EMPTY", `no value for ${id} on stdin`, { hint: `pipe it in: printf %s "$VALUE" | tau secrets set ${id}` });
-  db.prepare("INSERT INTO secrets (id, value, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms").run(id, value, now);
+  secrets.put(id, value, now);
 }
 
 /** Remove a stored secret; false when there was none. */
-export function deleteSecret(db: Db, id: string): boolean {
+export function deleteSecret(secrets: SecretsStore, id: string): boolean {
   checkId(id);
-  return db.prepare("DELETE FROM secrets WHERE id = ?").run(id).changes > 0;
+  return secrets.delete(id);
 }
 
 export interface SecretListing {
@@ -84,8 +83,8 @@ export interface SecretListing {
 }
 
 /** Every known id plus every stored id: sources and presence, never values. */
-export function listSecrets(env: Env, db: Db): SecretListing[] {
-  const stored = new Map((db.prepare("SELECT id, updated_at_ms FROM secrets ORDER BY id").all() as { id: string; updated_at_ms: number }[]).map((r) => [r.id, r.updated_at_ms]));
+export function listSecrets(env: Env, secrets: SecretsStore): SecretListing[] {
+  const stored = new Map(secrets.list().map((r) => [r.id, r.updated_at_ms]));
   const ids = [...new Set([...(Object.keys(SECRET_ENV) as SecretId[]), ...stored.keys()])].sort();
   return ids.map((id) => {
     const env_var = envNameFor(id);

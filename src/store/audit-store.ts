@@ -1,9 +1,47 @@
-/** @module Store family: the hash-chained audit log. */
+/**
+ * @module Store family: the audit log — an append-only table where each row carries the hash of the previous one,
+ * and the head hash kept separately (so a deleted tail shows). Hashing and redaction live in `src/audit`.
+ */
 import type { Db } from "./db.ts";
 
+/** A stored audit row (`args` is the redacted JSON text the hash covers). */
+export interface AuditRecord {
+  seq: number;
+  at_ms: number;
+  actor: string;
+  surface: string;
+  action: string;
+  target: string;
+  args: string;
+  outcome: string;
+  reason_code: string;
+  prev_hash: string;
+  hash: string;
+}
+
 export function createAuditStore(db: Db) {
-  void db;
-  return {};
+  const q = {
+    head: db.prepare<[], { seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"),
+    insert: db.prepare(
+      "INSERT INTO audit (seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash) VALUES (@seq, @at_ms, @actor, @surface, @action, @target, @args, @outcome, @reason_code, @prev_hash, @hash)",
+    ),
+    putHead: db.prepare("INSERT INTO kv (key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+    storedHead: db.prepare<[], string>("SELECT value FROM kv WHERE key = 'audit_head'").pluck(),
+    all: db.prepare<[], AuditRecord>("SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq"),
+  };
+  return {
+    /** The last row's sequence number and hash (the chain's tip), or undefined for an empty log. */
+    tip: (): { seq: number; hash: string } | undefined => q.head.get(),
+    /** Append a row and move the stored head to it; call inside the caller's unit of work when it belongs with other writes. */
+    append: (r: AuditRecord): void => {
+      q.insert.run(r);
+      q.putHead.run(JSON.stringify({ seq: r.seq, hash: r.hash }));
+    },
+    /** The head recorded at the last append (JSON `{seq, hash}`), independent of the table. */
+    storedHead: (): string | undefined => q.storedHead.get(),
+    /** Every row in sequence order. */
+    all: (): AuditRecord[] => q.all.all(),
+  };
 }
 
 export type AuditStore = ReturnType<typeof createAuditStore>;

@@ -5,3 +5,5 @@ export { createRunnerStore, type RunnerStore, type CursorRow, type EventRow, typ
 export { createAccessStore, type AccessStore, type AllowlistRow, type PairingRow } from "./access-store.ts";
 export { createCommandStore, type CommandStore, type ApprovalRow, type JobRow } from "./command-store.ts";
 export { createStore, openStore, type Store } from "./store.ts";
+export { type AuditStore, type AuditRecord } from "./audit-store.ts";
+export { type SecretsStore } from "./secrets-store.ts";

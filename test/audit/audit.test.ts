@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { appendAudit, redactArgs, verifyAudit } from "../../src/audit/audit-log.ts";
+import { createStore } from "../../src/store/index.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 
 let home: TauHome | null = null;
@@ -10,8 +11,8 @@ afterEach(() => home?.cleanup());
 function seed(): { file: string } {
   home = makeTauHome();
   const app = home.open(() => 1000);
-  for (let i = 0; i < 5; i++) appendAudit(app.db, { actor: "cli:ops", surface: "cli", action: "allowlist.add", target: `telegram:${i}`, args: { note: "n", token: "123:SECRET" }, outcome: "added", reason_code: "allowlist_added" }, 1000 + i);
-  expect(verifyAudit(app.db)).toEqual({ ok: true, rows: 5, problems: [] });
+  for (let i = 0; i < 5; i++) appendAudit(app.store, { actor: "cli:ops", surface: "cli", action: "allowlist.add", target: `telegram:${i}`, args: { note: "n", token: "123:SECRET" }, outcome: "added", reason_code: "allowlist_added" }, 1000 + i);
+  expect(verifyAudit(app.store)).toEqual({ ok: true, rows: 5, problems: [] });
   app.close();
   return { file: path.join(home.stateDir, "tau.db") };
 }
@@ -38,20 +39,20 @@ describe("audit log", () => {
     const db = new Database(file);
     db.exec("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;");
     db.prepare("UPDATE audit SET target = 'telegram:666' WHERE seq = 2").run();
-    let r = verifyAudit(db);
+    let r = verifyAudit(createStore(db));
     expect(r.ok).toBe(false);
     expect(r.problems.map((p) => [p.seq, p.code])).toEqual([[2, "audit_row_edited"]]);
     db.prepare("UPDATE audit SET target = 'telegram:1' WHERE seq = 2").run();
-    expect(verifyAudit(db).ok).toBe(true);
+    expect(verifyAudit(createStore(db)).ok).toBe(true);
     db.prepare("DELETE FROM audit WHERE seq = 3").run();
-    r = verifyAudit(db);
+    r = verifyAudit(createStore(db));
     expect(r.problems.map((p) => p.code)).toEqual(["audit_row_missing", "audit_chain_broken"]);
     db.close();
     const { file: f2 } = seed();
     const db2 = new Database(f2);
     db2.exec("DROP TRIGGER audit_no_delete;");
     db2.prepare("DELETE FROM audit WHERE seq = 5").run();
-    expect(verifyAudit(db2).problems.map((p) => p.code)).toEqual(["audit_head_mismatch"]);
+    expect(verifyAudit(createStore(db2)).problems.map((p) => p.code)).toEqual(["audit_head_mismatch"]);
     db2.close();
   });
 });

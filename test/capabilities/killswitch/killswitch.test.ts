@@ -181,7 +181,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
   it("transport:telegram holds only Telegram; a logged-out transport is held with logout_requested", async () => {
     const { tg, dc } = await servers();
     const d = delivery(tg, dc);
-    setKillSwitch(app.db, { scope: "transport:telegram", on: true, reason: "bot token leaked", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    setKillSwitch(app.db, { scope: "transport:telegram", on: true, reason: "bot token leaked", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     const t = queue(TG, "not now", "e1");
     const c = queue(DC, "go ahead", "e2");
     expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 0, held: 1 });
@@ -200,7 +200,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
 
 describe("transport gate and responders switch in the decision pipeline", () => {
   it("events of a killed or logged-out transport are recorded without an answer; receipts still pass", () => {
-    setKillSwitch(app.db, { scope: "transport:telegram", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    setKillSwitch(app.db, { scope: "transport:telegram", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     const killed = run(makeDm("4242", { text: "hello" }));
     expect(killed).toMatchObject({ outcome: "recorded", reason: "transport_kill_switch", replies: [] });
 
@@ -217,14 +217,14 @@ describe("transport gate and responders switch in the decision pipeline", () => 
   });
 
   it("`responders` silences the ack responder, but /tau commands still answer", () => {
-    setKillSwitch(app.db, { scope: "responders", on: true, reason: "noisy", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    setKillSwitch(app.db, { scope: "responders", on: true, reason: "noisy", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     const chat = run(makeDm("4242", { text: "hello bot" }));
     expect(chat).toMatchObject({ outcome: "no_reply", reason: "responders_kill_switch", replies: [] });
     const cmd = run(makeDm("4242", { event_id: "telegram:6112:u:900002", text: "/tau status" }));
     expect(cmd.outcome).toBe("replied");
     expect(cmd.jobs.map((j) => j.capability_id)).toEqual(["tau.status"]);
 
-    setKillSwitch(app.db, { scope: "responders", on: false, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    setKillSwitch(app.db, { scope: "responders", on: false, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     now.ms += 500;
     const again = run(makeDm("4242", { event_id: "telegram:6112:u:900003", text: "hello again" }));
     expect(again).toMatchObject({ outcome: "replied", reason: "responder_replied" });
@@ -263,7 +263,7 @@ describe("/tau killswitch capabilities", () => {
 
 describe("health", () => {
   it("lists each switch that is on as kill_switch_on:<scope>", () => {
-    setKillSwitch(app.db, { scope: "outbound", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.db, e, now.ms));
+    setKillSwitch(app.db, { scope: "outbound", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     expect(healthOf(app).reason_codes).toContain("kill_switch_on:outbound");
   });
 });
