@@ -3,27 +3,7 @@
  * importing connectors), and the bounded body reader every webhook handler uses before trusting a byte.
  */
 
-/** HTTP methods webhook routes use. */
-export type WebhookMethod = "GET" | "POST";
-
-/**
- * The part of a Hono `Context` a webhook handler uses: the Fetch API request and the parsed query. Declared
- * here structurally, so connectors depend on no web framework and any Hono context satisfies it.
- */
-export interface WebhookContext {
-  req: {
-    raw: Request;
-    query(): Record<string, string>;
-  };
-}
-
-/** One route the server mounts as-is: `app.on(method, path, handler)`. */
-export interface WebhookRoute {
-  method: WebhookMethod;
-  /** Absolute path, e.g. `/webhooks/telegram`. */
-  path: string;
-  handler(c: WebhookContext): Response | Promise<Response>;
-}
+export type { WebhookContext, WebhookMethod, WebhookRoute } from "../../src/contracts/webhook-route.ts";
 
 /** The body was larger than allowed; the caller answers 413 (and the connection is closed). */
 export const BODY_TOO_LARGE = Symbol("body_too_large");

@@ -3,23 +3,20 @@
  * login and watched folders from `policies/communications/stack.yaml`, the password from the contract's
  * `imap.password_secret` (read at every login), and the imapflow port. The connectors runtime calls this.
  */
-import type { Connector, ConnectorDeps } from "../../connectors/shared/connector.ts";
+import type { ConnectorDeps } from "../contracts/connector.ts";
 import { createEmailConnector, EMAIL_CONNECTOR_DEFAULTS, type EmailConnectorConfig } from "../../connectors/email/inbound.ts";
 import type { TauConfig } from "../config/index.ts";
 import { describeError } from "../contracts/errors.ts";
-import { DEFAULT_MAIL_RUNTIME, imapConfigOf, mailPortOf, type MailAdapters } from "../capabilities/mail/mail-context.ts";
+import { DEFAULT_MAIL_RUNTIME, imapConfigOf, mailPortOf, type EmailConnectorBuild, type MailAdapters } from "../capabilities/mail/mail-context.ts";
 import { loadMailStack, watchedMailboxes, type MailStackConfig } from "../capabilities/mail/stack.ts";
 
-/** The part of `App` (src/main.ts) the factory reads. */
+/** The part of `App` the factory reads. */
 export interface EmailConnectorHost {
   config: TauConfig;
   loaded: { policiesDir: string };
 }
 
-/** Lifecycle reason codes of the build (PRODUCT.md §8 style: `ready`, `missing_<secret>`). */
-export type EmailConnectorBuild =
-  | { connector: Connector & Required<Pick<Connector, "pollOnce">>; reason: "ready"; detail: string }
-  | { connector: null; reason: "email_disabled" | "stack_contract_invalid" | "missing_imap_password"; detail: string };
+export type { EmailConnectorBuild };
 
 export interface EmailConnectorFactoryOptions {
   adapters?: MailAdapters;

@@ -9,3 +9,4 @@ export { createRegistry } from "./registry.ts";
 export { createServices, healthFor, lookupSecret } from "./services.ts";
 export { createDecisionPipeline } from "./pipeline.ts";
 export { createAppRunner } from "./runner.ts";
+export { createProviderPorts } from "./provider-ports.ts";

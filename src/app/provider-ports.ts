@@ -2,16 +2,8 @@
  * @module Online provider calls the lifecycle commands need (probe, Telegram setWebhook/deleteWebhook), backed by
  * the connector sender modules, loaded on first use. A composition helper: the commands receive these as a port.
  */
-import type { ProbeOutcome } from "../contracts/delivery.ts";
-import type { Transport } from "../contracts/envelope.ts";
+import type { ProviderPorts } from "../lifecycle/provider-ports.ts";
 import type { TauConfig } from "../config/index.ts";
-
-export interface ProviderPorts {
-  /** `getMe` / `GET /users/@me` / `GET /{phone_number_id}`. */
-  probe(transport: Transport, creds: { token: string; phoneNumberId?: string }): Promise<ProbeOutcome>;
-  setTelegramWebhook(token: string, url: string, secret: string): Promise<ProbeOutcome>;
-  deleteTelegramWebhook(token: string): Promise<ProbeOutcome>;
-}
 
 export function createProviderPorts(config: TauConfig): ProviderPorts {
   const c = config.connectors;

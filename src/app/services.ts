@@ -1,5 +1,6 @@
 /** @module The services capabilities use over one open app: secrets, audit, health, outbound messages. */
 import type { App } from "./open-app.ts";
+import { createEmailConnectorFor } from "./email-connector.ts";
 import { createRegistry } from "./registry.ts";
 import { createHash } from "node:crypto";
 import { appendAudit, type AuditEntry } from "../audit/audit-log.ts";
@@ -41,12 +42,13 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
     health: () => healthFor(app),
     randomBytes: app.randomBytes,
     secret: (id) => lookupSecret(app, id),
+    emailConnector: (deps, opts) => createEmailConnectorFor(app, deps, opts),
     queueMessage: (target, text, purpose, idempotencyKey) => {
       const id = "ob_" + createHash("sha256").update(`msg\u0000${idempotencyKey}`).digest("hex").slice(0, 24);
-      app.db.transaction(() => {
+      app.store.atomically(() => {
         if (app.store.outbox.get(id)) return;
         queueReplies(app.store, null, target, [{ purpose, text }], { mode: app.config.outbound.mode, maxChars: app.config.outbound.max_chars, now: app.clock() }, () => id);
-      })();
+      });
       return id;
     },
   };

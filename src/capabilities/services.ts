@@ -7,6 +7,7 @@ import type { TauConfig } from "../config/index.ts";
 import type { PolicyManager } from "../config/policy-manager.ts";
 import type { HealthReport } from "../health/health.ts";
 import type { Db, Store } from "../store/index.ts";
+import type { EmailConnectorFactory } from "./mail/mail-context.ts";
 import type { CapabilityRegistry } from "./registry.ts";
 
 export interface Services {
@@ -26,6 +27,8 @@ export interface Services {
   randomBytes(n: number): Uint8Array;
   /** A secret by integration id (env first, then the integration store); null when absent. Never log it. */
   secret(id: string): string | null;
+  /** Build the email connector for one poll round (`/tau inbox poll`); the composition picks the implementation. */
+  emailConnector: EmailConnectorFactory;
   /** Queue a message through tau's own outbound (alerts to an ops chat); returns the outbox id. */
   queueMessage(target: ReplyTarget, text: string, purpose: ReplyIntent["purpose"], idempotencyKey: string): string;
 }

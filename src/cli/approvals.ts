@@ -1,7 +1,6 @@
 /** @module `tau approvals list|approve <id>|deny <id>` and `tau audit verify|list`. */
 import type { Command } from "commander";
 import { verifyAudit } from "../audit/audit-log.ts";
-import { createCommandStore } from "../store/index.ts";
 import { printResult } from "./cap.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit, table } from "./output.ts";
@@ -68,10 +67,8 @@ export function registerApprovals(program: Command): void {
     .action((o: { limit: string }, cmd: Command) => {
       const { app } = servicesFor(cmd);
       try {
-        const rows = (app.db.prepare("SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code FROM audit ORDER BY seq DESC LIMIT ?").all(Number(o.limit)) as Record<string, unknown>[])
-          .reverse()
-          .map((r): Record<string, unknown> => ({ ...r, args: JSON.parse(r.args as string) as unknown }));
-        emit(globals(cmd).json, rows, () => table([["seq", "actor", "action", "target", "outcome", "reason"], ...rows.map((r) => [r.seq as number, r.actor as string, r.action as string, r.target as string, r.outcome as string, r.reason_code as string])]));
+        const rows = app.store.audit.recent(Number(o.limit)).map(({ prev_hash: _p, hash: _h, ...r }) => ({ ...r, args: JSON.parse(r.args) as unknown }));
+        emit(globals(cmd).json, rows, () => table([["seq", "actor", "action", "target", "outcome", "reason"], ...rows.map((r) => [r.seq, r.actor, r.action, r.target, r.outcome, r.reason_code])]));
       } finally {
         app.close();
       }

@@ -4,12 +4,10 @@
  */
 import os from "node:os";
 import readline from "node:readline";
-import { createHash } from "node:crypto";
-import { argsHash } from "../capabilities/args.ts";
 import type { CapabilityResult } from "../capabilities/capability.ts";
 import type { AnyCapability } from "../capabilities/registry.ts";
 import type { Services } from "../capabilities/services.ts";
-import { createCommandStore } from "../store/index.ts";
+import { APPROVAL_TTL_MS, executeCapability, requestApproval } from "../capabilities/execute.ts";
 
 /** `cli:<os user>`: who ran a local command, for audit and two-person checks. */
 export function cliPrincipal(): string {
@@ -45,17 +43,9 @@ export async function runCapabilityCli(services: Services, cap: AnyCapability, a
   const principal = cliPrincipal();
   const now = services.clock();
   if (cap.approval === "two_person") {
-    const commands = services.store.commands;
-    const id = "ap_" + createHash("sha256").update(`${principal}\u0000${cap.id}\u0000${now}\u0000${Buffer.from(services.randomBytes(8)).toString("hex")}`).digest("hex").slice(0, 10);
-    const hash = argsHash(cap.id, args);
-    services.db.transaction(() => {
-      commands.insertApproval({
-        id, capability_id: cap.id, command: cap.alias.join(" "), args: JSON.stringify(args), args_hash: hash, requester: principal, requester_role: "admin",
-        surface: "cli", approval: "two_person", reply_target: null, created_at_ms: now, expires_at_ms: now + 10 * 60_000,
-      });
-      services.audit({ actor: principal, surface: "cli", action: "approval.request", target: cap.id, args: { id, ...args }, outcome: "pending", reason_code: "approval_requested" });
-    })();
-    return { status: "reported", reason_code: "approval_requested", text: `${cap.id} needs a second person: another operator runs \`tau approvals approve ${id}\` or \`${services.config.commands.prefix} approve ${id} ${hash.slice(0, 8)}\` within 10 minutes.`, data: { approval_id: id, args_hash: hash } };
+    const nonce = Buffer.from(services.randomBytes(8)).toString("hex");
+    const { id, hash } = requestApproval(services, { cap, args, principal, role: "admin", surface: "cli", replyTarget: null, now, seed: `${principal}\u0000${cap.id}\u0000${now}\u0000${nonce}` });
+    return { status: "reported", reason_code: "approval_requested", text: `${cap.id} needs a second person: another operator runs \`tau approvals approve ${id}\` or \`${services.config.commands.prefix} approve ${id} ${hash.slice(0, 8)}\` within ${APPROVAL_TTL_MS / 60_000} minutes.`, data: { approval_id: id, args_hash: hash } };
   }
   if (cap.sideEffect !== "read" || cap.approval === "confirm") {
     const ok = opts.yes || (await (opts.confirm ?? confirmOnStdin)(`${cap.id} has side effect "${cap.sideEffect}".`));
@@ -64,12 +54,5 @@ export async function runCapabilityCli(services: Services, cap: AnyCapability, a
       return { status: "failed", reason_code: "command_not_confirmed", text: `Not confirmed: pass --yes or type "yes" to run ${cap.id}.` };
     }
   }
-  let result: CapabilityResult;
-  try {
-    result = await cap.run(args, { principal, role: "admin", surface: "cli", now, services, origin: null });
-  } catch (err) {
-    result = { status: "failed", reason_code: "command_execution_failed", text: `${cap.id} failed: ${(err as Error).message}` };
-  }
-  services.audit({ actor: principal, surface: "cli", action: "command", target: cap.id, args, outcome: result.status, reason_code: result.reason_code });
-  return result;
+  return executeCapability(cap, args, { principal, role: "admin", surface: "cli", now, services, origin: null });
 }

@@ -9,33 +9,30 @@ import { queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { CommandStore, JobRow } from "../store/index.ts";
 import { footer } from "../capabilities/args.ts";
 import type { CapabilityResult } from "../capabilities/capability.ts";
+import { auditEntryFor, runCapability } from "../capabilities/execute.ts";
 import type { Services } from "../capabilities/services.ts";
 
-function describeFailure(err: unknown): CapabilityResult {
-  return { status: "failed", reason_code: "command_execution_failed", text: `The command failed: ${(err as Error)?.message ?? String(err)}` };
-}
-
 export function createJobRunner(services: Services, commands: CommandStore) {
-  const { store, db, config } = services;
+  const { store, config } = services;
 
   function finishAll(items: { job: JobRow; result: CapabilityResult }[], now: number, fresh?: QueuedReply[]): void {
     if (items.length === 0) return;
-    db.transaction(() => {
+    store.atomically(() => {
       for (const { job, result } of items) finish(job, result, now, fresh);
-    })();
+    });
   }
 
   function finish(job: JobRow, result: CapabilityResult, now: number, fresh?: QueuedReply[]): void {
-    db.transaction(() => {
+    store.atomically(() => {
       if (!commands.setJob(job.job_id, "running", result.status === "reported" ? "done" : "failed", now, JSON.stringify(result))) return;
       if (job.reply_target) {
         const target = JSON.parse(job.reply_target) as ReplyTarget;
         const text = `${result.text}\n\n${footer(config.commands.prefix, job.command, result.status, result.reason_code)}`;
         queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now }, () => `${job.job_id.replace(/^job_/, "ob_")}`, fresh);
       }
-      services.audit({ actor: job.principal, surface: job.reply_target ? "chat" : "cli", action: "command", target: job.capability_id, args: JSON.parse(job.args) as Record<string, unknown>, outcome: result.status, reason_code: result.reason_code });
+      services.audit(auditEntryFor({ id: job.capability_id }, JSON.parse(job.args) as Record<string, unknown>, { principal: job.principal, surface: job.reply_target ? "chat" : "cli" }, result));
       store.counters.bump(`commands.${result.reason_code}`);
-    })();
+    });
   }
 
   return {
@@ -56,26 +53,22 @@ export function createJobRunner(services: Services, commands: CommandStore) {
       for (let i = 0; i < queued.length; i += 200) {
         const group = queued.slice(i, i + 200);
         const now = services.clock();
-        const started = db.transaction(() => group.filter((job) => commands.setJob(job.job_id, "queued", "running", now)))();
+        const started = store.atomically(() => group.filter((job) => commands.setJob(job.job_id, "queued", "running", now)));
         const done: { job: JobRow; result: CapabilityResult }[] = [];
         for (const job of started) {
           const cap = services.registry.get(job.capability_id);
           let result: CapabilityResult;
           if (!cap) result = { status: "failed", reason_code: "command_unknown", text: `Capability ${job.capability_id} is no longer available.` };
           else {
-            try {
-              const target = job.reply_target ? (JSON.parse(job.reply_target) as ReplyTarget) : null;
-              result = await cap.run(JSON.parse(job.args) as Record<string, unknown>, {
-                principal: job.principal,
-                role: job.role as Role,
-                surface: "chat",
-                now,
-                services,
-                origin: target ? { transport: target.transport, conversation_id: target.conversation_id } : null,
-              });
-            } catch (err) {
-              result = describeFailure(err);
-            }
+            const target = job.reply_target ? (JSON.parse(job.reply_target) as ReplyTarget) : null;
+            result = await runCapability(cap, JSON.parse(job.args) as Record<string, unknown>, {
+              principal: job.principal,
+              role: job.role as Role,
+              surface: "chat",
+              now,
+              services,
+              origin: target ? { transport: target.transport, conversation_id: target.conversation_id } : null,
+            });
           }
           done.push({ job, result });
           // A capability with side effects commits its outcome at once; read-only ones finish with the group.

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import type { Transport } from "../contracts/envelope.ts";
-import type { ProviderPorts } from "../app/provider-ports.ts";
+import type { ProviderPorts } from "./provider-ports.ts";
 import { credentialRequirements, credentialValue, ingressPath, summarize, transportChecks, type Check, type ReadinessContext } from "./readiness.ts";
 import { readLifecycle, writeLifecycle } from "./state.ts";
 

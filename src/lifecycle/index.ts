@@ -11,4 +11,4 @@ export type { Credential, CredentialReader, SecretListing } from "./secrets.ts";
 export { transportChecks, stateChecks, policyChecks, enabledTransports, summarize, formatChecks, type Check, type ReadinessContext } from "./readiness.ts";
 export { channelLogin, channelLogout, channelStatus, channelProbe, onlineCheck, type ChannelDeps, type ChannelReport } from "./channel.ts";
 export { runPreflight, type PreflightReport } from "./preflight.ts";
-export { createProviderPorts, type ProviderPorts } from "../app/provider-ports.ts";
+export type { ProviderPorts } from "./provider-ports.ts";

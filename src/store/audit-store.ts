@@ -28,6 +28,7 @@ export function createAuditStore(db: Db) {
     putHead: db.prepare("INSERT INTO kv (key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
     storedHead: db.prepare<[], string>("SELECT value FROM kv WHERE key = 'audit_head'").pluck(),
     all: db.prepare<[], AuditRecord>("SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq"),
+    recent: db.prepare<[number], AuditRecord>("SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?"),
   };
   return {
     /** The last row's sequence number and hash (the chain's tip), or undefined for an empty log. */
@@ -41,6 +42,8 @@ export function createAuditStore(db: Db) {
     storedHead: (): string | undefined => q.storedHead.get(),
     /** Every row in sequence order. */
     all: (): AuditRecord[] => q.all.all(),
+    /** The most recent `limit` rows, oldest first. */
+    recent: (limit: number): AuditRecord[] => q.recent.all(limit).reverse(),
   };
 }
 

@@ -30,11 +30,11 @@ export const allowlistAddCapability = defineCapability({
   approval: "two_person",
   run: (args, ctx) => {
     const [transport, ...rest] = args.actor.split(":");
-    const added = ctx.services.db.transaction(() => {
+    const added = ctx.services.store.atomically(() => {
       const ok = ctx.services.store.access.addAllowlist({ actor_key: args.actor, transport: transport!, actor_id: rest.join(":"), note: `added by ${ctx.principal}`, added_by: ctx.principal, added_at_ms: ctx.now });
       ctx.services.audit({ actor: ctx.principal, surface: ctx.surface, action: "allowlist.add", target: args.actor, args: {}, outcome: ok ? "added" : "exists", reason_code: ok ? "allowlist_added" : "allowlist_exists" });
       return ok;
-    })();
+    });
     return added ? reported("allowlist_added", `Allowlisted ${args.actor}.`) : reported("allowlist_exists", `${args.actor} was already allowlisted.`);
   },
 });
@@ -49,11 +49,11 @@ export const allowlistRemoveCapability = defineCapability({
   sideEffect: "write",
   approval: "confirm",
   run: (args, ctx) => {
-    const removed = ctx.services.db.transaction(() => {
+    const removed = ctx.services.store.atomically(() => {
       const ok = ctx.services.store.access.removeAllowlist(args.actor);
       ctx.services.audit({ actor: ctx.principal, surface: ctx.surface, action: "allowlist.remove", target: args.actor, args: {}, outcome: ok ? "removed" : "absent", reason_code: ok ? "allowlist_removed" : "allowlist_absent" });
       return ok;
-    })();
+    });
     return removed ? reported("allowlist_removed", `Removed ${args.actor}.`) : failed("allowlist_absent", `${args.actor} was not allowlisted.`);
   },
 });

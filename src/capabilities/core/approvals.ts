@@ -5,9 +5,9 @@
 import { z } from "zod";
 import type { Role } from "../../contracts/decision.ts";
 import { decideApprovalUse } from "../../policy/index.ts";
-import { createCommandStore } from "../../store/index.ts";
 import { argsHash } from "../args.ts";
 import { defineCapability, failed, reported, type CapabilityContext, type CapabilityResult } from "../capability.ts";
+import { executeCapability } from "../execute.ts";
 
 const IdArgs = z.object({ id: z.string().regex(/^ap_[a-z0-9]+$/i, "an approval id like ap_1a2b3c4d5e"), hash: z.string().regex(/^[0-9a-f]{4,64}$/i).optional() }).strict();
 
@@ -36,21 +36,17 @@ async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action:
   }
   const to = action === "approve" ? "approved" : "denied";
   // Compare-and-set: of two concurrent approvals, exactly one moves the row.
-  const moved = s.db.transaction(() => {
+  const moved = s.store.atomically(() => {
     const ok = commands.transitionApproval(args.id, "pending", to, ctx.principal, ctx.now);
     audit(ok ? to : "refused", ok ? d.reason : "approval_replayed");
     return ok;
-  })();
+  });
   if (!moved) return failed("approval_replayed", `Approval ${args.id} was already decided.`);
   if (action === "deny") return reported("approval_denied_by_operator", `Denied ${args.id} (${row!.command}).`);
   if (!cap) return failed("command_unknown", `Capability ${row!.capability_id} is no longer available.`);
-  let result: CapabilityResult;
-  try {
-    result = await cap.run(JSON.parse(row!.args) as Record<string, unknown>, { ...ctx, principal: row!.requester, role: row!.requester_role as Role, surface: row!.surface as "cli" | "chat" });
-  } catch (err) {
-    result = failed("command_execution_failed", `The approved command failed: ${(err as Error).message}`);
-  }
-  s.db.transaction(() => commands.transitionApproval(args.id, "approved", "executed", ctx.principal, s.clock()))();
+  // The approved run is the requester's: audited under their principal, role and surface.
+  const result = await executeCapability(cap, JSON.parse(row!.args) as Record<string, unknown>, { ...ctx, principal: row!.requester, role: row!.requester_role as Role, surface: row!.surface as "cli" | "chat" });
+  commands.transitionApproval(args.id, "approved", "executed", ctx.principal, s.clock());
   return { ...result, text: `Approved ${args.id} (${row!.command}, requested by ${row!.requester}).\n${result.text}` };
 }
 

@@ -32,10 +32,10 @@ function decideCode(code: string, action: "approved" | "denied", ctx: Capability
     pending: row ? { code: row.code, actorKey: row.actor_key, channelKey: row.channel_key, expiresAt: row.expires_at_ms, status: row.status as "pending" } : null,
   });
   const reason = d.outcome === "allow" ? (action === "approved" ? "pairing_approved" : "pairing_denied") : d.reason;
-  ctx.services.db.transaction(() => {
+  ctx.services.store.atomically(() => {
     if (d.outcome === "allow") ctx.services.store.access.decidePairing(row!.code, action, ctx.principal, ctx.now);
     ctx.services.audit({ actor: ctx.principal, surface: ctx.surface, action: `pairing.${action === "approved" ? "approve" : "deny"}`, target: row?.actor_key ?? "unknown", args: { code: normalized ?? code }, outcome: d.outcome, reason_code: reason });
-  })();
+  });
   if (d.outcome !== "allow") return failed(reason, `Pairing code ${code}: ${reason.replace(/_/g, " ")}.`, { decision: d });
   return reported(reason, `${action === "approved" ? "Paired" : "Denied"} ${row!.actor_key}${row!.display ? ` (${row!.display})` : ""}.`, { actor_key: row!.actor_key, decision: d });
 }
@@ -76,11 +76,11 @@ export const pairingRevokeCapability = defineCapability({
   sideEffect: "write",
   approval: "none",
   run: (args, ctx) => {
-    const done = ctx.services.db.transaction(() => {
+    const done = ctx.services.store.atomically(() => {
       const ok = ctx.services.store.access.revokePairing(args.actor, ctx.principal, ctx.now);
       ctx.services.audit({ actor: ctx.principal, surface: ctx.surface, action: "pairing.revoke", target: args.actor, args: {}, outcome: ok ? "revoked" : "not_paired", reason_code: ok ? "pairing_revoked" : "pairing_not_found" });
       return ok;
-    })();
+    });
     return done ? reported("pairing_revoked", `Revoked pairing for ${args.actor}.`) : failed("pairing_not_found", `${args.actor} is not paired.`);
   },
 });

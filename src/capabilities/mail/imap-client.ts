@@ -17,7 +17,7 @@ import {
   type MailPortCode,
   type MailSearchHit,
   type MailSession,
-} from "../../../connectors/shared/mail-port.ts";
+} from "../../contracts/mail-port.ts";
 
 /** Where and how to log in. `password` comes from `services.secret("imap-password")`. */
 export interface ImapClientConfig {

@@ -5,7 +5,8 @@
  */
 import path from "node:path";
 import { ConfigError, describeError } from "../../contracts/errors.ts";
-import { MailPortError, type MailPort, type MailSession } from "../../../connectors/shared/mail-port.ts";
+import type { Connector, ConnectorDeps } from "../../contracts/connector.ts";
+import { MailPortError, type MailPort, type MailSession } from "../../contracts/mail-port.ts";
 import { failed, type CapabilityResult } from "../capability.ts";
 import type { Services } from "../services.ts";
 import type { ImapClientConfig } from "./imap-client.ts";
@@ -34,6 +35,17 @@ export interface MailRuntime {
   /** No answer from IMAP or SMTP within this → `imap_timeout` / `smtp_timeout`. */
   timeoutMs: number;
 }
+
+/** Why the email connector could not be built (PRODUCT.md §8 style: `ready`, `missing_<secret>`). */
+export type EmailConnectorUnavailable = "email_disabled" | "stack_contract_invalid" | "missing_imap_password";
+
+/** The email connector for one poll round, or why not; built by the composition (src/app/email-connector.ts). */
+export type EmailConnectorBuild =
+  | { connector: Connector & Required<Pick<Connector, "pollOnce">>; reason: "ready"; detail: string }
+  | { connector: null; reason: EmailConnectorUnavailable; detail: string };
+
+/** Builds the email connector over the given adapters (injected through `Services.emailConnector`). */
+export type EmailConnectorFactory = (deps: ConnectorDeps, opts: { adapters: MailAdapters; timeoutMs: number; ignoreMode: boolean }) => EmailConnectorBuild;
 
 export const DEFAULT_MAIL_RUNTIME: MailRuntime = { adapters: DEFAULT_MAIL_ADAPTERS, timeoutMs: 10_000 };
 

@@ -6,13 +6,12 @@
  */
 import path from "node:path";
 import { z } from "zod";
-import type { ConnectorDeps } from "../../../connectors/shared/connector.ts";
+import type { ConnectorDeps } from "../../contracts/connector.ts";
 import { defineCapability, failed, reported, type Capability } from "../capability.ts";
 import type { Services } from "../services.ts";
 import { createIngressWriter } from "../../ingress/index.ts";
 import { createLogger } from "../../log.ts";
-import { createEmailConnectorFor } from "../../app/email-connector.ts";
-import { loadStackFor, policiesDirOf, type MailRuntime } from "./mail-context.ts";
+import { loadStackFor, type MailRuntime } from "./mail-context.ts";
 
 /**
  * The kv prefix the connectors runtime puts before connector cursor keys (`CURSOR_PREFIX` in
@@ -50,7 +49,7 @@ export function createPollInboxCapability(rt: MailRuntime): Capability<Record<st
       }
       const writer = createIngressWriter({ ingressDir: path.join(services.stateDir, "ingress"), maxLineBytes: services.config.ingress.max_line_bytes });
       try {
-        const built = createEmailConnectorFor({ config: services.config, loaded: { policiesDir: policiesDirOf(services) } }, depsOf(services, writer), { adapters: rt.adapters, timeoutMs: rt.timeoutMs, ignoreMode: true });
+        const built = services.emailConnector(depsOf(services, writer), { adapters: rt.adapters, timeoutMs: rt.timeoutMs, ignoreMode: true });
         if (!built.connector) return failed(built.reason, `Inbox poll: ${built.detail}`, { mode: loaded.stack.mode, appended: 0 });
         const round = await built.connector.pollOnce();
         const data = { mode: loaded.stack.mode, appended: round.appended, reason_code: round.code };

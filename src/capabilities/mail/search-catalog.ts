@@ -2,7 +2,7 @@
  * @module Simulation-mode search over the stack contract's message catalog, with the live search's semantics:
  * case-insensitive substring on the chosen field, `*` or empty matches all, newest first, top N.
  */
-import type { MailSearchQuery } from "../../../connectors/shared/mail-port.ts";
+import type { MailSearchQuery } from "../../contracts/mail-port.ts";
 import type { CatalogMessage } from "./stack.ts";
 
 /** One hit, in the same shape live and simulated searches return. */

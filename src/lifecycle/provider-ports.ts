@@ -1,0 +1,10 @@
+/** @module The online provider calls lifecycle commands need, as a port; the composition (src/app/provider-ports.ts) implements it. */
+import type { ProbeOutcome } from "../contracts/delivery.ts";
+import type { Transport } from "../contracts/envelope.ts";
+
+export interface ProviderPorts {
+  /** `getMe` / `GET /users/@me` / `GET /{phone_number_id}`. */
+  probe(transport: Transport, creds: { token: string; phoneNumberId?: string }): Promise<ProbeOutcome>;
+  setTelegramWebhook(token: string, url: string, secret: string): Promise<ProbeOutcome>;
+  deleteTelegramWebhook(token: string): Promise<ProbeOutcome>;
+}
