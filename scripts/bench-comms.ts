@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { anomalyReport, COMMS_SEND_CAPABILITIES, createCommsStore, loadCommsContracts } from "../src/capabilities/communications/index.ts";
+import { anomalyReport, COMMS_SEND_CAPABILITIES, loadCommsContracts } from "../src/capabilities/communications/index.ts";
 import { createRegistry, createServices, openApp } from "../src/app/index.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -48,21 +48,23 @@ export async function runCommsBench(): Promise<CommsBenchResult> {
     const now = Date.parse("2026-02-23T15:00:00Z");
     const app = openApp({ stateDir: path.join(dir, "state"), configPath: path.join(dir, "tau.yaml"), env: {}, clock: () => now });
     try {
-      const insert = app.db.prepare(
-        "INSERT INTO comms_deliveries (delivery_id, preview_id, channel, provider, message_type, recipient_hash, recipient_masked, live, status, reason_code, provider_id, idempotency_key, latency_ms, attempts, created_at_ms, updated_at_ms) " +
-          "VALUES (?, NULL, ?, ?, 'transactional', ?, '+1***0000', 1, ?, 'bench', NULL, ?, 42, 1, ?, ?)",
-      );
-      app.db.transaction(() => {
+      const store = app.store.comms;
+      app.store.atomically(() => {
         for (let i = 0; i < ROWS; i++) {
           const at = now - 3_600_000 + Math.floor((3_600_000 * i) / ROWS);
           const sms = i % 3 === 0;
-          insert.run(`dl_b${i}`, sms ? "sms" : "email", sms ? "twilio" : "resend", `h${i % 5000}`, STATUSES[i % STATUSES.length], `k${i}`, at, at);
+          store.insertDelivery(
+            {
+              delivery_id: `dl_b${i}`, preview_id: null, channel: sms ? "sms" : "email", provider: sms ? "twilio" : "resend", message_type: "transactional",
+              recipient_hash: `h${i % 5000}`, recipient_masked: "+1***0000", live: 1, status: STATUSES[i % STATUSES.length]!, reason_code: "bench",
+              provider_id: null, idempotency_key: `k${i}`, latency_ms: 42, attempts: 1,
+            },
+            at,
+          );
         }
-      })();
-      app.db.pragma("optimize");
+      });
       const services = { ...createServices(app, createRegistry().register(...COMMS_SEND_CAPABILITIES)), policiesDir: app.loaded.policiesDir };
       const cap = services.registry.get("communications.delivery.anomaly.status")!;
-      const store = createCommsStore(app.db);
       const cfg = loadCommsContracts(path.join(dir, "policies", "communications")).delivery.anomaly;
       const capRuns: number[] = [];
       const aggRuns: number[] = [];

@@ -22,8 +22,7 @@ import { buildPipeline } from "../src/router/pipeline.ts";
 import { createDedupeStage } from "../src/router/stages/dedupe.ts";
 import { createSelfBotFilterStage } from "../src/router/stages/self-bot-filter.ts";
 import { createEventKindStage } from "../src/router/stages/event-kind.ts";
-import { createPlaceholderPolicyStage } from "../src/router/stages/placeholder-policy.ts";
-import { createDefaultRouteStage } from "../src/router/stages/default-route.ts";
+import { createDefaultRouteStage, createPlaceholderPolicyStage } from "./bench-placeholder-stages.ts";
 import { createResponderStage } from "../src/router/stages/responder.ts";
 import { builtinResponders } from "../src/responders/index.ts";
 import { compileRouteBindings, decideAccess, decideChannelPolicy, resolveChannelRule, resolveRoute } from "../src/policy/index.ts";
@@ -93,10 +92,12 @@ async function prepareRunner(dir: string, variant: string): Promise<Record<strin
   const h = home(dir, variant === "real_policies" ? REAL_POLICY : OPEN_POLICY);
   const app = openApp({ stateDir: h.stateDir, configPath: h.config, env: {}, logger: createLogger({ level: "silent", includeIdentifiers: false }) });
   // Allowlist the 5,000 actors so real policies admit them (the realistic steady state).
-  const ins = app.db.prepare("INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES (?, 'telegram', ?, '', 'bench', 0)");
-  app.db.transaction(() => {
-    for (let a = 0; a < 5000; a++) ins.run(`telegram:${100_000 + a}`, String(100_000 + a));
-  })();
+  app.store.atomically(() => {
+    for (let a = 0; a < 5000; a++) {
+      const id = String(100_000 + a);
+      app.store.access.addAllowlist({ actor_key: `telegram:${id}`, transport: "telegram", actor_id: id, note: "", added_by: "bench", added_at_ms: 0 });
+    }
+  });
   const w = openIngressWriter(app, true);
   for (let i = 0; i < N; i += 5000) await w.append("telegram", mixedEvents(i, Math.min(N, i + 5000)));
   await w.close();

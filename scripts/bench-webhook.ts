@@ -87,7 +87,7 @@ function deps(writer: IngressWriter, secrets: Record<string, string>): Connector
 }
 
 function served(connector: Connector, extra: MountedRoute[] = []): Hono {
-  return createServer({ routes: [...(connector.webhooks ?? []), ...extra], health: () => ({ state: "healthy" }), ready: () => [], metrics: createMetrics(), maxBodyBytes: 1 << 20 });
+  return createServer({ routes: [...(connector.webhooks ?? []), ...extra], health: () => ({ state: "healthy" }), ready: () => [], metrics: createMetrics(), maxBodyBytes: 1 << 20, clock: Date.now });
 }
 
 const TARGETS: Target[] = [
@@ -146,6 +146,7 @@ const TARGETS: Target[] = [
         health: () => ({ state: "healthy" }),
         ready: () => [],
         metrics: createMetrics(),
+        clock: Date.now,
         maxBodyBytes: 1 << 20,
       });
       return { app, stop: async () => undefined };

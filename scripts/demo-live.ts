@@ -66,7 +66,7 @@ try {
   show("Telegram Bot API", telegram.requests.map((r) => `${r.httpMethod} /bot<token>/${r.method}  ${JSON.stringify(r.params).slice(0, 140)}`));
   show("Discord REST", discord.requests.map((r) => `${r.method} /api/v10${r.path}  ${r.rawBody.slice(0, 140)}`));
   show("WhatsApp Graph", whatsapp.requests.map((r) => `${r.method} /${r.version}${r.path}  ${r.rawBody.slice(0, 140)}`));
-  const rows = app.db.prepare("SELECT transport, status, reason FROM outbox ORDER BY id").all() as { transport: string; status: string; reason: string }[];
+  const rows = app.store.inspect.deliveries();
   console.log(`\noutbox: ${rows.map((r) => `${r.transport} ${r.status} (${r.reason})`).join("; ")}`);
   console.log("tokens were sent in headers/paths to the local servers only; they appear nowhere in tau's state or output.");
 } finally {

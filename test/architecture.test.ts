@@ -146,7 +146,7 @@ describe("architecture", () => {
       "discord.js": (f) => f.startsWith("connectors/discord/"),
       "@discordjs/rest": (f) => f.startsWith("connectors/discord/"),
       imapflow: (f) => f === "src/capabilities/mail/imap-client.ts",
-      mailparser: (f) => f.startsWith("connectors/email/"),
+      mailparser: (f) => f === "src/capabilities/mail/imap-client.ts",
       resend: (f) => f === "src/capabilities/communications/resend-adapter.ts",
       twilio: (f) => f === "src/capabilities/communications/twilio-adapter.ts",
       nodemailer: (f) => f === "src/capabilities/mail/smtp-client.ts",

@@ -85,7 +85,7 @@ export function createGatewayBackfill(o: GatewayBackfillOptions) {
           backoff: o.backoff,
           random: o.random,
           selfId: o.selfId,
-          prepare: async () => undefined,
+          beforePolling: async () => undefined,
         });
         const r = await poller.once(signal);
         o.logger.info({ event: "connector.backfill", transport: "discord", channels: ids.length, appended: r.appended, ok: r.ok, code: r.code }, "discord gateway backfill after a new session");

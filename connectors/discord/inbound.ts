@@ -68,7 +68,7 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
     const token = deps.secret("discord-bot-token");
     if (!token) {
       tracker.note("missing_discord_bot_token");
-      throw new TauError("missing_discord_bot_token", "no Discord bot token", { hint: "set TAU_DISCORD_BOT_TOKEN or `tau secrets set discord-bot-token`" });
+      throw new TauError("MISSING_DISCORD_BOT_TOKEN", "no Discord bot token", { hint: "set TAU_DISCORD_BOT_TOKEN or `tau secrets set discord-bot-token`" });
     }
     return token;
   }
@@ -89,7 +89,7 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
       backoff,
       random,
       selfId: () => selfId,
-      async prepare(signal) {
+      async beforePolling(signal) {
         // Real ids learned from the API beat config: own messages must never come back in.
         // Literal "@me": Routes.user() percent-encodes it.
         const me = (await restGet(rest, "/users/@me", signal)) as { id: string };
@@ -174,7 +174,7 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
       try {
         token = requireToken();
       } catch (err) {
-        return { ok: false, appended: 0, code: (err as TauError).code };
+        return { ok: false, appended: 0, code: (err as TauError).reason };
       }
       return pollerFor(token).once(new AbortController().signal);
     };

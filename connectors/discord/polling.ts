@@ -55,7 +55,7 @@ export interface DiscordPollerOptions {
   random: () => number;
   selfId(): string;
   /** Runs before the first round (learn our own user id); retried like a round. */
-  prepare(signal: AbortSignal): Promise<void>;
+  beforePolling(signal: AbortSignal): Promise<void>;
 }
 
 export interface DiscordPoller {
@@ -144,7 +144,7 @@ export function createDiscordPoller(o: DiscordPollerOptions): DiscordPoller {
   async function round(signal: AbortSignal): Promise<PollRoundResult> {
     o.rest.setToken(o.token); // @discordjs/rest clears the token after a 401
     if (!prepared) {
-      await o.prepare(signal);
+      await o.beforePolling(signal);
       prepared = true;
     }
     let appended = 0;

@@ -33,7 +33,7 @@ export interface IngestResult {
 /** Thrown when the durable append failed: the caller must not acknowledge or commit anything. */
 export class IngressAppendError extends TauError {
   constructor(cause: unknown) {
-    super("ingress_append_failed", "could not append to ingress durably", { cause });
+    super("INGRESS_APPEND_FAILED", "could not append to ingress durably", { cause });
     this.name = "IngressAppendError";
   }
 }

@@ -61,7 +61,7 @@ export interface TelegramFailure {
 /** Thrown by the poller when getUpdates did not complete within timeout + margin. */
 export class PollStalledError extends TauError {
   constructor(ms: number) {
-    super("telegram_poll_stalled", `getUpdates did not complete within ${ms} ms; aborted and restarting`);
+    super("TELEGRAM_POLL_STALLED", `getUpdates did not complete within ${ms} ms; aborted and restarting`);
     this.name = "PollStalledError";
   }
 }

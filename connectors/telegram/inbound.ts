@@ -64,7 +64,7 @@ export function createTelegramConnector(deps: TelegramConnectorConfig): Telegram
     const token = deps.secret("telegram-bot-token");
     if (!token) {
       tracker.note("missing_telegram_bot_token");
-      throw new TauError("missing_telegram_bot_token", "no Telegram bot token", { hint: "set TAU_TELEGRAM_BOT_TOKEN or `tau secrets set telegram-bot-token`" });
+      throw new TauError("MISSING_TELEGRAM_BOT_TOKEN", "no Telegram bot token", { hint: "set TAU_TELEGRAM_BOT_TOKEN or `tau secrets set telegram-bot-token`" });
     }
     return token;
   }
@@ -93,7 +93,7 @@ export function createTelegramConnector(deps: TelegramConnectorConfig): Telegram
       stallMarginMs,
       backoff: deps.backoff ?? DEFAULT_BACKOFF,
       random: deps.random ?? Math.random,
-      async prepare(signal) {
+      async beforePolling(signal) {
         // Polling and a webhook are mutually exclusive (409 otherwise); pending updates are kept.
         await api.deleteWebhook({}, grammySignal(signal));
         identity = await resolveTelegramIdentity(identity, api, signal);
@@ -105,7 +105,7 @@ export function createTelegramConnector(deps: TelegramConnectorConfig): Telegram
   async function startWebhook(): Promise<void> {
     if (!deps.secret("telegram-webhook-secret")) {
       tracker.note("missing_telegram_webhook_secret");
-      throw new TauError("missing_telegram_webhook_secret", "webhook mode requires a secret token", {
+      throw new TauError("MISSING_TELEGRAM_WEBHOOK_SECRET", "webhook mode requires a secret token", {
         hint: "set TAU_TELEGRAM_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -) and pass it to setWebhook",
       });
     }
@@ -113,7 +113,7 @@ export function createTelegramConnector(deps: TelegramConnectorConfig): Telegram
       const token = deps.secret("telegram-bot-token");
       if (!token) {
         tracker.note("ingress_identity_missing");
-        throw new TauError("ingress_identity_missing", "identity.telegram is not configured and there is no bot token to ask getMe");
+        throw new TauError("INGRESS_IDENTITY_MISSING", "identity.telegram is not configured and there is no bot token to ask getMe");
       }
       try {
         identity = await resolveTelegramIdentity(identity, clientFor(token).api);
@@ -178,7 +178,7 @@ export function createTelegramConnector(deps: TelegramConnectorConfig): Telegram
       try {
         token = requireToken();
       } catch (err) {
-        return { ok: false, appended: 0, code: (err as TauError).code };
+        return { ok: false, appended: 0, code: (err as TauError).reason };
       }
       return pollerFor(token).once(new AbortController().signal);
     };

@@ -27,13 +27,13 @@ export interface TelegramPollerOptions {
   backoff: BackoffOptions;
   random: () => number;
   /** Runs before the first poll (deleteWebhook, identity); retried with backoff like a poll. */
-  prepare(signal: AbortSignal): Promise<void>;
+  beforePolling(signal: AbortSignal): Promise<void>;
 }
 
 export interface TelegramPoller {
   /** Poll until `signal` aborts. Never rejects: every failure becomes a reason code and a backoff. */
   run(signal: AbortSignal): Promise<void>;
-  /** One short poll (timeout 0): prepare if needed, fetch, append, commit. */
+  /** One short poll (timeout 0): run `beforePolling` if needed, fetch, append, commit. */
   once(signal: AbortSignal): Promise<PollRoundResult>;
 }
 
@@ -74,7 +74,7 @@ export function createTelegramPoller(o: TelegramPollerOptions): TelegramPoller {
   /** One getUpdates round; returns how many envelopes were appended. Throws on any failure. */
   async function round(timeoutS: number, signal: AbortSignal): Promise<number> {
     if (!prepared) {
-      await o.prepare(signal);
+      await o.beforePolling(signal);
       prepared = true;
     }
     const updates = await fetchUpdates(timeoutS, signal);

@@ -50,7 +50,7 @@ export function createWhatsAppConnector(deps: WhatsAppConnectorConfig): WhatsApp
       // Without the app secret no POST can be verified: refuse to start rather than accept unsigned bodies.
       if (!deps.secret("whatsapp-app-secret")) {
         tracker.note("missing_whatsapp_app_secret");
-        throw new TauError("missing_whatsapp_app_secret", "no WhatsApp app secret to verify X-Hub-Signature-256", {
+        throw new TauError("MISSING_WHATSAPP_APP_SECRET", "no WhatsApp app secret to verify X-Hub-Signature-256", {
           hint: "set TAU_WHATSAPP_APP_SECRET or `tau secrets set whatsapp-app-secret`",
         });
       }

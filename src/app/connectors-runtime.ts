@@ -9,17 +9,16 @@ import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import { describeError, TauError } from "../contracts/errors.ts";
 import type { IngressWriter } from "../ingress/index.ts";
 import { lookupSecret, openIngressWriter, type App } from "./index.ts";
-import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus, type PollRoundResult } from "../../connectors/shared/connector.ts";
+import { connectorStatusKey, connectorsNotLive } from "../health/connector-liveness.ts";
+import { readConnectorFacts } from "../health/health-facts.ts";
+import { isLoggedOut as isTransportLoggedOut } from "../lifecycle/state.ts";
+import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus, type PollRoundResult } from "../contracts/connector.ts";
 import type { WebhookRoute } from "../../connectors/shared/webhook.ts";
 
-/** kv key holding a connector's last status (`{ status, updated_at_ms }`). */
-export const statusKey = (t: Transport) => `connector_status:${t}`;
 /** kv key written by `tau channel login|logout` (`{"state":"logged_out"}` stops the transport). */
 export const lifecycleKey = (t: Transport) => `lifecycle:${t}`;
 /** Prefix of connector cursors in the kv table. */
 export const CURSOR_PREFIX = "connector:";
-/** A persisted status older than this (its process died or hangs) is reported stale. */
-export const STATUS_STALE_MS = 30_000;
 
 export interface StartConnectorsOptions {
   /** Defaults to `openIngressWriter(app, true)`, closed by `stop()`. */
@@ -55,13 +54,7 @@ export interface RunningConnectors {
 
 /** True when `tau channel logout <transport>` is in force. */
 export function isLoggedOut(app: App, t: Transport): boolean {
-  const raw = app.store.kv.get(lifecycleKey(t));
-  if (!raw) return false;
-  try {
-    return (JSON.parse(raw) as { state?: unknown }).state === "logged_out";
-  } catch {
-    return false;
-  }
+  return isTransportLoggedOut(app.store.kv, t);
 }
 
 /** The configured mode of a transport ("disabled" when off). */
@@ -108,32 +101,14 @@ async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Pro
   }
 }
 
-/** Read a persisted status as another process wrote it, marking it stale when its writer went quiet. */
-export function readConnectorStatus(app: App, t: Transport): ConnectorStatus {
-  const mode = modeOf(app, t);
-  let status = initialStatus(t, mode);
-  const raw = app.store.kv.get(statusKey(t));
-  if (raw) {
-    try {
-      const stored = JSON.parse(raw) as { status: ConnectorStatus; updated_at_ms: number };
-      status = { ...stored.status, mode };
-      if (status.liveness !== "stopped" && app.clock() - stored.updated_at_ms > STATUS_STALE_MS) status.liveness = "stale";
-    } catch {
-      // An unreadable record is reported as the initial status.
-    }
-  }
-  if (isLoggedOut(app, t)) status = { ...status, liveness: "stopped", last_error_code: "logout_requested" };
-  return status;
-}
-
 /** Every transport's status, from state (works while `tau run` or `tau connectors run` runs elsewhere). */
 export function readConnectorStatuses(app: App): ConnectorStatus[] {
-  return TRANSPORTS.map((t) => readConnectorStatus(app, t));
+  return readConnectorFacts(app).map((f) => f.status);
 }
 
-/** Enabled, not logged-out transports whose connector is not live (for `tau health` / `/healthz`). */
-export function connectorsNotLive(app: App): string[] {
-  return TRANSPORTS.filter((t) => modeOf(app, t) !== "disabled" && !isLoggedOut(app, t)).filter((t) => readConnectorStatus(app, t).liveness !== "live");
+/** Enabled, not logged-out transports whose connector is not live (the definition health uses). */
+export function connectorsNotLiveOf(app: App): string[] {
+  return connectorsNotLive(readConnectorFacts(app));
 }
 
 export async function startConnectors(app: App, opts: StartConnectorsOptions = {}): Promise<RunningConnectors> {
@@ -159,7 +134,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
     if (loggedOut.has(t)) status = { ...status, liveness: "stopped", last_error_code: "logout_requested" };
     lastWrite.set(t, app.clock());
     try {
-      app.store.kv.put(statusKey(t), JSON.stringify({ status, updated_at_ms: app.clock() }));
+      app.store.kv.put(connectorStatusKey(t), JSON.stringify({ status, updated_at_ms: app.clock() }));
     } catch (err) {
       app.logger.warn({ event: "connector.status_write_failed", transport: t, error: describeError(err) }, "could not persist connector status");
     }
@@ -207,7 +182,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
       startFailedAt.delete(t);
     } catch (err) {
       startFailedAt.set(t, app.clock());
-      const code = err instanceof TauError ? err.code : "connector_start_failed";
+      const code = err instanceof TauError ? err.reason : "connector_start_failed";
       app.logger.error({ event: "connector.start_failed", transport: t, code, error: describeError(err) }, "connector did not start");
     }
     writeStatus(t);

@@ -1,17 +1,19 @@
 /**
- * @module Composition for the HTTP server: the webhook routes of the running connectors, `/healthz` from
- * `healthOf(app)`, `/readyz` from connector readiness, `/metrics` from a snapshot of state, bound to
- * `server.bind`. Used by `tau run` and `tau connectors run`.
+ * @module Composition for the HTTP server: the webhook routes of the running connectors, `/healthz` from the
+ * health view the caller passes (`healthFor(app)`, the same verdict as `tau health`), `/readyz` from connector readiness,
+ * `/metrics` from the store's operator views, bound to `server.bind`. Used by `tau run` and `tau connectors run`.
  */
-import { healthOf } from "../cli/observe.ts";
 import { createServices, type App } from "./index.ts";
 import { createCommsWebhooks } from "../capabilities/communications/index.ts";
+import type { HealthReport } from "../contracts/health.ts";
 import { createMetrics, type Metrics, type MetricsSnapshot } from "../health/metrics.ts";
 import { createServer, startServer, type ReadinessCheck, type RunningServer } from "../server/index.ts";
 import type { RunnerState } from "../runner/runner-state.ts";
 import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
 
 export interface HttpRuntimeOptions {
+  /** The report `/healthz` serves (`healthFor(app)`, the same verdict as `tau health`). */
+  health: () => HealthReport;
   /** Extra readiness lines (e.g. the runner in `tau run`). */
   ready?: () => ReadinessCheck[];
   /** Override `server.bind` (tests). */
@@ -23,12 +25,9 @@ export interface HttpRuntime {
   metrics: Metrics;
 }
 
-/** Totals for `/metrics`, read from SQLite and the connector statuses; cached for a second per scrape burst. */
+/** Totals for `/metrics` from the store's operator views and the connector statuses; cached a second per scrape burst. */
 export function metricsSnapshotSource(app: App, running: RunningConnectors | null): () => MetricsSnapshot {
   let cached: { at: number; value: MetricsSnapshot } | null = null;
-  const denied = app.db.prepare("SELECT reason, COUNT(*) AS n FROM events WHERE outcome = 'denied' GROUP BY reason");
-  const deliveries = app.db.prepare("SELECT reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY reason");
-  const byReason = (rows: unknown[]) => Object.fromEntries((rows as { reason: string; n: number }[]).map((r) => [r.reason, r.n]));
   return () => {
     const now = app.clock();
     if (cached && now - cached.at < 1000) return cached.value;
@@ -37,8 +36,8 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
     const value: MetricsSnapshot = {
       ingestedByTransport: Object.fromEntries(statuses.map((s) => [s.transport, s.events_ingested])),
       processed: app.store.counters.all()["events.processed"] ?? 0,
-      deniedByReason: byReason(denied.all()),
-      deliveriesByReason: byReason(deliveries.all()),
+      deniedByReason: app.store.inspect.deniedByReason(),
+      deliveriesByReason: app.store.inspect.deliveriesByReason(),
       queueDepth: state ? ((JSON.parse(state) as RunnerState).queue_depth ?? 0) : 0,
       connectorLive: Object.fromEntries(statuses.map((s) => [s.transport, s.liveness === "live" ? 1 : 0])),
     };
@@ -47,7 +46,7 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
   };
 }
 
-export async function startHttpServer(app: App, running: RunningConnectors | null, opts: HttpRuntimeOptions = {}): Promise<HttpRuntime> {
+export async function startHttpServer(app: App, running: RunningConnectors | null, opts: HttpRuntimeOptions): Promise<HttpRuntime> {
   const metrics = createMetrics({ snapshot: metricsSnapshotSource(app, running) });
   // Communications webhooks (Twilio inbound SMS / status callbacks, Resend delivery events) are always mounted:
   // they verify their own signatures and refuse everything else.
@@ -58,7 +57,7 @@ export async function startHttpServer(app: App, running: RunningConnectors | nul
   ] as unknown as NonNullable<RunningConnectors["routes"]>;
   const server = createServer({
     routes: [...(running?.routes ?? []), ...commsRoutes],
-    health: () => healthOf(app),
+    health: opts.health,
     ready: () => [...(running?.readiness() ?? []), ...(opts.ready?.() ?? [])],
     metrics,
     maxBodyBytes: app.config.server.max_body_bytes,

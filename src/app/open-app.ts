@@ -5,7 +5,7 @@ import { loadConfig, type Env, type LoadedConfig, type TauConfig } from "../conf
 import { createIngressWriter, type IngressWriter } from "../ingress/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
-import { createStore, openDatabase, type Db, type Store } from "../store/index.ts";
+import { openStore, type Store } from "../store/index.ts";
 
 export interface AppOptions {
   stateDir: string;
@@ -22,7 +22,6 @@ export interface App {
   config: TauConfig;
   env: Env;
   stateDir: string;
-  db: Db;
   store: Store;
   clock: Clock;
   logger: Logger;
@@ -35,20 +34,18 @@ export function openApp(opts: AppOptions): App {
   const loaded = loadConfig({ configPath: opts.configPath, env: opts.env });
   const config = loaded.config;
   const stateDir = path.resolve(opts.stateDir);
-  const db = openDatabase(stateDir);
-  const store = createStore(db);
+  const store = openStore(stateDir);
   const logger = opts.logger ?? createLogger({ level: config.log.level, includeIdentifiers: config.telemetry.include_identifiers });
   return {
     loaded,
     config,
     env: opts.env,
     stateDir,
-    db,
     store,
     clock: opts.clock ?? Date.now,
     logger,
     randomBytes: opts.randomBytes ?? ((n) => cryptoRandomBytes(n)),
-    close: () => db.close(),
+    close: () => store.close(),
   };
 }
 

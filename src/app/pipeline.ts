@@ -21,7 +21,7 @@ import { builtinResponders } from "../responders/index.ts";
 /** The full decision pipeline (PRODUCT.md §5) over the given services. */
 export function createDecisionPipeline(services: Services, seen: (eventId: string) => boolean, gate?: OperationalGate): (ctx: EventContext) => void {
   const { config, store } = services;
-  const opGate = gate ?? createOperationalGate(services.db, services.clock);
+  const opGate = gate ?? createOperationalGate(services.store, services.clock);
   const policies = () => services.policies.current();
   const prefix = config.commands.prefix;
   const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);

@@ -1,6 +1,6 @@
 /**
  * @module The concrete provider senders, built from config and the secret lookup (composition helper for
- * `src/main.ts`). Each connector's sender module — and so its SDK — is loaded on first use only: discord.js
+ * `src/app`). Each connector's sender module — and so its SDK — is loaded on first use only: discord.js
  * alone takes about a second to import, and most CLI commands never send.
  */
 import type { ProviderSender } from "../contracts/delivery.ts";

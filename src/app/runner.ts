@@ -6,7 +6,7 @@ import { createSenders } from "./transports.ts";
 import path from "node:path";
 import { createDelivery } from "../outbound/deliver.ts";
 import { buildPipeline } from "../router/pipeline.ts";
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../outbound/sha256-hex.ts";
 import type { Services } from "../capabilities/services.ts";
 import { createJobRunner } from "../commands/job-runner.ts";
 import { createProviderDelivery } from "../outbound/provider.ts";
@@ -23,7 +23,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
   const services = opts.services ?? createServices(app);
   const commands = app.store.commands;
   const jobs = createJobRunner(services, commands);
-  const gate = createOperationalGate(app.db, app.clock);
+  const gate = createOperationalGate(app.store, app.clock);
   const delivery = createDelivery({
     store,
     senders: createSenders(config),
@@ -44,7 +44,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
       ctx.jobs.forEach((j, i) => {
         commands.insertJob(
           {
-            job_id: "job_" + createHash("sha256").update(`${ctx.env.event_id}\u0000${i}`).digest("hex").slice(0, 24),
+            job_id: "job_" + sha256Hex(`${ctx.env.event_id}\u0000${i}`).slice(0, 24),
             event_id: ctx.env.event_id,
             capability_id: j.capability_id,
             command: j.command,

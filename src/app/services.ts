@@ -9,13 +9,17 @@ import { CapabilityRegistry } from "../capabilities/registry.ts";
 import type { Services } from "../capabilities/services.ts";
 import { queueReplies } from "../outbound/outbox.ts";
 import { SECRET_ENV, type SecretId } from "../config/index.ts";
-import { healthOf } from "../health/health-of.ts";
-import type { HealthReport } from "../health/health.ts";
+import { computeHealth } from "../health/health.ts";
+import { readHealthFacts } from "../health/health-facts.ts";
+import type { HealthReport } from "../contracts/health.ts";
 import { commsReplayPending } from "../capabilities/communications/replay-pending.ts";
 
-/** Health of this app: what the core tables say, plus live email/SMS sends waiting for a dead-letter replay. */
+/**
+ * Health of this app — the one verdict `tau health`, `tau status`, `/healthz` and `/tau health` report: the facts in
+ * the store plus live email/SMS sends waiting for a dead-letter replay.
+ */
 export function healthFor(app: App): HealthReport {
-  return healthOf(app, { commsReplayPending: commsReplayPending(app.db, app.loaded.policiesDir) });
+  return computeHealth(readHealthFacts(app, { commsReplayPending: commsReplayPending(app.store.comms, app.loaded.policiesDir) }));
 }
 
 /** A secret by integration id: the environment first (PRODUCT.md §8 names), then the integration store. */
@@ -33,7 +37,6 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
     config: app.config,
     stateDir: app.stateDir,
     policiesDir: app.loaded.policiesDir,
-    db: app.db,
     store: app.store,
     registry,
     policies: pm,

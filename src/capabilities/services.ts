@@ -1,12 +1,12 @@
 /**
- * @module What capabilities may use, built once in `src/main.ts` and passed in (STYLE.md §6.6).
+ * @module What capabilities may use, built once in `src/app` and passed in (STYLE.md §6.6).
  */
 import type { AuditEntry } from "../audit/audit-log.ts";
 import type { ReplyIntent, ReplyTarget } from "../contracts/outbound.ts";
 import type { TauConfig } from "../config/index.ts";
 import type { PolicyManager } from "../config/policy-manager.ts";
-import type { HealthReport } from "../health/health.ts";
-import type { Db, Store } from "../store/index.ts";
+import type { HealthReport } from "../contracts/health.ts";
+import type { Store } from "../store/index.ts";
 import type { EmailConnectorFactory } from "./mail/mail-context.ts";
 import type { CapabilityRegistry } from "./registry.ts";
 
@@ -15,7 +15,6 @@ export interface Services {
   stateDir: string;
   /** Absolute policies folder (channel policy, bindings, RBAC, communications contracts). */
   policiesDir: string;
-  db: Db;
   /** Every table family behind the Store port (`store.access`, `store.commands`, `store.audit`, …). */
   store: Store;
   registry: CapabilityRegistry;

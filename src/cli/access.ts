@@ -52,11 +52,11 @@ export function registerAccess(program: Command): void {
       const { transport, actorId } = parseActorKey(actor);
       const { app, services } = servicesFor(cmd);
       try {
-        const added = app.db.transaction(() => {
+        const added = app.store.atomically(() => {
           const ok = services.store.access.addAllowlist({ actor_key: actor, transport, actor_id: actorId, note: o.note, added_by: cliPrincipal(), added_at_ms: app.clock() });
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "allowlist.add", target: actor, args: { note: o.note }, outcome: ok ? "added" : "exists", reason_code: ok ? "allowlist_added" : "allowlist_exists" });
           return ok;
-        })();
+        });
         emit(globals(cmd).json, { actor, added }, () => (added ? `added ${actor}` : `${actor} was already allowlisted`));
       } finally {
         app.close();
@@ -70,11 +70,11 @@ export function registerAccess(program: Command): void {
       parseActorKey(actor);
       const { app, services } = servicesFor(cmd);
       try {
-        const removed = app.db.transaction(() => {
+        const removed = app.store.atomically(() => {
           const ok = services.store.access.removeAllowlist(actor);
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "allowlist.remove", target: actor, args: {}, outcome: ok ? "removed" : "absent", reason_code: ok ? "allowlist_removed" : "allowlist_absent" });
           return ok;
-        })();
+        });
         emit(globals(cmd).json, { actor, removed }, () => (removed ? `removed ${actor}` : `${actor} was not allowlisted`));
         if (!removed) process.exitCode = 1;
       } finally {

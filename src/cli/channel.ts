@@ -3,10 +3,11 @@
  * Output: a state line then `key:code` checks; `--json` gives the report. Exit 1 when a check fails.
  */
 import type { Command } from "commander";
+import { createProviderPorts } from "../app/index.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { TRANSPORTS, TransportSchema, type Transport } from "../contracts/envelope.ts";
 import { TauError } from "../contracts/errors.ts";
-import { channelLogin, channelLogout, channelProbe, channelStatus, createCredentialReader, createProviderPorts, formatChecks, type ChannelDeps, type ChannelReport } from "../lifecycle/index.ts";
+import { channelLogin, channelLogout, channelProbe, channelStatus, createCredentialReader, formatChecks, type ChannelDeps, type ChannelReport } from "../lifecycle/index.ts";
 import type { App } from "../app/index.ts";
 import { appFor, globals } from "./context.ts";
 import { emit } from "./output.ts";

@@ -1,35 +1,16 @@
 /**
  * @module `tau connectors run [--once]` (the connectors alone: they only write ingress; webhook connectors
  * get the HTTP server) and `tau connectors status [--json]` (per connector, from state, so it works while
- * another process runs them). Also wires connector liveness into `tau health` and `tau status`.
+ * another process runs them).
  */
 import type { Command } from "commander";
-import type { ConnectorStatus } from "../../connectors/shared/connector.ts";
-import { connectorsNotLive, readConnectorStatuses, startConnectors } from "../app/connectors-runtime.ts";
+import type { ConnectorStatus } from "../contracts/connector.ts";
+import { readConnectorStatuses, startConnectors } from "../app/connectors-runtime.ts";
 import type { HttpRuntime } from "../app/http-runtime.ts";
-import type { App } from "../app/index.ts";
+import { healthFor, type App } from "../app/index.ts";
 import { appFor, globals } from "./context.ts";
-import { addHealthContributor, addStatusSection } from "./observe.ts";
 import { emit, table } from "./output.ts";
 import { armHardExit, SHUTDOWN_HARD_CAP_MS, waitForStopSignal } from "./shutdown.ts";
-
-let observabilityWired = false;
-
-/** Connector liveness in `tau health` / `/healthz` and a `connectors` section in `tau status` (idempotent). */
-export function ensureConnectorObservability(): void {
-  if (observabilityWired) return;
-  observabilityWired = true;
-  addHealthContributor((app) => ({ connectorsNotLive: connectorsNotLive(app) }));
-  addStatusSection({
-    name: "connectors",
-    render: (app) => readConnectorStatuses(app).filter((s) => s.mode !== "disabled"),
-    human: (app) =>
-      readConnectorStatuses(app)
-        .filter((s) => s.mode !== "disabled")
-        .map((s) => `${s.transport} ${s.mode} ${s.liveness}${s.last_error_code ? ` (${s.last_error_code})` : ""}`)
-        .join(", ") || "none enabled",
-  });
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -65,7 +46,7 @@ async function runUntilSignal(app: App): Promise<void> {
   let http: HttpRuntime | null = null;
   try {
     // Hono and prom-client load only when a server is needed.
-    if (running.routes.length > 0) http = await (await import("../app/http-runtime.ts")).startHttpServer(app, running);
+    if (running.routes.length > 0) http = await (await import("../app/http-runtime.ts")).startHttpServer(app, running, { health: () => healthFor(app) });
     const sig = await waitForStopSignal();
     app.logger.info({ event: "connectors.stopping", signal: sig }, "stopping connectors");
   } finally {
@@ -76,7 +57,6 @@ async function runUntilSignal(app: App): Promise<void> {
 }
 
 export function registerConnectors(program: Command): void {
-  ensureConnectorObservability();
   const group = program.command("connectors").description("inbound connectors (they only write ingress)");
 
   group

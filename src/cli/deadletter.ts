@@ -24,7 +24,7 @@ export function registerDeadletter(program: Command): void {
     .action((o: { limit: string }, cmd: Command) => {
       const app = appFor(cmd);
       try {
-        const rows = listDeadLetters(app.db, { limit: positiveInt(o.limit) });
+        const rows = listDeadLetters(app.store, { limit: positiveInt(o.limit) });
         emit(globals(cmd).json, rows, () =>
           rows.length
             ? table([
@@ -46,7 +46,7 @@ export function registerDeadletter(program: Command): void {
       const limit = positiveInt(o.limit);
       const app = appFor(cmd);
       try {
-        const candidates = listDeadLetters(app.db, { limit: 100_000 }).filter((r) => r.replayable).slice(0, limit);
+        const candidates = listDeadLetters(app.store, { limit: 100_000 }).filter((r) => r.replayable).slice(0, limit);
         if (candidates.length === 0) {
           emit(globals(cmd).json, { replayed: [], count: 0 }, () => "nothing to replay");
           return;
@@ -60,11 +60,11 @@ export function registerDeadletter(program: Command): void {
           process.exitCode = 1;
           return;
         }
-        const ids = app.db.transaction(() => {
+        const ids = app.store.atomically(() => {
           const replayed = replayDeadLetters(app.store, { limit, now });
           appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "deadletter.replay", target: `${replayed.length} rows`, args: { limit, outbox_ids: replayed }, outcome: "replayed", reason_code: "deadletter_replayed" }, now);
           return replayed;
-        })();
+        });
         emit(globals(cmd).json, { replayed: ids, count: ids.length }, () => `re-queued ${ids.length} replies; a running service delivers them on its next cycle`);
       } finally {
         app.close();

@@ -20,7 +20,7 @@ export function registerKillswitch(program: Command): void {
       const scope = scopeArg ? parseScope(scopeArg) : null;
       const app = appFor(cmd);
       try {
-        const rows = listKillSwitches(app.db);
+        const rows = listKillSwitches(app.store.killswitches);
         const switches = KILLSWITCH_SCOPES.filter((s) => !scope || s === scope).map((s) => {
           const r = rows.find((x) => x.scope === s);
           return { scope: s, on: r?.is_on ?? false, reason: r?.reason ?? "", changed_by: r?.changed_by ?? null, at_ms: r?.at_ms ?? null };
@@ -46,7 +46,7 @@ export function registerKillswitch(program: Command): void {
         const app = appFor(cmd);
         try {
           const now = app.clock();
-          const { changed, row } = setKillSwitch(app.db, { scope, on, reason: o.reason, actor: cliPrincipal(), surface: "cli" }, now, (e) => void appendAudit(app.store, e, now));
+          const { changed, row } = setKillSwitch(app.store, { scope, on, reason: o.reason, actor: cliPrincipal(), surface: "cli" }, now, (e) => void appendAudit(app.store, e, now));
           emit(globals(cmd).json, { scope, on, changed, switch: row }, () => (changed ? `kill switch ${scope} is now ${on ? "ON" : "off"}` : `kill switch ${scope} was already ${on ? "on" : "off"}`));
         } finally {
           app.close();

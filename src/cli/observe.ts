@@ -3,46 +3,31 @@ import type { Command } from "commander";
 import { healthFor, type App } from "../app/index.ts";
 import { readPolicyStatus } from "../config/policy-manager.ts";
 import { HEALTH_EXIT } from "../health/health.ts";
-import { computeHealth, type HealthReport } from "../health/health.ts";
+import { readRunnerState } from "../health/health-facts.ts";
+import { readConnectorStatuses } from "../app/connectors-runtime.ts";
 import { killSwitchStatusSection, lifecycleStatusSection } from "../capabilities/killswitch/health.ts";
-import type { RunnerState } from "../runner/runner-state.ts";
+import type { RuntimeEventRow } from "../store/inspect-store.ts";
 import { appFor, globals } from "./context.ts";
 import { emit, table } from "./output.ts";
 
-function runnerState(app: App): RunnerState | null {
-  const raw = app.store.kv.get("runner_state");
-  return raw ? (JSON.parse(raw) as RunnerState) : null;
-}
-
-/** A `tau status` section beyond the runner. */
-export interface StatusSection {
+/** A `tau status` section beyond the runner: every section is listed here, nothing registers itself. */
+interface StatusSection {
   name: string;
   render(app: App): unknown;
   human(app: App): string;
 }
 
-/** Sections of `tau status`: kill switches and channel lifecycle, plus any registered by a command group. */
-const statusSections: StatusSection[] = [killSwitchStatusSection, lifecycleStatusSection];
-export function addStatusSection(s: StatusSection): void {
-  if (!statusSections.some((x) => x.name === s.name)) statusSections.push(s);
-}
+const connectorsSection: StatusSection = {
+  name: "connectors",
+  render: (app) => readConnectorStatuses(app).filter((s) => s.mode !== "disabled"),
+  human: (app) =>
+    readConnectorStatuses(app)
+      .filter((s) => s.mode !== "disabled")
+      .map((s) => `${s.transport} ${s.mode} ${s.liveness}${s.last_error_code ? ` (${s.last_error_code})` : ""}`)
+      .join(", ") || "none enabled",
+};
 
-/** Extra health inputs a command group can contribute (e.g. connectors that run in this process). */
-export type HealthContributor = (app: App) => { connectorsNotLive?: string[] };
-const contributors: HealthContributor[] = [];
-export function addHealthContributor(c: HealthContributor): void {
-  contributors.push(c);
-}
-
-/** Health as `tau health` reports it: the database view plus registered contributors. */
-export function healthOf(app: App): HealthReport {
-  const base = healthFor(app);
-  const extra = contributors.flatMap((c) => c(app).connectorsNotLive ?? []).filter((t) => !base.reason_codes.includes(`connector_not_live:${t}`));
-  if (extra.length === 0) return base;
-  return computeHealth({ runner: null, deadLetters: 0, policyReloadRejected: false, policyLoadError: false, connectorsNotLive: extra, killSwitches: [] }).state === "degraded"
-    ? { ...base, state: base.state === "healthy" ? "degraded" : base.state, reason_codes: [...base.reason_codes.filter((c) => c !== "healthy_cycle"), ...extra.map((t) => `connector_not_live:${t}`)] }
-    : base;
-}
+const statusSections: readonly StatusSection[] = [killSwitchStatusSection, lifecycleStatusSection, connectorsSection];
 
 function parseSince(s: string | undefined, now: number): number {
   if (!s) return 0;
@@ -61,7 +46,7 @@ export function registerObserve(program: Command): void {
     .action((_o, cmd: Command) => {
       const app = appFor(cmd);
       try {
-        const h = healthOf(app);
+        const h = healthFor(app);
         emit(globals(cmd).json, h, () => `${h.state}  ${h.reason_codes.join(", ")}  (failure_streak ${h.failure_streak}, queue_depth ${h.queue_depth})`);
         process.exitCode = HEALTH_EXIT[h.state];
       } finally {
@@ -76,9 +61,9 @@ export function registerObserve(program: Command): void {
     .action((_o, cmd: Command) => {
       const app = appFor(cmd);
       try {
-        const h = healthOf(app);
-        const state = runnerState(app);
-        const outbox = app.db.prepare("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status").all() as { status: string; n: number }[];
+        const h = healthFor(app);
+        const state = readRunnerState(app.store);
+        const outbox = app.store.inspect.outboxByStatus();
         const out = {
           rollout_gate: h.state === "healthy" ? "pass" : "fail",
           health: h,
@@ -114,21 +99,21 @@ export function registerObserve(program: Command): void {
       const app = appFor(cmd);
       try {
         const since = parseSince(o.since, app.clock());
-        const q = app.db.prepare("SELECT id, at_ms, event, health, reason_codes, detail FROM runtime_events WHERE at_ms >= ? AND id > ? ORDER BY id DESC LIMIT ?");
-        const render = (r: Record<string, unknown>): Record<string, unknown> => ({ ...r, reason_codes: JSON.parse(r.reason_codes as string), detail: JSON.parse(r.detail as string) });
-        const rows = (q.all(since, 0, Number(o.limit)) as Record<string, unknown>[]).reverse().map(render);
+        const render = (r: RuntimeEventRow) => ({ ...r, reason_codes: JSON.parse(r.reason_codes) as string[], detail: JSON.parse(r.detail) as unknown });
+        const newest = (afterId: number, limit: number) => app.store.inspect.runtimeEvents({ sinceMs: since, afterId, limit }).reverse().map(render);
+        const rows = newest(0, Number(o.limit));
         const json = globals(cmd).json || o.follow;
-        for (const r of rows) process.stdout.write(json ? JSON.stringify(r) + "\n" : `${new Date(r.at_ms as number).toISOString()}  ${r.event}  ${r.health}  ${(r.reason_codes as string[]).join(",")}\n`);
-        let last = (rows.at(-1)?.id as number | undefined) ?? 0;
+        for (const r of rows) process.stdout.write(json ? JSON.stringify(r) + "\n" : `${new Date(r.at_ms).toISOString()}  ${r.event}  ${r.health}  ${r.reason_codes.join(",")}\n`);
+        let last = rows.at(-1)?.id ?? 0;
         if (!o.follow) return;
         const ac = new AbortController();
         process.once("SIGINT", () => ac.abort());
         process.once("SIGTERM", () => ac.abort());
         while (!ac.signal.aborted) {
           await new Promise((r) => setTimeout(r, 500));
-          for (const r of (q.all(since, last, 1000) as Record<string, unknown>[]).reverse().map(render)) {
+          for (const r of newest(last, 1000)) {
             process.stdout.write(JSON.stringify(r) + "\n");
-            last = r.id as number;
+            last = r.id;
           }
         }
       } finally {
@@ -145,11 +130,7 @@ export function registerObserve(program: Command): void {
     .action((o: { limit: string; event?: string }, cmd: Command) => {
       const app = appFor(cmd);
       try {
-        const rows = (
-          o.event
-            ? app.db.prepare("SELECT * FROM events WHERE event_id = ?").all(o.event)
-            : app.db.prepare("SELECT * FROM events ORDER BY seq DESC LIMIT ?").all(Number(o.limit))
-        ) as Record<string, unknown>[];
+        const rows = o.event ? app.store.inspect.trace(o.event) : app.store.inspect.recentTraces(Number(o.limit));
         const traces = rows.reverse().map((r) => ({
           event_id: r.event_id,
           transport: r.transport,
@@ -161,11 +142,11 @@ export function registerObserve(program: Command): void {
           processed_at_ms: r.processed_at_ms,
           outcome: r.outcome,
           reason: r.reason,
-          decisions: JSON.parse(r.decisions as string),
-          route: r.route ? JSON.parse(r.route as string) : null,
+          decisions: JSON.parse(r.decisions) as { reason: string }[],
+          route: r.route ? JSON.parse(r.route) : null,
         }));
         emit(globals(cmd).json, traces, () =>
-          table([["event_id", "outcome", "reason", "decisions"], ...traces.map((t) => [t.event_id as string, t.outcome as string, t.reason as string, (t.decisions as { reason: string }[]).map((d) => d.reason).join(" > ")])]),
+          table([["event_id", "outcome", "reason", "decisions"], ...traces.map((t) => [t.event_id, t.outcome, t.reason, t.decisions.map((d) => d.reason).join(" > ")])]),
         );
       } finally {
         app.close();

@@ -68,12 +68,12 @@ export function registerPolicy(program: Command): void {
         }
         const history = JSON.parse(app.store.kv.get(HISTORY_KEY) ?? "[]") as PolicyVersion[];
         const set = r.set;
-        app.db.transaction(() => {
+        app.store.atomically(() => {
           if (history.at(-1)?.sha256 !== set.sha256) history.push({ sha256: set.sha256, sources: set.sources, applied_at_ms: app.clock(), applied_by: cliPrincipal() });
           app.store.kv.put(HISTORY_KEY, JSON.stringify(history.slice(-20)));
           services.policies.reload();
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "policy.apply", target: app.loaded.policiesDir, args: { sha256: set.sha256 }, outcome: "applied", reason_code: "policy_applied" });
-        })();
+        });
         emit(globals(cmd).json, { applied: set.sha256, versions: history.length }, () => `applied ${set.sha256.slice(0, 12)} (version ${history.length})`);
       } finally {
         app.close();
@@ -97,12 +97,12 @@ export function registerPolicy(program: Command): void {
           if (text === "") fs.rmSync(file, { force: true });
           else fs.writeFileSync(file, text, { mode: 0o600 });
         }
-        app.db.transaction(() => {
+        app.store.atomically(() => {
           history.pop();
           app.store.kv.put(HISTORY_KEY, JSON.stringify(history));
           services.policies.reload();
           services.audit({ actor: cliPrincipal(), surface: "cli", action: "policy.rollback", target: app.loaded.policiesDir, args: { to: prev.sha256 }, outcome: "rolled_back", reason_code: "policy_rolled_back" });
-        })();
+        });
         emit(globals(cmd).json, { rolled_back_to: prev.sha256 }, () => `rolled back to ${prev.sha256.slice(0, 12)}`);
       } finally {
         app.close();

@@ -3,7 +3,8 @@
  * Prints `key:code` lines (`telegram.token:ready`, `policy.strict_mode:strict_mode_open_dm`); exit 1 on any failure.
  */
 import type { Command } from "commander";
-import { createCredentialReader, createProviderPorts, formatChecks, runPreflight } from "../lifecycle/index.ts";
+import { createProviderPorts } from "../app/index.ts";
+import { createCredentialReader, formatChecks, runPreflight } from "../lifecycle/index.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit } from "./output.ts";
 

@@ -12,10 +12,9 @@ import { readProcessEnv } from "../config/index.ts";
 import { splitPayload, validateEnvelope } from "../ingress/index.ts";
 import { createDecisionPipeline, createServices, normalizerFor, openApp } from "../app/index.ts";
 import { createContext, type EventContext } from "../router/context.ts";
+import { stateDatabaseFiles } from "../store/inspect-store.ts";
 import { globals } from "./context.ts";
 import { emit } from "./output.ts";
-
-class Rollback extends Error {}
 
 /** Envelopes from a file of envelopes or raw provider payloads. */
 function envelopesFrom(bytes: Buffer, transport: Transport | null, ctx: { identity: Parameters<NonNullable<ReturnType<typeof normalizerFor>>>[1]["identity"]; now: number }): { envelopes: Envelope[]; refused: string[] } {
@@ -56,28 +55,23 @@ export function registerRoute(program: Command): void {
       const g = globals(cmd);
       const transport = o.transport ? TransportSchema.parse(o.transport) : null;
       const bytes = fs.readFileSync(file);
-      const exists = fs.existsSync(path.join(g.stateDir, "tau.db"));
+      const exists = fs.existsSync(stateDatabaseFiles(g.stateDir)[0]!);
       const stateDir = exists ? g.stateDir : fs.mkdtempSync(path.join(os.tmpdir(), "tau-inspect-"));
       const app = openApp({ stateDir, configPath: g.config, env: readProcessEnv() });
       try {
         const { envelopes, refused } = envelopesFrom(bytes, transport, { identity: app.config.identity, now: app.clock() });
         const results: { event_id: string; outcome: string; reason: string; role: string | null; decisions: EventContext["decisions"]; route: EventContext["route"]; replies: EventContext["replies"]; commands: string[] }[] = [];
-        try {
-          app.db.transaction(() => {
-            const services = createServices(app); // loads policies; its bookkeeping is rolled back too
-            const seen = new Set<string>();
-            const pipeline = createDecisionPipeline(services, (id) => seen.has(id) || app.store.runner.hasEvent(id));
-            for (const env of envelopes) {
-              const ctx = createContext(env, app.clock());
-              pipeline(ctx);
-              seen.add(env.event_id);
-              results.push({ event_id: env.event_id, outcome: ctx.outcome, reason: ctx.reason, role: ctx.role, decisions: ctx.decisions, route: ctx.route, replies: ctx.replies, commands: ctx.jobs.map((j) => j.capability_id) });
-            }
-            throw new Rollback();
-          })();
-        } catch (err) {
-          if (!(err instanceof Rollback)) throw err;
-        }
+        app.store.rehearse(() => {
+          const services = createServices(app); // loads policies; its bookkeeping is rolled back too
+          const seen = new Set<string>();
+          const pipeline = createDecisionPipeline(services, (id) => seen.has(id) || app.store.runner.hasEvent(id));
+          for (const env of envelopes) {
+            const ctx = createContext(env, app.clock());
+            pipeline(ctx);
+            seen.add(env.event_id);
+            results.push({ event_id: env.event_id, outcome: ctx.outcome, reason: ctx.reason, role: ctx.role, decisions: ctx.decisions, route: ctx.route, replies: ctx.replies, commands: ctx.jobs.map((j) => j.capability_id) });
+          }
+        });
         emit(g.json, { events: results, refused }, () =>
           [
             ...results.flatMap((r) => [

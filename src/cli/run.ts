@@ -8,13 +8,11 @@ import { describeError } from "../contracts/errors.ts";
 import { startConnectors, type RunningConnectors } from "../app/connectors-runtime.ts";
 import type { HttpRuntime } from "../app/http-runtime.ts";
 import type { IngressWriter } from "../ingress/index.ts";
-import { createAppRunner, openIngressWriter } from "../app/index.ts";
-import { ensureConnectorObservability } from "./connectors.ts";
+import { createAppRunner, healthFor, openIngressWriter } from "../app/index.ts";
 import { appFor } from "./context.ts";
 import { armHardExit, SHUTDOWN_HARD_CAP_MS, waitForStopSignal } from "./shutdown.ts";
 
 export function registerRun(program: Command): void {
-  ensureConnectorObservability();
   program
     .command("run")
     .description("the service: enabled connectors + webhook server + runner; SIGTERM/SIGINT drain and exit, SIGHUP reloads policies")
@@ -39,7 +37,7 @@ export function registerRun(program: Command): void {
         ingress = { append: (t, e) => writer.append(t, e).then(() => runner.wake()), stats: () => writer.stats(), close: () => writer.close() };
         running = await startConnectors(app, { ingress });
         const { startHttpServer } = await import("../app/http-runtime.ts");
-        http = await startHttpServer(app, running, { ready: () => [{ key: "runner", code: runnerError ? "runner_failed" : "ready", ok: runnerError === null }] });
+        http = await startHttpServer(app, running, { health: () => healthFor(app), ready: () => [{ key: "runner", code: runnerError ? "runner_failed" : "ready", ok: runnerError === null }] });
         app.logger.info({ event: "service.started", connectors: [...running.connectors.keys()], url: http.server.url }, "tau is running");
         runLoop = runner.run(ac.signal).catch((err: unknown) => {
           runnerError = err;

@@ -1,14 +1,14 @@
 /**
- * @module `tau secrets set|list|delete <id>`: the integration store (table `secrets` in tau.db, 0600). `set`
+ * @module `tau secrets set|list|delete <id>`: the integration store (table `secrets` in the state database, 0600). `set`
  * reads the value from stdin only — never argv, where `ps` and shell history would see it; `list` shows ids,
  * sources (env wins over store) and presence, never values.
  */
 import fs from "node:fs";
-import path from "node:path";
 import readline from "node:readline";
 import type { Command } from "commander";
 import { appendAudit } from "../audit/audit-log.ts";
 import { deleteSecret, listSecrets, setSecret } from "../lifecycle/index.ts";
+import { stateDatabaseFiles } from "../store/inspect-store.ts";
 import { appFor, globals } from "./context.ts";
 import { emit, table } from "./output.ts";
 import { cliPrincipal } from "./run-capability.ts";
@@ -32,8 +32,7 @@ async function readValue(id: string): Promise<string> {
 
 /** Keep the database files private after a write (SQLite may have created the WAL just now). */
 function keepPrivate(stateDir: string): void {
-  for (const f of ["tau.db", "tau.db-wal", "tau.db-shm"]) {
-    const p = path.join(stateDir, f);
+  for (const p of stateDatabaseFiles(stateDir)) {
     if (fs.existsSync(p)) fs.chmodSync(p, 0o600);
   }
 }
@@ -50,10 +49,10 @@ export function registerSecrets(program: Command): void {
       const app = appFor(cmd);
       try {
         const now = app.clock();
-        app.db.transaction(() => {
+        app.store.atomically(() => {
           setSecret(app.store.secrets, id, value, now);
           appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "secret.set", target: id, args: {}, outcome: "stored", reason_code: "secret_stored" }, now);
-        })();
+        });
         keepPrivate(app.stateDir);
         const entry = listSecrets(app.env, app.store.secrets).find((s) => s.id === id)!;
         emit(globals(cmd).json, { id, stored: true, effective_source: entry.source }, () =>
@@ -87,11 +86,11 @@ export function registerSecrets(program: Command): void {
       const app = appFor(cmd);
       try {
         const now = app.clock();
-        const deleted = app.db.transaction(() => {
+        const deleted = app.store.atomically(() => {
           const ok = deleteSecret(app.store.secrets, id);
           appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "secret.delete", target: id, args: {}, outcome: ok ? "deleted" : "absent", reason_code: ok ? "secret_deleted" : "secret_absent" }, now);
           return ok;
-        })();
+        });
         emit(globals(cmd).json, { id, deleted }, () => (deleted ? `deleted ${id}` : `${id} was not in the store`));
         if (!deleted) process.exitCode = 1;
       } finally {

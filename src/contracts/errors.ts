@@ -1,5 +1,7 @@
 /**
- * @module Errors: few classes, stable SCREAMING_SNAKE codes, always the cause (STYLE.md §5).
+ * @module Errors: few classes, stable codes, always the cause (STYLE.md §5). One style: `code` is SCREAMING_SNAKE
+ * (what scripts match in `--json` errors); `reason` is the lowercase reason code of PRODUCT.md that the error
+ * stands for (`missing_telegram_bot_token`), the same word outcomes, statuses and health report.
  */
 
 export interface TauErrorOptions {
@@ -8,17 +10,25 @@ export interface TauErrorOptions {
   details?: Record<string, unknown>;
   /** What the operator should do about it. */
   hint?: string;
+  /** The PRODUCT.md reason code this error stands for; defaults to the lowercase `code`. */
+  reason?: string;
 }
+
+const SCREAMING_SNAKE = /^[A-Z][A-Z0-9_]*$/;
 
 /** Base error: a stable code, a message that names the file/field/fix where there is one. */
 export class TauError extends Error {
   readonly code: string;
   readonly details: Record<string, unknown>;
   readonly hint: string | undefined;
+  /** Lowercase reason code (PRODUCT.md) for outcomes, statuses and health. */
+  readonly reason: string;
   constructor(code: string, message: string, options: TauErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    if (!SCREAMING_SNAKE.test(code)) throw new TypeError(`error code "${code}" must be SCREAMING_SNAKE (pass the reason code as options.reason)`);
     this.name = "TauError";
     this.code = code;
+    this.reason = options.reason ?? code.toLowerCase();
     this.details = options.details ?? {};
     this.hint = options.hint;
   }

@@ -21,10 +21,10 @@ export type MailPortCode = (typeof MAIL_PORT_CODES)[number];
 
 /** A failed IMAP operation: `reason` is the lowercase reason code, `code` its SCREAMING form (STYLE.md §5). */
 export class MailPortError extends TauError {
-  readonly reason: MailPortCode;
+  override readonly reason: MailPortCode;
   readonly operation: string;
   constructor(reason: MailPortCode, operation: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(reason.toUpperCase(), message, options);
+    super(reason.toUpperCase(), message, { ...options, reason });
     this.name = `MailPortError[${reason}]`;
     this.reason = reason;
     this.operation = operation;

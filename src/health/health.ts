@@ -1,26 +1,21 @@
 /**
- * @module Overall health (PRODUCT.md §10): the runner state plus dead letters, connector liveness and
- * rejected policy reloads. Pure; the CLI and `/healthz` render it.
+ * @module Overall health (PRODUCT.md §10), one pure function over explicit facts: the runner state, dead letters,
+ * live email/SMS sends waiting for a replay, the policy status, connector liveness and kill switches. The CLI,
+ * `/healthz` and chat `/tau health` all call it through `readHealthFacts` (health-facts.ts).
  */
-import type { HealthState, RunnerState } from "../runner/runner-state.ts";
+import type { HealthReport, HealthState } from "../contracts/health.ts";
+import type { RunnerState } from "../runner/runner-state.ts";
+import { connectorsNotLive, type ConnectorFact } from "./connector-liveness.ts";
 
 export interface HealthInputs {
   runner: RunnerState | null;
   deadLetters: number;
   /** Live email/SMS sends waiting for a dead-letter replay (communications.alerts.deadletter.replay). */
-  commsReplayPending?: number;
-  policyReloadRejected: boolean;
-  policyLoadError: boolean;
-  connectorsNotLive: string[];
-  killSwitches: string[];
-}
-
-export interface HealthReport {
-  state: HealthState;
-  reason_codes: string[];
-  failure_streak: number;
-  queue_depth: number;
-  backlog_age_ms: number;
+  commsReplayPending: number;
+  /** The policy manager's persisted state (`active`, `reload_rejected`, `no_known_good`), or null before the first load. */
+  policyState: string | null;
+  connectors: readonly ConnectorFact[];
+  killSwitches: readonly string[];
 }
 
 /** healthy → exit 0, degraded → 1, failing → 2. */
@@ -36,13 +31,13 @@ export function computeHealth(i: HealthInputs): HealthReport {
     if (state === "healthy") state = "degraded";
   };
   if (i.deadLetters > 0) degrade("dead_letters_present");
-  if ((i.commsReplayPending ?? 0) > 0) degrade("comms_dead_letters_present");
-  if (i.policyReloadRejected) degrade("policy_reload_rejected");
-  if (i.policyLoadError) {
+  if (i.commsReplayPending > 0) degrade("comms_dead_letters_present");
+  if (i.policyState === "reload_rejected") degrade("policy_reload_rejected");
+  if (i.policyState === "no_known_good") {
     codes.push("deny_channel_policy_load_error");
     state = "failing";
   }
-  for (const c of i.connectorsNotLive) degrade(`connector_not_live:${c}`);
+  for (const c of connectorsNotLive(i.connectors)) degrade(`connector_not_live:${c}`);
   for (const k of i.killSwitches) codes.push(`kill_switch_on:${k}`);
   if (codes.length === 0) codes.push(i.runner ? "healthy_cycle" : "runner_never_ran");
   return {

@@ -16,8 +16,13 @@ export type RawLine =
   | { ok: true; text: string; line: number; endOffset: number }
   | { ok: false; code: "ingress_line_too_large" | "ingress_invalid_utf8"; line: number; detail: string; endOffset: number };
 
-export interface ReadResult {
-  lines: RawLine[];
+/** A line as read, not yet decoded (see `decodeLine`): `bytes` views the read buffer. */
+export type ByteLine =
+  | { ok: true; bytes: Buffer; line: number; endOffset: number }
+  | { ok: false; code: "ingress_line_too_large"; line: number; detail: string; endOffset: number };
+
+export interface ReadResult<L = RawLine> {
+  lines: L[];
   /** Cursor after the last returned line. */
   cursor: IngressCursor;
   /** File size at read time. */
@@ -28,9 +33,38 @@ export interface ReadResult {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const CHUNK = 1 << 20;
+const SMALL_CHUNK = 64 << 10;
+
+/** Decode one line read by `readLineBytes`; bytes that are not UTF-8 are reported, with the line number. */
+export function decodeLine(l: ByteLine): RawLine {
+  if (!l.ok) return l;
+  let text: string;
+  try {
+    text = utf8.decode(l.bytes);
+  } catch {
+    return { ok: false, code: "ingress_invalid_utf8", line: l.line, detail: "line is not valid UTF-8", endOffset: l.endOffset };
+  }
+  return { ok: true, text, line: l.line, endOffset: l.endOffset };
+}
 
 /** Read up to `maxLines` complete lines after `cursor`. Returns null when the file does not exist. */
 export function readLines(file: string, cursor: IngressCursor | null, maxLines: number, maxLineBytes: number): ReadResult | null {
+  const r = readLineBytes(file, cursor, maxLines, maxLineBytes);
+  return r && { ...r, lines: r.lines.map(decodeLine) };
+}
+
+/**
+ * `readLines` without decoding: each line's bytes, to decode (`decodeLine`) when it is processed — a batch's
+ * text need not all stay alive until the batch is done. Returns null when the file does not exist.
+ */
+export function readLineBytes(
+  file: string,
+  cursor: IngressCursor | null,
+  maxLines: number,
+  maxLineBytes: number,
+  /** Reused for the first chunk read (the lines returned may view it until the next read with it). */
+  scratch?: Buffer,
+): ReadResult<ByteLine> | null {
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
@@ -43,14 +77,21 @@ export function readLines(file: string, cursor: IngressCursor | null, maxLines: 
     const reset = cursor === null || cursor.ino !== st.ino || cursor.offset > st.size;
     let offset = reset ? 0 : cursor.offset;
     let line = reset ? 0 : cursor.line;
-    const lines: RawLine[] = [];
+    const lines: ByteLine[] = [];
     let carry: Buffer | null = null; // bytes of a line that started in an earlier chunk
     let skipping = false; // inside an oversized line: discard until its newline
     let skipStartLine = 0;
     let pos = offset;
-    const buf = Buffer.allocUnsafe(CHUNK);
+    // A few lines (the backlog's oldest, say) need no megabyte; a longer line is carried over to the next chunk.
+    let want = maxLines < 64 ? SMALL_CHUNK : CHUNK;
+    let reuse = scratch;
     while (lines.length < maxLines && pos < st.size) {
-      const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, st.size - pos), pos);
+      // Lines returned are views into the chunk: only the first may use the scratch buffer, later ones are fresh.
+      const size = Math.min(want, st.size - pos);
+      const buf = reuse && reuse.length >= size ? reuse : Buffer.allocUnsafe(size);
+      reuse = undefined;
+      want = CHUNK;
+      const n = fs.readSync(fd, buf, 0, size, pos);
       if (n <= 0) break;
       let start = 0;
       while (start < n && lines.length < maxLines) {
@@ -80,14 +121,7 @@ export function readLines(file: string, cursor: IngressCursor | null, maxLines: 
           if (bytes.length + 1 > maxLineBytes) {
             lines.push({ ok: false, code: "ingress_line_too_large", line, detail: `line is ${bytes.length + 1} bytes; limit ${maxLineBytes}`, endOffset: lineEnd });
           } else {
-            let text: string | null = null;
-            try {
-              text = utf8.decode(bytes);
-            } catch {
-              text = null; // reported below with the line number
-            }
-            if (text === null) lines.push({ ok: false, code: "ingress_invalid_utf8", line, detail: "line is not valid UTF-8", endOffset: lineEnd });
-            else lines.push({ ok: true, text, line, endOffset: lineEnd });
+            lines.push({ ok: true, bytes, line, endOffset: lineEnd });
           }
         }
         offset = lineEnd;
@@ -143,14 +177,14 @@ export function countLinesAfterMemo(file: string, offset: number, memos: Map<str
   }
   try {
     const st = fs.fstatSync(fd);
-    const buf = Buffer.allocUnsafe(CHUNK);
     const m = memos.get(file);
-    let count: number;
-    if (m && m.ino === st.ino && offset >= m.from && offset <= m.to && st.size >= m.to) {
-      count = m.count - countNewlines(fd, m.from, offset, buf) + countNewlines(fd, m.to, st.size, buf);
-    } else {
-      count = countNewlines(fd, offset, st.size, buf);
-    }
+    const memo = m && m.ino === st.ino && offset >= m.from && offset <= m.to && st.size >= m.to ? m : null;
+    // Sized to the larger range to scan (with a memo: what was consumed or appended since the last count).
+    const span = memo ? Math.max(offset - memo.from, st.size - memo.to) : st.size - offset;
+    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK, span)));
+    const count = memo
+      ? memo.count - countNewlines(fd, memo.from, offset, buf) + countNewlines(fd, memo.to, st.size, buf)
+      : countNewlines(fd, offset, st.size, buf);
     memos.set(file, { ino: st.ino, from: offset, to: st.size, count });
     return count;
   } finally {

@@ -62,12 +62,12 @@ export function encodeEnvelopes(envelopes: readonly Envelope[], maxLineBytes: nu
       const r = EnvelopeSchema.safeParse(env);
       if (!r.success) {
         const issue = r.error.issues[0]!;
-        throw new ValidationError("ingress_envelope_invalid", `envelope ${i}: ${issue.path.join(".")}: ${issue.message}`);
+        throw new ValidationError("INGRESS_ENVELOPE_INVALID", `envelope ${i}: ${issue.path.join(".")}: ${issue.message}`);
       }
     }
     const line = JSON.stringify(env);
     if (Buffer.byteLength(line) + 1 > maxLineBytes) {
-      throw new ValidationError("ingress_line_too_large", `envelope ${i} (${env.event_id}) exceeds ${maxLineBytes} bytes`);
+      throw new ValidationError("INGRESS_LINE_TOO_LARGE", `envelope ${i} (${env.event_id}) exceeds ${maxLineBytes} bytes`);
     }
     lines.push(line);
   }

@@ -1,6 +1,6 @@
 /**
  * @module Credentials: the environment first (PRODUCT.md §8 names), then the integration store (table `secrets`
- * in tau.db, mode 0600). Values are returned only to the code that uses them; listings show ids, sources and
+ * in the state database, mode 0600). Values are returned only to the code that uses them; listings show ids, sources and
  * presence, never values. A store that cannot be read is reported as `credential_store_unreadable`.
  */
 import { SECRET_ENV, type Env, type SecretId } from "../config/index.ts";
@@ -31,7 +31,7 @@ export function envNameFor(id: string): string | null {
   return (SECRET_ENV as Record<string, string>)[id] ?? null;
 }
 
-/** Read credentials from `env` and the store in `db`. */
+/** Read credentials from `env`, then the integration store `secrets`. */
 export function createCredentialReader(env: Env, secrets: SecretsStore): CredentialReader {
   const fromStore = (id: string): { value: string | null; error: Credential["error"] } => {
     try {

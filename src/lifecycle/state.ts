@@ -37,6 +37,20 @@ export function parseLifecycle(raw: string | undefined): LifecycleRecord | null 
   return null;
 }
 
+/**
+ * Is the transport logged out? Only `state` counts (a hand-written `{"state":"logged_out"}` stops it too): the
+ * connector runtime, the transport gate and health all ask this one question.
+ */
+export function isLoggedOut(kv: Pick<KvPort, "get">, transport: string): boolean {
+  const raw = kv.get(lifecycleKey(transport));
+  if (!raw) return false;
+  try {
+    return (JSON.parse(raw) as { state?: unknown }).state === "logged_out";
+  } catch {
+    return false;
+  }
+}
+
 export function readLifecycle(kv: KvPort, transport: string): LifecycleRecord | null {
   return parseLifecycle(kv.get(lifecycleKey(transport)));
 }

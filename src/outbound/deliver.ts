@@ -1,13 +1,28 @@
 /**
  * @module Deliver queued outbox rows. Dry-run: one NDJSON append + fsync per batch, then the chunks are
  * marked sent in one transaction; after a crash between the two, receipts already in the file are not
- * written again. Provider mode plugs in through `ProviderDelivery`.
+ * written again. The runner's own replies take a shorter way (`dryRunBatch`): stored as sent, their receipts
+ * appended and fsynced just before the batch commits, the file's committed end recorded with it — so a crash
+ * before the commit leaves bytes that `recover()` cuts off, and each reply is still written exactly once.
+ * Provider mode plugs in through `ProviderDelivery`.
  */
 import type { ChannelSender, ChunkJob, OutboundMode } from "../contracts/outbound.ts";
 import type { Transport } from "../contracts/envelope.ts";
 import type { OutboxRow, Store } from "../store/index.ts";
-import type { QueuedReply } from "./outbox.ts";
-import { appendDryRun, dryRunReceiptId, readDryRunReceiptIds, type DryRunReceipt } from "./dry-run.ts";
+import type { DirectDryRun, QueuedReply } from "./outbox.ts";
+import {
+  appendDryRun,
+  appendDryRunBytes,
+  createReceiptLines,
+  DRY_RUN_WRITTEN_KEY,
+  dryRunReceiptId,
+  dryRunWrittenMark,
+  readDryRunReceiptIds,
+  settleDryRunFile,
+  undoDryRunAppend,
+  type DryRunAppend,
+  type DryRunReceipt,
+} from "./dry-run.ts";
 
 /** Sends one outbox row in provider mode; owns retries, receipts and dead letters for that row. */
 export interface ProviderDelivery {
@@ -17,7 +32,7 @@ export interface ProviderDelivery {
 }
 
 export interface DeliveryDeps {
-  store: Store;
+  store: Pick<Store, "outbox" | "counters" | "kv" | "atomically">;
   senders: ReadonlyMap<Transport, ChannelSender>;
   dryRunFile: string;
   provider?: ProviderDelivery;
@@ -32,9 +47,70 @@ export interface DeliveryReport {
   held: number;
 }
 
+/** Dry-run replies written inside a caller's unit of work (`Delivery.dryRunBatch`). */
+export interface DryRunBatch extends DirectDryRun {
+  /** Append the receipts (fsync) and record the file's new end; call last inside the unit of work. Returns chunks written. */
+  write(): number;
+  /** The unit of work did not commit: take back what `write()` appended. */
+  abort(): void;
+}
+
 /** Create the delivery step. `recover()` once at startup, then `deliverPending()` after each commit. */
 export function createDelivery(deps: DeliveryDeps) {
   let alreadyWritten: Set<string> | null = null;
+
+  function receiptFor(sender: ChannelSender, job: ChunkJob, eventId: string | null): DryRunReceipt {
+    return {
+      receipt_id: dryRunReceiptId(job.outbox_id, job.idx),
+      outbox_id: job.outbox_id,
+      event_id: eventId,
+      chunk: job.idx,
+      chunk_count: job.chunk_count,
+      transport: job.target.transport,
+      status: "dry_run",
+      reason: "delivery_dry_run",
+      request: sender.buildRequest(job),
+    };
+  }
+
+  /** Record the file's committed end with the unit of work that appended. */
+  function markWritten(a: DryRunAppend | null): void {
+    if (a) deps.store.kv.put(DRY_RUN_WRITTEN_KEY, dryRunWrittenMark(a));
+  }
+
+  /** The receipt buffer of the last finished batch, for the next one (batches come one after another). */
+  let spare: ReturnType<typeof createReceiptLines> | null = null;
+
+  function dryRunBatch(): DryRunBatch {
+    const lines = spare ?? createReceiptLines();
+    spare = null;
+    lines.clear();
+    let appended: DryRunAppend | null = null;
+    return {
+      accepts: (transport) => deps.senders.has(transport as Transport) && !deps.blocked?.(transport),
+      add(item) {
+        const sender = deps.senders.get(item.target.transport)!;
+        const chunk_count = item.chunks.length;
+        item.chunks.forEach((text, idx) => {
+          lines.add(receiptFor(sender, { outbox_id: item.outbox_id, idx, chunk_count, text, target: item.target }, item.event_id));
+        });
+      },
+      write() {
+        const n = lines.count();
+        if (n > 0) {
+          appended = appendDryRunBytes(deps.dryRunFile, lines.bytes());
+          markWritten(appended);
+          deps.store.counters.bump("deliveries.delivery_dry_run", n);
+        }
+        spare = lines;
+        return n;
+      },
+      abort() {
+        if (appended) undoDryRunAppend(deps.dryRunFile, appended);
+        appended = null;
+      },
+    };
+  }
 
   function jobsFor(row: OutboxRow): ChunkJob[] {
     return deps.store.outbox
@@ -56,27 +132,18 @@ export function createDelivery(deps: DeliveryDeps) {
       for (const job of jobsFor(row)) {
         const sender = deps.senders.get(job.target.transport);
         if (!sender) throw new Error(`no sender for transport ${job.target.transport}`);
-        const receipt: DryRunReceipt = {
-          receipt_id: dryRunReceiptId(row.outbox_id, job.idx),
-          outbox_id: row.outbox_id,
-          event_id: row.event_id,
-          chunk: job.idx,
-          chunk_count: row.chunk_count,
-          transport: row.transport,
-          status: "dry_run",
-          reason: "delivery_dry_run",
-          request: sender.buildRequest(job),
-        };
+        const receipt = receiptFor(sender, job, row.event_id);
         if (!alreadyWritten?.has(receipt.receipt_id)) receipts.push(receipt);
         marks.push({ outbox_id: row.outbox_id, idx: job.idx, receipt: receipt.receipt_id });
       }
     }
-    appendDryRun(deps.dryRunFile, receipts);
-    deps.store.db.transaction(() => {
+    const appended = appendDryRun(deps.dryRunFile, receipts);
+    deps.store.atomically(() => {
+      markWritten(appended);
       for (const m of marks) deps.store.outbox.setChunk({ outbox_id: m.outbox_id, idx: m.idx, status: "sent", reason: "delivery_dry_run", receipt: m.receipt }, now);
       for (const row of rows) deps.store.outbox.setRow({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_dry_run", attempts: row.attempts + 1, next_attempt_at_ms: 0 }, now);
       deps.store.counters.bump("deliveries.delivery_dry_run", marks.length);
-    })();
+    });
     return marks.length;
   }
 
@@ -87,24 +154,15 @@ export function createDelivery(deps: DeliveryDeps) {
       const sender = deps.senders.get(item.target.transport);
       if (!sender) throw new Error(`no sender for transport ${item.target.transport}`);
       item.chunks.forEach((text, idx) => {
-        receipts.push({
-          receipt_id: dryRunReceiptId(item.outbox_id, idx),
-          outbox_id: item.outbox_id,
-          event_id: item.event_id,
-          chunk: idx,
-          chunk_count: item.chunks.length,
-          transport: item.target.transport,
-          status: "dry_run",
-          reason: "delivery_dry_run",
-          request: sender.buildRequest({ outbox_id: item.outbox_id, idx, chunk_count: item.chunks.length, text, target: item.target }),
-        });
+        receipts.push(receiptFor(sender, { outbox_id: item.outbox_id, idx, chunk_count: item.chunks.length, text, target: item.target }, item.event_id));
       });
     }
-    appendDryRun(deps.dryRunFile, receipts);
-    deps.store.db.transaction(() => {
+    const appended = appendDryRun(deps.dryRunFile, receipts);
+    deps.store.atomically(() => {
+      markWritten(appended);
       for (const item of items) deps.store.outbox.markDryRunSent(item.outbox_id, now);
       deps.store.counters.bump("deliveries.delivery_dry_run", receipts.length);
-    })();
+    });
     return receipts.length;
   }
 
@@ -115,9 +173,20 @@ export function createDelivery(deps: DeliveryDeps) {
       const ready = items.filter((i) => i.mode === "dry-run" && !deps.blocked?.(i.target.transport));
       return ready.length ? deliverFreshDryRun(ready, now) : 0;
     },
-    /** After a crash: remember which dry-run receipts already reached the file. */
+    /**
+     * Replies the runner writes inside its batch's unit of work: stored as sent, receipts appended by `write()`
+     * before the commit. Call `abort()` when the unit of work fails.
+     */
+    dryRunBatch,
+    /**
+     * After a crash: cut off receipts no committed unit of work wrote (their replies are still queued, or their
+     * batch is read again), then remember which dry-run receipts already reached the file.
+     */
     recover(): void {
       const now = deps.clock();
+      const mark = deps.store.kv.get(DRY_RUN_WRITTEN_KEY);
+      const settled = settleDryRunFile(deps.dryRunFile, mark, (outboxId, chunk) => deps.store.outbox.chunksOf(outboxId).some((c) => c.idx === chunk && c.status === "sent"));
+      if (settled !== mark) deps.store.kv.put(DRY_RUN_WRITTEN_KEY, settled);
       if (deps.store.outbox.pending(now + 1e12, 1).some((r) => r.mode === "dry-run")) alreadyWritten = readDryRunReceiptIds(deps.dryRunFile);
     },
     async deliverPending(limit = 5000): Promise<DeliveryReport> {

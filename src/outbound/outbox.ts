@@ -1,11 +1,13 @@
 /**
  * @module Queue replies: one outbox row per reply and one row per chunk, written inside the decision
  * transaction — before anything is sent. In `channel-store` mode recording is the delivery, so the rows
- * are final at once.
+ * are final at once; so are dry-run replies handed to a `DirectDryRun` (the runner's batch writes their
+ * receipts before it commits).
  */
-import { createHash } from "node:crypto";
 import type { OutboundMode, ReplyIntent, ReplyTarget } from "../contracts/outbound.ts";
 import type { Store } from "../store/index.ts";
+import { dryRunReceiptId } from "./dry-run.ts";
+import { sha256Hex } from "./sha256-hex.ts";
 import { chunkText, effectiveLimit } from "./render.ts";
 
 /**
@@ -16,13 +18,15 @@ import { chunkText, effectiveLimit } from "./render.ts";
  */
 export function outboxIdFor(eventId: string, index: number, atMs: number): string {
   const time = Math.max(0, Math.floor(atMs)).toString(36).padStart(9, "0");
-  return "ob_" + time + createHash("sha256").update(`${eventId}\u0000${index}`).digest("hex").slice(0, 15);
+  return "ob_" + time + sha256Hex(`${eventId}\u0000${index}`).slice(0, 15);
 }
 
 export interface QueueOptions {
   mode: OutboundMode;
   maxChars: number;
   now: number;
+  /** Dry-run replies the caller's unit of work writes itself: stored as sent with their receipt ids, not queued. */
+  dryRun?: DirectDryRun;
 }
 
 /** A reply just written to the outbox, with its chunks, so the caller can deliver it without reading it back. */
@@ -34,9 +38,17 @@ export interface QueuedReply {
   chunks: string[];
 }
 
+/** Writes dry-run replies inside the caller's unit of work (see `Delivery.dryRunBatch`). */
+export interface DirectDryRun {
+  /** True when a dry-run reply to `transport` may be written now (a sender exists, nothing holds it). */
+  accepts(transport: string): boolean;
+  /** A reply was stored as sent: its receipts go to the file before the unit of work commits. */
+  add(reply: QueuedReply): void;
+}
+
 /** Insert the reply rows; returns the outbox ids. Must run inside the caller's transaction. */
 export function queueReplies(
-  store: Store,
+  store: Pick<Store, "outbox">,
   eventId: string | null,
   target: ReplyTarget,
   replies: readonly ReplyIntent[],
@@ -51,6 +63,9 @@ export function queueReplies(
     const chunks = chunkText(reply.text, limit);
     if (chunks.length === 0) return;
     const stored = opts.mode === "channel-store";
+    const direct = opts.mode === "dry-run" && opts.dryRun !== undefined && opts.dryRun.accepts(target.transport);
+    const status = stored || direct ? "sent" : "queued";
+    const reason = stored ? "delivery_channel_store" : direct ? "delivery_dry_run" : null;
     store.outbox.insert(
       {
         outbox_id,
@@ -58,20 +73,21 @@ export function queueReplies(
         ...target,
         mode: opts.mode,
         purpose: reply.purpose,
-        status: stored ? "sent" : "queued",
-        reason: stored ? "delivery_channel_store" : null,
+        status,
+        reason,
         chunk_count: chunks.length,
+        // A dry-run reply written now has had its one attempt.
+        attempts: direct ? 1 : 0,
       },
       opts.now,
     );
     chunks.forEach((body, idx) => {
-      store.outbox.insertChunk(
-        { outbox_id, idx, body, status: stored ? "sent" : "queued", reason: stored ? "delivery_channel_store" : null, receipt: null },
-        opts.now,
-      );
+      store.outbox.insertChunk({ outbox_id, idx, body, status, reason, receipt: direct ? dryRunReceiptId(outbox_id, idx) : null }, opts.now);
     });
     ids.push(outbox_id);
-    if (!stored) queued?.push({ outbox_id, event_id: eventId, target, mode: opts.mode, chunks });
+    const item: QueuedReply = { outbox_id, event_id: eventId, target, mode: opts.mode, chunks };
+    if (direct) opts.dryRun!.add(item);
+    else if (!stored) queued?.push(item);
   });
   return ids;
 }

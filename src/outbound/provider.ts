@@ -15,7 +15,7 @@ import type { ProviderDelivery } from "./deliver.ts";
 import { decideRetry, type RetryDecision, type RetryPolicy } from "./retry.ts";
 
 export interface ProviderDeliveryDeps {
-  store: Store;
+  store: Pick<Store, "outbox" | "counters" | "kv" | "atomically">;
   /** One sender per transport (see `createProviderSenders`). */
   senders: ReadonlyMap<string, ProviderSender>;
   /** `config.outbound`: max_attempts, base_backoff_ms, max_backoff_ms. */
@@ -103,12 +103,12 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     const held = f.code === "delivery_rate_limited" && f.status === null;
     if (held) attempt = row.attempts;
     const d: RetryDecision = held ? { status: "retry_scheduled", delay_ms: f.retry_after_ms ?? 0, next_attempt_at_ms: at + (f.retry_after_ms ?? 0) } : decideRetry(f, attempt, deps.retry, at, random);
-    store.db.transaction(() => {
+    store.atomically(() => {
       store.outbox.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: d.status, reason: f.code, receipt: failureReceipt(chunk, f, at) }, at);
       store.outbox.setRow({ outbox_id: row.outbox_id, status: d.status, reason: f.code, attempts: attempt, next_attempt_at_ms: d.status === "retry_scheduled" ? d.next_attempt_at_ms : 0 }, at);
       store.counters.bump(`deliveries.${f.code}`);
       if (d.status === "dead_letter") store.counters.bump("deliveries.dead_letter");
-    })();
+    });
     deps.logger?.warn(
       { event: "outbound.failed", outbox_id: row.outbox_id, chunk: chunk.idx, transport: row.transport, reason: f.code, http_status: f.status, outcome: d.status, attempt, detail: f.detail },
       "delivery failed",
@@ -174,25 +174,25 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   async function sendTogether(rows: OutboxRow[]): Promise<void> {
     let active = rows.map(prepare).filter((a): a is Active => a !== null);
     if (active.length === 0) return;
-    store.db.transaction(() => {
+    store.atomically(() => {
       const at = clock();
       for (const { row, pending } of active) {
         const first = pending[0]!;
         store.outbox.setRow({ outbox_id: row.outbox_id, status: "sending", reason: row.reason, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, at);
         store.outbox.setChunk({ outbox_id: row.outbox_id, idx: first.idx, status: "sending", reason: first.reason, receipt: first.receipt }, at);
       }
-    })();
+    });
     while (active.length > 0) {
       const outcomes = await Promise.all(active.map((a) => sendChunk(a.sender, a.row, a.pending[a.i]!)));
       const round = active;
       active = [];
-      store.db.transaction(() => {
+      store.atomically(() => {
         round.forEach((a, k) => {
           if (record(a, outcomes[k]!)) active.push(a);
         });
         const sent = outcomes.filter((o) => o.ok).length;
         if (sent > 0) store.counters.bump("deliveries.delivery_sent", sent);
-      })();
+      });
     }
   }
 

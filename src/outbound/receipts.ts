@@ -28,13 +28,11 @@ export function advancesReceipt(current: ReceiptState | null, next: ReceiptState
 
 /** Apply one status to the chunk sent with `providerMessageId`. Runs inside the caller's transaction. */
 export function applyReceipt(
-  store: Store,
+  store: Pick<Store, "outbox" | "counters">,
   update: { provider_message_id: string; state: ReceiptState; at_ms: number; error_code?: number | string },
   now: number,
 ): ReceiptResult {
-  const chunk = store.db
-    .prepare("SELECT outbox_id, idx, receipt FROM outbox_chunks WHERE provider_message_id = ? LIMIT 1")
-    .get(update.provider_message_id) as { outbox_id: string; idx: number; receipt: string | null } | undefined;
+  const chunk = store.outbox.chunkByProviderMessageId(update.provider_message_id);
   if (!chunk) return "receipt_unknown_message";
   let current: Partial<ProviderReceipt> = {};
   try {
@@ -45,15 +43,13 @@ export function applyReceipt(
   const state = current.state ?? "sent";
   if (!advancesReceipt(state, update.state)) return state === "failed" ? "receipt_after_failed" : "receipt_stale";
   const next: ProviderReceipt = { ...current, state: update.state, at_ms: update.at_ms, ...(update.error_code !== undefined ? { error_code: update.error_code } : {}) };
-  store.db
-    .prepare("UPDATE outbox_chunks SET receipt = ?, updated_at_ms = ? WHERE outbox_id = ? AND idx = ?")
-    .run(JSON.stringify(next), now, chunk.outbox_id, chunk.idx);
+  store.outbox.setChunkReceipt(chunk.outbox_id, chunk.idx, JSON.stringify(next), now);
   store.counters.bump(`receipts.${update.state}`);
   return "receipt_applied";
 }
 
 /** The event-kind stage's `onStatus` hook: apply the receipt and note the result on the event's trace. */
-export function createReceiptRecorder(store: Store): (ctx: EventContext) => void {
+export function createReceiptRecorder(store: Pick<Store, "outbox" | "counters">): (ctx: EventContext) => void {
   return (ctx) => {
     const { meta } = ctx.env;
     const id = meta["message_id"];

@@ -12,7 +12,6 @@ import { loadYamlFile } from "../config/index.ts";
 import { ingestPayload, ingressFile } from "../ingress/index.ts";
 import { createAppRunner, normalizerFor, openApp, openIngressWriter } from "../app/index.ts";
 import { createLogger } from "../log.ts";
-import { createCommandStore } from "../store/index.ts";
 import { expandTg, ScenarioSchema, type Scenario } from "./scenario.ts";
 
 export interface EventSummary {
@@ -158,36 +157,36 @@ export async function runScenario(file: string, opts: { outbound?: "dry-run" | "
       }
       if (step.process) {
         const reports = await runner.drain();
-        const events = (app.db.prepare("SELECT seq, event_id, transport, chat_type, actor_id, kind, outcome, reason, decisions, route FROM events WHERE seq > ? ORDER BY seq").all(lastSeq) as Record<string, string>[]).map((r) => {
-          lastSeq = Number(r.seq);
+        const events = app.store.inspect.tracesAfter(lastSeq).map((r) => {
+          lastSeq = r.seq;
           const route = r.route ? (JSON.parse(r.route) as { binding_id: string | null; session_key: string; phase: string }) : null;
           return {
-            event_id: r.event_id!,
-            transport: r.transport!,
-            chat_type: r.chat_type!,
+            event_id: r.event_id,
+            transport: r.transport,
+            chat_type: r.chat_type,
             actor: r.actor_id ?? "(none)",
             text: "",
-            outcome: r.outcome!,
-            reason: r.reason!,
-            decisions: (JSON.parse(r.decisions!) as { stage: string; reason: string }[]).map((d) => `${d.stage}:${d.reason}`),
+            outcome: r.outcome,
+            reason: r.reason,
+            decisions: (JSON.parse(r.decisions) as { stage: string; reason: string }[]).map((d) => `${d.stage}:${d.reason}`),
             route: route ? `${route.binding_id ?? "default"} → ${route.phase}, session ${route.session_key}` : null,
           };
         });
         const texts = readIngressTexts(app.stateDir);
         for (const e of events) e.text = texts.get(e.event_id) ?? "";
         const receipts = readDryRun(path.join(app.stateDir, "outbox", "dry-run.ndjson"));
-        const replies = (app.db.prepare("SELECT id, outbox_id, event_id, purpose, status, reason, chunk_count FROM outbox WHERE id > ? ORDER BY id").all(lastOutbox) as Record<string, string | number | null>[]).map((r) => {
-          lastOutbox = Number(r.id);
-          const chunks = app.store.outbox.chunksOf(String(r.outbox_id));
+        const replies = app.store.inspect.repliesAfter(lastOutbox).map((r) => {
+          lastOutbox = r.id;
+          const chunks = app.store.outbox.chunksOf(r.outbox_id);
           return {
-            event_id: r.event_id as string | null,
-            outbox_id: String(r.outbox_id),
-            purpose: String(r.purpose),
-            status: String(r.status),
-            reason: r.reason as string | null,
-            chunks: Number(r.chunk_count),
+            event_id: r.event_id,
+            outbox_id: r.outbox_id,
+            purpose: r.purpose,
+            status: r.status,
+            reason: r.reason,
+            chunks: r.chunk_count,
             text: chunks.map((c) => c.body).join("\n"),
-            requests: receipts.get(String(r.outbox_id)) ?? [],
+            requests: receipts.get(r.outbox_id) ?? [],
           };
         });
         const quarantined = reports.reduce((a, r) => a + r.quarantined, 0);

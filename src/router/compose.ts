@@ -16,15 +16,17 @@ export function stage<C>(name: string, fn: (ctx: C, next: Next) => void): Stage<
 
 /** Run `stages` in order; a stage stops the chain by not calling `next()`. */
 export function compose<C>(stages: readonly Stage<C>[]): (ctx: C) => void {
-  return (ctx: C) => {
-    let index = -1;
-    const dispatch = (i: number): void => {
-      if (i <= index) throw new Error(`next() called multiple times in stage ${stages[index]?.stageName ?? index}`);
-      index = i;
-      const fn = stages[i];
-      if (!fn) return;
-      fn(ctx, () => dispatch(i + 1));
-    };
-    dispatch(0);
-  };
+  return (ctx: C) => dispatch(stages, ctx, { index: -1 }, 0);
+}
+
+/**
+ * Run stage `i` of one pass. A module-level function rather than a closure made per pass: under tsx (which keeps
+ * function names by wrapping every named inner function in a call) a per-event named closure is measurable.
+ */
+function dispatch<C>(stages: readonly Stage<C>[], ctx: C, pass: { index: number }, i: number): void {
+  if (i <= pass.index) throw new Error(`next() called multiple times in stage ${stages[pass.index]?.stageName ?? pass.index}`);
+  pass.index = i;
+  const fn = stages[i];
+  if (!fn) return;
+  fn(ctx, () => dispatch(stages, ctx, pass, i + 1));
 }

@@ -1,15 +1,16 @@
 /**
  * @module The runner: consume ingress exactly once. Per batch, one SQLite transaction holds the dedupe
  * rows, every decision and trace, the outbox rows and the cursor advance — so a kill -9 at any instant
- * loses no event and answers none twice. Delivery happens after the commit, from the outbox.
+ * loses no event and answers none twice. Delivery happens after the commit, from the outbox; dry-run replies
+ * are written with the commit itself (receipts fsynced just before it, see `Delivery.dryRunBatch`).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import type { TauConfig } from "../config/index.ts";
-import { countLinesAfterMemo, ingressFile, type LineCountMemo, parseIngressLine, readLines, type IngressCursor } from "../ingress/index.ts";
+import { countLinesAfterMemo, decodeLine, ingressFile, type LineCountMemo, parseIngressLine, readLineBytes, readLines, type IngressCursor } from "../ingress/index.ts";
 import type { Logger } from "../log.ts";
-import { outboxIdFor, queueReplies, type QueuedReply } from "../outbound/outbox.ts";
+import { outboxIdFor, queueReplies, type QueueOptions, type QueuedReply } from "../outbound/outbox.ts";
 import type { Delivery } from "../outbound/deliver.ts";
 import { createContext, type EventContext } from "../router/context.ts";
 import { openShortLock, type Store, type ShortLock } from "../store/index.ts";
@@ -53,6 +54,8 @@ export function createRunner(deps: RunnerDeps) {
   /** Queue depth per ingress file, counted incrementally (a full rescan per cycle is quadratic in the backlog). */
   const depthMemos = new Map<string, LineCountMemo>();
   const pipeline = deps.buildPipeline((id) => batchSeen.has(id) || store.runner.hasEvent(id));
+  /** Read buffer for batches: a batch's lines view it until the next read (one megabyte, not one per batch). */
+  const readScratch = Buffer.allocUnsafe(1 << 20);
   let lock: ShortLock | null = null;
   const ingressLock = () => (lock ??= openShortLock(path.join(ingressDir, ".lock")));
 
@@ -81,12 +84,42 @@ export function createRunner(deps: RunnerDeps) {
     }
   }
 
+  /** Inside the batch's unit of work: the event's trace (and dedupe key), its replies and whatever else it asked for. */
+  function recordEvent(ctx: EventContext, opts: QueueOptions, report: CycleReport, fresh: QueuedReply[]): void {
+    const env = ctx.env;
+    store.runner.insertEvent({
+      event_id: env.event_id,
+      transport: env.transport,
+      kind: env.kind,
+      chat_type: env.chat_type,
+      conversation_id: env.conversation_id,
+      actor_id: env.actor.id,
+      occurred_at_ms: env.occurred_at_ms,
+      processed_at_ms: opts.now,
+      outcome: ctx.outcome,
+      reason: ctx.reason,
+      decisions: ctx.decisions,
+      route: ctx.route,
+    });
+    if (ctx.replies.length > 0) {
+      if (ctx.replies.every((r) => !r.target)) queueReplies(store, env.event_id, replyTargetOf(env), ctx.replies, opts, undefined, fresh);
+      else {
+        // A forward goes elsewhere: one row per reply, each to its own target, ids by position as usual.
+        ctx.replies.forEach((r, i) => queueReplies(store, env.event_id, r.target ?? replyTargetOf(env), [r], opts, () => outboxIdFor(env.event_id, i, opts.now), fresh));
+      }
+      report.replies += ctx.replies.length;
+    }
+    deps.persistExtras?.(ctx);
+    report.processed += 1;
+    report.outcomes[ctx.reason] = (report.outcomes[ctx.reason] ?? 0) + 1;
+  }
+
   /** Process up to `budget` lines of one transport; returns counts for the cycle report. */
   function processTransport(t: Transport, budget: number, report: CycleReport, fresh: QueuedReply[]): void {
     const file = ingressFile(ingressDir, t);
     let remaining = budget;
     while (remaining > 0) {
-      const read = readLines(file, cursorOf(t), Math.min(remaining, config.runner.batch_size), config.ingress.max_line_bytes);
+      const read = readLineBytes(file, cursorOf(t), Math.min(remaining, config.runner.batch_size), config.ingress.max_line_bytes, readScratch);
       if (!read || read.lines.length === 0) {
         // Still record a cursor reset so the next read starts at 0 of the new file.
         if (read?.reset && read.cursor.offset === 0) store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
@@ -95,71 +128,59 @@ export function createRunner(deps: RunnerDeps) {
       remaining -= read.lines.length;
       const now = clock();
       const quarantine: QuarantineItem[] = [];
-      const contexts: EventContext[] = [];
-      const parsed = read.lines.map((l) => {
-        if (!l.ok) return { l, p: { ok: false as const, code: l.code, detail: l.detail } };
-        return { l, p: parseIngressLine(l.text, t) };
-      });
-      for (const { l, p } of parsed) if (!p.ok) quarantine.push({ transport: t, file: path.basename(file), line: l.line, reason: p.code, detail: p.detail });
-      // Quarantine lines reach their file before the cursor moves past them.
-      writeQuarantine(quarantine, now);
-      store.db.transaction(() => {
-        for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
-        for (const { p } of parsed) {
-          if (!p.ok) continue;
-          const ctx = createContext(p.envelope, now);
-          try {
-            pipeline(ctx);
-          } catch (err) {
-            ctx.decisions.push({ stage: "runner", outcome: "deny", reason: "event_processing_failed", detail: { error: String((err as Error).message ?? err).slice(0, 200) } });
-            ctx.outcome = "ignored";
-            ctx.reason = "event_processing_failed";
-            ctx.replies = [];
-            ctx.jobs = [];
-            report.failed += 1;
-            logger.error({ event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message }, "event processing failed");
-          }
-          contexts.push(ctx);
-          if (ctx.duplicate) {
-            report.duplicates += 1;
-            continue;
-          }
-          batchSeen.add(ctx.env.event_id);
-          const env = ctx.env;
-          store.runner.insertEvent({
-            event_id: env.event_id,
-            transport: env.transport,
-            kind: env.kind,
-            chat_type: env.chat_type,
-            conversation_id: env.conversation_id,
-            actor_id: env.actor.id,
-            occurred_at_ms: env.occurred_at_ms,
-            processed_at_ms: now,
-            outcome: ctx.outcome,
-            reason: ctx.reason,
-            decisions: JSON.stringify(ctx.decisions),
-            route: ctx.route ? JSON.stringify(ctx.route) : null,
-          });
-          if (ctx.replies.length > 0) {
-            const opts = { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now };
-            if (ctx.replies.every((r) => !r.target)) queueReplies(store, env.event_id, replyTargetOf(env), ctx.replies, opts, undefined, fresh);
-            else {
-              // A forward goes elsewhere: one row per reply, each to its own target, ids by position as usual.
-              ctx.replies.forEach((r, i) => queueReplies(store, env.event_id, r.target ?? replyTargetOf(env), [r], opts, () => outboxIdFor(env.event_id, i, now), fresh));
+      const base = path.basename(file);
+      // Dry-run replies are written as the batch commits (stored as sent, receipts fsynced just before the commit).
+      const dryRun = deps.delivery.dryRunBatch();
+      const opts: QueueOptions = { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun };
+      let processed = 0;
+      let duplicates = 0;
+      try {
+        store.atomically(() => {
+          // Each line is parsed as its turn comes, so a batch's envelopes do not all stay alive until it commits.
+          for (const raw of read.lines) {
+            const l = decodeLine(raw);
+            const p = l.ok ? parseIngressLine(l.text, t) : { ok: false as const, code: l.code, detail: l.detail };
+            if (!p.ok) {
+              quarantine.push({ transport: t, file: base, line: l.line, reason: p.code, detail: p.detail });
+              continue;
             }
-            report.replies += ctx.replies.length;
+            const ctx = createContext(p.envelope, now);
+            try {
+              pipeline(ctx);
+            } catch (err) {
+              ctx.decisions.push({ stage: "runner", outcome: "deny", reason: "event_processing_failed", detail: { error: String((err as Error).message ?? err).slice(0, 200) } });
+              ctx.outcome = "ignored";
+              ctx.reason = "event_processing_failed";
+              ctx.replies = [];
+              ctx.jobs = [];
+              report.failed += 1;
+              logger.error({ event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message }, "event processing failed");
+            }
+            if (ctx.duplicate) {
+              duplicates += 1;
+              continue;
+            }
+            processed += 1;
+            batchSeen.add(ctx.env.event_id);
+            recordEvent(ctx, opts, report, fresh);
           }
-          deps.persistExtras?.(ctx);
-          report.processed += 1;
-          report.outcomes[ctx.reason] = (report.outcomes[ctx.reason] ?? 0) + 1;
-        }
-        report.quarantined += quarantine.length;
-        store.counters.bump("events.processed", contexts.length - contexts.filter((c) => c.duplicate).length);
-        if (report.duplicates) store.counters.bump("events.duplicates", contexts.filter((c) => c.duplicate).length);
-        if (quarantine.length) store.counters.bump("events.quarantined", quarantine.length);
-        store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line }, now);
-      })();
-      batchSeen.clear();
+          // Quarantine lines reach their file before the cursor moves past them (at the commit).
+          writeQuarantine(quarantine, now);
+          for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
+          report.duplicates += duplicates;
+          report.quarantined += quarantine.length;
+          store.counters.bump("events.processed", processed);
+          if (report.duplicates) store.counters.bump("events.duplicates", duplicates);
+          if (quarantine.length) store.counters.bump("events.quarantined", quarantine.length);
+          store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line }, now);
+          report.delivered += dryRun.write();
+        });
+      } catch (err) {
+        dryRun.abort();
+        throw err;
+      } finally {
+        batchSeen.clear();
+      }
     }
   }
 
@@ -182,7 +203,7 @@ export function createRunner(deps: RunnerDeps) {
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
     const fresh: QueuedReply[] = [];
     for (const t of transports) processTransport(t, share, report, fresh);
-    report.delivered = await deps.delivery.deliverFresh(fresh);
+    report.delivered += await deps.delivery.deliverFresh(fresh);
     const jobReplies: QueuedReply[] = [];
     await deps.afterCommit?.(jobReplies);
     report.delivered += await deps.delivery.deliverFresh(jobReplies);
@@ -202,11 +223,13 @@ export function createRunner(deps: RunnerDeps) {
     }
     const prev = readState();
     const state = nextRunnerState(prev, report, { now: clock(), startedAt: started, backlogThresholdMs: config.runner.backlog_threshold_ms });
-    store.kv.put("runner_state", JSON.stringify(state));
-    if (report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 || state.last_cycle_failed) {
-      store.runner.insertRuntimeEvent(clock(), "runner.cycle", state.health, state.last_reason_codes, { ...report });
-      logger.info({ event: "runner.cycle", health: state.health, reason_codes: state.last_reason_codes, ...report, outcomes: undefined }, "cycle");
-    }
+    const busy = report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 || state.last_cycle_failed;
+    // The state and the cycle's runtime event commit together (one commit per cycle, not two).
+    store.atomically(() => {
+      store.kv.put("runner_state", JSON.stringify(state));
+      if (busy) store.runner.insertRuntimeEvent(clock(), "runner.cycle", state.health, state.last_reason_codes, { ...report });
+    });
+    if (busy) logger.info({ event: "runner.cycle", health: state.health, reason_codes: state.last_reason_codes, ...report, outcomes: undefined }, "cycle");
     return report;
   }
 

@@ -34,12 +34,13 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** Where unexpected handler errors are reported (never with request bodies). */
   onError?: (err: unknown, path: string) => void;
-  clock?: () => number;
+  /** Wall-clock milliseconds, supplied by the composition (`/healthz` reports the uptime). */
+  clock: () => number;
 }
 
 export function createServer(opts: ServerOptions): Hono {
   const app = new Hono();
-  const started = (opts.clock ?? Date.now)();
+  const started = opts.clock();
   app.use("*", bodyLimit(opts.maxBodyBytes));
 
   for (const route of opts.routes) {
@@ -53,7 +54,7 @@ export function createServer(opts: ServerOptions): Hono {
 
   app.get("/healthz", (c) => {
     const health = opts.health();
-    const body = { process: "alive", uptime_ms: (opts.clock ?? Date.now)() - started, ...health };
+    const body = { process: "alive", uptime_ms: opts.clock() - started, ...health };
     return c.json(body, health.state === "failing" ? 503 : 200);
   });
 

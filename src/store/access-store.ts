@@ -1,5 +1,8 @@
 /**
- * @module Allowlist and pairing state: who is admitted, which codes are pending, attempt counts.
+ * @module Allowlist and pairing state: who is admitted, which codes are pending, attempt counts. `admission`
+ * answers the hot-path question (allowlisted? paired?) from memory until the allowlist or pairings change:
+ * writes through this store clear the memory, writes by any other connection are noticed through
+ * `PRAGMA data_version`.
  */
 import type { Db } from "./db.ts";
 
@@ -24,8 +27,21 @@ export interface PairingRow {
   decided_at_ms: number | null;
 }
 
+/** Whether an actor is on the allowlist and whether it has an approved pairing. */
+export interface Admission {
+  allowlisted: boolean;
+  paired: boolean;
+}
+
+/** Actors remembered before the memory starts over (bounds it on a large allowlist). */
+const ADMISSION_MEMORY = 100_000;
+
 export function createAccessStore(db: Db) {
   const q = {
+    dataVersion: db.prepare<[], number>("PRAGMA data_version").pluck(),
+    admission: db.prepare<[string, string], { a: number; p: number }>(
+      "SELECT EXISTS (SELECT 1 FROM allowlist WHERE actor_key = ?) AS a, EXISTS (SELECT 1 FROM pairings WHERE actor_key = ? AND status = 'approved') AS p",
+    ),
     isAllowlisted: db.prepare<[string], number>("SELECT 1 FROM allowlist WHERE actor_key = ?").pluck(),
     listAllow: db.prepare<[], AllowlistRow>("SELECT * FROM allowlist ORDER BY actor_key"),
     addAllow: db.prepare(
@@ -49,11 +65,33 @@ export function createAccessStore(db: Db) {
     attempt: db.prepare("INSERT INTO pairing_attempts (actor_key, at_ms) VALUES (?, ?)"),
     attempts: db.prepare<[string, number], number>("SELECT COUNT(*) FROM pairing_attempts WHERE actor_key = ? AND at_ms > ?").pluck(),
   };
+  const admitted = new Map<string, Admission>();
+  let seenVersion = -1;
+  /** Forget remembered admissions (after a write that may change one). */
+  const changed = <T>(result: T): T => {
+    admitted.clear();
+    return result;
+  };
   return {
+    /** Allowlisted / paired for `actorKey`, from memory while nothing changed the allowlist or pairings. */
+    admission: (actorKey: string): Admission => {
+      const v = q.dataVersion.get()!;
+      if (v !== seenVersion || admitted.size >= ADMISSION_MEMORY) {
+        admitted.clear();
+        seenVersion = v;
+      }
+      let a = admitted.get(actorKey);
+      if (!a) {
+        const r = q.admission.get(actorKey, actorKey)!;
+        a = { allowlisted: r.a === 1, paired: r.p === 1 };
+        admitted.set(actorKey, a);
+      }
+      return a;
+    },
     isAllowlisted: (actorKey: string): boolean => q.isAllowlisted.get(actorKey) !== undefined,
     listAllowlist: (): AllowlistRow[] => q.listAllow.all(),
-    addAllowlist: (row: AllowlistRow): boolean => q.addAllow.run(row).changes > 0,
-    removeAllowlist: (actorKey: string): boolean => q.removeAllow.run(actorKey).changes > 0,
+    addAllowlist: (row: AllowlistRow): boolean => changed(q.addAllow.run(row).changes > 0),
+    removeAllowlist: (actorKey: string): boolean => changed(q.removeAllow.run(actorKey).changes > 0),
     isPaired: (actorKey: string): boolean => q.isPaired.get(actorKey) !== undefined,
     pairingByCode: (code: string): PairingRow | undefined => q.pairingByCode.get(code),
     pendingForActor: (actorKey: string, now: number): PairingRow | undefined => q.pendingForActor.get(actorKey, now),
@@ -61,8 +99,8 @@ export function createAccessStore(db: Db) {
     pendingForTransport: (transport: string, now: number): number => q.pendingForTransport.get(transport, now) ?? 0,
     insertPairing: (p: { code: string; actor_key: string; channel_key: string; display: string | null; expires_at_ms: number }, now: number) =>
       void q.insertPairing.run({ ...p, now }),
-    decidePairing: (code: string, status: "approved" | "denied", by: string, now: number) => void q.decidePairing.run({ code, status, by, now }),
-    revokePairing: (actorKey: string, by: string, now: number): boolean => q.revoke.run({ actor_key: actorKey, by, now }).changes > 0,
+    decidePairing: (code: string, status: "approved" | "denied", by: string, now: number) => void changed(q.decidePairing.run({ code, status, by, now })),
+    revokePairing: (actorKey: string, by: string, now: number): boolean => changed(q.revoke.run({ actor_key: actorKey, by, now }).changes > 0),
     listPairings: (): PairingRow[] => q.listPairings.all(),
     recordAttempt: (actorKey: string, now: number) => void q.attempt.run(actorKey, now),
     attemptsSince: (actorKey: string, since: number): number => q.attempts.get(actorKey, since) ?? 0,

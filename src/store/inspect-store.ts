@@ -1,9 +1,99 @@
-/** @module Store family: read-only views for operators: traces, runtime events, dead letters, outbox by status. */
+/**
+ * @module Store family: read-only views for operators — route traces, runtime events, outbox rows and counts by
+ * status and reason, denials — as `tau status|events|traces`, `tau replay`, `/metrics` and the demo read them.
+ * Nothing here writes; rows are typed as stored (JSON columns stay text, callers parse them). Also names the state
+ * database's files, so callers that check or tighten them need not know the storage engine.
+ */
+import path from "node:path";
 import type { Db } from "./db.ts";
 
+/** The state database's files in `stateDir`: the database first, then its write-ahead log and shared-memory index. */
+export function stateDatabaseFiles(stateDir: string): string[] {
+  return ["tau.db", "tau.db-wal", "tau.db-shm"].map((f) => path.join(stateDir, f));
+}
+
+/** A processed event with its route trace (table `events`). `decisions` and `route` are JSON text. */
+export interface TraceRow {
+  seq: number;
+  event_id: string;
+  transport: string;
+  kind: string;
+  chat_type: string;
+  conversation_id: string;
+  actor_id: string | null;
+  occurred_at_ms: number;
+  processed_at_ms: number;
+  outcome: string;
+  reason: string;
+  decisions: string;
+  route: string | null;
+}
+
+/** A runtime event (one per busy runner cycle, plus lifecycle events). `reason_codes` and `detail` are JSON text. */
+export interface RuntimeEventRow {
+  id: number;
+  at_ms: number;
+  event: string;
+  health: string;
+  reason_codes: string;
+  detail: string;
+}
+
+/** An outbox row as replay summaries show it, with its insertion order `id`. */
+export interface ReplyRow {
+  id: number;
+  outbox_id: string;
+  event_id: string | null;
+  purpose: string;
+  status: string;
+  reason: string | null;
+  chunk_count: number;
+}
+
+/** Where a reply went and how it ended. */
+export interface DeliveryRow {
+  transport: string;
+  status: string;
+  reason: string | null;
+}
+
+const TRACE_COLUMNS = "seq, event_id, transport, kind, chat_type, conversation_id, actor_id, occurred_at_ms, processed_at_ms, outcome, reason, decisions, route";
+
 export function createInspectStore(db: Db) {
-  void db;
-  return {};
+  const q = {
+    outboxByStatus: db.prepare<[], { status: string; n: number }>("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status"),
+    runtimeEvents: db.prepare<[number, number, number], RuntimeEventRow>(
+      "SELECT id, at_ms, event, health, reason_codes, detail FROM runtime_events WHERE at_ms >= ? AND id > ? ORDER BY id DESC LIMIT ?",
+    ),
+    trace: db.prepare<[string], TraceRow>(`SELECT ${TRACE_COLUMNS} FROM events WHERE event_id = ?`),
+    recentTraces: db.prepare<[number], TraceRow>(`SELECT ${TRACE_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?`),
+    tracesAfter: db.prepare<[number], TraceRow>(`SELECT ${TRACE_COLUMNS} FROM events WHERE seq > ? ORDER BY seq`),
+    repliesAfter: db.prepare<[number], ReplyRow>("SELECT id, outbox_id, event_id, purpose, status, reason, chunk_count FROM outbox WHERE id > ? ORDER BY id"),
+    deliveries: db.prepare<[], DeliveryRow>("SELECT transport, status, reason FROM outbox ORDER BY id"),
+    deniedByReason: db.prepare<[], { reason: string; n: number }>("SELECT reason, COUNT(*) AS n FROM events WHERE outcome = 'denied' GROUP BY reason"),
+    deliveriesByReason: db.prepare<[], { reason: string; n: number }>("SELECT reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY reason"),
+  };
+  const counts = (rows: { reason: string; n: number }[]): Record<string, number> => Object.fromEntries(rows.map((r) => [r.reason, r.n]));
+  return {
+    /** Outbox rows per status, in status order (`tau status`). */
+    outboxByStatus: (): { status: string; n: number }[] => q.outboxByStatus.all(),
+    /** Runtime events at or after `sinceMs` with an id above `afterId`: the newest `limit` of them, newest first. */
+    runtimeEvents: (o: { sinceMs: number; afterId: number; limit: number }): RuntimeEventRow[] => q.runtimeEvents.all(o.sinceMs, o.afterId, o.limit),
+    /** The trace of one event (empty when it was never processed or was pruned). */
+    trace: (eventId: string): TraceRow[] => q.trace.all(eventId),
+    /** The `limit` most recently processed events, newest first. */
+    recentTraces: (limit: number): TraceRow[] => q.recentTraces.all(limit),
+    /** Events processed after sequence number `seq`, in processing order. */
+    tracesAfter: (seq: number): TraceRow[] => q.tracesAfter.all(seq),
+    /** Outbox rows queued after row `id`, in queue order. */
+    repliesAfter: (id: number): ReplyRow[] => q.repliesAfter.all(id),
+    /** Every reply's transport, status and reason, in queue order. */
+    deliveries: (): DeliveryRow[] => q.deliveries.all(),
+    /** Denied events per reason code (`/metrics`). */
+    deniedByReason: (): Record<string, number> => counts(q.deniedByReason.all()),
+    /** Outbox rows per delivery reason code (`/metrics`). */
+    deliveriesByReason: (): Record<string, number> => counts(q.deliveriesByReason.all()),
+  };
 }
 
 export type InspectStore = ReturnType<typeof createInspectStore>;

@@ -1,8 +1,13 @@
 /**
- * @module Prepared statements for the runner: cursors, processed events (dedupe + traces), outbox rows
- * and chunks, counters, key/value state and runtime events. Callers group them into transactions.
+ * @module Prepared statements for the runner: cursors, processed events (dedupe + traces), counters, key/value
+ * state and runtime events (the outbox is `outbox-store.ts`). Callers group them into transactions. A trace's
+ * decisions and route are stored compactly (`encodeTrace`) and read back as the same JSON (`readableTrace`).
  */
+import type { Decision } from "../contracts/decision.ts";
+import type { RouteInfo } from "../contracts/event-context.ts";
 import type { Db } from "./db.ts";
+
+export type { ChunkRow, DeadLetterRow, OutboxRow } from "./outbox-store.ts";
 
 export interface CursorRow {
   transport: string;
@@ -22,37 +27,9 @@ export interface EventRow {
   processed_at_ms: number;
   outcome: string;
   reason: string;
-  decisions: string;
-  route: string | null;
-}
-
-export interface OutboxRow {
-  outbox_id: string;
-  event_id: string | null;
-  transport: string;
-  account_id: string;
-  conversation_id: string;
-  thread_id: string | null;
-  reply_to: string | null;
-  mode: string;
-  purpose: string;
-  status: string;
-  reason: string | null;
-  chunk_count: number;
-  attempts: number;
-  next_attempt_at_ms: number;
-  created_at_ms: number;
-  updated_at_ms: number;
-}
-
-export interface ChunkRow {
-  outbox_id: string;
-  idx: number;
-  body: string;
-  status: string;
-  reason: string | null;
-  receipt: string | null;
-  provider_message_id: string | null;
+  /** The event's trace, stored compactly (see `encodeTrace`). */
+  decisions: readonly Decision[];
+  route: RouteInfo | null;
 }
 
 /** Build the runner's statements once; every method is a single prepared statement. */
@@ -69,29 +46,10 @@ export function createRunnerStore(db: Db) {
     ),
     // seq grows with processing time, so the oldest rows are a prefix of the table: no index on time needed.
     pruneEvents: db.prepare("DELETE FROM events WHERE seq < (SELECT COALESCE(MIN(seq), 0) FROM (SELECT seq FROM events WHERE processed_at_ms >= ? ORDER BY seq LIMIT 1))"),
-    insertOutbox: db.prepare(
-      "INSERT INTO outbox (outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
-    ),
-    insertChunk: db.prepare("INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"),
-    pendingOutbox: db.prepare<[number, number], OutboxRow>(
-      "SELECT * FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending') AND next_attempt_at_ms <= ? ORDER BY id LIMIT ?",
-    ),
-    chunksOf: db.prepare<[string], ChunkRow>("SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id = ? ORDER BY idx"),
-    setChunk: db.prepare(
-      "UPDATE outbox_chunks SET status = @status, reason = @reason, receipt = @receipt, provider_message_id = COALESCE(@provider_message_id, provider_message_id), updated_at_ms = @now WHERE outbox_id = @outbox_id AND idx = @idx",
-    ),
-    setOutbox: db.prepare(
-      "UPDATE outbox SET status = @status, reason = @reason, attempts = @attempts, next_attempt_at_ms = @next_attempt_at_ms, updated_at_ms = @now WHERE outbox_id = @outbox_id",
-    ),
-    getOutbox: db.prepare<[string], OutboxRow>("SELECT * FROM outbox WHERE outbox_id = ?"),
-    markDryRunChunks: db.prepare<[number, string]>(
-      "UPDATE outbox_chunks SET status = 'sent', reason = 'delivery_dry_run', receipt = 'dryrun:' || outbox_id || ':' || idx, updated_at_ms = ? WHERE outbox_id = ? AND status <> 'sent'",
-    ),
-    markDryRunRow: db.prepare<[number, string]>("UPDATE outbox SET status = 'sent', reason = 'delivery_dry_run', attempts = attempts + 1, next_attempt_at_ms = 0, updated_at_ms = ? WHERE outbox_id = ?"),
     bumpCounter: db.prepare("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value"),
     counters: db.prepare<[], { name: string; value: number }>("SELECT name, value FROM counters ORDER BY name"),
     getKv: db.prepare<[string], string>("SELECT value FROM kv WHERE key = ?").pluck(),
+    kvWithPrefix: db.prepare<[string], { key: string; value: string }>("SELECT key, value FROM kv WHERE key LIKE ? ESCAPE '\\'"),
     putKv: db.prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
     insertRuntimeEvent: db.prepare("INSERT INTO runtime_events (at_ms, event, health, reason_codes, detail) VALUES (?, ?, ?, ?, ?)"),
     lastResponder: db.prepare<[string], number>("SELECT last_responder_at_ms FROM conversation_state WHERE conversation_key = ?").pluck(),
@@ -107,7 +65,10 @@ export function createRunnerStore(db: Db) {
       putCursor: (c: CursorRow, now: number) => void s.putCursor.run({ ...c, now }),
       hasEvent: (eventId: string): boolean => s.hasEvent.get(eventId) !== undefined,
       insertEvent: (r: EventRow) =>
-        void s.insertEvent.run(r.event_id, r.transport, r.kind, r.chat_type, r.conversation_id, r.actor_id, r.occurred_at_ms, r.processed_at_ms, r.outcome, r.reason, r.decisions, r.route),
+        void s.insertEvent.run(
+          r.event_id, r.transport, r.kind, r.chat_type, r.conversation_id, r.actor_id, r.occurred_at_ms, r.processed_at_ms, r.outcome, r.reason,
+          encodeTrace(r.decisions), r.route ? encodeTrace(r.route) : null,
+        ),
       pruneEvents: (beforeMs: number): number => s.pruneEvents.run(beforeMs).changes,
       insertRuntimeEvent: (atMs: number, event: string, health: string, reasonCodes: string[], detail: Record<string, unknown>) =>
         void s.insertRuntimeEvent.run(atMs, event, health, JSON.stringify(reasonCodes), JSON.stringify(detail)),
@@ -115,24 +76,6 @@ export function createRunnerStore(db: Db) {
       putResponderAt: (key: string, atMs: number) => void s.putResponder.run(key, atMs),
       insertQuarantine: (transport: string, file: string, line: number, reason: string, detail: string, atMs: number) =>
         void s.insertQuarantine.run(transport, file, line, reason, detail, atMs),
-    },
-    /** Outbox rows and their chunks. */
-    outbox: {
-      insert: (r: Omit<OutboxRow, "attempts" | "next_attempt_at_ms" | "created_at_ms" | "updated_at_ms">, now: number) =>
-        void s.insertOutbox.run(r.outbox_id, r.event_id, r.transport, r.account_id, r.conversation_id, r.thread_id, r.reply_to, r.mode, r.purpose, r.status, r.reason, r.chunk_count, now, now),
-      insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) => void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
-      pending: (now: number, limit: number): OutboxRow[] => s.pendingOutbox.all(now, limit),
-      chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
-      setChunk: (c: { outbox_id: string; idx: number; status: string; reason: string | null; receipt: string | null; provider_message_id?: string | null }, now: number) =>
-        void s.setChunk.run({ provider_message_id: null, ...c, now }),
-      setRow: (o: { outbox_id: string; status: string; reason: string | null; attempts: number; next_attempt_at_ms: number }, now: number) =>
-        void s.setOutbox.run({ ...o, now }),
-      get: (outboxId: string): OutboxRow | undefined => s.getOutbox.get(outboxId),
-      /** Every chunk of a dry-run reply is written: mark it sent with its deterministic receipt ids. */
-      markDryRunSent: (outboxId: string, now: number) => {
-        s.markDryRunChunks.run(now, outboxId);
-        s.markDryRunRow.run(now, outboxId);
-      },
     },
     /** Named counters (events processed, deliveries by reason, commands by reason). */
     counters: {
@@ -143,8 +86,109 @@ export function createRunnerStore(db: Db) {
     kv: {
       get: (key: string): string | undefined => s.getKv.get(key),
       put: (key: string, value: string) => void s.putKv.run(key, value),
+      /** Every entry whose key starts with `prefix`. */
+      withPrefix: (prefix: string): { key: string; value: string }[] => s.kvWithPrefix.all(prefix.replace(/[\\%_]/g, (c) => "\\" + c) + "%"),
     },
   };
 }
 
 export type RunnerStore = ReturnType<typeof createRunnerStore>;
+
+/*
+ * Trace codec. A trace (decisions, route) is JSON whose strings are mostly a small vocabulary: keys, stage names,
+ * outcomes, reason codes, policy values. Stored, each such string is two characters (a lead byte 0x02–0x08 and one
+ * printable character), which JSON text never contains raw (JSON escapes control characters); everything else is
+ * written exactly as JSON.stringify writes it. Reading replaces the pairs back, giving JSON.stringify's text of the
+ * same value, byte for byte. The stored text starts with 0x01 (JSON text never does), so rows written before the
+ * codec read as they are. TRACE_WORDS is append-only: a word's position is its code in rows already stored.
+ */
+const TRACE_WORDS: readonly string[] = Object.freeze([
+  // Decision keys and outcomes.
+  "stage", "outcome", "reason", "matched_by", "detail", "allow", "deny", "skip", "info",
+  // Stages.
+  "dedupe", "transport_gate", "self_bot_filter", "event_kind", "receipt", "channel_policy", "access", "pairing", "route",
+  "command", "rbac", "approval", "responders_gate", "responder", "runner", "policy",
+  // Channel policy and access.
+  "channel_policy_allow", "deny_channel_policy_dm", "deny_channel_policy_group", "deny_channel_policy_mention_required",
+  "deny_channel_policy_load_error", "defaultPolicy", "allowFrom", "chat_type", "rule_source", "default", "channel",
+  "global_wildcard", "transport_wildcard", "dm", "group", "any", "allowlist", "allowlist_or_pairing", "allow_allowlist",
+  "allow_pairing", "allow_allowlist_and_pairing", "allow_channel_policy_allow_from_any", "deny_actor_not_paired_or_allowlisted",
+  "deny_actor_not_allowlisted", "deny_actor_id_missing", "allowlist+pairing", "allowFrom:any", "allowFrom:allowlist",
+  "allowFrom:pairing", "allowFrom:allowlist_or_pairing", "pairing_eligible", "role", "viewer", "operator", "admin",
+  // Pairing challenges.
+  "pairing_challenge_issued", "pairing_rate_limited", "pairing_channel_full", "action", "issue", "reuse", "expires_at_ms",
+  "reply", "attempts_last_hour", "max", "pending",
+  // Routes.
+  "route_default", "route_binding_matched", "binding_id", "phase", "category_hint", "session_key", "forward_to",
+  "delegated_step", "planner", "review", "general", "ack", "none", "forward", "binding.actor", "binding.conversation",
+  "binding.account", "binding.transport", "binding.wildcard",
+  // Responders.
+  "responder_replied", "responder_no_reply", "responder_coalesced", "responder_unknown", "window_ms",
+  // Commands, RBAC, approvals.
+  "command_rbac_allowed", "command_rbac_denied", "capability.declared", "rbac.capabilities", "capability", "need", "have",
+  "command_queued", "command_unknown", "command_parse_error", "command_args_invalid", "command_forwarded_ignored",
+  "command_addressed_to_other_bot", "approval_requested", "id", "kind", "confirm", "two_person", "target",
+  "tau.whoami", "tau.status", "tau.help",
+  // Non-message kinds and delivery receipts.
+  "recorded_edit", "recorded_callback", "recorded_reaction", "recorded_status", "recorded_membership", "recorded_system",
+  "receipt_applied", "receipt_stale", "receipt_after_failed", "receipt_unknown_message", "receipt_unknown_status", "status",
+  "sent", "delivered", "read", "failed",
+  // Gates, filters, failures.
+  "transport_kill_switch", "logout_requested", "responders_kill_switch", "transport", "telegram", "discord", "whatsapp",
+  "email", "ignored_self", "ignored_bot", "duplicate_event_skipped", "event_processing_failed", "error",
+]);
+
+const TRACE_MARK = "\u0001";
+const WORD_SPAN = 95; // second characters 0x20–0x7e
+const WORD_CODE = new Map(TRACE_WORDS.map((w, i) => [w, String.fromCharCode(2 + Math.floor(i / WORD_SPAN), 0x20 + (i % WORD_SPAN))]));
+const WORD_PAIR = /[\u0002-\u0008][\u0020-\u007e]/g;
+
+/** JSON.stringify's text for `v`, with vocabulary strings as their two-character codes; undefined where JSON.stringify omits. */
+function compact(v: unknown): string | undefined {
+  switch (typeof v) {
+    case "string":
+      return WORD_CODE.get(v) ?? JSON.stringify(v);
+    case "number":
+      return Number.isFinite(v) ? String(v) : "null";
+    case "boolean":
+      return v ? "true" : "false";
+    case "bigint":
+      return JSON.stringify(v); // throws, as JSON.stringify does
+    case "object": {
+      if (v === null) return "null";
+      if (typeof (v as { toJSON?: unknown }).toJSON === "function") return JSON.stringify(v);
+      if (Array.isArray(v)) {
+        let out = "[";
+        for (let i = 0; i < v.length; i++) out += (i === 0 ? "" : ",") + (compact(v[i]) ?? "null");
+        return out + "]";
+      }
+      let out = "{";
+      let first = true;
+      for (const k of Object.keys(v)) {
+        const e = compact((v as Record<string, unknown>)[k]);
+        if (e === undefined) continue;
+        out += (first ? "" : ",") + (WORD_CODE.get(k) ?? JSON.stringify(k)) + ":" + e;
+        first = false;
+      }
+      return out + "}";
+    }
+    default:
+      return undefined; // undefined, functions, symbols: left out, as JSON.stringify does
+  }
+}
+
+/** The stored form of a trace value (decisions, route). */
+export function encodeTrace(value: unknown): string {
+  return TRACE_MARK + (compact(value) ?? "null");
+}
+
+/** The JSON text of a stored trace value: what JSON.stringify gave for it. Text stored before the codec is returned as is. */
+export function decodeTrace(stored: string): string {
+  if (!stored.startsWith(TRACE_MARK)) return stored;
+  return stored.slice(1).replace(WORD_PAIR, (pair) => JSON.stringify(TRACE_WORDS[(pair.charCodeAt(0) - 2) * WORD_SPAN + pair.charCodeAt(1) - 0x20]));
+}
+
+/** A stored trace row with its decisions and route as JSON text (for the readers of traces). */
+export function readableTrace<R extends { decisions: string; route: string | null }>(row: R): R {
+  return { ...row, decisions: decodeTrace(row.decisions), route: row.route === null ? null : decodeTrace(row.route) };
+}

@@ -11,22 +11,38 @@ import { createCommsStore } from "./comms-store.ts";
 import { openDatabase, type Db } from "./db.ts";
 import { createInspectStore } from "./inspect-store.ts";
 import { createKillSwitchStore } from "./killswitch-store.ts";
-import { createRunnerStore } from "./runner-store.ts";
+import { createOutboxStore } from "./outbox-store.ts";
+import { createRunnerStore, readableTrace } from "./runner-store.ts";
 import { createSecretsStore } from "./secrets-store.ts";
 
 export function createStore(db: Db) {
   return {
     ...createRunnerStore(db),
+    outbox: createOutboxStore(db),
     access: createAccessStore(db),
     commands: createCommandStore(db),
     audit: createAuditStore(db),
     killswitches: createKillSwitchStore(db),
     secrets: createSecretsStore(db),
     comms: createCommsStore(db),
-    inspect: createInspectStore(db),
+    inspect: withReadableTraces(createInspectStore(db)),
     /** Run `fn` as one unit of work: everything it writes commits together or not at all; nested calls join it. */
     atomically<T>(fn: () => T): T {
       return db.transaction(fn)();
+    },
+    /** Run `fn` as a unit of work that is always rolled back (a dry rehearsal, e.g. `tau route inspect`); returns its result. */
+    rehearse<T>(fn: () => T): T {
+      const rollback = Symbol("rollback");
+      let result = undefined as { value: T } | undefined;
+      try {
+        db.transaction(() => {
+          result = { value: fn() };
+          throw rollback;
+        })();
+      } catch (err) {
+        if (err !== rollback) throw err;
+      }
+      return result!.value;
     },
     /** Transitional: the raw handle, until every caller uses a family method. Removed when the port is complete. */
     db,
@@ -37,6 +53,16 @@ export function createStore(db: Db) {
 }
 
 export type Store = ReturnType<typeof createStore>;
+
+/** Traces are stored compactly by the runner family (`encodeTrace`); their readers get the JSON text back. */
+function withReadableTraces<I extends ReturnType<typeof createInspectStore>>(inspect: I): I {
+  return {
+    ...inspect,
+    trace: (eventId: string) => inspect.trace(eventId).map(readableTrace),
+    recentTraces: (limit: number) => inspect.recentTraces(limit).map(readableTrace),
+    tracesAfter: (seq: number) => inspect.tracesAfter(seq).map(readableTrace),
+  };
+}
 
 /** Open (creating and migrating if needed) `<stateDir>/tau.db` behind the Store port. */
 export function openStore(stateDir: string, opts: { readonly?: boolean } = {}): Store {

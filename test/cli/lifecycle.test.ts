@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { queueReplies } from "../../src/outbound/outbox.ts";
 import { startTelegramBotApiServer, type TelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";
@@ -109,7 +110,7 @@ describe("tau channel", () => {
     const app = h.open();
     try {
       expect(JSON.parse(app.store.kv.get("lifecycle:telegram")!)).toMatchObject({ state: "logged_in", reason: "ready" });
-      const audit = app.db.prepare("SELECT action, target, outcome, reason_code FROM audit").all();
+      const audit = app.store.audit.all().map(({ action, target, outcome, reason_code }) => ({ action, target, outcome, reason_code }));
       expect(audit).toEqual([{ action: "channel.login", target: "telegram", outcome: "logged_in", reason_code: "ready" }]);
     } finally {
       app.close();
@@ -223,9 +224,10 @@ describe("tau preflight", () => {
 
   it("reports an unreadable credential store", async () => {
     const h = home();
-    const app = h.open();
-    app.db.exec("DROP TABLE secrets");
-    app.close();
+    h.open().close(); // create and migrate the state, then break the store behind tau's back
+    const db = new Database(path.join(h.stateDir, "tau.db"));
+    db.exec("DROP TABLE secrets");
+    db.close();
     const r = await tau(h, ["preflight", "--json"], { env: { TAU_DISCORD_BOT_TOKEN: dc.token } });
     expect(r.code).toBe(1);
     const checks = r.json<{ checks: Check[] }>().checks;
@@ -266,8 +268,8 @@ describe("tau secrets", () => {
     }
     const app = h.open();
     try {
-      expect(app.db.prepare("SELECT value FROM secrets WHERE id = 'telegram-bot-token'").pluck().get()).toBe(value);
-      expect(app.db.prepare("SELECT action, target, args FROM audit").all()).toEqual([{ action: "secret.set", target: "telegram-bot-token", args: "{}" }]);
+      expect(app.store.secrets.get("telegram-bot-token")).toBe(value);
+      expect(app.store.audit.all().map(({ action, target, args }) => ({ action, target, args }))).toEqual([{ action: "secret.set", target: "telegram-bot-token", args: "{}" }]);
     } finally {
       app.close();
     }
@@ -290,7 +292,7 @@ describe("tau deadletter", () => {
     const h = home();
     const app = h.open(() => 1_763_712_000_000);
     try {
-      app.db.transaction(() => {
+      app.store.atomically(() => {
         const target = { transport: "telegram" as const, account_id: "6112", conversation_id: "-1001234", thread_id: null, reply_to: null };
         for (const [id, status] of [["ob_dead", "dead_letter"], ["ob_unknown", "unknown"], ["ob_failed", "failed"]] as const) {
           queueReplies(app.store, `e:${id}`, target, [{ purpose: "responder", text: "part one\n\npart two" }], { mode: "provider", maxChars: 16, now: 1_763_712_000_000 }, () => id);
@@ -298,7 +300,7 @@ describe("tau deadletter", () => {
           app.store.outbox.setChunk({ outbox_id: id, idx: 1, status, reason: "delivery_provider_unavailable", receipt: JSON.stringify({ state: null, at_ms: 1, last_error: { code: "delivery_provider_unavailable", status: 502, detail: "sendMessage 502: Bad Gateway" } }) }, 1_763_712_000_000);
           app.store.outbox.setRow({ outbox_id: id, status, reason: "delivery_provider_unavailable", attempts: 5, next_attempt_at_ms: 0 }, 1_763_712_000_000);
         }
-      })();
+      });
     } finally {
       app.close();
     }
@@ -323,7 +325,7 @@ describe("tau deadletter", () => {
         expect(after.store.outbox.chunksOf(id).map((c) => c.status)).toEqual(["sent", "queued"]);
       }
       expect(after.store.outbox.get("ob_failed")!.status).toBe("failed");
-      const audit = after.db.prepare("SELECT action, args, outcome FROM audit WHERE action = 'deadletter.replay' ORDER BY seq").all() as { action: string; args: string; outcome: string }[];
+      const audit = after.store.audit.all().filter((a) => a.action === "deadletter.replay");
       expect(audit.map((a) => [a.outcome, JSON.parse(a.args)])).toEqual([
         ["refused", { limit: 100 }],
         ["replayed", { limit: 5, outbox_ids: ["ob_dead", "ob_unknown"] }],

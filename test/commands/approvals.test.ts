@@ -1,3 +1,5 @@
+import Database from "better-sqlite3";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createServices } from "../../src/app/index.ts";
 import { makeDm } from "../helpers/envelope-factory.ts";
@@ -13,11 +15,12 @@ afterEach(() => {
 });
 
 async function requestAllowlistAdd(hh: Harness): Promise<{ id: string; hash: string }> {
-  hh.app.db.exec("INSERT INTO allowlist VALUES ('telegram:1001','telegram','1001','','t',0), ('telegram:1002','telegram','1002','','t',0)");
+  for (const id of ["1001", "1002"]) hh.app.store.access.addAllowlist({ actor_key: `telegram:${id}`, transport: "telegram", actor_id: id, note: "", added_by: "t", added_at_ms: 0 });
   const out = await hh.run([makeDm("1001", { event_id: "telegram:6112:u:1", text: "/tau allowlist add telegram:7003" })]);
   expect(out[0]!.reason).toBe("approval_requested");
-  const row = hh.app.db.prepare("SELECT id, args_hash FROM approvals").get() as { id: string; args_hash: string };
-  return { id: row.id, hash: row.args_hash };
+  const rows = hh.app.store.commands.listApprovals();
+  expect(rows).toHaveLength(1);
+  return { id: rows[0]!.id, hash: rows[0]!.args_hash };
 }
 
 function approve(hh: Harness, id: string, principal: string, extra: Record<string, string> = {}) {
@@ -33,8 +36,8 @@ describe("approvals", () => {
     const ok = await approve(h, id, "telegram:1002", { hash: hash.slice(0, 8) });
     expect(ok).toMatchObject({ status: "reported", reason_code: "allowlist_added" });
     expect((await approve(h, id, "telegram:1002")).reason_code).toBe("approval_replayed");
-    expect(h.app.db.prepare("SELECT COUNT(*) FROM allowlist WHERE actor_key = 'telegram:7003'").pluck().get()).toBe(1);
-    expect(h.app.db.prepare("SELECT status FROM approvals").pluck().get()).toBe("executed");
+    expect(h.app.store.access.isAllowlisted("telegram:7003")).toBe(true);
+    expect(h.app.store.commands.listApprovals().map((r) => r.status)).toEqual(["executed"]);
   });
 
   it("refuses expired, unknown and changed-argument approvals, and an approver below the required role", async () => {
@@ -45,10 +48,13 @@ describe("approvals", () => {
     const services = createServices(h.app);
     const low = await services.registry.get("tau.approve")!.run({ id }, { principal: "telegram:4242", role: "operator", surface: "chat", now: h.now.ms, services, origin: null });
     expect(low.reason_code).toBe("approval_rbac_denied");
-    h.app.db.prepare("UPDATE approvals SET args = ? WHERE id = ?").run(JSON.stringify({ actor: "telegram:6666" }), id);
+    // Tamper with the stored request the way someone with file access would: a second connection to the state file.
+    const raw = new Database(path.join(h.app.stateDir, "tau.db"));
+    raw.prepare("UPDATE approvals SET args = ? WHERE id = ?").run(JSON.stringify({ actor: "telegram:6666" }), id);
+    raw.close();
     expect((await approve(h, id, "telegram:1002")).reason_code).toBe("approval_args_mismatch");
     h.now.ms += 10 * 60_000;
     expect((await approve(h, id, "telegram:1002")).reason_code).toBe("approval_expired");
-    expect(h.app.db.prepare("SELECT COUNT(*) FROM allowlist WHERE actor_key = 'telegram:6666'").pluck().get()).toBe(0);
+    expect(h.app.store.access.isAllowlisted("telegram:6666")).toBe(false);
   });
 });

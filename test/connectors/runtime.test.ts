@@ -1,8 +1,8 @@
-/** src/connectors-runtime.ts: connectors built from tau.yaml over real state, logout/login flips, persisted status. */
+/** src/app/connectors-runtime.ts: connectors built from tau.yaml over real state, logout/login flips, persisted status. */
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connectorsNotLive, readConnectorStatuses, startConnectors, type RunningConnectors } from "../../src/app/connectors-runtime.ts";
+import { connectorsNotLiveOf, readConnectorStatuses, startConnectors, type RunningConnectors } from "../../src/app/connectors-runtime.ts";
 import { metricsSnapshotSource } from "../../src/app/http-runtime.ts";
 import { openApp, type App } from "../../src/app/index.ts";
 import { waitFor } from "../helpers/connector-harness.ts";
@@ -70,7 +70,7 @@ describe("startConnectors", () => {
       { key: "telegram", code: "ready", ok: true },
       { key: "whatsapp", code: "ready", ok: true },
     ]);
-    expect(connectorsNotLive(view)).toEqual([]);
+    expect(connectorsNotLiveOf(view)).toEqual([]);
     expect(metricsSnapshotSource(app, running)()).toMatchObject({ ingestedByTransport: { telegram: 1, whatsapp: 0 }, connectorLive: { telegram: 1, whatsapp: 1 } });
   });
 
@@ -84,7 +84,7 @@ describe("startConnectors", () => {
     await waitFor(() => readConnectorStatuses(view)[0]!.last_error_code === "logout_requested", 5000, "logout in status");
     expect(readConnectorStatuses(view)[0]!.liveness).toBe("stopped");
     expect(running.readiness()[0]).toEqual({ key: "telegram", code: "logout_requested", ok: true });
-    expect(connectorsNotLive(view)).toEqual([]); // logged out on purpose: not a health problem
+    expect(connectorsNotLiveOf(view)).toEqual([]); // logged out on purpose: not a health problem
     expect(ingressLines("telegram")).toEqual([]);
     expect(server.pendingUpdates()).toHaveLength(1);
 
@@ -111,6 +111,6 @@ describe("startConnectors", () => {
       }),
     );
     expect(readConnectorStatuses(app)[0]).toMatchObject({ liveness: "stale", events_ingested: 4 });
-    expect(connectorsNotLive(app)).toEqual(["telegram", "whatsapp"]);
+    expect(connectorsNotLiveOf(app)).toEqual(["telegram", "whatsapp"]);
   });
 });

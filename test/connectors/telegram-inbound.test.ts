@@ -247,14 +247,14 @@ describe("telegram webhook handler", () => {
 
   it("refuses to start webhook mode without a secret", async () => {
     const c = connector({ mode: "webhook" }, {});
-    await expect(c.start()).rejects.toMatchObject({ code: "missing_telegram_webhook_secret" });
+    await expect(c.start()).rejects.toMatchObject({ code: "MISSING_TELEGRAM_WEBHOOK_SECRET", reason: "missing_telegram_webhook_secret" });
     expect(c.status()).toMatchObject({ liveness: "stopped", last_error_code: "missing_telegram_webhook_secret" });
   });
 
   it("end to end: setTelegramWebhook with secret_token, the Bot API delivers to the listening server", async () => {
     const c = connector({ mode: "webhook" }, { "telegram-webhook-secret": SECRET });
     await c.start();
-    const app = createServer({ routes: c.webhooks, health: () => ({ state: "healthy" }), ready: () => [], metrics: createMetrics(), maxBodyBytes: 1 << 20 });
+    const app = createServer({ routes: c.webhooks, health: () => ({ state: "healthy" }), ready: () => [], metrics: createMetrics(), maxBodyBytes: 1 << 20, clock: () => 1_763_712_000_000 });
     const http = await startServer(app, "127.0.0.1:0");
     httpServers.push(http);
     await setTelegramWebhook(server.url, TOKEN, `${http.url}/webhooks/telegram`, SECRET);

@@ -112,7 +112,7 @@ describe("POST /webhooks/whatsapp", () => {
 
   it("refuses to start without the app secret, and answers 503 while stopped", async () => {
     const noSecret = createWhatsAppConnector({ ...h.deps({}), mode: "webhook" });
-    await expect(noSecret.start()).rejects.toMatchObject({ code: "missing_whatsapp_app_secret" });
+    await expect(noSecret.start()).rejects.toMatchObject({ code: "MISSING_WHATSAPP_APP_SECRET", reason: "missing_whatsapp_app_secret" });
     await connector.stop();
     const body = webhookBody({ messages: [inboundMessage({ from: "16505551234", id: "wamid.LATE", text: "late" })] });
     expect((await signed(body)).status).toBe(503);

@@ -30,12 +30,15 @@ export function makeHarness(policies: Record<string, string>, extraYaml = "runne
       for (const e of envs) await w.append(e.transport, [e]);
       await w.close();
       await runner.drain();
-      const rows = app.db.prepare("SELECT seq, event_id, outcome, reason, decisions FROM events WHERE seq > ? ORDER BY seq").all(seq) as { seq: number; event_id: string; outcome: string; reason: string; decisions: string }[];
+      const rows = app.store.inspect.tracesAfter(seq);
       if (rows.length) seq = rows.at(-1)!.seq;
       return rows.map((r) => ({ event_id: r.event_id, outcome: r.outcome, reason: r.reason, decisions: (JSON.parse(r.decisions) as { stage: string; reason: string }[]).map((d) => `${d.stage}:${d.reason}`) }));
     },
     replies() {
-      return (app.db.prepare("SELECT o.event_id, o.purpose, group_concat(c.body, '') AS text FROM outbox o JOIN outbox_chunks c ON c.outbox_id = o.outbox_id GROUP BY o.id ORDER BY o.id").all() as { event_id: string | null; purpose: string; text: string }[]);
+      return app.store.inspect.repliesAfter(0).flatMap((o) => {
+        const chunks = app.store.outbox.chunksOf(o.outbox_id);
+        return chunks.length ? [{ event_id: o.event_id, purpose: o.purpose, text: chunks.map((c) => c.body).join("") }] : [];
+      });
     },
     close() {
       close();

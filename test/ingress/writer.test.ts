@@ -38,7 +38,7 @@ describe("ingress writer", () => {
     const dir = path.join(tmp(), "ingress");
     const w = createIngressWriter({ ingressDir: dir, maxLineBytes: 1 << 20 });
     const bad = { ...makeEnvelope(), chat_type: "supergroup" } as unknown as ReturnType<typeof makeEnvelope>;
-    await expect(w.append("telegram", [makeEnvelope({ event_id: "telegram:6112:u:1" }), bad])).rejects.toMatchObject({ code: "ingress_envelope_invalid" });
+    await expect(w.append("telegram", [makeEnvelope({ event_id: "telegram:6112:u:1" }), bad])).rejects.toMatchObject({ code: "INGRESS_ENVELOPE_INVALID", reason: "ingress_envelope_invalid" });
     await w.append("telegram", [makeEnvelope({ event_id: "telegram:6112:u:2" })]);
     await w.close();
     const lines = fs.readFileSync(path.join(dir, "telegram.ndjson"), "utf8").trimEnd().split("\n");
@@ -48,7 +48,7 @@ describe("ingress writer", () => {
   it("refuses a line over max_line_bytes", async () => {
     const dir = path.join(tmp(), "ingress");
     const w = createIngressWriter({ ingressDir: dir, maxLineBytes: 2048 });
-    await expect(w.append("telegram", [makeEnvelope({ text: "x".repeat(4000) })])).rejects.toMatchObject({ code: "ingress_line_too_large" });
+    await expect(w.append("telegram", [makeEnvelope({ text: "x".repeat(4000) })])).rejects.toMatchObject({ code: "INGRESS_LINE_TOO_LARGE", reason: "ingress_line_too_large" });
     await w.close();
   });
 

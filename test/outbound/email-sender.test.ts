@@ -44,7 +44,7 @@ describe("email replies over SMTP (provider mode)", () => {
     return {
       app,
       queue: (t: ReplyTarget, text: string) =>
-        app.db.transaction(() => queueReplies(app.store, `email:ops:test:${++n}`, t, [{ purpose: "responder", text }], { mode: "provider", maxChars: 4096, now: T0 }))()[0]!,
+        app.store.atomically(() => queueReplies(app.store, `email:ops:test:${++n}`, t, [{ purpose: "responder", text }], { mode: "provider", maxChars: 4096, now: T0 }))[0]!,
       deliver: () => delivery.deliverPending(),
     };
   }

@@ -1,9 +1,10 @@
 /**
  * Provider-mode delivery with the REAL clients (grammY, @discordjs/rest, axios) against the local provider
  * servers: receipts, retries and their schedule, dead letters, resuming multi-chunk replies, ambiguous sends,
- * Telegram migration, the WhatsApp 24 h window, and no token anywhere. Built the way src/main.ts wires it:
+ * Telegram migration, the WhatsApp 24 h window, and no token anywhere. Built the way src/app wires it:
  * `createDelivery({ provider: createProviderDelivery(...) })`. The clock is injected; no test sleeps for a retry.
  */
+import Database from "better-sqlite3";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -65,7 +66,7 @@ function rig(senders: ProviderSender[], maxChars?: number): Rig {
     now,
     deliver: () => delivery.deliverPending(),
     queue(target, text, eventId = `test:event:${++n}`) {
-      return app.db.transaction(() => queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: app.config.outbound.max_chars, now: now.ms }))()[0]!;
+      return app.store.atomically(() => queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: app.config.outbound.max_chars, now: now.ms }))[0]!;
     },
     row: (id) => app.store.outbox.get(id)!,
     chunks: (id) => app.store.outbox.chunksOf(id),
@@ -426,7 +427,10 @@ describe("tokens never leak", () => {
     dc.failNext({ match: "POST", status: 401, body: { message: "401: Unauthorized", code: 0 } });
     await r.deliver();
     expect(ids.map((id) => r.row(id).reason)).toEqual(["delivery_transport_error", "delivery_request_rejected", "delivery_request_rejected"]);
-    r.app.db.pragma("wal_checkpoint(TRUNCATE)");
+    // Move the WAL into the main file through a second connection, so both files hold everything written.
+    const raw = new Database(path.join(r.app.stateDir, "tau.db"));
+    raw.pragma("wal_checkpoint(TRUNCATE)");
+    raw.close();
     for (const f of ["tau.db", "tau.db-wal"]) {
       const p = path.join(r.app.stateDir, f);
       if (!fs.existsSync(p)) continue;

@@ -1,7 +1,7 @@
 /**
  * WhatsApp status webhooks move a sent chunk's receipt along sent < delivered < read; failed is terminal;
  * out-of-order and unknown ids are tolerated. Driven through the real event-kind stage with the recorder as its
- * `onStatus` hook, as src/main.ts wires it.
+ * `onStatus` hook, as src/app wires it.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { App } from "../../src/app/index.ts";
@@ -19,10 +19,10 @@ let app: App;
 beforeEach(() => {
   home = makeTauHome("outbound:\n  mode: provider\n");
   app = home.open(() => T0);
-  app.db.transaction(() => {
+  app.store.atomically(() => {
     queueReplies(app.store, "whatsapp:wamid.IN", { transport: "whatsapp", account_id: "106540352242922", conversation_id: "16505551234", thread_id: null, reply_to: null }, [{ purpose: "responder", text: "hi" }], { mode: "provider", maxChars: 4096, now: T0 }, () => "ob_receipts");
     app.store.outbox.setChunk({ outbox_id: "ob_receipts", idx: 0, status: "sent", reason: "delivery_sent", receipt: JSON.stringify({ state: "sent", at_ms: T0 }), provider_message_id: "wamid.OUT1" }, T0);
-  })();
+  });
 });
 afterEach(() => {
   app.close();
@@ -49,7 +49,7 @@ function status(state: string, messageId = "wamid.OUT1", atS = 1763712100, extra
     }),
     T0 + 1,
   );
-  app.db.transaction(() => stage(ctx, () => undefined))();
+  app.store.atomically(() => stage(ctx, () => undefined));
   expect(ctx.outcome).toBe("recorded");
   expect(ctx.reason).toBe("recorded_status");
   return ctx.decisions.find((d) => d.stage === "receipt")!.reason;

@@ -16,6 +16,12 @@ afterEach(() => {
   h = null;
 });
 
+/** An approved pairing for `actorKey`, as `tau pairing approve` leaves it. */
+function approvePairing(harness: Harness, code: string, actorKey: string): void {
+  harness.app.store.access.insertPairing({ code, actor_key: actorKey, channel_key: actorKey, display: null, expires_at_ms: 1 }, 0);
+  harness.app.store.access.decidePairing(code, "approved", "test", 0);
+}
+
 const dm = (actor: string, update: number, text = "hello") => makeDm(actor, { event_id: `telegram:6112:u:${update}`, text });
 const group = (actor: string, update: number, text: string, mentions: boolean, chat = "-100200") =>
   makeEnvelope({ event_id: `telegram:6112:u:${update}`, conversation_id: chat, chat_type: "group", mentions_bot: mentions, text, actor: { id: actor } });
@@ -23,7 +29,7 @@ const group = (actor: string, update: number, text: string, mentions: boolean, c
 describe("decision pipeline with real policies and state", () => {
   it("denies groups by default, gates on mention, and admits allowlisted actors", async () => {
     h = makeHarness({ "channel-policy.yaml": SECURE });
-    h.app.db.prepare("INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES ('telegram:4242','telegram','4242','','test',0)").run();
+    h.app.store.access.addAllowlist({ actor_key: "telegram:4242", transport: "telegram", actor_id: "4242", note: "", added_by: "test", added_at_ms: 0 });
     const out = await h.run([group("4242", 1, "hi", true, "-100999"), group("4242", 2, "no mention", false), group("4242", 3, "@tau_ops_bot hi", true), group("5555", 4, "@tau_ops_bot hi", true)]);
     expect(out.map((o) => [o.event_id, o.reason])).toEqual([
       ["telegram:6112:u:1", "deny_channel_policy_group"],
@@ -37,7 +43,10 @@ describe("decision pipeline with real policies and state", () => {
     h = makeHarness({ "channel-policy.yaml": SECURE });
     const out = await h.run([dm("7001", 1), dm("7001", 2), dm("7002", 3), dm("7003", 4), dm("7004", 5)]);
     expect(out.map((o) => o.reason)).toEqual(["pairing_challenge_issued", "pairing_challenge_issued", "pairing_challenge_issued", "pairing_challenge_issued", "pairing_channel_full"]);
-    const codes = h.app.db.prepare("SELECT code, actor_key FROM pairings ORDER BY created_at_ms, actor_key").all() as { code: string; actor_key: string }[];
+    const codes = h.app.store.access
+      .listPairings()
+      .sort((a, b) => a.created_at_ms - b.created_at_ms || a.actor_key.localeCompare(b.actor_key))
+      .map(({ code, actor_key }) => ({ code, actor_key }));
     expect(codes.map((c) => c.actor_key)).toEqual(["telegram:7001", "telegram:7002", "telegram:7003"]);
     for (const c of codes) expect(c.code).toMatch(/^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}$/);
     const pairingReplies = h.replies().filter((r) => r.purpose === "pairing");
@@ -45,7 +54,7 @@ describe("decision pipeline with real policies and state", () => {
     expect(pairingReplies[0]!.text).toContain(codes[0]!.code);
     expect(pairingReplies[1]!.text).toContain(codes[0]!.code); // reused, not a new code
     // Approve 7001 through the capability the CLI and chat use.
-    h.app.db.prepare("UPDATE pairings SET status = 'approved', decided_by = 'test', decided_at_ms = 0 WHERE actor_key = 'telegram:7001'").run();
+    h.app.store.access.decidePairing(codes[0]!.code, "approved", "test", 0);
     const after = await h.run([dm("7001", 6, "am I in?")]);
     expect(after[0]!.decisions).toContain("access:allow_pairing");
     expect(after[0]!.reason).toBe("responder_replied");
@@ -53,7 +62,7 @@ describe("decision pipeline with real policies and state", () => {
 
   it("never admits a paired actor in a group (pairing is DM-only)", async () => {
     h = makeHarness({ "channel-policy.yaml": SECURE.replace("{ groupPolicy: allow }", "{ groupPolicy: allow, requireMention: false }") });
-    h.app.db.prepare("INSERT INTO pairings (code, actor_key, channel_key, display, status, created_at_ms, expires_at_ms) VALUES ('AAAABBBB','telegram:7001','telegram:7001',NULL,'approved',0,1)").run();
+    approvePairing(h, "AAAABBBB", "telegram:7001");
     const out = await h.run([group("7001", 1, "hello group", false)]);
     expect(out[0]!.reason).toBe("deny_actor_not_allowlisted");
   });
@@ -84,7 +93,7 @@ bindings:
     const out = await h.run([dm("4242", 1), dm("5555", 2)]);
     expect(out[0]!.decisions).toEqual(["channel_policy:channel_policy_allow", "access:allow_channel_policy_allow_from_any", "route:route_binding_matched", "responder:responder_no_reply"]);
     expect(out[1]!.reason).toBe("responder_replied");
-    const routes = h.app.db.prepare("SELECT route FROM events ORDER BY seq").all() as { route: string }[];
+    const routes = h.app.store.inspect.tracesAfter(0) as { route: string }[];
     expect(JSON.parse(routes[0]!.route)).toMatchObject({ binding_id: "ana", matched_by: "binding.actor", session_key: "ana-4242", responder: "none" });
     expect(JSON.parse(routes[1]!.route)).toMatchObject({ binding_id: "all-telegram", matched_by: "binding.transport" });
   });
@@ -110,8 +119,10 @@ bindings:
     });
     const out = await h.run([mail]);
     expect(out[0]!.decisions).toContain("responder:responder_replied");
-    const row = h.app.db.prepare("SELECT transport, account_id, conversation_id, thread_id, reply_to, purpose FROM outbox").get();
-    expect(row).toEqual({ transport: "telegram", account_id: "6112", conversation_id: "-1009876543210", thread_id: "77", reply_to: null, purpose: "responder" });
+    const [queued, ...more] = h.app.store.inspect.repliesAfter(0);
+    expect(more).toEqual([]);
+    const { transport, account_id, conversation_id, thread_id, reply_to, purpose } = h.app.store.outbox.get(queued!.outbox_id)!;
+    expect({ transport, account_id, conversation_id, thread_id, reply_to, purpose }).toEqual({ transport: "telegram", account_id: "6112", conversation_id: "-1009876543210", thread_id: "77", reply_to: null, purpose: "responder" });
     expect(h.replies()[0]!.text).toBe("[email] Alerting <alerts@example.test> → route alerts-mail\nSubject: [FIRING] db-1 cpu\n\nCPU on db-1 above 95% for 10 minutes");
   });
 
@@ -125,7 +136,7 @@ bindings:
 
   it("runs a viewer's command, denies an operator command with command_rbac_denied, and answers unknown commands", async () => {
     h = makeHarness({ "channel-policy.yaml": "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: allowlist_or_pairing }\n" });
-    h.app.db.prepare("INSERT INTO pairings (code, actor_key, channel_key, display, status, created_at_ms, expires_at_ms) VALUES ('AAAABBBB','telegram:7001','telegram:7001',NULL,'approved',0,1)").run();
+    approvePairing(h, "AAAABBBB", "telegram:7001");
     const out = await h.run([dm("7001", 1, "/tau whoami"), dm("7001", 2, "/tau pairing list"), dm("7001", 3, "/tau frobnicate")]);
     expect(out.map((o) => o.reason)).toEqual(["command_queued", "command_rbac_denied", "command_unknown"]);
     const texts = h.replies().map((r) => r.text.split("\n").at(-1));

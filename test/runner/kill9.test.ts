@@ -13,17 +13,23 @@ afterEach(() => h?.cleanup());
 /** When to kill -9 the child: after a fixed time (covers startup), or once `events` holds at least `atEvents` rows, plus `jitterMs`. */
 type KillPlan = { afterMs: number } | { atEvents: number; jitterMs: number } | null;
 
-/** Committed events so far, read through a read-only WAL connection (never blocks the child). */
-function committedEvents(home: TauHome): number {
-  const file = path.join(home.stateDir, "tau.db");
-  if (!fs.existsSync(file)) return 0;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+/** Run `fn` over a read-only WAL connection to the state database (never blocks the child). */
+function readState<T>(home: TauHome, fn: (db: Database.Database) => T): T {
+  const db = new Database(path.join(home.stateDir, "tau.db"), { readonly: true, fileMustExist: true });
   try {
-    return db.prepare("SELECT COUNT(*) FROM events").pluck().get() as number;
-  } catch {
-    return 0; // schema not there yet
+    return fn(db);
   } finally {
     db.close();
+  }
+}
+
+/** Committed events so far. */
+function committedEvents(home: TauHome): number {
+  if (!fs.existsSync(path.join(home.stateDir, "tau.db"))) return 0;
+  try {
+    return readState(home, (db) => db.prepare("SELECT COUNT(*) FROM events").pluck().get() as number);
+  } catch {
+    return 0; // schema not there yet
   }
 }
 
@@ -85,19 +91,15 @@ describe("kill -9 during processing", () => {
       const r = await runChild(h, plan);
       if (r.signal !== "SIGKILL") break;
       kills += 1;
-      const peek = h.open();
-      progressAtKill.push(peek.db.prepare("SELECT COUNT(*) FROM events").pluck().get() as number);
-      peek.close();
+      progressAtKill.push(committedEvents(h));
     }
     // The kills must have landed mid-run (some progress, not all), or this test proves nothing.
     expect(kills).toBeGreaterThanOrEqual(3);
     expect(progressAtKill.some((n) => n > 0 && n < N)).toBe(true);
 
-    const check = h.open();
-    const events = check.db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM events").get();
+    const events = readState(h, (db) => db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM events").get());
     expect(events).toEqual({ n: N, d: N });
-    expect(check.db.prepare("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status").all()).toEqual([{ status: "sent", n: N }]);
-    check.close();
+    expect(readState(h, (db) => db.prepare("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status").all())).toEqual([{ status: "sent", n: N }]);
     const receipts = fs
       .readFileSync(path.join(h.stateDir, "outbox", "dry-run.ndjson"), "utf8")
       .trimEnd()

@@ -44,7 +44,7 @@ describe("runner", () => {
         body: { chat_id: 4242, reply_parameters: { message_id: 311, allow_sending_without_reply: true } },
       },
     });
-    const traces = app.db.prepare("SELECT event_id, outcome, reason FROM events").all();
+    const traces = app.store.inspect.tracesAfter(0).map(({ event_id, outcome, reason }) => ({ event_id, outcome, reason }));
     expect(traces).toEqual([{ event_id: "telegram:6112:u:10", outcome: "replied", reason: "responder_replied" }]);
     app.close();
   });
@@ -63,13 +63,13 @@ describe("runner", () => {
     const { runner, close } = createAppRunner(app);
     await runner.drain();
     close();
-    expect(app.db.prepare("SELECT event_id, outcome, reason FROM events ORDER BY seq").all()).toEqual([
+    expect(app.store.inspect.tracesAfter(0).map(({ event_id, outcome, reason }) => ({ event_id, outcome, reason }))).toEqual([
       { event_id: "telegram:6112:u:1", outcome: "ignored", reason: "ignored_self" },
       { event_id: "telegram:6112:u:2", outcome: "ignored", reason: "ignored_bot" },
       { event_id: "telegram:6112:u:3", outcome: "recorded", reason: "recorded_edit" },
       { event_id: "telegram:6112:u:4", outcome: "recorded", reason: "recorded_membership" },
     ]);
-    expect(app.db.prepare("SELECT COUNT(*) FROM outbox").pluck().get()).toBe(0);
+    expect(app.store.inspect.repliesAfter(0)).toHaveLength(0);
     app.close();
   });
 
@@ -110,7 +110,7 @@ describe("runner", () => {
     const rest = await runner.drain();
     close();
     expect(rest.reduce((a, r) => a + r.processed, 0)).toBe(15);
-    expect(app.db.prepare("SELECT COUNT(*) FROM events").pluck().get()).toBe(25);
+    expect(app.store.inspect.tracesAfter(0)).toHaveLength(25);
     app.close();
   });
 
@@ -126,7 +126,7 @@ describe("runner", () => {
     await w.close();
     await runner.drain();
     close();
-    expect(app.db.prepare("SELECT COUNT(*) FROM events").pluck().get()).toBe(100);
+    expect(app.store.inspect.tracesAfter(0)).toHaveLength(100);
     expect(fs.readdirSync(path.join(h.stateDir, "ingress", "archive")).length).toBeGreaterThan(0);
     app.close();
   });
@@ -144,7 +144,7 @@ describe("runner", () => {
     const { runner, close } = createAppRunner(app);
     await runner.drain();
     close();
-    expect(app.db.prepare("SELECT event_id, reason FROM events ORDER BY seq").all()).toEqual([
+    expect(app.store.inspect.tracesAfter(0).map(({ event_id, reason }) => ({ event_id, reason }))).toEqual([
       { event_id: "telegram:6112:u:1", reason: "responder_replied" },
       { event_id: "telegram:6112:u:2", reason: "responder_coalesced" },
       { event_id: "telegram:6112:u:3", reason: "responder_replied" },

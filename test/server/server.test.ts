@@ -35,6 +35,7 @@ async function start(o: Opts = {}) {
     ready: () => o.ready ?? [],
     metrics,
     maxBodyBytes: LIMIT,
+    clock: () => 1_763_712_000_000,
   });
   running = await startServer(app, "127.0.0.1:0");
   return { url: running.url, port: running.port, seen };

@@ -10,7 +10,6 @@ import { defineCapability, failed, reported } from "../capability.ts";
 import type { ReplyTarget } from "../../contracts/outbound.ts";
 import { anomalyReport, describeAnomalies, type MetricResult } from "./anomaly.ts";
 import { fileStamp, flag, withDeliveryContract, writePrivateJson } from "./context.ts";
-import { createCommsStore } from "./store.ts";
 
 export const anomalyStatusCapability = defineCapability({
   id: "communications.delivery.anomaly.status",
@@ -22,7 +21,7 @@ export const anomalyStatusCapability = defineCapability({
   approval: "none",
   run: (_args, ctx) =>
     withDeliveryContract(ctx, (d) => {
-      const r = anomalyReport(createCommsStore(ctx.services.db), d.anomaly, ctx.now);
+      const r = anomalyReport(ctx.services.store.comms, d.anomaly, ctx.now);
       return reported(r.reason_code, describeAnomalies(r), r);
     }),
 });
@@ -41,7 +40,7 @@ export const anomalyDispatchCapability = defineCapability({
   run: (args, ctx) =>
     withDeliveryContract(ctx, (d) => {
       const s = ctx.services;
-      const store = createCommsStore(s.db);
+      const store = s.store.comms;
       const report = anomalyReport(store, d.anomaly, ctx.now);
       if (report.anomalies.length === 0) return reported(report.reason_code, `${describeAnomalies(report)}\nNothing to dispatch.`, { report, dispatched: [] });
       const cooldownMs = d.alerts.cooldown_minutes * 60_000;
@@ -71,12 +70,12 @@ export const anomalyDispatchCapability = defineCapability({
         // Queue the chat message, the cooldown and the audit record in one transaction (a crash cannot post twice),
         // then write the artifact.
         const artifactPath = path.join(s.stateDir, "alerts", p.artifact);
-        const outboxId = s.db.transaction(() => {
+        const outboxId = s.store.atomically(() => {
           const id = s.queueMessage(target, p.text, "alert", `comms-alert:${p.key}:${ctx.now}`);
           store.putAlert({ key: p.key, at: ctx.now, path: artifactPath, outbox: id });
           s.audit({ actor: ctx.principal, surface: ctx.surface, action: "comms.alert.dispatch", target: p.key, args: { artifact: artifactPath, outbox_id: id }, outcome: "dispatched", reason_code: "alert_dispatched" });
           return id;
-        })();
+        });
         const file = writePrivateJson(s.stateDir, "alerts", p.artifact, {
           alert_key: p.key,
           dispatched_at: new Date(ctx.now).toISOString(),

@@ -4,7 +4,7 @@
  * stays well under 100 ms at 100,000 rows (`npm run bench`).
  */
 import type { CommsDelivery } from "./contracts.ts";
-import type { CommsStore, DeliveryCounts } from "./store.ts";
+import type { CommsStore, DeliveryCounts } from "../../store/index.ts";
 
 export const ANOMALY_METRICS = ["failure_rate", "policy_block_rate", "timeout_rate"] as const;
 export type AnomalyMetric = (typeof ANOMALY_METRICS)[number];

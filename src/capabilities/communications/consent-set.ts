@@ -9,7 +9,7 @@ import { defineCapability, failed, reported } from "../capability.ts";
 import { isValidTimeZone } from "../../policy/quiet-hours.ts";
 import { validateRecipient } from "../../policy/templates.ts";
 import { withContracts } from "./context.ts";
-import { createCommsStore, maskRecipient, recipientHash } from "./store.ts";
+import { maskRecipient, recipientHash } from "./recipients.ts";
 
 export const consentSetCapability = defineCapability({
   id: "communications.consent.set",
@@ -37,9 +37,9 @@ export const consentSetCapability = defineCapability({
       }
       if (args.timezone !== undefined && !isValidTimeZone(args.timezone)) return failed("recipient_invalid_timezone", `${args.timezone} is not an IANA time zone (e.g. America/New_York).`);
       const s = ctx.services;
-      const store = createCommsStore(s.db);
+      const store = s.store.comms;
       const recipient = r.normalized;
-      s.db.transaction(() => {
+      s.store.atomically(() => {
         store.setConsent({ recipient, channel, message_type: args.type, status: args.status, source: "cli" }, ctx.now);
         if (args.timezone !== undefined) store.setRecipientTimezone(recipient, args.timezone, ctx.now);
         s.audit({
@@ -51,7 +51,7 @@ export const consentSetCapability = defineCapability({
           outcome: args.status,
           reason_code: "consent_recorded",
         });
-      })();
+      });
       const tz = args.timezone ? `; time zone ${args.timezone}` : "";
       return reported("consent_recorded", `Recorded ${channel} consent for ${maskRecipient(recipient)}: ${args.type} ${args.status} (source cli)${tz}.`, { recipient: maskRecipient(recipient), channel, type: args.type, status: args.status, timezone: args.timezone ?? null });
     }),

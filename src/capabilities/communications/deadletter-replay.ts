@@ -11,7 +11,6 @@ import { defineCapability, reported } from "../capability.ts";
 import { flag, limit, withContracts } from "./context.ts";
 import { attemptSend, outboundKilled } from "./deliver.ts";
 import { revalidatePreview } from "./send-gate.ts";
-import { createCommsStore } from "./store.ts";
 import { PERMANENT_FAILURES } from "./replay-pending.ts";
 
 
@@ -26,7 +25,7 @@ export const deadletterReplayCapability = defineCapability({
   run: (args, ctx) =>
     withContracts(ctx, async (c) => {
       const s = ctx.services;
-      const store = createCommsStore(s.db);
+      const store = s.store.comms;
       const candidates = store.retryableDeliveries(c.delivery.deadletter.max_attempts, 1000).filter((d) => !PERMANENT_FAILURES.has(d.reason_code)).slice(0, args.limit);
       if (args.dry_run) {
         return reported(
@@ -60,10 +59,10 @@ export const deadletterReplayCapability = defineCapability({
             results.push({ delivery_id: d.delivery_id, from: d.status, to: d.status, reason_code: reason, live: true });
             continue;
           }
-          s.db.transaction(() => {
+          s.store.atomically(() => {
             store.updateDelivery(d.delivery_id, { status: "policy_blocked", reason_code: reason, attempt: true }, ctx.now);
             audit("policy_blocked", reason);
-          })();
+          });
           results.push({ delivery_id: d.delivery_id, from: d.status, to: "policy_blocked", reason_code: reason, live: false });
           continue;
         }
@@ -74,10 +73,10 @@ export const deadletterReplayCapability = defineCapability({
         }
         const r = await attemptSend(s, c, store, p, re.route, d.delivery_id);
         const reason = r.status === "simulated" ? "delivery_resimulated" : r.reason_code;
-        s.db.transaction(() => {
+        s.store.atomically(() => {
           store.updateDelivery(d.delivery_id, { status: r.status, reason_code: reason, provider_id: r.provider_id, latency_ms: r.latency_ms, attempt: true }, s.clock());
           audit(r.status, reason);
-        })();
+        });
         results.push({ delivery_id: d.delivery_id, from: d.status, to: r.status, reason_code: reason, live: r.live });
       }
       const sent = results.filter((r) => r.to === "sent").length;

@@ -10,11 +10,12 @@ import { sha256 } from "./context.ts";
 import type { SendOutcome } from "./provider-ports.ts";
 import { emailSenderFor, smsSenderFor } from "./providers.ts";
 import type { Route } from "./routing.ts";
-import { maskRecipient, recipientHash, type CommsStore, type DeliveryStatus, type PreviewRow } from "./store.ts";
+import type { CommsStore, DeliveryStatus, PreviewRow } from "../../store/index.ts";
+import { maskRecipient, recipientHash } from "./recipients.ts";
 
 /** True while the `outbound` kill switch is on: no live send leaves tau (simulated ones still may). */
 export function outboundKilled(s: Services, now: number): boolean {
-  return readOperationalSnapshot(s.db, now).killed.has("outbound");
+  return readOperationalSnapshot(s.store, now).killed.has("outbound");
 }
 
 /** `Idempotency-Key` for a preview's email: the same on every attempt, so Resend sends it at most once. */
@@ -60,7 +61,7 @@ export async function attemptSend(s: Services, c: CommsContracts, store: CommsSt
   if (!outcome.ok && outcome.reason_code === "provider_recipient_unsubscribed") {
     // The carrier-level opt-out is authoritative: record it so previews are blocked before the next call.
     const now = s.clock();
-    s.db.transaction(() => {
+    s.store.atomically(() => {
       store.setConsent({ recipient: preview.recipient, channel: "sms", message_type: "*", status: "opted_out", source: "provider_error" }, now);
       s.audit({
         actor: "system:twilio",
@@ -71,7 +72,7 @@ export async function attemptSend(s: Services, c: CommsContracts, store: CommsSt
         outcome: "opted_out",
         reason_code: "provider_recipient_unsubscribed",
       });
-    })();
+    });
     consentUpdated = true;
   }
   return outcome.ok

@@ -5,7 +5,6 @@
 import { z } from "zod";
 import { defineCapability, failed, reported } from "../capability.ts";
 import { limit, parseSince } from "./context.ts";
-import { createCommsStore } from "./store.ts";
 
 const STATUSES = ["sending", "simulated", "sent", "delivered", "failed", "policy_blocked", "timeout", "bounced", "complained"] as const;
 
@@ -20,7 +19,7 @@ export const deliveryLogCapability = defineCapability({
   run: (args, ctx) => {
     const sinceMs = args.since === undefined ? undefined : parseSince(args.since, ctx.now);
     if (sinceMs === null) return failed("command_args_invalid", `--since ${args.since}: expected a duration like 15m, 24h, 7d or an ISO time.`);
-    const rows = createCommsStore(ctx.services.db).listDeliveries({ status: args.status, channel: args.channel, sinceMs, limit: args.limit });
+    const rows = ctx.services.store.comms.listDeliveries({ status: args.status, channel: args.channel, sinceMs, limit: args.limit });
     const entries = rows.map((r) => ({
       delivery_id: r.delivery_id,
       preview_id: r.preview_id,

@@ -12,7 +12,6 @@ import { describeError } from "../../contracts/errors.ts";
 import { anomalyReport, describeAnomalies, type AnomalyReport } from "./anomaly.ts";
 import { COMMS_FILES, loadCommsContracts, loadCommsFile } from "./contracts.ts";
 import { commsDirOf, fileStamp, flag, policiesDirOf, sha256, writePrivateJson } from "./context.ts";
-import { createCommsStore } from "./store.ts";
 
 /** sha256 of every `.yaml`/`.json` in the policies folder and its `communications/` folder, by relative path. */
 export function configHashes(policiesDir: string): Record<string, string> {
@@ -39,7 +38,7 @@ export const incidentBundleCapability = defineCapability({
   approval: "none",
   run: (args, ctx) => {
     const s = ctx.services;
-    const store = createCommsStore(s.db);
+    const store = s.store.comms;
     let anomalies: AnomalyReport | null = null;
     let contractsError: string | null = null;
     try {
@@ -53,16 +52,14 @@ export const incidentBundleCapability = defineCapability({
       // delivery.yaml itself is broken: the bundle still goes out, with contracts_error saying why.
       contractsError ??= describeError(err);
     }
-    const runtimeEvents = (s.db.prepare("SELECT id, at_ms, event, health, reason_codes, detail FROM runtime_events ORDER BY id DESC LIMIT 50").all() as { reason_codes: string; detail: string }[]).map((e) => ({
+    const runtimeEvents = s.store.inspect.runtimeEvents({ sinceMs: Number.MIN_SAFE_INTEGER, afterId: 0, limit: 50 }).map((e) => ({
       ...e,
       reason_codes: JSON.parse(e.reason_codes) as unknown,
       detail: JSON.parse(e.detail) as unknown,
     }));
-    const outboxDead = s.db.prepare("SELECT outbox_id, transport, conversation_id, purpose, reason, attempts, updated_at_ms FROM outbox WHERE status = 'dead_letter' ORDER BY id DESC LIMIT 50").all();
-    const commsDead = s.db
-      .prepare("SELECT delivery_id, preview_id, channel, provider, recipient_masked, status, reason_code, attempts, updated_at_ms FROM comms_deliveries WHERE status IN ('failed', 'timeout') AND live = 1 ORDER BY id DESC LIMIT 50")
-      .all();
-    const alerts = s.db.prepare("SELECT alert_key, last_dispatched_at_ms, artifact_path, outbox_id FROM comms_alerts ORDER BY last_dispatched_at_ms DESC LIMIT 20").all();
+    const outboxDead = store.outboxDeadLetters(50);
+    const commsDead = store.deadLetters(50);
+    const alerts = store.recentAlerts(20);
     const bundle = {
       bundle_version: 1,
       created_at: new Date(ctx.now).toISOString(),

@@ -50,6 +50,7 @@ export {
 } from "./contracts.ts";
 
 // State and the pieces scripts and other layers may use.
-export { createCommsStore, maskRecipient, recipientHash, type CommsStore, type DeliveryRow, type PreviewRow } from "./store.ts";
+export { maskRecipient, recipientHash } from "./recipients.ts";
+export type { CommsStore, CommsDeliveryRow as DeliveryRow, PreviewRow } from "../../store/index.ts";
 export { anomalyReport, judgeAnomalies, type AnomalyReport } from "./anomaly.ts";
 export { commsDirOf, policiesDirOf, type CommsServices } from "./context.ts";

@@ -59,15 +59,15 @@ export function credentialIds(target: CredentialTarget, c: CommsContracts | null
 }
 
 /**
- * Present or missing, and from where. The store row is read only to tell env from store: when the resolved
+ * Present or missing, and from where. The stored value is read only to tell env from store: when the resolved
  * value differs from the stored one (or nothing is stored), the environment supplied it.
  */
 export function credentialStatus(s: Services, id: string, purpose: string): CredentialStatus {
   const env = (SECRET_ENV as Record<string, string>)[id] ?? null;
   const value = s.secret(id);
   if (value === null || value === "") return { id, env, purpose, state: "missing", source: null };
-  const stored = s.db.prepare("SELECT value FROM secrets WHERE id = ?").pluck().get(id) as string | undefined;
-  return { id, env, purpose, state: "present", source: stored !== undefined && stored === value ? "store" : "env" };
+  const stored = s.store.secrets.get(id);
+  return { id, env, purpose, state: "present", source: stored !== null && stored === value ? "store" : "env" };
 }
 
 export type SenderResult<T> = { ok: true; sender: T } | { ok: false; missing: string[] };

@@ -12,13 +12,14 @@ import type { CommsContracts } from "./contracts.ts";
 import { sha256, withContracts } from "./context.ts";
 import { attemptSend, idempotencyKeyFor, outboundKilled } from "./deliver.ts";
 import { revalidatePreview } from "./send-gate.ts";
-import { createCommsStore, maskRecipient, recipientHash, type CommsStore, type PreviewRow } from "./store.ts";
+import type { CommsStore, PreviewRow } from "../../store/index.ts";
+import { maskRecipient, recipientHash } from "./recipients.ts";
 
 const Args = z.object({ preview_id: z.string().min(1).max(64) }).strict();
 
 /** Record a refusal by policy in the delivery log (it counts toward the policy-block rate). */
 function recordBlocked(ctx: CapabilityContext, store: CommsStore, p: PreviewRow, provider: string, reason: string): string {
-  const n = ctx.services.db.prepare("SELECT COUNT(*) FROM comms_deliveries WHERE preview_id = ?").pluck().get(p.preview_id) as number;
+  const n = store.deliveriesForPreview(p.preview_id);
   const deliveryId = `dl_${sha256(`${p.preview_id}\u0000${n}`).slice(0, 20)}`;
   store.insertDelivery(
     {
@@ -33,7 +34,7 @@ function recordBlocked(ctx: CapabilityContext, store: CommsStore, p: PreviewRow,
 
 async function execute(previewId: string, ctx: CapabilityContext, c: CommsContracts): Promise<CapabilityResult> {
   const s = ctx.services;
-  const store = createCommsStore(s.db);
+  const store = s.store.comms;
   const audit = (outcome: string, reason: string, extra: Record<string, unknown> = {}) =>
     s.audit({ actor: ctx.principal, surface: ctx.surface, action: "comms.send.execute", target: previewId, args: { preview_id: previewId, ...extra }, outcome, reason_code: reason });
   const refuse = (reason: string, text: string, data: Record<string, unknown> = {}) => {
@@ -46,7 +47,7 @@ async function execute(previewId: string, ctx: CapabilityContext, c: CommsContra
   if (ctx.now >= p.expires_at_ms) return refuse("preview_expired", `Preview ${previewId} expired at ${new Date(p.expires_at_ms).toISOString()}; preview again.`);
   const provider = (JSON.parse(p.routing) as { provider?: string } | null)?.provider ?? "none";
   if (p.status === "blocked") {
-    s.db.transaction(() => recordBlocked(ctx, store, p, provider, p.reason_code))();
+    s.store.atomically(() => recordBlocked(ctx, store, p, provider, p.reason_code));
     return refuse(p.reason_code, `Preview ${previewId} was blocked (${p.reason_code}); nothing was sent.`);
   }
   const channel = p.channel as "email" | "sms";
@@ -58,7 +59,7 @@ async function execute(previewId: string, ctx: CapabilityContext, c: CommsContra
   }
   if (re.denied) {
     const denied = re.denied;
-    s.db.transaction(() => recordBlocked(ctx, store, p, provider, denied.reason))();
+    s.store.atomically(() => recordBlocked(ctx, store, p, provider, denied.reason));
     return refuse(denied.reason, `Not sent: ${denied.reason}${denied.detail?.local_time ? ` (recipient local time ${denied.detail.local_time} ${denied.detail.timezone})` : ""}. The preview stays valid until it expires.`, { decisions: re.decisions });
   }
   const route = re.route!;
@@ -67,7 +68,7 @@ async function execute(previewId: string, ctx: CapabilityContext, c: CommsContra
   }
   // Claim the preview first (compare-and-set), so two approvals racing cannot both send.
   const deliveryId = `dl_${sha256(`${p.preview_id}\u0000send`).slice(0, 20)}`;
-  const claimed = s.db.transaction(() => {
+  const claimed = s.store.atomically(() => {
     if (!store.transitionPreview(previewId, "ready", "executing", ctx.now)) return false;
     store.insertDelivery(
       {
@@ -78,14 +79,14 @@ async function execute(previewId: string, ctx: CapabilityContext, c: CommsContra
       ctx.now,
     );
     return true;
-  })();
+  });
   if (!claimed) return refuse("preview_already_sent", `Preview ${previewId} was already executed; each preview sends at most once.`);
   const r = await attemptSend(s, c, store, p, route, deliveryId);
-  s.db.transaction(() => {
+  s.store.atomically(() => {
     store.updateDelivery(deliveryId, { status: r.status, reason_code: r.reason_code, provider_id: r.provider_id, latency_ms: r.latency_ms }, s.clock());
     store.transitionPreview(previewId, "executing", "executed", s.clock());
     audit(r.status, r.reason_code, { delivery_id: deliveryId, provider: route.provider, live: r.live });
-  })();
+  });
   const data = {
     preview_id: previewId,
     delivery_id: deliveryId,

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { defineCapability, failed, reported } from "../capability.ts";
 import { newId, withContracts } from "./context.ts";
 import { evaluateSend } from "./send-gate.ts";
-import { createCommsStore, maskRecipient } from "./store.ts";
+import { maskRecipient } from "./recipients.ts";
 
 const Args = z
   .object({
@@ -63,7 +63,7 @@ export const sendPreviewCapability = defineCapability({
       const s = ctx.services;
       const parsed = parseVars(args);
       if (!parsed.ok) return failed("template_vars_invalid", parsed.detail);
-      const store = createCommsStore(s.db);
+      const store = s.store.comms;
       const ev = evaluateSend(
         c,
         { templateId: args.template, channel: args.channel ?? null, to: args.to, vars: parsed.vars },
@@ -73,7 +73,7 @@ export const sendPreviewCapability = defineCapability({
       const previewId = newId(s, "pv");
       const expires = ctx.now + c.policy.previews.ttl_minutes * 60_000;
       const routing = ev.route ? { ...ev.route, reason: ev.decisions.find((d) => d.stage === "routing")?.reason ?? null } : null;
-      s.db.transaction(() => {
+      s.store.atomically(() => {
         store.insertPreview({
           preview_id: previewId,
           template_id: args.template,
@@ -94,7 +94,7 @@ export const sendPreviewCapability = defineCapability({
           expires_at_ms: expires,
         });
         s.audit({ actor: ctx.principal, surface: ctx.surface, action: "comms.send.preview", target: previewId, args: { template: args.template, channel: ev.channel, vars_hash: ev.varsHash }, outcome: ev.allowed ? "ready" : "blocked", reason_code: ev.reason });
-      })();
+      });
       const masked = ev.recipient ? maskRecipient(ev.recipient) : "(invalid recipient)";
       const data = {
         preview_id: previewId,

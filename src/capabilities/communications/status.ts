@@ -9,7 +9,6 @@ import { templatePlaceholders } from "../../policy/templates.ts";
 import { withContracts } from "./context.ts";
 import { credentialIds, credentialStatus } from "./providers.ts";
 import { decideRouting } from "./routing.ts";
-import { createCommsStore } from "./store.ts";
 
 export const providerStatusCapability = defineCapability({
   id: "communications.provider.status",
@@ -54,7 +53,7 @@ export const policyStatusCapability = defineCapability({
   run: (_args, ctx) =>
     withContracts(ctx, (c) => {
       const p = c.policy;
-      const counts = createCommsStore(ctx.services.db).consentCounts();
+      const counts = ctx.services.store.comms.consentCounts();
       const text = [
         `Consent: ${Object.entries(p.consent).map(([t, r]) => `${t} ${r.required}`).join(", ")} (never from the chat allowlist).`,
         `Quiet hours: ${p.quiet_hours.start}–${p.quiet_hours.end} in the recipient's time zone (default ${p.default_timezone}) on ${p.quiet_hours.channels.join(", ")}; exempt: ${p.quiet_hours.exempt_message_types.join(", ") || "none"}.`,

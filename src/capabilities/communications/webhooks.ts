@@ -14,7 +14,8 @@ import { classifySmsKeyword, type SmsKeyword } from "../../policy/consent.ts";
 import { E164 } from "../../policy/templates.ts";
 import { CommsPolicySchema, loadCommsContracts, type CommsPolicy } from "./contracts.ts";
 import { commsDirOf } from "./context.ts";
-import { createCommsStore, maskRecipient, recipientHash, type DeliveryStatus } from "./store.ts";
+import type { DeliveryStatus } from "../../store/index.ts";
+import { maskRecipient, recipientHash } from "./recipients.ts";
 
 export type WebhookHandler = (c: Context) => Promise<Response>;
 
@@ -64,9 +65,9 @@ const TWILIO_STATUS: Record<string, { status: DeliveryStatus; reason: string }> 
 /** Later states never move back (webhooks arrive out of order). */
 const RANK: Record<DeliveryStatus, number> = { sending: 0, simulated: 0, policy_blocked: 0, timeout: 0, sent: 1, delivered: 2, failed: 3, bounced: 3, complained: 3 };
 
-/** The two handlers over `services` (db, audit, secrets, clock, config). */
+/** The two handlers over `services` (store, audit, secrets, clock, config). */
 export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; resend: WebhookHandler } {
-  const store = createCommsStore(s.db);
+  const store = s.store.comms;
 
   const twilio: WebhookHandler = async (c) => {
     const raw = await c.req.text();
@@ -92,7 +93,7 @@ export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; rese
     const now = s.clock();
     const text = keyword === "opt_out" ? sms.replies.opt_out : keyword === "opt_in" ? sms.replies.opt_in : sms.replies.help;
     if (keyword === "help") return reply(text);
-    s.db.transaction(() => {
+    s.store.atomically(() => {
       if (sid !== "" && !store.markWebhook("twilio", sid, now)) return;
       const status = keyword === "opt_out" ? "opted_out" : "opted_in";
       store.setConsent({ recipient: from, channel: "sms", message_type: "*", status, source: "twilio_webhook" }, now);
@@ -105,7 +106,7 @@ export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; rese
         outcome: status,
         reason_code: keyword === "opt_out" ? "consent_opted_out" : "consent_opted_in",
       });
-    })();
+    });
     return reply(text);
   };
 
@@ -115,13 +116,13 @@ export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; rese
     const mapped = TWILIO_STATUS[params.MessageStatus as string];
     if (!mapped || sid === "") return null;
     const now = s.clock();
-    s.db.transaction(() => {
+    s.store.atomically(() => {
       if (!store.markWebhook("twilio", `${sid}:${params.MessageStatus as string}`, now)) return;
       const row = store.deliveryByProviderId("twilio", sid);
       if (!row || RANK[mapped.status] <= RANK[row.status]) return;
       const reason = mapped.status === "failed" && params.ErrorCode === "21610" ? "provider_recipient_unsubscribed" : mapped.reason;
       store.updateDelivery(row.delivery_id, { status: mapped.status, reason_code: reason }, now);
-    })();
+    });
     return null;
   }
 
@@ -144,7 +145,7 @@ export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; rese
     const mapping = EVENT_STATUS[type];
     if (!mapping || emailId === "") return c.json({ ok: true, ignored: type || "unknown" }, 200);
     const now = s.clock();
-    const result = s.db.transaction(() => {
+    const result = s.store.atomically(() => {
       if (!store.markWebhook("resend", c.req.header("svix-id")!, now)) return { outcome: "duplicate" as const };
       const row = store.deliveryByProviderId("resend", emailId);
       if (!row) return { outcome: "unknown_email" as const };
@@ -153,7 +154,7 @@ export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; rese
       }
       store.updateDelivery(row.delivery_id, { status: mapping.status, reason_code: mapping.reason }, now);
       return { outcome: "updated" as const, delivery_id: row.delivery_id, status: mapping.status };
-    })();
+    });
     // 200 for every verified event, so Resend does not retry something we chose to ignore.
     return c.json({ ok: true, ...result }, 200);
   };

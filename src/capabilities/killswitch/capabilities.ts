@@ -29,7 +29,7 @@ export const killswitchStatusCapability = defineCapability({
   sideEffect: "read",
   approval: "none",
   run: (args, ctx) => {
-    const rows = listKillSwitches(ctx.services.db).filter((r) => !args.scope || r.scope === args.scope);
+    const rows = listKillSwitches(ctx.services.store.killswitches).filter((r) => !args.scope || r.scope === args.scope);
     const switches = KILLSWITCH_SCOPES.filter((s) => !args.scope || s === args.scope).map((scope) => {
       const r = rows.find((x) => x.scope === scope);
       return { scope, on: r?.is_on ?? false, reason: r?.reason ?? "", changed_by: r?.changed_by ?? null, at_ms: r?.at_ms ?? null };
@@ -41,7 +41,7 @@ export const killswitchStatusCapability = defineCapability({
 function change(on: boolean) {
   return (args: { scope: string; reason: string }, ctx: CapabilityContext) => {
     const scope = args.scope as KillSwitchScope;
-    const { changed } = setKillSwitch(ctx.services.db, { scope, on, reason: args.reason, actor: ctx.principal, surface: ctx.surface }, ctx.now, (e) => ctx.services.audit(e));
+    const { changed } = setKillSwitch(ctx.services.store, { scope, on, reason: args.reason, actor: ctx.principal, surface: ctx.surface }, ctx.now, (e) => ctx.services.audit(e));
     const code = on ? "killswitch_on" : "killswitch_off";
     const text = changed ? `Kill switch ${scope} is now ${on ? "ON" : "off"}${args.reason ? ` (${args.reason})` : ""}.` : `Kill switch ${scope} was already ${on ? "on" : "off"}.`;
     return reported(code, text, { scope, on, changed });

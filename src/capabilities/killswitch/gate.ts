@@ -4,8 +4,8 @@
  * on …` or `tau channel logout …` from another process takes effect within about a second without a query per
  * event. Answers are reason codes, never booleans, so traces say why.
  */
-import type { Db } from "../../store/index.ts";
-import { parseLifecycle } from "../../lifecycle/state.ts";
+import type { Store } from "../../store/index.ts";
+import { lifecycleKey, parseLifecycle } from "../../lifecycle/state.ts";
 import { activeScopes } from "./switches.ts";
 
 export interface OperationalSnapshot {
@@ -29,20 +29,23 @@ export interface OperationalGate {
   invalidate(): void;
 }
 
+/** What the gate reads: the kill switches and the key-value lifecycle records. */
+export type OperationalState = Pick<Store, "killswitches" | "kv">;
+
 /** Read kill switches and lifecycle records now. */
-export function readOperationalSnapshot(db: Db, now: number): OperationalSnapshot {
+export function readOperationalSnapshot(store: OperationalState, now: number): OperationalSnapshot {
   const loggedOut = new Set<string>();
-  const rows = db.prepare("SELECT key, value FROM kv WHERE key LIKE 'lifecycle:%'").all() as { key: string; value: string }[];
-  for (const r of rows) if (parseLifecycle(r.value)?.state === "logged_out") loggedOut.add(r.key.slice("lifecycle:".length));
-  return { killed: new Set(activeScopes(db)), loggedOut, read_at_ms: now };
+  const prefix = lifecycleKey("");
+  for (const r of store.kv.withPrefix(prefix)) if (parseLifecycle(r.value)?.state === "logged_out") loggedOut.add(r.key.slice(prefix.length));
+  return { killed: new Set(activeScopes(store.killswitches)), loggedOut, read_at_ms: now };
 }
 
-/** Create the cached gate over `db`; `clock` decides when the cache expires. */
-export function createOperationalGate(db: Db, clock: () => number, ttlMs = 500): OperationalGate {
+/** Create the cached gate over `store`; `clock` decides when the cache expires. */
+export function createOperationalGate(store: OperationalState, clock: () => number, ttlMs = 500): OperationalGate {
   let snap: OperationalSnapshot | null = null;
   const current = (): OperationalSnapshot => {
     const now = clock();
-    if (!snap || now - snap.read_at_ms >= ttlMs || now < snap.read_at_ms) snap = readOperationalSnapshot(db, now);
+    if (!snap || now - snap.read_at_ms >= ttlMs || now < snap.read_at_ms) snap = readOperationalSnapshot(store, now);
     return snap;
   };
   return {

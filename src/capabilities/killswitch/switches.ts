@@ -7,7 +7,7 @@
 import { TRANSPORTS } from "../../contracts/envelope.ts";
 import { ValidationError } from "../../contracts/errors.ts";
 import type { AuditEntry } from "../../audit/audit-log.ts";
-import type { Db } from "../../store/index.ts";
+import type { Store } from "../../store/index.ts";
 
 export type KillSwitchScope = "outbound" | "responders" | `transport:${(typeof TRANSPORTS)[number]}`;
 
@@ -35,14 +35,13 @@ export function parseScope(raw: string): KillSwitchScope {
 }
 
 /** Every recorded switch (on and off), by scope. */
-export function listKillSwitches(db: Db): KillSwitchRow[] {
-  const rows = db.prepare("SELECT scope, is_on, reason, changed_by, at_ms FROM killswitches ORDER BY scope").all() as (Omit<KillSwitchRow, "is_on"> & { is_on: number })[];
-  return rows.map((r) => ({ ...r, is_on: r.is_on === 1 }));
+export function listKillSwitches(switches: Store["killswitches"]): KillSwitchRow[] {
+  return switches.list() as KillSwitchRow[];
 }
 
 /** Scopes currently on. */
-export function activeScopes(db: Db): KillSwitchScope[] {
-  return (db.prepare("SELECT scope FROM killswitches WHERE is_on = 1 ORDER BY scope").pluck().all() as KillSwitchScope[]);
+export function activeScopes(switches: Store["killswitches"]): KillSwitchScope[] {
+  return switches.activeScopes() as KillSwitchScope[];
 }
 
 export interface KillSwitchChange {
@@ -54,18 +53,18 @@ export interface KillSwitchChange {
   surface: AuditEntry["surface"];
 }
 
-/** Turn a switch on or off and append the audit record, in one transaction. `changed` is false when it already was. */
-export function setKillSwitch(db: Db, change: KillSwitchChange, now: number, audit: (e: AuditEntry) => void): { changed: boolean; row: KillSwitchRow } {
-  return db.transaction(() => {
-    const prev = db.prepare("SELECT is_on FROM killswitches WHERE scope = ?").pluck().get(change.scope) as number | undefined;
-    const changed = (prev === 1) !== change.on;
-    if (changed || prev === undefined) {
-      db.prepare(
-        "INSERT INTO killswitches (scope, is_on, reason, changed_by, at_ms) VALUES (@scope, @is_on, @reason, @changed_by, @at_ms) " +
-          "ON CONFLICT(scope) DO UPDATE SET is_on = excluded.is_on, reason = excluded.reason, changed_by = excluded.changed_by, at_ms = excluded.at_ms",
-      ).run({ scope: change.scope, is_on: change.on ? 1 : 0, reason: change.reason, changed_by: change.actor, at_ms: now });
-    }
-    const row = listKillSwitches(db).find((r) => r.scope === change.scope)!;
+/** Turn a switch on or off and append the audit record, in one unit of work. `changed` is false when it already was. */
+export function setKillSwitch(
+  store: Pick<Store, "killswitches" | "atomically">,
+  change: KillSwitchChange,
+  now: number,
+  audit: (e: AuditEntry) => void,
+): { changed: boolean; row: KillSwitchRow } {
+  return store.atomically(() => {
+    const prev = store.killswitches.isOn(change.scope);
+    const changed = (prev === true) !== change.on;
+    if (changed || prev === undefined) store.killswitches.put({ scope: change.scope, is_on: change.on, reason: change.reason, changed_by: change.actor, at_ms: now });
+    const row = listKillSwitches(store.killswitches).find((r) => r.scope === change.scope)!;
     audit({
       actor: change.actor,
       surface: change.surface,
@@ -76,5 +75,5 @@ export function setKillSwitch(db: Db, change: KillSwitchChange, now: number, aud
       reason_code: change.on ? "killswitch_on" : "killswitch_off",
     });
     return { changed, row };
-  })();
+  });
 }

@@ -15,7 +15,7 @@ import { loadStackFor, type MailRuntime } from "./mail-context.ts";
 
 /**
  * The kv prefix the connectors runtime puts before connector cursor keys (`CURSOR_PREFIX` in
- * src/connectors-runtime.ts, not imported here to keep capabilities free of the runtime): a poll round and the
+ * src/app/connectors-runtime.ts, not imported here to keep capabilities free of the runtime): a poll round and the
  * running connector share one cursor per mailbox.
  */
 export const CONNECTOR_CURSOR_PREFIX = "connector:";

@@ -6,10 +6,10 @@ export type SmtpCode = (typeof SMTP_CODES)[number];
 
 /** A failed SMTP operation with its reason code and, when the server answered, its response code. */
 export class SmtpError extends TauError {
-  readonly reason: SmtpCode;
+  override readonly reason: SmtpCode;
   readonly responseCode: number | null;
   constructor(reason: SmtpCode, message: string, options: { cause?: unknown; responseCode?: number | null } = {}) {
-    super(reason.toUpperCase(), message, { cause: options.cause, details: { response_code: options.responseCode ?? null } });
+    super(reason.toUpperCase(), message, { reason, cause: options.cause, details: { response_code: options.responseCode ?? null } });
     this.name = `SmtpError[${reason}]`;
     this.reason = reason;
     this.responseCode = options.responseCode ?? null;

@@ -27,8 +27,9 @@ export function createAccessStage(deps: AccessStageDeps) {
     const { env, now } = ctx;
     const { rule } = resolveChannelRule(p.channel, env.transport, env.conversation_id);
     const actorKey = env.actor.id === null ? null : `${env.transport}:${env.actor.id}`;
-    const allowlisted = actorKey !== null && deps.access.isAllowlisted(actorKey);
-    const paired = actorKey !== null && deps.access.isPaired(actorKey);
+    const known = actorKey === null ? null : deps.access.admission(actorKey);
+    const allowlisted = known?.allowlisted ?? false;
+    const paired = known?.paired ?? false;
     const d = decideAccess({ env, rule, allowlisted, paired });
     if (d.outcome === "allow") {
       // Pairing admits only in DMs; a paired actor in a group is a viewer there only if the group admits anyone.

@@ -7,10 +7,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { healthFor } from "../../../src/app/index.ts";
-import type { Db } from "../../../src/store/index.ts";
+import type { DeliveryStatus } from "../../../src/store/index.ts";
 import { startResendServer } from "../../helpers/resend-server.ts";
 import { startTwilioServer } from "../../helpers/twilio-server.ts";
-import { goLive, makeCommsHome, NOW, PAYMENT_VARS, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
+import { auditRows, deliveryRows, goLive, makeCommsHome, NOW, PAYMENT_VARS, pick, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
@@ -24,29 +24,34 @@ function home(...args: Parameters<typeof makeCommsHome>): CommsHome {
 const data = (r: { data?: unknown }) => r.data as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Insert `n` deliveries with `status`, spread over `[from, to)`; ids continue after the existing rows. */
-function seedDeliveries(db: Db, rows: { status: string; n: number; from: number; to: number; channel?: string; reason?: string }[]): void {
-  const insert = db.prepare(
-    "INSERT INTO comms_deliveries (delivery_id, preview_id, channel, provider, message_type, recipient_hash, recipient_masked, live, status, reason_code, provider_id, idempotency_key, latency_ms, attempts, created_at_ms, updated_at_ms) " +
-      "VALUES (?, NULL, ?, ?, 'transactional', 'h', '+1***0000', 1, ?, ?, NULL, 'k', 10, 1, ?, ?)",
-  );
-  let i = (db.prepare("SELECT COUNT(*) FROM comms_deliveries").pluck().get() as number) + 1;
-  db.transaction(() => {
+function seedDeliveries(h: CommsHome, rows: { status: DeliveryStatus; n: number; from: number; to: number; channel?: "email" | "sms"; reason?: string }[]): void {
+  const store = h.app.store.comms;
+  let i = store.deliveryCounts(0).total + 1;
+  h.app.store.atomically(() => {
     for (const r of rows) {
       for (let k = 0; k < r.n; k++, i++) {
         const at = r.from + Math.floor(((r.to - r.from) * k) / r.n);
         const channel = r.channel ?? (i % 2 ? "sms" : "email");
-        insert.run(`dl_seed_${i}`, channel, channel === "sms" ? "twilio" : "resend", r.status, r.reason ?? `seed_${r.status}`, at, at);
+        store.insertDelivery(
+          {
+            delivery_id: `dl_seed_${i}`, preview_id: null, channel, provider: channel === "sms" ? "twilio" : "resend", message_type: "transactional",
+            recipient_hash: "h", recipient_masked: "+1***0000", live: 1, status: r.status, reason_code: r.reason ?? `seed_${r.status}`,
+            provider_id: null, idempotency_key: "k", latency_ms: 10, attempts: 1,
+          },
+          at,
+        );
       }
     }
-  })();
+  });
 }
+const outboxCount = (h: CommsHome) => h.sql().prepare("SELECT COUNT(*) FROM outbox").pluck().get();
 
 const HOUR = 3_600_000;
 
 describe("delivery anomaly status", () => {
   it("judges rates over the window on 100,000 rows, counting with covering-index range searches", async () => {
     const h = home();
-    seedDeliveries(h.app.db, [
+    seedDeliveries(h, [
       { status: "sent", n: 69_000, from: NOW - HOUR + 1, to: NOW },
       { status: "failed", n: 15_000, from: NOW - HOUR + 1, to: NOW },
       { status: "bounced", n: 6_000, from: NOW - HOUR + 1, to: NOW },
@@ -66,7 +71,8 @@ describe("delivery anomaly status", () => {
     expect(data(r).anomalies).toEqual(["failure_rate"]);
     // Every count is an index range search; no row of the table is visited.
     const plan = (
-      h.app.db
+      h
+        .sql()
         .prepare("EXPLAIN QUERY PLAN SELECT (SELECT COUNT(*) FROM comms_deliveries WHERE created_at_ms >= @since), (SELECT COUNT(*) FROM comms_deliveries WHERE status IN ('failed', 'bounced') AND created_at_ms >= @since)")
         .all({ since: 0 }) as { detail: string }[]
     ).map((p) => p.detail);
@@ -78,7 +84,7 @@ describe("delivery anomaly status", () => {
 
   it("does not judge below the minimum sample", async () => {
     const h = home();
-    seedDeliveries(h.app.db, [{ status: "failed", n: 19, from: NOW - 1000, to: NOW }]);
+    seedDeliveries(h, [{ status: "failed", n: 19, from: NOW - 1000, to: NOW }]);
     const r = await h.run("communications.delivery.anomaly.status");
     expect(r.reason_code).toBe("anomaly_insufficient_sample");
     expect(data(r).anomalies).toEqual([]);
@@ -92,7 +98,7 @@ describe("delivery anomaly status", () => {
 describe("delivery anomaly dispatch", () => {
   it("writes an alert artifact, queues the ops-chat message, then refuses within the cooldown", async () => {
     const h = home();
-    seedDeliveries(h.app.db, [
+    seedDeliveries(h, [
       { status: "sent", n: 60, from: NOW - HOUR + 1, to: NOW },
       { status: "timeout", n: 40, from: NOW - HOUR + 1, to: NOW },
     ]);
@@ -100,7 +106,7 @@ describe("delivery anomaly dispatch", () => {
     expect(dry.reason_code).toBe("alert_dry_run");
     expect(dry.text).toContain("would write alerts/ALERT-delivery-timeout-rate-20260223T150000Z.json and post to telegram:-1001234");
     expect(fs.existsSync(path.join(h.home.stateDir, "alerts"))).toBe(false);
-    expect(h.app.db.prepare("SELECT COUNT(*) FROM outbox").pluck().get()).toBe(0);
+    expect(outboxCount(h)).toBe(0);
 
     const first = await h.run("communications.delivery.anomaly.dispatch");
     expect(first.reason_code).toBe("alert_dispatched");
@@ -108,7 +114,7 @@ describe("delivery anomaly dispatch", () => {
     const doc = JSON.parse(fs.readFileSync(artifact, "utf8"));
     expect(doc).toMatchObject({ alert_key: "delivery-timeout-rate", dispatched_at: "2026-02-23T15:00:00.000Z", counts: { total: 100, failed: 0, policy_blocked: 0, timeout: 40 } });
     expect(fs.statSync(artifact).mode & 0o777).toBe(0o600);
-    const outbox = h.app.db.prepare("SELECT o.transport, o.conversation_id, o.purpose, c.body FROM outbox o JOIN outbox_chunks c USING (outbox_id)").all();
+    const outbox = h.sql().prepare("SELECT o.transport, o.conversation_id, o.purpose, c.body FROM outbox o JOIN outbox_chunks c USING (outbox_id)").all();
     expect(outbox).toEqual([
       {
         transport: "telegram",
@@ -122,11 +128,11 @@ describe("delivery anomaly dispatch", () => {
     const second = await h.run("communications.delivery.anomaly.dispatch");
     expect(second.status).toBe("failed");
     expect(second.reason_code).toBe("alert_cooldown_active");
-    expect(h.app.db.prepare("SELECT COUNT(*) FROM outbox").pluck().get()).toBe(1);
+    expect(outboxCount(h)).toBe(1);
 
     h.now += 21 * 60_000; // past the 30-minute cooldown; the seeded rows are still inside the hour
     expect((await h.run("communications.delivery.anomaly.dispatch")).reason_code).toBe("alert_dispatched");
-    expect(h.app.db.prepare("SELECT COUNT(*) FROM outbox").pluck().get()).toBe(2);
+    expect(outboxCount(h)).toBe(2);
   });
 
   it("has nothing to dispatch without an anomaly", async () => {
@@ -140,7 +146,7 @@ describe("delivery anomaly dispatch", () => {
 describe("delivery log", () => {
   it("filters by status, channel and since, newest first, recipients masked", async () => {
     const h = home();
-    seedDeliveries(h.app.db, [
+    seedDeliveries(h, [
       { status: "sent", n: 3, from: NOW - 3 * HOUR, to: NOW - 2 * HOUR, channel: "sms" },
       { status: "failed", n: 2, from: NOW - 30 * 60_000, to: NOW, channel: "email" },
       { status: "failed", n: 1, from: NOW - 10 * 60_000, to: NOW, channel: "sms" },
@@ -157,7 +163,7 @@ describe("delivery log", () => {
 describe("incident bundle", () => {
   it("summarises without --write; with --write stores one file whose sha256 is printed", async () => {
     const h = home();
-    seedDeliveries(h.app.db, [{ status: "failed", n: 3, from: NOW - 1000, to: NOW }]);
+    seedDeliveries(h, [{ status: "failed", n: 3, from: NOW - 1000, to: NOW }]);
     const dry = await h.run("communications.alerts.incident.bundle.create");
     expect(dry.reason_code).toBe("incident_bundle_summary");
     expect(fs.existsSync(path.join(h.home.stateDir, "incidents"))).toBe(false);
@@ -216,8 +222,8 @@ describe("dead-letter replay", () => {
     expect(data(r).results).toMatchObject([{ from: "failed", to: "sent", reason_code: "delivery_sent", live: true }]);
     expect(server.emails).toHaveLength(1);
     expect(server.emails[0]!.idempotencyKey).toBe(`tau-preview-${id}`);
-    expect(h.app.db.prepare("SELECT status, attempts FROM comms_deliveries").get()).toEqual({ status: "sent", attempts: 2 });
-    expect(h.app.db.prepare("SELECT outcome, reason_code FROM audit WHERE action = 'comms.deadletter.replay'").all()).toEqual([{ outcome: "sent", reason_code: "delivery_sent" }]);
+    expect(pick(deliveryRows(h), "status", "attempts")).toEqual([{ status: "sent", attempts: 2 }]);
+    expect(pick(auditRows(h, "comms.deadletter.replay"), "outcome", "reason_code")).toEqual([{ outcome: "sent", reason_code: "delivery_sent" }]);
     expect((await h.run("communications.alerts.deadletter.replay")).reason_code).toBe("deadletter_empty");
     expect(healthFor(h.app).reason_codes).not.toContain("comms_dead_letters_present");
   });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createAppRunner, openIngressWriter } from "../../../src/app/index.ts";
 import { makeDm } from "../../helpers/envelope-factory.ts";
 import { startResendServer, type ResendServerHandle } from "../../helpers/resend-server.ts";
-import { goLive, makeCommsHome, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
+import { auditRows, deliveryRows, goLive, makeCommsHome, pick, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
@@ -26,11 +26,11 @@ async function say(h: CommsHome, seq: number, text: string): Promise<void> {
 }
 
 const jobResult = (h: CommsHome, seq: number) => {
-  const raw = h.app.db.prepare("SELECT result FROM jobs WHERE event_id = ?").pluck().get(`telegram:6112:u:${seq}`) as string | undefined;
+  const raw = h.sql().prepare("SELECT result FROM jobs WHERE event_id = ?").pluck().get(`telegram:6112:u:${seq}`) as string | undefined;
   return raw ? (JSON.parse(raw) as { status: string; reason_code: string }) : null;
 };
 const approvalFor = (h: CommsHome, seq: number) =>
-  h.app.db.prepare("SELECT id, args_hash, status FROM approvals WHERE reply_target IS NOT NULL ORDER BY created_at_ms, rowid").all()[seq] as { id: string; args_hash: string; status: string };
+  h.sql().prepare("SELECT id, args_hash, status FROM approvals WHERE reply_target IS NOT NULL ORDER BY created_at_ms, rowid").all()[seq] as { id: string; args_hash: string; status: string };
 
 describe("send execute approvals from chat", () => {
   it("runs once per approval; a replayed approval is refused and a second request finds the preview already sent", async () => {
@@ -64,9 +64,9 @@ describe("send execute approvals from chat", () => {
     expect(jobResult(h, 5)).toMatchObject({ status: "failed", reason_code: "preview_already_sent" });
 
     expect(server.emails).toHaveLength(1);
-    expect(h.app.db.prepare("SELECT COUNT(*) FROM comms_deliveries WHERE status = 'sent'").pluck().get()).toBe(1);
+    expect(deliveryRows(h).filter((d) => d.status === "sent")).toHaveLength(1);
     // The audit trail names the requester and the outcome of each execute.
-    expect(h.app.db.prepare("SELECT actor, outcome, reason_code FROM audit WHERE action = 'comms.send.execute' ORDER BY seq").all()).toEqual([
+    expect(pick(auditRows(h, "comms.send.execute"), "actor", "outcome", "reason_code")).toEqual([
       { actor: "telegram:4242", outcome: "sent", reason_code: "delivery_sent" },
       { actor: "telegram:4242", outcome: "refused", reason_code: "preview_already_sent" },
     ]);

@@ -1,15 +1,18 @@
 /**
  * @module Test fixture for the communications capabilities: a temp tau home with the checked-in contracts
- * (edited per test), an app on a settable clock, services with the comms registry, and a CLI-style runner.
+ * (edited per test), an app on a settable clock, services with the comms registry, a CLI-style runner, and a
+ * second raw connection to the state file for what the tests inspect or tamper with behind the Store's back.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { parse, stringify } from "yaml";
 import { COMMS_SEND_CAPABILITIES, type CommsServices } from "../../../src/capabilities/communications/index.ts";
 import type { CapabilityContext, CapabilityResult } from "../../../src/capabilities/capability.ts";
 import type { AnyCapability } from "../../../src/capabilities/registry.ts";
 import { createRegistry, createServices, openApp, type App } from "../../../src/app/index.ts";
+import type { AuditRecord, CommsDeliveryRow } from "../../../src/store/index.ts";
 import { makeTauHome, type TauHome } from "../../helpers/tau-home.ts";
 
 const CONTRACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../policies/communications");
@@ -31,6 +34,11 @@ export interface CommsHome {
   /** Parse raw arguments with the capability's schema and run it as the local admin (no confirmation step). */
   run(id: string, raw?: Record<string, unknown>, principal?: string): Promise<CapabilityResult>;
   setSecret(id: string, value: string): void;
+  /**
+   * A second connection to `<state>/tau.db`, opened on first use: for reading tables as another process would
+   * and for tampering on purpose (an edited row, a switch flipped by another `tau`). Never the app's own handle.
+   */
+  sql(): Database.Database;
   close(): void;
 }
 
@@ -55,6 +63,7 @@ export function makeCommsHome(opts: CommsHomeOptions = {}): CommsHome {
     for (const [name, doc] of Object.entries(c)) fs.writeFileSync(path.join(commsDir, `${name}.yaml`), stringify(doc));
   };
   const initial = readContracts(CONTRACTS);
+  let raw: Database.Database | null = null;
   opts.edit?.(initial);
   write(initial);
   const h: CommsHome = {
@@ -80,9 +89,14 @@ export function makeCommsHome(opts: CommsHomeOptions = {}): CommsHome {
       return cap.run(args, ctx);
     },
     setSecret(id, value) {
-      h.app.db.prepare("INSERT INTO secrets (id, value, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET value = excluded.value").run(id, value, h.now);
+      h.app.store.secrets.put(id, value, h.now);
+    },
+    sql() {
+      raw ??= new Database(path.join(home.stateDir, "tau.db"), { fileMustExist: true });
+      return raw;
     },
     close() {
+      raw?.close();
       h.app.close();
       home.cleanup();
     },
@@ -104,3 +118,19 @@ export function goLive(c: Contracts, roots: { resend?: string; twilio?: string }
 export const PAYMENT_VARS = { customer_name: "Ana", order_number: "30020", balance_amount: "150.00", payment_link: "https://example.com/pay" };
 /** Shipping email variables for `order_shipped`. */
 export const SHIPPED_VARS = { customer_name: "Ana", order_number: "30020", tracking_number: "1Z999AA10123456784" };
+
+/** Every delivery row, oldest first, through the store. */
+export function deliveryRows(h: CommsHome): CommsDeliveryRow[] {
+  return h.app.store.comms.listDeliveries({ limit: 1_000_000 }).reverse();
+}
+
+/** `rows` with only the named columns, in that order. */
+export function pick<T extends object, K extends keyof T>(rows: readonly T[], ...keys: K[]): Pick<T, K>[] {
+  return rows.map((r) => Object.fromEntries(keys.map((k) => [k, r[k]])) as Pick<T, K>);
+}
+
+/** The audit records of `action` (a `%` suffix matches a prefix), in sequence order, through the store. */
+export function auditRows(h: CommsHome, action: string): AuditRecord[] {
+  const match = action.endsWith("%") ? (a: string) => a.startsWith(action.slice(0, -1)) : (a: string) => a === action;
+  return h.app.store.audit.all().filter((r) => match(r.action));
+}

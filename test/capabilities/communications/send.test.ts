@@ -2,12 +2,11 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createCommsStore } from "../../../src/capabilities/communications/index.ts";
 import { runCapabilityCli } from "../../../src/cli/run-capability.ts";
 import { buildArgs } from "../../../src/capabilities/args.ts";
 import { startResendServer, type ResendServerHandle } from "../../helpers/resend-server.ts";
 import { startTwilioServer, type TwilioServerHandle } from "../../helpers/twilio-server.ts";
-import { goLive, makeCommsHome, PAYMENT_VARS, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
+import { auditRows, deliveryRows, goLive, makeCommsHome, PAYMENT_VARS, pick, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
@@ -46,10 +45,10 @@ describe("send preview → execute in simulation", () => {
     const e = await h.run("communications.send.execute", { preview_id: d.preview_id });
     expect(e.status).toBe("reported");
     expect(e.reason_code).toBe("delivery_simulated");
-    const rows = h.app.db.prepare("SELECT preview_id, channel, provider, live, status, reason_code, recipient_masked, attempts FROM comms_deliveries").all();
+    const rows = pick(deliveryRows(h), "preview_id", "channel", "provider", "live", "status", "reason_code", "recipient_masked", "attempts");
     expect(rows).toEqual([{ preview_id: d.preview_id, channel: "sms", provider: "twilio", live: 0, status: "simulated", reason_code: "delivery_simulated", recipient_masked: "+1***4567", attempts: 1 }]);
     // The delivery log never holds the address.
-    expect(JSON.stringify(h.app.db.prepare("SELECT * FROM comms_deliveries").all())).not.toContain("5551234567");
+    expect(JSON.stringify(deliveryRows(h))).not.toContain("5551234567");
 
     const again = await h.run("communications.send.execute", { preview_id: d.preview_id });
     expect(again.reason_code).toBe("preview_already_sent");
@@ -62,11 +61,11 @@ describe("send preview → execute in simulation", () => {
     const blocked = await h.run("communications.send.preview", { template: "order_ready", to: "+15551234567", var: "customer_name=Ana" });
     expect(blocked.status).toBe("failed");
     expect(blocked.reason_code).toBe("template_variable_missing");
-    const row = h.app.db.prepare("SELECT status, reason_code FROM comms_previews WHERE preview_id = ?").get(data(blocked).preview_id);
-    expect(row).toEqual({ status: "blocked", reason_code: "template_variable_missing" });
+    const row = h.app.store.comms.preview(data(blocked).preview_id)!;
+    expect(pick([row], "status", "reason_code")).toEqual([{ status: "blocked", reason_code: "template_variable_missing" }]);
     const exec = await h.run("communications.send.execute", { preview_id: data(blocked).preview_id });
     expect(exec.reason_code).toBe("template_variable_missing");
-    expect(h.app.db.prepare("SELECT status, reason_code FROM comms_deliveries").all()).toEqual([{ status: "policy_blocked", reason_code: "template_variable_missing" }]);
+    expect(pick(deliveryRows(h), "status", "reason_code")).toEqual([{ status: "policy_blocked", reason_code: "template_variable_missing" }]);
   });
 });
 
@@ -82,7 +81,7 @@ describe("the CLI path (tau cap run)", () => {
     const eargs = buildArgs(execute, [], { "preview-id": data(p).preview_id });
     const refused = await runCapabilityCli(h.services, execute, (eargs as { args: Record<string, unknown> }).args, { yes: false, confirm: async () => false });
     expect(refused.reason_code).toBe("command_not_confirmed");
-    expect(h.app.db.prepare("SELECT COUNT(*) FROM comms_deliveries").pluck().get()).toBe(0);
+    expect(deliveryRows(h)).toHaveLength(0);
     const done = await runCapabilityCli(h.services, execute, (eargs as { args: Record<string, unknown> }).args, { yes: true });
     expect(done.reason_code).toBe("delivery_simulated");
     expect(buildArgs(preview, ["payment_needed", "+15551234567"], { "message-type": "x" })).toEqual({ ok: false, detail: "unknown argument --message_type" });
@@ -95,7 +94,7 @@ describe("policy gates", () => {
     const vars = JSON.stringify({ customer_name: "Ana", promo_code: "SPRING" });
     const unknown = await h.run("communications.send.preview", { template: "spring_promo", to: "+15551234567", vars });
     expect(unknown.reason_code).toBe("consent_unknown");
-    const store = createCommsStore(h.app.db);
+    const store = h.app.store.comms;
     store.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "marketing", status: "opted_in", source: "import" }, h.now - 1000);
     expect((await h.run("communications.send.preview", { template: "spring_promo", to: "+15551234567", vars })).reason_code).toBe("preview_ready");
     store.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
@@ -105,14 +104,14 @@ describe("policy gates", () => {
   it("an opt-out blocks even transactional messages; the chat allowlist is not consent", async () => {
     const h = home();
     h.services.store.access.addAllowlist({ actor_key: "telegram:15551234567", transport: "telegram", actor_id: "15551234567", note: "", added_by: "cli:test", added_at_ms: h.now });
-    createCommsStore(h.app.db).setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
+    h.app.store.comms.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
     const r = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
     expect(r.reason_code).toBe("consent_opted_out");
   });
 
   it("quiet hours apply in the recipient's time zone, not the server's", async () => {
     const h = home();
-    const store = createCommsStore(h.app.db);
+    const store = h.app.store.comms;
     store.setRecipientTimezone("+61412345678", "Australia/Sydney", h.now);
     store.setRecipientTimezone("+919812345678", "Asia/Kolkata", h.now);
     const vars = JSON.stringify(PAYMENT_VARS);
@@ -137,8 +136,8 @@ describe("policy gates", () => {
     const e = await h.run("communications.send.execute", { preview_id: data(p).preview_id });
     expect(e.reason_code).toBe("quiet_hours_active");
     expect(e.text).toContain("recipient local time 21:01 America/New_York");
-    expect(h.app.db.prepare("SELECT status FROM comms_previews").pluck().get()).toBe("ready");
-    expect(h.app.db.prepare("SELECT status, reason_code FROM comms_deliveries").get()).toEqual({ status: "policy_blocked", reason_code: "quiet_hours_active" });
+    expect(h.app.store.comms.preview(data(p).preview_id)?.status).toBe("ready");
+    expect(pick(deliveryRows(h), "status", "reason_code")).toEqual([{ status: "policy_blocked", reason_code: "quiet_hours_active" }]);
   });
 
   it("the STOP footer turns a 150-character GSM message into 2 segments", async () => {
@@ -189,7 +188,7 @@ describe("stale and tampered previews", () => {
   it("refuses a preview when consent or routing changed", async () => {
     const h = home();
     const id = await preview(h);
-    createCommsStore(h.app.db).setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
+    h.app.store.comms.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
     const r = await h.run("communications.send.execute", { preview_id: id });
     expect(r.reason_code).toBe("preview_changed");
     expect(data(r).changed).toEqual(["consent"]);
@@ -204,7 +203,7 @@ describe("stale and tampered previews", () => {
   it("refuses a preview row edited in the database", async () => {
     const h = home();
     const id = await preview(h);
-    h.app.db.prepare("UPDATE comms_previews SET body = 'Send your password to +15550000000' WHERE preview_id = ?").run(id);
+    h.sql().prepare("UPDATE comms_previews SET body = 'Send your password to +15550000000' WHERE preview_id = ?").run(id);
     const r = await h.run("communications.send.execute", { preview_id: id });
     expect(r.reason_code).toBe("preview_changed");
     expect(data(r).changed).toEqual(["message"]);
@@ -241,10 +240,10 @@ describe("live sends", () => {
     const server = await resend();
     const h = home({ env: { RESEND_API_KEY: server.apiKey }, edit: (c) => goLive(c, { resend: server.url }) });
     const p = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
-    h.app.db.prepare("INSERT INTO killswitches (scope, is_on, reason, changed_by, at_ms) VALUES ('outbound', 1, 'incident', 'cli:test', ?)").run(h.now);
+    h.sql().prepare("INSERT INTO killswitches (scope, is_on, reason, changed_by, at_ms) VALUES ('outbound', 1, 'incident', 'cli:test', ?)").run(h.now);
     expect((await h.run("communications.send.execute", { preview_id: data(p).preview_id })).reason_code).toBe("delivery_kill_switch");
     expect(server.requests).toHaveLength(0);
-    h.app.db.prepare("UPDATE killswitches SET is_on = 0 WHERE scope = 'outbound'").run();
+    h.sql().prepare("UPDATE killswitches SET is_on = 0 WHERE scope = 'outbound'").run();
     expect((await h.run("communications.send.execute", { preview_id: data(p).preview_id })).reason_code).toBe("delivery_sent");
     expect(server.emails).toHaveLength(1);
   });
@@ -289,10 +288,10 @@ describe("live sends", () => {
     expect(e.status).toBe("failed");
     expect(e.reason_code).toBe("provider_recipient_unsubscribed");
     expect(data(e).consent_updated).toBe(true);
-    expect(h.app.db.prepare("SELECT recipient, channel, message_type, status, source FROM comms_consent").all()).toEqual([
+    expect(h.sql().prepare("SELECT recipient, channel, message_type, status, source FROM comms_consent").all()).toEqual([
       { recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "provider_error" },
     ]);
-    expect(h.app.db.prepare("SELECT action, outcome, reason_code FROM audit WHERE action = 'comms.consent.opt_out'").all()).toEqual([
+    expect(pick(auditRows(h, "comms.consent.opt_out"), "action", "outcome", "reason_code")).toEqual([
       { action: "comms.consent.opt_out", outcome: "opted_out", reason_code: "provider_recipient_unsubscribed" },
     ]);
     expect((await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) })).reason_code).toBe("consent_opted_out");
@@ -307,7 +306,7 @@ describe("live sends", () => {
     expect(e.reason_code).toBe("provider_rate_limited");
     expect(data(e).retry_after_ms).toBe(2000);
     expect(server.emails).toHaveLength(0);
-    expect(h.app.db.prepare("SELECT status, reason_code, live FROM comms_deliveries").get()).toEqual({ status: "failed", reason_code: "provider_rate_limited", live: 1 });
+    expect(pick(deliveryRows(h), "status", "reason_code", "live")).toEqual([{ status: "failed", reason_code: "provider_rate_limited", live: 1 }]);
   });
 
   it("a wrong API key is provider_auth_failed and the key never appears in the answer", async () => {
@@ -338,7 +337,7 @@ describe("live sends", () => {
     const e = await h.run("communications.send.execute", { preview_id: data(sms).preview_id });
     expect(e.reason_code).toBe("provider_timeout");
     expect(e.text).toContain("The provider may have accepted it");
-    expect(h.app.db.prepare("SELECT channel, status, reason_code FROM comms_deliveries ORDER BY id").all()).toEqual([
+    expect(pick(deliveryRows(h), "channel", "status", "reason_code")).toEqual([
       { channel: "email", status: "timeout", reason_code: "provider_timeout" },
       { channel: "sms", status: "timeout", reason_code: "provider_timeout" },
     ]);

@@ -1,10 +1,10 @@
 /** @module Read-only views and diagnostics: provider/policy status, templates list, auth status and doctor (online probes). */
 import { afterEach, describe, expect, it } from "vitest";
-import { COMMS_SEND_CAPABILITIES, createCommsStore } from "../../../src/capabilities/communications/index.ts";
+import { COMMS_SEND_CAPABILITIES } from "../../../src/capabilities/communications/index.ts";
 import { createRegistry } from "../../../src/app/index.ts";
 import { startResendServer } from "../../helpers/resend-server.ts";
 import { startTwilioServer } from "../../helpers/twilio-server.ts";
-import { goLive, makeCommsHome, type CommsHome } from "./comms-home.ts";
+import { auditRows, goLive, makeCommsHome, type CommsHome } from "./comms-home.ts";
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
@@ -53,7 +53,7 @@ describe("provider, policy and template views", () => {
 
   it("policy status shows the rules and the registry counts", async () => {
     const h = home();
-    createCommsStore(h.app.db).setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
+    h.app.store.comms.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
     const r = await h.run("communications.policy.status");
     expect(r.text).toContain("Quiet hours: 21:00–08:00 in the recipient's time zone (default America/New_York) on sms; exempt: alerts.");
     expect(data(r).registry).toEqual([{ channel: "sms", status: "opted_out", n: 1 }]);
@@ -81,10 +81,10 @@ describe("consent set", () => {
     const h = home();
     const r = await h.run("communications.consent.set", { recipient: "+61412345678", status: "opted_in", type: "marketing", timezone: "Australia/Sydney" });
     expect(r.text).toBe("Recorded sms consent for +6***5678: marketing opted_in (source cli); time zone Australia/Sydney.");
-    expect(h.app.db.prepare("SELECT recipient, channel, message_type, status, source FROM comms_consent").all()).toEqual([
+    expect(h.sql().prepare("SELECT recipient, channel, message_type, status, source FROM comms_consent").all()).toEqual([
       { recipient: "+61412345678", channel: "sms", message_type: "marketing", status: "opted_in", source: "cli" },
     ]);
-    const audit = h.app.db.prepare("SELECT action, outcome, args FROM audit WHERE action = 'comms.consent.set'").get() as { args: string };
+    const audit = auditRows(h, "comms.consent.set")[0]!;
     expect(audit).toMatchObject({ action: "comms.consent.set", outcome: "opted_in" });
     expect(audit.args).not.toContain("412345678");
     // 15:00Z is 02:00 in Sydney: consent passes, quiet hours do not.

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createCommsWebhooks } from "../../../src/capabilities/communications/index.ts";
 import { deliverResendWebhook, makeSvixSecret, startResendServer } from "../../helpers/resend-server.ts";
 import { deliverInboundSms, signTwilioWebhook, startTwilioServer } from "../../helpers/twilio-server.ts";
-import { goLive, makeCommsHome, PAYMENT_VARS, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
+import { auditRows, deliveryRows, goLive, makeCommsHome, PAYMENT_VARS, pick, SHIPPED_VARS, type CommsHome } from "./comms-home.ts";
 
 const PUBLIC = "https://tau.example.com";
 const TOKEN = "twilio_test_token_5c1d";
@@ -37,8 +37,8 @@ function home(opts: Parameters<typeof makeCommsHome>[0] = {}): CommsHome {
   return h;
 }
 
-const consent = (h: CommsHome) => h.app.db.prepare("SELECT recipient, channel, message_type, status, source FROM comms_consent").all();
-const auditOf = (h: CommsHome) => h.app.db.prepare("SELECT actor, surface, action, outcome, reason_code, args FROM audit WHERE action LIKE 'comms.consent.%' ORDER BY seq").all() as Record<string, string>[];
+const consent = (h: CommsHome) => h.sql().prepare("SELECT recipient, channel, message_type, status, source FROM comms_consent").all();
+const auditOf = (h: CommsHome): Record<string, string>[] => pick(auditRows(h, "comms.consent.%"), "actor", "surface", "action", "outcome", "reason_code", "args");
 
 describe("POST /webhooks/twilio", () => {
   const sms = (base: string, body: string, opts: { token?: string; signUrl?: string; sid?: string } = {}) =>
@@ -121,7 +121,7 @@ describe("POST /webhooks/twilio", () => {
       });
       return r.status;
     };
-    const row = () => h.app.db.prepare("SELECT status, reason_code FROM comms_deliveries").get();
+    const row = () => pick(deliveryRows(h), "status", "reason_code")[0];
     expect(await callback("delivered", "forged")).toBe(403);
     expect(row()).toEqual({ status: "sent", reason_code: "delivery_sent" });
     expect(await callback("delivered")).toBe(200);
@@ -149,7 +149,7 @@ describe("POST /webhooks/resend", () => {
     const p = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
     await h.run("communications.send.execute", { preview_id: (p.data as { preview_id: string }).preview_id });
     const emailId = resend.emails[0]!.id;
-    const status = () => h.app.db.prepare("SELECT status, reason_code FROM comms_deliveries").get();
+    const status = () => pick(deliveryRows(h), "status", "reason_code")[0];
     const event = (type: string) => ({ type, created_at: "2026-02-23T15:00:05.000Z", data: { email_id: emailId, to: ["ana@example.com"], subject: "Order 30020 has shipped" } });
     const url = `${base}/webhooks/resend`;
 

@@ -1,14 +1,14 @@
 /**
  * Kill switches end to end: `tau killswitch` from another process (the real CLI), the cached gate a running
  * service reads (≤ 500 ms stale), deliveries held with `delivery_kill_switch` and delivered after `off`, the
- * transport gate and the responders switch in the decision pipeline (built as src/main.ts wires it), the chat
+ * transport gate and the responders switch in the decision pipeline (built as src/app wires it), the chat
  * capabilities, audit records and health.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { appendAudit } from "../../../src/audit/audit-log.ts";
-import { healthOf } from "../../../src/cli/observe.ts";
+import { healthFor } from "../../../src/app/index.ts";
 import type { Envelope } from "../../../src/contracts/envelope.ts";
 import type { ReplyTarget } from "../../../src/contracts/outbound.ts";
 import { createRegistry, createSenders, createServices, type App } from "../../../src/app/index.ts";
@@ -58,7 +58,7 @@ function tau(home: TauHome, args: string[]): Promise<{ code: number; stdout: str
   });
 }
 
-/** src/main.ts's createDecisionPipeline plus the transport gate, the receipt hook and the responders gate. */
+/** src/app's createDecisionPipeline plus the transport gate, the receipt hook and the responders gate. */
 function wiredPipeline(services: Services, gate: OperationalGate): (ctx: EventContext) => void {
   const { config, store } = services;
   const policies = () => services.policies.current();
@@ -93,7 +93,7 @@ beforeEach(() => {
   now = { ms: T0 };
   app = home.open(() => now.ms);
   services = createServices(app, createRegistry());
-  gate = createOperationalGate(app.db, () => now.ms);
+  gate = createOperationalGate(app.store, () => now.ms);
 });
 afterEach(async () => {
   while (closers.length) await closers.pop()!();
@@ -123,14 +123,14 @@ function delivery(tg: TelegramBotApiServer, dc: DiscordServer) {
 }
 
 function queue(target: ReplyTarget, text: string, eventId: string): string {
-  return app.db.transaction(() => queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: 4096, now: now.ms }))()[0]!;
+  return app.store.atomically(() => queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: 4096, now: now.ms }))[0]!;
 }
 const TG: ReplyTarget = { transport: "telegram", account_id: "6112", conversation_id: "-1001234", thread_id: null, reply_to: null };
 const DC: ReplyTarget = { transport: "discord", account_id: "1", conversation_id: DEFAULT_CHANNEL_ID, thread_id: null, reply_to: null };
 
 function run(env: Envelope): EventContext {
   const ctx = createContext(env, now.ms);
-  app.db.transaction(() => wiredPipeline(services, gate)(ctx))();
+  app.store.atomically(() => wiredPipeline(services, gate)(ctx));
   return ctx;
 }
 
@@ -167,7 +167,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
     expect(tg.sentMessages).toHaveLength(1);
     expect(dc.sentMessages).toHaveLength(1);
 
-    const audit = app.db.prepare("SELECT actor, surface, action, target, args, outcome, reason_code, at_ms FROM audit WHERE action LIKE 'killswitch.%' ORDER BY seq").all() as Record<string, unknown>[];
+    const audit = app.store.audit.all().filter((a) => a.action.startsWith("killswitch."));
     expect(audit.map((a) => [a.surface, a.action, a.target, JSON.parse(a.args as string), a.outcome, a.reason_code])).toEqual([
       ["cli", "killswitch.on", "outbound", { reason: "provider incident" }, "on", "killswitch_on"],
       ["cli", "killswitch.off", "outbound", { reason: "resolved" }, "off", "killswitch_off"],
@@ -181,7 +181,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
   it("transport:telegram holds only Telegram; a logged-out transport is held with logout_requested", async () => {
     const { tg, dc } = await servers();
     const d = delivery(tg, dc);
-    setKillSwitch(app.db, { scope: "transport:telegram", on: true, reason: "bot token leaked", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(app.store, { scope: "transport:telegram", on: true, reason: "bot token leaked", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     const t = queue(TG, "not now", "e1");
     const c = queue(DC, "go ahead", "e2");
     expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 0, held: 1 });
@@ -200,7 +200,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
 
 describe("transport gate and responders switch in the decision pipeline", () => {
   it("events of a killed or logged-out transport are recorded without an answer; receipts still pass", () => {
-    setKillSwitch(app.db, { scope: "transport:telegram", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(app.store, { scope: "transport:telegram", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     const killed = run(makeDm("4242", { text: "hello" }));
     expect(killed).toMatchObject({ outcome: "recorded", reason: "transport_kill_switch", replies: [] });
 
@@ -217,14 +217,14 @@ describe("transport gate and responders switch in the decision pipeline", () => 
   });
 
   it("`responders` silences the ack responder, but /tau commands still answer", () => {
-    setKillSwitch(app.db, { scope: "responders", on: true, reason: "noisy", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(app.store, { scope: "responders", on: true, reason: "noisy", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     const chat = run(makeDm("4242", { text: "hello bot" }));
     expect(chat).toMatchObject({ outcome: "no_reply", reason: "responders_kill_switch", replies: [] });
     const cmd = run(makeDm("4242", { event_id: "telegram:6112:u:900002", text: "/tau status" }));
     expect(cmd.outcome).toBe("replied");
     expect(cmd.jobs.map((j) => j.capability_id)).toEqual(["tau.status"]);
 
-    setKillSwitch(app.db, { scope: "responders", on: false, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(app.store, { scope: "responders", on: false, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
     now.ms += 500;
     const again = run(makeDm("4242", { event_id: "telegram:6112:u:900003", text: "hello again" }));
     expect(again).toMatchObject({ outcome: "replied", reason: "responder_replied" });
@@ -238,9 +238,10 @@ describe("/tau killswitch capabilities", () => {
     expect({ role: on.role, approval: on.approval, alias: on.alias }).toEqual({ role: "admin", approval: "confirm", alias: ["killswitch", "on"] });
     const ctx = run(makeDm("4242", { text: "/tau killswitch on outbound maintenance window" }));
     expect(ctx.outcome).toBe("pending_approval");
-    const approval = app.db.prepare("SELECT capability_id, args FROM approvals").get() as { capability_id: string; args: string };
-    expect(approval.capability_id).toBe("tau.killswitch.on");
-    expect(JSON.parse(approval.args)).toEqual({ scope: "outbound", reason: "maintenance window" });
+    const [approval, ...more] = app.store.commands.listApprovals();
+    expect(more).toEqual([]);
+    expect(approval!.capability_id).toBe("tau.killswitch.on");
+    expect(JSON.parse(approval!.args)).toEqual({ scope: "outbound", reason: "maintenance window" });
   });
 
   it("running them changes the switch and leaves an audit record with who, scope and reason", async () => {
@@ -253,7 +254,7 @@ describe("/tau killswitch capabilities", () => {
     expect(again.text).toBe("Kill switch transport:discord was already on.");
     const s = await status.run({}, base);
     expect(s.text).toBe(`Kill switches on:\ntransport:discord — by telegram:4242 at ${new Date(T0).toISOString()}: spam wave`);
-    const audit = app.db.prepare("SELECT actor, surface, action, target, args, outcome FROM audit ORDER BY seq").all() as Record<string, string>[];
+    const audit = app.store.audit.all().map(({ actor, surface, action, target, args, outcome }) => ({ actor, surface, action, target, args, outcome }));
     expect(audit).toEqual([
       { actor: "telegram:4242", surface: "chat", action: "killswitch.on", target: "transport:discord", args: '{"reason":"spam wave"}', outcome: "on" },
       { actor: "telegram:4242", surface: "chat", action: "killswitch.on", target: "transport:discord", args: '{"reason":"spam wave"}', outcome: "unchanged" },
@@ -263,7 +264,7 @@ describe("/tau killswitch capabilities", () => {
 
 describe("health", () => {
   it("lists each switch that is on as kill_switch_on:<scope>", () => {
-    setKillSwitch(app.db, { scope: "outbound", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
-    expect(healthOf(app).reason_codes).toContain("kill_switch_on:outbound");
+    setKillSwitch(app.store, { scope: "outbound", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    expect(healthFor(app).reason_codes).toContain("kill_switch_on:outbound");
   });
 });
