@@ -5,7 +5,7 @@
 import pino, { type Logger } from "pino";
 
 /** Paths removed from every log line. Secrets are always removed. */
-export const SECRET_PATHS = [
+const SECRET_PATHS = [
   "token",
   "*.token",
   "authorization",
@@ -25,7 +25,7 @@ export const SECRET_PATHS = [
 ];
 
 /** Paths removed unless identifiers are explicitly allowed. */
-export const PII_PATHS = ["text", "*.text", "body", "*.body", "phone", "*.phone", "to", "*.to", "from", "*.from", "email", "*.email"];
+const PII_PATHS = ["text", "*.text", "body", "*.body", "phone", "*.phone", "to", "*.to", "from", "*.from", "email", "*.email"];
 
 export type { Logger };
 

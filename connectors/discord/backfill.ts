@@ -13,11 +13,11 @@ import type { StatusTracker } from "../shared/status-tracker.ts";
 import { createDiscordPoller, discordCursorKey } from "./polling.ts";
 
 /** Cursor key listing the channels the gateway has seen (most recent first). */
-export const GATEWAY_CHANNELS_KEY = "discord:gateway:channels";
+const GATEWAY_CHANNELS_KEY = "discord:gateway:channels";
 /** Channels remembered for backfill: a bound, so a bot in thousands of channels does not fetch them all. */
-export const BACKFILL_MAX_CHANNELS = 200;
+const BACKFILL_MAX_CHANNELS = 200;
 
-export interface GatewayBackfillOptions {
+interface GatewayBackfillOptions {
   rest: () => REST;
   token: string;
   ingestor: Ingestor;

@@ -41,7 +41,7 @@ export interface DiscordGateway {
   connected(): boolean;
 }
 
-export interface GatewayPacket {
+interface GatewayPacket {
   op: number;
   t?: string | null;
   s?: number | null;

@@ -19,7 +19,7 @@ const PAGE_LIMIT = 100;
 export const discordCursorKey = (channelId: string) => `discord:after:${channelId}`;
 
 /** The smallest snowflake at `ms`, a valid `after` cursor for "everything from now on". */
-export function snowflakeAt(ms: number): string {
+function snowflakeAt(ms: number): string {
   return ((BigInt(Math.max(0, Math.floor(ms))) - DISCORD_EPOCH_MS) << 22n).toString();
 }
 
@@ -41,7 +41,7 @@ interface ChannelInfo {
   type: number;
 }
 
-export interface DiscordPollerOptions {
+interface DiscordPollerOptions {
   rest: REST;
   token: string;
   channelIds: readonly string[];

@@ -6,7 +6,7 @@
 import type { ChunkJob, ProviderRequest } from "../../src/contracts/outbound.ts";
 
 /** ≤ 25 characters, stable per chunk. */
-export function discordNonce(outboxId: string, idx: number): string {
+function discordNonce(outboxId: string, idx: number): string {
   return `${outboxId.replace(/^ob_/, "").slice(0, 18)}-${idx}`;
 }
 

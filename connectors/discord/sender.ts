@@ -13,7 +13,7 @@ import { probeKindForStatus } from "../../src/contracts/delivery.ts";
 import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
 import { buildDiscordCreateMessage } from "./request.ts";
 
-export interface DiscordSenderOptions {
+interface DiscordSenderOptions {
   /** REST root including `/api`, e.g. https://discord.com/api. */
   apiRoot: string;
   /** The bot token, read at each send; null when unset. */
@@ -29,7 +29,7 @@ function createRest(apiRoot: string, timeoutMs: number): REST {
 }
 
 /** Map a REST failure to a delivery outcome (PROVIDERS.md §2.1, §2.3). */
-export function toDiscordOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+function toDiscordOutcome(err: unknown, written: boolean, token: string): SendOutcome {
   if (err instanceof RateLimitError) {
     // From a 429 (Retry-After) or from REST's own bucket bookkeeping before sending (then nothing was sent).
     const detail = redact(`rate limited on ${err.route} (${err.global ? "global" : err.scope}), retry after ${Math.ceil(err.retryAfter)} ms`, [token]);

@@ -46,13 +46,13 @@ export const EMAIL_CONNECTOR_DEFAULTS = {
 } as const satisfies Partial<EmailConnectorConfig>;
 
 /** The persisted position in one mailbox (kv value under `email:cursor:<mailbox>`). */
-export interface MailboxCursor {
+interface MailboxCursor {
   uidvalidity: string;
   lastUid: number;
 }
 
 /** Cursor key for a mailbox. */
-export function cursorKey(mailbox: string): string {
+function cursorKey(mailbox: string): string {
   return `email:cursor:${mailbox}`;
 }
 
@@ -67,7 +67,7 @@ function createMutex(): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 /** The email connector: `pollOnce` is always available (one catch-up round on a fresh, non-IDLE session). */
-export type EmailConnector = Connector & Required<Pick<Connector, "pollOnce">>;
+type EmailConnector = Connector & Required<Pick<Connector, "pollOnce">>;
 
 export function createEmailConnector(config: EmailConnectorConfig): EmailConnector {
   const { deps, port } = config;

@@ -18,11 +18,11 @@ export interface EmailItem {
 /** Body characters (UTF-16 units) kept in `text`; longer bodies are cut and flagged `text_truncated` in meta. */
 export const MAX_EMAIL_BODY_CHARS = 16_000;
 /** Subject characters kept (RFC 5322 line limit). */
-export const MAX_SUBJECT_CHARS = 998;
+const MAX_SUBJECT_CHARS = 998;
 /** The envelope schema's attachment cap. */
 const MAX_ATTACHMENTS = 100;
 /** `conversation_id` when a message has no usable From address (policy then denies: actor id is null). */
-export const UNKNOWN_SENDER = "unknown-sender";
+const UNKNOWN_SENDER = "unknown-sender";
 
 /** Dates and sizes may be NaN or ±Infinity from a broken header; they are validated where they are used. */
 const anyNumber = z.custom<number>((v) => typeof v === "number", "a number");

@@ -12,7 +12,7 @@ export interface EmailSubmission {
 }
 
 /** Replies do not keep the original subject with the outbox row: one fixed subject, numbered when split. */
-export const EMAIL_REPLY_SUBJECT = "Re: your message to tau";
+const EMAIL_REPLY_SUBJECT = "Re: your message to tau";
 
 /** `<id@host>` as Message-ID headers want it. */
 function angle(id: string): string {

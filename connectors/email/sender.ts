@@ -12,12 +12,12 @@ import { emailSubmissionFor, type EmailSubmission } from "./request.ts";
 export type { EmailSubmission } from "./request.ts";
 
 /** Submit one message; resolves with the Message-ID the server accepted, throws an SMTP failure otherwise. */
-export type SmtpSubmit = (msg: EmailSubmission) => Promise<{ message_id: string }>;
+type SmtpSubmit = (msg: EmailSubmission) => Promise<{ message_id: string }>;
 
 /** Why the email sender cannot send at all (stack in simulation, no SMTP password, bad contract): a value. */
-export type SubmitSetup = { ok: true; submit: SmtpSubmit } | { ok: false; code: SendFailure["code"]; detail: string };
+type SubmitSetup = { ok: true; submit: SmtpSubmit } | { ok: false; code: SendFailure["code"]; detail: string };
 
-export interface EmailSenderOptions {
+interface EmailSenderOptions {
   /** Resolved at each send, so a fixed contract or a new secret takes effect without a restart. */
   setup(): SubmitSetup;
   /** Subject of replies (the original subject is not kept with the outbox row). */

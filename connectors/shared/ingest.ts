@@ -8,7 +8,7 @@ import type { IngressSink } from "../../src/contracts/ingress.ts";
 import type { ConnectorLogger } from "./connector.ts";
 import type { StatusTracker } from "./status-tracker.ts";
 
-export interface IngestorOptions {
+interface IngestorOptions {
   transport: Transport;
   sink: IngressSink;
   tracker: StatusTracker;
@@ -21,7 +21,7 @@ export interface IngestorOptions {
   recentIds?: number;
 }
 
-export interface IngestResult {
+interface IngestResult {
   appended: number;
   duplicates: number;
   parseFailures: number;

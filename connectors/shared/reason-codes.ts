@@ -3,7 +3,7 @@
  * carry. Stable strings; add codes, never rename them.
  */
 
-export const CONNECTOR_CODES = [
+const CONNECTOR_CODES = [
   "telegram_conflict_409",
   "telegram_unauthorized",
   "telegram_rate_limited",

@@ -5,11 +5,11 @@
 import type { Transport } from "../../src/contracts/envelope.ts";
 import { initialStatus, type ConnectorStatus } from "./connector.ts";
 
-export type Liveness = ConnectorStatus["liveness"];
+type Liveness = ConnectorStatus["liveness"];
 /** Which counter a failure bumps; `null` counts only toward the streak (e.g. an ingress append failure). */
 export type FailureKind = "auth" | "parse" | "provider" | null;
 
-export interface StatusTrackerOptions {
+interface StatusTrackerOptions {
   transport: Transport;
   mode: string;
   clock: () => number;
@@ -22,7 +22,7 @@ export interface StatusTrackerOptions {
 }
 
 /** Consecutive intake failures at which a connector is reported `failing`. */
-export const FAILING_STREAK = 3;
+const FAILING_STREAK = 3;
 
 export class StatusTracker {
   running = false;

@@ -9,7 +9,7 @@ export type { WebhookContext, WebhookMethod, WebhookRoute } from "../../src/cont
 export const BODY_TOO_LARGE = Symbol("body_too_large");
 
 /** Error name the server's body-limit middleware uses when a streamed body crosses its limit. */
-export const BODY_LIMIT_ERROR_NAME = "BodyLimitError";
+const BODY_LIMIT_ERROR_NAME = "BodyLimitError";
 
 /**
  * Read a request body as raw bytes, refusing it as soon as it exceeds `maxBytes`: first by Content-Length

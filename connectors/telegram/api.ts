@@ -27,7 +27,7 @@ export const TELEGRAM_ALLOWED_UPDATES = [
 ] as const;
 
 /** grammY types signals with the `abort-controller` polyfill; Node's own AbortSignal is what it really uses. */
-export type GrammySignal = Parameters<Api["getMe"]>[0];
+type GrammySignal = Parameters<Api["getMe"]>[0];
 export function grammySignal(signal: AbortSignal | undefined): GrammySignal {
   return signal as unknown as GrammySignal;
 }
@@ -47,7 +47,7 @@ export function createTelegramClient(token: string, apiRoot: string): TelegramCl
 }
 
 /** A classified intake failure. Never carries the token: grammY's messages name the method, not the URL. */
-export interface TelegramFailure {
+interface TelegramFailure {
   code: ConnectorCode;
   /** Counter to bump; `null` when the failure was already counted (ingress append). */
   kind: FailureKind;

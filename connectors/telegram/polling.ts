@@ -12,9 +12,9 @@ import type { StatusTracker } from "../shared/status-tracker.ts";
 import { classifyTelegramError, grammySignal, PollStalledError, TELEGRAM_ALLOWED_UPDATES } from "./api.ts";
 
 /** Cursor key of the next offset to request (the runtime prefixes it with `connector:`). */
-export const TELEGRAM_OFFSET_KEY = "telegram:offset";
+const TELEGRAM_OFFSET_KEY = "telegram:offset";
 
-export interface TelegramPollerOptions {
+interface TelegramPollerOptions {
   api: Api;
   ingestor: Ingestor;
   cursors: CursorStore;

@@ -6,7 +6,7 @@
 import type { ChunkJob, ProviderRequest } from "../../src/contracts/outbound.ts";
 
 /** Telegram chat ids are integers (supergroups exceed 32 bits but fit a double); `@channel` names stay strings. */
-export function toTelegramChatId(id: string): number | string {
+function toTelegramChatId(id: string): number | string {
   return /^-?\d{1,16}$/.test(id) ? Number(id) : id;
 }
 

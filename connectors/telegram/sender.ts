@@ -11,7 +11,7 @@ import { describeCause, httpFailure, isTimeout, missingCredential, networkFailur
 import { deleteTelegramWebhook, setTelegramWebhook } from "./api.ts";
 import { buildTelegramSendMessage } from "./request.ts";
 
-export interface TelegramSenderOptions {
+interface TelegramSenderOptions {
   /** Bot API root without trailing slash, e.g. https://api.telegram.org or a local server. */
   apiRoot: string;
   /** The bot token, read at each send (a `tau secrets set` takes effect without a restart); null when unset. */
@@ -25,7 +25,7 @@ type SendMessageParams = Parameters<Api["raw"]["sendMessage"]>[0];
 const trimRoot = (root: string) => root.replace(/\/+$/, "");
 
 /** Map a grammY failure to a delivery outcome (PROVIDERS.md §1.7). */
-export function toTelegramOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+function toTelegramOutcome(err: unknown, written: boolean, token: string): SendOutcome {
   if (err instanceof GrammyError) {
     const status = err.error_code;
     const detail = redact(`${err.method} ${status}: ${err.description}`, [token]);

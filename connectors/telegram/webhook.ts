@@ -10,10 +10,10 @@ import { secretEquals } from "../shared/secure-compare.ts";
 import type { StatusTracker } from "../shared/status-tracker.ts";
 import { BODY_TOO_LARGE, parseJsonBytes, payloadTooLarge, readBodyLimited, type WebhookRoute } from "../shared/webhook.ts";
 
-export const TELEGRAM_WEBHOOK_PATH = "/webhooks/telegram";
+const TELEGRAM_WEBHOOK_PATH = "/webhooks/telegram";
 const SECRET_HEADER = "x-telegram-bot-api-secret-token";
 
-export interface TelegramWebhookOptions {
+interface TelegramWebhookOptions {
   /** The configured secret_token; null when not configured (then every request is refused with 503). */
   secret: () => string | null;
   isRunning: () => boolean;

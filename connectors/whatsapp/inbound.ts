@@ -10,7 +10,7 @@ import type { WebhookRoute } from "../shared/webhook.ts";
 import { normalizeWhatsAppWebhook } from "./normalize.ts";
 import { createWhatsAppWebhookRoutes } from "./webhook.ts";
 
-export interface WhatsAppConnectorConfig extends ConnectorDeps {
+interface WhatsAppConnectorConfig extends ConnectorDeps {
   mode: "webhook";
   /** Webhook body limit (default 1 MiB, as `server.max_body_bytes`). */
   maxBodyBytes?: number;

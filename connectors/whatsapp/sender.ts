@@ -11,7 +11,7 @@ import { probeKindForStatus } from "../../src/contracts/delivery.ts";
 import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
 import { buildWhatsAppTextMessage } from "./request.ts";
 
-export interface WhatsAppSenderOptions {
+interface WhatsAppSenderOptions {
   /** Graph root with version, e.g. https://graph.facebook.com/v23.0. */
   apiRoot: string;
   /** The access token, read at each send; null when unset. */
@@ -37,7 +37,7 @@ function retryAfterMs(headers: unknown): number | null {
 }
 
 /** Map an axios failure to a delivery outcome (PROVIDERS.md §3.7). */
-export function toWhatsAppOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+function toWhatsAppOutcome(err: unknown, written: boolean, token: string): SendOutcome {
   if (axios.isAxiosError(err) && err.response) {
     const status = err.response.status;
     const e = (err.response.data as GraphErrorBody | undefined)?.error;

@@ -39,7 +39,7 @@ const replySchema = z.looseObject({ id: z.string(), title: Text });
  * One inbound message (`value.messages[]`); the object named by `type` must be present.
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages
  */
-export const WaMessageSchema = z
+const WaMessageSchema = z
   .looseObject({
     from: z.string().min(1),
     id: Wamid,
@@ -86,7 +86,7 @@ export const WaMessageSchema = z
 export type WaMessage = z.infer<typeof WaMessageSchema>;
 
 /** A delivery receipt for a message we sent (`value.statuses[]`). */
-export const WaStatusSchema = z.looseObject({
+const WaStatusSchema = z.looseObject({
   id: Wamid,
   status: z.string().regex(/^[a-z_]{1,32}$/, "expected a status name"),
   timestamp: UnixSecondsString,

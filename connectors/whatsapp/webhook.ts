@@ -13,10 +13,10 @@ import { secretEquals } from "../shared/secure-compare.ts";
 import type { StatusTracker } from "../shared/status-tracker.ts";
 import { BODY_TOO_LARGE, parseJsonBytes, payloadTooLarge, readBodyLimited, type WebhookRoute } from "../shared/webhook.ts";
 
-export const WHATSAPP_WEBHOOK_PATH = "/webhooks/whatsapp";
+const WHATSAPP_WEBHOOK_PATH = "/webhooks/whatsapp";
 const SIGNATURE_HEADER = "x-hub-signature-256";
 
-export interface WhatsAppWebhookOptions {
+interface WhatsAppWebhookOptions {
   /** A secret by integration id (`whatsapp-app-secret`, `whatsapp-verify-token`); null when absent. */
   secret(id: string): string | null;
   isRunning: () => boolean;
@@ -34,7 +34,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * One body per change, so a change the normalizer refuses does not take the other changes of the same
  * POST down with it (Meta batches entries, changes and numbers, PROVIDERS.md §3.3).
  */
-export function splitWebhookBody(body: unknown): unknown[] {
+function splitWebhookBody(body: unknown): unknown[] {
   if (!isRecord(body) || !Array.isArray(body["entry"])) return [body];
   const parts: unknown[] = [];
   for (const entry of body["entry"] as unknown[]) {
@@ -48,7 +48,7 @@ export function splitWebhookBody(body: unknown): unknown[] {
 }
 
 /** `sha256=<lowercase hex HMAC-SHA256(appSecret, rawBody)>`, the value Meta sends. */
-export function whatsappSignature(appSecret: string, raw: Buffer): string {
+function whatsappSignature(appSecret: string, raw: Buffer): string {
   return `sha256=${createHmac("sha256", appSecret).update(raw).digest("hex")}`;
 }
 

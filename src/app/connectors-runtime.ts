@@ -20,7 +20,7 @@ export const lifecycleKey = (t: Transport) => `lifecycle:${t}`;
 /** Prefix of connector cursors in the kv table. */
 export const CURSOR_PREFIX = "connector:";
 
-export interface StartConnectorsOptions {
+interface StartConnectorsOptions {
   /** Defaults to `openIngressWriter(app, true)`, closed by `stop()`. */
   ingress?: IngressWriter;
   /** false: build the connectors without starting them (`--once`). Default true. */
@@ -34,7 +34,7 @@ export interface StartConnectorsOptions {
 }
 
 /** One readiness line for `/readyz` (`<transport>:<code>`). */
-export interface ConnectorReadiness {
+interface ConnectorReadiness {
   key: string;
   code: string;
   ok: boolean;
@@ -58,7 +58,7 @@ export function isLoggedOut(app: App, t: Transport): boolean {
 }
 
 /** The configured mode of a transport ("disabled" when off). */
-export function modeOf(app: App, t: Transport): string {
+function modeOf(app: App, t: Transport): string {
   return app.config.connectors[t].mode;
 }
 

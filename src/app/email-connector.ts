@@ -11,7 +11,7 @@ import { DEFAULT_MAIL_RUNTIME, imapConfigOf, mailPortOf, type EmailConnectorBuil
 import { loadMailStack, watchedMailboxes, type MailStackConfig } from "../capabilities/mail/stack.ts";
 
 /** The part of `App` the factory reads. */
-export interface EmailConnectorHost {
+interface EmailConnectorHost {
   config: TauConfig;
   loaded: { policiesDir: string };
 }

@@ -11,7 +11,7 @@ import { createServer, startServer, type ReadinessCheck, type RunningServer } fr
 import type { RunnerState } from "../runner/runner-state.ts";
 import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
 
-export interface HttpRuntimeOptions {
+interface HttpRuntimeOptions {
   /** The report `/healthz` serves (`healthFor(app)`, the same verdict as `tau health`). */
   health: () => HealthReport;
   /** Extra readiness lines (e.g. the runner in `tau run`). */

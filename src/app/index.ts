@@ -3,7 +3,7 @@
  * provider ports, connectors, the HTTP server, responders, the store). The CLI, tests and scripts enter here.
  */
 export type { Clock } from "../contracts/clock.ts";
-export { openApp, openIngressWriter, type App, type AppOptions } from "./open-app.ts";
+export { openApp, openIngressWriter, type App } from "./open-app.ts";
 export { normalizerFor, createSenders } from "./transports.ts";
 export { createRegistry } from "./registry.ts";
 export { createServices, healthFor, lookupSecret } from "./services.ts";

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { openStore, type Store } from "../store/index.ts";
 
-export interface AppOptions {
+interface AppOptions {
   stateDir: string;
   configPath?: string;
   env: Env;

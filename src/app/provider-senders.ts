@@ -8,7 +8,7 @@ import type { Transport } from "../contracts/envelope.ts";
 import type { TauConfig } from "../config/index.ts";
 
 /** A secret by integration id (env first, then the integration store), null when absent. */
-export type SecretLookup = (id: string) => string | null;
+type SecretLookup = (id: string) => string | null;
 
 /** A sender whose real implementation is created on the first `send`. */
 function lazySender(transport: Transport, idempotent: boolean, load: () => Promise<ProviderSender>): ProviderSender {

@@ -16,7 +16,7 @@ export interface AuditEntry {
   reason_code: string;
 }
 
-export interface AuditRow extends AuditEntry {
+interface AuditRow extends AuditEntry {
   seq: number;
   at_ms: number;
   prev_hash: string;
@@ -52,7 +52,7 @@ export function appendAudit(store: Store, entry: AuditEntry, atMs: number): Audi
   return { ...entry, args: JSON.parse(args) as Record<string, unknown>, seq, at_ms: atMs, prev_hash: prev, hash };
 }
 
-export interface AuditVerifyResult {
+interface AuditVerifyResult {
   ok: boolean;
   rows: number;
   problems: { seq: number; code: "audit_row_edited" | "audit_chain_broken" | "audit_row_missing" | "audit_head_mismatch"; detail: string }[];

@@ -6,8 +6,8 @@ import type { z } from "zod";
 import type { Role } from "../contracts/decision.ts";
 import type { Services } from "./services.ts";
 
-export type SideEffect = "read" | "write" | "send";
-export type ApprovalKind = "none" | "confirm" | "two_person";
+type SideEffect = "read" | "write" | "send";
+type ApprovalKind = "none" | "confirm" | "two_person";
 
 /** Who runs a capability, from where. `principal` is `<transport>:<actor id>` in chat, `cli:<user>` locally. */
 export interface CapabilityContext {

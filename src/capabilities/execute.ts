@@ -28,7 +28,7 @@ export function authorize(cap: AnyCapability, role: Role, rbac: RbacFile): Decis
 }
 
 /** Who asks, from where, for an approval request. `seed` makes the id: the chat event id, or a CLI nonce. */
-export interface ApprovalRequest {
+interface ApprovalRequest {
   cap: AnyCapability;
   args: Record<string, unknown>;
   principal: string;
@@ -41,7 +41,7 @@ export interface ApprovalRequest {
 }
 
 /** The approval id for a seed: `ap_` + 10 hex of its sha256 (stable for a chat event, so a replayed event asks once). */
-export function approvalIdFor(seed: string): string {
+function approvalIdFor(seed: string): string {
   return "ap_" + createHash("sha256").update(seed).digest("hex").slice(0, 10);
 }
 

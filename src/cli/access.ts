@@ -15,7 +15,7 @@ const STABLE_ID: Record<string, RegExp> = {
 };
 
 /** Validate `<transport>:<stable id>`; throws a usage error that says what is allowed. */
-export function parseActorKey(key: string): { transport: string; actorId: string } {
+function parseActorKey(key: string): { transport: string; actorId: string } {
   const i = key.indexOf(":");
   const transport = i < 0 ? "" : key.slice(0, i);
   const actorId = i < 0 ? "" : key.slice(i + 1);

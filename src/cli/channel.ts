@@ -14,14 +14,14 @@ import { emit } from "./output.ts";
 import { cliPrincipal } from "./run-capability.ts";
 
 /** Validate a transport argument (usage error otherwise). */
-export function parseTransport(raw: string): Transport {
+function parseTransport(raw: string): Transport {
   const r = TransportSchema.safeParse(raw.trim().toLowerCase());
   if (!r.success) throw new TauError("USAGE_TRANSPORT", `unknown transport "${raw}"`, { hint: `use one of ${TRANSPORTS.join(", ")}` });
   return r.data;
 }
 
 /** The lifecycle dependencies over an open app. */
-export function channelDeps(app: App): ChannelDeps {
+function channelDeps(app: App): ChannelDeps {
   return {
     config: app.config,
     stateDir: app.stateDir,

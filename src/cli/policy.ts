@@ -22,7 +22,7 @@ interface PolicyVersion {
 const HISTORY_KEY = "policy_history";
 
 /** Validate a policy folder: parse errors, strict-mode violations (errors) and warnings, shadowed bindings. */
-export function checkPolicies(dir: string): { ok: boolean; set: PolicySet | null; issues: { key: string; code: string; severity: string; message: string }[] } {
+function checkPolicies(dir: string): { ok: boolean; set: PolicySet | null; issues: { key: string; code: string; severity: string; message: string }[] } {
   let set: PolicySet;
   try {
     set = loadPolicySet(dir);

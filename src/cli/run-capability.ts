@@ -32,7 +32,7 @@ export async function confirmOnStdin(question: string): Promise<boolean> {
   }
 }
 
-export interface CliRunOptions {
+interface CliRunOptions {
   yes: boolean;
   /** For tests and scripts that pipe input; defaults to reading stdin. */
   confirm?: (question: string) => Promise<boolean>;

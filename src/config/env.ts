@@ -34,13 +34,6 @@ export const SECRET_ENV = {
 } as const;
 export type SecretId = keyof typeof SECRET_ENV;
 
-/** API roots can be overridden for self-hosted Bot API servers, proxies and tests. */
-export const API_ROOT_ENV = {
-  telegram: "TAU_TELEGRAM_API_ROOT",
-  discord: "TAU_DISCORD_API_ROOT",
-  whatsapp: "TAU_WHATSAPP_API_ROOT",
-} as const;
-
 interface ZodDef {
   type: string;
   innerType?: ZodLike;
@@ -52,7 +45,7 @@ interface ZodLike {
 }
 
 /** One environment override: `TAU_SERVER_BIND` ↔ path `server.bind`. */
-export interface EnvOverride {
+interface EnvOverride {
   name: string;
   path: string[];
   type: string;

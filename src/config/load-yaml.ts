@@ -33,7 +33,7 @@ function locateKey(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path:
 }
 
 /** Describe one zod issue for an operator: the field and what is allowed. */
-export function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length ? issue.path.join(".") : "(top level)";
   if (issue.code === "unrecognized_keys") {
     const keys = (issue as { keys: string[] }).keys;

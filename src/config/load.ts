@@ -20,7 +20,7 @@ export interface LoadedConfig {
   envApplied: string[];
 }
 
-export const DEFAULT_CONFIG_PATH = "./tau.yaml";
+const DEFAULT_CONFIG_PATH = "./tau.yaml";
 
 /** Load and validate the configuration. A missing default `./tau.yaml` means built-in defaults; a missing explicit path is an error. */
 export function loadConfig(opts: { configPath?: string; env: Env; cwd?: string }): LoadedConfig {

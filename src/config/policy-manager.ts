@@ -7,12 +7,12 @@ import { describeError } from "../contracts/errors.ts";
 import { loadPolicySet, policySetFromSources, type PolicySet } from "./policy-set.ts";
 
 /** Persistence for the known-good snapshot and the reload status (the kv table). */
-export interface PolicyStateStore {
+interface PolicyStateStore {
   get(key: string): string | undefined;
   put(key: string, value: string): void;
 }
 
-export interface PolicyStatus {
+interface PolicyStatus {
   state: "ok" | "reload_rejected" | "no_known_good";
   active_sha256: string | null;
   error: string | null;

@@ -10,7 +10,7 @@ import type { Transport } from "../contracts/envelope.ts";
 export const connectorStatusKey = (t: Transport): string => `connector_status:${t}`;
 
 /** A status its writer has not refreshed for this long is `stale` (the runtime writes at least every second while running). */
-export const CONNECTOR_STATUS_STALE_MS = 30_000;
+const CONNECTOR_STATUS_STALE_MS = 30_000;
 
 /** What health knows about one transport's connector. */
 export interface ConnectorFact {

@@ -14,7 +14,7 @@ import { connectorStatusKey, readConnectorStatus, type ConnectorFact } from "./c
 import type { HealthInputs } from "./health.ts";
 
 /** What health reads: the store, the config (connector modes) and the clock (staleness). */
-export interface HealthSource {
+interface HealthSource {
   store: Store;
   config: TauConfig;
   clock: Clock;

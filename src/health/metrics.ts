@@ -17,7 +17,7 @@ export interface MetricsSnapshot {
   connectorLive: Record<string, number>;
 }
 
-export const EMPTY_SNAPSHOT: MetricsSnapshot = {
+const EMPTY_SNAPSHOT: MetricsSnapshot = {
   ingestedByTransport: {},
   processed: 0,
   deniedByReason: {},
@@ -27,7 +27,7 @@ export const EMPTY_SNAPSHOT: MetricsSnapshot = {
 };
 
 /** Metric names, for dashboards and tests. */
-export const METRIC_NAMES = {
+const METRIC_NAMES = {
   ingested: "tau_events_ingested_total",
   processed: "tau_events_processed_total",
   denied: "tau_events_denied_total",

@@ -8,11 +8,11 @@ import { ValidationError } from "../contracts/errors.ts";
 import type { SecretsStore } from "../store/index.ts";
 
 /** Integration ids: lowercase words joined by dashes, e.g. `telegram-bot-token`. */
-export const SECRET_ID_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const SECRET_ID_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
-export type CredentialSource = "env" | "store";
+type CredentialSource = "env" | "store";
 
-export interface Credential {
+interface Credential {
   id: string;
   value: string | null;
   source: CredentialSource | null;
@@ -27,7 +27,7 @@ export interface CredentialReader {
 }
 
 /** The environment variable for an integration id, if it has one. */
-export function envNameFor(id: string): string | null {
+function envNameFor(id: string): string | null {
   return (SECRET_ENV as Record<string, string>)[id] ?? null;
 }
 
@@ -71,7 +71,7 @@ export function deleteSecret(secrets: SecretsStore, id: string): boolean {
   return secrets.delete(id);
 }
 
-export interface SecretListing {
+interface SecretListing {
   id: string;
   /** Where the effective value comes from (env wins), or null when absent. */
   source: CredentialSource | null;

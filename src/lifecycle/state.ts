@@ -6,9 +6,9 @@
  */
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 
-export type LifecycleStateName = "logged_in" | "logged_out";
+type LifecycleStateName = "logged_in" | "logged_out";
 
-export interface LifecycleRecord {
+interface LifecycleRecord {
   state: LifecycleStateName;
   /** `ready` after a login, `logout_requested` after a logout. */
   reason: string;
@@ -59,7 +59,3 @@ export function writeLifecycle(kv: KvPort, transport: string, record: LifecycleR
   kv.put(lifecycleKey(transport), JSON.stringify(record));
 }
 
-/** Every transport's record (null = never changed). */
-export function readAllLifecycle(kv: KvPort): Record<Transport, LifecycleRecord | null> {
-  return Object.fromEntries(TRANSPORTS.map((t) => [t, readLifecycle(kv, t)])) as Record<Transport, LifecycleRecord | null>;
-}

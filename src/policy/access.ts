@@ -4,7 +4,7 @@ import type { Envelope } from "../contracts/envelope.ts";
 import type { ChannelRule } from "../contracts/policy.ts";
 
 /** Facts the access stage needs; `allowlisted`/`paired` are looked up by the caller for `<transport>:<actor id>`. */
-export interface AccessInput {
+interface AccessInput {
   env: Envelope;
   rule: ChannelRule;
   allowlisted: boolean;

@@ -1,7 +1,7 @@
 /** @module Approvals: may this principal approve (or deny) this pending request now? Pure (PRODUCT.md §6). */
 import { roleAtLeast, type Decision, type Role } from "../contracts/decision.ts";
 
-export interface ApprovalFacts {
+interface ApprovalFacts {
   id: string;
   status: string;
   approval: "confirm" | "two_person" | string;

@@ -4,10 +4,10 @@ import type { Envelope } from "../contracts/envelope.ts";
 import type { ChannelPolicyFile, ChannelRule, ChannelRuleOverride } from "../contracts/policy.ts";
 
 /** Which key decided the rule: the exact channel, `<transport>:*`, `*`, or only `defaultPolicy`. */
-export type ChannelRuleSource = "channel" | "transport_wildcard" | "global_wildcard" | "default";
+type ChannelRuleSource = "channel" | "transport_wildcard" | "global_wildcard" | "default";
 
 /** The effective rule for one conversation and the most specific policy key that contributed to it. */
-export interface ResolvedChannelRule {
+interface ResolvedChannelRule {
   rule: ChannelRule;
   matchedBy: ChannelRuleSource;
   /** The policy key behind `matchedBy`: `telegram:-100`, `telegram:*`, `*`, or `defaultPolicy`. */

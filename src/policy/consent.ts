@@ -5,7 +5,7 @@
 import type { Decision } from "../contracts/decision.ts";
 
 export type ConsentStatus = "opted_in" | "opted_out" | "unknown";
-export type ConsentRequirement = "opt_in" | "not_required";
+type ConsentRequirement = "opt_in" | "not_required";
 
 /** One registry row for this recipient and channel: `message_type` is a type name or `*` (all types). */
 export interface ConsentFact {
@@ -15,7 +15,7 @@ export interface ConsentFact {
   source: string;
 }
 
-export interface EffectiveConsent {
+interface EffectiveConsent {
   status: ConsentStatus;
   matched_by: "message_type" | "wildcard" | "none";
   fact: ConsentFact | null;
@@ -63,7 +63,7 @@ export function decideConsent(input: { channel: string; messageType: string; req
 
 export type SmsKeyword = "opt_out" | "opt_in" | "help";
 
-export interface SmsKeywords {
+interface SmsKeywords {
   opt_out: readonly string[];
   opt_in: readonly string[];
   help: readonly string[];

@@ -2,9 +2,7 @@
 
 // Channel policy and access: may this conversation, and this actor, be answered?
 export { decideChannelPolicy, layerChannelRule, resolveChannelRule } from "./channel-policy.ts";
-export type { ChannelRuleSource, ResolvedChannelRule } from "./channel-policy.ts";
 export { decideAccess } from "./access.ts";
-export type { AccessInput } from "./access.ts";
 
 // Pairing: one-time codes for unknown DM actors and their approval.
 export {
@@ -27,16 +25,14 @@ export type {
 
 // Routing: the most specific route binding, compiled once per policy load.
 export { compileRouteBindings, renderSessionKey, resolveRoute, routeDecisionToDecision } from "./routes.ts";
-export type { CompiledRoutes, RouteDecision, RouteMatchedBy, SessionKeyVars } from "./routes.ts";
+export type { CompiledRoutes } from "./routes.ts";
 
 // RBAC: roles and capability checks.
 export { decideRbac, resolveRole } from "./rbac.ts";
-export type { RbacInput, RoleInput } from "./rbac.ts";
 
 // Policy checks for `tau policy check`, preflight and startup.
 export { checkChannelPolicy } from "./strict-mode.ts";
-export type { PolicyIssue } from "./strict-mode.ts";
-export { decideApprovalUse, type ApprovalFacts } from "./approval.ts";
+export { decideApprovalUse } from "./approval.ts";
 
 // Communications: consent, quiet hours, SMS segments, templates and recipients.
 export { decideConsent, effectiveConsent, classifySmsKeyword } from "./consent.ts";

@@ -5,7 +5,7 @@
 import type { Decision } from "../contracts/decision.ts";
 
 /** A daily window in local wall-clock time, `HH:MM` 24 h; `start` after `end` crosses midnight; equal = no window. */
-export interface QuietHoursRule {
+interface QuietHoursRule {
   start: string;
   end: string;
 }

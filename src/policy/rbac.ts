@@ -3,7 +3,7 @@ import { roleAtLeast, type Decision, type Role } from "../contracts/decision.ts"
 import type { RbacFile } from "../contracts/policy.ts";
 
 /** Who is asking: actor key `<transport>:<actor id>` (null without an id), allowlist/pairing facts, and the surface. */
-export interface RoleInput {
+interface RoleInput {
   actorKey: string | null;
   allowlisted: boolean;
   paired: boolean;
@@ -24,7 +24,7 @@ export function resolveRole(input: RoleInput): Role {
 }
 
 /** What the RBAC stage needs: the capability, the role it declares, the caller's role, and the overrides. */
-export interface RbacInput {
+interface RbacInput {
   capabilityId: string;
   declaredRole: Role;
   role: Role;

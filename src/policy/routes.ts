@@ -4,7 +4,7 @@ import type { Envelope } from "../contracts/envelope.ts";
 import type { RouteBinding, RoutePhase, SessionKeyPlaceholder } from "../contracts/policy.ts";
 
 /** Which exact selector of the winning binding is most specific, or `default` when nothing matched. */
-export type RouteMatchedBy =
+type RouteMatchedBy =
   | "binding.actor"
   | "binding.conversation"
   | "binding.account"
@@ -13,7 +13,7 @@ export type RouteMatchedBy =
   | "default";
 
 /** Where an event goes: phase, hint, session key and responder, with the binding that decided it. */
-export interface RouteDecision {
+interface RouteDecision {
   binding_id: string | null;
   matched_by: RouteMatchedBy;
   phase: RoutePhase;
@@ -25,7 +25,7 @@ export interface RouteDecision {
 }
 
 /** Values for session key placeholders; null renders as the empty string. */
-export type SessionKeyVars = Record<SessionKeyPlaceholder, string | null>;
+type SessionKeyVars = Record<SessionKeyPlaceholder, string | null>;
 
 type Segment = { lit: string } | { var: SessionKeyPlaceholder };
 

@@ -5,7 +5,7 @@
  */
 import type { Decision } from "../contracts/decision.ts";
 
-export type SmsEncoding = "GSM-7" | "UCS-2";
+type SmsEncoding = "GSM-7" | "UCS-2";
 
 /** GSM 03.38 basic character set: one septet each (ESC, 0x1B, is left out: it only prefixes the extension table). */
 const GSM_BASIC = new Set(
@@ -14,10 +14,10 @@ const GSM_BASIC = new Set(
 /** GSM 03.38 extension table: ESC + character, two septets each. */
 const GSM_EXTENSION = new Set("^{}\\[~]|€\f");
 
-export const GSM_SINGLE = 160;
-export const GSM_MULTI = 153;
-export const UCS2_SINGLE = 70;
-export const UCS2_MULTI = 67;
+const GSM_SINGLE = 160;
+const GSM_MULTI = 153;
+const UCS2_SINGLE = 70;
+const UCS2_MULTI = 67;
 
 export interface SmsSegmentCount {
   encoding: SmsEncoding;

@@ -3,7 +3,7 @@ import type { ChannelPolicyFile, ChannelRule, ChannelRuleOverride } from "../con
 import { layerChannelRule as layer } from "./channel-policy.ts";
 
 /** One finding. `error` fails preflight and startup (strictMode on); `warning` is reported only (strictMode off). */
-export interface PolicyIssue {
+interface PolicyIssue {
   /** `defaultPolicy` or the channel key whose effective rule is unsafe. */
   key: string;
   code: "strict_mode_open_dm";

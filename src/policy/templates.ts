@@ -22,7 +22,7 @@ export function templatePlaceholders(text: string): string[] {
   return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]!))];
 }
 
-export type RenderResult =
+type RenderResult =
   | { ok: true; subject: string | null; body: string; decision: Decision }
   | { ok: false; decision: Decision; variables: string[] };
 

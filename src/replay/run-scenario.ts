@@ -14,7 +14,7 @@ import { createAppRunner, normalizerFor, openApp, openIngressWriter } from "../a
 import { createLogger } from "../log.ts";
 import { expandTg, ScenarioSchema, type Scenario } from "./scenario.ts";
 
-export interface EventSummary {
+interface EventSummary {
   event_id: string;
   transport: string;
   chat_type: string;
@@ -26,7 +26,7 @@ export interface EventSummary {
   route: string | null;
 }
 
-export interface ReplySummary {
+interface ReplySummary {
   event_id: string | null;
   outbox_id: string;
   purpose: string;
@@ -37,7 +37,7 @@ export interface ReplySummary {
   requests: { method: string; url: string; body: unknown }[];
 }
 
-export type StepResult =
+type StepResult =
   | { step: number; kind: "say"; text: string }
   | { step: number; kind: "ingest"; transport: string; accepted: number; event_ids: string[]; refused: string[]; ignored: string[] }
   | { step: number; kind: "process"; events: EventSummary[]; replies: ReplySummary[]; quarantined: number; duplicates: number }
@@ -76,7 +76,7 @@ identity:
   email: { account_id: ops }
 `;
 
-export function loadScenario(file: string): Scenario {
+function loadScenario(file: string): Scenario {
   return loadYamlFile(file, ScenarioSchema);
 }
 

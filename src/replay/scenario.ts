@@ -20,7 +20,7 @@ const TgShorthand = z
     date: z.number().int().optional(),
   })
   .strict();
-export type TgShorthand = z.infer<typeof TgShorthand>;
+type TgShorthand = z.infer<typeof TgShorthand>;
 
 const Step = z
   .object({

@@ -26,7 +26,7 @@ export interface HealthLike {
   state: "healthy" | "degraded" | "failing";
 }
 
-export interface ServerOptions {
+interface ServerOptions {
   routes: readonly MountedRoute[];
   health: () => HealthLike;
   ready: () => readonly ReadinessCheck[] | Promise<readonly ReadinessCheck[]>;

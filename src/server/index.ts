@@ -1,8 +1,8 @@
 /** @module The HTTP server: the Hono app (webhooks mounted from outside, /healthz, /readyz, /metrics) and its listener. */
 
 // Commonly used
-export { createServer, type ServerOptions, type MountedRoute, type ReadinessCheck, type HealthLike } from "./app.ts";
-export { startServer, parseBind, type RunningServer } from "./listen.ts";
+export { createServer, type MountedRoute, type ReadinessCheck, type HealthLike } from "./app.ts";
+export { startServer, type RunningServer } from "./listen.ts";
 
 // Advanced
 export { bodyLimit, BodyLimitError } from "./body-limit.ts";

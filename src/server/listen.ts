@@ -14,7 +14,7 @@ export interface RunningServer {
 }
 
 /** Split `127.0.0.1:8788` or `[::1]:8788`. */
-export function parseBind(bind: string): { host: string; port: number } {
+function parseBind(bind: string): { host: string; port: number } {
   const m = bind.match(/^\[([0-9a-fA-F:]+)\]:(\d{1,5})$/) ?? bind.match(/^([^\s:]+):(\d{1,5})$/);
   if (!m || Number(m[2]) > 65535) throw new Error(`server.bind ${bind}: expected host:port, e.g. 127.0.0.1:8788`);
   return { host: m[1]!, port: Number(m[2]) };

@@ -27,7 +27,7 @@ export const anomalyStatusCapability = defineCapability({
 });
 
 /** `delivery-<metric>`: one cooldown per metric. */
-export const alertKeyFor = (m: MetricResult) => `delivery-${m.key.replace(/_/g, "-")}`;
+const alertKeyFor = (m: MetricResult) => `delivery-${m.key.replace(/_/g, "-")}`;
 
 export const anomalyDispatchCapability = defineCapability({
   id: "communications.delivery.anomaly.dispatch",

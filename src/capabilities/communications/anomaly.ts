@@ -6,8 +6,8 @@
 import type { CommsDelivery } from "./contracts.ts";
 import type { CommsStore, DeliveryCounts } from "../../store/index.ts";
 
-export const ANOMALY_METRICS = ["failure_rate", "policy_block_rate", "timeout_rate"] as const;
-export type AnomalyMetric = (typeof ANOMALY_METRICS)[number];
+const ANOMALY_METRICS = ["failure_rate", "policy_block_rate", "timeout_rate"] as const;
+type AnomalyMetric = (typeof ANOMALY_METRICS)[number];
 
 export interface MetricResult {
   key: AnomalyMetric;
@@ -29,7 +29,7 @@ export interface AnomalyReport {
 }
 
 /** Judge counts against thresholds. Pure. A metric is breached when its rate is strictly above the threshold. */
-export function judgeAnomalies(counts: DeliveryCounts, cfg: CommsDelivery["anomaly"], sinceMs: number): AnomalyReport {
+function judgeAnomalies(counts: DeliveryCounts, cfg: CommsDelivery["anomaly"], sinceMs: number): AnomalyReport {
   const sampleOk = counts.total >= cfg.min_sample;
   const metric = (key: AnomalyMetric, count: number, threshold: number): MetricResult => {
     const rate = counts.total === 0 ? 0 : count / counts.total;

@@ -88,8 +88,8 @@ export type Mailbox = z.infer<typeof MailboxSchema>;
 export type CatalogMessage = z.infer<typeof CatalogMessageSchema>;
 
 // -------------------------------------------------------------------------------------------- providers.yaml
-export const PROVIDER_MODES = ["simulation", "live"] as const;
-export const CUTOVER_PHASES = ["shadow", "pilot", "live"] as const;
+const PROVIDER_MODES = ["simulation", "live"] as const;
+const CUTOVER_PHASES = ["shadow", "pilot", "live"] as const;
 
 const providerBase = {
   /** `live` allows real sends; `simulation` records them only. */
@@ -101,7 +101,7 @@ const providerBase = {
   timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
 };
 
-export const ResendProviderSchema = z
+const ResendProviderSchema = z
   .object({
     ...providerBase,
     from: senderAddress,
@@ -111,7 +111,7 @@ export const ResendProviderSchema = z
   })
   .strict();
 
-export const TwilioProviderSchema = z
+const TwilioProviderSchema = z
   .object({
     ...providerBase,
     from: z.string().regex(E164, "an E.164 number such as +15005550006").nullable().default(null),
@@ -123,7 +123,7 @@ export const TwilioProviderSchema = z
   .strict()
   .refine((t) => t.from !== null || t.messaging_service_sid !== null, { message: "set from or messaging_service_sid", path: ["from"] });
 
-export const SmtpProviderSchema = z.object({ ...providerBase, from: emailAddress }).strict();
+const SmtpProviderSchema = z.object({ ...providerBase, from: emailAddress }).strict();
 
 export const CommsProvidersSchema = z
   .object({
@@ -137,7 +137,7 @@ export const CommsProvidersSchema = z
   .superRefine((p, ctx) => {
     if (p.routes.email === "smtp" && p.providers.smtp === null) ctx.addIssue({ code: "custom", path: ["routes", "email"], message: "routes email to smtp, but providers.smtp is not configured" });
   });
-export type CommsProviders = z.infer<typeof CommsProvidersSchema>;
+type CommsProviders = z.infer<typeof CommsProvidersSchema>;
 export type ProviderName = "resend" | "twilio" | "smtp";
 
 // ----------------------------------------------------------------------------------------------- policy.yaml
@@ -189,7 +189,7 @@ export const CommsPolicySchema = z
 export type CommsPolicy = z.infer<typeof CommsPolicySchema>;
 
 // -------------------------------------------------------------------------------------------- templates.yaml
-export const TemplateSchema = z
+const TemplateSchema = z
   .object({
     channel: z.enum(["email", "sms"]),
     message_type: id("message type"),
@@ -225,7 +225,7 @@ export function templatesSchemaFor(messageTypes: readonly string[]) {
     });
 }
 export type CommsTemplate = z.infer<typeof TemplateSchema>;
-export type CommsTemplates = { schema_version: 1; templates: Record<string, CommsTemplate> };
+type CommsTemplates = { schema_version: 1; templates: Record<string, CommsTemplate> };
 
 // --------------------------------------------------------------------------------------------- delivery.yaml
 const rate = z.number().min(0).max(1);
@@ -255,7 +255,7 @@ export type CommsDelivery = z.infer<typeof CommsDeliverySchema>;
 
 // ---------------------------------------------------------------------------------------------------- loader
 export const COMMS_FILES = ["stack", "providers", "policy", "templates", "delivery"] as const;
-export type CommsFile = (typeof COMMS_FILES)[number];
+type CommsFile = (typeof COMMS_FILES)[number];
 
 export interface CommsContracts {
   dir: string;

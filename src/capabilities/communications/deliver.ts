@@ -23,7 +23,7 @@ export function idempotencyKeyFor(previewId: string): string {
   return `tau-preview-${previewId}`;
 }
 
-export interface AttemptResult {
+interface AttemptResult {
   status: DeliveryStatus;
   reason_code: string;
   provider_id: string | null;

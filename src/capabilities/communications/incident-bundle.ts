@@ -14,7 +14,7 @@ import { COMMS_FILES, loadCommsContracts, loadCommsFile } from "./contracts.ts";
 import { commsDirOf, fileStamp, flag, policiesDirOf, sha256, writePrivateJson } from "./context.ts";
 
 /** sha256 of every `.yaml`/`.json` in the policies folder and its `communications/` folder, by relative path. */
-export function configHashes(policiesDir: string): Record<string, string> {
+function configHashes(policiesDir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const sub of ["", "communications"]) {
     const dir = path.join(policiesDir, sub);

@@ -28,7 +28,7 @@ export const COMMS_SEND_CAPABILITIES: AnyCapability[] = [
 ];
 
 // Webhook handlers for the Hono server (`app.post("/webhooks/twilio", hooks.twilio)`).
-export { createCommsWebhooks, twiml, type WebhookHandler } from "./webhooks.ts";
+export { createCommsWebhooks } from "./webhooks.ts";
 
 // Contracts: schemas (the stack schema is shared with the mail capabilities) and the loader.
 export {
@@ -52,5 +52,5 @@ export {
 // State and the pieces scripts and other layers may use.
 export { maskRecipient, recipientHash } from "./recipients.ts";
 export type { CommsStore, CommsDeliveryRow as DeliveryRow, PreviewRow } from "../../store/index.ts";
-export { anomalyReport, judgeAnomalies, type AnomalyReport } from "./anomaly.ts";
+export { anomalyReport, type AnomalyReport } from "./anomaly.ts";
 export { commsDirOf, policiesDirOf, type CommsServices } from "./context.ts";

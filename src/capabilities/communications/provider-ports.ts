@@ -4,7 +4,7 @@
  */
 
 /** Provider failure reason codes (stable; PRODUCT.md §9 and the runbook). */
-export const PROVIDER_CODES = [
+const PROVIDER_CODES = [
   "provider_rate_limited",
   "provider_auth_failed",
   "provider_validation_failed",

@@ -28,7 +28,7 @@ function lazySmsSender(cfg: TwilioAdapterConfig): SmsSender {
 export type CredentialTarget = "resend" | "twilio" | "imap" | "smtp";
 export const CREDENTIAL_TARGETS: readonly CredentialTarget[] = ["resend", "twilio", "imap", "smtp"];
 
-export interface CredentialStatus {
+interface CredentialStatus {
   id: string;
   /** The environment variable that may hold it (PRODUCT.md §8), or null for store-only ids. */
   env: string | null;
@@ -70,7 +70,7 @@ export function credentialStatus(s: Services, id: string, purpose: string): Cred
   return { id, env, purpose, state: "present", source: stored !== null && stored === value ? "store" : "env" };
 }
 
-export type SenderResult<T> = { ok: true; sender: T } | { ok: false; missing: string[] };
+type SenderResult<T> = { ok: true; sender: T } | { ok: false; missing: string[] };
 
 /** The Resend sender for these contracts, or the secret ids that are missing. */
 export function emailSenderFor(c: CommsContracts, s: Services): SenderResult<EmailSender> {

@@ -26,7 +26,7 @@ const AUTH = new Set(["missing_api_key", "invalid_api_key", "restricted_api_key"
 const RATE = new Set(["rate_limit_exceeded", "daily_quota_exceeded", "monthly_quota_exceeded"]);
 
 /** Reason code for a Resend error answer (`timedOut`: our own deadline aborted the request). */
-export function toResendReason(error: ResendErrorLike, timedOut: boolean): { reason: ProviderCode; status: "failed" | "timeout" } {
+function toResendReason(error: ResendErrorLike, timedOut: boolean): { reason: ProviderCode; status: "failed" | "timeout" } {
   if (timedOut) return { reason: "provider_timeout", status: "timeout" };
   const name = error.name ?? "";
   const code = error.statusCode ?? null;
@@ -100,12 +100,12 @@ export function createResendAdapter(cfg: ResendAdapterConfig): EmailSender {
   };
 }
 
-export type WebhookVerdict =
+type WebhookVerdict =
   | { ok: true; payload: unknown }
   | { ok: false; reason: "webhook_headers_missing" | "webhook_timestamp_stale" | "webhook_signature_invalid" | "webhook_secret_invalid" | "webhook_body_invalid" };
 
 /** Svix/Standard Webhooks allow five minutes either way. */
-export const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
+const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
 
 /**
  * Verify a Resend (Svix) webhook over the RAW body: `v1,<base64 HMAC-SHA256(key, "${id}.${ts}.${body}")>` against

@@ -17,7 +17,7 @@ export interface Route {
   from: string | null;
 }
 
-export type RouteReason =
+type RouteReason =
   | "route_live"
   | "route_simulated_stack_mode"
   | "route_simulated_provider_mode"

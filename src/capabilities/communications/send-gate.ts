@@ -13,13 +13,13 @@ import { sha256 } from "./context.ts";
 import { decideRouting, type Route } from "./routing.ts";
 
 /** Registry facts about one recipient on one channel. */
-export interface RecipientFacts {
+interface RecipientFacts {
   consent: ConsentFact[];
   /** From the recipient record; null → `policy.default_timezone`. */
   timezone: string | null;
 }
 
-export interface SendRequest {
+interface SendRequest {
   templateId: string;
   /** When given, it must match the template's channel. */
   channel: "email" | "sms" | null;
@@ -27,7 +27,7 @@ export interface SendRequest {
   vars: Record<string, string>;
 }
 
-export interface SendEvaluation {
+interface SendEvaluation {
   allowed: boolean;
   /** First denial's reason, or `preview_ready`. */
   reason: string;
@@ -64,7 +64,7 @@ function quietRule(c: CommsContracts, channel: "email" | "sms", messageType: str
 }
 
 /** The exact message a preview will send. */
-export interface PreviewMessage {
+interface PreviewMessage {
   recipient: string;
   subject: string | null;
   body: string;
@@ -75,7 +75,7 @@ export interface PreviewMessage {
  * definition, the consent rule, quiet hours, SMS rules, routing and the recipient's effective consent. A change
  * in any part makes a preview stale.
  */
-export function basisOf(c: CommsContracts, templateId: string, channel: "email" | "sms", messageType: string, route: Route, consent: ConsentFact[], message: PreviewMessage): Record<string, string> {
+function basisOf(c: CommsContracts, templateId: string, channel: "email" | "sms", messageType: string, route: Route, consent: ConsentFact[], message: PreviewMessage): Record<string, string> {
   const eff = effectiveConsent(consent, messageType);
   return {
     message: h(message),
@@ -147,7 +147,7 @@ export function evaluateSend(c: CommsContracts, req: SendRequest, factsFor: (rec
   return finish();
 }
 
-export interface Revalidation {
+interface Revalidation {
   /** Basis parts that differ from the preview's (`template` also when the template was removed). */
   changed: string[];
   decisions: Decision[];

@@ -22,7 +22,7 @@ const Args = z
   .strict();
 
 /** Merge `--vars` JSON and `--var k=v` into one string map, or say what is wrong. */
-export function parseVars(args: { var?: string | string[] | undefined; vars?: string | Record<string, string | number> | undefined }): { ok: true; vars: Record<string, string> } | { ok: false; detail: string } {
+function parseVars(args: { var?: string | string[] | undefined; vars?: string | Record<string, string | number> | undefined }): { ok: true; vars: Record<string, string> } | { ok: false; detail: string } {
   const out: Record<string, string> = {};
   if (args.vars !== undefined) {
     let obj: unknown = args.vars;

@@ -12,14 +12,13 @@ import { scrub, type ProbeOutcome, type ProviderCode, type SendOutcome, type Sms
 
 type TwilioResponse<T> = TwilioResponseModule.default<T>;
 
-export const TWILIO_DEFAULT_ROOT = "https://api.twilio.com";
 
 /**
  * The SDK's own RequestClient (axios, auth, form encoding) with each request's origin replaced by `apiRoot`
  * (path prefix kept), so self-hosted proxies and local test servers work. With a custom httpClient the
  * client-level `autoRetry` is ignored; tau does not auto-retry sends (dead letters are replayed by an operator).
  */
-export class OriginRewritingRequestClient extends twilio.RequestClient {
+class OriginRewritingRequestClient extends twilio.RequestClient {
   private readonly root: URL;
 
   constructor(apiRoot: string, opts: RequestClient.RequestClientOptions = {}) {
@@ -51,7 +50,7 @@ interface TwilioErrorLike {
 const VALIDATION_CODES = new Set([21211, 21212, 21602, 21603, 21604, 21606, 21614, 21617, 21408]);
 
 /** Reason code for something the SDK threw: a `RestException` (status + Twilio code) or an axios network error. */
-export function toTwilioReason(err: unknown): { reason: ProviderCode; status: "failed" | "timeout"; http: number | null; code: string | null } {
+function toTwilioReason(err: unknown): { reason: ProviderCode; status: "failed" | "timeout"; http: number | null; code: string | null } {
   const e = (err ?? {}) as TwilioErrorLike;
   const http = typeof e.status === "number" ? e.status : null;
   const code = e.code === undefined ? null : String(e.code);

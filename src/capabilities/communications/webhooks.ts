@@ -17,7 +17,7 @@ import { commsDirOf } from "./context.ts";
 import type { DeliveryStatus } from "../../store/index.ts";
 import { maskRecipient, recipientHash } from "./recipients.ts";
 
-export type WebhookHandler = (c: Context) => Promise<Response>;
+type WebhookHandler = (c: Context) => Promise<Response>;
 
 /** The keywords and replies in force; if policy.yaml is broken, the built-in STOP/START/HELP still apply. */
 function smsPolicy(s: Services): CommsPolicy["sms"] {
@@ -32,7 +32,7 @@ function smsPolicy(s: Services): CommsPolicy["sms"] {
 const xml = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** TwiML with an optional reply. @see https://www.twilio.com/docs/messaging/twiml */
-export function twiml(message: string): string {
+function twiml(message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?><Response>${message ? `<Message>${xml(message)}</Message>` : ""}</Response>`;
 }
 

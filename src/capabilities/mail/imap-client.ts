@@ -13,7 +13,6 @@ import {
   type MailAddress,
   type MailboxInfo,
   type MailboxState,
-  type MailPort,
   type MailPortCode,
   type MailSearchHit,
   type MailSession,
@@ -63,7 +62,7 @@ interface ImapErrorLike {
 }
 
 /** Map an imapflow / socket error to a reason code. `connected`: the session was up (a drop is then "lost"). */
-export function toMailPortCode(err: unknown, connected: boolean): MailPortCode {
+function toMailPortCode(err: unknown, connected: boolean): MailPortCode {
   if (err instanceof MailPortError) return err.reason;
   const e = (err ?? {}) as ImapErrorLike;
   const code = e.code ?? "";
@@ -345,9 +344,4 @@ export async function connectImap(cfg: ImapClientConfig, opts: { idle?: boolean 
     throw wrap(err, "login", false);
   }
   return new ImapSession(client, cfg);
-}
-
-/** The mail port over imapflow (what composition hands the email connector). */
-export function createImapPort(cfg: ImapClientConfig): MailPort {
-  return { connect: (opts) => connectImap(cfg, opts) };
 }

@@ -29,7 +29,7 @@ export const MAIL_CAPABILITIES: AnyCapability[] = createMailCapabilities();
 export { IMAP_CLIENT_DEFAULTS } from "./imap-defaults.ts";
 export type { ImapClientConfig } from "./imap-client.ts";
 // Advanced: contract shape and adapters
-export { loadMailStack, toMailStackConfig, watchedMailboxes, stackFilePath, type MailStackConfig, type MailEndpoint, type StackMailbox, type CatalogMessage } from "./stack.ts";
-export { DEFAULT_MAIL_ADAPTERS, DEFAULT_MAIL_RUNTIME, policiesDirOf, type MailAdapters, type MailRuntime, type MailServices, type EmailConnectorBuild, type EmailConnectorFactory } from "./mail-context.ts";
-export { SmtpError, SMTP_CODES } from "./smtp-error.ts";
+export { loadMailStack, watchedMailboxes, type MailStackConfig, type CatalogMessage } from "./stack.ts";
+export { DEFAULT_MAIL_ADAPTERS, DEFAULT_MAIL_RUNTIME, policiesDirOf, type MailAdapters, type MailRuntime, type EmailConnectorBuild, type EmailConnectorFactory } from "./mail-context.ts";
+export { SmtpError } from "./smtp-error.ts";
 export type { SmtpClientConfig } from "./smtp-client.ts";

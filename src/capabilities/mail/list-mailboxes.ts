@@ -9,7 +9,7 @@ import { failedFrom, imapConfigOf, loadStackFor, withImapSession, type MailRunti
 import type { MailStackConfig } from "./stack.ts";
 
 /** One row of the roster. `exists`/`messages` are null where nobody asked a server (simulation, other accounts). */
-export interface MailboxRow {
+interface MailboxRow {
   /** Mailbox id from the contract; null for a server folder the contract does not declare. */
   id: string | null;
   address: string;

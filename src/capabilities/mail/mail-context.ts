@@ -37,7 +37,7 @@ export interface MailRuntime {
 }
 
 /** Why the email connector could not be built (PRODUCT.md §8 style: `ready`, `missing_<secret>`). */
-export type EmailConnectorUnavailable = "email_disabled" | "stack_contract_invalid" | "missing_imap_password";
+type EmailConnectorUnavailable = "email_disabled" | "stack_contract_invalid" | "missing_imap_password";
 
 /** The email connector for one poll round, or why not; built by the composition (src/app/email-connector.ts). */
 export type EmailConnectorBuild =
@@ -53,7 +53,7 @@ export const DEFAULT_MAIL_RUNTIME: MailRuntime = { adapters: DEFAULT_MAIL_ADAPTE
  * `Services` may carry the absolute policies folder (`app.loaded.policiesDir`); until it does, `policies_dir`
  * is resolved next to the state dir, as the communications capabilities do.
  */
-export type MailServices = Services & { policiesDir?: string };
+type MailServices = Services & { policiesDir?: string };
 
 export function policiesDirOf(services: Services): string {
   return (services as MailServices).policiesDir ?? path.resolve(path.dirname(services.stateDir), services.config.policies_dir);
@@ -69,7 +69,7 @@ export function loadStackFor(services: Services): { ok: true; stack: MailStackCo
 }
 
 /** Where secrets come from: `Services` and `ConnectorDeps` both qualify. */
-export interface SecretSource {
+interface SecretSource {
   secret(id: string): string | null;
 }
 

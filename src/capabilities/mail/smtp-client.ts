@@ -7,7 +7,7 @@
 import nodemailer from "nodemailer";
 import type { TlsMode } from "./stack.ts";
 
-export { SMTP_CODES, SmtpError, type SmtpCode } from "./smtp-error.ts";
+export { SmtpError, type SmtpCode } from "./smtp-error.ts";
 import { SmtpError, type SmtpCode } from "./smtp-error.ts";
 
 export interface SmtpClientConfig {
@@ -39,7 +39,7 @@ interface NodemailerErrorLike {
 }
 
 /** Map a nodemailer error to a reason code. */
-export function toSmtpCode(err: unknown): SmtpCode {
+function toSmtpCode(err: unknown): SmtpCode {
   if (err instanceof SmtpError) return err.reason;
   const e = (err ?? {}) as NodemailerErrorLike;
   switch (e.code === "ESOCKET" || e.code === "ECONNECTION" ? (e.originalCode ?? e.code) : e.code) {

@@ -1,7 +1,7 @@
 /** @module SMTP failure reason codes and their error, apart from the nodemailer adapter so callers need not load it. */
 import { TauError } from "../../contracts/errors.ts";
 
-export const SMTP_CODES = ["smtp_auth_failed", "smtp_timeout", "smtp_connection_refused", "smtp_rejected", "smtp_protocol_error"] as const;
+const SMTP_CODES = ["smtp_auth_failed", "smtp_timeout", "smtp_connection_refused", "smtp_rejected", "smtp_protocol_error"] as const;
 export type SmtpCode = (typeof SMTP_CODES)[number];
 
 /** A failed SMTP operation with its reason code and, when the server answered, its response code. */

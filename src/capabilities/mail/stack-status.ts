@@ -10,7 +10,7 @@ import { imapConfigOf, loadStackFor, reasonOf, smtpConfigOf, withImapSession, ty
 import { imapMailboxes, type MailStackConfig } from "./stack.ts";
 
 /** One check's outcome; `reason_code` is null when it passed. */
-export interface StackCheck {
+interface StackCheck {
   name: "contract" | "contract_parity" | "imap_login" | "mailbox_parity" | "smtp_probe";
   ok: boolean;
   reason_code: string | null;

@@ -13,7 +13,7 @@ import { CommsStackSchema, type CommsStack } from "../communications/contracts.t
 /** How a client secures an endpoint: implicit TLS (993/465), required STARTTLS (143/587), or none (loopback only). */
 export type TlsMode = "implicit" | "starttls" | "none";
 
-export interface MailEndpoint {
+interface MailEndpoint {
   host: string;
   port: number;
   tls: TlsMode;
@@ -24,7 +24,7 @@ export interface MailEndpoint {
 }
 
 /** A declared mailbox (an address with a role). Only those on the IMAP login's account can be read over IMAP. */
-export interface StackMailbox {
+interface StackMailbox {
   id: string;
   address: string;
   role: string;
@@ -62,13 +62,13 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
  * The contract says only `secure` (implicit TLS or not). Not secure means required STARTTLS, except on loopback,
  * where it means plain text (a local relay or test server); a remote endpoint is never used in clear text.
  */
-export function tlsModeOf(host: string, secure: boolean): TlsMode {
+function tlsModeOf(host: string, secure: boolean): TlsMode {
   if (secure) return "implicit";
   return LOOPBACK.has(host.toLowerCase()) ? "none" : "starttls";
 }
 
 /** Adapt the validated contract to the mail view. */
-export function toMailStackConfig(stack: CommsStack, file: string): MailStackConfig {
+function toMailStackConfig(stack: CommsStack, file: string): MailStackConfig {
   const endpoint = (e: CommsStack["imap"]): MailEndpoint => ({ host: e.host, port: e.port, tls: tlsModeOf(e.host, e.secure), user: e.user, password_secret: e.password_secret });
   const imapUser = stack.imap.user.toLowerCase();
   return {
@@ -82,7 +82,7 @@ export function toMailStackConfig(stack: CommsStack, file: string): MailStackCon
 }
 
 /** Where the stack contract lives under the policies folder (`.json` is accepted next to it). */
-export function stackFilePath(policiesDir: string): string {
+function stackFilePath(policiesDir: string): string {
   return path.join(policiesDir, "communications", "stack.yaml");
 }
 
