@@ -136,6 +136,8 @@ export function createRunner(deps: RunnerDeps) {
       let duplicates = 0;
       try {
         store.atomically(() => {
+          // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
+          store.access.holdAdmissions();
           // Each line is parsed as its turn comes, so a batch's envelopes do not all stay alive until it commits.
           for (const raw of read.lines) {
             const l = decodeLine(raw);
@@ -179,6 +181,7 @@ export function createRunner(deps: RunnerDeps) {
         dryRun.abort();
         throw err;
       } finally {
+        store.access.releaseAdmissions();
         batchSeen.clear();
       }
     }

@@ -2,7 +2,8 @@
  * @module Allowlist and pairing state: who is admitted, which codes are pending, attempt counts. `admission`
  * answers the hot-path question (allowlisted? paired?) from memory until the allowlist or pairings change:
  * writes through this store clear the memory, writes by any other connection are noticed through
- * `PRAGMA data_version`.
+ * `PRAGMA data_version` — on every call, or once per unit of work between `holdAdmissions` and
+ * `releaseAdmissions` (the runner's batch: nobody else commits while it writes).
  */
 import type { Db } from "./db.ts";
 
@@ -67,6 +68,15 @@ export function createAccessStore(db: Db) {
   };
   const admitted = new Map<string, Admission>();
   let seenVersion = -1;
+  let held = false;
+  /** Forget remembered admissions if another connection committed since the last look. */
+  const revalidate = (): void => {
+    const v = q.dataVersion.get()!;
+    if (v !== seenVersion || admitted.size >= ADMISSION_MEMORY) {
+      admitted.clear();
+      seenVersion = v;
+    }
+  };
   /** Forget remembered admissions (after a write that may change one). */
   const changed = <T>(result: T): T => {
     admitted.clear();
@@ -75,11 +85,7 @@ export function createAccessStore(db: Db) {
   return {
     /** Allowlisted / paired for `actorKey`, from memory while nothing changed the allowlist or pairings. */
     admission: (actorKey: string): Admission => {
-      const v = q.dataVersion.get()!;
-      if (v !== seenVersion || admitted.size >= ADMISSION_MEMORY) {
-        admitted.clear();
-        seenVersion = v;
-      }
+      if (!held) revalidate();
       let a = admitted.get(actorKey);
       if (!a) {
         const r = q.admission.get(actorKey, actorKey)!;
@@ -87,6 +93,15 @@ export function createAccessStore(db: Db) {
         admitted.set(actorKey, a);
       }
       return a;
+    },
+    /** Inside a unit of work that writes (the runner's batch): look for other connections' commits once, now. */
+    holdAdmissions: (): void => {
+      revalidate();
+      held = true;
+    },
+    /** The unit of work is over: `admission` looks on every call again. */
+    releaseAdmissions: (): void => {
+      held = false;
     },
     isAllowlisted: (actorKey: string): boolean => q.isAllowlisted.get(actorKey) !== undefined,
     listAllowlist: (): AllowlistRow[] => q.listAllow.all(),

@@ -57,4 +57,20 @@ describe("admission memory", () => {
     elsewhere(h, "DELETE FROM allowlist WHERE actor_key = 'telegram:7002'");
     expect(access.admission("telegram:7002")).toEqual({ allowlisted: false, paired: true });
   });
+
+  it("inside a held unit of work (the runner's batch) answers as of its start, and looks again after", () => {
+    h = makeTauHome();
+    app = h.open();
+    const access = app.store.access;
+    access.holdAdmissions();
+    expect(access.admission("telegram:7003")).toEqual({ allowlisted: false, paired: false });
+    elsewhere(h, "INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES ('telegram:7003', 'telegram', '7003', '', 'cli', 0)");
+    expect(access.admission("telegram:7003")).toEqual({ allowlisted: false, paired: false });
+    access.releaseAdmissions();
+    expect(access.admission("telegram:7003")).toEqual({ allowlisted: true, paired: false });
+    access.holdAdmissions();
+    access.removeAllowlist("telegram:7003"); // a write through the store is seen at once, held or not
+    expect(access.admission("telegram:7003")).toEqual({ allowlisted: false, paired: false });
+    access.releaseAdmissions();
+  });
 });
