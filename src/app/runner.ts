@@ -22,7 +22,6 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
   const { config, store } = app;
   const services = opts.services ?? createServices(app);
   const commands = app.store.commands;
-  const jobs = createJobRunner(services, commands);
   const gate = createOperationalGate(app.store, app.clock);
   const delivery = createDelivery({
     store,
@@ -32,6 +31,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     blocked: (t) => gate.deliveryBlock(t),
     clock: app.clock,
   });
+  const jobs = createJobRunner(services, commands, { dryRunBatch: () => delivery.dryRunBatch() });
   const runner = createRunner({
     config,
     stateDir: app.stateDir,
@@ -59,7 +59,9 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
       });
     },
     afterCommit: async (fresh) => {
+      jobs.takeWritten();
       await jobs.runQueued(fresh);
+      return jobs.takeWritten();
     },
     onStart: () => {
       jobs.recover();

@@ -5,6 +5,7 @@
  */
 import type { ReplyTarget } from "../contracts/outbound.ts";
 import type { Role } from "../contracts/decision.ts";
+import type { DryRunBatch } from "../outbound/deliver.ts";
 import { queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { CommandStore, JobRow } from "../store/index.ts";
 import { footer } from "../capabilities/args.ts";
@@ -12,23 +13,38 @@ import type { CapabilityResult } from "../capabilities/capability.ts";
 import { auditEntryFor, runCapability } from "../capabilities/execute.ts";
 import type { Services } from "../capabilities/services.ts";
 
-export function createJobRunner(services: Services, commands: CommandStore) {
-  const { store, config } = services;
+export interface JobRunnerOptions {
+  /** Dry-run replies written with the group's commit (stored sent, receipts fsynced just before it), as the runner does. */
+  dryRunBatch?: () => DryRunBatch;
+}
 
+export function createJobRunner(services: Services, commands: CommandStore, opts: JobRunnerOptions = {}) {
+  const { store, config } = services;
+  /** Dry-run reply chunks written with a group's commit since the last `takeWritten()`. */
+  let written = 0;
+
+  /** One unit of work for a group of finished jobs: statuses, replies, audit records and dry-run receipts. */
   function finishAll(items: { job: JobRow; result: CapabilityResult }[], now: number, fresh?: QueuedReply[]): void {
     if (items.length === 0) return;
-    store.atomically(() => {
-      for (const { job, result } of items) finish(job, result, now, fresh);
-    });
+    const dryRun = opts.dryRunBatch?.();
+    try {
+      written += store.atomically(() => {
+        for (const { job, result } of items) finish(job, result, now, fresh, dryRun);
+        return dryRun?.write() ?? 0;
+      });
+    } catch (err) {
+      dryRun?.abort();
+      throw err;
+    }
   }
 
-  function finish(job: JobRow, result: CapabilityResult, now: number, fresh?: QueuedReply[]): void {
+  function finish(job: JobRow, result: CapabilityResult, now: number, fresh?: QueuedReply[], dryRun?: DryRunBatch): void {
     store.atomically(() => {
       if (!commands.setJob(job.job_id, "running", result.status === "reported" ? "done" : "failed", now, JSON.stringify(result))) return;
       if (job.reply_target) {
         const target = JSON.parse(job.reply_target) as ReplyTarget;
         const text = `${result.text}\n\n${footer(config.commands.prefix, job.command, result.status, result.reason_code)}`;
-        queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now }, () => `${job.job_id.replace(/^job_/, "ob_")}`, fresh);
+        queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun }, () => `${job.job_id.replace(/^job_/, "ob_")}`, fresh);
       }
       services.audit(auditEntryFor({ id: job.capability_id }, JSON.parse(job.args) as Record<string, unknown>, { principal: job.principal, surface: job.reply_target ? "chat" : "cli" }, result));
       store.counters.bump(`commands.${result.reason_code}`);
@@ -36,6 +52,12 @@ export function createJobRunner(services: Services, commands: CommandStore) {
   }
 
   return {
+    /** Dry-run reply chunks written with job commits since the last call (the runner counts them as delivered). */
+    takeWritten(): number {
+      const n = written;
+      written = 0;
+      return n;
+    },
     /** Mark jobs a crash cut off; their reply says so. */
     recover(): number {
       const now = services.clock();

@@ -32,7 +32,7 @@ export interface RunnerDeps {
   /** Transports to read; defaults to all. */
   transports?: readonly Transport[];
   /** After each cycle's commits (runs queued capability jobs); pushes the replies it queued onto `fresh`. */
-  afterCommit?: (fresh: QueuedReply[]) => Promise<void>;
+  afterCommit?: (fresh: QueuedReply[]) => Promise<number | void>;
   /** Once, before the first cycle (recovers interrupted jobs). */
   onStart?: () => void;
 }
@@ -208,7 +208,8 @@ export function createRunner(deps: RunnerDeps) {
     for (const t of transports) processTransport(t, share, report, fresh);
     report.delivered += await deps.delivery.deliverFresh(fresh);
     const jobReplies: QueuedReply[] = [];
-    await deps.afterCommit?.(jobReplies);
+    // Dry-run job replies are written with their job's commit; the hook says how many chunks that was.
+    report.delivered += (await deps.afterCommit?.(jobReplies)) ?? 0;
     report.delivered += await deps.delivery.deliverFresh(jobReplies);
     const delivered = await deps.delivery.deliverPending();
     report.delivered += delivered.chunks;
