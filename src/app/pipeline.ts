@@ -33,7 +33,7 @@ export function createDecisionPipeline(services: Services, seen: (eventId: strin
     markResponder: (k, at) => store.runner.putResponderAt(k, at),
     identity: config.identity,
   });
-  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, commands: services.store.commands, audit: services.audit, approvalTtlMs: 10 * 60_000 });
+  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, store: services.store, audit: services.audit });
   return buildPipeline({
     dedupe: createDedupeStage(seen),
     selfBot: createSelfBotFilterStage(config.identity, new Set()),

@@ -49,7 +49,7 @@ function approvalIdFor(seed: string): string {
  * Step 3a: store an approval request and audit it, in the caller's unit of work (chat: the runner's batch) or its
  * own. Returns the id, the argument hash the approver quotes, and the expiry.
  */
-export function requestApproval(services: Pick<Services, "store" | "audit">, r: ApprovalRequest): { id: string; hash: string; expires_at_ms: number } {
+export function requestApproval(services: { store: Pick<Services["store"], "atomically" | "commands">; audit: Services["audit"] }, r: ApprovalRequest): { id: string; hash: string; expires_at_ms: number } {
   const id = approvalIdFor(r.seed);
   const hash = argsHash(r.cap.id, r.args);
   const expires_at_ms = r.now + APPROVAL_TTL_MS;

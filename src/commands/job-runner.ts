@@ -38,17 +38,16 @@ export function createJobRunner(services: Services, commands: CommandStore, opts
     }
   }
 
+  /** One job's status, reply, audit record and counter; runs inside `finishAll`'s unit of work. */
   function finish(job: JobRow, result: CapabilityResult, now: number, fresh?: QueuedReply[], dryRun?: DryRunBatch): void {
-    store.atomically(() => {
-      if (!commands.setJob(job.job_id, "running", result.status === "reported" ? "done" : "failed", now, JSON.stringify(result))) return;
-      if (job.reply_target) {
-        const target = JSON.parse(job.reply_target) as ReplyTarget;
-        const text = `${result.text}\n\n${footer(config.commands.prefix, job.command, result.status, result.reason_code)}`;
-        queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun }, () => `${job.job_id.replace(/^job_/, "ob_")}`, fresh);
-      }
-      services.audit(auditEntryFor({ id: job.capability_id }, JSON.parse(job.args) as Record<string, unknown>, { principal: job.principal, surface: job.reply_target ? "chat" : "cli" }, result));
-      store.counters.bump(`commands.${result.reason_code}`);
-    });
+    if (!commands.setJob(job.job_id, "running", result.status === "reported" ? "done" : "failed", now, JSON.stringify(result))) return;
+    if (job.reply_target) {
+      const target = JSON.parse(job.reply_target) as ReplyTarget;
+      const text = `${result.text}\n\n${footer(config.commands.prefix, job.command, result.status, result.reason_code)}`;
+      queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun }, () => `${job.job_id.replace(/^job_/, "ob_")}`, fresh);
+    }
+    services.audit(auditEntryFor({ id: job.capability_id }, JSON.parse(job.args) as Record<string, unknown>, { principal: job.principal, surface: job.reply_target ? "chat" : "cli" }, result));
+    store.counters.bump(`commands.${result.reason_code}`);
   }
 
   return {

@@ -44,8 +44,6 @@ export function createStore(db: Db) {
       }
       return result!.value;
     },
-    /** Transitional: the raw handle, until every caller uses a family method. Removed when the port is complete. */
-    db,
     close(): void {
       db.close();
     },

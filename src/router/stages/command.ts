@@ -3,14 +3,13 @@
  * executed), finds the capability, checks RBAC and arguments, then either queues a job (run after the decision
  * commits) or stores an approval request. Anything that is not a command goes on to the responder.
  */
-import { createHash } from "node:crypto";
 import type { PolicySet } from "../../config/policy-set.ts";
 import type { AuditEntry } from "../../audit/audit-log.ts";
-import { argsHash, buildArgs, footer } from "../../capabilities/args.ts";
+import { footer } from "../../capabilities/args.ts";
+import { authorize, requestApproval, validateArgs } from "../../capabilities/execute.ts";
 import { parseTauCommand } from "../../commands/parse-command.ts";
 import type { CapabilityRegistry } from "../../capabilities/registry.ts";
-import { decideRbac } from "../../policy/index.ts";
-import type { CommandStore } from "../../store/index.ts";
+import type { Store } from "../../store/index.ts";
 import { replyTargetOf } from "../../contracts/reply-target.ts";
 import { stage } from "../compose.ts";
 import { decide, type EventContext } from "../context.ts";
@@ -20,9 +19,9 @@ export interface CommandStageDeps {
   botUsername: (transport: string) => string | null;
   registry: CapabilityRegistry;
   policies: () => PolicySet | null;
-  commands: CommandStore;
+  /** Approval requests are stored through it, in the runner's unit of work. */
+  store: Pick<Store, "atomically" | "commands">;
   audit: (e: AuditEntry) => void;
-  approvalTtlMs: number;
 }
 
 export function createCommandStage(deps: CommandStageDeps) {
@@ -54,7 +53,7 @@ export function createCommandStage(deps: CommandStageDeps) {
     const command = cap.alias.join(" ");
     const p = deps.policies();
     const role = ctx.role ?? "viewer";
-    const rbac = decideRbac({ capabilityId: cap.id, declaredRole: cap.role, role, rbac: p!.rbac });
+    const rbac = authorize(cap, role, p!.rbac);
     if (rbac.outcome === "deny") {
       decide(ctx, rbac, "replied");
       ctx.reason = "command_rbac_denied";
@@ -62,24 +61,27 @@ export function createCommandStage(deps: CommandStageDeps) {
       return say(command, "failed", "command_rbac_denied", `You need the ${rbac.detail?.need} role for ${deps.prefix} ${command} (you are ${role}).`);
     }
     decide(ctx, rbac);
-    const args = buildArgs(cap, match.rest, parsed.flags);
+    const args = validateArgs(cap, match.rest, parsed.flags);
     if (!args.ok) {
       decide(ctx, { stage: "command", outcome: "deny", reason: "command_args_invalid", detail: { detail: args.detail } }, "replied");
       return say(command, "failed", "command_args_invalid", `Bad arguments: ${args.detail}.`);
     }
     if (cap.approval !== "none") {
-      const target = JSON.stringify(replyTargetOf(env));
-      const id = "ap_" + createHash("sha256").update(env.event_id).digest("hex").slice(0, 10);
-      const hash = argsHash(cap.id, args.args);
-      deps.commands.insertApproval({
-        id, capability_id: cap.id, command, args: JSON.stringify(args.args), args_hash: hash, requester: principal, requester_role: role,
-        surface: "chat", approval: cap.approval, reply_target: target, created_at_ms: ctx.now, expires_at_ms: ctx.now + deps.approvalTtlMs,
+      // Stored in the runner's unit of work for this batch; the id is derived from the event, so a replay asks once.
+      const { id, hash, expires_at_ms } = requestApproval(deps, {
+        cap,
+        args: args.args,
+        principal,
+        role,
+        surface: "chat",
+        replyTarget: JSON.stringify(replyTargetOf(env)),
+        now: ctx.now,
+        seed: env.event_id,
       });
-      deps.audit({ actor: principal, surface: "chat", action: "approval.request", target: cap.id, args: { id, ...args.args }, outcome: "pending", reason_code: "approval_requested" });
       decide(ctx, { stage: "approval", outcome: "info", reason: "approval_requested", detail: { id, kind: cap.approval } }, "pending_approval");
       const who = cap.approval === "two_person" ? "a second operator (not you)" : "you or another operator";
       return say(command, "pending_approval", "approval_requested",
-        `${deps.prefix} ${command} needs approval (${cap.approval}). ${who[0]!.toUpperCase()}${who.slice(1)} can run: ${deps.prefix} approve ${id} ${hash.slice(0, 8)}  — or ${deps.prefix} deny ${id}. Expires in ${Math.round(deps.approvalTtlMs / 60_000)} min.`);
+        `${deps.prefix} ${command} needs approval (${cap.approval}). ${who[0]!.toUpperCase()}${who.slice(1)} can run: ${deps.prefix} approve ${id} ${hash.slice(0, 8)}  — or ${deps.prefix} deny ${id}. Expires in ${Math.round((expires_at_ms - ctx.now) / 60_000)} min.`);
     }
     ctx.jobs.push({ capability_id: cap.id, args: args.args, command, principal, role, approval_id: null });
     decide(ctx, { stage: "command", outcome: "allow", reason: "command_queued", detail: { capability: cap.id } }, "replied");

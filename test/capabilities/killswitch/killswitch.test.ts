@@ -66,7 +66,7 @@ function wiredPipeline(services: Services, gate: OperationalGate): (ctx: EventCo
   const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);
   const isCommand = (text: string) => parseTauCommand(text, { prefix, botUsername: null }).kind !== "none";
   const responder = createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: (k) => store.runner.lastResponderAt(k), markResponder: (k, at) => store.runner.putResponderAt(k, at) });
-  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, commands: services.store.commands, audit: services.audit, approvalTtlMs: 600_000 });
+  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, store: services.store, audit: services.audit });
   return buildPipeline({
     dedupe: createDedupeStage(() => false),
     gate: createTransportGateStage((t) => gate.transportBlock(t)),
