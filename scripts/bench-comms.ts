@@ -42,7 +42,8 @@ export async function runCommsBench(): Promise<CommsBenchResult> {
   try {
     fs.mkdirSync(path.join(dir, "policies", "communications"), { recursive: true });
     for (const f of fs.readdirSync(path.join(ROOT, "policies", "communications"))) {
-      if (f.endsWith(".yaml")) fs.copyFileSync(path.join(ROOT, "policies", "communications", f), path.join(dir, "policies", "communications", f));
+      if (f.endsWith(".yaml"))
+        fs.copyFileSync(path.join(ROOT, "policies", "communications", f), path.join(dir, "policies", "communications", f));
     }
     fs.writeFileSync(path.join(dir, "tau.yaml"), "schema_version: 1\nlog:\n  level: error\n");
     const now = Date.parse("2026-02-23T15:00:00Z");
@@ -55,15 +56,29 @@ export async function runCommsBench(): Promise<CommsBenchResult> {
           const sms = i % 3 === 0;
           store.insertDelivery(
             {
-              delivery_id: `dl_b${i}`, preview_id: null, channel: sms ? "sms" : "email", provider: sms ? "twilio" : "resend", message_type: "transactional",
-              recipient_hash: `h${i % 5000}`, recipient_masked: "+1***0000", live: 1, status: STATUSES[i % STATUSES.length]!, reason_code: "bench",
-              provider_id: null, idempotency_key: `k${i}`, latency_ms: 42, attempts: 1,
+              delivery_id: `dl_b${i}`,
+              preview_id: null,
+              channel: sms ? "sms" : "email",
+              provider: sms ? "twilio" : "resend",
+              message_type: "transactional",
+              recipient_hash: `h${i % 5000}`,
+              recipient_masked: "+1***0000",
+              live: 1,
+              status: STATUSES[i % STATUSES.length]!,
+              reason_code: "bench",
+              provider_id: null,
+              idempotency_key: `k${i}`,
+              latency_ms: 42,
+              attempts: 1,
             },
             at,
           );
         }
       });
-      const services = { ...createServices(app, createRegistry().register(...COMMS_SEND_CAPABILITIES)), policiesDir: app.loaded.policiesDir };
+      const services = {
+        ...createServices(app, createRegistry().register(...COMMS_SEND_CAPABILITIES)),
+        policiesDir: app.loaded.policiesDir,
+      };
       const cap = services.registry.get("communications.delivery.anomaly.status")!;
       const cfg = loadCommsContracts(path.join(dir, "policies", "communications")).delivery.anomaly;
       const capRuns: number[] = [];
@@ -83,7 +98,15 @@ export async function runCommsBench(): Promise<CommsBenchResult> {
       const counts = (last as { data: { counts: { total: number } } }).data.counts;
       if (counts.total !== ROWS) throw new Error(`bench: expected ${ROWS} rows in the window, saw ${counts.total}`);
       const capability_ms = summary(capRuns);
-      return { name: "comms.anomaly_status", rows: ROWS, runs: RUNS, capability_ms, aggregate_ms: summary(aggRuns), target_ms: TARGET_MS, pass: capability_ms.p99 < TARGET_MS };
+      return {
+        name: "comms.anomaly_status",
+        rows: ROWS,
+        runs: RUNS,
+        capability_ms,
+        aggregate_ms: summary(aggRuns),
+        target_ms: TARGET_MS,
+        pass: capability_ms.p99 < TARGET_MS,
+      };
     } finally {
       app.close();
     }

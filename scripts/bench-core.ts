@@ -41,7 +41,10 @@ function home(dir: string, policy: string | null): { dir: string; stateDir: stri
   if (policy !== null) {
     fs.mkdirSync(path.join(dir, "policies"), { recursive: true });
     fs.writeFileSync(path.join(dir, "policies", "channel-policy.yaml"), policy);
-    fs.writeFileSync(config, `schema_version: 1\nlog: { level: silent }\n${IDENTITY_YAML}runner: { coalesce_window_ms: 0, rotate_min_bytes: 0 }\n`);
+    fs.writeFileSync(
+      config,
+      `schema_version: 1\nlog: { level: silent }\n${IDENTITY_YAML}runner: { coalesce_window_ms: 0, rotate_min_bytes: 0 }\n`,
+    );
   }
   return { dir, stateDir: path.join(dir, "state"), config };
 }
@@ -90,12 +93,24 @@ defaultPolicy: { dmPolicy: allow, allowFrom: allowlist_or_pairing, groupPolicy: 
 async function prepareRunner(dir: string, variant: string): Promise<Record<string, unknown>> {
   const N = Number(process.env.BENCH_EVENTS ?? 100_000);
   const h = home(dir, variant === "real_policies" ? REAL_POLICY : OPEN_POLICY);
-  const app = openApp({ stateDir: h.stateDir, configPath: h.config, env: {}, logger: createLogger({ level: "silent", includeIdentifiers: false }) });
+  const app = openApp({
+    stateDir: h.stateDir,
+    configPath: h.config,
+    env: {},
+    logger: createLogger({ level: "silent", includeIdentifiers: false }),
+  });
   // Allowlist the 5,000 actors so real policies admit them (the realistic steady state).
   app.store.atomically(() => {
     for (let a = 0; a < 5000; a++) {
       const id = String(100_000 + a);
-      app.store.access.addAllowlist({ actor_key: `telegram:${id}`, transport: "telegram", actor_id: id, note: "", added_by: "bench", added_at_ms: 0 });
+      app.store.access.addAllowlist({
+        actor_key: `telegram:${id}`,
+        transport: "telegram",
+        actor_id: id,
+        note: "",
+        added_by: "bench",
+        added_at_ms: 0,
+      });
     }
   });
   const w = openIngressWriter(app, true);
@@ -108,7 +123,12 @@ async function prepareRunner(dir: string, variant: string): Promise<Record<strin
 /** Parse + validate only over the ingress file, then the runner end to end over the same file, in this process. */
 async function runRunner(dir: string, variant: string): Promise<Record<string, unknown>> {
   const h = home(dir, null);
-  const app = openApp({ stateDir: h.stateDir, configPath: h.config, env: {}, logger: createLogger({ level: "silent", includeIdentifiers: false }) });
+  const app = openApp({
+    stateDir: h.stateDir,
+    configPath: h.config,
+    env: {},
+    logger: createLogger({ level: "silent", includeIdentifiers: false }),
+  });
   const file = path.join(h.stateDir, "ingress", "telegram.ndjson");
   const t0 = performance.now();
   let ok = 0;
@@ -130,7 +150,12 @@ async function runRunner(dir: string, variant: string): Promise<Record<string, u
       store,
       clock: app.clock,
       logger: app.logger,
-      delivery: createDelivery({ store, senders: createSenders(app.config), dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"), clock: app.clock }),
+      delivery: createDelivery({
+        store,
+        senders: createSenders(app.config),
+        dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
+        clock: app.clock,
+      }),
       buildPipeline: (seen) =>
         buildPipeline({
           dedupe: createDedupeStage(seen),
@@ -138,7 +163,12 @@ async function runRunner(dir: string, variant: string): Promise<Record<string, u
           kind: createEventKindStage(),
           policy: [createPlaceholderPolicyStage()],
           route: createDefaultRouteStage(),
-          dispatch: createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: () => undefined, markResponder: () => undefined }),
+          dispatch: createResponderStage({
+            responders: builtinResponders(),
+            coalesceWindowMs: 0,
+            lastResponderAt: () => undefined,
+            markResponder: () => undefined,
+          }),
         }),
     });
     runner = rr;
@@ -183,14 +213,31 @@ async function benchIngest(): Promise<Record<string, unknown>> {
   const stats = w.stats();
   await w.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { writers: WRITERS, events: N, durable_events_per_s: Math.round((N / ms) * 1000), fsyncs: stats.fsyncs, events_per_fsync: Number((N / stats.fsyncs).toFixed(1)), ms: Math.round(ms) };
+  return {
+    writers: WRITERS,
+    events: N,
+    durable_events_per_s: Math.round((N / ms) * 1000),
+    fsyncs: stats.fsyncs,
+    events_per_fsync: Number((N / stats.fsyncs).toFixed(1)),
+    ms: Math.round(ms),
+  };
 }
 
 function benchPolicy(): Record<string, unknown> {
-  const channel = ChannelPolicyFileSchema.parse({ schema_version: 1, defaultPolicy: { dmPolicy: "allow", allowFrom: "allowlist_or_pairing", groupPolicy: "allow", requireMention: true }, channels: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`telegram:-100${i}`, { requireMention: false }])) });
+  const channel = ChannelPolicyFileSchema.parse({
+    schema_version: 1,
+    defaultPolicy: { dmPolicy: "allow", allowFrom: "allowlist_or_pairing", groupPolicy: "allow", requireMention: true },
+    channels: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`telegram:-100${i}`, { requireMention: false }])),
+  });
   const bindings = RouteBindingsFileSchema.parse({
     schema_version: 1,
-    bindings: Array.from({ length: 1000 }, (_, i) => ({ binding_id: `b${i}`, transport: "telegram", conversation_id: i % 2 ? `-100${i}` : "*", actor_id: i % 3 ? String(100_000 + i) : "*", account_id: "*" })),
+    bindings: Array.from({ length: 1000 }, (_, i) => ({
+      binding_id: `b${i}`,
+      transport: "telegram",
+      conversation_id: i % 2 ? `-100${i}` : "*",
+      actor_id: i % 3 ? String(100_000 + i) : "*",
+      account_id: "*",
+    })),
   });
   const routes = compileRouteBindings(bindings.bindings);
   const allow = new Set(Array.from({ length: 10_000 }, (_, i) => `telegram:${100_000 + i}`));
@@ -211,14 +258,32 @@ function benchPolicy(): Record<string, unknown> {
   }
   samples.sort((x, y) => x - y);
   const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]! / 1000;
-  return { decisions: samples.length, allowlist: allow.size, bindings: 1000, p50_us: Number(q(0.5).toFixed(2)), p99_us: Number(q(0.99).toFixed(2)), max_us: Number(q(1).toFixed(1)), sink: sink > 0 };
+  return {
+    decisions: samples.length,
+    allowlist: allow.size,
+    bindings: 1000,
+    p50_us: Number(q(0.5).toFixed(2)),
+    p99_us: Number(q(0.99).toFixed(2)),
+    max_us: Number(q(1).toFixed(1)),
+    sink: sink > 0,
+  };
 }
 
 const [mode, dir, variant] = process.argv.slice(2);
 const out =
-  mode === "prepare-runner" ? await prepareRunner(dir!, variant!) : mode === "run-runner" ? await runRunner(dir!, variant!) : mode === "ingest" ? await benchIngest() : mode === "policy" ? benchPolicy() : null;
+  mode === "prepare-runner"
+    ? await prepareRunner(dir!, variant!)
+    : mode === "run-runner"
+      ? await runRunner(dir!, variant!)
+      : mode === "ingest"
+        ? await benchIngest()
+        : mode === "policy"
+          ? benchPolicy()
+          : null;
 if (!out) {
-  process.stderr.write("usage: bench-core.ts prepare-runner <dir> <placeholder|real_policies> | run-runner <dir> <variant> | ingest | policy\n");
+  process.stderr.write(
+    "usage: bench-core.ts prepare-runner <dir> <placeholder|real_policies> | run-runner <dir> <variant> | ingest | policy\n",
+  );
   process.exit(2);
 }
 process.stdout.write(JSON.stringify({ bench: mode, ...out }) + "\n");

@@ -36,8 +36,14 @@ if (hasTaskset) spawnSync("taskset", ["-p", "-c", "1", String(process.pid)], { s
 const tg = await startTelegramBotApiServer({ token: TOKEN, now });
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "tau-bench-e2e-"));
 fs.mkdirSync(path.join(home, "policies"));
-fs.writeFileSync(path.join(home, "policies", "channel-policy.yaml"), "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: true }\n");
-fs.writeFileSync(path.join(home, "tau.yaml"), 'schema_version: 1\nlog: { level: silent }\nidentity:\n  telegram: { bot_id: "6112", username: "tau_ops_bot" }\nrunner: { coalesce_window_ms: 0 }\n');
+fs.writeFileSync(
+  path.join(home, "policies", "channel-policy.yaml"),
+  "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: true }\n",
+);
+fs.writeFileSync(
+  path.join(home, "tau.yaml"),
+  'schema_version: 1\nlog: { level: silent }\nidentity:\n  telegram: { bot_id: "6112", username: "tau_ops_bot" }\nrunner: { coalesce_window_ms: 0 }\n',
+);
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const env = {
@@ -55,8 +61,19 @@ const children = new Set<ChildProcess>();
 const outputs = new Map<ChildProcess, () => string>();
 function tau(args: string[], extraEnv: Record<string, string> = {}, stateDir = path.join(home, "state")): ChildProcess {
   // BENCH_E2E_PROFILE=<dir>: a V8 CPU profile of the drain (open it in Chrome DevTools).
-  const prof = process.env.BENCH_E2E_PROFILE && args[0] === "process" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_E2E_PROFILE}`] : [];
-  const node = [process.execPath, "--max-semi-space-size=4", ...prof, path.join(root, "bin", "tau.js"), ...args, "--state-dir", stateDir, "--config", path.join(home, "tau.yaml")];
+  const prof =
+    process.env.BENCH_E2E_PROFILE && args[0] === "process" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_E2E_PROFILE}`] : [];
+  const node = [
+    process.execPath,
+    "--max-semi-space-size=4",
+    ...prof,
+    path.join(root, "bin", "tau.js"),
+    ...args,
+    "--state-dir",
+    stateDir,
+    "--config",
+    path.join(home, "tau.yaml"),
+  ];
   const [cmd, ...rest] = hasTaskset ? ["taskset", "-c", "0", ...node] : node;
   const c = spawn(cmd!, rest, { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "inherit"], cwd: home });
   children.add(c);
@@ -66,12 +83,16 @@ function tau(args: string[], extraEnv: Record<string, string> = {}, stateDir = p
   c.once("exit", () => children.delete(c));
   return c;
 }
-const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 
 async function ready(): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${base}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error("tau did not become ready");
     await new Promise((r) => setTimeout(r, 100));
@@ -81,14 +102,32 @@ async function ready(): Promise<void> {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 function update(i: number): Buffer {
   const chat = 7_000_000 + i;
-  return Buffer.from(JSON.stringify({ update_id: 500_000 + i, message: { message_id: 10 + i, from: { id: chat, is_bot: false, first_name: "Bench" }, chat: { id: chat, first_name: "Bench", type: "private" }, date: 1763712000, text: `end to end ${i}` } }));
+  return Buffer.from(
+    JSON.stringify({
+      update_id: 500_000 + i,
+      message: {
+        message_id: 10 + i,
+        from: { id: chat, is_bot: false, first_name: "Bench" },
+        chat: { id: chat, first_name: "Bench", type: "private" },
+        date: 1763712000,
+        text: `end to end ${i}`,
+      },
+    }),
+  );
 }
 /** POST one update; resolves with the acknowledgement latency in ms. */
 function post(body: Buffer): Promise<number> {
   const t0 = now();
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port, path: "/webhooks/telegram", method: "POST", agent, headers: { "content-type": "application/json", "content-length": String(body.length), "x-telegram-bot-api-secret-token": SECRET } },
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/webhooks/telegram",
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": String(body.length), "x-telegram-bot-api-secret-token": SECRET },
+      },
       (res) => {
         res.resume();
         res.on("end", () => (res.statusCode === 200 ? resolve(now() - t0) : reject(new Error(`webhook status ${res.statusCode}`))));
@@ -190,11 +229,17 @@ try {
     dry_run_drain_to_fill_ratio: +(dryRate / fillRate).toFixed(2),
     pinned: hasTaskset,
   };
-  console.log(`end to end (webhook → provider request, tau run in provider mode${hasTaskset ? ", tau on CPU 0, load + provider on CPU 1" : ""})`);
-  console.log(`  ${total} events at ${result.rate_achieved}/s: p50 ${result.e2e_p50_ms} ms, p99 ${result.e2e_p99_ms} ms, max ${result.e2e_max_ms} ms   (targets: p50 < 10, p99 < 50)`);
+  console.log(
+    `end to end (webhook → provider request, tau run in provider mode${hasTaskset ? ", tau on CPU 0, load + provider on CPU 1" : ""})`,
+  );
+  console.log(
+    `  ${total} events at ${result.rate_achieved}/s: p50 ${result.e2e_p50_ms} ms, p99 ${result.e2e_p99_ms} ms, max ${result.e2e_max_ms} ms   (targets: p50 < 10, p99 < 50)`,
+  );
   console.log(`  webhook acknowledgement: p50 ${result.ack_p50_ms} ms, p99 ${result.ack_p99_ms} ms; tau run exited ${code} on SIGTERM`);
   console.log(`  backlog of ${filled}: filled at ${result.fill_events_per_s}/s (c=16, durable webhooks, intake only)`);
-  console.log(`    drained in provider mode at ${result.drain_provider_events_per_s}/s → ratio ${result.provider_drain_to_fill_ratio}; in dry-run mode at ${result.drain_dry_run_events_per_s}/s → ratio ${result.dry_run_drain_to_fill_ratio}   (target ≥ 3)`);
+  console.log(
+    `    drained in provider mode at ${result.drain_provider_events_per_s}/s → ratio ${result.provider_drain_to_fill_ratio}; in dry-run mode at ${result.drain_dry_run_events_per_s}/s → ratio ${result.dry_run_drain_to_fill_ratio}   (target ≥ 3)`,
+  );
   console.log(JSON.stringify(result));
 } finally {
   for (const c of children) c.kill("SIGKILL");

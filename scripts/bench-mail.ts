@@ -54,7 +54,10 @@ function home(dc: DovecotHandle, smtpPort: number, user: string): { app: App; se
     ].join("\n"),
   );
   const configPath = path.join(dir, "tau.yaml");
-  fs.writeFileSync(configPath, "schema_version: 1\nlog: { level: silent }\nidentity: { email: { account_id: ops } }\nconnectors: { email: { mode: imap } }\n");
+  fs.writeFileSync(
+    configPath,
+    "schema_version: 1\nlog: { level: silent }\nidentity: { email: { account_id: ops } }\nconnectors: { email: { mode: imap } }\n",
+  );
   const app = openApp({ stateDir: path.join(dir, "state"), configPath, env: { TAU_IMAP_PASSWORD: PASSWORD, TAU_SMTP_PASSWORD: PASSWORD } });
   const services = { ...createServices(app), policiesDir: app.loaded.policiesDir } as Services;
   return { app, services, dir };
@@ -77,16 +80,26 @@ function seedMessage(i: number): string {
   ].join("\r\n");
 }
 
-async function benchSearch(dc: DovecotHandle): Promise<{ seed_ms: number; cold_ms: number; total: number; runs: ReturnType<typeof summary> }> {
+async function benchSearch(
+  dc: DovecotHandle,
+): Promise<{ seed_ms: number; cold_ms: number; total: number; runs: ReturnType<typeof summary> }> {
   const seeded = await seedMailbox(dc, "ops@example.test", MAILBOX_SIZE, seedMessage);
   const h = home(dc, 1, "ops@example.test");
   const cap = MAIL_CAPABILITIES.find((c) => c.id === "communications.mail.search")!;
   const run = async () => {
     const t0 = performance.now();
-    const r = await cap.run(cap.args.parse({ query: "invoice", top: 5 }), { principal: "cli:bench", role: "admin", surface: "cli", now: Date.now(), services: h.services, origin: null });
+    const r = await cap.run(cap.args.parse({ query: "invoice", top: 5 }), {
+      principal: "cli:bench",
+      role: "admin",
+      surface: "cli",
+      now: Date.now(),
+      services: h.services,
+      origin: null,
+    });
     const ms = performance.now() - t0;
     const data = r.data as { total: number; hits: { uid: number }[] };
-    if (r.status !== "reported" || data.hits.length !== 5 || data.hits[0]!.uid !== 9_991) throw new Error(`unexpected search result: ${r.reason_code} ${JSON.stringify(r.data).slice(0, 200)}`);
+    if (r.status !== "reported" || data.hits.length !== 5 || data.hits[0]!.uid !== 9_991)
+      throw new Error(`unexpected search result: ${r.reason_code} ${JSON.stringify(r.data).slice(0, 200)}`);
     return { ms, total: data.total };
   };
   try {
@@ -169,11 +182,21 @@ try {
   const ingest = await benchIngest(dc);
   const row = (name: string, s: ReturnType<typeof summary>, target: string) =>
     `${name.padEnd(52)} ${String(s.n).padStart(4)} ${String(s.p50).padStart(8)} ${String(s.p99).padStart(8)} ${String(s.max).padStart(8)}   ${target}`;
-  console.log(`seeded ${MAILBOX_SIZE.toLocaleString("en")} messages in ${search.seed_ms} ms; cold first search ${search.cold_ms} ms (Dovecot indexes the new mail)`);
-  console.log(`${"measurement".padEnd(52)} ${"n".padStart(4)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"max ms".padStart(8)}   target`);
+  console.log(
+    `seeded ${MAILBOX_SIZE.toLocaleString("en")} messages in ${search.seed_ms} ms; cold first search ${search.cold_ms} ms (Dovecot indexes the new mail)`,
+  );
+  console.log(
+    `${"measurement".padEnd(52)} ${"n".padStart(4)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"max ms".padStart(8)}   target`,
+  );
   console.log(row(`mail.search 10k msgs, subject (${search.total} hits) top 5`, search.runs, "p99 < 300 ms"));
   console.log(row("inbox ingestion, IDLE: SMTP 250 → ingress fsync", ingest, "p99 < 2000 ms"));
-  console.log(JSON.stringify({ mailbox_size: MAILBOX_SIZE, search: { ...search.runs, cold_ms: search.cold_ms, hits: search.total }, ingest_idle: ingest }));
+  console.log(
+    JSON.stringify({
+      mailbox_size: MAILBOX_SIZE,
+      search: { ...search.runs, cold_ms: search.cold_ms, hits: search.total },
+      ingest_idle: ingest,
+    }),
+  );
 } finally {
   await dc.stop();
 }

@@ -38,7 +38,9 @@ function build(i: number): { body: Buffer; headers: Record<string, string> } {
                 messaging_product: "whatsapp",
                 metadata: { display_phone_number: "15550783881", phone_number_id: "106540352242922" },
                 contacts: [{ profile: { name: "Bench User" }, wa_id: "16505551234" }],
-                messages: [{ from: "16505551234", id, timestamp: "1763712000", type: "text", text: { body: `load test message ${i} café` } }],
+                messages: [
+                  { from: "16505551234", id, timestamp: "1763712000", type: "text", text: { body: `load test message ${i} café` } },
+                ],
               },
             },
           ],
@@ -74,10 +76,19 @@ function once(): Promise<number> {
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: "POST", agent, headers: { ...headers, "content-length": String(body.length) } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: "POST",
+        agent,
+        headers: { ...headers, "content-length": String(body.length) },
+      },
       (res) => {
         res.resume();
-        res.on("end", () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`status ${res.statusCode}`))));
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`status ${res.statusCode}`)),
+        );
       },
     );
     req.on("error", reject);
@@ -114,5 +125,13 @@ latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
 agent.destroy();
 process.stdout.write(
-  JSON.stringify({ count: latencies.length, total: sent, errors, elapsed_ms: elapsed, rps: (latencies.length * 1000) / elapsed, p50_ms: pct(50), p99_ms: pct(99) }) + "\n",
+  JSON.stringify({
+    count: latencies.length,
+    total: sent,
+    errors,
+    elapsed_ms: elapsed,
+    rps: (latencies.length * 1000) / elapsed,
+    p50_ms: pct(50),
+    p99_ms: pct(99),
+  }) + "\n",
 );

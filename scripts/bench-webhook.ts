@@ -56,7 +56,15 @@ interface LoadResult {
 }
 
 function load(url: string, kind: "bare" | "whatsapp" | "telegram", concurrency: number, secret: string): Promise<LoadResult> {
-  const spec = JSON.stringify({ url, kind, concurrency, warmupMs: WARMUP_MS, durationMs: DURATION_MS, secret, runId: `${Date.now()}_${concurrency}` });
+  const spec = JSON.stringify({
+    url,
+    kind,
+    concurrency,
+    warmupMs: WARMUP_MS,
+    durationMs: DURATION_MS,
+    secret,
+    runId: `${Date.now()}_${concurrency}`,
+  });
   const node = [process.execPath, "--import", "tsx", path.join(here, "bench-webhook-loadgen.ts"), spec];
   const [cmd, ...args] = hasTaskset ? ["taskset", "-c", "1", ...node] : node;
   return new Promise((resolve, reject) => {
@@ -83,11 +91,25 @@ interface Target {
 }
 
 function deps(writer: IngressWriter, secrets: Record<string, string>): ConnectorDeps {
-  return { ingress: writer, cursors: { get: () => undefined, put: () => undefined }, identity: IDENTITY, logger: silent, clock: Date.now, secret: (id) => secrets[id] ?? null };
+  return {
+    ingress: writer,
+    cursors: { get: () => undefined, put: () => undefined },
+    identity: IDENTITY,
+    logger: silent,
+    clock: Date.now,
+    secret: (id) => secrets[id] ?? null,
+  };
 }
 
 function served(connector: Connector, extra: MountedRoute[] = []): Hono {
-  return createServer({ routes: [...(connector.webhooks ?? []), ...extra], health: () => ({ state: "healthy" }), ready: () => [], metrics: createMetrics(), maxBodyBytes: 1 << 20, clock: Date.now });
+  return createServer({
+    routes: [...(connector.webhooks ?? []), ...extra],
+    health: () => ({ state: "healthy" }),
+    ready: () => [],
+    metrics: createMetrics(),
+    maxBodyBytes: 1 << 20,
+    clock: Date.now,
+  });
 }
 
 const TARGETS: Target[] = [
@@ -122,7 +144,12 @@ const TARGETS: Target[] = [
     secret: TG_SECRET,
     path: "/webhooks/telegram",
     async start(writer) {
-      const c = createTelegramConnector({ ...deps(writer, { "telegram-webhook-secret": TG_SECRET }), mode: "webhook", apiRoot: "http://127.0.0.1:9", pollTimeoutS: 0 });
+      const c = createTelegramConnector({
+        ...deps(writer, { "telegram-webhook-secret": TG_SECRET }),
+        mode: "webhook",
+        apiRoot: "http://127.0.0.1:9",
+        pollTimeoutS: 0,
+      });
       await c.start();
       return { app: served(c), stop: () => c.stop() };
     },
@@ -185,7 +212,17 @@ async function runOnce(t: Target, c: number): Promise<Row> {
     const cpu = process.cpuUsage(cpu0);
     const st = writer.stats();
     const cpu_us = Math.round((cpu.user + cpu.system) / Math.max(1, r.total));
-    return { target: t.name, c, rps: Math.round(r.rps), p50_ms: +r.p50_ms.toFixed(2), p99_ms: +r.p99_ms.toFixed(2), errors: r.errors, fsyncs: st.fsyncs, events: st.events, cpu_us };
+    return {
+      target: t.name,
+      c,
+      rps: Math.round(r.rps),
+      p50_ms: +r.p50_ms.toFixed(2),
+      p99_ms: +r.p99_ms.toFixed(2),
+      errors: r.errors,
+      fsyncs: st.fsyncs,
+      events: st.events,
+      cpu_us,
+    };
   } finally {
     await server.close(500);
     await stop();
@@ -215,9 +252,16 @@ for (const c of CONCURRENCY) {
 }
 
 const pad = (s: string | number, n: number) => String(s).padEnd(n);
-console.log(`webhook intake — ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, node ${process.version}, ${hasTaskset ? "server on CPU 0, load on CPU 1" : "no taskset: unpinned"}; ${DURATION_MS} ms per run after ${WARMUP_MS} ms warm-up, best of ${ROUNDS} interleaved runs`);
-console.log(`${pad("target", 52)}${pad("c", 5)}${pad("req/s", 9)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("errors", 8)}${pad("events", 9)}${pad("fsyncs", 8)}cpu µs/req`);
-for (const r of rows) console.log(`${pad(r.target, 52)}${pad(r.c, 5)}${pad(r.rps, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${pad(r.events, 9)}${pad(r.fsyncs, 8)}${r.cpu_us}`);
+console.log(
+  `webhook intake — ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, node ${process.version}, ${hasTaskset ? "server on CPU 0, load on CPU 1" : "no taskset: unpinned"}; ${DURATION_MS} ms per run after ${WARMUP_MS} ms warm-up, best of ${ROUNDS} interleaved runs`,
+);
+console.log(
+  `${pad("target", 52)}${pad("c", 5)}${pad("req/s", 9)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("errors", 8)}${pad("events", 9)}${pad("fsyncs", 8)}cpu µs/req`,
+);
+for (const r of rows)
+  console.log(
+    `${pad(r.target, 52)}${pad(r.c, 5)}${pad(r.rps, 9)}${pad(r.p50_ms, 9)}${pad(r.p99_ms, 9)}${pad(r.errors, 8)}${pad(r.events, 9)}${pad(r.fsyncs, 8)}${r.cpu_us}`,
+  );
 
 const rps = (name: string, c: number) => rows.find((r) => r.target === name && r.c === c)?.rps ?? 0;
 const cpu = (name: string, c: number) => rows.find((r) => r.target === name && r.c === c)?.cpu_us ?? 0;

@@ -43,7 +43,8 @@ if (want("runner")) {
         const r = json(tsx("bench-core.ts", ["run-runner", dir, variant]));
         const prev = res[variant];
         const rss = Math.max(r.peak_rss_mb as number, (prev?.peak_rss_mb as number | undefined) ?? 0);
-        res[variant] = !prev || (r.events_per_s as number) > (prev.events_per_s as number) ? { ...r, peak_rss_mb: rss } : { ...prev, peak_rss_mb: rss };
+        res[variant] =
+          !prev || (r.events_per_s as number) > (prev.events_per_s as number) ? { ...r, peak_rss_mb: rss } : { ...prev, peak_rss_mb: rss };
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -51,20 +52,31 @@ if (want("runner")) {
   }
   const p = res.placeholder!;
   const r = res.real_policies!;
-  console.log(`\nrunner: 100,000 mixed events end to end (parse, dedupe, decide, dry-run outbox, cursor commit); best of ${ROUNDS} interleaved runs, worst RSS`);
+  console.log(
+    `\nrunner: 100,000 mixed events end to end (parse, dedupe, decide, dry-run outbox, cursor commit); best of ${ROUNDS} interleaved runs, worst RSS`,
+  );
   console.log("variant         events/s  parse+validate-only/s  ratio  replies  peak RSS");
-  for (const [k, v] of Object.entries(res)) console.log(`${k.padEnd(15)} ${String(v.events_per_s).padStart(8)}  ${String(v.parse_validate_only_per_s).padStart(21)}  ${String(v.ratio_to_parse_only).padStart(5)}  ${String(v.replies).padStart(7)}  ${v.peak_rss_mb} MB`);
-  console.log(`real policies / placeholder: ${((r.events_per_s as number) / (p.events_per_s as number)).toFixed(3)}   (targets: ≥ 20,000 events/s, RSS < 200 MB, real within 10%)`);
+  for (const [k, v] of Object.entries(res))
+    console.log(
+      `${k.padEnd(15)} ${String(v.events_per_s).padStart(8)}  ${String(v.parse_validate_only_per_s).padStart(21)}  ${String(v.ratio_to_parse_only).padStart(5)}  ${String(v.replies).padStart(7)}  ${v.peak_rss_mb} MB`,
+    );
+  console.log(
+    `real policies / placeholder: ${((r.events_per_s as number) / (p.events_per_s as number)).toFixed(3)}   (targets: ≥ 20,000 events/s, RSS < 200 MB, real within 10%)`,
+  );
 }
 
 if (want("ingest")) {
   const i = json(tsx("bench-core.ts", ["ingest"]));
-  console.log(`\ningest writer: ${i.durable_events_per_s} durable events/s from ${i.writers} concurrent writers, ${i.events_per_fsync} events per fsync (${i.fsyncs} fsyncs)   (target ≥ 20,000/s)`);
+  console.log(
+    `\ningest writer: ${i.durable_events_per_s} durable events/s from ${i.writers} concurrent writers, ${i.events_per_fsync} events per fsync (${i.fsyncs} fsyncs)   (target ≥ 20,000/s)`,
+  );
 }
 
 if (want("policy")) {
   const p = json(tsx("bench-core.ts", ["policy"]));
-  console.log(`\npolicy + routing decision (${p.allowlist} allowlist entries, ${p.bindings} bindings): p50 ${p.p50_us} µs, p99 ${p.p99_us} µs   (target p99 < 50 µs)`);
+  console.log(
+    `\npolicy + routing decision (${p.allowlist} allowlist entries, ${p.bindings} bindings): p50 ${p.p50_us} µs, p99 ${p.p99_us} µs   (target p99 < 50 µs)`,
+  );
 }
 
 for (const [name, script] of [

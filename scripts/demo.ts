@@ -11,7 +11,10 @@ import { runScenario } from "../src/replay/run-scenario.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dir = path.join(root, "fixtures", "scenarios");
-const files = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort();
+const files = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 
 process.stdout.write(
   [
@@ -29,4 +32,6 @@ for (const f of files) {
   replies += r.totals.replies;
   process.stdout.write(renderReplay(r) + "\n\n");
 }
-process.stdout.write(`demo done: ${files.length} scenarios, ${events} events decided, ${replies} replies built (dry-run). Try: npm run tau -- replay fixtures/scenarios/02-stranger-pairing.yaml --json\n`);
+process.stdout.write(
+  `demo done: ${files.length} scenarios, ${events} events decided, ${replies} replies built (dry-run). Try: npm run tau -- replay fixtures/scenarios/02-stranger-pairing.yaml --json\n`,
+);

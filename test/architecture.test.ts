@@ -8,10 +8,13 @@ import { describe, expect, it } from "vitest";
 
 function files(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []));
 }
 
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^;]*?\sfrom\s+["']([^"']+)["']|(?:^|[\s;])import\s+["']([^"']+)["']|\bimport\(\s*["'`]([^"'`]+)["'`]\s*\)/gm;
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^;]*?\sfrom\s+["']([^"']+)["']|(?:^|[\s;])import\s+["']([^"']+)["']|\bimport\(\s*["'`]([^"'`]+)["'`]\s*\)/gm;
 
 /** Every module specifier a file names: static, type-only, side-effect and dynamic. */
 export function importsOf(text: string): string[] {
@@ -20,7 +23,8 @@ export function importsOf(text: string): string[] {
 }
 
 const imports = (file: string) => importsOf(fs.readFileSync(file, "utf8"));
-const resolveRel = (file: string, spec: string) => (spec.startsWith(".") ? path.relative(".", path.resolve(path.dirname(file), spec)) : spec);
+const resolveRel = (file: string, spec: string) =>
+  spec.startsWith(".") ? path.relative(".", path.resolve(path.dirname(file), spec)) : spec;
 
 /** `src/<folder>/…` → folder; a top-level file `src/log.ts` counts as folder `log`; `connectors/…` → `connectors`. */
 function folderOf(file: string): string {
@@ -80,10 +84,15 @@ describe("architecture", () => {
   const src = files("src");
   const connectors = files("connectors");
   const product = [...src, ...connectors];
-  const srcEdges = src.flatMap((f) => imports(f).map((i) => ({ f, to: resolveRel(f, i) })).filter((e) => e.to.startsWith("src/") || e.to.startsWith("connectors/")));
+  const srcEdges = src.flatMap((f) =>
+    imports(f)
+      .map((i) => ({ f, to: resolveRel(f, i) }))
+      .filter((e) => e.to.startsWith("src/") || e.to.startsWith("connectors/")),
+  );
 
   it("the scanner sees static, type-only, side-effect and dynamic imports", () => {
-    const sample = 'import a from "./a.ts";\nimport type { B } from "../b.ts";\nexport { c } from "./c.ts";\nimport "./d.ts";\nconst e = await import("../e.ts");\n// import x from "./commented.ts";';
+    const sample =
+      'import a from "./a.ts";\nimport type { B } from "../b.ts";\nexport { c } from "./c.ts";\nimport "./d.ts";\nconst e = await import("../e.ts");\n// import x from "./commented.ts";';
     expect(importsOf(sample)).toEqual(["./a.ts", "../b.ts", "./c.ts", "./d.ts", "../e.ts"]);
   });
 
@@ -112,12 +121,16 @@ describe("architecture", () => {
   });
 
   it("src/contracts imports only zod and other contracts", () => {
-    const bad = files("src/contracts").flatMap((f) => imports(f).map((i) => [f, resolveRel(f, i)] as const)).filter(([, i]) => i !== "zod" && !i.startsWith("src/contracts/"));
+    const bad = files("src/contracts")
+      .flatMap((f) => imports(f).map((i) => [f, resolveRel(f, i)] as const))
+      .filter(([, i]) => i !== "zod" && !i.startsWith("src/contracts/"));
     expect(bad).toEqual([]);
   });
 
   it("src/policy is pure: only zod, contracts and itself; no I/O, no clock", () => {
-    const bad = files("src/policy").flatMap((f) => imports(f).map((i) => [f, resolveRel(f, i)] as const)).filter(([, i]) => i !== "zod" && !i.startsWith("src/contracts/") && !i.startsWith("src/policy/"));
+    const bad = files("src/policy")
+      .flatMap((f) => imports(f).map((i) => [f, resolveRel(f, i)] as const))
+      .filter(([, i]) => i !== "zod" && !i.startsWith("src/contracts/") && !i.startsWith("src/policy/"));
     expect(bad).toEqual([]);
     const clock = files("src/policy").filter((f) => /Date\.now\(|new Date\(\)|Math\.random\(/.test(fs.readFileSync(f, "utf8")));
     expect(clock).toEqual([]);
@@ -131,7 +144,11 @@ describe("architecture", () => {
   });
 
   it("nothing outside src/store knows the database handle (no Db type, no .db property)", () => {
-    const bad = product.filter((f) => !f.startsWith("src/store/") && /\btype Db\b|\bDb\b[,}]|\.db\b/.test(fs.readFileSync(f, "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "")));
+    const bad = product.filter(
+      (f) =>
+        !f.startsWith("src/store/") &&
+        /\btype Db\b|\bDb\b[,}]|\.db\b/.test(fs.readFileSync(f, "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "")),
+    );
     expect(bad).toEqual([]);
   });
 
@@ -154,7 +171,11 @@ describe("architecture", () => {
       "@anthropic-ai/sdk": (f) => f.startsWith("src/responders/llm/"),
       "@google/genai": (f) => f.startsWith("src/responders/llm/"),
     };
-    const bad = product.flatMap((f) => imports(f).filter((i) => sdk[i] && !sdk[i]!(f)).map((i) => `${f} imports ${i}`));
+    const bad = product.flatMap((f) =>
+      imports(f)
+        .filter((i) => sdk[i] && !sdk[i]!(f))
+        .map((i) => `${f} imports ${i}`),
+    );
     expect(bad).toEqual([]);
   });
 
@@ -163,7 +184,11 @@ describe("architecture", () => {
       const own = f.split("/").slice(0, 2).join("/") + "/";
       return imports(f)
         .map((i) => resolveRel(f, i))
-        .filter((i) => (i.startsWith("src/") && !i.startsWith("src/contracts/")) || (i.startsWith("connectors/") && !i.startsWith("connectors/shared/") && !i.startsWith(own)))
+        .filter(
+          (i) =>
+            (i.startsWith("src/") && !i.startsWith("src/contracts/")) ||
+            (i.startsWith("connectors/") && !i.startsWith("connectors/shared/") && !i.startsWith(own)),
+        )
         .map((i) => `${f} imports ${i}`);
     });
     expect(bad).toEqual([]);
@@ -172,7 +197,9 @@ describe("architecture", () => {
   it("process.env is read only in src/config/env.ts; the system clock is picked only in the composition", () => {
     const envBad = product.filter((f) => f !== "src/config/env.ts" && /process\.env\b/.test(fs.readFileSync(f, "utf8")));
     expect(envBad).toEqual([]);
-    const clockBad = product.filter((f) => !f.startsWith("src/app/") && /Date\.now\b/.test(fs.readFileSync(f, "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "")));
+    const clockBad = product.filter(
+      (f) => !f.startsWith("src/app/") && /Date\.now\b/.test(fs.readFileSync(f, "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "")),
+    );
     expect(clockBad).toEqual([]);
   });
 });

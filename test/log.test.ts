@@ -17,9 +17,24 @@ describe("logger redaction (declared once in src/log.ts)", () => {
   it("removes tokens always and bodies/phone numbers unless identifiers are allowed", async () => {
     const a = sink();
     const log = createLogger({ level: "info", includeIdentifiers: false, destination: a.stream });
-    log.info({ event: "outbound.sent", token: "123:ABC", request: { headers: { authorization: "Bot xyz" }, body: "hi" }, text: "hello", to: "+15551234567" }, "sent");
+    log.info(
+      {
+        event: "outbound.sent",
+        token: "123:ABC",
+        request: { headers: { authorization: "Bot xyz" }, body: "hi" },
+        text: "hello",
+        to: "+15551234567",
+      },
+      "sent",
+    );
     await new Promise((r) => setImmediate(r));
-    expect(a.lines[0]).toMatchObject({ event: "outbound.sent", token: "[redacted]", request: { headers: { authorization: "[redacted]" }, body: "[redacted]" }, text: "[redacted]", to: "[redacted]" });
+    expect(a.lines[0]).toMatchObject({
+      event: "outbound.sent",
+      token: "[redacted]",
+      request: { headers: { authorization: "[redacted]" }, body: "[redacted]" },
+      text: "[redacted]",
+      to: "[redacted]",
+    });
     const b = sink();
     createLogger({ level: "info", includeIdentifiers: true, destination: b.stream }).info({ token: "123:ABC", to: "+15551234567" }, "x");
     await new Promise((r) => setImmediate(r));

@@ -61,10 +61,12 @@ export function createGatewayBackfill(o: GatewayBackfillOptions) {
         if (newer(id, newest.get(channel))) newest.set(channel, id);
       }
       if (newest.size === 0) return;
-      for (const [channel, id] of newest) if (newer(id, o.cursors.get(discordCursorKey(channel)))) o.cursors.put(discordCursorKey(channel), id);
+      for (const [channel, id] of newest)
+        if (newer(id, o.cursors.get(discordCursorKey(channel)))) o.cursors.put(discordCursorKey(channel), id);
       const known = channels();
       const merged = [...newest.keys(), ...known.filter((c) => !newest.has(c))].slice(0, BACKFILL_MAX_CHANNELS);
-      if (merged.length !== known.length || merged.some((c, i) => c !== known[i])) o.cursors.put(GATEWAY_CHANNELS_KEY, JSON.stringify(merged));
+      if (merged.length !== known.length || merged.some((c, i) => c !== known[i]))
+        o.cursors.put(GATEWAY_CHANNELS_KEY, JSON.stringify(merged));
     },
     /** A new session started: fetch what the known channels got since their cursors (one at a time). */
     onSession(signal: AbortSignal): Promise<void> {
@@ -88,7 +90,10 @@ export function createGatewayBackfill(o: GatewayBackfillOptions) {
           beforePolling: async () => undefined,
         });
         const r = await poller.once(signal);
-        o.logger.info({ event: "connector.backfill", transport: "discord", channels: ids.length, appended: r.appended, ok: r.ok, code: r.code }, "discord gateway backfill after a new session");
+        o.logger.info(
+          { event: "connector.backfill", transport: "discord", channels: ids.length, appended: r.appended, ok: r.ok, code: r.code },
+          "discord gateway backfill after a new session",
+        );
       })().finally(() => {
         running = null;
       });

@@ -59,7 +59,10 @@ export function createDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
 
   function fail(f: DiscordFailure): void {
     if (!f.counted) o.tracker.failure(f.kind, f.code);
-    o.logger.warn({ event: "connector.gateway_failed", transport: "discord", code: f.code, status: f.status, description: f.description }, "discord gateway failure");
+    o.logger.warn(
+      { event: "connector.gateway_failed", transport: "discord", code: f.code, status: f.status, description: f.description },
+      "discord gateway failure",
+    );
   }
 
   async function drain(): Promise<void> {
@@ -72,7 +75,10 @@ export function createDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
           break;
         } catch {
           if (i + 1 >= APPEND_ATTEMPTS) {
-            o.logger.error({ event: "connector.events_lost", transport: "discord", code: "ingress_append_failed", count: batch.length }, "gateway events could not be appended");
+            o.logger.error(
+              { event: "connector.events_lost", transport: "discord", code: "ingress_append_failed", count: batch.length },
+              "gateway events could not be appended",
+            );
             break;
           }
           o.tracker.retry();
@@ -117,7 +123,12 @@ export function createDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
 
   function newClient(): Client {
     const c = new Client({
-      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages, GatewayIntentBits.MessageContent],
+      intents: [
+        GatewayIntentBits.Guilds,
+        GatewayIntentBits.GuildMessages,
+        GatewayIntentBits.DirectMessages,
+        GatewayIntentBits.MessageContent,
+      ],
       partials: [Partials.Channel],
       rest: { api: o.apiRoot },
       // We read raw frames; discord.js need not keep messages.

@@ -68,7 +68,9 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
     const token = deps.secret("discord-bot-token");
     if (!token) {
       tracker.note("missing_discord_bot_token");
-      throw new TauError("MISSING_DISCORD_BOT_TOKEN", "no Discord bot token", { hint: "set TAU_DISCORD_BOT_TOKEN or `tau secrets set discord-bot-token`" });
+      throw new TauError("MISSING_DISCORD_BOT_TOKEN", "no Discord bot token", {
+        hint: "set TAU_DISCORD_BOT_TOKEN or `tau secrets set discord-bot-token`",
+      });
     }
     return token;
   }
@@ -141,7 +143,10 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
         await g.start();
       } else {
         if ((deps.channelIds ?? []).length === 0) {
-          deps.logger.warn({ event: "connector.config", transport: "discord", code: "discord_no_channels" }, "polling mode with no connectors.discord.channel_ids");
+          deps.logger.warn(
+            { event: "connector.config", transport: "discord", code: "discord_no_channels" },
+            "polling mode with no connectors.discord.channel_ids",
+          );
         }
         abort = new AbortController();
         loop = pollerFor(token).run(abort.signal);

@@ -54,12 +54,13 @@ const shape = {
   mentions: z.array(z.looseObject({ id: Snowflake })).optional(),
   attachments: z.array(AttachmentSchema).max(100).optional(),
   sticker_items: z.array(StickerItemSchema).max(10).optional(),
-  message_reference: z
-    .looseObject({ type: z.number().int().optional(), message_id: Snowflake.optional() })
-    .optional(),
+  message_reference: z.looseObject({ type: z.number().int().optional(), message_id: Snowflake.optional() }).optional(),
   message_snapshots: z.array(SnapshotSchema).optional(),
   // absent = not fetched; null = the referenced message was deleted
-  referenced_message: z.looseObject({ author: z.looseObject({ id: Snowflake }).optional() }).nullable().optional(),
+  referenced_message: z
+    .looseObject({ author: z.looseObject({ id: Snowflake }).optional() })
+    .nullable()
+    .optional(),
 };
 
 /**
@@ -88,7 +89,11 @@ export const DcUpdateProbeSchema = z.looseObject({
 /** MESSAGE_DELETE payload: ids only. */
 export const DcMessageDeleteSchema = z.looseObject({ id: Snowflake, channel_id: Snowflake, guild_id: Snowflake.optional() });
 /** MESSAGE_DELETE_BULK: `{ids[], channel_id, guild_id?}`. @see https://discord.com/developers/docs/events/gateway-events#message-delete-bulk */
-export const DcMessageDeleteBulkSchema = z.looseObject({ ids: z.array(Snowflake).min(1).max(1000), channel_id: Snowflake, guild_id: Snowflake.optional() });
+export const DcMessageDeleteBulkSchema = z.looseObject({
+  ids: z.array(Snowflake).min(1).max(1000),
+  channel_id: Snowflake,
+  guild_id: Snowflake.optional(),
+});
 
 /** A gateway payload; dispatches have op 0 with `t` and `s`. @see https://discord.com/developers/docs/events/gateway */
 export const DcGatewayFrameSchema = z.looseObject({

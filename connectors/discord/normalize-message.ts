@@ -78,7 +78,11 @@ function mentionsBot(m: DcMessage | DcMessageUpdate, chatType: ChatType, botId: 
  * by edited_timestamp. Forwards (message_reference.type 1) take content from message_snapshots[0].
  */
 export function toMessageEnvelope(
-  m: DcMessage | DcMessageUpdate, mode: "create" | "edit", ctx: NormalizeContext, frame: FrameInfo, raw: unknown,
+  m: DcMessage | DcMessageUpdate,
+  mode: "create" | "edit",
+  ctx: NormalizeContext,
+  frame: FrameInfo,
+  raw: unknown,
 ): Envelope {
   const chatType = chatTypeOf(m.guild_id, m.channel_type);
   const reference = m.message_reference;

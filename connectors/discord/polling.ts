@@ -104,7 +104,10 @@ export function createDiscordPoller(o: DiscordPollerOptions): DiscordPoller {
       const newest = await page(channelId, { limit: "1" }, signal);
       after = newest[0]?.id ?? snowflakeAt(o.clock());
       o.cursors.put(key, after);
-      o.logger.info({ event: "connector.cursor_initialized", transport: "discord", channel_id: channelId, after }, "discord polling starts at the newest message");
+      o.logger.info(
+        { event: "connector.cursor_initialized", transport: "discord", channel_id: channelId, after },
+        "discord polling starts at the newest message",
+      );
       return 0;
     }
     let appended = 0;
@@ -134,7 +137,14 @@ export function createDiscordPoller(o: DiscordPollerOptions): DiscordPoller {
     const f = classifyDiscordError(err);
     if (!f.counted) o.tracker.failure(f.kind, f.code);
     o.logger.warn(
-      { event: "connector.poll_failed", transport: "discord", channel_id: channelId, code: f.code, status: f.status, description: f.description },
+      {
+        event: "connector.poll_failed",
+        transport: "discord",
+        channel_id: channelId,
+        code: f.code,
+        status: f.status,
+        description: f.description,
+      },
       "discord poll failed",
     );
     return f.code;

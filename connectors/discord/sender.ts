@@ -32,7 +32,10 @@ function createRest(apiRoot: string, timeoutMs: number): REST {
 function toDiscordOutcome(err: unknown, written: boolean, token: string): SendOutcome {
   if (err instanceof RateLimitError) {
     // From a 429 (Retry-After) or from REST's own bucket bookkeeping before sending (then nothing was sent).
-    const detail = redact(`rate limited on ${err.route} (${err.global ? "global" : err.scope}), retry after ${Math.ceil(err.retryAfter)} ms`, [token]);
+    const detail = redact(
+      `rate limited on ${err.route} (${err.global ? "global" : err.scope}), retry after ${Math.ceil(err.retryAfter)} ms`,
+      [token],
+    );
     return httpFailure("delivery_rate_limited", written ? 429 : null, detail, { retry_after_ms: Math.max(0, Math.ceil(err.retryAfter)) });
   }
   if (err instanceof DiscordAPIError) {
@@ -43,7 +46,11 @@ function toDiscordOutcome(err: unknown, written: boolean, token: string): SendOu
     return httpFailure("delivery_request_rejected", err.status, detail);
   }
   if (err instanceof HTTPError) {
-    return httpFailure(err.status >= 500 ? "delivery_provider_unavailable" : "delivery_request_rejected", err.status, redact(`${err.method.toUpperCase()} ${err.status}: ${err.message}`, [token]));
+    return httpFailure(
+      err.status >= 500 ? "delivery_provider_unavailable" : "delivery_request_rejected",
+      err.status,
+      redact(`${err.method.toUpperCase()} ${err.status}: ${err.message}`, [token]),
+    );
   }
   return networkFailure(written, true, redact(describeCause(err), [token]));
 }
@@ -57,7 +64,11 @@ export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender 
     idempotent: true,
     async send(job) {
       const token = opts.token();
-      if (!token) return missingCredential("delivery_missing_discord_bot_token", "the Discord bot token (TAU_DISCORD_BOT_TOKEN or secret discord-bot-token)");
+      if (!token)
+        return missingCredential(
+          "delivery_missing_discord_bot_token",
+          "the Discord bot token (TAU_DISCORD_BOT_TOKEN or secret discord-bot-token)",
+        );
       // Set every time: REST forgets the token after a 401.
       rest.setToken(token);
       const request = buildDiscordCreateMessage(apiRoot, job);
@@ -75,10 +86,21 @@ export async function probeDiscord(opts: { apiRoot: string; token: string; timeo
     const me = (await rest.get("/users/@me")) as { id: string; username: string };
     return { ok: true, detail: `${me.username} (id ${me.id})` };
   } catch (err) {
-    if (err instanceof RateLimitError) return { ok: false, kind: "rate_limited", status: 429, detail: `retry after ${Math.ceil(err.retryAfter)} ms` };
+    if (err instanceof RateLimitError)
+      return { ok: false, kind: "rate_limited", status: 429, detail: `retry after ${Math.ceil(err.retryAfter)} ms` };
     if (err instanceof DiscordAPIError || err instanceof HTTPError) {
-      return { ok: false, kind: probeKindForStatus(err.status), status: err.status, detail: redact(`GET /users/@me ${err.status}: ${err.message}`, [opts.token]) };
+      return {
+        ok: false,
+        kind: probeKindForStatus(err.status),
+        status: err.status,
+        detail: redact(`GET /users/@me ${err.status}: ${err.message}`, [opts.token]),
+      };
     }
-    return { ok: false, kind: isTimeout(err) ? "timeout" : "transport_error", status: null, detail: redact(describeCause(err), [opts.token]) };
+    return {
+      ok: false,
+      kind: isTimeout(err) ? "timeout" : "transport_error",
+      status: null,
+      detail: redact(describeCause(err), [opts.token]),
+    };
   }
 }

@@ -15,7 +15,12 @@ import { StatusTracker } from "../shared/status-tracker.ts";
 import { normalizeEmail, type EmailItem } from "./normalize.ts";
 
 /** Reason codes this connector logs and reports besides the mail port's `imap_*` codes. */
-export const EMAIL_CONNECTOR_CODES = ["email_uidvalidity_reset", "email_uid_regression", "email_drain_failed", "ingress_append_failed"] as const;
+export const EMAIL_CONNECTOR_CODES = [
+  "email_uidvalidity_reset",
+  "email_uid_regression",
+  "email_drain_failed",
+  "ingress_append_failed",
+] as const;
 
 export interface EmailConnectorConfig {
   deps: ConnectorDeps;
@@ -120,7 +125,15 @@ export function createEmailConnector(config: EmailConnectorConfig): EmailConnect
     const current = readCursor(mailbox);
     if (current && current.uidvalidity === state.uidValidity && state.uidNext <= current.lastUid) {
       log.warn(
-        { event: "email.uid_regression", connector: "email", reason_code: "email_uid_regression", mailbox, uidvalidity: state.uidValidity, last_uid: current.lastUid, uid_next: state.uidNext },
+        {
+          event: "email.uid_regression",
+          connector: "email",
+          reason_code: "email_uid_regression",
+          mailbox,
+          uidvalidity: state.uidValidity,
+          last_uid: current.lastUid,
+          uid_next: state.uidNext,
+        },
         "the server's next UID is not above the cursor: cursor reset to 0",
       );
       tracker.note("email_uid_regression");
@@ -130,7 +143,10 @@ export function createEmailConnector(config: EmailConnectorConfig): EmailConnect
     if (current) return;
     const lastUid = config.startAt === "latest" ? Math.max(0, state.uidNext - 1) : 0;
     writeCursor(mailbox, { uidvalidity: state.uidValidity, lastUid });
-    log.info({ event: "email.cursor_initialized", connector: "email", mailbox, uidvalidity: state.uidValidity, last_uid: lastUid }, "mailbox cursor initialized");
+    log.info(
+      { event: "email.cursor_initialized", connector: "email", mailbox, uidvalidity: state.uidValidity, last_uid: lastUid },
+      "mailbox cursor initialized",
+    );
   }
 
   /** Fetch → normalize → durable append → commit cursor, batch by batch, until nothing is left. */
@@ -143,7 +159,15 @@ export function createEmailConnector(config: EmailConnectorConfig): EmailConnect
       if (!cursor || cursor.uidvalidity !== batch.uidValidity) {
         if (cursor) {
           log.warn(
-            { event: "email.uidvalidity_reset", connector: "email", reason_code: "email_uidvalidity_reset", mailbox, old_uidvalidity: cursor.uidvalidity, new_uidvalidity: batch.uidValidity, last_uid: cursor.lastUid },
+            {
+              event: "email.uidvalidity_reset",
+              connector: "email",
+              reason_code: "email_uidvalidity_reset",
+              mailbox,
+              old_uidvalidity: cursor.uidvalidity,
+              new_uidvalidity: batch.uidValidity,
+              last_uid: cursor.lastUid,
+            },
             "UIDVALIDITY changed: cursor reset, the mailbox is re-ingested under new event ids",
           );
           tracker.note("email_uidvalidity_reset");
@@ -167,7 +191,10 @@ export function createEmailConnector(config: EmailConnectorConfig): EmailConnect
     const kind = code === "imap_auth_failed" || code === "missing_imap_password" ? "auth" : "provider";
     // The ingestor has already counted an append failure; count everything else here.
     if (code !== "ingress_append_failed") tracker.failure(kind, code);
-    log.warn({ event: `email.${what}_failed`, connector: "email", mailbox, reason_code: code, error: (err as Error)?.message }, `email ${what} failed`);
+    log.warn(
+      { event: `email.${what}_failed`, connector: "email", mailbox, reason_code: code, error: (err as Error)?.message },
+      `email ${what} failed`,
+    );
     return code;
   }
 
@@ -193,7 +220,10 @@ export function createEmailConnector(config: EmailConnectorConfig): EmailConnect
         const connected = await Promise.race([connecting, aborted]);
         if (connected === null) {
           // Stopped while connecting: log out the session if the login still succeeds.
-          void connecting.then((late) => late.close(), () => undefined);
+          void connecting.then(
+            (late) => late.close(),
+            () => undefined,
+          );
           break;
         }
         session = connected;

@@ -5,7 +5,13 @@
  * @see https://www.rfc-editor.org/rfc/rfc3501#section-2.3.1.1 (UID and UIDVALIDITY)
  */
 import { z } from "zod";
-import { EnvelopeSchema, type Attachment, type Envelope, type NormalizeContext, type NormalizeResult } from "../../src/contracts/envelope.ts";
+import {
+  EnvelopeSchema,
+  type Attachment,
+  type Envelope,
+  type NormalizeContext,
+  type NormalizeResult,
+} from "../../src/contracts/envelope.ts";
 import type { FetchedMail } from "../shared/mail-port.ts";
 
 /** One item handed to the normalizer: where the message lives and what the port fetched. */
@@ -39,7 +45,14 @@ const FetchedMailSchema = z
     internalDateMs: anyNumber.nullable(),
     text: z.string(),
     attachments: z.array(
-      z.object({ filename: z.string().nullable(), contentType: z.string().nullable(), size: anyNumber.nullable(), contentId: z.string().nullable() }).strict(),
+      z
+        .object({
+          filename: z.string().nullable(),
+          contentType: z.string().nullable(),
+          size: anyNumber.nullable(),
+          contentId: z.string().nullable(),
+        })
+        .strict(),
     ),
     autoSubmitted: z.boolean(),
     sourceTruncated: z.boolean(),
@@ -85,7 +98,11 @@ export function normalizeEmail(raw: unknown, ctx: NormalizeContext): NormalizeRe
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join(".") : "(root)";
     const missingId = issue && ["mailbox", "uidValidity", "uid"].includes(String(issue.path.at(-1)));
-    return { ok: false, code: missingId ? "ingress_missing_id" : "ingress_payload_invalid", detail: `${where}: ${issue?.message ?? "invalid"}` };
+    return {
+      ok: false,
+      code: missingId ? "ingress_missing_id" : "ingress_payload_invalid",
+      detail: `${where}: ${issue?.message ?? "invalid"}`,
+    };
   }
   const { mailbox, uidValidity, mail } = parsed.data;
   const sender = nonEmpty(mail.from?.address)?.toLowerCase() ?? null;
@@ -144,7 +161,11 @@ export function normalizeEmail(raw: unknown, ctx: NormalizeContext): NormalizeRe
   const checked = EnvelopeSchema.safeParse(envelope);
   if (!checked.success) {
     const issue = checked.error.issues[0];
-    return { ok: false, code: "ingress_envelope_invalid", detail: `${envelope.event_id}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}` };
+    return {
+      ok: false,
+      code: "ingress_envelope_invalid",
+      detail: `${envelope.event_id}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`,
+    };
   }
   return { ok: true, envelopes: [checked.data], ignored: [] };
 }

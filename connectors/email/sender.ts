@@ -29,8 +29,18 @@ export function classifySmtpFailure(err: unknown): SendFailure {
   const e = err as { reason?: unknown; responseCode?: unknown; message?: unknown };
   const reason = typeof e?.reason === "string" ? e.reason : "smtp_protocol_error";
   const status = typeof e?.responseCode === "number" ? e.responseCode : null;
-  const detail = `${reason}${status ? ` ${status}` : ""}: ${String(e?.message ?? err).replace(/\s+/g, " ").slice(0, 200)}`;
-  const fail = (code: SendFailure["code"], retryable: boolean, ambiguous = false): SendFailure => ({ ok: false, code, retryable, ambiguous, retry_after_ms: null, status, detail });
+  const detail = `${reason}${status ? ` ${status}` : ""}: ${String(e?.message ?? err)
+    .replace(/\s+/g, " ")
+    .slice(0, 200)}`;
+  const fail = (code: SendFailure["code"], retryable: boolean, ambiguous = false): SendFailure => ({
+    ok: false,
+    code,
+    retryable,
+    ambiguous,
+    retry_after_ms: null,
+    status,
+    detail,
+  });
   switch (reason) {
     case "smtp_connection_refused":
       return fail("delivery_transport_error", true);
@@ -41,7 +51,9 @@ export function classifySmtpFailure(err: unknown): SendFailure {
       return fail("delivery_request_rejected", false);
     case "smtp_rejected":
       // 4xx is "try again later"; 5xx (unknown recipient, policy) is final.
-      return status !== null && status >= 400 && status < 500 ? fail("delivery_provider_unavailable", true) : fail("delivery_request_rejected", false);
+      return status !== null && status >= 400 && status < 500
+        ? fail("delivery_provider_unavailable", true)
+        : fail("delivery_request_rejected", false);
     default:
       return fail("delivery_transport_error", true);
   }
@@ -53,7 +65,8 @@ export function createEmailSender(o: EmailSenderOptions): ProviderSender {
     idempotent: false,
     async send(job: ChunkJob): Promise<SendOutcome> {
       const s = o.setup();
-      if (!s.ok) return { ok: false, code: s.code, retryable: false, ambiguous: false, retry_after_ms: null, status: null, detail: s.detail };
+      if (!s.ok)
+        return { ok: false, code: s.code, retryable: false, ambiguous: false, retry_after_ms: null, status: null, detail: s.detail };
       try {
         const r = await s.submit(emailSubmissionFor(job, o.subject));
         return { ok: true, provider_message_id: r.message_id };

@@ -91,7 +91,10 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
         await opts.sink.append(opts.transport, out);
       } catch (err) {
         opts.tracker.failure(null, "ingress_append_failed");
-        opts.logger.error({ event: "connector.append_failed", transport: opts.transport, code: "ingress_append_failed", error: (err as Error)?.message }, "ingress append failed");
+        opts.logger.error(
+          { event: "connector.append_failed", transport: opts.transport, code: "ingress_append_failed", error: (err as Error)?.message },
+          "ingress append failed",
+        );
         throw new IngressAppendError(err);
       }
       for (const env of out) remember(env.event_id);

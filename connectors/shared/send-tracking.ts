@@ -46,7 +46,9 @@ function subscribe(): void {
 }
 
 /** Run `fn`, reporting whether any HTTP request it made had its body written before it failed. */
-export async function trackWrites<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown; written: boolean }> {
+export async function trackWrites<T>(
+  fn: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown; written: boolean }> {
   subscribe();
   const state: WriteState = { started: 0, written: false };
   try {
@@ -86,7 +88,8 @@ export function describeCause(err: unknown): string {
  * `delivery_ambiguous`: retried only when the sender is idempotent (Discord nonce), else left to the operator.
  */
 export function networkFailure(written: boolean, idempotent: boolean, detail: string): SendFailure {
-  if (!written) return { ok: false, code: "delivery_transport_error", retryable: true, ambiguous: false, retry_after_ms: null, status: null, detail };
+  if (!written)
+    return { ok: false, code: "delivery_transport_error", retryable: true, ambiguous: false, retry_after_ms: null, status: null, detail };
   return { ok: false, code: "delivery_ambiguous", retryable: idempotent, ambiguous: true, retry_after_ms: null, status: null, detail };
 }
 

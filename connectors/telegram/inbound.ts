@@ -64,7 +64,9 @@ export function createTelegramConnector(deps: TelegramConnectorConfig): Telegram
     const token = deps.secret("telegram-bot-token");
     if (!token) {
       tracker.note("missing_telegram_bot_token");
-      throw new TauError("MISSING_TELEGRAM_BOT_TOKEN", "no Telegram bot token", { hint: "set TAU_TELEGRAM_BOT_TOKEN or `tau secrets set telegram-bot-token`" });
+      throw new TauError("MISSING_TELEGRAM_BOT_TOKEN", "no Telegram bot token", {
+        hint: "set TAU_TELEGRAM_BOT_TOKEN or `tau secrets set telegram-bot-token`",
+      });
     }
     return token;
   }

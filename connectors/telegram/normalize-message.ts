@@ -9,13 +9,38 @@ const ANONYMOUS_ADMIN_USER_ID = 1087968824;
 
 /** Message fields that mark a service message; the first present one is reported as `meta.service`. */
 const SERVICE_KEYS = [
-  "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo", "delete_chat_photo",
-  "group_chat_created", "supergroup_chat_created", "channel_chat_created", "message_auto_delete_timer_changed",
-  "migrate_to_chat_id", "migrate_from_chat_id", "pinned_message", "forum_topic_created", "forum_topic_edited",
-  "forum_topic_closed", "forum_topic_reopened", "general_forum_topic_hidden", "general_forum_topic_unhidden",
-  "video_chat_scheduled", "video_chat_started", "video_chat_ended", "video_chat_participants_invited",
-  "write_access_allowed", "users_shared", "chat_shared", "boost_added", "chat_background_set",
-  "proximity_alert_triggered", "successful_payment", "refunded_payment", "giveaway_created", "giveaway_completed",
+  "new_chat_members",
+  "left_chat_member",
+  "new_chat_title",
+  "new_chat_photo",
+  "delete_chat_photo",
+  "group_chat_created",
+  "supergroup_chat_created",
+  "channel_chat_created",
+  "message_auto_delete_timer_changed",
+  "migrate_to_chat_id",
+  "migrate_from_chat_id",
+  "pinned_message",
+  "forum_topic_created",
+  "forum_topic_edited",
+  "forum_topic_closed",
+  "forum_topic_reopened",
+  "general_forum_topic_hidden",
+  "general_forum_topic_unhidden",
+  "video_chat_scheduled",
+  "video_chat_started",
+  "video_chat_ended",
+  "video_chat_participants_invited",
+  "write_access_allowed",
+  "users_shared",
+  "chat_shared",
+  "boost_added",
+  "chat_background_set",
+  "proximity_alert_triggered",
+  "successful_payment",
+  "refunded_payment",
+  "giveaway_created",
+  "giveaway_completed",
 ] as const;
 
 /** The update fields that carry a Message. */
@@ -162,7 +187,11 @@ function serviceMeta(m: TgMessage): MetaInput | null {
 
 /** One Message-carrying update → envelope: `message`, `edit` or (service messages) `system`. */
 export function toMessageEnvelope(
-  updateType: MessageUpdateType, m: TgMessage, updateId: number, ctx: NormalizeContext, raw: unknown,
+  updateType: MessageUpdateType,
+  m: TgMessage,
+  updateId: number,
+  ctx: NormalizeContext,
+  raw: unknown,
 ): Envelope {
   const isEdit = updateType === "edited_message" || updateType === "edited_channel_post";
   const service = isEdit ? null : serviceMeta(m);
@@ -170,8 +199,11 @@ export function toMessageEnvelope(
   const { text, entities } = textAndEntities(m);
   const reply = replyTarget(m);
   const forwarded =
-    m.forward_origin !== undefined || m.forward_from !== undefined || m.forward_from_chat !== undefined ||
-    m.forward_sender_name !== undefined || m.is_automatic_forward === true;
+    m.forward_origin !== undefined ||
+    m.forward_from !== undefined ||
+    m.forward_from_chat !== undefined ||
+    m.forward_sender_name !== undefined ||
+    m.is_automatic_forward === true;
   return {
     ...baseFields(ctx, updateId, raw),
     kind: isEdit ? "edit" : service ? "system" : "message",

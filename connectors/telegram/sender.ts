@@ -63,7 +63,11 @@ export function createTelegramSender(opts: TelegramSenderOptions): ProviderSende
     idempotent: false,
     async send(job) {
       const token = opts.token();
-      if (!token) return missingCredential("delivery_missing_telegram_bot_token", "the Telegram bot token (TAU_TELEGRAM_BOT_TOKEN or secret telegram-bot-token)");
+      if (!token)
+        return missingCredential(
+          "delivery_missing_telegram_bot_token",
+          "the Telegram bot token (TAU_TELEGRAM_BOT_TOKEN or secret telegram-bot-token)",
+        );
       const request = buildTelegramSendMessage(apiRoot, job);
       const r = await trackWrites(() => apiFor(token).raw.sendMessage(request.body as unknown as SendMessageParams));
       if (r.ok) return { ok: true, provider_message_id: `${r.value.chat.id}:${r.value.message_id}` };
@@ -74,7 +78,13 @@ export function createTelegramSender(opts: TelegramSenderOptions): ProviderSende
 
 /** A failed Bot API call as a probe outcome (`probe_online_telegram_<kind>`). */
 function toProbeFailure(err: unknown, token: string): ProbeOutcome {
-  if (err instanceof GrammyError) return { ok: false, kind: probeKindForStatus(err.error_code), status: err.error_code, detail: redact(`${err.method} ${err.error_code}: ${err.description}`, [token]) };
+  if (err instanceof GrammyError)
+    return {
+      ok: false,
+      kind: probeKindForStatus(err.error_code),
+      status: err.error_code,
+      detail: redact(`${err.method} ${err.error_code}: ${err.description}`, [token]),
+    };
   return { ok: false, kind: isTimeout(err) ? "timeout" : "transport_error", status: null, detail: redact(describeCause(err), [token]) };
 }
 
@@ -90,7 +100,12 @@ export async function probeTelegram(opts: { apiRoot: string; token: string; time
 }
 
 /** `setWebhook` with `secret_token` (for `tau channel login telegram` in webhook mode), as an outcome. */
-export async function configureTelegramWebhook(opts: { apiRoot: string; token: string; url: string; secret: string }): Promise<ProbeOutcome> {
+export async function configureTelegramWebhook(opts: {
+  apiRoot: string;
+  token: string;
+  url: string;
+  secret: string;
+}): Promise<ProbeOutcome> {
   try {
     await setTelegramWebhook(trimRoot(opts.apiRoot), opts.token, opts.url, opts.secret);
     return { ok: true, detail: `webhook set to ${opts.url}` };

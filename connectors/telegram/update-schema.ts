@@ -8,7 +8,11 @@ import { MAX_ENVELOPE_TEXT } from "../../src/contracts/envelope.ts";
  */
 const Id = z.number().int();
 /** Unix seconds, bounded so that `* 1000` stays a safe integer. */
-const UnixSeconds = z.number().int().nonnegative().max(Math.floor(Number.MAX_SAFE_INTEGER / 1000));
+const UnixSeconds = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(Math.floor(Number.MAX_SAFE_INTEGER / 1000));
 const Text = z.string().max(MAX_ENVELOPE_TEXT);
 const FileSize = z.number().int().nonnegative().optional();
 

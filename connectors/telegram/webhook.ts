@@ -24,7 +24,9 @@ interface TelegramWebhookOptions {
 }
 
 function isUpdate(value: unknown): value is { update_id: number } {
-  return value !== null && typeof value === "object" && !Array.isArray(value) && typeof (value as { update_id?: unknown }).update_id === "number";
+  return (
+    value !== null && typeof value === "object" && !Array.isArray(value) && typeof (value as { update_id?: unknown }).update_id === "number"
+  );
 }
 
 export function createTelegramWebhookRoute(o: TelegramWebhookOptions): WebhookRoute {
@@ -36,7 +38,10 @@ export function createTelegramWebhookRoute(o: TelegramWebhookOptions): WebhookRo
       if (secret === null) return new Response(null, { status: 503 });
       if (!secretEquals(c.req.raw.headers.get(SECRET_HEADER), secret)) {
         o.tracker.refused("telegram_webhook_secret_mismatch");
-        o.logger.warn({ event: "webhook.refused", transport: "telegram", code: "telegram_webhook_secret_mismatch" }, "webhook secret missing or wrong");
+        o.logger.warn(
+          { event: "webhook.refused", transport: "telegram", code: "telegram_webhook_secret_mismatch" },
+          "webhook secret missing or wrong",
+        );
         return new Response(null, { status: 401 });
       }
       // Stopped (logged out, shutting down): refuse so Telegram keeps the update and redelivers later.

@@ -22,7 +22,13 @@ export interface WhatsAppConnector extends Connector {
 }
 
 export function createWhatsAppConnector(deps: WhatsAppConnectorConfig): WhatsAppConnector {
-  const tracker = new StatusTracker({ transport: "whatsapp", mode: deps.mode, clock: deps.clock, onStatus: deps.onStatus, staleAfterMs: null });
+  const tracker = new StatusTracker({
+    transport: "whatsapp",
+    mode: deps.mode,
+    clock: deps.clock,
+    onStatus: deps.onStatus,
+    staleAfterMs: null,
+  });
   const ingestor = createIngestor({
     transport: "whatsapp",
     sink: deps.ingress,
@@ -55,7 +61,10 @@ export function createWhatsAppConnector(deps: WhatsAppConnectorConfig): WhatsApp
         });
       }
       if (!deps.secret("whatsapp-verify-token")) {
-        deps.logger.warn({ event: "connector.config", transport: "whatsapp", code: "missing_whatsapp_verify_token" }, "GET verification will answer 403");
+        deps.logger.warn(
+          { event: "connector.config", transport: "whatsapp", code: "missing_whatsapp_verify_token" },
+          "GET verification will answer 403",
+        );
       }
       tracker.setRunning(true);
       deps.logger.info({ event: "connector.started", transport: "whatsapp", mode: "webhook" }, "whatsapp webhook intake started");

@@ -74,9 +74,13 @@ function contentOf(m: WaMessage): Content {
     return content("message", "", [place], { latitude, longitude, address });
   }
   if (m.type === "contacts" && m.contacts) {
-    const cards = m.contacts.map(
-      (c): Attachment => ({ kind: "contact", mime: null, size: null, name: c.name?.formatted_name ?? null, ref: null }),
-    );
+    const cards = m.contacts.map((c): Attachment => ({
+      kind: "contact",
+      mime: null,
+      size: null,
+      name: c.name?.formatted_name ?? null,
+      ref: null,
+    }));
     return content("message", "", cards.slice(0, 100));
   }
   if (m.type === "interactive" && m.interactive) {

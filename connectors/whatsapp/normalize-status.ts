@@ -43,7 +43,11 @@ function fingerprint(text: string): string {
 }
 
 function slug(text: string): string {
-  const s = text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+  const s = text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 64);
   return s === "" ? "error" : s;
 }
 

@@ -42,12 +42,17 @@ function toWhatsAppOutcome(err: unknown, written: boolean, token: string): SendO
     const status = err.response.status;
     const e = (err.response.data as GraphErrorBody | undefined)?.error;
     const code = e?.code;
-    const detail = redact(`${status} ${code ?? "-"}: ${e?.message ?? err.message}${e?.error_data?.details ? ` — ${e.error_data.details}` : ""}`, [token]);
-    if (code !== undefined && RATE_LIMIT_CODES.has(code)) return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: retryAfterMs(err.response.headers) });
+    const detail = redact(
+      `${status} ${code ?? "-"}: ${e?.message ?? err.message}${e?.error_data?.details ? ` — ${e.error_data.details}` : ""}`,
+      [token],
+    );
+    if (code !== undefined && RATE_LIMIT_CODES.has(code))
+      return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: retryAfterMs(err.response.headers) });
     if (code === 131047) return httpFailure("delivery_window_closed", status, detail);
     // 131026 "Message undeliverable": not on WhatsApp, an old client, or the business is blocked; stop sending there.
     if (code === 131026) return httpFailure("delivery_recipient_blocked", status, detail);
-    if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || status >= 500) return httpFailure("delivery_provider_unavailable", status, detail);
+    if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || status >= 500)
+      return httpFailure("delivery_provider_unavailable", status, detail);
     if (status === 429) return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: retryAfterMs(err.response.headers) });
     return httpFailure("delivery_request_rejected", status, detail);
   }
@@ -69,12 +74,22 @@ export function createWhatsAppSender(opts: WhatsAppSenderOptions): ProviderSende
     idempotent: false,
     async send(job) {
       const token = opts.token();
-      if (!token) return missingCredential("delivery_missing_whatsapp_access_token", "the WhatsApp access token (TAU_WHATSAPP_ACCESS_TOKEN or secret whatsapp-access-token)");
+      if (!token)
+        return missingCredential(
+          "delivery_missing_whatsapp_access_token",
+          "the WhatsApp access token (TAU_WHATSAPP_ACCESS_TOKEN or secret whatsapp-access-token)",
+        );
       const phoneNumberId = job.target.account_id || opts.phoneNumberId?.() || null;
-      if (!phoneNumberId) return missingCredential("delivery_missing_whatsapp_phone_number_id", "the WhatsApp phone number id (TAU_WHATSAPP_PHONE_NUMBER_ID or secret whatsapp-phone-number-id)");
+      if (!phoneNumberId)
+        return missingCredential(
+          "delivery_missing_whatsapp_phone_number_id",
+          "the WhatsApp phone number id (TAU_WHATSAPP_PHONE_NUMBER_ID or secret whatsapp-phone-number-id)",
+        );
       const request = buildWhatsAppTextMessage(apiRoot, { ...job, target: { ...job.target, account_id: phoneNumberId } });
       const r = await trackWrites(() =>
-        client.post(`/${encodeURIComponent(phoneNumberId)}/messages`, request.body, { headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" } }),
+        client.post(`/${encodeURIComponent(phoneNumberId)}/messages`, request.body, {
+          headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        }),
       );
       if (r.ok) {
         const id = (r.value.data as { messages?: { id?: unknown }[] } | undefined)?.messages?.[0]?.id;
@@ -88,7 +103,12 @@ export function createWhatsAppSender(opts: WhatsAppSenderOptions): ProviderSende
 }
 
 /** Online probe: `GET /{phone_number_id}` with the token. */
-export async function probeWhatsApp(opts: { apiRoot: string; token: string; phoneNumberId: string; timeoutMs?: number }): Promise<ProbeOutcome> {
+export async function probeWhatsApp(opts: {
+  apiRoot: string;
+  token: string;
+  phoneNumberId: string;
+  timeoutMs?: number;
+}): Promise<ProbeOutcome> {
   const client = createClient(opts.apiRoot.replace(/\/+$/, ""), opts.timeoutMs ?? 10_000);
   try {
     const r = await client.get(`/${encodeURIComponent(opts.phoneNumberId)}`, { headers: { Authorization: `Bearer ${opts.token}` } });
@@ -98,8 +118,18 @@ export async function probeWhatsApp(opts: { apiRoot: string; token: string; phon
     if (axios.isAxiosError(err) && err.response) {
       const e = (err.response.data as GraphErrorBody | undefined)?.error;
       const kind = e?.code !== undefined && RATE_LIMIT_CODES.has(e.code) ? "rate_limited" : probeKindForStatus(err.response.status);
-      return { ok: false, kind, status: err.response.status, detail: redact(`GET /{phone_number_id} ${err.response.status} ${e?.code ?? "-"}: ${e?.message ?? err.message}`, [opts.token]) };
+      return {
+        ok: false,
+        kind,
+        status: err.response.status,
+        detail: redact(`GET /{phone_number_id} ${err.response.status} ${e?.code ?? "-"}: ${e?.message ?? err.message}`, [opts.token]),
+      };
     }
-    return { ok: false, kind: isTimeout(err) ? "timeout" : "transport_error", status: null, detail: redact(describeCause(err), [opts.token]) };
+    return {
+      ok: false,
+      kind: isTimeout(err) ? "timeout" : "transport_error",
+      status: null,
+      detail: redact(describeCause(err), [opts.token]),
+    };
   }
 }

@@ -30,7 +30,17 @@ export type WaError = z.infer<typeof ErrorSchema>;
 
 /** Types whose same-named object is required on the message. */
 const TYPED_MESSAGE_FIELDS = [
-  "text", "image", "audio", "video", "document", "sticker", "location", "contacts", "interactive", "button", "reaction",
+  "text",
+  "image",
+  "audio",
+  "video",
+  "document",
+  "sticker",
+  "location",
+  "contacts",
+  "interactive",
+  "button",
+  "reaction",
 ] as const;
 
 const replySchema = z.looseObject({ id: z.string(), title: Text });

@@ -74,7 +74,13 @@ async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Pro
     case "telegram": {
       if (c.telegram.mode === "disabled") return "disabled";
       const { createTelegramConnector } = await import("../../connectors/telegram/inbound.ts");
-      return createTelegramConnector({ ...deps, ...shared, mode: c.telegram.mode, apiRoot: c.telegram.api_root, pollTimeoutS: c.telegram.poll_timeout_s });
+      return createTelegramConnector({
+        ...deps,
+        ...shared,
+        mode: c.telegram.mode,
+        apiRoot: c.telegram.api_root,
+        pollTimeoutS: c.telegram.poll_timeout_s,
+      });
     }
     case "discord": {
       if (c.discord.mode === "disabled") return "disabled";
@@ -136,7 +142,10 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
     try {
       app.store.kv.put(connectorStatusKey(t), JSON.stringify({ status, updated_at_ms: app.clock() }));
     } catch (err) {
-      app.logger.warn({ event: "connector.status_write_failed", transport: t, error: describeError(err) }, "could not persist connector status");
+      app.logger.warn(
+        { event: "connector.status_write_failed", transport: t, error: describeError(err) },
+        "could not persist connector status",
+      );
     }
   }
 
@@ -168,7 +177,10 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
     const connector = await createConnector(app, t, deps);
     if (typeof connector === "string") {
       // Not buildable (e.g. no IMAP password): say why in the persisted status, and keep the others running.
-      app.logger.error({ event: "connector.unavailable", transport: t, mode: modeOf(app, t), code: connector }, "connector could not be built");
+      app.logger.error(
+        { event: "connector.unavailable", transport: t, mode: modeOf(app, t), code: connector },
+        "connector could not be built",
+      );
       latest.set(t, { ...initialStatus(t, modeOf(app, t)), last_error_code: connector, last_error_unix_ms: app.clock() });
       writeStatus(t);
       continue;
@@ -210,9 +222,11 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
   if (opts.start !== false) {
     await applyLifecycle(true);
     tick = setInterval(() => {
-      ticking = ticking.then(() => (closed ? undefined : applyLifecycle(false))).catch((err: unknown) => {
-        app.logger.error({ event: "connector.lifecycle_failed", error: describeError(err) }, "lifecycle check failed");
-      });
+      ticking = ticking
+        .then(() => (closed ? undefined : applyLifecycle(false)))
+        .catch((err: unknown) => {
+          app.logger.error({ event: "connector.lifecycle_failed", error: describeError(err) }, "lifecycle check failed");
+        });
     }, opts.lifecycleCheckMs ?? 5000);
     tick.unref();
   } else {
@@ -224,7 +238,8 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
   return {
     connectors,
     routes,
-    statuses: () => [...connectors.entries()].map(([t, c]) => (loggedOut.has(t) ? { ...c.status(), last_error_code: "logout_requested" } : c.status())),
+    statuses: () =>
+      [...connectors.entries()].map(([t, c]) => (loggedOut.has(t) ? { ...c.status(), last_error_code: "logout_requested" } : c.status())),
     readiness() {
       return [...connectors.entries()].map(([t, c]) => {
         if (loggedOut.has(t)) return { key: t, code: "logout_requested", ok: true };

@@ -7,7 +7,13 @@ import type { ConnectorDeps } from "../contracts/connector.ts";
 import { createEmailConnector, EMAIL_CONNECTOR_DEFAULTS, type EmailConnectorConfig } from "../../connectors/email/inbound.ts";
 import type { TauConfig } from "../config/index.ts";
 import { describeError } from "../contracts/errors.ts";
-import { DEFAULT_MAIL_RUNTIME, imapConfigOf, mailPortOf, type EmailConnectorBuild, type MailAdapters } from "../capabilities/mail/mail-context.ts";
+import {
+  DEFAULT_MAIL_RUNTIME,
+  imapConfigOf,
+  mailPortOf,
+  type EmailConnectorBuild,
+  type MailAdapters,
+} from "../capabilities/mail/mail-context.ts";
 import { loadMailStack, watchedMailboxes, type MailStackConfig } from "../capabilities/mail/stack.ts";
 
 /** The part of `App` the factory reads. */
@@ -29,7 +35,11 @@ export interface EmailConnectorFactoryOptions {
 }
 
 /** Build the email connector, or say why not (disabled, contract invalid, no password). */
-export function createEmailConnectorFor(app: EmailConnectorHost, deps: ConnectorDeps, opts: EmailConnectorFactoryOptions = {}): EmailConnectorBuild {
+export function createEmailConnectorFor(
+  app: EmailConnectorHost,
+  deps: ConnectorDeps,
+  opts: EmailConnectorFactoryOptions = {},
+): EmailConnectorBuild {
   if (app.config.connectors.email.mode !== "imap" && !opts.ignoreMode) {
     return { connector: null, reason: "email_disabled", detail: "connectors.email.mode is disabled in tau.yaml" };
   }
@@ -40,7 +50,11 @@ export function createEmailConnectorFor(app: EmailConnectorHost, deps: Connector
     return { connector: null, reason: "stack_contract_invalid", detail: describeError(err) };
   }
   if (!deps.secret(stack.imap.password_secret)) {
-    return { connector: null, reason: "missing_imap_password", detail: `secret ${stack.imap.password_secret} is not set (env TAU_IMAP_PASSWORD or \`tau secrets set ${stack.imap.password_secret}\`)` };
+    return {
+      connector: null,
+      reason: "missing_imap_password",
+      detail: `secret ${stack.imap.password_secret} is not set (env TAU_IMAP_PASSWORD or \`tau secrets set ${stack.imap.password_secret}\`)`,
+    };
   }
   const imap = imapConfigOf(stack, deps, opts.timeoutMs ?? DEFAULT_MAIL_RUNTIME.timeoutMs);
   const mailboxes = watchedMailboxes(stack);

@@ -65,6 +65,9 @@ export async function startHttpServer(app: App, running: RunningConnectors | nul
     onError: (err, path) => app.logger.error({ event: "http.error", path, error: (err as Error)?.message }, "request failed"),
   });
   const listening = await startServer(server, opts.bind ?? app.config.server.bind);
-  app.logger.info({ event: "http.listening", url: listening.url, routes: (running?.routes ?? []).map((r) => `${r.method} ${r.path}`) }, "http server listening");
+  app.logger.info(
+    { event: "http.listening", url: listening.url, routes: (running?.routes ?? []).map((r) => `${r.method} ${r.path}`) },
+    "http server listening",
+  );
   return { server: listening, metrics };
 }

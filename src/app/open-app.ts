@@ -51,5 +51,9 @@ export function openApp(opts: AppOptions): App {
 
 /** An ingress writer for this state dir. */
 export function openIngressWriter(app: App, trustEnvelopes = false): IngressWriter {
-  return createIngressWriter({ ingressDir: path.join(app.stateDir, "ingress"), maxLineBytes: app.config.ingress.max_line_bytes, trustEnvelopes });
+  return createIngressWriter({
+    ingressDir: path.join(app.stateDir, "ingress"),
+    maxLineBytes: app.config.ingress.max_line_bytes,
+    trustEnvelopes,
+  });
 }

@@ -19,7 +19,11 @@ import { createResponderStage } from "../router/stages/responder.ts";
 import { builtinResponders } from "../responders/index.ts";
 
 /** The full decision pipeline (PRODUCT.md §5) over the given services. */
-export function createDecisionPipeline(services: Services, seen: (eventId: string) => boolean, gate?: OperationalGate): (ctx: EventContext) => void {
+export function createDecisionPipeline(
+  services: Services,
+  seen: (eventId: string) => boolean,
+  gate?: OperationalGate,
+): (ctx: EventContext) => void {
   const { config, store } = services;
   const opGate = gate ?? createOperationalGate(services.store, services.clock);
   const policies = () => services.policies.current();
@@ -33,13 +37,29 @@ export function createDecisionPipeline(services: Services, seen: (eventId: strin
     markResponder: (k, at) => store.runner.putResponderAt(k, at),
     identity: config.identity,
   });
-  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, store: services.store, audit: services.audit });
+  const command = createCommandStage({
+    prefix,
+    botUsername,
+    registry: services.registry,
+    policies,
+    store: services.store,
+    audit: services.audit,
+  });
   return buildPipeline({
     dedupe: createDedupeStage(seen),
     selfBot: createSelfBotFilterStage(config.identity, new Set()),
     gate: createTransportGateStage((t) => opGate.transportBlock(t)),
     kind: createEventKindStage(createReceiptRecorder(store)),
-    policy: [createChannelPolicyStage(policies), createAccessStage({ policies, access: services.store.access, randomBytes: services.randomBytes, audit: services.audit, commandPrefix: prefix })],
+    policy: [
+      createChannelPolicyStage(policies),
+      createAccessStage({
+        policies,
+        access: services.store.access,
+        randomBytes: services.randomBytes,
+        audit: services.audit,
+        commandPrefix: prefix,
+      }),
+    ],
     route: createRouteStage(policies, isCommand),
     dispatch: compose<EventContext>([command, createRespondersGateStage(() => opGate.respondersSilenced()), responder]),
   });

@@ -12,17 +12,35 @@ export function createProviderPorts(config: TauConfig): ProviderPorts {
     async probe(transport, creds) {
       switch (transport) {
         case "telegram":
-          return (await import("../../connectors/telegram/sender.ts")).probeTelegram({ apiRoot: c.telegram.api_root, token: creds.token, timeoutMs });
+          return (await import("../../connectors/telegram/sender.ts")).probeTelegram({
+            apiRoot: c.telegram.api_root,
+            token: creds.token,
+            timeoutMs,
+          });
         case "discord":
-          return (await import("../../connectors/discord/sender.ts")).probeDiscord({ apiRoot: c.discord.api_root, token: creds.token, timeoutMs });
+          return (await import("../../connectors/discord/sender.ts")).probeDiscord({
+            apiRoot: c.discord.api_root,
+            token: creds.token,
+            timeoutMs,
+          });
         case "whatsapp":
-          return (await import("../../connectors/whatsapp/sender.ts")).probeWhatsApp({ apiRoot: c.whatsapp.api_root, token: creds.token, phoneNumberId: creds.phoneNumberId ?? "", timeoutMs });
+          return (await import("../../connectors/whatsapp/sender.ts")).probeWhatsApp({
+            apiRoot: c.whatsapp.api_root,
+            token: creds.token,
+            phoneNumberId: creds.phoneNumberId ?? "",
+            timeoutMs,
+          });
         case "email":
           return { ok: true, detail: "no online probe for email here (see communications.stack.status)" };
       }
     },
     async setTelegramWebhook(token, url, secret) {
-      return (await import("../../connectors/telegram/sender.ts")).configureTelegramWebhook({ apiRoot: c.telegram.api_root, token, url, secret });
+      return (await import("../../connectors/telegram/sender.ts")).configureTelegramWebhook({
+        apiRoot: c.telegram.api_root,
+        token,
+        url,
+        secret,
+      });
     },
     async deleteTelegramWebhook(token) {
       return (await import("../../connectors/telegram/sender.ts")).removeTelegramWebhook({ apiRoot: c.telegram.api_root, token });

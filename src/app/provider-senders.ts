@@ -67,16 +67,31 @@ export function createProviderSenders(config: TauConfig, secret: SecretLookup, p
         const { describeError } = await import("../contracts/errors.ts");
         return createEmailSender({
           setup() {
-            if (!policiesDir) return { ok: false, code: "delivery_request_rejected", detail: "no policies folder: email replies need policies/communications/stack.yaml" };
+            if (!policiesDir)
+              return {
+                ok: false,
+                code: "delivery_request_rejected",
+                detail: "no policies folder: email replies need policies/communications/stack.yaml",
+              };
             let stack;
             try {
               stack = loadMailStack(policiesDir);
             } catch (err) {
               return { ok: false, code: "delivery_request_rejected", detail: `communications stack: ${describeError(err)}`.slice(0, 300) };
             }
-            if (stack.mode !== "live-pilot") return { ok: false, code: "delivery_email_simulation", detail: "stack.yaml mode is simulation: email replies are not sent (set mode: live-pilot)" };
+            if (stack.mode !== "live-pilot")
+              return {
+                ok: false,
+                code: "delivery_email_simulation",
+                detail: "stack.yaml mode is simulation: email replies are not sent (set mode: live-pilot)",
+              };
             const cfg = smtpConfigOf(stack, { secret }, timeoutMs);
-            if (!cfg) return { ok: false, code: "delivery_missing_smtp_password", detail: `no secret ${stack.smtp.password_secret} (TAU_SMTP_PASSWORD or tau secrets set)` };
+            if (!cfg)
+              return {
+                ok: false,
+                code: "delivery_missing_smtp_password",
+                detail: `no secret ${stack.smtp.password_secret} (TAU_SMTP_PASSWORD or tau secrets set)`,
+              };
             return { ok: true, submit: (msg) => DEFAULT_MAIL_ADAPTERS.sendMail(cfg, msg) };
           },
         });

@@ -7,5 +7,10 @@ import { MAIL_CAPABILITIES } from "../capabilities/mail/index.ts";
 
 /** Every capability tau ships, in one registry (CLI and chat). */
 export function createRegistry(): CapabilityRegistry {
-  return new CapabilityRegistry().register(...CORE_CAPABILITIES, ...KILLSWITCH_CAPABILITIES, ...COMMS_SEND_CAPABILITIES, ...MAIL_CAPABILITIES);
+  return new CapabilityRegistry().register(
+    ...CORE_CAPABILITIES,
+    ...KILLSWITCH_CAPABILITIES,
+    ...COMMS_SEND_CAPABILITIES,
+    ...MAIL_CAPABILITIES,
+  );
 }

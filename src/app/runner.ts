@@ -27,7 +27,13 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     store,
     senders: createSenders(config),
     dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
-    provider: createProviderDelivery({ store, senders: createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir), retry: config.outbound, clock: app.clock, logger: app.logger }),
+    provider: createProviderDelivery({
+      store,
+      senders: createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir),
+      retry: config.outbound,
+      clock: app.clock,
+      logger: app.logger,
+    }),
     blocked: (t) => gate.deliveryBlock(t),
     clock: app.clock,
   });

@@ -32,7 +32,9 @@ export function lookupSecret(app: App, id: string): string | null {
 
 /** The services capabilities use, over one open app. */
 export function createServices(app: App, registry: CapabilityRegistry = createRegistry(), policies?: PolicyManager): Services {
-  const pm = policies ?? createPolicyManager(app.loaded.policiesDir, { get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) }, app.clock);
+  const pm =
+    policies ??
+    createPolicyManager(app.loaded.policiesDir, { get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) }, app.clock);
   const services: Services = {
     config: app.config,
     stateDir: app.stateDir,
@@ -50,7 +52,14 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
       const id = "ob_" + createHash("sha256").update(`msg\u0000${idempotencyKey}`).digest("hex").slice(0, 24);
       app.store.atomically(() => {
         if (app.store.outbox.get(id)) return;
-        queueReplies(app.store, null, target, [{ purpose, text }], { mode: app.config.outbound.mode, maxChars: app.config.outbound.max_chars, now: app.clock() }, () => id);
+        queueReplies(
+          app.store,
+          null,
+          target,
+          [{ purpose, text }],
+          { mode: app.config.outbound.mode, maxChars: app.config.outbound.max_chars, now: app.clock() },
+          () => id,
+        );
       });
       return id;
     },

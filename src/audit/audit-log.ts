@@ -35,7 +35,12 @@ export function redactArgs(args: unknown): unknown {
   return args;
 }
 
-function rowHash(prev: string, seq: number, at: number, e: { actor: string; surface: string; action: string; target: string; args: string; outcome: string; reason_code: string }): string {
+function rowHash(
+  prev: string,
+  seq: number,
+  at: number,
+  e: { actor: string; surface: string; action: string; target: string; args: string; outcome: string; reason_code: string },
+): string {
   return createHash("sha256")
     .update(JSON.stringify([prev, seq, at, e.actor, e.surface, e.action, e.target, e.args, e.outcome, e.reason_code]))
     .digest("hex");
@@ -48,14 +53,30 @@ export function appendAudit(store: Store, entry: AuditEntry, atMs: number): Audi
   const prev = head?.hash ?? GENESIS;
   const args = JSON.stringify(redactArgs(entry.args));
   const hash = rowHash(prev, seq, atMs, { ...entry, args });
-  store.audit.append({ seq, at_ms: atMs, actor: entry.actor, surface: entry.surface, action: entry.action, target: entry.target, args, outcome: entry.outcome, reason_code: entry.reason_code, prev_hash: prev, hash });
+  store.audit.append({
+    seq,
+    at_ms: atMs,
+    actor: entry.actor,
+    surface: entry.surface,
+    action: entry.action,
+    target: entry.target,
+    args,
+    outcome: entry.outcome,
+    reason_code: entry.reason_code,
+    prev_hash: prev,
+    hash,
+  });
   return { ...entry, args: JSON.parse(args) as Record<string, unknown>, seq, at_ms: atMs, prev_hash: prev, hash };
 }
 
 interface AuditVerifyResult {
   ok: boolean;
   rows: number;
-  problems: { seq: number; code: "audit_row_edited" | "audit_chain_broken" | "audit_row_missing" | "audit_head_mismatch"; detail: string }[];
+  problems: {
+    seq: number;
+    code: "audit_row_edited" | "audit_chain_broken" | "audit_row_missing" | "audit_head_mismatch";
+    detail: string;
+  }[];
 }
 
 /** Recompute the chain from the first row. */
@@ -66,7 +87,8 @@ export function verifyAudit(store: Store): AuditVerifyResult {
   let expectSeq = 1;
   for (const r of rows) {
     if (r.seq !== expectSeq) problems.push({ seq: r.seq, code: "audit_row_missing", detail: `expected seq ${expectSeq}, found ${r.seq}` });
-    if (r.prev_hash !== prev) problems.push({ seq: r.seq, code: "audit_chain_broken", detail: "prev_hash does not match the previous row" });
+    if (r.prev_hash !== prev)
+      problems.push({ seq: r.seq, code: "audit_chain_broken", detail: "prev_hash does not match the previous row" });
     const h = rowHash(r.prev_hash, r.seq, r.at_ms, r);
     if (h !== r.hash) problems.push({ seq: r.seq, code: "audit_row_edited", detail: "row content does not match its hash" });
     prev = r.hash;
@@ -76,7 +98,11 @@ export function verifyAudit(store: Store): AuditVerifyResult {
   const head = headRaw ? (JSON.parse(headRaw) as { seq: number; hash: string }) : null;
   const last = rows.at(-1);
   if ((head?.seq ?? 0) !== (last?.seq ?? 0) || (head && head.hash !== last?.hash)) {
-    problems.push({ seq: head?.seq ?? 0, code: "audit_head_mismatch", detail: `head says seq ${head?.seq ?? 0}, table ends at ${last?.seq ?? 0}` });
+    problems.push({
+      seq: head?.seq ?? 0,
+      code: "audit_head_mismatch",
+      detail: `head says seq ${head?.seq ?? 0}, table ends at ${last?.seq ?? 0}`,
+    });
   }
   return { ok: problems.length === 0, rows: rows.length, problems };
 }

@@ -11,7 +11,8 @@ export type ArgsResult = { ok: true; args: Record<string, unknown> } | { ok: fal
 export function buildArgs(cap: AnyCapability, words: readonly string[], flags: Record<string, string | true>): ArgsResult {
   const raw: Record<string, unknown> = {};
   const names = cap.positional ?? [];
-  if (words.length > 0 && names.length === 0) return { ok: false, detail: `${cap.alias.join(" ")} takes no positional arguments (got "${words.join(" ")}")` };
+  if (words.length > 0 && names.length === 0)
+    return { ok: false, detail: `${cap.alias.join(" ")} takes no positional arguments (got "${words.join(" ")}")` };
   names.forEach((name, i) => {
     if (i >= words.length) return;
     raw[name] = i === names.length - 1 ? words.slice(i).join(" ") : words[i];
@@ -21,7 +22,10 @@ export function buildArgs(cap: AnyCapability, words: readonly string[], flags: R
   if (!r.success) {
     const i = r.error.issues[0]!;
     const field = i.path.join(".") || "(arguments)";
-    const detail = i.code === "unrecognized_keys" ? `unknown argument ${(i as { keys: string[] }).keys.map((k) => `--${k}`).join(", ")}` : `${field}: ${i.message}`;
+    const detail =
+      i.code === "unrecognized_keys"
+        ? `unknown argument ${(i as { keys: string[] }).keys.map((k) => `--${k}`).join(", ")}`
+        : `${field}: ${i.message}`;
     return { ok: false, detail };
   }
   return { ok: true, args: r.data as Record<string, unknown> };
@@ -29,13 +33,20 @@ export function buildArgs(cap: AnyCapability, words: readonly string[], flags: R
 
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
 /** sha256 over the capability id and canonical JSON arguments. */
 export function argsHash(capabilityId: string, args: Record<string, unknown>): string {
-  return createHash("sha256").update(JSON.stringify([capabilityId, canonical(args)])).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify([capabilityId, canonical(args)]))
+    .digest("hex");
 }
 
 /** The reply footer (PRODUCT.md §2.2). */

@@ -48,5 +48,15 @@ export function defineCapability<A extends Record<string, unknown>>(c: Capabilit
 }
 
 /** Convenience result builders. */
-export const reported = (reason_code: string, text: string, data?: unknown): CapabilityResult => ({ status: "reported", reason_code, text, data });
-export const failed = (reason_code: string, text: string, data?: unknown): CapabilityResult => ({ status: "failed", reason_code, text, data });
+export const reported = (reason_code: string, text: string, data?: unknown): CapabilityResult => ({
+  status: "reported",
+  reason_code,
+  text,
+  data,
+});
+export const failed = (reason_code: string, text: string, data?: unknown): CapabilityResult => ({
+  status: "failed",
+  reason_code,
+  text,
+  data,
+});

@@ -49,7 +49,10 @@ function approvalIdFor(seed: string): string {
  * Step 3a: store an approval request and audit it, in the caller's unit of work (chat: the runner's batch) or its
  * own. Returns the id, the argument hash the approver quotes, and the expiry.
  */
-export function requestApproval(services: { store: Pick<Services["store"], "atomically" | "commands">; audit: Services["audit"] }, r: ApprovalRequest): { id: string; hash: string; expires_at_ms: number } {
+export function requestApproval(
+  services: { store: Pick<Services["store"], "atomically" | "commands">; audit: Services["audit"] },
+  r: ApprovalRequest,
+): { id: string; hash: string; expires_at_ms: number } {
   const id = approvalIdFor(r.seed);
   const hash = argsHash(r.cap.id, r.args);
   const expires_at_ms = r.now + APPROVAL_TTL_MS;
@@ -68,7 +71,15 @@ export function requestApproval(services: { store: Pick<Services["store"], "atom
       created_at_ms: r.now,
       expires_at_ms,
     });
-    services.audit({ actor: r.principal, surface: r.surface, action: "approval.request", target: r.cap.id, args: { id, ...r.args }, outcome: "pending", reason_code: "approval_requested" });
+    services.audit({
+      actor: r.principal,
+      surface: r.surface,
+      action: "approval.request",
+      target: r.cap.id,
+      args: { id, ...r.args },
+      outcome: "pending",
+      reason_code: "approval_requested",
+    });
   });
   return { id, hash, expires_at_ms };
 }
@@ -78,17 +89,38 @@ export async function runCapability(cap: AnyCapability, args: Record<string, unk
   try {
     return await cap.run(args, ctx);
   } catch (err) {
-    return { status: "failed", reason_code: "command_execution_failed", text: `${cap.id} failed: ${(err as Error)?.message ?? String(err)}` };
+    return {
+      status: "failed",
+      reason_code: "command_execution_failed",
+      text: `${cap.id} failed: ${(err as Error)?.message ?? String(err)}`,
+    };
   }
 }
 
 /** Step 4: the audit record of a finished run. */
-export function auditEntryFor(cap: { id: string }, args: Record<string, unknown>, who: { principal: string; surface: AuditEntry["surface"] }, result: CapabilityResult): AuditEntry {
-  return { actor: who.principal, surface: who.surface, action: "command", target: cap.id, args, outcome: result.status, reason_code: result.reason_code };
+export function auditEntryFor(
+  cap: { id: string },
+  args: Record<string, unknown>,
+  who: { principal: string; surface: AuditEntry["surface"] },
+  result: CapabilityResult,
+): AuditEntry {
+  return {
+    actor: who.principal,
+    surface: who.surface,
+    action: "command",
+    target: cap.id,
+    args,
+    outcome: result.status,
+    reason_code: result.reason_code,
+  };
 }
 
 /** Steps 3b + 4 in one go (the CLI and approvals): run, then audit the outcome. */
-export async function executeCapability(cap: AnyCapability, args: Record<string, unknown>, ctx: CapabilityContext): Promise<CapabilityResult> {
+export async function executeCapability(
+  cap: AnyCapability,
+  args: Record<string, unknown>,
+  ctx: CapabilityContext,
+): Promise<CapabilityResult> {
   const result = await runCapability(cap, args, ctx);
   ctx.services.audit(auditEntryFor(cap, args, ctx, result));
   return result;

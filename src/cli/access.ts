@@ -20,11 +20,19 @@ function parseActorKey(key: string): { transport: string; actorId: string } {
   const transport = i < 0 ? "" : key.slice(0, i);
   const actorId = i < 0 ? "" : key.slice(i + 1);
   const re = STABLE_ID[transport];
-  if (!re) throw new TauError("USAGE_ACTOR_KEY", `"${key}": expected <transport>:<actor id> with transport one of ${Object.keys(STABLE_ID).join(", ")}`);
+  if (!re)
+    throw new TauError(
+      "USAGE_ACTOR_KEY",
+      `"${key}": expected <transport>:<actor id> with transport one of ${Object.keys(STABLE_ID).join(", ")}`,
+    );
   if (!re.test(actorId)) {
-    throw new TauError("USAGE_ACTOR_KEY", `"${key}": ${transport} actors are allowlisted by their stable id (${re.source}), never by username`, {
-      hint: "find the numeric id in `tau traces --json` (actor_id) or the provider's API",
-    });
+    throw new TauError(
+      "USAGE_ACTOR_KEY",
+      `"${key}": ${transport} actors are allowlisted by their stable id (${re.source}), never by username`,
+      {
+        hint: "find the numeric id in `tau traces --json` (actor_id) or the provider's API",
+      },
+    );
   }
   return { transport, actorId };
 }
@@ -38,7 +46,14 @@ export function registerAccess(program: Command): void {
       const { app, services } = servicesFor(cmd);
       try {
         const rows = services.store.access.listAllowlist();
-        emit(globals(cmd).json, rows, () => (rows.length ? table([["actor", "note", "added_by", "added_at"], ...rows.map((r) => [r.actor_key, r.note, r.added_by, new Date(r.added_at_ms).toISOString()])]) : "allowlist is empty"));
+        emit(globals(cmd).json, rows, () =>
+          rows.length
+            ? table([
+                ["actor", "note", "added_by", "added_at"],
+                ...rows.map((r) => [r.actor_key, r.note, r.added_by, new Date(r.added_at_ms).toISOString()]),
+              ])
+            : "allowlist is empty",
+        );
       } finally {
         app.close();
       }
@@ -53,8 +68,23 @@ export function registerAccess(program: Command): void {
       const { app, services } = servicesFor(cmd);
       try {
         const added = app.store.atomically(() => {
-          const ok = services.store.access.addAllowlist({ actor_key: actor, transport, actor_id: actorId, note: o.note, added_by: cliPrincipal(), added_at_ms: app.clock() });
-          services.audit({ actor: cliPrincipal(), surface: "cli", action: "allowlist.add", target: actor, args: { note: o.note }, outcome: ok ? "added" : "exists", reason_code: ok ? "allowlist_added" : "allowlist_exists" });
+          const ok = services.store.access.addAllowlist({
+            actor_key: actor,
+            transport,
+            actor_id: actorId,
+            note: o.note,
+            added_by: cliPrincipal(),
+            added_at_ms: app.clock(),
+          });
+          services.audit({
+            actor: cliPrincipal(),
+            surface: "cli",
+            action: "allowlist.add",
+            target: actor,
+            args: { note: o.note },
+            outcome: ok ? "added" : "exists",
+            reason_code: ok ? "allowlist_added" : "allowlist_exists",
+          });
           return ok;
         });
         emit(globals(cmd).json, { actor, added }, () => (added ? `added ${actor}` : `${actor} was already allowlisted`));
@@ -72,7 +102,15 @@ export function registerAccess(program: Command): void {
       try {
         const removed = app.store.atomically(() => {
           const ok = services.store.access.removeAllowlist(actor);
-          services.audit({ actor: cliPrincipal(), surface: "cli", action: "allowlist.remove", target: actor, args: {}, outcome: ok ? "removed" : "absent", reason_code: ok ? "allowlist_removed" : "allowlist_absent" });
+          services.audit({
+            actor: cliPrincipal(),
+            surface: "cli",
+            action: "allowlist.remove",
+            target: actor,
+            args: {},
+            outcome: ok ? "removed" : "absent",
+            reason_code: ok ? "allowlist_removed" : "allowlist_absent",
+          });
           return ok;
         });
         emit(globals(cmd).json, { actor, removed }, () => (removed ? `removed ${actor}` : `${actor} was not allowlisted`));

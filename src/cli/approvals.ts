@@ -18,10 +18,19 @@ export function registerApprovals(program: Command): void {
         const now = app.clock();
         const rows = app.store.commands
           .listApprovals()
-          .map((r) => ({ ...r, args: JSON.parse(r.args) as unknown, status: r.status === "pending" && r.expires_at_ms <= now ? "expired" : r.status }))
+          .map((r) => ({
+            ...r,
+            args: JSON.parse(r.args) as unknown,
+            status: r.status === "pending" && r.expires_at_ms <= now ? "expired" : r.status,
+          }))
           .filter((r) => o.all || r.status === "pending");
         emit(globals(cmd).json, rows, () =>
-          rows.length ? table([["id", "command", "kind", "requester", "status", "expires"], ...rows.map((r) => [r.id, r.command, r.approval, r.requester, r.status, new Date(r.expires_at_ms).toISOString()])]) : "no pending approvals",
+          rows.length
+            ? table([
+                ["id", "command", "kind", "requester", "status", "expires"],
+                ...rows.map((r) => [r.id, r.command, r.approval, r.requester, r.status, new Date(r.expires_at_ms).toISOString()]),
+              ])
+            : "no pending approvals",
         );
       } finally {
         app.close();
@@ -54,7 +63,13 @@ export function registerApprovals(program: Command): void {
       const { app } = servicesFor(cmd);
       try {
         const r = verifyAudit(app.store);
-        emit(globals(cmd).json, r, () => (r.ok ? `audit ok: ${r.rows} rows, chain intact` : [`audit FAILED (${r.problems.length} problems):`, ...r.problems.map((p) => `  seq ${p.seq}: ${p.code} — ${p.detail}`)].join("\n")));
+        emit(globals(cmd).json, r, () =>
+          r.ok
+            ? `audit ok: ${r.rows} rows, chain intact`
+            : [`audit FAILED (${r.problems.length} problems):`, ...r.problems.map((p) => `  seq ${p.seq}: ${p.code} — ${p.detail}`)].join(
+                "\n",
+              ),
+        );
         if (!r.ok) process.exitCode = 1;
       } finally {
         app.close();
@@ -67,8 +82,15 @@ export function registerApprovals(program: Command): void {
     .action((o: { limit: string }, cmd: Command) => {
       const { app } = servicesFor(cmd);
       try {
-        const rows = app.store.audit.recent(Number(o.limit)).map(({ prev_hash: _p, hash: _h, ...r }) => ({ ...r, args: JSON.parse(r.args) as unknown }));
-        emit(globals(cmd).json, rows, () => table([["seq", "actor", "action", "target", "outcome", "reason"], ...rows.map((r) => [r.seq, r.actor, r.action, r.target, r.outcome, r.reason_code])]));
+        const rows = app.store.audit
+          .recent(Number(o.limit))
+          .map(({ prev_hash: _p, hash: _h, ...r }) => ({ ...r, args: JSON.parse(r.args) as unknown }));
+        emit(globals(cmd).json, rows, () =>
+          table([
+            ["seq", "actor", "action", "target", "outcome", "reason"],
+            ...rows.map((r) => [r.seq, r.actor, r.action, r.target, r.outcome, r.reason_code]),
+          ]),
+        );
       } finally {
         app.close();
       }

@@ -24,8 +24,18 @@ export function registerCap(program: Command): void {
     .action((_o, cmd: Command) => {
       const { app, services } = servicesFor(cmd);
       try {
-        const caps = services.registry.list().map((c) => ({ id: c.id, chat: `${services.config.commands.prefix} ${c.alias.join(" ")}`, summary: c.summary, role: c.role, side_effect: c.sideEffect, approval: c.approval, positional: c.positional ?? [] }));
-        emit(globals(cmd).json, caps, () => table([["id", "chat", "role", "effect", "approval"], ...caps.map((c) => [c.id, c.chat, c.role, c.side_effect, c.approval])]));
+        const caps = services.registry.list().map((c) => ({
+          id: c.id,
+          chat: `${services.config.commands.prefix} ${c.alias.join(" ")}`,
+          summary: c.summary,
+          role: c.role,
+          side_effect: c.sideEffect,
+          approval: c.approval,
+          positional: c.positional ?? [],
+        }));
+        emit(globals(cmd).json, caps, () =>
+          table([["id", "chat", "role", "effect", "approval"], ...caps.map((c) => [c.id, c.chat, c.role, c.side_effect, c.approval])]),
+        );
       } finally {
         app.close();
       }
@@ -42,7 +52,10 @@ export function registerCap(program: Command): void {
       const { app, services } = servicesFor(cmd);
       try {
         const c = services.registry.get(id);
-        if (!c) throw new TauError("USAGE_CAPABILITY_UNKNOWN", `unknown capability "${id}" (reason command_unknown)`, { hint: "see `tau cap list`" });
+        if (!c)
+          throw new TauError("USAGE_CAPABILITY_UNKNOWN", `unknown capability "${id}" (reason command_unknown)`, {
+            hint: "see `tau cap list`",
+          });
         const flags: Record<string, string | true> = {};
         for (const kv of o.arg) {
           const eq = kv.indexOf("=");

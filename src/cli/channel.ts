@@ -7,7 +7,16 @@ import { createProviderPorts } from "../app/index.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { TRANSPORTS, TransportSchema, type Transport } from "../contracts/envelope.ts";
 import { TauError } from "../contracts/errors.ts";
-import { channelLogin, channelLogout, channelProbe, channelStatus, createCredentialReader, formatChecks, type ChannelDeps, type ChannelReport } from "../lifecycle/index.ts";
+import {
+  channelLogin,
+  channelLogout,
+  channelProbe,
+  channelStatus,
+  createCredentialReader,
+  formatChecks,
+  type ChannelDeps,
+  type ChannelReport,
+} from "../lifecycle/index.ts";
 import type { App } from "../app/index.ts";
 import { appFor, globals } from "./context.ts";
 import { emit } from "./output.ts";
@@ -35,7 +44,10 @@ function channelDeps(app: App): ChannelDeps {
 }
 
 function human(r: ChannelReport): string {
-  return [`${r.transport}: ${r.state} (${r.reason})${r.mode === "disabled" ? "  [connector mode: disabled]" : ""}`, formatChecks(r.checks)].join("\n");
+  return [
+    `${r.transport}: ${r.state} (${r.reason})${r.mode === "disabled" ? "  [connector mode: disabled]" : ""}`,
+    formatChecks(r.checks),
+  ].join("\n");
 }
 
 function print(cmd: Command, reports: ChannelReport[], single: boolean): void {

@@ -16,7 +16,20 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 function statusTable(rows: ConnectorStatus[]): string {
   return table([
-    ["transport", "mode", "liveness", "ingested", "duplicates", "retries", "auth_fail", "parse_fail", "provider_fail", "last_error", "last_success", "last_error_at"],
+    [
+      "transport",
+      "mode",
+      "liveness",
+      "ingested",
+      "duplicates",
+      "retries",
+      "auth_fail",
+      "parse_fail",
+      "provider_fail",
+      "last_error",
+      "last_success",
+      "last_error_at",
+    ],
     ...rows.map((s) => [
       s.transport,
       s.mode,
@@ -46,11 +59,14 @@ async function runUntilSignal(app: App): Promise<void> {
   let http: HttpRuntime | null = null;
   try {
     // Hono and prom-client load only when a server is needed.
-    if (running.routes.length > 0) http = await (await import("../app/http-runtime.ts")).startHttpServer(app, running, { health: () => healthFor(app) });
+    if (running.routes.length > 0)
+      http = await (await import("../app/http-runtime.ts")).startHttpServer(app, running, { health: () => healthFor(app) });
     const sig = await waitForStopSignal();
     app.logger.info({ event: "connectors.stopping", signal: sig }, "stopping connectors");
   } finally {
-    armHardExit(SHUTDOWN_HARD_CAP_MS, () => app.logger.warn({ event: "shutdown.forced", after_ms: SHUTDOWN_HARD_CAP_MS }, "shutdown took too long"));
+    armHardExit(SHUTDOWN_HARD_CAP_MS, () =>
+      app.logger.warn({ event: "shutdown.forced", after_ms: SHUTDOWN_HARD_CAP_MS }, "shutdown took too long"),
+    );
     await running.stop();
     await http?.server.close(3000);
   }
@@ -71,10 +87,13 @@ export function registerConnectors(program: Command): void {
         const running = await startConnectors(app, { start: false });
         const results = await running.pollOnce();
         await running.stop();
-        emit(globals(cmd).json, results, () =>
-          Object.entries(results)
-            .map(([t, r]) => `${t}: ${r.ok ? "ok" : "failed"}, appended ${r.appended}${r.code ? ` (${r.code})` : ""}`)
-            .join("\n") || "no polling connector is enabled",
+        emit(
+          globals(cmd).json,
+          results,
+          () =>
+            Object.entries(results)
+              .map(([t, r]) => `${t}: ${r.ok ? "ok" : "failed"}, appended ${r.appended}${r.code ? ` (${r.code})` : ""}`)
+              .join("\n") || "no polling connector is enabled",
         );
         process.exitCode = Object.values(results).every((r) => r.ok) ? 0 : 1;
       } finally {

@@ -29,7 +29,15 @@ export function registerDeadletter(program: Command): void {
           rows.length
             ? table([
                 ["outbox_id", "transport", "status", "reason", "attempts", "sent", "last error"],
-                ...rows.map((r) => [r.outbox_id, r.transport, r.status, r.reason, r.attempts, `${r.chunks_sent}/${r.chunk_count}`, r.last_error?.detail ?? null]),
+                ...rows.map((r) => [
+                  r.outbox_id,
+                  r.transport,
+                  r.status,
+                  r.reason,
+                  r.attempts,
+                  `${r.chunks_sent}/${r.chunk_count}`,
+                  r.last_error?.detail ?? null,
+                ]),
               ])
             : "no dead letters",
         );
@@ -46,26 +54,64 @@ export function registerDeadletter(program: Command): void {
       const limit = positiveInt(o.limit);
       const app = appFor(cmd);
       try {
-        const candidates = listDeadLetters(app.store, { limit: 100_000 }).filter((r) => r.replayable).slice(0, limit);
+        const candidates = listDeadLetters(app.store, { limit: 100_000 })
+          .filter((r) => r.replayable)
+          .slice(0, limit);
         if (candidates.length === 0) {
           emit(globals(cmd).json, { replayed: [], count: 0 }, () => "nothing to replay");
           return;
         }
         const unknown = candidates.filter((r) => r.status === "unknown").length;
-        const ok = o.yes || (await confirmOnStdin(`Re-queue ${candidates.length} replies${unknown ? ` (${unknown} unknown: they may have been delivered already)` : ""}?`));
+        const ok =
+          o.yes ||
+          (await confirmOnStdin(
+            `Re-queue ${candidates.length} replies${unknown ? ` (${unknown} unknown: they may have been delivered already)` : ""}?`,
+          ));
         const now = app.clock();
         if (!ok) {
-          appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "deadletter.replay", target: `${candidates.length} rows`, args: { limit }, outcome: "refused", reason_code: "command_not_confirmed" }, now);
-          emit(globals(cmd).json, { replayed: [], count: 0, reason: "command_not_confirmed" }, () => 'not confirmed: pass --yes or type "yes"');
+          appendAudit(
+            app.store,
+            {
+              actor: cliPrincipal(),
+              surface: "cli",
+              action: "deadletter.replay",
+              target: `${candidates.length} rows`,
+              args: { limit },
+              outcome: "refused",
+              reason_code: "command_not_confirmed",
+            },
+            now,
+          );
+          emit(
+            globals(cmd).json,
+            { replayed: [], count: 0, reason: "command_not_confirmed" },
+            () => 'not confirmed: pass --yes or type "yes"',
+          );
           process.exitCode = 1;
           return;
         }
         const ids = app.store.atomically(() => {
           const replayed = replayDeadLetters(app.store, { limit, now });
-          appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "deadletter.replay", target: `${replayed.length} rows`, args: { limit, outbox_ids: replayed }, outcome: "replayed", reason_code: "deadletter_replayed" }, now);
+          appendAudit(
+            app.store,
+            {
+              actor: cliPrincipal(),
+              surface: "cli",
+              action: "deadletter.replay",
+              target: `${replayed.length} rows`,
+              args: { limit, outbox_ids: replayed },
+              outcome: "replayed",
+              reason_code: "deadletter_replayed",
+            },
+            now,
+          );
           return replayed;
         });
-        emit(globals(cmd).json, { replayed: ids, count: ids.length }, () => `re-queued ${ids.length} replies; a running service delivers them on its next cycle`);
+        emit(
+          globals(cmd).json,
+          { replayed: ids, count: ids.length },
+          () => `re-queued ${ids.length} replies; a running service delivers them on its next cycle`,
+        );
       } finally {
         app.close();
       }

@@ -24,12 +24,15 @@ export function registerIngest(program: Command): void {
         });
       }
       const normalize = normalizerFor(t.data);
-      if (!normalize) throw new TauError("USAGE_TRANSPORT_NOT_INGESTIBLE", `${t.data} payloads come from the IMAP connector, not from files`);
+      if (!normalize)
+        throw new TauError("USAGE_TRANSPORT_NOT_INGESTIBLE", `${t.data} payloads come from the IMAP connector, not from files`);
       let bytes: Buffer;
       try {
         bytes = fs.readFileSync(file);
       } catch (err) {
-        throw new TauError("INGEST_FILE_UNREADABLE", `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { hint: "check the path" });
+        throw new TauError("INGEST_FILE_UNREADABLE", `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+          hint: "check the path",
+        });
       }
       const app = appFor(cmd);
       const writer = openIngressWriter(app);

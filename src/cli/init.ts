@@ -18,7 +18,9 @@ export function registerInit(program: Command): void {
       const dir = path.resolve(o.dir);
       const existing = Object.keys(STARTER_FILES).filter((f) => fs.existsSync(path.join(dir, f)));
       if (existing.length > 0 && !o.force) {
-        throw new TauError("USAGE_INIT_EXISTS", `refusing to overwrite ${existing.join(", ")} in ${dir}`, { hint: "pass --force to overwrite, or --dir to write elsewhere" });
+        throw new TauError("USAGE_INIT_EXISTS", `refusing to overwrite ${existing.join(", ")} in ${dir}`, {
+          hint: "pass --force to overwrite, or --dir to write elsewhere",
+        });
       }
       const written: string[] = [];
       for (const [rel, text] of Object.entries(STARTER_FILES)) {
@@ -27,6 +29,11 @@ export function registerInit(program: Command): void {
         fs.writeFileSync(file, text, { mode: 0o600 });
         written.push(rel);
       }
-      emit(globals(cmd).json, { dir, written }, () => `wrote ${written.join(", ")} in ${dir}\nnext: put secrets in the environment (TAU_TELEGRAM_BOT_TOKEN, …) or \`tau secrets set <id>\`, then \`tau preflight\``);
+      emit(
+        globals(cmd).json,
+        { dir, written },
+        () =>
+          `wrote ${written.join(", ")} in ${dir}\nnext: put secrets in the environment (TAU_TELEGRAM_BOT_TOKEN, …) or \`tau secrets set <id>\`, then \`tau preflight\``,
+      );
     });
 }

@@ -27,7 +27,16 @@ export function registerKillswitch(program: Command): void {
         });
         emit(globals(cmd).json, { active: switches.filter((s) => s.on).map((s) => s.scope), switches }, () =>
           [
-            table([["scope", "state", "changed_by", "at", "reason"], ...switches.map((s) => [s.scope, s.on ? "ON" : "off", s.changed_by, s.at_ms ? new Date(s.at_ms).toISOString() : null, s.reason || null])]),
+            table([
+              ["scope", "state", "changed_by", "at", "reason"],
+              ...switches.map((s) => [
+                s.scope,
+                s.on ? "ON" : "off",
+                s.changed_by,
+                s.at_ms ? new Date(s.at_ms).toISOString() : null,
+                s.reason || null,
+              ]),
+            ]),
             describeKillSwitches(rows.filter((r) => !scope || r.scope === scope)),
           ].join("\n"),
         );
@@ -46,8 +55,15 @@ export function registerKillswitch(program: Command): void {
         const app = appFor(cmd);
         try {
           const now = app.clock();
-          const { changed, row } = setKillSwitch(app.store, { scope, on, reason: o.reason, actor: cliPrincipal(), surface: "cli" }, now, (e) => void appendAudit(app.store, e, now));
-          emit(globals(cmd).json, { scope, on, changed, switch: row }, () => (changed ? `kill switch ${scope} is now ${on ? "ON" : "off"}` : `kill switch ${scope} was already ${on ? "on" : "off"}`));
+          const { changed, row } = setKillSwitch(
+            app.store,
+            { scope, on, reason: o.reason, actor: cliPrincipal(), surface: "cli" },
+            now,
+            (e) => void appendAudit(app.store, e, now),
+          );
+          emit(globals(cmd).json, { scope, on, changed, switch: row }, () =>
+            changed ? `kill switch ${scope} is now ${on ? "ON" : "off"}` : `kill switch ${scope} was already ${on ? "on" : "off"}`,
+          );
         } finally {
           app.close();
         }

@@ -47,7 +47,11 @@ export function registerObserve(program: Command): void {
       const app = appFor(cmd);
       try {
         const h = healthFor(app);
-        emit(globals(cmd).json, h, () => `${h.state}  ${h.reason_codes.join(", ")}  (failure_streak ${h.failure_streak}, queue_depth ${h.queue_depth})`);
+        emit(
+          globals(cmd).json,
+          h,
+          () => `${h.state}  ${h.reason_codes.join(", ")}  (failure_streak ${h.failure_streak}, queue_depth ${h.queue_depth})`,
+        );
         process.exitCode = HEALTH_EXIT[h.state];
       } finally {
         app.close();
@@ -68,7 +72,11 @@ export function registerObserve(program: Command): void {
           rollout_gate: h.state === "healthy" ? "pass" : "fail",
           health: h,
           runner: state,
-          outbound: { mode: app.config.outbound.mode, max_chars: app.config.outbound.max_chars, by_status: Object.fromEntries(outbox.map((r) => [r.status, r.n])) },
+          outbound: {
+            mode: app.config.outbound.mode,
+            max_chars: app.config.outbound.max_chars,
+            by_status: Object.fromEntries(outbox.map((r) => [r.status, r.n])),
+          },
           counters: app.store.counters.all(),
           policy: readPolicyStatus({ get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) }),
           config: { file: app.loaded.file, env_overrides: app.loaded.envApplied },
@@ -99,11 +107,19 @@ export function registerObserve(program: Command): void {
       const app = appFor(cmd);
       try {
         const since = parseSince(o.since, app.clock());
-        const render = (r: RuntimeEventRow) => ({ ...r, reason_codes: JSON.parse(r.reason_codes) as string[], detail: JSON.parse(r.detail) as unknown });
-        const newest = (afterId: number, limit: number) => app.store.inspect.runtimeEvents({ sinceMs: since, afterId, limit }).reverse().map(render);
+        const render = (r: RuntimeEventRow) => ({
+          ...r,
+          reason_codes: JSON.parse(r.reason_codes) as string[],
+          detail: JSON.parse(r.detail) as unknown,
+        });
+        const newest = (afterId: number, limit: number) =>
+          app.store.inspect.runtimeEvents({ sinceMs: since, afterId, limit }).reverse().map(render);
         const rows = newest(0, Number(o.limit));
         const json = globals(cmd).json || o.follow;
-        for (const r of rows) process.stdout.write(json ? JSON.stringify(r) + "\n" : `${new Date(r.at_ms).toISOString()}  ${r.event}  ${r.health}  ${r.reason_codes.join(",")}\n`);
+        for (const r of rows)
+          process.stdout.write(
+            json ? JSON.stringify(r) + "\n" : `${new Date(r.at_ms).toISOString()}  ${r.event}  ${r.health}  ${r.reason_codes.join(",")}\n`,
+          );
         let last = rows.at(-1)?.id ?? 0;
         if (!o.follow) return;
         const ac = new AbortController();
@@ -146,11 +162,13 @@ export function registerObserve(program: Command): void {
           route: r.route ? JSON.parse(r.route) : null,
         }));
         emit(globals(cmd).json, traces, () =>
-          table([["event_id", "outcome", "reason", "decisions"], ...traces.map((t) => [t.event_id, t.outcome, t.reason, t.decisions.map((d) => d.reason).join(" > ")])]),
+          table([
+            ["event_id", "outcome", "reason", "decisions"],
+            ...traces.map((t) => [t.event_id, t.outcome, t.reason, t.decisions.map((d) => d.reason).join(" > ")]),
+          ]),
         );
       } finally {
         app.close();
       }
     });
 }
-

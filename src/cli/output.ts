@@ -21,8 +21,16 @@ export function emit(json: boolean | undefined, data: unknown, human: () => stri
 
 /** Print an error the operator can act on, and return the exit code for it. */
 export function reportError(err: unknown, json: boolean | undefined): number {
-  const code = err instanceof ConfigError ? EXIT.config : err instanceof TauError && err.code.startsWith("USAGE") ? EXIT.usage : EXIT.failure;
-  if (json) process.stdout.write(JSON.stringify({ ok: false, error: err instanceof TauError ? err.toJSON() : { message: String((err as Error)?.message ?? err) } }, null, 2) + "\n");
+  const code =
+    err instanceof ConfigError ? EXIT.config : err instanceof TauError && err.code.startsWith("USAGE") ? EXIT.usage : EXIT.failure;
+  if (json)
+    process.stdout.write(
+      JSON.stringify(
+        { ok: false, error: err instanceof TauError ? err.toJSON() : { message: String((err as Error)?.message ?? err) } },
+        null,
+        2,
+      ) + "\n",
+    );
   process.stderr.write(`tau: ${describeError(err)}\n`);
   return code;
 }

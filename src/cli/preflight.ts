@@ -18,11 +18,22 @@ export function registerPreflight(program: Command): void {
       const { app, services } = servicesFor(cmd);
       try {
         const report = await runPreflight(
-          { config: app.config, stateDir: app.stateDir, credentials: createCredentialReader(app.env, app.store.secrets), kv: app.store.kv, ports: createProviderPorts(app.config), clock: app.clock },
+          {
+            config: app.config,
+            stateDir: app.stateDir,
+            credentials: createCredentialReader(app.env, app.store.secrets),
+            kv: app.store.kv,
+            ports: createProviderPorts(app.config),
+            clock: app.clock,
+          },
           services.policies.current(),
           { online: o.online ?? false },
         );
-        emit(globals(cmd).json, report, () => `${formatChecks(report.checks)}\npreflight: ${report.ok ? "pass" : `fail (${report.reason})`}`);
+        emit(
+          globals(cmd).json,
+          report,
+          () => `${formatChecks(report.checks)}\npreflight: ${report.ok ? "pass" : `fail (${report.reason})`}`,
+        );
         if (!report.ok) process.exitCode = 1;
       } finally {
         app.close();

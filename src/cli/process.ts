@@ -31,9 +31,19 @@ export function registerProcess(program: Command): void {
             }),
             { processed: 0, duplicates: 0, quarantined: 0, failed: 0, replies: 0, delivered: 0 },
           );
-          const out = { cycles: reports.length, ...sum, queue_depth: reports.at(-1)?.queue_depth ?? 0, elapsed_ms: elapsedMs, health: state?.health ?? "healthy", reason_codes: state?.last_reason_codes ?? [] };
-          emit(globals(cmd).json, out, () =>
-            `processed ${out.processed}, duplicates ${out.duplicates}, quarantined ${out.quarantined}, failed ${out.failed}, replies ${out.replies}, delivered ${out.delivered}; queue_depth ${out.queue_depth}; health ${out.health}; ${out.elapsed_ms} ms`,
+          const out = {
+            cycles: reports.length,
+            ...sum,
+            queue_depth: reports.at(-1)?.queue_depth ?? 0,
+            elapsed_ms: elapsedMs,
+            health: state?.health ?? "healthy",
+            reason_codes: state?.last_reason_codes ?? [],
+          };
+          emit(
+            globals(cmd).json,
+            out,
+            () =>
+              `processed ${out.processed}, duplicates ${out.duplicates}, quarantined ${out.quarantined}, failed ${out.failed}, replies ${out.replies}, delivered ${out.delivered}; queue_depth ${out.queue_depth}; health ${out.health}; ${out.elapsed_ms} ms`,
           );
           return;
         }

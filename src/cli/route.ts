@@ -17,7 +17,11 @@ import { globals } from "./context.ts";
 import { emit } from "./output.ts";
 
 /** Envelopes from a file of envelopes or raw provider payloads. */
-function envelopesFrom(bytes: Buffer, transport: Transport | null, ctx: { identity: Parameters<NonNullable<ReturnType<typeof normalizerFor>>>[1]["identity"]; now: number }): { envelopes: Envelope[]; refused: string[] } {
+function envelopesFrom(
+  bytes: Buffer,
+  transport: Transport | null,
+  ctx: { identity: Parameters<NonNullable<ReturnType<typeof normalizerFor>>>[1]["identity"]; now: number },
+): { envelopes: Envelope[]; refused: string[] } {
   const envelopes: Envelope[] = [];
   const refused: string[] = [];
   for (const item of splitPayload(bytes, 16 * 1024 * 1024)) {
@@ -32,7 +36,10 @@ function envelopesFrom(bytes: Buffer, transport: Transport | null, ctx: { identi
       else refused.push(`item ${item.item}: ${r.code} ${r.detail}`);
       continue;
     }
-    if (!transport) throw new TauError("USAGE_TRANSPORT_REQUIRED", "raw provider payloads need --transport", { hint: "pass --transport telegram|discord|whatsapp" });
+    if (!transport)
+      throw new TauError("USAGE_TRANSPORT_REQUIRED", "raw provider payloads need --transport", {
+        hint: "pass --transport telegram|discord|whatsapp",
+      });
     const normalize = normalizerFor(transport);
     if (!normalize) throw new TauError("USAGE_TRANSPORT_NOT_INGESTIBLE", `${transport} has no file normalizer`);
     const r = normalize(item.value, { identity: ctx.identity, receivedAtMs: ctx.now });
@@ -60,7 +67,16 @@ export function registerRoute(program: Command): void {
       const app = openApp({ stateDir, configPath: g.config, env: readProcessEnv() });
       try {
         const { envelopes, refused } = envelopesFrom(bytes, transport, { identity: app.config.identity, now: app.clock() });
-        const results: { event_id: string; outcome: string; reason: string; role: string | null; decisions: EventContext["decisions"]; route: EventContext["route"]; replies: EventContext["replies"]; commands: string[] }[] = [];
+        const results: {
+          event_id: string;
+          outcome: string;
+          reason: string;
+          role: string | null;
+          decisions: EventContext["decisions"];
+          route: EventContext["route"];
+          replies: EventContext["replies"];
+          commands: string[];
+        }[] = [];
         app.store.rehearse(() => {
           const services = createServices(app); // loads policies; its bookkeeping is rolled back too
           const seen = new Set<string>();
@@ -69,15 +85,30 @@ export function registerRoute(program: Command): void {
             const ctx = createContext(env, app.clock());
             pipeline(ctx);
             seen.add(env.event_id);
-            results.push({ event_id: env.event_id, outcome: ctx.outcome, reason: ctx.reason, role: ctx.role, decisions: ctx.decisions, route: ctx.route, replies: ctx.replies, commands: ctx.jobs.map((j) => j.capability_id) });
+            results.push({
+              event_id: env.event_id,
+              outcome: ctx.outcome,
+              reason: ctx.reason,
+              role: ctx.role,
+              decisions: ctx.decisions,
+              route: ctx.route,
+              replies: ctx.replies,
+              commands: ctx.jobs.map((j) => j.capability_id),
+            });
           }
         });
         emit(g.json, { events: results, refused }, () =>
           [
             ...results.flatMap((r) => [
               `${r.event_id}: ${r.outcome} (${r.reason})${r.role ? `, role ${r.role}` : ""}`,
-              ...r.decisions.map((d) => `  ${d.stage.padEnd(16)} ${d.outcome.padEnd(5)} ${d.reason}${d.matched_by ? ` [${d.matched_by}]` : ""}`),
-              ...(r.route ? [`  route: ${r.route.binding_id ?? "default"} (${r.route.matched_by}), phase ${r.route.phase}, session ${r.route.session_key}, responder ${r.route.responder}`] : []),
+              ...r.decisions.map(
+                (d) => `  ${d.stage.padEnd(16)} ${d.outcome.padEnd(5)} ${d.reason}${d.matched_by ? ` [${d.matched_by}]` : ""}`,
+              ),
+              ...(r.route
+                ? [
+                    `  route: ${r.route.binding_id ?? "default"} (${r.route.matched_by}), phase ${r.route.phase}, session ${r.route.session_key}, responder ${r.route.responder}`,
+                  ]
+                : []),
               ...r.replies.map((x) => `  would reply (${x.purpose}): ${x.text.split("\n")[0]}`),
               ...r.commands.map((c) => `  would run: ${c}`),
             ]),

@@ -39,18 +39,45 @@ interface CliRunOptions {
 }
 
 /** Run with confirmation and audit; returns the capability's result (or a refusal as a failed result). */
-export async function runCapabilityCli(services: Services, cap: AnyCapability, args: Record<string, unknown>, opts: CliRunOptions): Promise<CapabilityResult> {
+export async function runCapabilityCli(
+  services: Services,
+  cap: AnyCapability,
+  args: Record<string, unknown>,
+  opts: CliRunOptions,
+): Promise<CapabilityResult> {
   const principal = cliPrincipal();
   const now = services.clock();
   if (cap.approval === "two_person") {
     const nonce = Buffer.from(services.randomBytes(8)).toString("hex");
-    const { id, hash } = requestApproval(services, { cap, args, principal, role: "admin", surface: "cli", replyTarget: null, now, seed: `${principal}\u0000${cap.id}\u0000${now}\u0000${nonce}` });
-    return { status: "reported", reason_code: "approval_requested", text: `${cap.id} needs a second person: another operator runs \`tau approvals approve ${id}\` or \`${services.config.commands.prefix} approve ${id} ${hash.slice(0, 8)}\` within ${APPROVAL_TTL_MS / 60_000} minutes.`, data: { approval_id: id, args_hash: hash } };
+    const { id, hash } = requestApproval(services, {
+      cap,
+      args,
+      principal,
+      role: "admin",
+      surface: "cli",
+      replyTarget: null,
+      now,
+      seed: `${principal}\u0000${cap.id}\u0000${now}\u0000${nonce}`,
+    });
+    return {
+      status: "reported",
+      reason_code: "approval_requested",
+      text: `${cap.id} needs a second person: another operator runs \`tau approvals approve ${id}\` or \`${services.config.commands.prefix} approve ${id} ${hash.slice(0, 8)}\` within ${APPROVAL_TTL_MS / 60_000} minutes.`,
+      data: { approval_id: id, args_hash: hash },
+    };
   }
   if (cap.sideEffect !== "read" || cap.approval === "confirm") {
     const ok = opts.yes || (await (opts.confirm ?? confirmOnStdin)(`${cap.id} has side effect "${cap.sideEffect}".`));
     if (!ok) {
-      services.audit({ actor: principal, surface: "cli", action: "command", target: cap.id, args, outcome: "refused", reason_code: "command_not_confirmed" });
+      services.audit({
+        actor: principal,
+        surface: "cli",
+        action: "command",
+        target: cap.id,
+        args,
+        outcome: "refused",
+        reason_code: "command_not_confirmed",
+      });
       return { status: "failed", reason_code: "command_not_confirmed", text: `Not confirmed: pass --yes or type "yes" to run ${cap.id}.` };
     }
   }

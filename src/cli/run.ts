@@ -27,17 +27,27 @@ export function registerRun(program: Command): void {
       let runnerError: unknown = null;
       const onHup = () => {
         const status = services.policies.reload();
-        app.logger.info({ event: "policy.reloaded", state: status.state, active_sha256: status.active_sha256 }, "policies reloaded on SIGHUP");
+        app.logger.info(
+          { event: "policy.reloaded", state: status.state, active_sha256: status.active_sha256 },
+          "policies reloaded on SIGHUP",
+        );
       };
       process.on("SIGHUP", onHup);
       try {
         // One durable writer for every connector; each acknowledged append wakes the runner, so a webhook is
         // answered without waiting for the idle poll tick.
         const writer = openIngressWriter(app, true);
-        ingress = { append: (t, e) => writer.append(t, e).then(() => runner.wake()), stats: () => writer.stats(), close: () => writer.close() };
+        ingress = {
+          append: (t, e) => writer.append(t, e).then(() => runner.wake()),
+          stats: () => writer.stats(),
+          close: () => writer.close(),
+        };
         running = await startConnectors(app, { ingress });
         const { startHttpServer } = await import("../app/http-runtime.ts");
-        http = await startHttpServer(app, running, { health: () => healthFor(app), ready: () => [{ key: "runner", code: runnerError ? "runner_failed" : "ready", ok: runnerError === null }] });
+        http = await startHttpServer(app, running, {
+          health: () => healthFor(app),
+          ready: () => [{ key: "runner", code: runnerError ? "runner_failed" : "ready", ok: runnerError === null }],
+        });
         app.logger.info({ event: "service.started", connectors: [...running.connectors.keys()], url: http.server.url }, "tau is running");
         runLoop = runner.run(ac.signal).catch((err: unknown) => {
           runnerError = err;
@@ -45,7 +55,9 @@ export function registerRun(program: Command): void {
         const stop = await Promise.race([waitForStopSignal(), runLoop.then(() => "runner_stopped" as const)]);
         app.logger.info({ event: "service.stopping", reason: stop }, "stopping");
       } finally {
-        armHardExit(SHUTDOWN_HARD_CAP_MS, () => app.logger.warn({ event: "shutdown.forced", after_ms: SHUTDOWN_HARD_CAP_MS }, "shutdown took too long"));
+        armHardExit(SHUTDOWN_HARD_CAP_MS, () =>
+          app.logger.warn({ event: "shutdown.forced", after_ms: SHUTDOWN_HARD_CAP_MS }, "shutdown took too long"),
+        );
         // Intake first: connectors stop (in-flight appends finish), then the server stops accepting.
         await running?.stop();
         await http?.server.close(3000);

@@ -27,7 +27,9 @@ async function readValue(id: string): Promise<string> {
   }
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }
 
 /** Keep the database files private after a write (SQLite may have created the WAL just now). */
@@ -41,7 +43,7 @@ export function registerSecrets(program: Command): void {
   const sec = program.command("secrets").description("integration store: credentials by id (env variables take precedence)");
   sec
     .command("set")
-    .description("store a secret read from stdin, e.g. printf %s \"$TOKEN\" | tau secrets set telegram-bot-token")
+    .description('store a secret read from stdin, e.g. printf %s "$TOKEN" | tau secrets set telegram-bot-token')
     .argument("<id>", "integration id, e.g. telegram-bot-token")
     .option("--json", "machine-readable")
     .action(async (id: string, _o, cmd: Command) => {
@@ -51,12 +53,26 @@ export function registerSecrets(program: Command): void {
         const now = app.clock();
         app.store.atomically(() => {
           setSecret(app.store.secrets, id, value, now);
-          appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "secret.set", target: id, args: {}, outcome: "stored", reason_code: "secret_stored" }, now);
+          appendAudit(
+            app.store,
+            {
+              actor: cliPrincipal(),
+              surface: "cli",
+              action: "secret.set",
+              target: id,
+              args: {},
+              outcome: "stored",
+              reason_code: "secret_stored",
+            },
+            now,
+          );
         });
         keepPrivate(app.stateDir);
         const entry = listSecrets(app.env, app.store.secrets).find((s) => s.id === id)!;
-        emit(globals(cmd).json, { id, stored: true, effective_source: entry.source }, () =>
-          `stored ${id}${entry.source === "env" ? ` (note: ${entry.env_var} is set in the environment and takes precedence)` : ""}`,
+        emit(
+          globals(cmd).json,
+          { id, stored: true, effective_source: entry.source },
+          () => `stored ${id}${entry.source === "env" ? ` (note: ${entry.env_var} is set in the environment and takes precedence)` : ""}`,
         );
       } finally {
         app.close();
@@ -71,7 +87,10 @@ export function registerSecrets(program: Command): void {
       try {
         const rows = listSecrets(app.env, app.store.secrets);
         emit(globals(cmd).json, rows, () =>
-          table([["id", "present", "source", "env", "store"], ...rows.map((r) => [r.id, r.present ? "yes" : "no", r.source, r.env_var, r.in_store ? "yes" : "no"])]),
+          table([
+            ["id", "present", "source", "env", "store"],
+            ...rows.map((r) => [r.id, r.present ? "yes" : "no", r.source, r.env_var, r.in_store ? "yes" : "no"]),
+          ]),
         );
       } finally {
         app.close();
@@ -88,7 +107,19 @@ export function registerSecrets(program: Command): void {
         const now = app.clock();
         const deleted = app.store.atomically(() => {
           const ok = deleteSecret(app.store.secrets, id);
-          appendAudit(app.store, { actor: cliPrincipal(), surface: "cli", action: "secret.delete", target: id, args: {}, outcome: ok ? "deleted" : "absent", reason_code: ok ? "secret_deleted" : "secret_absent" }, now);
+          appendAudit(
+            app.store,
+            {
+              actor: cliPrincipal(),
+              surface: "cli",
+              action: "secret.delete",
+              target: id,
+              args: {},
+              outcome: ok ? "deleted" : "absent",
+              reason_code: ok ? "secret_deleted" : "secret_absent",
+            },
+            now,
+          );
           return ok;
         });
         emit(globals(cmd).json, { id, deleted }, () => (deleted ? `deleted ${id}` : `${id} was not in the store`));

@@ -13,9 +13,26 @@ export function watchPolicies(app: App, services: Services): () => void {
     const before = services.policies.status().active_sha256;
     const st = services.policies.reload();
     if (st.state === "ok" && st.active_sha256 === before) return;
-    services.audit({ actor: "system", surface: "system", action: "policy.reload", target: app.loaded.policiesDir, args: { trigger: why, sha256: st.active_sha256 }, outcome: st.state, reason_code: st.state === "ok" ? "policy_reloaded" : "policy_reload_rejected" });
-    app.store.runner.insertRuntimeEvent(app.clock(), "policy.reload", st.state === "ok" ? "healthy" : "degraded", [st.state === "ok" ? "policy_reloaded" : "policy_reload_rejected"], { trigger: why, error: st.error });
-    app.logger[st.state === "ok" ? "info" : "warn"]({ event: "policy.reload", trigger: why, state: st.state, error: st.error }, "policy reload");
+    services.audit({
+      actor: "system",
+      surface: "system",
+      action: "policy.reload",
+      target: app.loaded.policiesDir,
+      args: { trigger: why, sha256: st.active_sha256 },
+      outcome: st.state,
+      reason_code: st.state === "ok" ? "policy_reloaded" : "policy_reload_rejected",
+    });
+    app.store.runner.insertRuntimeEvent(
+      app.clock(),
+      "policy.reload",
+      st.state === "ok" ? "healthy" : "degraded",
+      [st.state === "ok" ? "policy_reloaded" : "policy_reload_rejected"],
+      { trigger: why, error: st.error },
+    );
+    app.logger[st.state === "ok" ? "info" : "warn"](
+      { event: "policy.reload", trigger: why, state: st.state, error: st.error },
+      "policy reload",
+    );
   };
   const onHup = () => reload("sighup");
   process.on("SIGHUP", onHup);

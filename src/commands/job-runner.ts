@@ -44,9 +44,24 @@ export function createJobRunner(services: Services, commands: CommandStore, opts
     if (job.reply_target) {
       const target = JSON.parse(job.reply_target) as ReplyTarget;
       const text = `${result.text}\n\n${footer(config.commands.prefix, job.command, result.status, result.reason_code)}`;
-      queueReplies(store, job.event_id, target, [{ purpose: "command", text }], { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun }, () => `${job.job_id.replace(/^job_/, "ob_")}`, fresh);
+      queueReplies(
+        store,
+        job.event_id,
+        target,
+        [{ purpose: "command", text }],
+        { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun },
+        () => `${job.job_id.replace(/^job_/, "ob_")}`,
+        fresh,
+      );
     }
-    services.audit(auditEntryFor({ id: job.capability_id }, JSON.parse(job.args) as Record<string, unknown>, { principal: job.principal, surface: job.reply_target ? "chat" : "cli" }, result));
+    services.audit(
+      auditEntryFor(
+        { id: job.capability_id },
+        JSON.parse(job.args) as Record<string, unknown>,
+        { principal: job.principal, surface: job.reply_target ? "chat" : "cli" },
+        result,
+      ),
+    );
     store.counters.bump(`commands.${result.reason_code}`);
   }
 
@@ -61,7 +76,17 @@ export function createJobRunner(services: Services, commands: CommandStore, opts
     recover(): number {
       const now = services.clock();
       const stuck = commands.jobsIn("running");
-      finishAll(stuck.map((job) => ({ job, result: { status: "failed" as const, reason_code: "command_interrupted", text: "This command was interrupted by a restart before it finished; check its effect before running it again." } })), now);
+      finishAll(
+        stuck.map((job) => ({
+          job,
+          result: {
+            status: "failed" as const,
+            reason_code: "command_interrupted",
+            text: "This command was interrupted by a restart before it finished; check its effect before running it again.",
+          },
+        })),
+        now,
+      );
       return stuck.length;
     },
     /**
@@ -79,7 +104,8 @@ export function createJobRunner(services: Services, commands: CommandStore, opts
         for (const job of started) {
           const cap = services.registry.get(job.capability_id);
           let result: CapabilityResult;
-          if (!cap) result = { status: "failed", reason_code: "command_unknown", text: `Capability ${job.capability_id} is no longer available.` };
+          if (!cap)
+            result = { status: "failed", reason_code: "command_unknown", text: `Capability ${job.capability_id} is no longer available.` };
           else {
             const target = job.reply_target ? (JSON.parse(job.reply_target) as ReplyTarget) : null;
             result = await runCapability(cap, JSON.parse(job.args) as Record<string, unknown>, {

@@ -83,7 +83,11 @@ export function applyEnvOverrides(raw: Record<string, unknown>, schema: z.ZodTyp
     let parsed: unknown = value;
     if (o.type === "number") parsed = Number(value);
     else if (o.type === "boolean") parsed = value === "true" || value === "1" ? true : value === "false" || value === "0" ? false : value;
-    else if (o.type === "array") parsed = value.split(",").map((s) => s.trim()).filter(Boolean);
+    else if (o.type === "array")
+      parsed = value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
     let node: Record<string, unknown> = raw;
     for (const key of o.path.slice(0, -1)) {
       const next = node[key];

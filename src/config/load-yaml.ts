@@ -20,7 +20,12 @@ function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Pr
 }
 
 /** Position of the key `key` inside the map at `path` (unknown keys point at the key, not its value). */
-function locateKey(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: PropertyKey[], key: string): { line?: number; column?: number } {
+function locateKey(
+  doc: ReturnType<typeof parseDocument>,
+  lc: LineCounter,
+  path: PropertyKey[],
+  key: string,
+): { line?: number; column?: number } {
   const map = path.length === 0 ? doc.contents : doc.getIn(path as unknown[], true);
   if (isMap(map)) {
     const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);

@@ -50,7 +50,12 @@ export function createPolicyManager(dir: string, kv: PolicyStateStore, clock: ()
       kv.put(LKG_KEY, JSON.stringify(next.sources));
       status = { state: "ok", active_sha256: next.sha256, error: null, at_ms: clock() };
     } catch (err) {
-      status = { state: active ? "reload_rejected" : "no_known_good", active_sha256: active?.sha256 ?? null, error: describeError(err), at_ms: clock() };
+      status = {
+        state: active ? "reload_rejected" : "no_known_good",
+        active_sha256: active?.sha256 ?? null,
+        error: describeError(err),
+        at_ms: clock(),
+      };
     }
     kv.put(STATUS_KEY, JSON.stringify(status));
     return status;

@@ -54,7 +54,9 @@ export function policySetFromSources(dir: string, sources: Record<string, string
   const channel = parse<ChannelPolicyFile>(POLICY_FILES.channel, ChannelPolicyFileSchema);
   const bindings = parse<RouteBindingsFile>(POLICY_FILES.routes, RouteBindingsFileSchema);
   const rbac = parse<RbacFile>(POLICY_FILES.rbac, RbacFileSchema);
-  const sha256 = createHash("sha256").update(JSON.stringify(Object.entries(sources).sort())).digest("hex");
+  const sha256 = createHash("sha256")
+    .update(JSON.stringify(Object.entries(sources).sort()))
+    .digest("hex");
   return { channel, bindings, routes: compileRouteBindings(bindings.bindings), rbac, sources, sha256 };
 }
 

@@ -9,13 +9,22 @@ const ms = (d: number) => z.number().int().nonnegative().default(d);
 
 const IdentitySchema = z
   .object({
-    telegram: z.object({ bot_id: z.string().default(""), username: z.string().default("") }).strict().default({ bot_id: "", username: "" }),
+    telegram: z
+      .object({ bot_id: z.string().default(""), username: z.string().default("") })
+      .strict()
+      .default({ bot_id: "", username: "" }),
     discord: z
       .object({ user_id: z.string().default(""), application_id: z.string().default("") })
       .strict()
       .default({ user_id: "", application_id: "" }),
-    whatsapp: z.object({ phone_number_id: z.string().default("") }).strict().default({ phone_number_id: "" }),
-    email: z.object({ account_id: z.string().min(1).default("mail") }).strict().default({ account_id: "mail" }),
+    whatsapp: z
+      .object({ phone_number_id: z.string().default("") })
+      .strict()
+      .default({ phone_number_id: "" }),
+    email: z
+      .object({ account_id: z.string().min(1).default("mail") })
+      .strict()
+      .default({ account_id: "mail" }),
   })
   .strict();
 
@@ -54,7 +63,12 @@ const OutboundSchema = z
 
 const IngressSchema = z
   .object({
-    max_line_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1_048_576),
+    max_line_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(1_048_576),
     keep_raw: bool.default(false),
   })
   .strict();
@@ -65,7 +79,12 @@ const ServerSchema = z
       .string()
       .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:8788")
       .default("127.0.0.1:8788"),
-    max_body_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1_048_576),
+    max_body_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1_048_576),
     /** Public base URL (https://…) used for setWebhook and Twilio signature checks; empty when none. */
     public_url: z.string().default(""),
   })
@@ -116,7 +135,12 @@ export const TauConfigSchema = z
     server: ServerSchema.default(ServerSchema.parse({})),
     connectors: ConnectorsSchema.default(ConnectorsSchema.parse({})),
     commands: z
-      .object({ prefix: z.string().regex(/^\/[a-z][a-z0-9_]{0,31}$/, "a slash command like /tau").default("/tau") })
+      .object({
+        prefix: z
+          .string()
+          .regex(/^\/[a-z][a-z0-9_]{0,31}$/, "a slash command like /tau")
+          .default("/tau"),
+      })
       .strict()
       .default({ prefix: "/tau" }),
     telemetry: z

@@ -95,6 +95,4 @@ export interface IgnoredItem {
 }
 
 /** Result of normalizing one raw provider payload: zero or more envelopes, or a refusal with a reason code. */
-export type NormalizeResult =
-  | { ok: true; envelopes: Envelope[]; ignored: IgnoredItem[] }
-  | { ok: false; code: string; detail: string };
+export type NormalizeResult = { ok: true; envelopes: Envelope[]; ignored: IgnoredItem[] } | { ok: false; code: string; detail: string };

@@ -25,7 +25,8 @@ export class TauError extends Error {
   readonly reason: string;
   constructor(code: string, message: string, options: TauErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    if (!SCREAMING_SNAKE.test(code)) throw new TypeError(`error code "${code}" must be SCREAMING_SNAKE (pass the reason code as options.reason)`);
+    if (!SCREAMING_SNAKE.test(code))
+      throw new TypeError(`error code "${code}" must be SCREAMING_SNAKE (pass the reason code as options.reason)`);
     this.name = "TauError";
     this.code = code;
     this.reason = options.reason ?? code.toLowerCase();

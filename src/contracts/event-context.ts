@@ -7,14 +7,7 @@ import type { Decision, Role } from "./decision.ts";
 import type { ReplyIntent } from "./outbound.ts";
 
 /** Where the event went in the end; one per processed event, on its trace. */
-export type Outcome =
-  | "replied"
-  | "recorded"
-  | "denied"
-  | "ignored"
-  | "duplicate"
-  | "pending_approval"
-  | "no_reply";
+export type Outcome = "replied" | "recorded" | "denied" | "ignored" | "duplicate" | "pending_approval" | "no_reply";
 
 /** The route chosen for an event (PRODUCT.md §5). */
 export interface RouteInfo {

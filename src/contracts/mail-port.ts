@@ -23,7 +23,12 @@ export type MailPortCode = (typeof MAIL_PORT_CODES)[number];
 export class MailPortError extends TauError {
   override readonly reason: MailPortCode;
   readonly operation: string;
-  constructor(reason: MailPortCode, operation: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    reason: MailPortCode,
+    operation: string,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(reason.toUpperCase(), message, { ...options, reason });
     this.name = `MailPortError[${reason}]`;
     this.reason = reason;

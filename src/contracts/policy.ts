@@ -173,8 +173,10 @@ export const RouteBindingSchema = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (b.responder === "forward" && !b.forward_to) ctx.addIssue({ code: "custom", path: ["forward_to"], message: "responder forward needs forward_to (<transport>:<conversation_id>)" });
-    if (b.responder !== "forward" && b.forward_to) ctx.addIssue({ code: "custom", path: ["forward_to"], message: "forward_to is only used with responder: forward" });
+    if (b.responder === "forward" && !b.forward_to)
+      ctx.addIssue({ code: "custom", path: ["forward_to"], message: "responder forward needs forward_to (<transport>:<conversation_id>)" });
+    if (b.responder !== "forward" && b.forward_to)
+      ctx.addIssue({ code: "custom", path: ["forward_to"], message: "forward_to is only used with responder: forward" });
   });
 export type RouteBinding = z.infer<typeof RouteBindingSchema>;
 

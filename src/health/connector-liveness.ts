@@ -20,7 +20,13 @@ export interface ConnectorFact {
 }
 
 /** A persisted status as another process reads it: `mode` from config, `stale` when old, `stopped` when logged out. */
-export function readConnectorStatus(t: Transport, mode: string, stored: string | undefined, loggedOut: boolean, now: number): ConnectorStatus {
+export function readConnectorStatus(
+  t: Transport,
+  mode: string,
+  stored: string | undefined,
+  loggedOut: boolean,
+  now: number,
+): ConnectorStatus {
   let status = initialStatus(t, mode);
   if (stored) {
     try {

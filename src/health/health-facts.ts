@@ -36,7 +36,10 @@ export function readConnectorFacts(src: HealthSource): ConnectorFact[] {
   const now = src.clock();
   return TRANSPORTS.map((t) => {
     const loggedOut = isLoggedOut(src.store.kv, t);
-    return { status: readConnectorStatus(t, src.config.connectors[t].mode, src.store.kv.get(connectorStatusKey(t)), loggedOut, now), loggedOut };
+    return {
+      status: readConnectorStatus(t, src.config.connectors[t].mode, src.store.kv.get(connectorStatusKey(t)), loggedOut, now),
+      loggedOut,
+    };
   });
 }
 

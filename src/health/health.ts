@@ -25,7 +25,8 @@ export function computeHealth(i: HealthInputs): HealthReport {
   const codes: string[] = [];
   let state: HealthState = i.runner?.health ?? "healthy";
   if (i.runner && i.runner.health !== "healthy") codes.push(...i.runner.last_reason_codes.filter((c) => c !== "healthy_cycle"));
-  if (i.runner && i.runner.backlog_age_ms > 0 && i.runner.health === "degraded" && !i.runner.last_cycle_failed) codes.push("backlog_over_threshold");
+  if (i.runner && i.runner.backlog_age_ms > 0 && i.runner.health === "degraded" && !i.runner.last_cycle_failed)
+    codes.push("backlog_over_threshold");
   const degrade = (code: string) => {
     codes.push(code);
     if (state === "healthy") state = "degraded";

@@ -63,7 +63,12 @@ export function createMetrics(opts: { snapshot?: () => MetricsSnapshot } = {}): 
       },
     });
 
-  labelled(METRIC_NAMES.ingested, "Envelopes durably appended to ingress by connectors, by transport.", "transport", (s) => s.ingestedByTransport);
+  labelled(
+    METRIC_NAMES.ingested,
+    "Envelopes durably appended to ingress by connectors, by transport.",
+    "transport",
+    (s) => s.ingestedByTransport,
+  );
   new Counter({
     name: METRIC_NAMES.processed,
     help: "Events processed by the runner (duplicates excluded).",

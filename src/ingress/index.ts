@@ -1,6 +1,17 @@
 /** @module Ingress: the durable writer, the cursor reader, line validation, payload ingestion. */
 export { createIngressWriter, ingressFile, encodeEnvelopes, type IngressWriter, type IngressWriterStats } from "./writer.ts";
-export { readLines, readLineBytes, decodeLine, countLinesAfter, countLinesAfterMemo, type LineCountMemo, type IngressCursor, type RawLine, type ByteLine, type ReadResult } from "./reader.ts";
+export {
+  readLines,
+  readLineBytes,
+  decodeLine,
+  countLinesAfter,
+  countLinesAfterMemo,
+  type LineCountMemo,
+  type IngressCursor,
+  type RawLine,
+  type ByteLine,
+  type ReadResult,
+} from "./reader.ts";
 export { parseIngressLine, validateEnvelope, type ParsedLine } from "./parse-line.ts";
 export { splitPayload, type RawItem } from "./split-payload.ts";
 export { ingestPayload, type IngestReport, type IngestIssue, type Normalizer } from "./ingest-file.ts";

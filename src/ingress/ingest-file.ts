@@ -66,7 +66,12 @@ export async function ingestPayload(input: {
   const fit = envelopes.filter((e, i) => {
     const size = Buffer.byteLength(JSON.stringify(e)) + 1;
     if (size <= maxBytes) return true;
-    report.refused.push({ line: 0, item: i + 1, code: "ingress_line_too_large", detail: `${e.event_id}: ${size} bytes; limit ${maxBytes}` });
+    report.refused.push({
+      line: 0,
+      item: i + 1,
+      code: "ingress_line_too_large",
+      detail: `${e.event_id}: ${size} bytes; limit ${maxBytes}`,
+    });
     return false;
   });
   await input.writer.append(input.transport, fit);

@@ -30,7 +30,11 @@ export function validateEnvelope(value: unknown, transport: Transport | null): P
     return { ok: false, code: "ingress_missing_id", detail: "event_id is missing or empty" };
   }
   if (transport !== null && o.transport !== transport) {
-    return { ok: false, code: "ingress_transport_mismatch", detail: `transport ${JSON.stringify(o.transport)} in the ${transport} ingress file` };
+    return {
+      ok: false,
+      code: "ingress_transport_mismatch",
+      detail: `transport ${JSON.stringify(o.transport)} in the ${transport} ingress file`,
+    };
   }
   const r = EnvelopeSchema.safeParse(value);
   if (!r.success) {

@@ -113,13 +113,25 @@ export function readLineBytes(
         const lineEnd = pos + nl + 1;
         line += 1;
         if (skipping) {
-          lines.push({ ok: false, code: "ingress_line_too_large", line: skipStartLine, detail: `line exceeds ${maxLineBytes} bytes`, endOffset: lineEnd });
+          lines.push({
+            ok: false,
+            code: "ingress_line_too_large",
+            line: skipStartLine,
+            detail: `line exceeds ${maxLineBytes} bytes`,
+            endOffset: lineEnd,
+          });
           skipping = false;
         } else {
           const bytes = carry ? Buffer.concat([carry, buf.subarray(start, nl)]) : buf.subarray(start, nl);
           carry = null;
           if (bytes.length + 1 > maxLineBytes) {
-            lines.push({ ok: false, code: "ingress_line_too_large", line, detail: `line is ${bytes.length + 1} bytes; limit ${maxLineBytes}`, endOffset: lineEnd });
+            lines.push({
+              ok: false,
+              code: "ingress_line_too_large",
+              line,
+              detail: `line is ${bytes.length + 1} bytes; limit ${maxLineBytes}`,
+              endOffset: lineEnd,
+            });
           } else {
             lines.push({ ok: true, bytes, line, endOffset: lineEnd });
           }

@@ -5,8 +5,7 @@
 import type { IngressCode } from "../contracts/reason-codes.ts";
 
 export type RawItem =
-  | { ok: true; value: unknown; line: number; item: number }
-  | { ok: false; code: IngressCode; line: number; item: number; detail: string };
+  { ok: true; value: unknown; line: number; item: number } | { ok: false; code: IngressCode; line: number; item: number; detail: string };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -56,7 +55,13 @@ function splitLines(bytes: Buffer, maxLineBytes: number): RawItem[] {
     const raw = bytes.subarray(start, nl);
     start = nl + 1;
     if (raw.length > maxLineBytes) {
-      out.push({ ok: false, code: "ingress_line_too_large", line, item: ++item, detail: `line is ${raw.length} bytes; limit ${maxLineBytes}` });
+      out.push({
+        ok: false,
+        code: "ingress_line_too_large",
+        line,
+        item: ++item,
+        detail: `line is ${raw.length} bytes; limit ${maxLineBytes}`,
+      });
       continue;
     }
     let s: string;

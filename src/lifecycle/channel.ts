@@ -10,7 +10,15 @@ import path from "node:path";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import type { Transport } from "../contracts/envelope.ts";
 import type { ProviderPorts } from "./provider-ports.ts";
-import { credentialRequirements, credentialValue, ingressPath, summarize, transportChecks, type Check, type ReadinessContext } from "./readiness.ts";
+import {
+  credentialRequirements,
+  credentialValue,
+  ingressPath,
+  summarize,
+  transportChecks,
+  type Check,
+  type ReadinessContext,
+} from "./readiness.ts";
 import { readLifecycle, writeLifecycle } from "./state.ts";
 
 export interface ChannelDeps extends ReadinessContext {
@@ -36,7 +44,15 @@ export interface ChannelReport {
 function report(t: Transport, deps: ChannelDeps, checks: Check[]): ChannelReport {
   const rec = readLifecycle(deps.kv, t);
   const s = summarize(checks);
-  return { transport: t, mode: deps.config.connectors[t].mode, state: rec?.state ?? "never_changed", ok: s.ok, reason: s.reason, checks, at_ms: rec?.at_ms ?? null };
+  return {
+    transport: t,
+    mode: deps.config.connectors[t].mode,
+    state: rec?.state ?? "never_changed",
+    ok: s.ok,
+    reason: s.reason,
+    checks,
+    at_ms: rec?.at_ms ?? null,
+  };
 }
 
 function secretOf(t: Transport, deps: ChannelDeps, key: string): string | null {
@@ -51,7 +67,9 @@ export async function onlineCheck(t: Transport, deps: ChannelDeps): Promise<Chec
   if (t === "email" || !token) return null;
   const phoneNumberId = t === "whatsapp" ? (secretOf(t, deps, "whatsapp.phone_number_id") ?? undefined) : undefined;
   const r = await deps.ports.probe(t, { token: token ?? "", ...(phoneNumberId ? { phoneNumberId } : {}) });
-  return r.ok ? { key, code: "ready", ok: true, detail: r.detail } : { key, code: `probe_online_${t}_${r.kind}`, ok: false, detail: r.detail };
+  return r.ok
+    ? { key, code: "ready", ok: true, detail: r.detail }
+    : { key, code: `probe_online_${t}_${r.kind}`, ok: false, detail: r.detail };
 }
 
 /** Create `state/ingress/<transport>.ndjson` (0600, folder 0700) unless it exists. */
@@ -78,7 +96,9 @@ async function telegramWebhookCheck(deps: ChannelDeps): Promise<Check | null> {
   if (!token || !secret) return null; // the credential checks already failed
   const url = `${publicUrl}/webhooks/telegram`;
   const r = await deps.ports.setTelegramWebhook(token, url, secret);
-  return r.ok ? { key: "telegram.webhook", code: "ready", ok: true, detail: url } : { key: "telegram.webhook", code: `probe_online_telegram_${r.kind}`, ok: false, detail: r.detail };
+  return r.ok
+    ? { key: "telegram.webhook", code: "ready", ok: true, detail: url }
+    : { key: "telegram.webhook", code: `probe_online_telegram_${r.kind}`, ok: false, detail: r.detail };
 }
 
 export async function channelLogin(t: Transport, deps: ChannelDeps, opts: { online: boolean }): Promise<ChannelReport> {
@@ -95,21 +115,41 @@ export async function channelLogin(t: Transport, deps: ChannelDeps, opts: { onli
   const s = summarize(checks);
   const now = deps.clock();
   if (s.ok) writeLifecycle(deps.kv, t, { state: "logged_in", reason: "ready", at_ms: now });
-  deps.audit({ actor: deps.actor, surface: "cli", action: "channel.login", target: t, args: { online: opts.online }, outcome: s.ok ? "logged_in" : "refused", reason_code: s.reason });
+  deps.audit({
+    actor: deps.actor,
+    surface: "cli",
+    action: "channel.login",
+    target: t,
+    args: { online: opts.online },
+    outcome: s.ok ? "logged_in" : "refused",
+    reason_code: s.reason,
+  });
   return report(t, deps, checks);
 }
 
 export async function channelLogout(t: Transport, deps: ChannelDeps): Promise<ChannelReport> {
   const now = deps.clock();
   writeLifecycle(deps.kv, t, { state: "logged_out", reason: "logout_requested", at_ms: now });
-  deps.audit({ actor: deps.actor, surface: "cli", action: "channel.logout", target: t, args: {}, outcome: "logged_out", reason_code: "logout_requested" });
+  deps.audit({
+    actor: deps.actor,
+    surface: "cli",
+    action: "channel.logout",
+    target: t,
+    args: {},
+    outcome: "logged_out",
+    reason_code: "logout_requested",
+  });
   const checks: Check[] = [{ key: `${t}.lifecycle`, code: "logout_requested", ok: true }];
   // Webhook mode: also stop Telegram pushing updates (it keeps them up to 24 h until the next login).
   if (t === "telegram" && deps.config.connectors.telegram.mode === "webhook" && deps.config.server.public_url) {
     const token = secretOf("telegram", deps, "telegram.token");
     if (token) {
       const r = await deps.ports.deleteTelegramWebhook(token);
-      checks.push(r.ok ? { key: "telegram.webhook", code: "ready", ok: true, detail: r.detail } : { key: "telegram.webhook", code: `probe_online_telegram_${r.kind}`, ok: false, detail: r.detail });
+      checks.push(
+        r.ok
+          ? { key: "telegram.webhook", code: "ready", ok: true, detail: r.detail }
+          : { key: "telegram.webhook", code: `probe_online_telegram_${r.kind}`, ok: false, detail: r.detail },
+      );
     }
   }
   const rep = report(t, deps, checks);

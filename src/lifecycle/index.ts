@@ -8,7 +8,16 @@ export { createCredentialReader, setSecret, deleteSecret, listSecrets } from "./
 export type { CredentialReader } from "./secrets.ts";
 
 // Checks and commands.
-export { transportChecks, stateChecks, policyChecks, enabledTransports, summarize, formatChecks, type Check, type ReadinessContext } from "./readiness.ts";
+export {
+  transportChecks,
+  stateChecks,
+  policyChecks,
+  enabledTransports,
+  summarize,
+  formatChecks,
+  type Check,
+  type ReadinessContext,
+} from "./readiness.ts";
 export { channelLogin, channelLogout, channelStatus, channelProbe, onlineCheck, type ChannelDeps, type ChannelReport } from "./channel.ts";
 export { runPreflight } from "./preflight.ts";
 export type { ProviderPorts } from "./provider-ports.ts";

@@ -15,7 +15,11 @@ interface PreflightReport {
   checks: Check[];
 }
 
-export async function runPreflight(deps: Omit<ChannelDeps, "audit" | "actor">, policies: PolicySet | null, opts: { online: boolean }): Promise<PreflightReport> {
+export async function runPreflight(
+  deps: Omit<ChannelDeps, "audit" | "actor">,
+  policies: PolicySet | null,
+  opts: { online: boolean },
+): Promise<PreflightReport> {
   const transports = enabledTransports(deps.config);
   const checks: Check[] = [];
   for (const t of transports) {

@@ -42,14 +42,21 @@ export function credentialRequirements(t: Transport, config: TauConfig): Require
     case "telegram":
       return [
         { key: "telegram.token", secret: "telegram-bot-token", missing: "missing_telegram_bot_token" },
-        ...(c.telegram.mode === "webhook" ? [{ key: "telegram.webhook_secret", secret: "telegram-webhook-secret", missing: "missing_telegram_webhook_secret" }] : []),
+        ...(c.telegram.mode === "webhook"
+          ? [{ key: "telegram.webhook_secret", secret: "telegram-webhook-secret", missing: "missing_telegram_webhook_secret" }]
+          : []),
       ];
     case "discord":
       return [{ key: "discord.token", secret: "discord-bot-token", missing: "missing_discord_bot_token" }];
     case "whatsapp":
       return [
         { key: "whatsapp.token", secret: "whatsapp-access-token", missing: "missing_whatsapp_access_token" },
-        { key: "whatsapp.phone_number_id", secret: "whatsapp-phone-number-id", missing: "missing_whatsapp_phone_number_id", fallback: (cfg) => cfg.identity.whatsapp.phone_number_id },
+        {
+          key: "whatsapp.phone_number_id",
+          secret: "whatsapp-phone-number-id",
+          missing: "missing_whatsapp_phone_number_id",
+          fallback: (cfg) => cfg.identity.whatsapp.phone_number_id,
+        },
         ...(c.whatsapp.mode === "webhook"
           ? [
               { key: "whatsapp.app_secret", secret: "whatsapp-app-secret", missing: "missing_whatsapp_app_secret" },
@@ -94,7 +101,9 @@ function ingressCheck(t: Transport, stateDir: string): Check {
 
 function lifecycleCheck(t: Transport, kv: KvPort): Check {
   const rec = readLifecycle(kv, t);
-  return rec?.state === "logged_out" ? { key: `${t}.lifecycle`, code: "logout_requested", ok: false, detail: `logged out at ${new Date(rec.at_ms).toISOString()}` } : { key: `${t}.lifecycle`, code: "ready", ok: true };
+  return rec?.state === "logged_out"
+    ? { key: `${t}.lifecycle`, code: "logout_requested", ok: false, detail: `logged out at ${new Date(rec.at_ms).toISOString()}` }
+    : { key: `${t}.lifecycle`, code: "ready", ok: true };
 }
 
 /** Credentials, ingress file and lifecycle of one transport. */
@@ -125,7 +134,10 @@ export function stateChecks(ctx: ReadinessContext): Check[] {
 
 /** The active policy set exists and passes strict mode (warnings, with strictMode off, do not fail). */
 export function policyChecks(policies: PolicySet | null): Check[] {
-  if (!policies) return [{ key: "policy.load", code: "deny_channel_policy_load_error", ok: false, detail: "no policy set could be loaded; tau fails closed" }];
+  if (!policies)
+    return [
+      { key: "policy.load", code: "deny_channel_policy_load_error", ok: false, detail: "no policy set could be loaded; tau fails closed" },
+    ];
   const errors = checkChannelPolicy(policies.channel).filter((i) => i.severity === "error");
   return [
     { key: "policy.load", code: "ready", ok: true },

@@ -54,14 +54,19 @@ export function createCredentialReader(env: Env, secrets: SecretsStore): Credent
 
 function checkId(id: string): void {
   if (!SECRET_ID_PATTERN.test(id) || id.length > 64) {
-    throw new ValidationError("USAGE_SECRET_ID", `"${id}" is not an integration id`, { hint: `use lowercase words joined by dashes, e.g. ${Object.keys(SECRET_ENV).slice(0, 3).join(", ")}` });
+    throw new ValidationError("USAGE_SECRET_ID", `"${id}" is not an integration id`, {
+      hint: `use lowercase words joined by dashes, e.g. ${Object.keys(SECRET_ENV).slice(0, 3).join(", ")}`,
+    });
   }
 }
 
 /** Store (or replace) a secret. */
 export function setSecret(secrets: SecretsStore, id: string, value: string, now: number): void {
   checkId(id);
-  if (value.length === 0) throw new ValidationError("USAGE_SECRET_EMPTY", `no value for ${id} on stdin`, { hint: `pipe it in: printf %s "$VALUE" | tau secrets set ${id}` });
+  if (value.length === 0)
+    throw new ValidationError("USAGE_SECRET_EMPTY", `no value for ${id} on stdin`, {
+      hint: `pipe it in: printf %s "$VALUE" | tau secrets set ${id}`,
+    });
   secrets.put(id, value, now);
 }
 
@@ -90,6 +95,14 @@ export function listSecrets(env: Env, secrets: SecretsStore): SecretListing[] {
     const env_var = envNameFor(id);
     const in_env = env_var !== null && Boolean(env[env_var]);
     const in_store = stored.has(id);
-    return { id, source: in_env ? "env" : in_store ? "store" : null, present: in_env || in_store, env_var, in_env, in_store, updated_at_ms: stored.get(id) ?? null };
+    return {
+      id,
+      source: in_env ? "env" : in_store ? "store" : null,
+      present: in_env || in_store,
+      env_var,
+      in_env,
+      in_store,
+      updated_at_ms: stored.get(id) ?? null,
+    };
   });
 }

@@ -58,4 +58,3 @@ export function readLifecycle(kv: KvPort, transport: string): LifecycleRecord | 
 export function writeLifecycle(kv: KvPort, transport: string, record: LifecycleRecord): void {
   kv.put(lifecycleKey(transport), JSON.stringify(record));
 }
-

@@ -53,7 +53,10 @@ export function listDeadLetters(store: Pick<Store, "outbox">, opts: { limit?: nu
 }
 
 /** Re-queue up to `limit` dead_letter/unknown rows (oldest first) in one unit of work; returns their ids. */
-export function replayDeadLetters(store: Pick<Store, "outbox" | "counters" | "atomically">, opts: { limit: number; now: number }): string[] {
+export function replayDeadLetters(
+  store: Pick<Store, "outbox" | "counters" | "atomically">,
+  opts: { limit: number; now: number },
+): string[] {
   return store.atomically(() => {
     const ids = store.outbox.replayableIds(opts.limit);
     for (const id of ids) {

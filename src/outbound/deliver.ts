@@ -121,7 +121,13 @@ export function createDelivery(deps: DeliveryDeps) {
         idx: c.idx,
         chunk_count: row.chunk_count,
         text: c.body,
-        target: { transport: row.transport as Transport, account_id: row.account_id, conversation_id: row.conversation_id, thread_id: row.thread_id, reply_to: row.reply_to },
+        target: {
+          transport: row.transport as Transport,
+          account_id: row.account_id,
+          conversation_id: row.conversation_id,
+          thread_id: row.thread_id,
+          reply_to: row.reply_to,
+        },
       }));
   }
 
@@ -140,8 +146,16 @@ export function createDelivery(deps: DeliveryDeps) {
     const appended = appendDryRun(deps.dryRunFile, receipts);
     deps.store.atomically(() => {
       markWritten(appended);
-      for (const m of marks) deps.store.outbox.setChunk({ outbox_id: m.outbox_id, idx: m.idx, status: "sent", reason: "delivery_dry_run", receipt: m.receipt }, now);
-      for (const row of rows) deps.store.outbox.setRow({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_dry_run", attempts: row.attempts + 1, next_attempt_at_ms: 0 }, now);
+      for (const m of marks)
+        deps.store.outbox.setChunk(
+          { outbox_id: m.outbox_id, idx: m.idx, status: "sent", reason: "delivery_dry_run", receipt: m.receipt },
+          now,
+        );
+      for (const row of rows)
+        deps.store.outbox.setRow(
+          { outbox_id: row.outbox_id, status: "sent", reason: "delivery_dry_run", attempts: row.attempts + 1, next_attempt_at_ms: 0 },
+          now,
+        );
       deps.store.counters.bump("deliveries.delivery_dry_run", marks.length);
     });
     return marks.length;
@@ -154,7 +168,9 @@ export function createDelivery(deps: DeliveryDeps) {
       const sender = deps.senders.get(item.target.transport);
       if (!sender) throw new Error(`no sender for transport ${item.target.transport}`);
       item.chunks.forEach((text, idx) => {
-        receipts.push(receiptFor(sender, { outbox_id: item.outbox_id, idx, chunk_count: item.chunks.length, text, target: item.target }, item.event_id));
+        receipts.push(
+          receiptFor(sender, { outbox_id: item.outbox_id, idx, chunk_count: item.chunks.length, text, target: item.target }, item.event_id),
+        );
       });
     }
     const appended = appendDryRun(deps.dryRunFile, receipts);
@@ -185,9 +201,12 @@ export function createDelivery(deps: DeliveryDeps) {
     recover(): void {
       const now = deps.clock();
       const mark = deps.store.kv.get(DRY_RUN_WRITTEN_KEY);
-      const settled = settleDryRunFile(deps.dryRunFile, mark, (outboxId, chunk) => deps.store.outbox.chunksOf(outboxId).some((c) => c.idx === chunk && c.status === "sent"));
+      const settled = settleDryRunFile(deps.dryRunFile, mark, (outboxId, chunk) =>
+        deps.store.outbox.chunksOf(outboxId).some((c) => c.idx === chunk && c.status === "sent"),
+      );
       if (settled !== mark) deps.store.kv.put(DRY_RUN_WRITTEN_KEY, settled);
-      if (deps.store.outbox.pending(now + 1e12, 1).some((r) => r.mode === "dry-run")) alreadyWritten = readDryRunReceiptIds(deps.dryRunFile);
+      if (deps.store.outbox.pending(now + 1e12, 1).some((r) => r.mode === "dry-run"))
+        alreadyWritten = readDryRunReceiptIds(deps.dryRunFile);
     },
     async deliverPending(limit = 5000): Promise<DeliveryReport> {
       const now = deps.clock();
@@ -199,7 +218,17 @@ export function createDelivery(deps: DeliveryDeps) {
         if (why) {
           report.held += 1;
           // Say why the reply waits, so `tau status` and traces show it.
-          if (row.reason !== why) deps.store.outbox.setRow({ outbox_id: row.outbox_id, status: row.status, reason: why, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, now);
+          if (row.reason !== why)
+            deps.store.outbox.setRow(
+              {
+                outbox_id: row.outbox_id,
+                status: row.status,
+                reason: why,
+                attempts: row.attempts,
+                next_attempt_at_ms: row.next_attempt_at_ms,
+              },
+              now,
+            );
           continue;
         }
         ready[row.mode as OutboundMode]?.push(row);

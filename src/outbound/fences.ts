@@ -21,7 +21,7 @@ const FENCE = /^(`{3,})[^`]*$/;
  */
 export function findFenceLines(text: string): FenceLine[] {
   const lines: FenceLine[] = [];
-  for (let s = 0; s < text.length; ) {
+  for (let s = 0; s < text.length;) {
     let nl = text.indexOf("\n", s);
     if (nl < 0) nl = text.length;
     let i = s;

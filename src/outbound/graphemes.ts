@@ -93,7 +93,7 @@ export function graphemeCursor(text: string): GraphemeCursor {
       known = { from: r, to: i, bounds: [r, ...exact(r, i)] };
     }
     let a = 0; // binary search: the last known boundary ≤ i
-    for (let b = known.bounds.length - 1; a < b; ) {
+    for (let b = known.bounds.length - 1; a < b;) {
       const mid = (a + b + 1) >> 1;
       if (known.bounds[mid]! <= i) a = mid;
       else b = mid - 1;

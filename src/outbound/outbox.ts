@@ -82,7 +82,10 @@ export function queueReplies(
       opts.now,
     );
     chunks.forEach((body, idx) => {
-      store.outbox.insertChunk({ outbox_id, idx, body, status, reason, receipt: direct ? dryRunReceiptId(outbox_id, idx) : null }, opts.now);
+      store.outbox.insertChunk(
+        { outbox_id, idx, body, status, reason, receipt: direct ? dryRunReceiptId(outbox_id, idx) : null },
+        opts.now,
+      );
     });
     ids.push(outbox_id);
     const item: QueuedReply = { outbox_id, event_id: eventId, target, mode: opts.mode, chunks };

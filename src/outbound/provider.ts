@@ -71,7 +71,13 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       idx: chunk.idx,
       chunk_count: row.chunk_count,
       text: chunk.body,
-      target: { transport: row.transport as Transport, account_id: row.account_id, conversation_id: conversationId, thread_id: row.thread_id, reply_to: row.reply_to },
+      target: {
+        transport: row.transport as Transport,
+        account_id: row.account_id,
+        conversation_id: conversationId,
+        thread_id: row.thread_id,
+        reply_to: row.reply_to,
+      },
     };
   }
 
@@ -80,7 +86,15 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       return await sender.send(job);
     } catch (err) {
       // Senders return values; a throw is a bug or a failed SDK load, before any request was made.
-      return { ok: false, code: "delivery_transport_error", retryable: true, ambiguous: false, retry_after_ms: null, status: null, detail: `sender failed: ${String((err as Error)?.message ?? err).slice(0, 200)}` };
+      return {
+        ok: false,
+        code: "delivery_transport_error",
+        retryable: true,
+        ambiguous: false,
+        retry_after_ms: null,
+        status: null,
+        detail: `sender failed: ${String((err as Error)?.message ?? err).slice(0, 200)}`,
+      };
     }
   }
 
@@ -88,11 +102,15 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   async function sendChunk(sender: ProviderSender, row: OutboxRow, chunk: ChunkRow): Promise<SendOutcome> {
     const conversationId = conversationFor(row);
     const outcome = await sendSafely(sender, jobFor(row, chunk, conversationId));
-    if (outcome.ok || outcome.code !== "delivery_chat_migrated" || !outcome.migrate_to || outcome.migrate_to === conversationId) return outcome;
+    if (outcome.ok || outcome.code !== "delivery_chat_migrated" || !outcome.migrate_to || outcome.migrate_to === conversationId)
+      return outcome;
     store.kv.put(migrationKey(row.transport, row.conversation_id), outcome.migrate_to);
     if (conversationId !== row.conversation_id) store.kv.put(migrationKey(row.transport, conversationId), outcome.migrate_to);
     store.counters.bump("deliveries.delivery_chat_migrated");
-    deps.logger?.info({ event: "outbound.chat_migrated", outbox_id: row.outbox_id, transport: row.transport }, "chat migrated; following the new id");
+    deps.logger?.info(
+      { event: "outbound.chat_migrated", outbox_id: row.outbox_id, transport: row.transport },
+      "chat migrated; following the new id",
+    );
     return sendSafely(sender, jobFor(row, chunk, outcome.migrate_to));
   }
 
@@ -102,15 +120,39 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     // wait as told, without using up an attempt.
     const held = f.code === "delivery_rate_limited" && f.status === null;
     if (held) attempt = row.attempts;
-    const d: RetryDecision = held ? { status: "retry_scheduled", delay_ms: f.retry_after_ms ?? 0, next_attempt_at_ms: at + (f.retry_after_ms ?? 0) } : decideRetry(f, attempt, deps.retry, at, random);
+    const d: RetryDecision = held
+      ? { status: "retry_scheduled", delay_ms: f.retry_after_ms ?? 0, next_attempt_at_ms: at + (f.retry_after_ms ?? 0) }
+      : decideRetry(f, attempt, deps.retry, at, random);
     store.atomically(() => {
-      store.outbox.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: d.status, reason: f.code, receipt: failureReceipt(chunk, f, at) }, at);
-      store.outbox.setRow({ outbox_id: row.outbox_id, status: d.status, reason: f.code, attempts: attempt, next_attempt_at_ms: d.status === "retry_scheduled" ? d.next_attempt_at_ms : 0 }, at);
+      store.outbox.setChunk(
+        { outbox_id: row.outbox_id, idx: chunk.idx, status: d.status, reason: f.code, receipt: failureReceipt(chunk, f, at) },
+        at,
+      );
+      store.outbox.setRow(
+        {
+          outbox_id: row.outbox_id,
+          status: d.status,
+          reason: f.code,
+          attempts: attempt,
+          next_attempt_at_ms: d.status === "retry_scheduled" ? d.next_attempt_at_ms : 0,
+        },
+        at,
+      );
       store.counters.bump(`deliveries.${f.code}`);
       if (d.status === "dead_letter") store.counters.bump("deliveries.dead_letter");
     });
     deps.logger?.warn(
-      { event: "outbound.failed", outbox_id: row.outbox_id, chunk: chunk.idx, transport: row.transport, reason: f.code, http_status: f.status, outcome: d.status, attempt, detail: f.detail },
+      {
+        event: "outbound.failed",
+        outbox_id: row.outbox_id,
+        chunk: chunk.idx,
+        transport: row.transport,
+        reason: f.code,
+        http_status: f.status,
+        outcome: d.status,
+        attempt,
+        detail: f.detail,
+      },
       "delivery failed",
     );
   }
@@ -131,18 +173,47 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     const pending = store.outbox.chunksOf(row.outbox_id).filter((c) => c.status !== "sent");
     const sender = deps.senders.get(row.transport);
     if (pending.length === 0) {
-      store.outbox.setRow({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: row.attempts, next_attempt_at_ms: 0 }, clock());
+      store.outbox.setRow(
+        { outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: row.attempts, next_attempt_at_ms: 0 },
+        clock(),
+      );
       return null;
     }
     const first = pending[0]!;
     if (!sender) {
-      finishFailure(row, first, { ok: false, code: "delivery_request_rejected", retryable: false, ambiguous: false, retry_after_ms: null, status: null, detail: `no provider sender for transport ${row.transport}` }, attempt);
+      finishFailure(
+        row,
+        first,
+        {
+          ok: false,
+          code: "delivery_request_rejected",
+          retryable: false,
+          ambiguous: false,
+          retry_after_ms: null,
+          status: null,
+          detail: `no provider sender for transport ${row.transport}`,
+        },
+        attempt,
+      );
       return null;
     }
     // A row still `sending` with a chunk `sending` was cut off mid-request by a crash: that request may have arrived.
     const interrupted = row.status === "sending" ? pending.find((c) => c.status === "sending") : undefined;
     if (interrupted && !sender.idempotent) {
-      finishFailure(row, interrupted, { ok: false, code: "delivery_ambiguous", retryable: false, ambiguous: true, retry_after_ms: null, status: null, detail: "interrupted by a restart while sending; the message may have been delivered" }, attempt);
+      finishFailure(
+        row,
+        interrupted,
+        {
+          ok: false,
+          code: "delivery_ambiguous",
+          retryable: false,
+          ambiguous: true,
+          retry_after_ms: null,
+          status: null,
+          detail: "interrupted by a restart while sending; the message may have been delivered",
+        },
+        attempt,
+      );
       return null;
     }
     return { row, sender, pending, i: 0, attempt };
@@ -158,9 +229,24 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     }
     const at = clock();
     const next = a.pending[a.i + 1];
-    store.outbox.setChunk({ outbox_id: row.outbox_id, idx: chunk.idx, status: "sent", reason: "delivery_sent", receipt: receiptJson({ state: "sent", at_ms: at }), provider_message_id: outcome.provider_message_id }, at);
-    if (next) store.outbox.setChunk({ outbox_id: row.outbox_id, idx: next.idx, status: "sending", reason: next.reason, receipt: next.receipt }, at);
-    else store.outbox.setRow({ outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: a.attempt, next_attempt_at_ms: 0 }, at);
+    store.outbox.setChunk(
+      {
+        outbox_id: row.outbox_id,
+        idx: chunk.idx,
+        status: "sent",
+        reason: "delivery_sent",
+        receipt: receiptJson({ state: "sent", at_ms: at }),
+        provider_message_id: outcome.provider_message_id,
+      },
+      at,
+    );
+    if (next)
+      store.outbox.setChunk({ outbox_id: row.outbox_id, idx: next.idx, status: "sending", reason: next.reason, receipt: next.receipt }, at);
+    else
+      store.outbox.setRow(
+        { outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: a.attempt, next_attempt_at_ms: 0 },
+        at,
+      );
     deps.logger?.info({ event: "outbound.sent", outbox_id: row.outbox_id, chunk: chunk.idx, transport: row.transport }, "chunk sent");
     a.i += 1;
     return next !== undefined;
@@ -178,8 +264,20 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       const at = clock();
       for (const { row, pending } of active) {
         const first = pending[0]!;
-        store.outbox.setRow({ outbox_id: row.outbox_id, status: "sending", reason: row.reason, attempts: row.attempts, next_attempt_at_ms: row.next_attempt_at_ms }, at);
-        store.outbox.setChunk({ outbox_id: row.outbox_id, idx: first.idx, status: "sending", reason: first.reason, receipt: first.receipt }, at);
+        store.outbox.setRow(
+          {
+            outbox_id: row.outbox_id,
+            status: "sending",
+            reason: row.reason,
+            attempts: row.attempts,
+            next_attempt_at_ms: row.next_attempt_at_ms,
+          },
+          at,
+        );
+        store.outbox.setChunk(
+          { outbox_id: row.outbox_id, idx: first.idx, status: "sending", reason: first.reason, receipt: first.receipt },
+          at,
+        );
       }
     });
     while (active.length > 0) {
@@ -216,7 +314,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       const waves = [...queues.values()];
       while (waves.length > 0) {
         const heads: OutboxRow[] = [];
-        for (let k = 0; k < waves.length && heads.length < limit; ) {
+        for (let k = 0; k < waves.length && heads.length < limit;) {
           heads.push(waves[k]!.shift()!);
           if (waves[k]!.length === 0) waves.splice(k, 1);
           else k += 1;

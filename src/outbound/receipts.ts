@@ -9,7 +9,8 @@ import { RECEIPT_STATES, type ProviderReceipt, type ReceiptState } from "../cont
 import type { EventContext } from "../contracts/event-context.ts";
 import type { Store } from "../store/index.ts";
 
-export type ReceiptResult = "receipt_applied" | "receipt_stale" | "receipt_after_failed" | "receipt_unknown_message" | "receipt_unknown_status";
+export type ReceiptResult =
+  "receipt_applied" | "receipt_stale" | "receipt_after_failed" | "receipt_unknown_message" | "receipt_unknown_status";
 
 const RANK: Record<Exclude<ReceiptState, "failed">, number> = { sent: 0, delivered: 1, read: 2 };
 
@@ -42,7 +43,12 @@ export function applyReceipt(
   }
   const state = current.state ?? "sent";
   if (!advancesReceipt(state, update.state)) return state === "failed" ? "receipt_after_failed" : "receipt_stale";
-  const next: ProviderReceipt = { ...current, state: update.state, at_ms: update.at_ms, ...(update.error_code !== undefined ? { error_code: update.error_code } : {}) };
+  const next: ProviderReceipt = {
+    ...current,
+    state: update.state,
+    at_ms: update.at_ms,
+    ...(update.error_code !== undefined ? { error_code: update.error_code } : {}),
+  };
   store.outbox.setChunkReceipt(chunk.outbox_id, chunk.idx, JSON.stringify(next), now);
   store.counters.bump(`receipts.${update.state}`);
   return "receipt_applied";
@@ -61,7 +67,12 @@ export function createReceiptRecorder(store: Pick<Store, "outbox" | "counters">)
       const code = meta["error_code"];
       result = applyReceipt(
         store,
-        { provider_message_id: id, state, at_ms: ctx.env.occurred_at_ms, ...(typeof code === "number" || typeof code === "string" ? { error_code: code } : {}) },
+        {
+          provider_message_id: id,
+          state,
+          at_ms: ctx.env.occurred_at_ms,
+          ...(typeof code === "number" || typeof code === "string" ? { error_code: code } : {}),
+        },
         ctx.now,
       );
     }

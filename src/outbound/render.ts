@@ -20,8 +20,17 @@ const HAS_NEWLINE = /[\n\r]/;
 /** The UTF-16 units JavaScript's `\s` matches (all are single units). */
 function isWs(c: number): boolean {
   return (
-    c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+    c === 32 ||
+    (c >= 9 && c <= 13) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
   );
 }
 
@@ -142,7 +151,7 @@ export function chunkText(text: string, limit: number): string[] {
     }
     // Reserve room for a closing fence only if the chosen end needs one; a shorter window may not.
     let cut = -1;
-    for (let reserve = 0; ; ) {
+    for (let reserve = 0; ;) {
       cut = pickCut(start, first, start + room - reserve);
       const need = cut < 0 ? 0 : (openAt(cut)?.suffix.length ?? 0);
       if (need <= reserve) break;

@@ -33,8 +33,16 @@ export function decideApprovalUse(input: {
   if (a.status !== "pending") return deny("approval_replayed", { ...detail, status: a.status });
   if (input.now >= a.expires_at_ms) return deny("approval_expired", { ...detail, expires_at_ms: a.expires_at_ms });
   if (a.recomputed_hash !== a.args_hash) return deny("approval_args_mismatch", detail);
-  if (input.quotedHash !== null && !a.args_hash.startsWith(input.quotedHash.toLowerCase())) return deny("approval_args_mismatch", { ...detail, quoted: input.quotedHash });
-  if (!roleAtLeast(input.approverRole, input.requiredRole)) return deny("approval_rbac_denied", { ...detail, need: input.requiredRole, have: input.approverRole });
-  if (input.action === "approve" && a.approval === "two_person" && input.approver === a.requester) return deny("approval_same_principal", detail);
-  return { stage: "approval_use", outcome: "allow", reason: input.action === "approve" ? "approval_granted" : "approval_denied_by_operator", detail };
+  if (input.quotedHash !== null && !a.args_hash.startsWith(input.quotedHash.toLowerCase()))
+    return deny("approval_args_mismatch", { ...detail, quoted: input.quotedHash });
+  if (!roleAtLeast(input.approverRole, input.requiredRole))
+    return deny("approval_rbac_denied", { ...detail, need: input.requiredRole, have: input.approverRole });
+  if (input.action === "approve" && a.approval === "two_person" && input.approver === a.requester)
+    return deny("approval_same_principal", detail);
+  return {
+    stage: "approval_use",
+    outcome: "allow",
+    reason: input.action === "approve" ? "approval_granted" : "approval_denied_by_operator",
+    detail,
+  };
 }

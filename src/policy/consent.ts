@@ -46,7 +46,12 @@ export function effectiveConsent(facts: readonly ConsentFact[], messageType: str
  * required, only an opt-in passes (`consent_opted_in`; else `consent_unknown`). With `not_required`, anything
  * but an opt-out passes (`consent_opted_in` when there is one, else `consent_not_required`).
  */
-export function decideConsent(input: { channel: string; messageType: string; requirement: ConsentRequirement; facts: readonly ConsentFact[] }): Decision {
+export function decideConsent(input: {
+  channel: string;
+  messageType: string;
+  requirement: ConsentRequirement;
+  facts: readonly ConsentFact[];
+}): Decision {
   const eff = effectiveConsent(input.facts, input.messageType);
   const detail = {
     channel: input.channel,
@@ -55,7 +60,13 @@ export function decideConsent(input: { channel: string; messageType: string; req
     status: eff.status,
     source: eff.fact?.source ?? null,
   };
-  const decision = (outcome: "allow" | "deny", reason: string): Decision => ({ stage: "consent", outcome, reason, matched_by: eff.matched_by, detail });
+  const decision = (outcome: "allow" | "deny", reason: string): Decision => ({
+    stage: "consent",
+    outcome,
+    reason,
+    matched_by: eff.matched_by,
+    detail,
+  });
   if (eff.status === "opted_out") return decision("deny", "consent_opted_out");
   if (eff.status === "opted_in") return decision("allow", "consent_opted_in");
   return input.requirement === "opt_in" ? decision("deny", "consent_unknown") : decision("allow", "consent_not_required");
@@ -74,7 +85,11 @@ interface SmsKeywords {
  * case-insensitive, surrounding whitespace and trailing punctuation ignored ("Stop." is STOP; "stop it" is not).
  */
 export function classifySmsKeyword(body: string, keywords: SmsKeywords): SmsKeyword | null {
-  const word = body.trim().replace(/[.!?]+$/u, "").trim().toUpperCase();
+  const word = body
+    .trim()
+    .replace(/[.!?]+$/u, "")
+    .trim()
+    .toUpperCase();
   if (word === "") return null;
   const has = (list: readonly string[]) => list.some((k) => k.toUpperCase() === word);
   if (has(keywords.opt_out)) return "opt_out";

@@ -15,13 +15,7 @@ export {
   isWellFormedPairingCode,
   normalizePairingCode,
 } from "./pairing.ts";
-export type {
-  PairingChallenge,
-  PairingChallengeAction,
-  PairingChallengeInput,
-  PairingStatus,
-  PendingPairing,
-} from "./pairing.ts";
+export type { PairingChallenge, PairingChallengeAction, PairingChallengeInput, PairingStatus, PendingPairing } from "./pairing.ts";
 
 // Routing: the most specific route binding, compiled once per policy load.
 export { compileRouteBindings, renderSessionKey, resolveRoute, routeDecisionToDecision } from "./routes.ts";

@@ -46,7 +46,11 @@ export function isValidTimeZone(timeZone: string): boolean {
 
 /** Local wall-clock date and time at `atMs` in `timeZone` (throws RangeError for an unknown zone). */
 export function localClock(timeZone: string, atMs: number): { date: string; time: string; minuteOfDay: number } {
-  const parts = Object.fromEntries(formatterFor(timeZone).formatToParts(new Date(atMs)).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    formatterFor(timeZone)
+      .formatToParts(new Date(atMs))
+      .map((p) => [p.type, p.value]),
+  );
   const hour = Number(parts.hour);
   const minute = Number(parts.minute);
   return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}`, minuteOfDay: hour * 60 + minute };
@@ -74,7 +78,8 @@ export function inQuietWindow(rule: QuietHoursRule, m: number): boolean {
 export function decideQuietHours(input: { rule: QuietHoursRule | null; timeZone: string; now: number }): Decision {
   const stage = "quiet_hours";
   if (input.rule === null) return { stage, outcome: "allow", reason: "quiet_hours_not_applicable" };
-  if (!isValidTimeZone(input.timeZone)) return { stage, outcome: "deny", reason: "recipient_invalid_timezone", detail: { timezone: input.timeZone } };
+  if (!isValidTimeZone(input.timeZone))
+    return { stage, outcome: "deny", reason: "recipient_invalid_timezone", detail: { timezone: input.timeZone } };
   const local = localClock(input.timeZone, input.now);
   const active = inQuietWindow(input.rule, local.minuteOfDay);
   return {

@@ -4,13 +4,7 @@ import type { Envelope } from "../contracts/envelope.ts";
 import type { RouteBinding, RoutePhase, SessionKeyPlaceholder } from "../contracts/policy.ts";
 
 /** Which exact selector of the winning binding is most specific, or `default` when nothing matched. */
-type RouteMatchedBy =
-  | "binding.actor"
-  | "binding.conversation"
-  | "binding.account"
-  | "binding.transport"
-  | "binding.wildcard"
-  | "default";
+type RouteMatchedBy = "binding.actor" | "binding.conversation" | "binding.account" | "binding.transport" | "binding.wildcard" | "default";
 
 /** Where an event goes: phase, hint, session key and responder, with the binding that decided it. */
 interface RouteDecision {
@@ -109,9 +103,7 @@ export function compileRouteBindings(bindings: readonly RouteBinding[]): Compile
     if (earlier) shadowed.push({ binding_id: b.binding_id, shadowed_by: earlier.binding.binding_id });
     else bucket.set(key, { binding: b, template: compileTemplate(b.session_key_template), matchedBy: matchedByOf(mask) });
   }
-  const buckets = [...byMask.entries()]
-    .sort(([a], [b]) => popcount(b) - popcount(a) || b - a)
-    .map(([mask, byKey]) => ({ mask, byKey }));
+  const buckets = [...byMask.entries()].sort(([a], [b]) => popcount(b) - popcount(a) || b - a).map(([mask, byKey]) => ({ mask, byKey }));
   return { buckets, size: bindings.length, shadowed };
 }
 

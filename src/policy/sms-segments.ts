@@ -75,7 +75,11 @@ export function appendStopFooter(body: string, footer: string): string {
  * Stage `sms_length`: the final text (footer included) must fit in `maxSegments`. Reasons `sms_segments_ok`,
  * `sms_too_many_segments`.
  */
-export function decideSmsLength(input: { body: string; footer: string; maxSegments: number }): { decision: Decision; text: string; count: SmsSegmentCount } {
+export function decideSmsLength(input: { body: string; footer: string; maxSegments: number }): {
+  decision: Decision;
+  text: string;
+  count: SmsSegmentCount;
+} {
   const text = appendStopFooter(input.body, input.footer);
   const count = countSmsSegments(text);
   const ok = count.segments <= input.maxSegments;

@@ -23,8 +23,7 @@ export function templatePlaceholders(text: string): string[] {
 }
 
 type RenderResult =
-  | { ok: true; subject: string | null; body: string; decision: Decision }
-  | { ok: false; decision: Decision; variables: string[] };
+  { ok: true; subject: string | null; body: string; decision: Decision } | { ok: false; decision: Decision; variables: string[] };
 
 function fill(text: string, vars: Readonly<Record<string, string>>): string {
   // A replacer function: `$&` or `{{x}}` inside a value is inserted as-is, never expanded again.
@@ -42,11 +41,19 @@ export function renderTemplate(spec: TemplateSpec, vars: Readonly<Record<string,
   const given = (n: string) => Object.hasOwn(vars, n) && vars[n] !== "";
   const missing = [...new Set([...spec.required.filter((n) => !given(n)), ...used.filter((n) => !given(n) && !spec.optional.includes(n))])];
   if (missing.length > 0) {
-    return { ok: false, variables: missing, decision: { stage: "template", outcome: "deny", reason: "template_variable_missing", detail: { variables: missing.join(",") } } };
+    return {
+      ok: false,
+      variables: missing,
+      decision: { stage: "template", outcome: "deny", reason: "template_variable_missing", detail: { variables: missing.join(",") } },
+    };
   }
   const unknown = Object.keys(vars).filter((n) => !declared.has(n) && !used.includes(n));
   if (unknown.length > 0) {
-    return { ok: false, variables: unknown, decision: { stage: "template", outcome: "deny", reason: "template_variable_unknown", detail: { variables: unknown.join(",") } } };
+    return {
+      ok: false,
+      variables: unknown,
+      decision: { stage: "template", outcome: "deny", reason: "template_variable_unknown", detail: { variables: unknown.join(",") } },
+    };
   }
   return {
     ok: true,
@@ -59,14 +66,18 @@ export function renderTemplate(spec: TemplateSpec, vars: Readonly<Record<string,
 /** E.164: `+`, a non-zero country digit, at most 15 digits in all, nothing else (no spaces, dashes or brackets). */
 export const E164 = /^\+[1-9]\d{1,14}$/;
 // Deliberately simple: one @, no spaces or brackets, a dotted domain of letters, digits and hyphens.
-const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const EMAIL =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /**
  * Stage `recipient`: SMS needs E.164 (`recipient_invalid_phone`); email needs one plain address of at most 254
  * characters (`recipient_invalid_email`). The normalized form (email lower-cased) is the consent registry key.
  */
 export function validateRecipient(channel: "email" | "sms", to: string): { decision: Decision; normalized: string | null } {
-  const deny = (reason: string) => ({ decision: { stage: "recipient", outcome: "deny" as const, reason, detail: { channel } }, normalized: null });
+  const deny = (reason: string) => ({
+    decision: { stage: "recipient", outcome: "deny" as const, reason, detail: { channel } },
+    normalized: null,
+  });
   if (channel === "sms") {
     if (!E164.test(to)) return deny("recipient_invalid_phone");
     return { decision: { stage: "recipient", outcome: "allow", reason: "recipient_valid", detail: { channel } }, normalized: to };
@@ -75,5 +86,8 @@ export function validateRecipient(channel: "email" | "sms", to: string): { decis
   if (to.length > 254 || local.length > 64 || !EMAIL.test(to) || local.startsWith(".") || local.endsWith(".") || local.includes("..")) {
     return deny("recipient_invalid_email");
   }
-  return { decision: { stage: "recipient", outcome: "allow", reason: "recipient_valid", detail: { channel } }, normalized: to.toLowerCase() };
+  return {
+    decision: { stage: "recipient", outcome: "allow", reason: "recipient_valid", detail: { channel } },
+    normalized: to.toLowerCase(),
+  };
 }

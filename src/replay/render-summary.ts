@@ -14,7 +14,9 @@ export function renderReplay(r: ReplayResult): string {
         out.push(`  ${s.step}. ${s.text}`);
         break;
       case "ingest":
-        out.push(`     ingest ${s.transport}: ${s.accepted} event(s)${s.event_ids.length ? ` (${s.event_ids.join(", ")})` : ""}${s.refused.length ? `; refused ${s.refused.join("; ")}` : ""}${s.ignored.length ? `; ${s.ignored.join(", ")}` : ""}`);
+        out.push(
+          `     ingest ${s.transport}: ${s.accepted} event(s)${s.event_ids.length ? ` (${s.event_ids.join(", ")})` : ""}${s.refused.length ? `; refused ${s.refused.join("; ")}` : ""}${s.ignored.length ? `; ${s.ignored.join(", ")}` : ""}`,
+        );
         break;
       case "operator":
         out.push(`     operator ${s.principal} runs ${s.capability}: ${s.status} (${s.reason_code}) — ${clip(s.text)}`);
@@ -28,18 +30,24 @@ export function renderReplay(r: ReplayResult): string {
           out.push(`       → ${e.outcome} (${e.reason}) via ${e.decisions.join(" › ")}`);
           if (e.route) out.push(`         route ${e.route}`);
           for (const rep of s.replies.filter((x) => x.event_id === e.event_id)) {
-            const where = rep.requests[0] ? `${rep.requests[0].method} ${rep.requests[0].url}` : rep.reason ?? rep.status;
-            out.push(`       ↳ reply (${rep.purpose}, ${rep.chunks} chunk${rep.chunks === 1 ? "" : "s"}): "${clip(rep.text, 90)}" → ${where}`);
+            const where = rep.requests[0] ? `${rep.requests[0].method} ${rep.requests[0].url}` : (rep.reason ?? rep.status);
+            out.push(
+              `       ↳ reply (${rep.purpose}, ${rep.chunks} chunk${rep.chunks === 1 ? "" : "s"}): "${clip(rep.text, 90)}" → ${where}`,
+            );
           }
         }
         for (const rep of s.replies.filter((x) => !s.events.some((e) => e.event_id === x.event_id))) {
-          const where = rep.requests[0] ? `${rep.requests[0].method} ${rep.requests[0].url}` : rep.reason ?? rep.status;
-          out.push(`       ↳ reply (${rep.purpose}${rep.event_id ? ` to ${rep.event_id}` : ""}, ${rep.chunks} chunk${rep.chunks === 1 ? "" : "s"}): "${clip(rep.text, 90)}" → ${where}`);
+          const where = rep.requests[0] ? `${rep.requests[0].method} ${rep.requests[0].url}` : (rep.reason ?? rep.status);
+          out.push(
+            `       ↳ reply (${rep.purpose}${rep.event_id ? ` to ${rep.event_id}` : ""}, ${rep.chunks} chunk${rep.chunks === 1 ? "" : "s"}): "${clip(rep.text, 90)}" → ${where}`,
+          );
         }
         break;
       }
     }
   }
-  out.push(`  = ${r.totals.events} events, ${r.totals.replies} replies, ${r.totals.duplicates} duplicates, ${r.totals.quarantined} quarantined (outbound ${r.outbound})`);
+  out.push(
+    `  = ${r.totals.events} events, ${r.totals.replies} replies, ${r.totals.duplicates} duplicates, ${r.totals.quarantined} quarantined (outbound ${r.outbound})`,
+  );
   return out.join("\n");
 }

@@ -84,7 +84,10 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k];
-    out[k] = prev && v && typeof prev === "object" && typeof v === "object" && !Array.isArray(v) ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
+    out[k] =
+      prev && v && typeof prev === "object" && typeof v === "object" && !Array.isArray(v)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }
@@ -94,7 +97,10 @@ function expand(s: string, vars: Record<string, string>): string {
 }
 
 /** Replay `file` in a temp state; the state is deleted afterwards unless `keepState`. */
-export async function runScenario(file: string, opts: { outbound?: "dry-run" | "channel-store"; keepState?: string } = {}): Promise<ReplayResult> {
+export async function runScenario(
+  file: string,
+  opts: { outbound?: "dry-run" | "channel-store"; keepState?: string } = {},
+): Promise<ReplayResult> {
   const scenario = loadScenario(file);
   const baseDir = path.dirname(path.resolve(file));
   const home = opts.keepState ?? fs.mkdtempSync(path.join(os.tmpdir(), "tau-replay-"));
@@ -119,7 +125,14 @@ export async function runScenario(file: string, opts: { outbound?: "dry-run" | "
   try {
     for (const a of scenario.allowlist) {
       const [transport, ...rest] = a.split(":");
-      services.store.access.addAllowlist({ actor_key: a, transport: transport!, actor_id: rest.join(":"), note: "scenario", added_by: "scenario", added_at_ms: now });
+      services.store.access.addAllowlist({
+        actor_key: a,
+        transport: transport!,
+        actor_id: rest.join(":"),
+        note: "scenario",
+        added_by: "scenario",
+        added_at_ms: now,
+      });
     }
     const writer = openIngressWriter(app);
     const commands = app.store.commands;
@@ -141,9 +154,21 @@ export async function runScenario(file: string, opts: { outbound?: "dry-run" | "
         if (step.ingest?.raw_line !== undefined) {
           fs.mkdirSync(path.join(app.stateDir, "ingress"), { recursive: true });
           fs.appendFileSync(ingressFile(path.join(app.stateDir, "ingress"), transport), step.ingest.raw_line + "\n");
-          steps.push({ step: n, kind: "ingest", transport, accepted: 0, event_ids: [], refused: [], ignored: ["raw line written to ingress as-is"] });
+          steps.push({
+            step: n,
+            kind: "ingest",
+            transport,
+            accepted: 0,
+            event_ids: [],
+            refused: [],
+            ignored: ["raw line written to ingress as-is"],
+          });
         } else {
-          const payload = step.tg ? expandTg({ ...step.tg, text: expand(step.tg.text, vars) }, now) : step.ingest!.file ? JSON.parse(fs.readFileSync(path.join(baseDir, step.ingest!.file), "utf8")) : step.ingest!.payload;
+          const payload = step.tg
+            ? expandTg({ ...step.tg, text: expand(step.tg.text, vars) }, now)
+            : step.ingest!.file
+              ? JSON.parse(fs.readFileSync(path.join(baseDir, step.ingest!.file), "utf8"))
+              : step.ingest!.payload;
           const report = await ingestPayload({
             bytes: Buffer.from(JSON.stringify(payload)),
             transport,
@@ -152,7 +177,15 @@ export async function runScenario(file: string, opts: { outbound?: "dry-run" | "
             writer,
             maxLineBytes: app.config.ingress.max_line_bytes,
           });
-          steps.push({ step: n, kind: "ingest", transport, accepted: report.accepted, event_ids: report.event_ids, refused: report.refused.map((r) => `${r.code}: ${r.detail}`), ignored: report.ignored.map((r) => r.code) });
+          steps.push({
+            step: n,
+            kind: "ingest",
+            transport,
+            accepted: report.accepted,
+            event_ids: report.event_ids,
+            refused: report.refused.map((r) => `${r.code}: ${r.detail}`),
+            ignored: report.ignored.map((r) => r.code),
+          });
         }
       }
       if (step.process) {
@@ -203,9 +236,32 @@ export async function runScenario(file: string, opts: { outbound?: "dry-run" | "
         const args = Object.fromEntries(Object.entries(step.operator.args).map(([k, v]) => [k, expand(v, vars)]));
         const parsed = cap.args.parse(args) as Record<string, unknown>;
         const surface = step.operator.principal.startsWith("cli:") ? "cli" : "chat";
-        const result = await cap.run(parsed, { principal: step.operator.principal, role: step.operator.role, surface, now, services, origin: null });
-        services.audit({ actor: step.operator.principal, surface, action: "command", target: cap.id, args: parsed, outcome: result.status, reason_code: result.reason_code });
-        steps.push({ step: n, kind: "operator", capability: cap.id, principal: step.operator.principal, status: result.status, reason_code: result.reason_code, text: result.text });
+        const result = await cap.run(parsed, {
+          principal: step.operator.principal,
+          role: step.operator.role,
+          surface,
+          now,
+          services,
+          origin: null,
+        });
+        services.audit({
+          actor: step.operator.principal,
+          surface,
+          action: "command",
+          target: cap.id,
+          args: parsed,
+          outcome: result.status,
+          reason_code: result.reason_code,
+        });
+        steps.push({
+          step: n,
+          kind: "operator",
+          capability: cap.id,
+          principal: step.operator.principal,
+          status: result.status,
+          reason_code: result.reason_code,
+          text: result.text,
+        });
       }
     }
     await writer.close();

@@ -33,7 +33,12 @@ const Step = z
     process: z.literal(true).optional(),
     /** Run a capability as `principal` (default the local CLI admin); `{{pairing_code}}`, `{{approval_id}}`, `{{approval_hash}}` expand. */
     operator: z
-      .object({ capability: z.string(), args: z.record(z.string(), z.string()).default({}), principal: z.string().default("cli:operator"), role: z.enum(["viewer", "operator", "admin"]).default("admin") })
+      .object({
+        capability: z.string(),
+        args: z.record(z.string(), z.string()).default({}),
+        principal: z.string().default("cli:operator"),
+        role: z.enum(["viewer", "operator", "admin"]).default("admin"),
+      })
       .strict()
       .optional(),
     advance_ms: z.number().int().nonnegative().optional(),
@@ -58,11 +63,23 @@ export type Scenario = z.infer<typeof ScenarioSchema>;
 /** Expand the `tg` shorthand into a Telegram Update as the Bot API sends it. */
 export function expandTg(t: TgShorthand, nowMs: number): Record<string, unknown> {
   const from = { id: t.from, is_bot: t.is_bot, first_name: t.name, username: t.name.toLowerCase().replace(/[^a-z0-9_]/g, "") || undefined };
-  const chat = t.type === "private" ? { id: t.chat, type: "private", first_name: t.name } : { id: t.chat, type: t.type, title: t.title ?? "Ops" };
-  const message: Record<string, unknown> = { message_id: t.update % 100_000, from, chat, date: t.date ?? Math.floor(nowMs / 1000), text: t.text };
+  const chat =
+    t.type === "private" ? { id: t.chat, type: "private", first_name: t.name } : { id: t.chat, type: t.type, title: t.title ?? "Ops" };
+  const message: Record<string, unknown> = {
+    message_id: t.update % 100_000,
+    from,
+    chat,
+    date: t.date ?? Math.floor(nowMs / 1000),
+    text: t.text,
+  };
   const mention = t.text.match(/@([A-Za-z0-9_]+)/);
   if (t.text.startsWith("/")) message.entities = [{ offset: 0, length: t.text.split(/\s/)[0]!.length, type: "bot_command" }];
   else if (mention) message.entities = [{ offset: mention.index, length: mention[0].length, type: "mention" }];
-  if (t.forwarded) message.forward_origin = { type: "user", sender_user: { id: 999, is_bot: false, first_name: "Someone" }, date: Math.floor(nowMs / 1000) - 60 };
+  if (t.forwarded)
+    message.forward_origin = {
+      type: "user",
+      sender_user: { id: 999, is_bot: false, first_name: "Someone" },
+      date: Math.floor(nowMs / 1000) - 60,
+    };
   return { update_id: t.update, message };
 }

@@ -28,7 +28,10 @@ const FORWARD_EXCERPT_CHARS = 600;
 export const forwardResponder: Responder = {
   name: "forward",
   respond: (env, route) => {
-    const who = env.actor.display && env.actor.id && env.actor.display !== env.actor.id ? `${env.actor.display} <${env.actor.id}>` : (env.actor.id ?? env.actor.display ?? "unknown sender");
+    const who =
+      env.actor.display && env.actor.id && env.actor.display !== env.actor.id
+        ? `${env.actor.display} <${env.actor.id}>`
+        : (env.actor.id ?? env.actor.display ?? "unknown sender");
     const subject = typeof env.meta.subject === "string" && env.meta.subject ? `\nSubject: ${env.meta.subject}` : "";
     const body = [...env.text.trim()];
     const excerpt = body.length > FORWARD_EXCERPT_CHARS ? `${body.slice(0, FORWARD_EXCERPT_CHARS).join("")}…` : body.join("");

@@ -9,7 +9,18 @@ export type { EventContext, JobIntent, Outcome, RouteInfo } from "../contracts/e
 
 /** Start a context for one envelope. */
 export function createContext(env: Envelope, now: number): EventContext {
-  return { env, now, decisions: [], outcome: "no_reply", reason: "pipeline_incomplete", route: null, role: null, replies: [], jobs: [], duplicate: false };
+  return {
+    env,
+    now,
+    decisions: [],
+    outcome: "no_reply",
+    reason: "pipeline_incomplete",
+    route: null,
+    role: null,
+    replies: [],
+    jobs: [],
+    duplicate: false,
+  };
 }
 
 /** Record a decision; if it ends the pipeline, also set the outcome. */

@@ -8,7 +8,14 @@ import path from "node:path";
 import type { IngressCursor } from "../ingress/index.ts";
 import type { ShortLock } from "../store/index.ts";
 
-export function rotateIfConsumed(input: { file: string; cursor: IngressCursor; lock: ShortLock; minBytes: number; keep: number; now: number }): string | null {
+export function rotateIfConsumed(input: {
+  file: string;
+  cursor: IngressCursor;
+  lock: ShortLock;
+  minBytes: number;
+  keep: number;
+  now: number;
+}): string | null {
   const { file, cursor } = input;
   let st: fs.Stats;
   try {

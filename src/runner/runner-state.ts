@@ -43,11 +43,17 @@ export function nextRunnerState(
   if (failed) codes.push("event_processing_failed");
   if (r.duplicates > 0) codes.push("duplicate_events_skipped");
   if (r.queue_depth > 0) codes.push("queue_backpressure_applied");
-  const denied = Object.entries(r.outcomes).filter(([k]) => k.startsWith("deny_actor_")).reduce((a, [, v]) => a + v, 0);
+  const denied = Object.entries(r.outcomes)
+    .filter(([k]) => k.startsWith("deny_actor_"))
+    .reduce((a, [, v]) => a + v, 0);
   if (denied > 0) codes.push("pairing_policy_denied_events");
   if (codes.length === 0 || (codes.length === 1 && codes[0] === "duplicate_events_skipped")) codes.unshift("healthy_cycle");
   const health: HealthState =
-    failure_streak >= 3 ? "failing" : failed || (opts.backlogThresholdMs > 0 && backlog_age_ms > opts.backlogThresholdMs) ? "degraded" : "healthy";
+    failure_streak >= 3
+      ? "failing"
+      : failed || (opts.backlogThresholdMs > 0 && backlog_age_ms > opts.backlogThresholdMs)
+        ? "degraded"
+        : "healthy";
   const t = prev?.totals ?? { processed: 0, duplicates: 0, quarantined: 0, failed: 0, replies: 0, delivered: 0 };
   return {
     cycles: (prev?.cycles ?? 0) + 1,

@@ -8,7 +8,16 @@ import fs from "node:fs";
 import path from "node:path";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import type { TauConfig } from "../config/index.ts";
-import { countLinesAfterMemo, decodeLine, ingressFile, type LineCountMemo, parseIngressLine, readLineBytes, readLines, type IngressCursor } from "../ingress/index.ts";
+import {
+  countLinesAfterMemo,
+  decodeLine,
+  ingressFile,
+  type LineCountMemo,
+  parseIngressLine,
+  readLineBytes,
+  readLines,
+  type IngressCursor,
+} from "../ingress/index.ts";
 import type { Logger } from "../log.ts";
 import { outboxIdFor, queueReplies, type QueueOptions, type QueuedReply } from "../outbound/outbox.ts";
 import type { Delivery } from "../outbound/deliver.ts";
@@ -105,7 +114,9 @@ export function createRunner(deps: RunnerDeps) {
       if (ctx.replies.every((r) => !r.target)) queueReplies(store, env.event_id, replyTargetOf(env), ctx.replies, opts, undefined, fresh);
       else {
         // A forward goes elsewhere: one row per reply, each to its own target, ids by position as usual.
-        ctx.replies.forEach((r, i) => queueReplies(store, env.event_id, r.target ?? replyTargetOf(env), [r], opts, () => outboxIdFor(env.event_id, i, opts.now), fresh));
+        ctx.replies.forEach((r, i) =>
+          queueReplies(store, env.event_id, r.target ?? replyTargetOf(env), [r], opts, () => outboxIdFor(env.event_id, i, opts.now), fresh),
+        );
       }
       report.replies += ctx.replies.length;
     }
@@ -119,10 +130,17 @@ export function createRunner(deps: RunnerDeps) {
     const file = ingressFile(ingressDir, t);
     let remaining = budget;
     while (remaining > 0) {
-      const read = readLineBytes(file, cursorOf(t), Math.min(remaining, config.runner.batch_size), config.ingress.max_line_bytes, readScratch);
+      const read = readLineBytes(
+        file,
+        cursorOf(t),
+        Math.min(remaining, config.runner.batch_size),
+        config.ingress.max_line_bytes,
+        readScratch,
+      );
       if (!read || read.lines.length === 0) {
         // Still record a cursor reset so the next read starts at 0 of the new file.
-        if (read?.reset && read.cursor.offset === 0) store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
+        if (read?.reset && read.cursor.offset === 0)
+          store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
         return;
       }
       remaining -= read.lines.length;
@@ -150,13 +168,21 @@ export function createRunner(deps: RunnerDeps) {
             try {
               pipeline(ctx);
             } catch (err) {
-              ctx.decisions.push({ stage: "runner", outcome: "deny", reason: "event_processing_failed", detail: { error: String((err as Error).message ?? err).slice(0, 200) } });
+              ctx.decisions.push({
+                stage: "runner",
+                outcome: "deny",
+                reason: "event_processing_failed",
+                detail: { error: String((err as Error).message ?? err).slice(0, 200) },
+              });
               ctx.outcome = "ignored";
               ctx.reason = "event_processing_failed";
               ctx.replies = [];
               ctx.jobs = [];
               report.failed += 1;
-              logger.error({ event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message }, "event processing failed");
+              logger.error(
+                { event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message },
+                "event processing failed",
+              );
             }
             if (ctx.duplicate) {
               duplicates += 1;
@@ -174,7 +200,10 @@ export function createRunner(deps: RunnerDeps) {
           store.counters.bump("events.processed", processed);
           if (report.duplicates) store.counters.bump("events.duplicates", duplicates);
           if (quarantine.length) store.counters.bump("events.quarantined", quarantine.length);
-          store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line }, now);
+          store.runner.putCursor(
+            { transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line },
+            now,
+          );
           report.delivered += dryRun.write();
         });
       } catch (err) {
@@ -202,7 +231,17 @@ export function createRunner(deps: RunnerDeps) {
 
   async function cycle(): Promise<CycleReport> {
     const started = clock();
-    const report: CycleReport = { processed: 0, duplicates: 0, quarantined: 0, failed: 0, replies: 0, delivered: 0, queue_depth: 0, oldest_queued_ms: null, outcomes: {} };
+    const report: CycleReport = {
+      processed: 0,
+      duplicates: 0,
+      quarantined: 0,
+      failed: 0,
+      replies: 0,
+      delivered: 0,
+      queue_depth: 0,
+      oldest_queued_ms: null,
+      outcomes: {},
+    };
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
     const fresh: QueuedReply[] = [];
     for (const t of transports) processTransport(t, share, report, fresh);
@@ -222,18 +261,34 @@ export function createRunner(deps: RunnerDeps) {
         const o = oldestQueuedMs(t);
         if (o !== null) report.oldest_queued_ms = Math.min(report.oldest_queued_ms ?? o, o);
       } else if (c) {
-        rotateIfConsumed({ file, cursor: c, lock: ingressLock(), minBytes: config.runner.rotate_min_bytes, keep: config.runner.keep_rotated, now: clock() });
+        rotateIfConsumed({
+          file,
+          cursor: c,
+          lock: ingressLock(),
+          minBytes: config.runner.rotate_min_bytes,
+          keep: config.runner.keep_rotated,
+          now: clock(),
+        });
       }
     }
     const prev = readState();
-    const state = nextRunnerState(prev, report, { now: clock(), startedAt: started, backlogThresholdMs: config.runner.backlog_threshold_ms });
-    const busy = report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 || state.last_cycle_failed;
+    const state = nextRunnerState(prev, report, {
+      now: clock(),
+      startedAt: started,
+      backlogThresholdMs: config.runner.backlog_threshold_ms,
+    });
+    const busy =
+      report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 || state.last_cycle_failed;
     // The state and the cycle's runtime event commit together (one commit per cycle, not two).
     store.atomically(() => {
       store.kv.put("runner_state", JSON.stringify(state));
       if (busy) store.runner.insertRuntimeEvent(clock(), "runner.cycle", state.health, state.last_reason_codes, { ...report });
     });
-    if (busy) logger.info({ event: "runner.cycle", health: state.health, reason_codes: state.last_reason_codes, ...report, outcomes: undefined }, "cycle");
+    if (busy)
+      logger.info(
+        { event: "runner.cycle", health: state.health, reason_codes: state.last_reason_codes, ...report, outcomes: undefined },
+        "cycle",
+      );
     return report;
   }
 
@@ -307,6 +362,5 @@ export function createRunner(deps: RunnerDeps) {
     },
   };
 }
-
 
 export type Runner = ReturnType<typeof createRunner>;

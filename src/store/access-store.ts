@@ -54,14 +54,18 @@ export function createAccessStore(db: Db) {
     pendingForActor: db.prepare<[string, number], PairingRow>(
       "SELECT * FROM pairings WHERE actor_key = ? AND status = 'pending' AND expires_at_ms > ? ORDER BY created_at_ms DESC LIMIT 1",
     ),
-    pendingForTransport: db.prepare<[string, number], number>(
-      "SELECT COUNT(*) FROM pairings WHERE substr(channel_key, 1, instr(channel_key, ':') - 1) = ? AND status = 'pending' AND expires_at_ms > ?",
-    ).pluck(),
+    pendingForTransport: db
+      .prepare<[string, number], number>(
+        "SELECT COUNT(*) FROM pairings WHERE substr(channel_key, 1, instr(channel_key, ':') - 1) = ? AND status = 'pending' AND expires_at_ms > ?",
+      )
+      .pluck(),
     insertPairing: db.prepare(
       "INSERT INTO pairings (code, actor_key, channel_key, display, status, created_at_ms, expires_at_ms) VALUES (@code, @actor_key, @channel_key, @display, 'pending', @now, @expires_at_ms)",
     ),
     decidePairing: db.prepare("UPDATE pairings SET status = @status, decided_by = @by, decided_at_ms = @now WHERE code = @code"),
-    revoke: db.prepare("UPDATE pairings SET status = 'revoked', decided_by = @by, decided_at_ms = @now WHERE actor_key = @actor_key AND status = 'approved'"),
+    revoke: db.prepare(
+      "UPDATE pairings SET status = 'revoked', decided_by = @by, decided_at_ms = @now WHERE actor_key = @actor_key AND status = 'approved'",
+    ),
     listPairings: db.prepare<[], PairingRow>("SELECT * FROM pairings ORDER BY created_at_ms DESC LIMIT 500"),
     attempt: db.prepare("INSERT INTO pairing_attempts (actor_key, at_ms) VALUES (?, ?)"),
     attempts: db.prepare<[string, number], number>("SELECT COUNT(*) FROM pairing_attempts WHERE actor_key = ? AND at_ms > ?").pluck(),
@@ -112,10 +116,14 @@ export function createAccessStore(db: Db) {
     pendingForActor: (actorKey: string, now: number): PairingRow | undefined => q.pendingForActor.get(actorKey, now),
     /** Unexpired pending codes on a transport: "at most N pending per channel" counts per platform (a DM channel is per actor). */
     pendingForTransport: (transport: string, now: number): number => q.pendingForTransport.get(transport, now) ?? 0,
-    insertPairing: (p: { code: string; actor_key: string; channel_key: string; display: string | null; expires_at_ms: number }, now: number) =>
-      void q.insertPairing.run({ ...p, now }),
-    decidePairing: (code: string, status: "approved" | "denied", by: string, now: number) => void changed(q.decidePairing.run({ code, status, by, now })),
-    revokePairing: (actorKey: string, by: string, now: number): boolean => changed(q.revoke.run({ actor_key: actorKey, by, now }).changes > 0),
+    insertPairing: (
+      p: { code: string; actor_key: string; channel_key: string; display: string | null; expires_at_ms: number },
+      now: number,
+    ) => void q.insertPairing.run({ ...p, now }),
+    decidePairing: (code: string, status: "approved" | "denied", by: string, now: number) =>
+      void changed(q.decidePairing.run({ code, status, by, now })),
+    revokePairing: (actorKey: string, by: string, now: number): boolean =>
+      changed(q.revoke.run({ actor_key: actorKey, by, now }).changes > 0),
     listPairings: (): PairingRow[] => q.listPairings.all(),
     recordAttempt: (actorKey: string, now: number) => void q.attempt.run(actorKey, now),
     attemptsSince: (actorKey: string, since: number): number => q.attempts.get(actorKey, since) ?? 0,

@@ -27,8 +27,12 @@ export function createAuditStore(db: Db) {
     ),
     putHead: db.prepare("INSERT INTO kv (key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
     storedHead: db.prepare<[], string>("SELECT value FROM kv WHERE key = 'audit_head'").pluck(),
-    all: db.prepare<[], AuditRecord>("SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq"),
-    recent: db.prepare<[number], AuditRecord>("SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?"),
+    all: db.prepare<[], AuditRecord>(
+      "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq",
+    ),
+    recent: db.prepare<[number], AuditRecord>(
+      "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?",
+    ),
   };
   return {
     /** The last row's sequence number and hash (the chain's tip), or undefined for an empty log. */

@@ -52,15 +52,19 @@ export function createCommandStore(db: Db) {
         "VALUES (@job_id, @event_id, @capability_id, @command, @args, @principal, @role, @approval_id, 'queued', @reply_target, @now, @now) ON CONFLICT(job_id) DO NOTHING",
     ),
     jobsIn: db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE status = ? ORDER BY id"),
-    setJob: db.prepare("UPDATE jobs SET status = @to, result = COALESCE(@result, result), updated_at_ms = @now WHERE job_id = @job_id AND status = @from"),
+    setJob: db.prepare(
+      "UPDATE jobs SET status = @to, result = COALESCE(@result, result), updated_at_ms = @now WHERE job_id = @job_id AND status = @from",
+    ),
   };
   return {
     insertApproval: (a: Omit<ApprovalRow, "status" | "decided_by" | "decided_at_ms">) => void q.insertApproval.run(a),
     approval: (id: string): ApprovalRow | undefined => q.approval.get(id),
     listApprovals: (): ApprovalRow[] => q.listApprovals.all(),
     /** Compare-and-set; true only for the one caller that moved it. */
-    transitionApproval: (id: string, from: string, to: string, by: string, now: number): boolean => q.transition.run({ id, from, to, by, now }).changes === 1,
-    insertJob: (j: Omit<JobRow, "status" | "result" | "created_at_ms" | "updated_at_ms">, now: number): boolean => q.insertJob.run({ ...j, now }).changes === 1,
+    transitionApproval: (id: string, from: string, to: string, by: string, now: number): boolean =>
+      q.transition.run({ id, from, to, by, now }).changes === 1,
+    insertJob: (j: Omit<JobRow, "status" | "result" | "created_at_ms" | "updated_at_ms">, now: number): boolean =>
+      q.insertJob.run({ ...j, now }).changes === 1,
     jobsIn: (status: string): JobRow[] => q.jobsIn.all(status),
     /** Compare-and-set on the job status. */
     setJob: (jobId: string, from: string, to: string, now: number, result: string | null = null): boolean =>

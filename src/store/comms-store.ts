@@ -9,7 +9,8 @@ import type { Db } from "./db.ts";
 export type CommsChannel = "email" | "sms";
 export type ConsentSource = "twilio_webhook" | "provider_error" | "cli" | "import";
 export type PreviewStatus = "ready" | "blocked" | "executing" | "executed";
-export type DeliveryStatus = "sending" | "simulated" | "sent" | "delivered" | "failed" | "policy_blocked" | "timeout" | "bounced" | "complained";
+export type DeliveryStatus =
+  "sending" | "simulated" | "sent" | "delivered" | "failed" | "policy_blocked" | "timeout" | "bounced" | "complained";
 
 /** A consent change: one row per recipient, channel and message type (`*` = every type). */
 export interface ConsentChange {
@@ -132,12 +133,16 @@ const DEAD = "status IN ('failed', 'timeout') AND live = 1";
 
 export function createCommsStore(db: Db) {
   const q = {
-    consentFacts: db.prepare<[string, string], ConsentFact>("SELECT message_type, status, updated_at_ms, source FROM comms_consent WHERE recipient = ? AND channel = ?"),
+    consentFacts: db.prepare<[string, string], ConsentFact>(
+      "SELECT message_type, status, updated_at_ms, source FROM comms_consent WHERE recipient = ? AND channel = ?",
+    ),
     setConsent: db.prepare(
       "INSERT INTO comms_consent (recipient, channel, message_type, status, source, updated_at_ms) VALUES (@recipient, @channel, @message_type, @status, @source, @now) " +
         "ON CONFLICT(recipient, channel, message_type) DO UPDATE SET status = excluded.status, source = excluded.source, updated_at_ms = excluded.updated_at_ms",
     ),
-    consentCounts: db.prepare<[], ConsentCountRow>("SELECT channel, status, COUNT(*) AS n FROM comms_consent GROUP BY channel, status ORDER BY channel, status"),
+    consentCounts: db.prepare<[], ConsentCountRow>(
+      "SELECT channel, status, COUNT(*) AS n FROM comms_consent GROUP BY channel, status ORDER BY channel, status",
+    ),
     timezone: db.prepare<[string], string>("SELECT timezone FROM comms_recipients WHERE recipient = ?").pluck(),
     setTimezone: db.prepare(
       "INSERT INTO comms_recipients (recipient, timezone, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT(recipient) DO UPDATE SET timezone = excluded.timezone, updated_at_ms = excluded.updated_at_ms",
@@ -148,7 +153,9 @@ export function createCommsStore(db: Db) {
         "VALUES (@preview_id, @template_id, @channel, @message_type, @recipient, @subject, @body, @vars_hash, @basis_hash, @basis, @decision, @routing, @reason_code, @requested_by, @status, @created_at_ms, @expires_at_ms)",
     ),
     preview: db.prepare<[string], PreviewRow>("SELECT * FROM comms_previews WHERE preview_id = ?"),
-    transitionPreview: db.prepare("UPDATE comms_previews SET status = @to, executed_at_ms = CASE WHEN @to = 'executed' THEN @now ELSE executed_at_ms END WHERE preview_id = @id AND status = @from"),
+    transitionPreview: db.prepare(
+      "UPDATE comms_previews SET status = @to, executed_at_ms = CASE WHEN @to = 'executed' THEN @now ELSE executed_at_ms END WHERE preview_id = @id AND status = @from",
+    ),
 
     insertDelivery: db.prepare(
       "INSERT INTO comms_deliveries (delivery_id, preview_id, channel, provider, message_type, recipient_hash, recipient_masked, live, status, reason_code, provider_id, idempotency_key, latency_ms, attempts, created_at_ms, updated_at_ms) " +
@@ -167,18 +174,24 @@ export function createCommsStore(db: Db) {
         "(SELECT COUNT(*) FROM comms_deliveries WHERE status = 'policy_blocked' AND created_at_ms >= @since) AS policy_blocked, " +
         "(SELECT COUNT(*) FROM comms_deliveries WHERE status = 'timeout' AND created_at_ms >= @since) AS timeout",
     ),
-    retryable: db.prepare<[number, number], CommsDeliveryRow>(`SELECT * FROM comms_deliveries WHERE ${DEAD} AND attempts < ? ORDER BY id LIMIT ?`),
+    retryable: db.prepare<[number, number], CommsDeliveryRow>(
+      `SELECT * FROM comms_deliveries WHERE ${DEAD} AND attempts < ? ORDER BY id LIMIT ?`,
+    ),
     deadLetters: db.prepare<[number], CommsDeadLetterRow>(
       `SELECT delivery_id, preview_id, channel, provider, recipient_masked, status, reason_code, attempts, updated_at_ms FROM comms_deliveries WHERE ${DEAD} ORDER BY id DESC LIMIT ?`,
     ),
 
     alert: db.prepare<[string], AlertRow>("SELECT * FROM comms_alerts WHERE alert_key = ?"),
-    recentAlerts: db.prepare<[number], AlertRow>("SELECT alert_key, last_dispatched_at_ms, artifact_path, outbox_id FROM comms_alerts ORDER BY last_dispatched_at_ms DESC LIMIT ?"),
+    recentAlerts: db.prepare<[number], AlertRow>(
+      "SELECT alert_key, last_dispatched_at_ms, artifact_path, outbox_id FROM comms_alerts ORDER BY last_dispatched_at_ms DESC LIMIT ?",
+    ),
     putAlert: db.prepare(
       "INSERT INTO comms_alerts (alert_key, last_dispatched_at_ms, artifact_path, outbox_id) VALUES (@key, @at, @path, @outbox) " +
         "ON CONFLICT(alert_key) DO UPDATE SET last_dispatched_at_ms = excluded.last_dispatched_at_ms, artifact_path = excluded.artifact_path, outbox_id = excluded.outbox_id",
     ),
-    webhookSeen: db.prepare("INSERT INTO comms_webhook_events (provider, event_id, received_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+    webhookSeen: db.prepare(
+      "INSERT INTO comms_webhook_events (provider, event_id, received_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
 
     outboxDeadLetters: db.prepare<[number], OutboxDeadLetterRow>(
       "SELECT outbox_id, transport, conversation_id, purpose, reason, attempts, updated_at_ms FROM outbox WHERE status = 'dead_letter' ORDER BY id DESC LIMIT ?",
@@ -211,7 +224,8 @@ export function createCommsStore(db: Db) {
 
     // ------------------------------------------------------------------------------------------ deliveries
     /** A new delivery row; `now` is both its creation and update time. */
-    insertDelivery: (d: Omit<CommsDeliveryRow, "id" | "created_at_ms" | "updated_at_ms">, now: number): void => void q.insertDelivery.run({ ...d, now }),
+    insertDelivery: (d: Omit<CommsDeliveryRow, "id" | "created_at_ms" | "updated_at_ms">, now: number): void =>
+      void q.insertDelivery.run({ ...d, now }),
     /** Move a delivery to its new status; a null provider id or latency keeps the recorded one. */
     updateDelivery: (deliveryId: string, patch: DeliveryPatch, now: number): void =>
       void q.updateDelivery.run({
@@ -238,7 +252,9 @@ export function createCommsStore(db: Db) {
       const key = where.join(" AND ");
       let stmt = listBy.get(key);
       if (!stmt) {
-        stmt = db.prepare<(string | number)[], CommsDeliveryRow>(`SELECT * FROM comms_deliveries ${key ? `WHERE ${key}` : ""} ORDER BY id DESC LIMIT ?`);
+        stmt = db.prepare<(string | number)[], CommsDeliveryRow>(
+          `SELECT * FROM comms_deliveries ${key ? `WHERE ${key}` : ""} ORDER BY id DESC LIMIT ?`,
+        );
         listBy.set(key, stmt);
       }
       return stmt.all(...params, f.limit);
@@ -252,7 +268,9 @@ export function createCommsStore(db: Db) {
       let stmt = pendingBy.get(permanentReasons.length);
       if (!stmt) {
         const notIn = permanentReasons.length ? ` AND reason_code NOT IN (${permanentReasons.map(() => "?").join(", ")})` : "";
-        stmt = db.prepare<(string | number)[], number>(`SELECT COUNT(*) FROM comms_deliveries WHERE ${DEAD} AND attempts < ?${notIn}`).pluck();
+        stmt = db
+          .prepare<(string | number)[], number>(`SELECT COUNT(*) FROM comms_deliveries WHERE ${DEAD} AND attempts < ?${notIn}`)
+          .pluck();
         pendingBy.set(permanentReasons.length, stmt);
       }
       return stmt.get(maxAttempts, ...permanentReasons) ?? 0;

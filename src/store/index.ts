@@ -7,4 +7,20 @@ export { createCommandStore, type CommandStore, type ApprovalRow, type JobRow } 
 export { createStore, openStore, type Store } from "./store.ts";
 export { type AuditStore, type AuditRecord } from "./audit-store.ts";
 export { type SecretsStore } from "./secrets-store.ts";
-export { type CommsStore, type CommsChannel, type ConsentSource, type ConsentChange, type ConsentCountRow, type PreviewStatus, type PreviewRow, type DeliveryStatus, type CommsDeliveryRow, type DeliveryPatch, type DeliveryFilter, type DeliveryCounts, type CommsDeadLetterRow, type AlertRow, type OutboxDeadLetterRow } from "./comms-store.ts";
+export {
+  type CommsStore,
+  type CommsChannel,
+  type ConsentSource,
+  type ConsentChange,
+  type ConsentCountRow,
+  type PreviewStatus,
+  type PreviewRow,
+  type DeliveryStatus,
+  type CommsDeliveryRow,
+  type DeliveryPatch,
+  type DeliveryFilter,
+  type DeliveryCounts,
+  type CommsDeadLetterRow,
+  type AlertRow,
+  type OutboxDeadLetterRow,
+} from "./comms-store.ts";

@@ -57,28 +57,38 @@ export interface DeliveryRow {
   reason: string | null;
 }
 
-const TRACE_COLUMNS = "seq, event_id, transport, kind, chat_type, conversation_id, actor_id, occurred_at_ms, processed_at_ms, outcome, reason, decisions, route";
+const TRACE_COLUMNS =
+  "seq, event_id, transport, kind, chat_type, conversation_id, actor_id, occurred_at_ms, processed_at_ms, outcome, reason, decisions, route";
 
 export function createInspectStore(db: Db) {
   const q = {
-    outboxByStatus: db.prepare<[], { status: string; n: number }>("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status"),
+    outboxByStatus: db.prepare<[], { status: string; n: number }>(
+      "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status",
+    ),
     runtimeEvents: db.prepare<[number, number, number], RuntimeEventRow>(
       "SELECT id, at_ms, event, health, reason_codes, detail FROM runtime_events WHERE at_ms >= ? AND id > ? ORDER BY id DESC LIMIT ?",
     ),
     trace: db.prepare<[string], TraceRow>(`SELECT ${TRACE_COLUMNS} FROM events WHERE event_id = ?`),
     recentTraces: db.prepare<[number], TraceRow>(`SELECT ${TRACE_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?`),
     tracesAfter: db.prepare<[number], TraceRow>(`SELECT ${TRACE_COLUMNS} FROM events WHERE seq > ? ORDER BY seq`),
-    repliesAfter: db.prepare<[number], ReplyRow>("SELECT id, outbox_id, event_id, purpose, status, reason, chunk_count FROM outbox WHERE id > ? ORDER BY id"),
+    repliesAfter: db.prepare<[number], ReplyRow>(
+      "SELECT id, outbox_id, event_id, purpose, status, reason, chunk_count FROM outbox WHERE id > ? ORDER BY id",
+    ),
     deliveries: db.prepare<[], DeliveryRow>("SELECT transport, status, reason FROM outbox ORDER BY id"),
-    deniedByReason: db.prepare<[], { reason: string; n: number }>("SELECT reason, COUNT(*) AS n FROM events WHERE outcome = 'denied' GROUP BY reason"),
-    deliveriesByReason: db.prepare<[], { reason: string; n: number }>("SELECT reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY reason"),
+    deniedByReason: db.prepare<[], { reason: string; n: number }>(
+      "SELECT reason, COUNT(*) AS n FROM events WHERE outcome = 'denied' GROUP BY reason",
+    ),
+    deliveriesByReason: db.prepare<[], { reason: string; n: number }>(
+      "SELECT reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY reason",
+    ),
   };
   const counts = (rows: { reason: string; n: number }[]): Record<string, number> => Object.fromEntries(rows.map((r) => [r.reason, r.n]));
   return {
     /** Outbox rows per status, in status order (`tau status`). */
     outboxByStatus: (): { status: string; n: number }[] => q.outboxByStatus.all(),
     /** Runtime events at or after `sinceMs` with an id above `afterId`: the newest `limit` of them, newest first. */
-    runtimeEvents: (o: { sinceMs: number; afterId: number; limit: number }): RuntimeEventRow[] => q.runtimeEvents.all(o.sinceMs, o.afterId, o.limit),
+    runtimeEvents: (o: { sinceMs: number; afterId: number; limit: number }): RuntimeEventRow[] =>
+      q.runtimeEvents.all(o.sinceMs, o.afterId, o.limit),
     /** The trace of one event (empty when it was never processed or was pruned). */
     trace: (eventId: string): TraceRow[] => q.trace.all(eventId),
     /** The `limit` most recently processed events, newest first. */

@@ -15,7 +15,9 @@ export interface KillSwitchRecord {
 
 export function createKillSwitchStore(db: Db) {
   const q = {
-    list: db.prepare<[], Omit<KillSwitchRecord, "is_on"> & { is_on: number }>("SELECT scope, is_on, reason, changed_by, at_ms FROM killswitches ORDER BY scope"),
+    list: db.prepare<[], Omit<KillSwitchRecord, "is_on"> & { is_on: number }>(
+      "SELECT scope, is_on, reason, changed_by, at_ms FROM killswitches ORDER BY scope",
+    ),
     active: db.prepare<[], string>("SELECT scope FROM killswitches WHERE is_on = 1 ORDER BY scope").pluck(),
     isOn: db.prepare<[string], number>("SELECT is_on FROM killswitches WHERE scope = ?").pluck(),
     put: db.prepare(
@@ -34,7 +36,8 @@ export function createKillSwitchStore(db: Db) {
       return v === undefined ? undefined : v === 1;
     },
     /** Record a switch's state, who changed it, when and why. */
-    put: (r: KillSwitchRecord) => void q.put.run({ scope: r.scope, is_on: r.is_on ? 1 : 0, reason: r.reason, changed_by: r.changed_by, at_ms: r.at_ms }),
+    put: (r: KillSwitchRecord) =>
+      void q.put.run({ scope: r.scope, is_on: r.is_on ? 1 : 0, reason: r.reason, changed_by: r.changed_by, at_ms: r.at_ms }),
   };
 }
 

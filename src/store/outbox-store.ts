@@ -46,11 +46,15 @@ export function createOutboxStore(db: Db) {
       "INSERT INTO outbox (outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms) " +
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
     ),
-    insertChunk: db.prepare("INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"),
+    insertChunk: db.prepare(
+      "INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+    ),
     pending: db.prepare<[number, number], OutboxRow>(
       "SELECT * FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending') AND next_attempt_at_ms <= ? ORDER BY id LIMIT ?",
     ),
-    chunksOf: db.prepare<[string], ChunkRow>("SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id = ? ORDER BY idx"),
+    chunksOf: db.prepare<[string], ChunkRow>(
+      "SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id = ? ORDER BY idx",
+    ),
     setChunk: db.prepare(
       "UPDATE outbox_chunks SET status = @status, reason = @reason, receipt = @receipt, provider_message_id = COALESCE(@provider_message_id, provider_message_id), updated_at_ms = @now WHERE outbox_id = @outbox_id AND idx = @idx",
     ),
@@ -61,30 +65,68 @@ export function createOutboxStore(db: Db) {
     markDryRunChunks: db.prepare<[number, string]>(
       "UPDATE outbox_chunks SET status = 'sent', reason = 'delivery_dry_run', receipt = 'dryrun:' || outbox_id || ':' || idx, updated_at_ms = ? WHERE outbox_id = ? AND status <> 'sent'",
     ),
-    markDryRunRow: db.prepare<[number, string]>("UPDATE outbox SET status = 'sent', reason = 'delivery_dry_run', attempts = attempts + 1, next_attempt_at_ms = 0, updated_at_ms = ? WHERE outbox_id = ?"),
+    markDryRunRow: db.prepare<[number, string]>(
+      "UPDATE outbox SET status = 'sent', reason = 'delivery_dry_run', attempts = attempts + 1, next_attempt_at_ms = 0, updated_at_ms = ? WHERE outbox_id = ?",
+    ),
     deadLetters: db.prepare<[number], DeadLetterRow>(
       "SELECT o.*, (SELECT COUNT(*) FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status = 'sent') AS chunks_sent, " +
         "(SELECT c.receipt FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status <> 'sent' ORDER BY c.idx LIMIT 1) AS first_receipt " +
         "FROM outbox o WHERE o.status IN ('dead_letter', 'unknown', 'failed') ORDER BY o.id LIMIT ?",
     ),
-    replayable: db.prepare<[number], string>("SELECT outbox_id FROM outbox WHERE status IN ('dead_letter', 'unknown') ORDER BY id LIMIT ?").pluck(),
-    requeueChunks: db.prepare<[number, string]>("UPDATE outbox_chunks SET status = 'queued', updated_at_ms = ? WHERE outbox_id = ? AND status <> 'sent'"),
+    replayable: db
+      .prepare<[number], string>("SELECT outbox_id FROM outbox WHERE status IN ('dead_letter', 'unknown') ORDER BY id LIMIT ?")
+      .pluck(),
+    requeueChunks: db.prepare<[number, string]>(
+      "UPDATE outbox_chunks SET status = 'queued', updated_at_ms = ? WHERE outbox_id = ? AND status <> 'sent'",
+    ),
     chunkByProviderId: db.prepare<[string], Pick<ChunkRow, "outbox_id" | "idx" | "receipt">>(
       "SELECT outbox_id, idx, receipt FROM outbox_chunks WHERE provider_message_id = ? LIMIT 1",
     ),
-    setChunkReceipt: db.prepare<[string, number, string, number]>("UPDATE outbox_chunks SET receipt = ?, updated_at_ms = ? WHERE outbox_id = ? AND idx = ?"),
+    setChunkReceipt: db.prepare<[string, number, string, number]>(
+      "UPDATE outbox_chunks SET receipt = ?, updated_at_ms = ? WHERE outbox_id = ? AND idx = ?",
+    ),
   };
   return {
     /** Insert a row (`attempts` 0 unless given: a reply delivered as it is stored counts its one attempt). */
-    insert: (r: Omit<OutboxRow, "attempts" | "next_attempt_at_ms" | "created_at_ms" | "updated_at_ms"> & { attempts?: number }, now: number) =>
-      void s.insert.run(r.outbox_id, r.event_id, r.transport, r.account_id, r.conversation_id, r.thread_id, r.reply_to, r.mode, r.purpose, r.status, r.reason, r.chunk_count, r.attempts ?? 0, now, now),
-    insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) => void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
+    insert: (
+      r: Omit<OutboxRow, "attempts" | "next_attempt_at_ms" | "created_at_ms" | "updated_at_ms"> & { attempts?: number },
+      now: number,
+    ) =>
+      void s.insert.run(
+        r.outbox_id,
+        r.event_id,
+        r.transport,
+        r.account_id,
+        r.conversation_id,
+        r.thread_id,
+        r.reply_to,
+        r.mode,
+        r.purpose,
+        r.status,
+        r.reason,
+        r.chunk_count,
+        r.attempts ?? 0,
+        now,
+        now,
+      ),
+    insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) =>
+      void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
     /** Rows waiting for delivery (queued, retry due, or cut off while sending), oldest first. */
     pending: (now: number, limit: number): OutboxRow[] => s.pending.all(now, limit),
     chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
-    setChunk: (c: { outbox_id: string; idx: number; status: string; reason: string | null; receipt: string | null; provider_message_id?: string | null }, now: number) =>
-      void s.setChunk.run({ provider_message_id: null, ...c, now }),
-    setRow: (o: { outbox_id: string; status: string; reason: string | null; attempts: number; next_attempt_at_ms: number }, now: number) => void s.setRow.run({ ...o, now }),
+    setChunk: (
+      c: {
+        outbox_id: string;
+        idx: number;
+        status: string;
+        reason: string | null;
+        receipt: string | null;
+        provider_message_id?: string | null;
+      },
+      now: number,
+    ) => void s.setChunk.run({ provider_message_id: null, ...c, now }),
+    setRow: (o: { outbox_id: string; status: string; reason: string | null; attempts: number; next_attempt_at_ms: number }, now: number) =>
+      void s.setRow.run({ ...o, now }),
     get: (outboxId: string): OutboxRow | undefined => s.get.get(outboxId),
     /** Every chunk of a dry-run reply is written: mark it sent with its deterministic receipt ids. */
     markDryRunSent: (outboxId: string, now: number) => {
@@ -98,9 +140,11 @@ export function createOutboxStore(db: Db) {
     /** Put a row's unsent chunks back in the queue (sent chunks are never resent). */
     requeueUnsentChunks: (outboxId: string, now: number) => void s.requeueChunks.run(now, outboxId),
     /** The chunk a provider knows by `providerMessageId` (delivery receipts), if any. */
-    chunkByProviderMessageId: (providerMessageId: string): Pick<ChunkRow, "outbox_id" | "idx" | "receipt"> | undefined => s.chunkByProviderId.get(providerMessageId),
+    chunkByProviderMessageId: (providerMessageId: string): Pick<ChunkRow, "outbox_id" | "idx" | "receipt"> | undefined =>
+      s.chunkByProviderId.get(providerMessageId),
     /** Replace one chunk's receipt (JSON text). */
-    setChunkReceipt: (outboxId: string, idx: number, receipt: string, now: number) => void s.setChunkReceipt.run(receipt, now, outboxId, idx),
+    setChunkReceipt: (outboxId: string, idx: number, receipt: string, now: number) =>
+      void s.setChunkReceipt.run(receipt, now, outboxId, idx),
   };
 }
 

@@ -7,7 +7,9 @@ export function createSecretsStore(db: Db) {
   let q: ReturnType<typeof prepare> | null = null;
   const prepare = () => ({
     get: db.prepare<[string], string>("SELECT value FROM secrets WHERE id = ?").pluck(),
-    put: db.prepare("INSERT INTO secrets (id, value, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms"),
+    put: db.prepare(
+      "INSERT INTO secrets (id, value, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms",
+    ),
     delete: db.prepare("DELETE FROM secrets WHERE id = ?"),
     list: db.prepare<[], { id: string; updated_at_ms: number }>("SELECT id, updated_at_ms FROM secrets ORDER BY id"),
   });

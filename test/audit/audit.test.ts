@@ -11,7 +11,20 @@ afterEach(() => home?.cleanup());
 function seed(): { file: string } {
   home = makeTauHome();
   const app = home.open(() => 1000);
-  for (let i = 0; i < 5; i++) appendAudit(app.store, { actor: "cli:ops", surface: "cli", action: "allowlist.add", target: `telegram:${i}`, args: { note: "n", token: "123:SECRET" }, outcome: "added", reason_code: "allowlist_added" }, 1000 + i);
+  for (let i = 0; i < 5; i++)
+    appendAudit(
+      app.store,
+      {
+        actor: "cli:ops",
+        surface: "cli",
+        action: "allowlist.add",
+        target: `telegram:${i}`,
+        args: { note: "n", token: "123:SECRET" },
+        outcome: "added",
+        reason_code: "allowlist_added",
+      },
+      1000 + i,
+    );
   expect(verifyAudit(app.store)).toEqual({ ok: true, rows: 5, problems: [] });
   app.close();
   return { file: path.join(home.stateDir, "tau.db") };
@@ -19,7 +32,11 @@ function seed(): { file: string } {
 
 describe("audit log", () => {
   it("redacts secrets in stored arguments", () => {
-    expect(redactArgs({ token: "x", nested: { api_key: "y", keep: 1 }, list: [{ password: "z" }] })).toEqual({ token: "[redacted]", nested: { api_key: "[redacted]", keep: 1 }, list: [{ password: "[redacted]" }] });
+    expect(redactArgs({ token: "x", nested: { api_key: "y", keep: 1 }, list: [{ password: "z" }] })).toEqual({
+      token: "[redacted]",
+      nested: { api_key: "[redacted]", keep: 1 },
+      list: [{ password: "[redacted]" }],
+    });
     const { file } = seed();
     const db = new Database(file);
     expect(db.prepare("SELECT args FROM audit WHERE seq = 1").pluck().get()).toBe('{"note":"n","token":"[redacted]"}');

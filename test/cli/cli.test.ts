@@ -14,12 +14,25 @@ describe("tau CLI (child processes)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tau-init-"));
     const first = await runTau(["init", "--dir", dir, "--json"]);
     expect(first.code).toBe(0);
-    expect(first.json<{ written: string[] }>().written).toEqual(["tau.yaml", "policies/channel-policy.yaml", "policies/route-bindings.yaml", "policies/rbac.yaml"]);
+    expect(first.json<{ written: string[] }>().written).toEqual([
+      "tau.yaml",
+      "policies/channel-policy.yaml",
+      "policies/route-bindings.yaml",
+      "policies/rbac.yaml",
+    ]);
     expect(fs.readFileSync(path.join(dir, "tau.yaml"), "utf8")).toContain("mode: dry-run");
     const again = await runTau(["init", "--dir", dir]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("refusing to overwrite tau.yaml");
-    const check = await runTau(["--state-dir", path.join(dir, "state"), "--config", path.join(dir, "tau.yaml"), "policy", "check", "--json"]);
+    const check = await runTau([
+      "--state-dir",
+      path.join(dir, "state"),
+      "--config",
+      path.join(dir, "tau.yaml"),
+      "policy",
+      "check",
+      "--json",
+    ]);
     expect(check.json<{ ok: boolean }>().ok).toBe(true);
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -28,7 +41,15 @@ describe("tau CLI (child processes)", () => {
     home = makeTauHome();
     const f = path.join(home.dir, "mixed.ndjson");
     const good = fs.readFileSync("fixtures/raw/telegram/private-text.json", "utf8").replace(/\s+/g, " ");
-    fs.writeFileSync(f, [good, "{broken", JSON.stringify({ update_id: 5, message: { message_id: 1, chat: { id: 1, type: "private" }, date: 1 } }), JSON.stringify({ v: 9, event_id: "x" })].join("\n") + "\n");
+    fs.writeFileSync(
+      f,
+      [
+        good,
+        "{broken",
+        JSON.stringify({ update_id: 5, message: { message_id: 1, chat: { id: 1, type: "private" }, date: 1 } }),
+        JSON.stringify({ v: 9, event_id: "x" }),
+      ].join("\n") + "\n",
+    );
     const r = await runTau([...g(home), "ingest", f, "--transport", "telegram", "--json"]);
     expect(r.code).toBe(1);
     const rep = r.json<{ accepted: number; refused: { line: number; code: string }[] }>();
@@ -49,8 +70,16 @@ describe("tau CLI (child processes)", () => {
     expect(p.code).toBe(0);
     expect(p.json()).toMatchObject({ processed: 1, replies: 1, delivered: 1, queue_depth: 0, health: "healthy" });
     const t = await runTau([...g(home), "traces", "--json", "--limit", "5"]);
-    expect(t.json<{ event_id: string; outcome: string; decisions: { reason: string }[] }[]>().map((x) => [x.event_id, x.outcome, x.decisions.map((d) => d.reason)])).toEqual([
-      ["telegram:6112:u:900001", "replied", ["channel_policy_allow", "allow_channel_policy_allow_from_any", "route_default", "responder_replied"]],
+    expect(
+      t
+        .json<{ event_id: string; outcome: string; decisions: { reason: string }[] }[]>()
+        .map((x) => [x.event_id, x.outcome, x.decisions.map((d) => d.reason)]),
+    ).toEqual([
+      [
+        "telegram:6112:u:900001",
+        "replied",
+        ["channel_policy_allow", "allow_channel_policy_allow_from_any", "route_default", "responder_replied"],
+      ],
     ]);
     const h = await runTau([...g(home), "health", "--json"]);
     expect(h.code).toBe(0);

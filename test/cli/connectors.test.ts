@@ -40,7 +40,20 @@ function tau(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-const FIELDS = ["transport", "mode", "liveness", "events_ingested", "duplicates_skipped", "retry_attempts", "auth_failures", "parse_failures", "provider_failures", "last_error_code", "last_success_unix_ms", "last_error_unix_ms"];
+const FIELDS = [
+  "transport",
+  "mode",
+  "liveness",
+  "events_ingested",
+  "duplicates_skipped",
+  "retry_attempts",
+  "auth_failures",
+  "parse_failures",
+  "provider_failures",
+  "last_error_code",
+  "last_success_unix_ms",
+  "last_error_unix_ms",
+];
 
 describe("tau connectors", () => {
   it("status --json lists every transport with exactly the ConnectorStatus fields", async () => {
@@ -57,14 +70,38 @@ describe("tau connectors", () => {
   });
 
   it("run --once does one poll round, commits, exits 0; status then shows what was ingested; the token never prints", async () => {
-    server.pushUpdate({ message: { message_id: 1, from: { id: 4242, is_bot: false, first_name: "Ana" }, chat: { id: 4242, type: "private", first_name: "Ana" }, date: 1763712000, text: "one" } });
-    server.pushUpdate({ message: { message_id: 2, from: { id: 4242, is_bot: false, first_name: "Ana" }, chat: { id: 4242, type: "private", first_name: "Ana" }, date: 1763712001, text: "two" } });
+    server.pushUpdate({
+      message: {
+        message_id: 1,
+        from: { id: 4242, is_bot: false, first_name: "Ana" },
+        chat: { id: 4242, type: "private", first_name: "Ana" },
+        date: 1763712000,
+        text: "one",
+      },
+    });
+    server.pushUpdate({
+      message: {
+        message_id: 2,
+        from: { id: 4242, is_bot: false, first_name: "Ana" },
+        chat: { id: 4242, type: "private", first_name: "Ana" },
+        date: 1763712001,
+        text: "two",
+      },
+    });
     const r = await tau(["connectors", "run", "--once", "--json"], { TAU_TELEGRAM_BOT_TOKEN: TOKEN });
     expect([r.code, JSON.parse(r.stdout)]).toEqual([0, { telegram: { ok: true, appended: 2, code: null } }]);
-    const lines = fs.readFileSync(path.join(home.stateDir, "ingress", "telegram.ndjson"), "utf8").trim().split("\n");
+    const lines = fs
+      .readFileSync(path.join(home.stateDir, "ingress", "telegram.ndjson"), "utf8")
+      .trim()
+      .split("\n");
     expect(lines.map((l) => (JSON.parse(l) as { event_id: string }).event_id)).toEqual(["telegram:6112:u:1000", "telegram:6112:u:1001"]);
     const s = await tau(["connectors", "status", "--json"]);
-    expect((JSON.parse(s.stdout) as Record<string, unknown>[])[0]).toMatchObject({ transport: "telegram", events_ingested: 2, liveness: "stopped", last_error_code: null });
+    expect((JSON.parse(s.stdout) as Record<string, unknown>[])[0]).toMatchObject({
+      transport: "telegram",
+      events_ingested: 2,
+      liveness: "stopped",
+      last_error_code: null,
+    });
     expect(r.stdout + r.stderr + s.stdout).not.toContain(TOKEN);
   });
 

@@ -26,7 +26,11 @@ interface Run {
 function tau(home: TauHome, args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = { PATH: process.env.PATH ?? "", HOME: home.dir, ...opts.env };
-    const c = spawn(process.execPath, [TAU, "--state-dir", home.stateDir, "--config", home.configPath, ...args], { cwd: home.dir, env, stdio: ["pipe", "pipe", "pipe"] });
+    const c = spawn(process.execPath, [TAU, "--state-dir", home.stateDir, "--config", home.configPath, ...args], {
+      cwd: home.dir,
+      env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     c.stdout.on("data", (d) => (stdout += d));
@@ -100,7 +104,13 @@ describe("tau channel", () => {
     expect(r.code).toBe(0);
     const rep = r.json<{ state: string; ok: boolean; reason: string; checks: Check[] }>();
     expect(rep).toMatchObject({ state: "logged_in", ok: true, reason: "ready" });
-    expect(lines(rep.checks)).toEqual(["telegram.token:ready", "telegram.webhook_secret:ready", "telegram.ingress:ready", "telegram.webhook:ready", "telegram.online:ready"]);
+    expect(lines(rep.checks)).toEqual([
+      "telegram.token:ready",
+      "telegram.webhook_secret:ready",
+      "telegram.ingress:ready",
+      "telegram.webhook:ready",
+      "telegram.online:ready",
+    ]);
     expect(tg.webhook()).toMatchObject({ url: "https://tau.example.com/webhooks/telegram", secret_token: "tg-webhook-secret_1" });
     const file = path.join(h.stateDir, "ingress", "telegram.ndjson");
     expect(fs.statSync(file).isFile()).toBe(true);
@@ -123,7 +133,14 @@ describe("tau channel", () => {
     const st = await tau(h, ["channel", "status", "telegram"], { env: ALL_SECRETS() });
     expect(st.code).toBe(1);
     expect(st.stdout).toBe(
-      ["telegram: logged_out (logout_requested)", "telegram.token:ready", "telegram.webhook_secret:ready", "telegram.ingress:ready", "telegram.lifecycle:logout_requested", ""].join("\n"),
+      [
+        "telegram: logged_out (logout_requested)",
+        "telegram.token:ready",
+        "telegram.webhook_secret:ready",
+        "telegram.ingress:ready",
+        "telegram.lifecycle:logout_requested",
+        "",
+      ].join("\n"),
     );
   });
 
@@ -141,7 +158,10 @@ describe("tau channel", () => {
       { key: "whatsapp.verify_token", code: "missing_whatsapp_verify_token", ok: false },
     ]);
     const noId = home();
-    fs.writeFileSync(noId.configPath, fs.readFileSync(noId.configPath, "utf8").replace('phone_number_id: "106540352242922"', 'phone_number_id: ""'));
+    fs.writeFileSync(
+      noId.configPath,
+      fs.readFileSync(noId.configPath, "utf8").replace('phone_number_id: "106540352242922"', 'phone_number_id: ""'),
+    );
     const noIdRun = await tau(noId, ["channel", "login", "whatsapp", "--json"], { env: { TAU_WHATSAPP_ACCESS_TOKEN: wa.accessToken } });
     expect(noIdRun.json()).toMatchObject({ ok: false, reason: "missing_whatsapp_phone_number_id" });
     fs.mkdirSync(path.join(h.stateDir, "ingress", "discord.ndjson"), { recursive: true });
@@ -157,7 +177,8 @@ describe("tau channel", () => {
   function probeHome(): TauHome {
     const h = home();
     fs.mkdirSync(path.join(h.stateDir, "ingress"), { recursive: true, mode: 0o700 });
-    for (const t of ["telegram", "discord", "whatsapp"]) fs.writeFileSync(path.join(h.stateDir, "ingress", `${t}.ndjson`), "", { mode: 0o600 });
+    for (const t of ["telegram", "discord", "whatsapp"])
+      fs.writeFileSync(path.join(h.stateDir, "ingress", `${t}.ndjson`), "", { mode: 0o600 });
     return h;
   }
   async function probe(h: TauHome, t: string, extraEnv: Record<string, string> = {}) {
@@ -170,8 +191,14 @@ describe("tau channel", () => {
     expect(await probe(h, "telegram")).toEqual({ code: 0, online: "ready" });
     expect(await probe(h, "discord")).toEqual({ code: 0, online: "ready" });
     expect(await probe(h, "whatsapp")).toEqual({ code: 0, online: "ready" });
-    expect(await probe(h, "discord", { TAU_DISCORD_BOT_TOKEN: "wrong.token.value" })).toEqual({ code: 1, online: "probe_online_discord_auth_failed" });
-    expect(await probe(h, "telegram", { TAU_TELEGRAM_BOT_TOKEN: "999:wrong-token" })).toEqual({ code: 1, online: "probe_online_telegram_auth_failed" });
+    expect(await probe(h, "discord", { TAU_DISCORD_BOT_TOKEN: "wrong.token.value" })).toEqual({
+      code: 1,
+      online: "probe_online_discord_auth_failed",
+    });
+    expect(await probe(h, "telegram", { TAU_TELEGRAM_BOT_TOKEN: "999:wrong-token" })).toEqual({
+      code: 1,
+      online: "probe_online_telegram_auth_failed",
+    });
   });
 
   it("probe --online: rate limits, provider outages, timeouts and refused connections", async () => {
@@ -190,22 +217,39 @@ describe("tau channel", () => {
 describe("tau preflight", () => {
   it("passes with key:code lines when every enabled transport is ready", async () => {
     const h = home();
-    for (const t of ["telegram", "discord", "whatsapp"]) expect((await tau(h, ["channel", "login", t], { env: ALL_SECRETS() })).code).toBe(0);
+    for (const t of ["telegram", "discord", "whatsapp"])
+      expect((await tau(h, ["channel", "login", t], { env: ALL_SECRETS() })).code).toBe(0);
     const r = await tau(h, ["preflight"], { env: ALL_SECRETS() });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
       [
-        "telegram.token:ready", "telegram.ingress:ready", "telegram.lifecycle:ready",
-        "discord.token:ready", "discord.ingress:ready", "discord.lifecycle:ready",
-        "whatsapp.token:ready", "whatsapp.phone_number_id:ready", "whatsapp.app_secret:ready", "whatsapp.verify_token:ready", "whatsapp.ingress:ready", "whatsapp.lifecycle:ready",
-        "state.writable:ready", "credentials.store:ready", "policy.load:ready", "policy.strict_mode:ready",
-        "preflight: pass", "",
+        "telegram.token:ready",
+        "telegram.ingress:ready",
+        "telegram.lifecycle:ready",
+        "discord.token:ready",
+        "discord.ingress:ready",
+        "discord.lifecycle:ready",
+        "whatsapp.token:ready",
+        "whatsapp.phone_number_id:ready",
+        "whatsapp.app_secret:ready",
+        "whatsapp.verify_token:ready",
+        "whatsapp.ingress:ready",
+        "whatsapp.lifecycle:ready",
+        "state.writable:ready",
+        "credentials.store:ready",
+        "policy.load:ready",
+        "policy.strict_mode:ready",
+        "preflight: pass",
+        "",
       ].join("\n"),
     );
   });
 
   it("fails (exit 1) on a missing webhook secret, a logged-out transport and an open-DM policy under strict mode", async () => {
-    const h = home({ telegramMode: "webhook", policy: "schema_version: 1\nstrictMode: true\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: deny }\n" });
+    const h = home({
+      telegramMode: "webhook",
+      policy: "schema_version: 1\nstrictMode: true\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: deny }\n",
+    });
     const env: Record<string, string> = { ...ALL_SECRETS() };
     delete env.TAU_TELEGRAM_WEBHOOK_SECRET;
     for (const t of ["discord", "whatsapp"]) expect((await tau(h, ["channel", "login", t], { env })).code).toBe(0);
@@ -243,7 +287,11 @@ describe("tau preflight", () => {
     fs.writeFileSync(h.configPath, fs.readFileSync(h.configPath, "utf8").replace(/mode: (polling|gateway|webhook)/g, "mode: disabled"));
     const r = await tau(h, ["preflight"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(["state.writable:ready", "credentials.store:ready", "policy.load:ready", "policy.strict_mode:ready", "preflight: pass", ""].join("\n"));
+    expect(r.stdout).toBe(
+      ["state.writable:ready", "credentials.store:ready", "policy.load:ready", "policy.strict_mode:ready", "preflight: pass", ""].join(
+        "\n",
+      ),
+    );
   });
 });
 
@@ -269,7 +317,9 @@ describe("tau secrets", () => {
     const app = h.open();
     try {
       expect(app.store.secrets.get("telegram-bot-token")).toBe(value);
-      expect(app.store.audit.all().map(({ action, target, args }) => ({ action, target, args }))).toEqual([{ action: "secret.set", target: "telegram-bot-token", args: "{}" }]);
+      expect(app.store.audit.all().map(({ action, target, args }) => ({ action, target, args }))).toEqual([
+        { action: "secret.set", target: "telegram-bot-token", args: "{}" },
+      ]);
     } finally {
       app.close();
     }
@@ -294,11 +344,41 @@ describe("tau deadletter", () => {
     try {
       app.store.atomically(() => {
         const target = { transport: "telegram" as const, account_id: "6112", conversation_id: "-1001234", thread_id: null, reply_to: null };
-        for (const [id, status] of [["ob_dead", "dead_letter"], ["ob_unknown", "unknown"], ["ob_failed", "failed"]] as const) {
-          queueReplies(app.store, `e:${id}`, target, [{ purpose: "responder", text: "part one\n\npart two" }], { mode: "provider", maxChars: 16, now: 1_763_712_000_000 }, () => id);
-          app.store.outbox.setChunk({ outbox_id: id, idx: 0, status: "sent", reason: "delivery_sent", receipt: null, provider_message_id: "-1001234:1" }, 1_763_712_000_000);
-          app.store.outbox.setChunk({ outbox_id: id, idx: 1, status, reason: "delivery_provider_unavailable", receipt: JSON.stringify({ state: null, at_ms: 1, last_error: { code: "delivery_provider_unavailable", status: 502, detail: "sendMessage 502: Bad Gateway" } }) }, 1_763_712_000_000);
-          app.store.outbox.setRow({ outbox_id: id, status, reason: "delivery_provider_unavailable", attempts: 5, next_attempt_at_ms: 0 }, 1_763_712_000_000);
+        for (const [id, status] of [
+          ["ob_dead", "dead_letter"],
+          ["ob_unknown", "unknown"],
+          ["ob_failed", "failed"],
+        ] as const) {
+          queueReplies(
+            app.store,
+            `e:${id}`,
+            target,
+            [{ purpose: "responder", text: "part one\n\npart two" }],
+            { mode: "provider", maxChars: 16, now: 1_763_712_000_000 },
+            () => id,
+          );
+          app.store.outbox.setChunk(
+            { outbox_id: id, idx: 0, status: "sent", reason: "delivery_sent", receipt: null, provider_message_id: "-1001234:1" },
+            1_763_712_000_000,
+          );
+          app.store.outbox.setChunk(
+            {
+              outbox_id: id,
+              idx: 1,
+              status,
+              reason: "delivery_provider_unavailable",
+              receipt: JSON.stringify({
+                state: null,
+                at_ms: 1,
+                last_error: { code: "delivery_provider_unavailable", status: 502, detail: "sendMessage 502: Bad Gateway" },
+              }),
+            },
+            1_763_712_000_000,
+          );
+          app.store.outbox.setRow(
+            { outbox_id: id, status, reason: "delivery_provider_unavailable", attempts: 5, next_attempt_at_ms: 0 },
+            1_763_712_000_000,
+          );
         }
       });
     } finally {
@@ -306,7 +386,11 @@ describe("tau deadletter", () => {
     }
     const list = await tau(h, ["deadletter", "list", "--json"]);
     expect(list.code).toBe(0);
-    expect(list.json<{ outbox_id: string; status: string; chunks_sent: number; replayable: boolean; last_error: { detail: string } }[]>().map((r) => [r.outbox_id, r.status, r.chunks_sent, r.replayable, r.last_error.detail])).toEqual([
+    expect(
+      list
+        .json<{ outbox_id: string; status: string; chunks_sent: number; replayable: boolean; last_error: { detail: string } }[]>()
+        .map((r) => [r.outbox_id, r.status, r.chunks_sent, r.replayable, r.last_error.detail]),
+    ).toEqual([
       ["ob_dead", "dead_letter", 1, true, "sendMessage 502: Bad Gateway"],
       ["ob_unknown", "unknown", 1, true, "sendMessage 502: Bad Gateway"],
       ["ob_failed", "failed", 1, false, "sendMessage 502: Bad Gateway"],
@@ -321,7 +405,12 @@ describe("tau deadletter", () => {
     const after = h.open();
     try {
       for (const id of ["ob_dead", "ob_unknown"]) {
-        expect(after.store.outbox.get(id)).toMatchObject({ status: "queued", attempts: 0, next_attempt_at_ms: 0, reason: "deadletter_replayed" });
+        expect(after.store.outbox.get(id)).toMatchObject({
+          status: "queued",
+          attempts: 0,
+          next_attempt_at_ms: 0,
+          reason: "deadletter_replayed",
+        });
         expect(after.store.outbox.chunksOf(id).map((c) => c.status)).toEqual(["sent", "queued"]);
       }
       expect(after.store.outbox.get("ob_failed")!.status).toBe("failed");

@@ -34,24 +34,46 @@ describe("tau run", () => {
     let stderr = "";
     child = spawn(process.execPath, ["--import", "tsx", CHILD, "run", "--state-dir", home.stateDir, "--config", home.configPath], {
       stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, TAU_LOG_LEVEL: "info", TAU_CONNECTORS_WHATSAPP_MODE: "webhook", TAU_WHATSAPP_APP_SECRET: APP_SECRET, TAU_SERVER_BIND: `127.0.0.1:${port}` },
+      env: {
+        ...process.env,
+        TAU_LOG_LEVEL: "info",
+        TAU_CONNECTORS_WHATSAPP_MODE: "webhook",
+        TAU_WHATSAPP_APP_SECRET: APP_SECRET,
+        TAU_SERVER_BIND: `127.0.0.1:${port}`,
+      },
     });
     child.stderr!.on("data", (d) => (stderr += d));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child!.once("exit", (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child!.once("exit", (code, signal) => resolve({ code, signal })),
+    );
 
-    const ready = await until(async () => {
-      const r = await fetch(`${url}/readyz`);
-      return r.status === 200 ? await r.text() : null;
-    }, 30_000, "/readyz 200");
+    const ready = await until(
+      async () => {
+        const r = await fetch(`${url}/readyz`);
+        return r.status === 200 ? await r.text() : null;
+      },
+      30_000,
+      "/readyz 200",
+    );
     expect(ready).toBe("whatsapp:ready\nrunner:ready\n");
 
-    const body = webhookBody({ messages: [inboundMessage({ from: "16505551234", id: "wamid.RUN1", timestamp: 1763712000, text: "hello tau" })] });
-    const r = await fetch(`${url}/webhooks/whatsapp`, { method: "POST", headers: { "x-hub-signature-256": signWebhook(APP_SECRET, body) }, body });
+    const body = webhookBody({
+      messages: [inboundMessage({ from: "16505551234", id: "wamid.RUN1", timestamp: 1763712000, text: "hello tau" })],
+    });
+    const r = await fetch(`${url}/webhooks/whatsapp`, {
+      method: "POST",
+      headers: { "x-hub-signature-256": signWebhook(APP_SECRET, body) },
+      body,
+    });
     expect(r.status).toBe(200);
-    const metrics = await until(async () => {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      return text.includes("tau_events_processed_total 1") ? text : null;
-    }, 15_000, "the runner to process the event");
+    const metrics = await until(
+      async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return text.includes("tau_events_processed_total 1") ? text : null;
+      },
+      15_000,
+      "the runner to process the event",
+    );
     expect(metrics.split("\n")).toContain('tau_events_ingested_total{transport="whatsapp"} 1');
 
     child.kill("SIGHUP");

@@ -15,7 +15,15 @@ afterEach(() => {
 });
 
 async function requestAllowlistAdd(hh: Harness): Promise<{ id: string; hash: string }> {
-  for (const id of ["1001", "1002"]) hh.app.store.access.addAllowlist({ actor_key: `telegram:${id}`, transport: "telegram", actor_id: id, note: "", added_by: "t", added_at_ms: 0 });
+  for (const id of ["1001", "1002"])
+    hh.app.store.access.addAllowlist({
+      actor_key: `telegram:${id}`,
+      transport: "telegram",
+      actor_id: id,
+      note: "",
+      added_by: "t",
+      added_at_ms: 0,
+    });
   const out = await hh.run([makeDm("1001", { event_id: "telegram:6112:u:1", text: "/tau allowlist add telegram:7003" })]);
   expect(out[0]!.reason).toBe("approval_requested");
   const rows = hh.app.store.commands.listApprovals();
@@ -25,7 +33,9 @@ async function requestAllowlistAdd(hh: Harness): Promise<{ id: string; hash: str
 
 function approve(hh: Harness, id: string, principal: string, extra: Record<string, string> = {}) {
   const services = createServices(hh.app);
-  return services.registry.get("tau.approve")!.run({ id, ...extra }, { principal, role: "admin", surface: "chat", now: hh.now.ms, services, origin: null });
+  return services.registry
+    .get("tau.approve")!
+    .run({ id, ...extra }, { principal, role: "admin", surface: "chat", now: hh.now.ms, services, origin: null });
 }
 
 describe("approvals", () => {
@@ -46,7 +56,9 @@ describe("approvals", () => {
     expect((await approve(h, id, "telegram:1002", { hash: "deadbeef" })).reason_code).toBe("approval_args_mismatch");
     expect((await approve(h, "ap_0000000000", "telegram:1002")).reason_code).toBe("approval_unknown");
     const services = createServices(h.app);
-    const low = await services.registry.get("tau.approve")!.run({ id }, { principal: "telegram:4242", role: "operator", surface: "chat", now: h.now.ms, services, origin: null });
+    const low = await services.registry
+      .get("tau.approve")!
+      .run({ id }, { principal: "telegram:4242", role: "operator", surface: "chat", now: h.now.ms, services, origin: null });
     expect(low.reason_code).toBe("approval_rbac_denied");
     // Tamper with the stored request the way someone with file access would: a second connection to the state file.
     const raw = new Database(path.join(h.app.stateDir, "tau.db"));

@@ -82,7 +82,12 @@ describe("tokenizer", () => {
 
   it("quotes of the other kind are literal inside quotes", () => {
     expect(parse(`/tau send preview "it's here" 'say "hi"'`).kind).toBe("command");
-    expect((parse(`/tau send preview "it's here" 'say "hi"'`) as { words: string[] }).words).toEqual(["send", "preview", "it's here", 'say "hi"']);
+    expect((parse(`/tau send preview "it's here" 'say "hi"'`) as { words: string[] }).words).toEqual([
+      "send",
+      "preview",
+      "it's here",
+      'say "hi"',
+    ]);
   });
 
   it("backslash escapes the next character, inside and outside quotes", () => {
@@ -105,7 +110,9 @@ describe("tokenizer", () => {
 
 describe("flags", () => {
   it("--flag value", () => {
-    expect(parse("/tau mail search invoice --top 5")).toEqual(cmd(["mail", "search", "invoice"], { top: "5" }, "mail search invoice --top 5"));
+    expect(parse("/tau mail search invoice --top 5")).toEqual(
+      cmd(["mail", "search", "invoice"], { top: "5" }, "mail search invoice --top 5"),
+    );
   });
 
   it("--flag=value, with quoted values", () => {
@@ -146,13 +153,21 @@ describe("flags", () => {
   });
 
   it("a repeated flag is an error", () => {
-    expect(parse("/tau x --top 1 --top 2")).toEqual({ kind: "error", code: "command_parse_error", detail: "flag --top given more than once" });
+    expect(parse("/tau x --top 1 --top 2")).toEqual({
+      kind: "error",
+      code: "command_parse_error",
+      detail: "flag --top given more than once",
+    });
   });
 
   it("an invalid flag name is an error", () => {
     expect(parse("/tau x --=5")).toEqual({ kind: "error", code: "command_parse_error", detail: 'invalid flag name "--"' });
     expect(parse("/tau x ---y")).toEqual({ kind: "error", code: "command_parse_error", detail: 'invalid flag name "---y"' });
-    expect(parse("/tau x --__proto__ 1")).toEqual({ kind: "error", code: "command_parse_error", detail: 'invalid flag name "--__proto__"' });
+    expect(parse("/tau x --__proto__ 1")).toEqual({
+      kind: "error",
+      code: "command_parse_error",
+      detail: 'invalid flag name "--__proto__"',
+    });
   });
 
   it("flag names like constructor are plain own keys", () => {

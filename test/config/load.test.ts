@@ -62,7 +62,14 @@ describe("config loading", () => {
     const f = write("outbound:\n  mode: channel-store\n");
     const { config, envApplied } = loadConfig({
       configPath: f,
-      env: { TAU_OUTBOUND_MODE: "provider", TAU_SERVER_BIND: "0.0.0.0:9000", TAU_CONNECTORS_TELEGRAM_MODE: "polling", TAU_TELEGRAM_API_ROOT: "http://127.0.0.1:8081", TAU_RUNNER_QUEUE_LIMIT: "77", TAU_CONNECTORS_DISCORD_CHANNEL_IDS: "1,2" },
+      env: {
+        TAU_OUTBOUND_MODE: "provider",
+        TAU_SERVER_BIND: "0.0.0.0:9000",
+        TAU_CONNECTORS_TELEGRAM_MODE: "polling",
+        TAU_TELEGRAM_API_ROOT: "http://127.0.0.1:8081",
+        TAU_RUNNER_QUEUE_LIMIT: "77",
+        TAU_CONNECTORS_DISCORD_CHANNEL_IDS: "1,2",
+      },
     });
     expect(config.outbound.mode).toBe("provider");
     expect(config.server.bind).toBe("0.0.0.0:9000");

@@ -41,7 +41,10 @@ const IGNORED_ONLY: Record<Platform, string[]> = {
 /** Distinct event ids over all fixtures of a platform (statuses.json and multi-entry.json share two status events). */
 const DISTINCT_IDS: Record<Platform, number> = { telegram: 25, discord: 17, whatsapp: 24 };
 
-const fixtureNames = (p: Platform) => readdirSync(new URL(`../../fixtures/raw/${p}/`, import.meta.url)).filter((f) => f.endsWith(".json")).sort();
+const fixtureNames = (p: Platform) =>
+  readdirSync(new URL(`../../fixtures/raw/${p}/`, import.meta.url))
+    .filter((f) => f.endsWith(".json"))
+    .sort();
 const rawFixture = (p: Platform, name: string) => readFileSync(new URL(`../../fixtures/raw/${p}/${name}`, import.meta.url), "utf8");
 
 describe.each(["telegram", "discord", "whatsapp"] as const)("%s fixtures", (platform) => {
@@ -61,7 +64,10 @@ describe.each(["telegram", "discord", "whatsapp"] as const)("%s fixtures", (plat
       }
       const ids = first.envelopes.map((e) => e.event_id);
       expect(new Set(ids).size, name).toBe(ids.length);
-      expect(again.envelopes.map((e) => e.event_id), name).toEqual(ids);
+      expect(
+        again.envelopes.map((e) => e.event_id),
+        name,
+      ).toEqual(ids);
       for (const id of ids) all.add(id);
     }
     expect(ignoredOnly).toEqual(IGNORED_ONLY[platform]);
@@ -114,7 +120,12 @@ const CASES: Case[] = [
     async setup(harness) {
       tg = await startTelegramBotApiServer({ token: TG_TOKEN, botUser: { username: "tau_ops_bot" } });
       const server = tg;
-      const connector = createTelegramConnector({ ...harness.deps({ "telegram-bot-token": TG_TOKEN }), mode: "polling", apiRoot: server.url, pollTimeoutS: 1 });
+      const connector = createTelegramConnector({
+        ...harness.deps({ "telegram-bot-token": TG_TOKEN }),
+        mode: "polling",
+        apiRoot: server.url,
+        pollTimeoutS: 1,
+      });
       return {
         connector,
         async feedFixtures() {
@@ -133,13 +144,22 @@ const CASES: Case[] = [
     platform: "telegram",
     intakeIds: 22, // every single-update fixture; the getUpdates response is not a webhook body
     async setup(harness) {
-      const connector = createTelegramConnector({ ...harness.deps({ "telegram-webhook-secret": TG_SECRET }), mode: "webhook", apiRoot: "http://127.0.0.1:9", pollTimeoutS: 1 });
+      const connector = createTelegramConnector({
+        ...harness.deps({ "telegram-webhook-secret": TG_SECRET }),
+        mode: "webhook",
+        apiRoot: "http://127.0.0.1:9",
+        pollTimeoutS: 1,
+      });
       const app = mount(connector);
       return {
         connector,
         async feedFixtures() {
           for (const name of fixtureNames("telegram").filter((n) => n !== "get-updates-response.json")) {
-            const r = await app.request("/webhooks/telegram", { method: "POST", headers: { "x-telegram-bot-api-secret-token": TG_SECRET }, body: rawFixture("telegram", name) });
+            const r = await app.request("/webhooks/telegram", {
+              method: "POST",
+              headers: { "x-telegram-bot-api-secret-token": TG_SECRET },
+              body: rawFixture("telegram", name),
+            });
             expect(r.status, name).toBe(200);
           }
         },
@@ -153,7 +173,11 @@ const CASES: Case[] = [
     async setup(harness) {
       dc = await startDiscordServer({ token: DC_TOKEN, botUser: { id: TEST_IDENTITY.discord.user_id, username: "tau" } });
       const server = dc;
-      const connector = createDiscordConnector({ ...harness.deps({ "discord-bot-token": DC_TOKEN }), mode: "gateway", apiRoot: `${server.url}/api` });
+      const connector = createDiscordConnector({
+        ...harness.deps({ "discord-bot-token": DC_TOKEN }),
+        mode: "gateway",
+        apiRoot: `${server.url}/api`,
+      });
       return {
         connector,
         async feedFixtures() {
@@ -172,7 +196,13 @@ const CASES: Case[] = [
     platform: "discord",
     async setup(harness) {
       dc = await startDiscordServer({ token: DC_TOKEN });
-      const connector = createDiscordConnector({ ...harness.deps({ "discord-bot-token": DC_TOKEN }), mode: "polling", apiRoot: `${dc.url}/api`, channelIds: ["1200000000000000100"], pollIntervalMs: 50 });
+      const connector = createDiscordConnector({
+        ...harness.deps({ "discord-bot-token": DC_TOKEN }),
+        mode: "polling",
+        apiRoot: `${dc.url}/api`,
+        channelIds: ["1200000000000000100"],
+        pollIntervalMs: 50,
+      });
       return { connector };
     },
   },
@@ -188,7 +218,11 @@ const CASES: Case[] = [
         async feedFixtures() {
           for (const name of fixtureNames("whatsapp")) {
             const body = rawFixture("whatsapp", name);
-            const r = await app.request("/webhooks/whatsapp", { method: "POST", headers: { "x-hub-signature-256": signWebhook(WA_SECRETS["whatsapp-app-secret"], body) }, body });
+            const r = await app.request("/webhooks/whatsapp", {
+              method: "POST",
+              headers: { "x-hub-signature-256": signWebhook(WA_SECRETS["whatsapp-app-secret"], body) },
+              body,
+            });
             expect(r.status, name).toBe(200);
           }
         },
@@ -218,7 +252,13 @@ describe.each(CASES)("$name connector contract", (c) => {
     running.push(connector);
     const before = connector.status();
     expect(Object.keys(before).sort()).toEqual(STATUS_FIELDS);
-    expect(before).toMatchObject({ transport: c.platform, liveness: "stopped", events_ingested: 0, last_error_code: null, last_success_unix_ms: null });
+    expect(before).toMatchObject({
+      transport: c.platform,
+      liveness: "stopped",
+      events_ingested: 0,
+      last_error_code: null,
+      last_success_unix_ms: null,
+    });
     await connector.start();
     expect(Object.keys(connector.status()).sort()).toEqual(STATUS_FIELDS);
     expect(connector.status().liveness).not.toBe("stopped");

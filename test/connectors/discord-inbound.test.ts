@@ -21,7 +21,16 @@ beforeEach(async () => {
   server = await startDiscordServer({
     token: TOKEN,
     heartbeatIntervalMs: 500,
-    guilds: [{ id: GUILD, name: "Tau Ops", channels: [{ id: CHANNEL, name: "ops" }, { id: OTHER_CHANNEL, name: "alerts" }] }],
+    guilds: [
+      {
+        id: GUILD,
+        name: "Tau Ops",
+        channels: [
+          { id: CHANNEL, name: "ops" },
+          { id: OTHER_CHANNEL, name: "alerts" },
+        ],
+      },
+    ],
   });
   h = makeHarness();
 });
@@ -56,7 +65,13 @@ describe("discord gateway (discord.js)", () => {
     server.receiveMessage(CHANNEL, { content: "my own reply", author: server.botUser }); // the bot's own message
     const id = msg["id"] as string;
     const edited = "2025-11-21T08:05:00.000Z";
-    server.dispatch("MESSAGE_UPDATE", { ...msg, guild_id: GUILD, channel_type: 0, content: `<@${BOT}> status --all`, edited_timestamp: edited });
+    server.dispatch("MESSAGE_UPDATE", {
+      ...msg,
+      guild_id: GUILD,
+      channel_type: 0,
+      content: `<@${BOT}> status --all`,
+      edited_timestamp: edited,
+    });
     server.dispatch("MESSAGE_DELETE", { id, channel_id: CHANNEL, guild_id: GUILD });
     await waitFor(() => h.read("discord").length === 3, 5000, "three envelopes");
     expect(h.read("discord").map((e) => [e.event_id, e.kind, e.chat_type, e.account_id, e.mentions_bot, e.text])).toEqual([
@@ -112,7 +127,13 @@ describe("discord gateway (discord.js)", () => {
     const dm = server.dmChannel(USER);
     const m = server.receiveMessage(dm["id"] as string, { content: "hi", author: { id: USER } });
     await waitFor(() => h.read("discord").length === 1, 5000, "DM envelope");
-    expect(h.read("discord")[0]).toMatchObject({ event_id: `discord:${m["id"]}`, chat_type: "dm", conversation_id: dm["id"], mentions_bot: true, text: "hi" });
+    expect(h.read("discord")[0]).toMatchObject({
+      event_id: `discord:${m["id"]}`,
+      chat_type: "dm",
+      conversation_id: dm["id"],
+      mentions_bot: true,
+      text: "hi",
+    });
   });
 
   it("a bad token is discord_unauthorized, retried with backoff, and stop() still returns", async () => {
@@ -139,7 +160,9 @@ describe("discord REST polling", () => {
     const first = server.requests.find((r) => r.method === "GET" && r.path === `/channels/${CHANNEL}/messages`)!;
     expect(first.query).toEqual({ limit: "1" });
 
-    const fresh = ["new 1", "new 2", "new 3"].map((text) => server.addMessage(CHANNEL, { content: text, author: { id: USER } })["id"] as string);
+    const fresh = ["new 1", "new 2", "new 3"].map(
+      (text) => server.addMessage(CHANNEL, { content: text, author: { id: USER } })["id"] as string,
+    );
     const own = server.addMessage(CHANNEL, { content: "bot reply", author: server.botUser })["id"] as string;
     await waitFor(() => h.cursors.get(`discord:after:${CHANNEL}`) === own, 5000, "cursor past the own message");
     expect(h.read("discord").map((e) => [e.event_id, e.text, e.chat_type, e.conversation_id])).toEqual([
@@ -147,7 +170,9 @@ describe("discord REST polling", () => {
       [`discord:${fresh[1]}`, "new 2", "group", CHANNEL],
       [`discord:${fresh[2]}`, "new 3", "group", CHANNEL],
     ]);
-    const pages = server.requests.filter((r) => r.method === "GET" && r.path === `/channels/${CHANNEL}/messages` && r.query["after"] !== undefined);
+    const pages = server.requests.filter(
+      (r) => r.method === "GET" && r.path === `/channels/${CHANNEL}/messages` && r.query["after"] !== undefined,
+    );
     expect(pages[0]!.query).toEqual({ after: newest, limit: "100" });
     // guild_id / channel_type come from GET /channels/{id}, fetched once.
     expect(server.requests.filter((r) => r.path === `/channels/${CHANNEL}`)).toHaveLength(1);
@@ -159,7 +184,10 @@ describe("discord REST polling", () => {
     await c.start();
     await waitFor(() => h.cursors.get(`discord:after:${CHANNEL}`), 5000, "cursor initialized");
     await c.stop();
-    const ids = Array.from({ length: 150 }, (_, i) => server.addMessage(CHANNEL, { content: `burst ${i}`, author: { id: USER } })["id"] as string);
+    const ids = Array.from(
+      { length: 150 },
+      (_, i) => server.addMessage(CHANNEL, { content: `burst ${i}`, author: { id: USER } })["id"] as string,
+    );
     const c2 = poller();
     await c2.start();
     await waitFor(() => h.read("discord").length === 150, 10_000, "150 envelopes");

@@ -13,7 +13,18 @@ import { startConnectors } from "../../src/app/connectors-runtime.ts";
 import { createIngressWriter, type IngressWriter } from "../../src/ingress/index.ts";
 import { startDovecot, type DovecotHandle } from "../helpers/dovecot.ts";
 import { startSmtpSink, type SmtpSinkHandle } from "../helpers/smtp-sink.ts";
-import { memoryLogger, openMailHome, PASSWORD, rawMail, readEmailIngress, runChat, stackYaml, waitFor, type MailHome, type StackMailboxOption } from "../capabilities/mail/support.ts";
+import {
+  memoryLogger,
+  openMailHome,
+  PASSWORD,
+  rawMail,
+  readEmailIngress,
+  runChat,
+  stackYaml,
+  waitFor,
+  type MailHome,
+  type StackMailboxOption,
+} from "../capabilities/mail/support.ts";
 
 const OPS = "ops@example.test";
 const ALERTS = "alerts@example.test";
@@ -39,7 +50,11 @@ let rigs: Rig[] = [];
 async function rig(mailboxes: StackMailboxOption[] = [{ id: "ops", role: "ops" }]): Promise<Rig> {
   const dc = await startDovecot();
   const sink = await startSmtpSink({ dovecot: dc });
-  const mh = openMailHome(stackYaml({ mode: "live-pilot", imapPort: dc.imapPort, smtpPort: sink.port, mailboxes }), { TAU_IMAP_PASSWORD: PASSWORD }, "connectors:\n  email:\n    mode: imap\n");
+  const mh = openMailHome(
+    stackYaml({ mode: "live-pilot", imapPort: dc.imapPort, smtpPort: sink.port, mailboxes }),
+    { TAU_IMAP_PASSWORD: PASSWORD },
+    "connectors:\n  email:\n    mode: imap\n",
+  );
   const writer = createIngressWriter({ ingressDir: path.join(mh.home.stateDir, "ingress"), maxLineBytes: 1_048_576 });
   const logger = memoryLogger();
   const deps: ConnectorDeps = {
@@ -68,7 +83,10 @@ async function rig(mailboxes: StackMailboxOption[] = [{ id: "ops", role: "ops" }
       return built.connector;
     },
     send: (subject, text = `body of ${subject}`) =>
-      sendMail({ host: "127.0.0.1", port: sink.port, tls: "none", user: ALERTS, password: PASSWORD, timeoutMs: 5000 }, { to: OPS, subject, text }),
+      sendMail(
+        { host: "127.0.0.1", port: sink.port, tls: "none", user: ALERTS, password: PASSWORD, timeoutMs: 5000 },
+        { to: OPS, subject, text },
+      ),
     envelopes: () => readEmailIngress(mh.home.stateDir),
     cursor(mailbox = "INBOX") {
       const v = mh.app.store.kv.get(`email:cursor:${mailbox}`);
@@ -92,7 +110,11 @@ afterEach(async () => {
 
 /** Resolves once the connector has caught up and is watching `mailbox` (its log says so). */
 function watching(r: Rig, mailbox = "INBOX", after = 0): Promise<unknown> {
-  return waitFor(() => r.logger.records.filter((x) => x.event === "email.watching" && x.mailbox === mailbox).length > after, 10_000, `watching ${mailbox}`);
+  return waitFor(
+    () => r.logger.records.filter((x) => x.event === "email.watching" && x.mailbox === mailbox).length > after,
+    10_000,
+    `watching ${mailbox}`,
+  );
 }
 
 function envelopeWith(r: Rig, subject: string) {
@@ -102,7 +124,14 @@ function envelopeWith(r: Rig, subject: string) {
 }
 
 function imap(dc: DovecotHandle, user = OPS): ImapFlow {
-  const c = new ImapFlow({ host: dc.host, port: dc.imapPort, secure: false, doSTARTTLS: false, auth: { user, pass: PASSWORD }, logger: false });
+  const c = new ImapFlow({
+    host: dc.host,
+    port: dc.imapPort,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user, pass: PASSWORD },
+    logger: false,
+  });
   c.on("error", () => undefined);
   return c;
 }
@@ -172,7 +201,15 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
     await admin.connect();
     try {
       await admin.mailboxCreate("Alerts");
-      const msg = (i: number, gen: string) => rawMail({ from: `Monitor <monitor@example.test>`, to: OPS, subject: `${gen} alert ${i}`, body: `alert ${i}`, id: `${gen}-${i}@example.test`, date: "Mon, 06 Jan 2025 10:00:00 +0000" });
+      const msg = (i: number, gen: string) =>
+        rawMail({
+          from: `Monitor <monitor@example.test>`,
+          to: OPS,
+          subject: `${gen} alert ${i}`,
+          body: `alert ${i}`,
+          id: `${gen}-${i}@example.test`,
+          date: "Mon, 06 Jan 2025 10:00:00 +0000",
+        });
       await admin.append("Alerts", msg(1, "old"));
       await admin.append("Alerts", msg(2, "old"));
       const c = r.build({ overrides: { startAt: "oldest" } });
@@ -188,7 +225,11 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
       const d = r.build({ overrides: { startAt: "oldest" } });
       await d.start();
       await envelopeWith(r, "new alert 2");
-      const after = await waitFor(() => (r.cursor("Alerts")?.uidvalidity !== before.uidvalidity && r.cursor("Alerts")?.lastUid === 2 ? r.cursor("Alerts") : null), 5000, "cursor at UID 2 of the new mailbox");
+      const after = await waitFor(
+        () => (r.cursor("Alerts")?.uidvalidity !== before.uidvalidity && r.cursor("Alerts")?.lastUid === 2 ? r.cursor("Alerts") : null),
+        5000,
+        "cursor at UID 2 of the new mailbox",
+      );
 
       expect(after.uidvalidity).not.toBe(before.uidvalidity);
       expect(r.envelopes().map((e) => e.event_id)).toEqual([
@@ -198,7 +239,14 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
         `email:Alerts:${after.uidvalidity}:2`,
       ]);
       const reset = r.logger.records.find((x) => x.event === "email.uidvalidity_reset");
-      expect(reset).toMatchObject({ level: "warn", reason_code: "email_uidvalidity_reset", mailbox: "Alerts", old_uidvalidity: before.uidvalidity, new_uidvalidity: after.uidvalidity, last_uid: 2 });
+      expect(reset).toMatchObject({
+        level: "warn",
+        reason_code: "email_uidvalidity_reset",
+        mailbox: "Alerts",
+        old_uidvalidity: before.uidvalidity,
+        new_uidvalidity: after.uidvalidity,
+        last_uid: 2,
+      });
       expect(d.status().last_error_code).toBe("email_uidvalidity_reset");
     } finally {
       await admin.logout();
@@ -241,7 +289,12 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
     await r.send("below the stale cursor");
     const env = await envelopeWith(r, "below the stale cursor");
     expect(env.event_id).toBe(`email:INBOX:${uv}:1`);
-    expect(r.logger.records.find((x) => x.event === "email.uid_regression")).toMatchObject({ level: "warn", reason_code: "email_uid_regression", last_uid: 99, uid_next: 1 });
+    expect(r.logger.records.find((x) => x.event === "email.uid_regression")).toMatchObject({
+      level: "warn",
+      reason_code: "email_uid_regression",
+      last_uid: 99,
+      uid_next: 1,
+    });
   });
 
   it("reconnects with backoff when Dovecot restarts mid-IDLE, and keeps delivering", async () => {
@@ -251,7 +304,10 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
     await watching(r);
     await r.send("before restart");
     await envelopeWith(r, "before restart");
-    for (const [n, hard] of [[1, false], [2, true]] as const) {
+    for (const [n, hard] of [
+      [1, false],
+      [2, true],
+    ] as const) {
       await r.dc.restart({ hard });
       await watching(r, "INBOX", n);
       await r.send(`after restart ${n}`);
@@ -260,7 +316,9 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
     expect(r.envelopes().map((e) => e.meta.subject)).toEqual(["before restart", "after restart 1", "after restart 2"]);
     const lost = r.logger.records.filter((x) => x.event === "email.session_failed").map((x) => x.reason_code);
     expect(lost[0]).toBe("imap_connection_lost");
-    expect(new Set(lost)).toSatisfy((s: Set<unknown>) => [...s].every((code) => code === "imap_connection_lost" || code === "imap_connection_refused"));
+    expect(new Set(lost)).toSatisfy((s: Set<unknown>) =>
+      [...s].every((code) => code === "imap_connection_lost" || code === "imap_connection_refused"),
+    );
     await waitFor(() => c.status().events_ingested === 3, 5000, "3 events counted");
     expect(c.status().liveness).toBe("live");
     expect(c.status().retry_attempts).toBeGreaterThanOrEqual(2);
@@ -272,7 +330,11 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
     await c.start();
     await waitFor(() => c.status().auth_failures >= 2, 10_000, "two failed logins");
     expect(c.status()).toMatchObject({ liveness: "failing", last_error_code: "imap_auth_failed", events_ingested: 0 });
-    expect(r.logger.records.find((x) => x.event === "email.session_failed")).toMatchObject({ level: "warn", reason_code: "imap_auth_failed", mailbox: "INBOX" });
+    expect(r.logger.records.find((x) => x.event === "email.session_failed")).toMatchObject({
+      level: "warn",
+      reason_code: "imap_auth_failed",
+      mailbox: "INBOX",
+    });
     expect(JSON.stringify(r.logger.records)).not.toContain("wrong");
     const t0 = performance.now();
     await c.stop();
@@ -313,11 +375,22 @@ describe("email connector (IMAP IDLE, real Dovecot)", () => {
 
   it("explains why it was not built: disabled, no password", async () => {
     const r = await rig();
-    expect(createEmailConnectorFor({ ...r.mh.app, config: { ...r.mh.app.config, connectors: { ...r.mh.app.config.connectors, email: { mode: "disabled" } } } }, r.deps)).toMatchObject({
+    expect(
+      createEmailConnectorFor(
+        { ...r.mh.app, config: { ...r.mh.app.config, connectors: { ...r.mh.app.config.connectors, email: { mode: "disabled" } } } },
+        r.deps,
+      ),
+    ).toMatchObject({
       connector: null,
       reason: "email_disabled",
     });
-    expect(createEmailConnectorFor(r.mh.app, { ...r.deps, secret: () => null })).toMatchObject({ connector: null, reason: "missing_imap_password" });
-    expect(createEmailConnectorFor(r.mh.app, r.deps)).toMatchObject({ reason: "ready", detail: `${OPS} @ 127.0.0.1:${r.dc.imapPort} INBOX` });
+    expect(createEmailConnectorFor(r.mh.app, { ...r.deps, secret: () => null })).toMatchObject({
+      connector: null,
+      reason: "missing_imap_password",
+    });
+    expect(createEmailConnectorFor(r.mh.app, r.deps)).toMatchObject({
+      reason: "ready",
+      detail: `${OPS} @ 127.0.0.1:${r.dc.imapPort} INBOX`,
+    });
   });
 });

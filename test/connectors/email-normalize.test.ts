@@ -62,7 +62,13 @@ describe("normalizeEmail", () => {
       forwarded: false,
       occurred_at_ms: 1736157600000,
       received_at_ms: RECEIVED_AT,
-      meta: { message_id: "CAF=abc123@mail.example.test", mailbox: "INBOX", uid: 42, uidvalidity: "1736000000", subject: "Re: invoice 1043" },
+      meta: {
+        message_id: "CAF=abc123@mail.example.test",
+        mailbox: "INBOX",
+        uid: 42,
+        uidvalidity: "1736000000",
+        subject: "Re: invoice 1043",
+      },
     });
   });
 
@@ -116,7 +122,12 @@ describe("normalizeEmail", () => {
   });
 
   it("keeps at most 100 attachments and says how many there were; bad sizes become null", () => {
-    const many = Array.from({ length: 130 }, (_, i) => ({ filename: i === 0 ? "" : `f${i}.bin`, contentType: null, size: i === 0 ? -1 : i, contentId: null }));
+    const many = Array.from({ length: 130 }, (_, i) => ({
+      filename: i === 0 ? "" : `f${i}.bin`,
+      contentType: null,
+      size: i === 0 ? -1 : i,
+      contentId: null,
+    }));
     const env = ok(normalizeEmail(item({ attachments: many }), ctx));
     expect(env.attachments).toHaveLength(100);
     expect(env.attachments[0]).toEqual({ kind: "document", mime: null, size: null, name: null, ref: "part:1" });
@@ -124,7 +135,11 @@ describe("normalizeEmail", () => {
   });
 
   it("refuses items without ids with ingress_missing_id and other bad shapes with ingress_payload_invalid", () => {
-    expect(normalizeEmail({ ...item(), uidValidity: "" }, ctx)).toEqual({ ok: false, code: "ingress_missing_id", detail: "uidValidity: a decimal UIDVALIDITY" });
+    expect(normalizeEmail({ ...item(), uidValidity: "" }, ctx)).toEqual({
+      ok: false,
+      code: "ingress_missing_id",
+      detail: "uidValidity: a decimal UIDVALIDITY",
+    });
     const noUid = normalizeEmail({ ...item(), mail: { ...REPLY, uid: 0 } }, ctx);
     expect(noUid.ok ? null : noUid.code).toBe("ingress_missing_id");
     const junk = normalizeEmail({ ...item(), mail: { ...REPLY, to: "ops" } }, ctx);
@@ -152,7 +167,12 @@ const fetchedMail: fc.Arbitrary<FetchedMail> = fc.record({
   internalDateMs: nullable(fc.oneof(fc.integer(), fc.double())),
   text: fc.oneof(str, fc.string({ unit: "binary", maxLength: 70_000 })),
   attachments: fc.array(
-    fc.record({ filename: nullable(str), contentType: nullable(str), size: nullable(fc.oneof(fc.integer(), fc.double())), contentId: nullable(str) }),
+    fc.record({
+      filename: nullable(str),
+      contentType: nullable(str),
+      size: nullable(fc.oneof(fc.integer(), fc.double())),
+      contentId: nullable(str),
+    }),
     { maxLength: 120 },
   ),
   autoSubmitted: fc.boolean(),

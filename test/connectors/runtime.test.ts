@@ -11,7 +11,15 @@ import { startTelegramBotApiServer, type TelegramBotApiServer } from "../helpers
 
 const TOKEN = "6112:AAH-tau-runtime-token_abcdefghijk";
 const ENV = { TAU_TELEGRAM_BOT_TOKEN: TOKEN, TAU_WHATSAPP_APP_SECRET: "rt-secret", TAU_WHATSAPP_VERIFY_TOKEN: "rt-verify" };
-const TEXT = { message: { message_id: 1, from: { id: 4242, is_bot: false, first_name: "Ana" }, chat: { id: 4242, type: "private", first_name: "Ana" }, date: 1763712000, text: "hi" } };
+const TEXT = {
+  message: {
+    message_id: 1,
+    from: { id: 4242, is_bot: false, first_name: "Ana" },
+    chat: { id: 4242, type: "private", first_name: "Ana" },
+    date: 1763712000,
+    text: "hi",
+  },
+};
 
 let server: TelegramBotApiServer;
 let home: TauHome;
@@ -44,7 +52,13 @@ function otherProcess(): App {
 }
 const ingressLines = (t: string) => {
   const f = path.join(home.stateDir, "ingress", `${t}.ndjson`);
-  return fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { event_id: string }) : [];
+  return fs.existsSync(f)
+    ? fs
+        .readFileSync(f, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { event_id: string })
+    : [];
 };
 
 describe("startConnectors", () => {
@@ -58,7 +72,11 @@ describe("startConnectors", () => {
     expect(ingressLines("telegram").map((e) => e.event_id)).toEqual(["telegram:6112:u:1000"]);
 
     const view = otherProcess();
-    await waitFor(() => readConnectorStatuses(view).find((s) => s.transport === "telegram")!.events_ingested === 1, 5000, "persisted status");
+    await waitFor(
+      () => readConnectorStatuses(view).find((s) => s.transport === "telegram")!.events_ingested === 1,
+      5000,
+      "persisted status",
+    );
     const statuses = readConnectorStatuses(view);
     expect(statuses.map((s) => [s.transport, s.mode, s.liveness])).toEqual([
       ["telegram", "polling", "live"],
@@ -71,7 +89,10 @@ describe("startConnectors", () => {
       { key: "whatsapp", code: "ready", ok: true },
     ]);
     expect(connectorsNotLiveOf(view)).toEqual([]);
-    expect(metricsSnapshotSource(app, running)()).toMatchObject({ ingestedByTransport: { telegram: 1, whatsapp: 0 }, connectorLive: { telegram: 1, whatsapp: 1 } });
+    expect(metricsSnapshotSource(app, running)()).toMatchObject({
+      ingestedByTransport: { telegram: 1, whatsapp: 0 },
+      connectorLive: { telegram: 1, whatsapp: 1 },
+    });
   });
 
   it("stops a transport when `tau channel logout` flips its lifecycle key, and resumes it on login without losing updates", async () => {
@@ -106,7 +127,20 @@ describe("startConnectors", () => {
     app.store.kv.put(
       "connector_status:telegram",
       JSON.stringify({
-        status: { transport: "telegram", mode: "polling", liveness: "live", events_ingested: 4, duplicates_skipped: 0, retry_attempts: 0, auth_failures: 0, parse_failures: 0, provider_failures: 0, last_error_code: null, last_success_unix_ms: at - 60_000, last_error_unix_ms: null },
+        status: {
+          transport: "telegram",
+          mode: "polling",
+          liveness: "live",
+          events_ingested: 4,
+          duplicates_skipped: 0,
+          retry_attempts: 0,
+          auth_failures: 0,
+          parse_failures: 0,
+          provider_failures: 0,
+          last_error_code: null,
+          last_success_unix_ms: at - 60_000,
+          last_error_unix_ms: null,
+        },
         updated_at_ms: at - 60_000,
       }),
     );

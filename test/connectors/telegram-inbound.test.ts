@@ -38,7 +38,10 @@ afterEach(async () => {
   await h.cleanup();
 });
 
-function connector(overrides: Partial<TelegramConnectorConfig> = {}, secrets: Record<string, string> = { "telegram-bot-token": TOKEN }): TelegramConnector {
+function connector(
+  overrides: Partial<TelegramConnectorConfig> = {},
+  secrets: Record<string, string> = { "telegram-bot-token": TOKEN },
+): TelegramConnector {
   const c = createTelegramConnector({
     ...h.deps(secrets),
     mode: "polling",
@@ -61,7 +64,15 @@ describe("telegram polling (grammY client, local Bot API)", () => {
     expect(server.callsTo("getUpdates")[0]!.params).toEqual({
       limit: 100,
       timeout: 2,
-      allowed_updates: ["message", "edited_message", "channel_post", "edited_channel_post", "callback_query", "my_chat_member", "message_reaction"],
+      allowed_updates: [
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "callback_query",
+        "my_chat_member",
+        "message_reaction",
+      ],
     });
 
     server.pushUpdate(payloadOf("private-text.json"));
@@ -77,7 +88,14 @@ describe("telegram polling (grammY client, local Bot API)", () => {
     // The next getUpdates confirms everything with the server.
     await waitFor(() => server.pendingUpdates().length === 0, 5000, "updates confirmed");
     const s = c.status();
-    expect(s).toMatchObject({ transport: "telegram", mode: "polling", liveness: "live", events_ingested: 2, parse_failures: 1, last_error_code: "ingress_payload_invalid" });
+    expect(s).toMatchObject({
+      transport: "telegram",
+      mode: "polling",
+      liveness: "live",
+      events_ingested: 2,
+      parse_failures: 1,
+      last_error_code: "ingress_payload_invalid",
+    });
     expect(h.logger.codes()).toContain("ingress_payload_invalid");
   });
 
@@ -124,14 +142,24 @@ describe("telegram polling (grammY client, local Bot API)", () => {
       body: JSON.stringify({ timeout: 1 }),
     }).then((r) => r.status);
     await waitFor(() => c.status().last_error_code === "telegram_conflict_409", 5000, "conflict recorded");
-    expect(server.callsTo("getUpdates").some((r) => r.status === 409 && (r.response as { description: string }).description.includes("terminated by other getUpdates request"))).toBe(true);
+    expect(
+      server
+        .callsTo("getUpdates")
+        .some(
+          (r) => r.status === 409 && (r.response as { description: string }).description.includes("terminated by other getUpdates request"),
+        ),
+    ).toBe(true);
     expect(c.status().provider_failures).toBeGreaterThanOrEqual(1);
     await other;
     await waitFor(() => server.isPollParked() && c.status().retry_attempts >= 1, 5000, "polling again");
     server.pushUpdate(payloadOf("private-text.json"));
     await waitFor(() => h.read("telegram").length === 1, 5000, "update after recovery");
     expect(c.status().liveness).toBe("live");
-    expect(h.logger.records.some((r) => r.obj["event"] === "connector.poll_failed" && r.obj["code"] === "telegram_conflict_409" && r.obj["status"] === 409)).toBe(true);
+    expect(
+      h.logger.records.some(
+        (r) => r.obj["event"] === "connector.poll_failed" && r.obj["code"] === "telegram_conflict_409" && r.obj["status"] === 409,
+      ),
+    ).toBe(true);
   });
 
   it("a wrong token is telegram_unauthorized and failing, retried with backoff, never a crash", async () => {
@@ -192,7 +220,12 @@ describe("telegram webhook handler", () => {
     expect((await post(app, body, { "x-telegram-bot-api-secret-token": "tau-webhook_secret-0123456788" })).status).toBe(401);
     expect((await post(app, body, { "x-telegram-bot-api-secret-token": "short" })).status).toBe(401);
     expect(h.read("telegram")).toEqual([]);
-    expect(c.status()).toMatchObject({ auth_failures: 3, events_ingested: 0, last_error_code: "telegram_webhook_secret_mismatch", liveness: "live" });
+    expect(c.status()).toMatchObject({
+      auth_failures: 3,
+      events_ingested: 0,
+      last_error_code: "telegram_webhook_secret_mismatch",
+      liveness: "live",
+    });
   });
 
   it("400 for malformed JSON, 413 for oversized bodies, nothing written", async () => {
@@ -216,7 +249,17 @@ describe("telegram webhook handler", () => {
     expect(h.read("telegram").map((e) => e.event_id)).toEqual(["telegram:6112:u:900001"]); // durable when the 200 left
     expect((await post(app, JSON.stringify(fixture("callback-query.json")))).status).toBe(200);
     expect((await post(app, JSON.stringify(fixture("chat-member-unsupported.json")))).status).toBe(200);
-    expect((await post(app, JSON.stringify({ update_id: 900100, inline_query: { id: "1", from: { id: 4242, is_bot: false, first_name: "Ana" }, query: "", offset: "" } }))).status).toBe(200);
+    expect(
+      (
+        await post(
+          app,
+          JSON.stringify({
+            update_id: 900100,
+            inline_query: { id: "1", from: { id: 4242, is_bot: false, first_name: "Ana" }, query: "", offset: "" },
+          }),
+        )
+      ).status,
+    ).toBe(200);
     expect(h.read("telegram").map((e) => [e.event_id, e.kind])).toEqual([
       ["telegram:6112:u:900001", "message"],
       ["telegram:6112:u:900014", "callback"],
@@ -254,7 +297,14 @@ describe("telegram webhook handler", () => {
   it("end to end: setTelegramWebhook with secret_token, the Bot API delivers to the listening server", async () => {
     const c = connector({ mode: "webhook" }, { "telegram-webhook-secret": SECRET });
     await c.start();
-    const app = createServer({ routes: c.webhooks, health: () => ({ state: "healthy" }), ready: () => [], metrics: createMetrics(), maxBodyBytes: 1 << 20, clock: () => 1_763_712_000_000 });
+    const app = createServer({
+      routes: c.webhooks,
+      health: () => ({ state: "healthy" }),
+      ready: () => [],
+      metrics: createMetrics(),
+      maxBodyBytes: 1 << 20,
+      clock: () => 1_763_712_000_000,
+    });
     const http = await startServer(app, "127.0.0.1:0");
     httpServers.push(http);
     await setTelegramWebhook(server.url, TOKEN, `${http.url}/webhooks/telegram`, SECRET);
@@ -263,6 +313,11 @@ describe("telegram webhook handler", () => {
     server.pushUpdate(payloadOf("callback-query.json"));
     await waitFor(() => server.webhookDeliveries.length === 2, 5000, "two deliveries");
     expect(server.webhookDeliveries.map((d) => d.status)).toEqual([200, 200]);
-    expect(h.read("telegram").map((e) => e.event_id).sort()).toEqual(["telegram:6112:u:1000", "telegram:6112:u:1001"]);
+    expect(
+      h
+        .read("telegram")
+        .map((e) => e.event_id)
+        .sort(),
+    ).toEqual(["telegram:6112:u:1000", "telegram:6112:u:1001"]);
   });
 });

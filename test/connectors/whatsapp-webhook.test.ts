@@ -80,7 +80,7 @@ describe("POST /webhooks/whatsapp", () => {
   });
 
   it("400 for signed malformed JSON, 413 for oversized bodies, nothing written", async () => {
-    expect((await signed("{\"object\": ")).status).toBe(400);
+    expect((await signed('{"object": ')).status).toBe(400);
     const big = webhookBody({ messages: [inboundMessage({ from: "16505551234", id: "wamid.CCC", text: "x".repeat(70 * 1024) })] });
     const r = await signed(big);
     expect(r.status).toBe(413);
@@ -88,8 +88,23 @@ describe("POST /webhooks/whatsapp", () => {
   });
 
   it("a refused change does not take the other changes of the same POST down", async () => {
-    const good = { field: "messages", value: { messaging_product: "whatsapp", metadata: { display_phone_number: "15550783881", phone_number_id: "106540352242922" }, contacts: [{ profile: { name: "Ana" }, wa_id: "16505551234" }], messages: [{ from: "16505551234", id: "wamid.GOOD", timestamp: "1763712000", type: "text", text: { body: "ok" } }] } };
-    const bad = { field: "messages", value: { messaging_product: "whatsapp", metadata: { display_phone_number: "15550783881", phone_number_id: "106540352242922" }, messages: [{ id: "wamid.BAD", timestamp: "1763712000", type: "text", text: { body: "no sender" } }] } };
+    const good = {
+      field: "messages",
+      value: {
+        messaging_product: "whatsapp",
+        metadata: { display_phone_number: "15550783881", phone_number_id: "106540352242922" },
+        contacts: [{ profile: { name: "Ana" }, wa_id: "16505551234" }],
+        messages: [{ from: "16505551234", id: "wamid.GOOD", timestamp: "1763712000", type: "text", text: { body: "ok" } }],
+      },
+    };
+    const bad = {
+      field: "messages",
+      value: {
+        messaging_product: "whatsapp",
+        metadata: { display_phone_number: "15550783881", phone_number_id: "106540352242922" },
+        messages: [{ id: "wamid.BAD", timestamp: "1763712000", type: "text", text: { body: "no sender" } }],
+      },
+    };
     const body = JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "102290129340398", changes: [bad, good] }] });
     expect((await signed(body)).status).toBe(200);
     expect(h.read("whatsapp").map((e) => e.event_id)).toEqual(["whatsapp:wamid.GOOD"]);
@@ -105,7 +120,11 @@ describe("POST /webhooks/whatsapp", () => {
 
     const failing = createWhatsAppConnector({ ...h.deps(SECRETS, { ingress: failingSink() }), mode: "webhook" });
     await failing.start();
-    const r = await mount(failing).request("/webhooks/whatsapp", { method: "POST", headers: { "x-hub-signature-256": signWebhook(APP_SECRET, body) }, body });
+    const r = await mount(failing).request("/webhooks/whatsapp", {
+      method: "POST",
+      headers: { "x-hub-signature-256": signWebhook(APP_SECRET, body) },
+      body,
+    });
     expect(r.status).toBe(500);
     await failing.stop();
   });

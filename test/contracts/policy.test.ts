@@ -75,18 +75,14 @@ describe("channel policy file errors", () => {
   });
 
   it("rejects unknown keys at every level, naming them", () => {
-    expect(issuesOf(ChannelPolicyFileSchema, { schema_version: 1, strict: true })).toEqual([
-      ': Unrecognized key: "strict"',
-    ]);
+    expect(issuesOf(ChannelPolicyFileSchema, { schema_version: 1, strict: true })).toEqual([': Unrecognized key: "strict"']);
     expect(issuesOf(ChannelPolicyFileSchema, { schema_version: 1, defaultPolicy: { dmpolicy: "deny" } })).toEqual([
       'defaultPolicy: Unrecognized key: "dmpolicy"',
     ]);
-    expect(issuesOf(ChannelPolicyFileSchema, { schema_version: 1, pairing: { ttl: 5 } })).toEqual([
-      'pairing: Unrecognized key: "ttl"',
-    ]);
-    expect(issuesOf(ChannelPolicyFileSchema, { schema_version: 1, channels: { "telegram:1": { dmPolicy: "deny", mention: true } } })).toEqual([
-      'channels.telegram:1: Unrecognized key: "mention"',
-    ]);
+    expect(issuesOf(ChannelPolicyFileSchema, { schema_version: 1, pairing: { ttl: 5 } })).toEqual(['pairing: Unrecognized key: "ttl"']);
+    expect(
+      issuesOf(ChannelPolicyFileSchema, { schema_version: 1, channels: { "telegram:1": { dmPolicy: "deny", mention: true } } }),
+    ).toEqual(['channels.telegram:1: Unrecognized key: "mention"']);
   });
 
   it("rejects bad enum values with the path", () => {
@@ -190,18 +186,14 @@ describe("route bindings file errors", () => {
     expect(sessionKeyTemplateProblem("s-{role")).toMatch(/^unbalanced brace in "s-\{role"/);
     expect(sessionKeyTemplateProblem("s-role}")).toMatch(/^unbalanced brace/);
     expect(sessionKeyTemplateProblem("{}")).toMatch(/^unknown placeholder "\{\}"/);
-    expect(
-      sessionKeyTemplateProblem("{transport}/{account_id}/{conversation_id}/{actor_id}/{thread_id}/{role}/{binding_id}"),
-    ).toBeNull();
+    expect(sessionKeyTemplateProblem("{transport}/{account_id}/{conversation_id}/{actor_id}/{thread_id}/{role}/{binding_id}")).toBeNull();
     expect(sessionKeyTemplateProblem("session-{role}")).toBeNull();
   });
 
   it("rejects bad binding ids, unknown fields and bad enums with paths", () => {
     expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "has space" }]))[0]).toMatch(/^bindings\.0\.binding_id: binding_id must/);
     expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "" }]))[0]).toMatch(/^bindings\.0\.binding_id: /);
-    expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", agent: "x" }]))).toEqual([
-      'bindings.0: Unrecognized key: "agent"',
-    ]);
+    expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", agent: "x" }]))).toEqual(['bindings.0: Unrecognized key: "agent"']);
     expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", phase: "plan" }]))[0]).toMatch(/^bindings\.0\.phase: /);
     expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", responder: "llm" }]))[0]).toMatch(/^bindings\.0\.responder: /);
   });

@@ -1,6 +1,16 @@
 /** Proves the local Discord REST + gateway server works with the real discord.js client (PROVIDERS.md §2, §5). */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ChannelType, Client, DiscordAPIError, Events, GatewayIntentBits, Partials, Routes, type Message, type TextChannel } from "discord.js";
+import {
+  ChannelType,
+  Client,
+  DiscordAPIError,
+  Events,
+  GatewayIntentBits,
+  Partials,
+  Routes,
+  type Message,
+  type TextChannel,
+} from "discord.js";
 import { WebSocket } from "ws";
 import { startDiscordServer, type DiscordServer } from "../helpers/discord-server.ts";
 
@@ -17,7 +27,14 @@ const clients: Client[] = [];
 beforeEach(async () => {
   server = await startDiscordServer({
     token: TOKEN,
-    guilds: [{ id: GUILD, name: "Tau Test Guild", channels: [{ id: CHANNEL, name: "general" }], threads: [{ id: THREAD, name: "ops-thread", parent_id: CHANNEL }] }],
+    guilds: [
+      {
+        id: GUILD,
+        name: "Tau Test Guild",
+        channels: [{ id: CHANNEL, name: "general" }],
+        threads: [{ id: THREAD, name: "ops-thread", parent_id: CHANNEL }],
+      },
+    ],
   });
 });
 afterEach(async () => {
@@ -25,7 +42,14 @@ afterEach(async () => {
   await server.close();
 });
 
-function newClient(intents: GatewayIntentBits[] = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages, GatewayIntentBits.MessageContent]): Client {
+function newClient(
+  intents: GatewayIntentBits[] = [
+    GatewayIntentBits.Guilds,
+    GatewayIntentBits.GuildMessages,
+    GatewayIntentBits.DirectMessages,
+    GatewayIntentBits.MessageContent,
+  ],
+): Client {
   const client = new Client({ intents, partials: [Partials.Channel], rest: { api: `${server.url}/api` } });
   clients.push(client);
   return client;
@@ -38,7 +62,12 @@ async function loggedIn(client = newClient()): Promise<Client<true>> {
 }
 function nextMessage(client: Client, pred: (m: Message) => boolean = () => true): Promise<Message> {
   return new Promise((resolve) => {
-    const on = (m: Message) => { if (pred(m)) { client.off(Events.MessageCreate, on); resolve(m); } };
+    const on = (m: Message) => {
+      if (pred(m)) {
+        client.off(Events.MessageCreate, on);
+        resolve(m);
+      }
+    };
     client.on(Events.MessageCreate, on);
   });
 }
@@ -56,7 +85,9 @@ describe("discord server with discord.js", () => {
     const gw = server.requests.find((r) => r.path === "/gateway/bot")!;
     expect(gw.headers["authorization"]).toBe(`Bot ${TOKEN}`);
     expect(gw.response).toEqual({
-      url: server.wsUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14400000, max_concurrency: 1 },
+      url: server.wsUrl,
+      shards: 1,
+      session_start_limit: { total: 1000, remaining: 999, reset_after: 14400000, max_concurrency: 1 },
     });
     expect(gw.responseHeaders).toMatchObject({ "x-ratelimit-limit": "50", "x-ratelimit-remaining": "49" });
   });
@@ -120,11 +151,18 @@ describe("discord server with discord.js", () => {
     expect([dl.status, await dl.text()]).toEqual([200, "line 1\n"]);
 
     const got = nextMessage(client, (m) => m.author.id === USER);
-    server.receiveMessage(CHANNEL, { content: "see file", author: { id: USER }, attachments: [server.addAttachment("photo.png", "PNGDATA", "image/png")] });
+    server.receiveMessage(CHANNEL, {
+      content: "see file",
+      author: { id: USER },
+      attachments: [server.addAttachment("photo.png", "PNGDATA", "image/png")],
+    });
     const inbound = (await got).attachments.first()!;
     expect([inbound.name, inbound.contentType, inbound.size]).toEqual(["photo.png", "image/png", 7]);
     expect(await (await fetch(inbound.url)).text()).toBe("PNGDATA");
-    expect(server.requests.filter((r) => r.path.startsWith("/attachments/")).map((r) => r.headers["authorization"])).toEqual([undefined, undefined]);
+    expect(server.requests.filter((r) => r.path.startsWith("/attachments/")).map((r) => r.headers["authorization"])).toEqual([
+      undefined,
+      undefined,
+    ]);
     server.advanceTime(24 * 3600 * 1000 + 1);
     expect((await fetch(inbound.url)).status).toBe(404);
   });
@@ -138,7 +176,12 @@ describe("discord server with discord.js", () => {
     const posts = server.requests.filter((r) => r.method === "POST" && r.path === `/channels/${CHANNEL}/messages`);
     expect(posts.map((r) => r.status)).toEqual([429, 200]);
     expect(posts[0]!.response).toEqual({ message: "You are being rate limited.", retry_after: 0.2, global: false });
-    expect(posts[0]!.responseHeaders).toMatchObject({ "retry-after": "0.2", "x-ratelimit-scope": "user", "x-ratelimit-remaining": "0", "x-ratelimit-reset-after": "0.200" });
+    expect(posts[0]!.responseHeaders).toMatchObject({
+      "retry-after": "0.2",
+      "x-ratelimit-scope": "user",
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-reset-after": "0.200",
+    });
     expect(posts[0]!.responseHeaders?.["x-ratelimit-global"]).toBeUndefined();
     expect(server.sentMessages).toHaveLength(1);
   });
@@ -147,16 +190,23 @@ describe("discord server with discord.js", () => {
     const client = await loggedIn();
     const channel = client.channels.cache.get(CHANNEL) as TextChannel;
     await expect(channel.send("😀".repeat(2000))).resolves.toBeDefined();
-    const err = await channel.send("x".repeat(2001)).then(() => undefined, (e: unknown) => e);
+    const err = await channel.send("x".repeat(2001)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DiscordAPIError);
     expect((err as DiscordAPIError).status).toBe(400);
     expect((err as DiscordAPIError).code).toBe(50035);
     expect((err as DiscordAPIError).message).toBe("Invalid Form Body\ncontent[BASE_TYPE_MAX_LENGTH]: Must be 2000 or fewer in length.");
     expect((err as DiscordAPIError).rawError).toEqual({
-      message: "Invalid Form Body", code: 50035,
+      message: "Invalid Form Body",
+      code: 50035,
       errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH", message: "Must be 2000 or fewer in length." }] } },
     });
-    const empty = await client.rest.post(Routes.channelMessages(CHANNEL), { body: { content: "" } }).then(() => undefined, (e: unknown) => e);
+    const empty = await client.rest.post(Routes.channelMessages(CHANNEL), { body: { content: "" } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(empty).toBeInstanceOf(DiscordAPIError);
     expect([(empty as DiscordAPIError).code, (empty as DiscordAPIError).message]).toEqual([50006, "Cannot send an empty message"]);
   });
@@ -177,7 +227,9 @@ describe("discord server with discord.js", () => {
     const m2 = server.addMessage(CHANNEL, { content: "two" });
     const m3 = server.addMessage(CHANNEL, { content: "three" });
     server.addMessage(CHANNEL, { content: "four" });
-    const raw = (await client.rest.get(Routes.channelMessages(CHANNEL), { query: new URLSearchParams({ after: m1["id"] as string, limit: "2" }) })) as { id: string; content: string }[];
+    const raw = (await client.rest.get(Routes.channelMessages(CHANNEL), {
+      query: new URLSearchParams({ after: m1["id"] as string, limit: "2" }),
+    })) as { id: string; content: string }[];
     expect(raw.map((m) => m.content)).toEqual(["three", "two"]);
     expect(raw.map((m) => m.id)).toEqual([m3["id"], m2["id"]]);
     const fetched = await (client.channels.cache.get(CHANNEL) as TextChannel).messages.fetch({ after: m2["id"] as string, limit: 10 });
@@ -228,7 +280,9 @@ describe("discord server with discord.js", () => {
     server = await startDiscordServer({ token: TOKEN, allowedPrivilegedIntents: 0 });
     const closeCode = async (identify: Record<string, unknown>) => {
       const ws = new WebSocket(`${server.wsUrl}/?v=10&encoding=json`);
-      const hello = await new Promise<{ op: number; d: { heartbeat_interval: number } }>((resolve) => ws.once("message", (m) => resolve(JSON.parse(m.toString()))));
+      const hello = await new Promise<{ op: number; d: { heartbeat_interval: number } }>((resolve) =>
+        ws.once("message", (m) => resolve(JSON.parse(m.toString()))),
+      );
       expect(hello).toMatchObject({ op: 10, d: { heartbeat_interval: 41250 } });
       const closed = new Promise<[number, string]>((resolve) => ws.once("close", (code, reason) => resolve([code, reason.toString()])));
       ws.send(JSON.stringify({ op: 2, d: { properties: { os: "linux", browser: "test", device: "test" }, ...identify } }));
@@ -237,6 +291,10 @@ describe("discord server with discord.js", () => {
     expect(await closeCode({ token: "bad", intents: 513 })).toEqual([4004, "Authentication failed."]);
     expect(await closeCode({ token: TOKEN, intents: 513 | 32768 })).toEqual([4014, "Disallowed intent(s)."]);
     expect(await closeCode({ token: TOKEN, intents: 1 << 22 })).toEqual([4013, "Invalid intent(s)."]);
-    expect(server.gateway.closes.map((c) => [c.code, c.by])).toEqual([[4004, "server"], [4014, "server"], [4013, "server"]]);
+    expect(server.gateway.closes.map((c) => [c.code, c.by])).toEqual([
+      [4004, "server"],
+      [4014, "server"],
+      [4013, "server"],
+    ]);
   });
 });

@@ -104,7 +104,13 @@ describe("startDovecot + imapflow", () => {
       const r = await deliverViaLmtp(dc, {
         from: "alerts@example.test",
         to: "ops@example.test",
-        raw: rawMessage({ from: "Alerts <alerts@example.test>", to: "ops@example.test", subject, body: `body ${i} — ünïcode`, id: `dc-test-${i}` }),
+        raw: rawMessage({
+          from: "Alerts <alerts@example.test>",
+          to: "ops@example.test",
+          subject,
+          body: `body ${i} — ünïcode`,
+          id: `dc-test-${i}`,
+        }),
       });
       expect(r.accepted).toEqual(["ops@example.test"]);
       expect(r.response).toMatch(/^250 2\.0\.0 <ops@example\.test> .* Saved$/);
@@ -218,7 +224,13 @@ describe("startDovecot + imapflow", () => {
 
   it("seedMailbox (lmtp) delivers through Dovecot's LMTP", async () => {
     const user = "alerts@example.test";
-    const r = await seedMailbox(dc, user, 20, (i) => rawMessage({ from: "seed@example.test", to: user, subject: `lmtp seed ${i}`, body: "b", id: `ls-${i}` }), { via: "lmtp" });
+    const r = await seedMailbox(
+      dc,
+      user,
+      20,
+      (i) => rawMessage({ from: "seed@example.test", to: user, subject: `lmtp seed ${i}`, body: "b", id: `ls-${i}` }),
+      { via: "lmtp" },
+    );
     console.info(`[dovecot] seeded 20 messages over LMTP in ${r.elapsedMs.toFixed(0)} ms`);
     const c = imap(dc, user);
     await c.connect();

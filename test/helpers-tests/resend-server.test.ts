@@ -41,13 +41,24 @@ describe("startResendServer + resend SDK 6.38.0", () => {
 
     const rec = srv.emails.at(-1)!;
     expect(rec.id).toBe(r.data?.id);
-    expect(rec.body).toMatchObject({ from: "Tau <bot@tau.example.test>", to: ["ops@example.test"], reply_to: "ops@example.test", tags: [{ name: "kind", value: "deploy" }] });
+    expect(rec.body).toMatchObject({
+      from: "Tau <bot@tau.example.test>",
+      to: ["ops@example.test"],
+      reply_to: "ops@example.test",
+      tags: [{ name: "kind", value: "deploy" }],
+    });
     expect(rec.headers["authorization"]).toBe(`Bearer ${KEY}`);
     expect(rec.headers["user-agent"]).toBe("resend-node:6.38.0");
 
     const got = await resend.emails.get(r.data!.id);
     expect(got.error).toBeNull();
-    expect(got.data).toMatchObject({ object: "email", id: r.data!.id, subject: "deploy finished", to: ["ops@example.test"], last_event: "sent" });
+    expect(got.data).toMatchObject({
+      object: "email",
+      id: r.data!.id,
+      subject: "deploy finished",
+      to: ["ops@example.test"],
+      last_event: "sent",
+    });
   });
 
   it("honours Idempotency-Key: same body → same id, different body → 409 invalid_idempotent_request", async () => {

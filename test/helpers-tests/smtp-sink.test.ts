@@ -25,7 +25,12 @@ async function sendError(p: Promise<unknown>): Promise<SendError> {
 }
 
 /** Search a mailbox by subject; SEARCH runs after NOOP so just-delivered mail is visible. Bounded by the deadline. */
-async function searchSubject(dc: DovecotHandle, user: string, subject: string, timeoutMs = 5000): Promise<{ uids: number[]; source: Buffer | null }> {
+async function searchSubject(
+  dc: DovecotHandle,
+  user: string,
+  subject: string,
+  timeoutMs = 5000,
+): Promise<{ uids: number[]; source: Buffer | null }> {
   const c = new ImapFlow({ host: dc.host, port: dc.imapPort, secure: false, auth: { user, pass: PASS }, logger: false });
   c.on("error", () => undefined);
   await c.connect();

@@ -21,12 +21,17 @@ afterEach(async () => {
 function newBot(token = TOKEN): Bot {
   const bot = new Bot(token, { client: { apiRoot: server.url } });
   bot.catch(() => undefined);
-  cleanups.push(async () => { if (bot.isRunning()) await bot.stop().catch(() => undefined); });
+  cleanups.push(async () => {
+    if (bot.isRunning()) await bot.stop().catch(() => undefined);
+  });
   return bot;
 }
 
 async function grammyError(p: Promise<unknown>): Promise<GrammyError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(GrammyError);
   return e as GrammyError;
 }
@@ -35,8 +40,15 @@ describe("telegram bot api server with grammY", () => {
   it("answers getMe and rejects an unknown token with 401 Unauthorized", async () => {
     const me = await newBot().api.getMe();
     expect(me).toEqual({
-      id: 123456, is_bot: true, first_name: "Tau Test Bot", username: "tau_test_bot", can_join_groups: true,
-      can_read_all_group_messages: false, supports_inline_queries: false, can_connect_to_business: false, has_main_web_app: false,
+      id: 123456,
+      is_bot: true,
+      first_name: "Tau Test Bot",
+      username: "tau_test_bot",
+      can_join_groups: true,
+      can_read_all_group_messages: false,
+      supports_inline_queries: false,
+      can_connect_to_business: false,
+      has_main_web_app: false,
     });
     const err = await grammyError(newBot("999:wrong").api.getMe());
     expect(err.error_code).toBe(401);
@@ -48,13 +60,20 @@ describe("telegram bot api server with grammY", () => {
   it("sends messages with increasing message_id and records message_thread_id", async () => {
     const bot = newBot();
     const first = await bot.api.sendMessage(42, "hello");
-    expect(first).toMatchObject({ message_id: 1, chat: { id: 42, type: "private", first_name: "User 42" }, text: "hello", from: { id: 123456, is_bot: true } });
+    expect(first).toMatchObject({
+      message_id: 1,
+      chat: { id: 42, type: "private", first_name: "User 42" },
+      text: "hello",
+      from: { id: 123456, is_bot: true },
+    });
     const second = await bot.api.sendMessage(-1001234567890, "in topic", { message_thread_id: 7 });
     expect(second).toMatchObject({ message_id: 1, chat: { id: -1001234567890, type: "supergroup" }, message_thread_id: 7 });
     const third = await bot.api.sendMessage(42, "again");
     expect(third.message_id).toBe(2);
     expect(server.sentMessages.map((m) => [m.chat_id, m.message_id, m.text, m.message_thread_id])).toEqual([
-      [42, 1, "hello", undefined], [-1001234567890, 1, "in topic", 7], [42, 2, "again", undefined],
+      [42, 1, "hello", undefined],
+      [-1001234567890, 1, "in topic", 7],
+      [42, 2, "again", undefined],
     ]);
     expect(server.callsTo("sendMessage")[0]!.headers["content-type"]).toBe("application/json");
   });
@@ -67,7 +86,9 @@ describe("telegram bot api server with grammY", () => {
     const empty = await grammyError(bot.api.sendMessage(42, "   "));
     expect([empty.error_code, empty.description]).toEqual([400, "Bad Request: message text is empty"]);
     const markup = await grammyError(bot.api.sendMessage(42, "Price 1.5", { parse_mode: "MarkdownV2" }));
-    expect(markup.description).toBe("Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\\'");
+    expect(markup.description).toBe(
+      "Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\\'",
+    );
     const html = await bot.api.sendMessage(42, "<b>bold</b> &amp; plain", { parse_mode: "HTML" });
     expect([html.text, html.entities]).toEqual(["bold & plain", [{ type: "bold", offset: 0, length: 4 }]]);
   });
@@ -94,7 +115,10 @@ describe("telegram bot api server with grammY", () => {
     expect(flood.description).toBe("Too Many Requests: retry after 7");
     expect(flood.parameters).toEqual({ retry_after: 7 });
     expect(server.callsTo("sendMessage").at(-1)!.response).toEqual({
-      ok: false, error_code: 429, description: "Too Many Requests: retry after 7", parameters: { retry_after: 7 },
+      ok: false,
+      error_code: 429,
+      description: "Too Many Requests: retry after 7",
+      parameters: { retry_after: 7 },
     });
     await expect(bot.api.sendMessage(42, "after flood")).resolves.toMatchObject({ text: "after flood" });
   });
@@ -104,7 +128,9 @@ describe("telegram bot api server with grammY", () => {
     server.resetNext({ method: "getMe" });
     await expect(bot.api.getMe()).rejects.toBeInstanceOf(HttpError);
     const r = await fetch(`${server.url}/bot${TOKEN}/SENDMESSAGE`, {
-      method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "chat_id=42&text=form+body",
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "chat_id=42&text=form+body",
     });
     expect(r.status).toBe(200);
     expect(await r.json()).toMatchObject({ ok: true, result: { text: "form body", chat: { id: 42 } } });
@@ -124,7 +150,13 @@ describe("telegram bot api server with grammY", () => {
     const running = bot.start({ timeout: 30 });
     await server.waitForParkedPoll();
     const id = server.pushUpdate({
-      message: { message_id: 5, from: { id: 42, is_bot: false, first_name: "Ada" }, chat: { id: 42, type: "private", first_name: "Ada" }, date: 1_700_000_000, text: "ping" },
+      message: {
+        message_id: 5,
+        from: { id: 42, is_bot: false, first_name: "Ada" },
+        chat: { id: 42, type: "private", first_name: "Ada" },
+        date: 1_700_000_000,
+        text: "ping",
+      },
     });
     expect(id).toBe(1000);
     await server.waitUntil(() => server.sentMessages.length === 1);
@@ -152,7 +184,10 @@ describe("telegram bot api server with grammY", () => {
 
   it("ends the older parked poll with 409 when a second poller starts", async () => {
     const first = newBot();
-    const firstRun = first.start({ timeout: 30 }).then(() => "resolved", (e: unknown) => e);
+    const firstRun = first.start({ timeout: 30 }).then(
+      () => "resolved",
+      (e: unknown) => e,
+    );
     await server.waitForParkedPoll();
     const second = newBot();
     void second.start({ timeout: 30 });
@@ -185,14 +220,24 @@ describe("telegram bot api server with grammY", () => {
   it("delivers updates to a grammY webhook with the secret token header", async () => {
     const bot = new Bot(TOKEN, { client: { apiRoot: server.url } });
     const texts: string[] = [];
-    bot.on("message:text", (ctx) => { texts.push(ctx.message.text); });
+    bot.on("message:text", (ctx) => {
+      texts.push(ctx.message.text);
+    });
     const hook = http.createServer(webhookCallback(bot, "http", { secretToken: "s3cr3t" }));
     await new Promise<void>((r) => hook.listen(0, "127.0.0.1", () => r()));
-    cleanups.push(() => new Promise<void>((r) => { hook.closeAllConnections(); hook.close(() => r()); }));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          hook.closeAllConnections();
+          hook.close(() => r());
+        }),
+    );
     const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/tg`;
 
     await bot.api.setWebhook(hookUrl, { secret_token: "wrong" });
-    server.pushUpdate({ message: { message_id: 1, chat: { id: 42, type: "private", first_name: "Ada" }, date: 1_700_000_000, text: "first" } });
+    server.pushUpdate({
+      message: { message_id: 1, chat: { id: 42, type: "private", first_name: "Ada" }, date: 1_700_000_000, text: "first" },
+    });
     await server.waitUntil(() => server.webhookDeliveries.length >= 1);
     expect(server.webhookDeliveries[0]).toMatchObject({ update_id: 1000, status: 401, secretHeader: "wrong" });
     expect((await bot.api.getWebhookInfo()).last_error_message).toBe("Wrong response from the webhook: 401 Unauthorized");
@@ -207,7 +252,12 @@ describe("telegram bot api server with grammY", () => {
     const bot = newBot();
     const stored = server.addFile({ content: "hello file", file_path: "documents/hello.txt" });
     const file = await bot.api.getFile(stored.file_id);
-    expect(file).toEqual({ file_id: stored.file_id, file_unique_id: stored.file_unique_id, file_size: 10, file_path: "documents/hello.txt" });
+    expect(file).toEqual({
+      file_id: stored.file_id,
+      file_unique_id: stored.file_unique_id,
+      file_size: 10,
+      file_path: "documents/hello.txt",
+    });
     const dl = await fetch(`${server.url}/file/bot${TOKEN}/${file.file_path}`);
     expect([dl.status, await dl.text()]).toEqual([200, "hello file"]);
     const missing = await grammyError(bot.api.getFile("nope"));

@@ -124,7 +124,14 @@ describe("startTwilioServer + twilio SDK 6.2.0", () => {
 
   it("signTwilioWebhook matches twilio.validateRequest (and the SDK's own signer); tampering fails", () => {
     const url = "https://bot.example.test/webhooks/twilio/sms?tenant=a";
-    const params = { From: "+15558675310", To: FROM, Body: "STOP", MessageSid: `SM${"3".repeat(32)}`, AccountSid: SID, MediaUrl: ["b", "a", "b"] };
+    const params = {
+      From: "+15558675310",
+      To: FROM,
+      Body: "STOP",
+      MessageSid: `SM${"3".repeat(32)}`,
+      AccountSid: SID,
+      MediaUrl: ["b", "a", "b"],
+    };
     const sig = signTwilioWebhook(TOKEN, url, params);
     expect(sig).toBe(twilio.getExpectedTwilioSignature(TOKEN, url, params));
     expect(twilio.validateRequest(TOKEN, sig, url, params)).toBe(true);

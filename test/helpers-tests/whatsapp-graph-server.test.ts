@@ -5,7 +5,13 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import axios, { AxiosError, type AxiosInstance } from "axios";
 import {
-  deliverWebhook, inboundMessage, signWebhook, startWhatsAppGraphServer, statusUpdate, verifyWebhook, webhookBody,
+  deliverWebhook,
+  inboundMessage,
+  signWebhook,
+  startWhatsAppGraphServer,
+  statusUpdate,
+  verifyWebhook,
+  webhookBody,
   type WhatsAppGraphServer,
 } from "../helpers/whatsapp-graph-server.ts";
 
@@ -27,20 +33,40 @@ afterEach(async () => {
 });
 
 async function axiosError(p: Promise<unknown>): Promise<AxiosError<{ error: Record<string, unknown> }>> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(AxiosError);
   return e as AxiosError<{ error: Record<string, unknown> }>;
 }
-const text = (body: string, to = USER) => ({ messaging_product: "whatsapp", recipient_type: "individual", to, type: "text", text: { preview_url: false, body } });
+const text = (body: string, to = USER) => ({
+  messaging_product: "whatsapp",
+  recipient_type: "individual",
+  to,
+  type: "text",
+  text: { preview_url: false, body },
+});
 
 describe("whatsapp graph server with axios", () => {
   it("sends a text message inside the 24-hour window", async () => {
     server.recordInbound(USER);
     const r = await graph.post(`/${PNID}/messages`, text("hello from tau", `+${USER}`));
     expect(r.status).toBe(200);
-    expect(r.data).toEqual({ messaging_product: "whatsapp", contacts: [{ input: "+16505551234", wa_id: "16505551234" }], messages: [{ id: expect.stringMatching(/^wamid\./) }] });
+    expect(r.data).toEqual({
+      messaging_product: "whatsapp",
+      contacts: [{ input: "+16505551234", wa_id: "16505551234" }],
+      messages: [{ id: expect.stringMatching(/^wamid\./) }],
+    });
     expect(server.sentMessages).toHaveLength(1);
-    expect(server.sentMessages[0]).toMatchObject({ phoneNumberId: PNID, to: "+16505551234", waId: "16505551234", type: "text", text: "hello from tau", id: r.data.messages[0].id });
+    expect(server.sentMessages[0]).toMatchObject({
+      phoneNumberId: PNID,
+      to: "+16505551234",
+      waId: "16505551234",
+      type: "text",
+      text: "hello from tau",
+      id: r.data.messages[0].id,
+    });
     expect(server.requests[0]!.headers["authorization"]).toBe(`Bearer ${TOKEN}`);
   });
 
@@ -49,8 +75,13 @@ describe("whatsapp graph server with axios", () => {
     expect(err.response?.status).toBe(400);
     expect(err.response?.data).toEqual({
       error: {
-        message: "(#131047) Re-engagement message", type: "OAuthException", code: 131047,
-        error_data: { messaging_product: "whatsapp", details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number." },
+        message: "(#131047) Re-engagement message",
+        type: "OAuthException",
+        code: 131047,
+        error_data: {
+          messaging_product: "whatsapp",
+          details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+        },
         fbtrace_id: expect.stringMatching(/^A/),
       },
     });
@@ -58,7 +89,12 @@ describe("whatsapp graph server with axios", () => {
     await expect(graph.post(`/${PNID}/messages`, text("now ok"))).resolves.toMatchObject({ status: 200 });
     server.advanceTime(24 * 3600 * 1000 + 1);
     expect((await axiosError(graph.post(`/${PNID}/messages`, text("expired")))).response?.data.error["code"]).toBe(131047);
-    const tpl = await graph.post(`/${PNID}/messages`, { messaging_product: "whatsapp", to: USER, type: "template", template: { name: "hello_world", language: { code: "en_US" } } });
+    const tpl = await graph.post(`/${PNID}/messages`, {
+      messaging_product: "whatsapp",
+      to: USER,
+      type: "template",
+      template: { name: "hello_world", language: { code: "en_US" } },
+    });
     expect(tpl.data.messages[0].message_status).toBe("accepted");
   });
 
@@ -66,7 +102,14 @@ describe("whatsapp graph server with axios", () => {
     const anon = axios.create({ baseURL: `${server.url}/v23.0` });
     const err = await axiosError(anon.post(`/${PNID}/messages`, text("x")));
     expect(err.response?.status).toBe(401);
-    expect(err.response?.data).toEqual({ error: { message: "Invalid OAuth access token - Cannot parse access token", type: "OAuthException", code: 190, fbtrace_id: expect.any(String) } });
+    expect(err.response?.data).toEqual({
+      error: {
+        message: "Invalid OAuth access token - Cannot parse access token",
+        type: "OAuthException",
+        code: 190,
+        fbtrace_id: expect.any(String),
+      },
+    });
     server.expireToken(TOKEN);
     const expired = await axiosError(graph.get(`/${PNID}`));
     expect(expired.response?.data.error).toMatchObject({ code: 190, error_subcode: 463, type: "OAuthException" });
@@ -82,7 +125,8 @@ describe("whatsapp graph server with axios", () => {
     const long = await axiosError(graph.post(`/${PNID}/messages`, text("é".repeat(4097))));
     expect(long.response?.status).toBe(400);
     expect(long.response?.data.error).toMatchObject({
-      message: "(#100) Invalid parameter", code: 100,
+      message: "(#100) Invalid parameter",
+      code: 100,
       error_data: { messaging_product: "whatsapp", details: "Param text['body'] must be at most 4096 characters long." },
     });
     const unknownNumber = await axiosError(graph.post(`/999/messages`, text("x")));
@@ -90,25 +134,52 @@ describe("whatsapp graph server with axios", () => {
   });
 
   it("marks messages as read and serves phone number info", async () => {
-    const r = await graph.post(`/${PNID}/messages`, { messaging_product: "whatsapp", status: "read", message_id: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTdDQzQ0", typing_indicator: { type: "text" } });
+    const r = await graph.post(`/${PNID}/messages`, {
+      messaging_product: "whatsapp",
+      status: "read",
+      message_id: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTdDQzQ0",
+      typing_indicator: { type: "text" },
+    });
     expect(r.data).toEqual({ success: true });
-    expect(server.readReceipts).toEqual([{ phoneNumberId: PNID, message_id: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTdDQzQ0", typing_indicator: { type: "text" } }]);
+    expect(server.readReceipts).toEqual([
+      { phoneNumberId: PNID, message_id: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTdDQzQ0", typing_indicator: { type: "text" } },
+    ]);
     const info = await graph.get(`/${PNID}`);
     expect(info.data).toEqual({
-      verified_name: "Tau Test", code_verification_status: "VERIFIED", display_phone_number: "15550783881", quality_rating: "GREEN",
-      platform_type: "CLOUD_API", throughput: { level: "STANDARD" }, id: "106540352242922",
+      verified_name: "Tau Test",
+      code_verification_status: "VERIFIED",
+      display_phone_number: "15550783881",
+      quality_rating: "GREEN",
+      platform_type: "CLOUD_API",
+      throughput: { level: "STANDARD" },
+      id: "106540352242922",
     });
   });
 
   it("downloads media in two authenticated steps and expires the URL", async () => {
     const stored = server.addMedia({ id: "1234567890123456", content: "abc", mime_type: "image/jpeg" });
-    expect(stored).toEqual({ id: "1234567890123456", mime_type: "image/jpeg", sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", file_size: 3 });
+    expect(stored).toEqual({
+      id: "1234567890123456",
+      mime_type: "image/jpeg",
+      sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+      file_size: 3,
+    });
     const meta = await graph.get(`/1234567890123456`);
-    expect(meta.data).toMatchObject({ messaging_product: "whatsapp", mime_type: "image/jpeg", sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", file_size: 3, id: "1234567890123456" });
+    expect(meta.data).toMatchObject({
+      messaging_product: "whatsapp",
+      mime_type: "image/jpeg",
+      sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+      file_size: 3,
+      id: "1234567890123456",
+    });
     const mediaUrl = meta.data.url as string;
     expect(mediaUrl.startsWith(`${server.url}/media/1234567890123456?`)).toBe(true);
     const file = await graph.get(mediaUrl, { responseType: "arraybuffer" });
-    expect([file.status, file.headers["content-type"], Buffer.from(file.data as ArrayBuffer).toString()]).toEqual([200, "image/jpeg", "abc"]);
+    expect([file.status, file.headers["content-type"], Buffer.from(file.data as ArrayBuffer).toString()]).toEqual([
+      200,
+      "image/jpeg",
+      "abc",
+    ]);
     const anon = await axiosError(axios.get(mediaUrl));
     expect(anon.response?.status).toBe(401);
     server.advanceTime(5 * 60_000 + 1);
@@ -120,7 +191,10 @@ describe("whatsapp graph server with axios", () => {
     server.failNextWithCode(131056, { match: "/messages" });
     const pair = await axiosError(graph.post(`/${PNID}/messages`, text("a")));
     expect(pair.response?.status).toBe(400);
-    expect(pair.response?.data.error).toMatchObject({ code: 131056, message: "(#131056) (Business Account, Consumer Account) pair rate limit hit" });
+    expect(pair.response?.data.error).toMatchObject({
+      code: 131056,
+      message: "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+    });
     server.failNextWithCode(130429, { match: "/messages", status: 429 });
     const tput = await axiosError(graph.post(`/${PNID}/messages`, text("b")));
     expect([tput.response?.status, tput.response?.data.error["code"]]).toEqual([429, 130429]);
@@ -136,7 +210,9 @@ describe("whatsapp graph server with axios", () => {
   });
 
   it("signs webhook bodies over the raw bytes with escaped unicode", async () => {
-    expect(signWebhook("tau-app-secret", '{"object":"whatsapp_business_account"}')).toBe("sha256=02ff95bdc398f574e06bfa386710240930d8d3acc6ada0c658e692126d295878");
+    expect(signWebhook("tau-app-secret", '{"object":"whatsapp_business_account"}')).toBe(
+      "sha256=02ff95bdc398f574e06bfa386710240930d8d3acc6ada0c658e692126d295878",
+    );
     const raw = webhookBody({
       messages: [inboundMessage({ from: USER, id: "wamid.IN1", timestamp: 1749416383, text: "café 😀" })],
       statuses: [statusUpdate({ id: "wamid.OUT1", status: "read", recipient_id: USER, timestamp: 1749416390 })],
@@ -144,12 +220,23 @@ describe("whatsapp graph server with axios", () => {
     expect(raw).toContain('"body":"caf\\u00e9 \\ud83d\\ude00"');
     expect(JSON.parse(raw)).toEqual({
       object: "whatsapp_business_account",
-      entry: [{ id: "102290129340398", changes: [{ field: "messages", value: {
-        messaging_product: "whatsapp", metadata: { display_phone_number: "15550783881", phone_number_id: "106540352242922" },
-        contacts: [{ profile: { name: "User 1234" }, wa_id: "16505551234" }],
-        messages: [{ from: "16505551234", id: "wamid.IN1", timestamp: "1749416383", type: "text", text: { body: "café 😀" } }],
-        statuses: [{ id: "wamid.OUT1", status: "read", timestamp: "1749416390", recipient_id: "16505551234" }],
-      } }] }],
+      entry: [
+        {
+          id: "102290129340398",
+          changes: [
+            {
+              field: "messages",
+              value: {
+                messaging_product: "whatsapp",
+                metadata: { display_phone_number: "15550783881", phone_number_id: "106540352242922" },
+                contacts: [{ profile: { name: "User 1234" }, wa_id: "16505551234" }],
+                messages: [{ from: "16505551234", id: "wamid.IN1", timestamp: "1749416383", type: "text", text: { body: "café 😀" } }],
+                statuses: [{ id: "wamid.OUT1", status: "read", timestamp: "1749416390", recipient_id: "16505551234" }],
+              },
+            },
+          ],
+        },
+      ],
     });
 
     // A receiver that verifies the HMAC over the raw bytes, and answers the GET handshake.
@@ -173,11 +260,20 @@ describe("whatsapp graph server with axios", () => {
       });
     });
     await new Promise<void>((r) => hook.listen(0, "127.0.0.1", () => r()));
-    cleanups.push(() => new Promise<void>((r) => { hook.closeAllConnections(); hook.close(() => r()); }));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          hook.closeAllConnections();
+          hook.close(() => r());
+        }),
+    );
     const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/wa`;
     expect(await deliverWebhook(hookUrl, raw, "tau-app-secret")).toEqual({ status: 200, text: "" });
     expect(await deliverWebhook(hookUrl, raw, "other-secret")).toEqual({ status: 401, text: "" });
-    expect(received.map((r) => [r.ok, r.raw === raw])).toEqual([[true, true], [false, true]]);
+    expect(received.map((r) => [r.ok, r.raw === raw])).toEqual([
+      [true, true],
+      [false, true],
+    ]);
     expect(await verifyWebhook(hookUrl, "verify-me", "42")).toEqual({ status: 200, text: "42" });
     expect(await verifyWebhook(hookUrl, "wrong", "42")).toEqual({ status: 403, text: "" });
   });

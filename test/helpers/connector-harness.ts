@@ -18,7 +18,13 @@ export interface LogRecord {
 export function captureLogger(): ConnectorLogger & { records: LogRecord[]; codes(): string[] } {
   const records: LogRecord[] = [];
   const log = (level: LogRecord["level"]) => (obj: Record<string, unknown>, msg?: string) => void records.push({ level, obj, msg });
-  return { records, info: log("info"), warn: log("warn"), error: log("error"), codes: () => records.map((r) => r.obj["code"]).filter((c): c is string => typeof c === "string") };
+  return {
+    records,
+    info: log("info"),
+    warn: log("warn"),
+    error: log("error"),
+    codes: () => records.map((r) => r.obj["code"]).filter((c): c is string => typeof c === "string"),
+  };
 }
 
 export function memoryCursors(initial: Record<string, string> = {}): CursorStore & { data: Map<string, string> } {

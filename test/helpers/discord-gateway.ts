@@ -7,11 +7,18 @@ type Json = Record<string, unknown>;
 
 /** Intent bits (§2.2; discord-api-types GatewayIntentBits). */
 export const Intents = {
-  Guilds: 1 << 0, GuildMembers: 1 << 1, GuildPresences: 1 << 8, GuildMessages: 1 << 9, GuildMessageReactions: 1 << 10,
-  GuildMessageTyping: 1 << 11, DirectMessages: 1 << 12, DirectMessageReactions: 1 << 13, DirectMessageTyping: 1 << 14,
+  Guilds: 1 << 0,
+  GuildMembers: 1 << 1,
+  GuildPresences: 1 << 8,
+  GuildMessages: 1 << 9,
+  GuildMessageReactions: 1 << 10,
+  GuildMessageTyping: 1 << 11,
+  DirectMessages: 1 << 12,
+  DirectMessageReactions: 1 << 13,
+  DirectMessageTyping: 1 << 14,
   MessageContent: 1 << 15,
 } as const;
-const VALID_INTENTS = (1 << 17) - 1 | 1 << 20 | 1 << 21 | 1 << 24 | 1 << 25;
+const VALID_INTENTS = ((1 << 17) - 1) | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 25);
 const PRIVILEGED_INTENTS = Intents.GuildMembers | Intents.GuildPresences | Intents.MessageContent;
 
 export interface GatewayFrame {
@@ -63,7 +70,10 @@ export class DiscordGateway {
   ackHeartbeats = true;
   private readonly conns = new Set<Conn>();
 
-  constructor(server: http.Server, private readonly opts: DiscordGatewayOptions) {
+  constructor(
+    server: http.Server,
+    private readonly opts: DiscordGatewayOptions,
+  ) {
     this.wss = new WebSocketServer({ server });
     this.wss.on("connection", (ws, req) => this.onConnection(ws, req));
   }
@@ -106,18 +116,25 @@ export class DiscordGateway {
     const q = new URL(req.url ?? "/", "ws://127.0.0.1").searchParams;
     if (q.get("v") !== null && q.get("v") !== "10") return this.close(conn, 4012, "Invalid API version");
     if (q.get("encoding") !== null && q.get("encoding") !== "json") return this.close(conn, 4002, "Error while decoding payload.");
-    this.send(ws, { op: 10, d: { heartbeat_interval: this.opts.heartbeatIntervalMs, _trace: ["[\"tau-fake-gateway\"]"] }, s: null, t: null });
+    this.send(ws, { op: 10, d: { heartbeat_interval: this.opts.heartbeatIntervalMs, _trace: ['["tau-fake-gateway"]'] }, s: null, t: null });
     this.opts.onChange();
   }
 
   private onMessage(conn: Conn, text: string) {
     // §2.2 step 5: payloads ≤ 4096 bytes, 120 events per 60 s per connection.
     const now = Date.now();
-    if (now - conn.windowStart > 60_000) { conn.windowStart = now; conn.frames = 0; }
+    if (now - conn.windowStart > 60_000) {
+      conn.windowStart = now;
+      conn.frames = 0;
+    }
     if (++conn.frames > 120) return this.close(conn, 4008, "Rate limited.");
     if (Buffer.byteLength(text) > 4096) return this.close(conn, 4002, "Error while decoding payload.");
     let frame: GatewayFrame;
-    try { frame = JSON.parse(text) as GatewayFrame; } catch { return this.close(conn, 4002, "Error while decoding payload."); }
+    try {
+      frame = JSON.parse(text) as GatewayFrame;
+    } catch {
+      return this.close(conn, 4002, "Error while decoding payload.");
+    }
     this.received.push(frame);
     const d = (frame.d ?? {}) as Json;
     switch (frame.op) {
@@ -125,9 +142,16 @@ export class DiscordGateway {
         this.heartbeats++;
         if (this.ackHeartbeats) this.send(conn.ws, { op: 11, d: null, s: null, t: null });
         break;
-      case 2: this.identify(conn, d); break;
-      case 6: this.resume(conn, d); break;
-      case 3: case 4: case 8: case 31: // presence, voice state, request members, soundboard: accepted, not modelled
+      case 2:
+        this.identify(conn, d);
+        break;
+      case 6:
+        this.resume(conn, d);
+        break;
+      case 3:
+      case 4:
+      case 8:
+      case 31: // presence, voice state, request members, soundboard: accepted, not modelled
         if (!conn.session) return this.close(conn, 4003, "Not authenticated.");
         break;
       default:
@@ -145,20 +169,37 @@ export class DiscordGateway {
     }
     if ((intents & PRIVILEGED_INTENTS & ~this.opts.allowedPrivilegedIntents) !== 0) return this.close(conn, 4014, "Disallowed intent(s).");
     const shard = d["shard"];
-    if (Array.isArray(shard) && (shard.length !== 2 || Number(shard[0]) >= Number(shard[1]))) return this.close(conn, 4010, "Invalid shard.");
+    if (Array.isArray(shard) && (shard.length !== 2 || Number(shard[0]) >= Number(shard[1])))
+      return this.close(conn, 4010, "Invalid shard.");
     this.identifies.push(d);
     const session: GatewaySession = {
-      sessionId: crypto.randomBytes(16).toString("hex"), seq: 0, intents, identify: d, events: [], ws: conn.ws,
+      sessionId: crypto.randomBytes(16).toString("hex"),
+      seq: 0,
+      intents,
+      identify: d,
+      events: [],
+      ws: conn.ws,
     };
     this.sessions.set(session.sessionId, session);
     conn.session = session;
     const guilds = this.opts.guilds();
     this.emit(session, "READY", {
-      v: 10, user_settings: {}, user: this.opts.botUser, session_type: "normal", session_id: session.sessionId,
-      resume_gateway_url: this.opts.resumeUrl(), relationships: [], private_channels: [], presences: [],
-      guilds: guilds.map((g) => ({ id: g["id"], unavailable: true })), guild_join_requests: [], geo_ordered_rtc_regions: [],
-      auth: {}, application: this.opts.application, ...(Array.isArray(shard) ? { shard } : {}),
-      _trace: ["[\"tau-fake-gateway\"]"],
+      v: 10,
+      user_settings: {},
+      user: this.opts.botUser,
+      session_type: "normal",
+      session_id: session.sessionId,
+      resume_gateway_url: this.opts.resumeUrl(),
+      relationships: [],
+      private_channels: [],
+      presences: [],
+      guilds: guilds.map((g) => ({ id: g["id"], unavailable: true })),
+      guild_join_requests: [],
+      geo_ordered_rtc_regions: [],
+      auth: {},
+      application: this.opts.application,
+      ...(Array.isArray(shard) ? { shard } : {}),
+      _trace: ['["tau-fake-gateway"]'],
     });
     // §2.2 step 6 / §2.5: guilds arrive as GUILD_CREATE after READY (GUILDS intent).
     if (intents & Intents.Guilds) for (const g of guilds) this.emit(session, "GUILD_CREATE", g);
@@ -169,7 +210,10 @@ export class DiscordGateway {
     if (String(d["token"] ?? "").replace(/^Bot\s+/i, "") !== this.opts.token) return this.close(conn, 4004, "Authentication failed.");
     this.resumes.push(d);
     const session = this.sessions.get(String(d["session_id"]));
-    if (!session) { this.send(conn.ws, { op: 9, d: false, s: null, t: null }); return; }
+    if (!session) {
+      this.send(conn.ws, { op: 9, d: false, s: null, t: null });
+      return;
+    }
     const seq = Number(d["seq"] ?? 0);
     if (seq > session.seq) return this.close(conn, 4007, "Invalid seq.");
     if (session.ws && session.ws !== conn.ws && session.ws.readyState === WebSocket.OPEN) session.ws.close(4009, "Session timed out.");
@@ -177,7 +221,7 @@ export class DiscordGateway {
     conn.session = session;
     // §2.2 step 8: replay what the client missed, then RESUMED.
     for (const ev of session.events) if (ev.s !== null && ev.s > seq) this.send(conn.ws, ev);
-    this.emit(session, "RESUMED", { _trace: ["[\"tau-fake-gateway\"]"] });
+    this.emit(session, "RESUMED", { _trace: ['["tau-fake-gateway"]'] });
   }
 
   private emit(session: GatewaySession, t: string, d: unknown): GatewayFrame {
@@ -226,8 +270,10 @@ export class DiscordGateway {
     for (const c of this.conns) {
       if (!c.session) continue;
       this.send(c.ws, { op: 9, d: resumable, s: null, t: null });
-      if (!resumable) { this.sessions.delete(c.session.sessionId); c.session = null; }
-      else c.session = null; // the client answers with RESUME on the same connection
+      if (!resumable) {
+        this.sessions.delete(c.session.sessionId);
+        c.session = null;
+      } else c.session = null; // the client answers with RESUME on the same connection
     }
   }
   /** Server op 1: asks the client to heartbeat immediately. */

@@ -61,7 +61,12 @@ const cmpId = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) 
 export const snowflakeTime = (id: string) => Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
 
 export class RestError extends Error {
-  constructor(readonly status: number, readonly body: Json) { super(String(body["message"])); }
+  constructor(
+    readonly status: number,
+    readonly body: Json,
+  ) {
+    super(String(body["message"]));
+  }
 }
 /** §2.1 error body: {code:50035, message:"Invalid Form Body", errors:{field:{_errors:[{code,message}]}}}. */
 export const formError = (field: string, code: string, message: string) =>
@@ -109,7 +114,16 @@ export class DiscordStore {
 
   addUser(u: Json & { id?: string } = {}): Json {
     const id = u.id ?? DEFAULT_USER_ID;
-    const user: Json = { id, username: `user${id.slice(-4)}`, discriminator: "0", global_name: null, avatar: null, public_flags: 0, ...this.users.get(id), ...u };
+    const user: Json = {
+      id,
+      username: `user${id.slice(-4)}`,
+      discriminator: "0",
+      global_name: null,
+      avatar: null,
+      public_flags: 0,
+      ...this.users.get(id),
+      ...u,
+    };
     this.users.set(id, user);
     return user;
   }
@@ -117,14 +131,26 @@ export class DiscordStore {
   private channelObject(spec: DiscordChannelSpec, guildId: string | null, position: number): Json {
     const type = spec.type ?? 0;
     const base: Json = {
-      id: spec.id, type, name: spec.name ?? `channel-${spec.id.slice(-4)}`, position, flags: 0, parent_id: spec.parent_id ?? null,
-      permission_overwrites: [], nsfw: false, topic: null, last_message_id: null, rate_limit_per_user: 0,
+      id: spec.id,
+      type,
+      name: spec.name ?? `channel-${spec.id.slice(-4)}`,
+      position,
+      flags: 0,
+      parent_id: spec.parent_id ?? null,
+      permission_overwrites: [],
+      nsfw: false,
+      topic: null,
+      last_message_id: null,
+      rate_limit_per_user: 0,
       ...(guildId ? { guild_id: guildId } : {}),
     };
     if (type === 11 || type === 12) {
       delete base["permission_overwrites"];
       Object.assign(base, {
-        owner_id: DEFAULT_USER_ID, member_count: 1, message_count: 0, total_message_sent: 0,
+        owner_id: DEFAULT_USER_ID,
+        member_count: 1,
+        message_count: 0,
+        total_message_sent: 0,
         thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: iso(this.d.now()), locked: false },
       });
     }
@@ -136,23 +162,80 @@ export class DiscordStore {
     const mine = [...this.channels.values()].filter((c) => c["guild_id"] === g.id);
     const isThread = (c: Json) => c["type"] === 10 || c["type"] === 11 || c["type"] === 12;
     return {
-      id: g.id, name: g.name ?? `guild-${g.id.slice(-4)}`, icon: null, splash: null, discovery_splash: null, owner_id: DEFAULT_USER_ID,
-      afk_channel_id: null, afk_timeout: 300, verification_level: 0, default_message_notifications: 0, explicit_content_filter: 0,
-      roles: [{ id: g.id, name: "@everyone", color: 0, hoist: false, icon: null, unicode_emoji: null, position: 0, permissions: "2248473465835073", managed: false, mentionable: false, flags: 0 }],
-      emojis: [], features: [], mfa_level: 0, application_id: null, system_channel_id: null, system_channel_flags: 0, rules_channel_id: null,
-      vanity_url_code: null, description: null, banner: null, premium_tier: 0, premium_subscription_count: 0, preferred_locale: "en-US",
-      public_updates_channel_id: null, nsfw_level: 0, stickers: [], premium_progress_bar_enabled: false, safety_alerts_channel_id: null,
-      joined_at: this.joinedAt, large: false, unavailable: false, member_count: 2, voice_states: [],
+      id: g.id,
+      name: g.name ?? `guild-${g.id.slice(-4)}`,
+      icon: null,
+      splash: null,
+      discovery_splash: null,
+      owner_id: DEFAULT_USER_ID,
+      afk_channel_id: null,
+      afk_timeout: 300,
+      verification_level: 0,
+      default_message_notifications: 0,
+      explicit_content_filter: 0,
+      roles: [
+        {
+          id: g.id,
+          name: "@everyone",
+          color: 0,
+          hoist: false,
+          icon: null,
+          unicode_emoji: null,
+          position: 0,
+          permissions: "2248473465835073",
+          managed: false,
+          mentionable: false,
+          flags: 0,
+        },
+      ],
+      emojis: [],
+      features: [],
+      mfa_level: 0,
+      application_id: null,
+      system_channel_id: null,
+      system_channel_flags: 0,
+      rules_channel_id: null,
+      vanity_url_code: null,
+      description: null,
+      banner: null,
+      premium_tier: 0,
+      premium_subscription_count: 0,
+      preferred_locale: "en-US",
+      public_updates_channel_id: null,
+      nsfw_level: 0,
+      stickers: [],
+      premium_progress_bar_enabled: false,
+      safety_alerts_channel_id: null,
+      joined_at: this.joinedAt,
+      large: false,
+      unavailable: false,
+      member_count: 2,
+      voice_states: [],
       members: [{ user: this.d.botUser, ...this.member() }],
       channels: mine.filter((c) => !isThread(c)).map(({ guild_id: _g, ...rest }) => rest),
       threads: mine.filter(isThread),
-      presences: [], stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
+      presences: [],
+      stage_instances: [],
+      guild_scheduled_events: [],
+      soundboard_sounds: [],
     };
   }
-  guilds(): Json[] { return this.d.guilds.map((g) => this.guildObject(g)); }
+  guilds(): Json[] {
+    return this.d.guilds.map((g) => this.guildObject(g));
+  }
 
   private member(): Json {
-    return { roles: [], joined_at: this.joinedAt, deaf: false, mute: false, flags: 0, nick: null, avatar: null, premium_since: null, pending: false };
+    return {
+      roles: [],
+      joined_at: this.joinedAt,
+      deaf: false,
+      mute: false,
+      flags: 0,
+      nick: null,
+      avatar: null,
+      premium_since: null,
+      pending: false,
+    };
   }
 
   addChannel(spec: DiscordChannelSpec & { guild_id?: string | null }): Json {
@@ -170,8 +253,13 @@ export class DiscordStore {
     this.channels.set(c["id"] as string, c);
     return c;
   }
-  block(id: string, err: RestError) { this.blocked.set(id, err); }
-  deleteChannel(id: string) { this.channels.delete(id); this.blocked.set(id, new RestError(404, { message: "Unknown Channel", code: 10003 })); }
+  block(id: string, err: RestError) {
+    this.blocked.set(id, err);
+  }
+  deleteChannel(id: string) {
+    this.channels.delete(id);
+    this.blocked.set(id, new RestError(404, { message: "Unknown Channel", code: 10003 }));
+  }
 
   channel(id: string): Json {
     const blocked = this.blocked.get(id);
@@ -212,7 +300,14 @@ export class DiscordStore {
     this.attachments.set(id, { data, contentType, expiresAt: now + ATTACHMENT_TTL_MS, hm });
     const q = `ex=${Math.floor((now + ATTACHMENT_TTL_MS) / 1000).toString(16)}&is=${Math.floor(now / 1000).toString(16)}&hm=${hm}&`;
     const url = `${this.d.baseUrl()}/attachments/${id}/${encodeURIComponent(filename)}?${q}`;
-    return { id, filename, size: data.length, url, proxy_url: url.replace("/attachments/", "/media-proxy/attachments/"), content_type: contentType };
+    return {
+      id,
+      filename,
+      size: data.length,
+      url,
+      proxy_url: url.replace("/attachments/", "/media-proxy/attachments/"),
+      content_type: contentType,
+    };
   }
   attachment(id: string, hm: string | null): { data: Buffer; contentType: string } | undefined {
     const a = this.attachments.get(id);
@@ -227,9 +322,23 @@ export class DiscordStore {
     const id = typeof partial["id"] === "string" ? partial["id"] : this.snowflake(ts);
     const author = this.addUser((partial["author"] as Json | undefined) ?? {});
     const msg: Json = {
-      type: 0, content: "", mentions: [], mention_roles: [], attachments: [], embeds: [], timestamp: iso(snowflakeTime(id)),
-      edited_timestamp: null, flags: 0, components: [], id, channel_id: channelId, pinned: false, mention_everyone: false, tts: false,
-      ...partial, author,
+      type: 0,
+      content: "",
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      timestamp: iso(snowflakeTime(id)),
+      edited_timestamp: null,
+      flags: 0,
+      components: [],
+      id,
+      channel_id: channelId,
+      pinned: false,
+      mention_everyone: false,
+      tts: false,
+      ...partial,
+      author,
     };
     this.store(channelId, msg);
     if (opts.dispatch) this.d.dispatch("MESSAGE_CREATE", this.gatewayPayload(msg));
@@ -239,7 +348,8 @@ export class DiscordStore {
   /** §2.3 content ≤ 2000 code points (50035), not empty (50006), ≤ 10 embeds, nonce ≤ 25 chars. */
   validateContent(body: Json, files: number, requireSomething: boolean): string {
     const content = body["content"];
-    if (content !== undefined && content !== null && typeof content !== "string") throw formError("content", "BASE_TYPE_STRING", `Could not interpret "${String(content)}" as string.`);
+    if (content !== undefined && content !== null && typeof content !== "string")
+      throw formError("content", "BASE_TYPE_STRING", `Could not interpret "${String(content)}" as string.`);
     const text = (content as string | undefined | null) ?? "";
     if (codePoints(text) > 2000) throw formError("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.");
     const embeds = body["embeds"];
@@ -247,7 +357,13 @@ export class DiscordStore {
     const nonce = body["nonce"];
     if (typeof nonce === "string" && nonce.length > 25) throw formError("nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.");
     const nonEmpty = (v: unknown) => Array.isArray(v) && v.length > 0;
-    const hasSomething = text.trim() !== "" || nonEmpty(embeds) || files > 0 || nonEmpty(body["sticker_ids"]) || nonEmpty(body["components"]) || body["poll"] !== undefined;
+    const hasSomething =
+      text.trim() !== "" ||
+      nonEmpty(embeds) ||
+      files > 0 ||
+      nonEmpty(body["sticker_ids"]) ||
+      nonEmpty(body["components"]) ||
+      body["poll"] !== undefined;
     if (requireSomething && !hasSomething) throw new RestError(400, { message: "Cannot send an empty message", code: 50006 });
     return text;
   }
@@ -268,25 +384,48 @@ export class DiscordStore {
     let referenced: Json | null = null;
     if (ref && (ref["type"] ?? 0) === 0 && ref["message_id"] !== undefined) {
       referenced = this.messagesOf(String(ref["channel_id"] ?? channelId)).find((m) => m["id"] === String(ref["message_id"])) ?? null;
-      if (!referenced && ref["fail_if_not_exists"] !== false) throw formError("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message");
+      if (!referenced && ref["fail_if_not_exists"] !== false)
+        throw formError("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message");
     }
     const id = this.snowflake();
     const msg: Json = {
-      type: referenced ? 19 : 0, content, mentions: [], mention_roles: [],
+      type: referenced ? 19 : 0,
+      content,
+      mentions: [],
+      mention_roles: [],
       attachments: files.map((f) => this.addAttachment(f.name, f.data, f.contentType)),
-      embeds: (body["embeds"] as unknown[] | undefined) ?? [], timestamp: iso(snowflakeTime(id)), edited_timestamp: null,
-      flags: Number(body["flags"] ?? 0), components: (body["components"] as unknown[] | undefined) ?? [], id, channel_id: channelId,
-      author, pinned: false, mention_everyone: false, tts: body["tts"] === true,
+      embeds: (body["embeds"] as unknown[] | undefined) ?? [],
+      timestamp: iso(snowflakeTime(id)),
+      edited_timestamp: null,
+      flags: Number(body["flags"] ?? 0),
+      components: (body["components"] as unknown[] | undefined) ?? [],
+      id,
+      channel_id: channelId,
+      author,
+      pinned: false,
+      mention_everyone: false,
+      tts: body["tts"] === true,
       ...(nonce !== undefined ? { nonce } : {}),
-      ...(referenced ? {
-        message_reference: { type: 0, channel_id: channelId, message_id: referenced["id"], ...(channel["guild_id"] ? { guild_id: channel["guild_id"] } : {}) },
-        referenced_message: referenced,
-      } : {}),
+      ...(referenced
+        ? {
+            message_reference: {
+              type: 0,
+              channel_id: channelId,
+              message_id: referenced["id"],
+              ...(channel["guild_id"] ? { guild_id: channel["guild_id"] } : {}),
+            },
+            referenced_message: referenced,
+          }
+        : {}),
     };
     if (nonce !== undefined) this.nonces.set(nonceKey, { msg, at: this.d.now() });
     this.store(channelId, msg);
     this.sentMessages.push({
-      channelId, message: msg, content, files, body,
+      channelId,
+      message: msg,
+      content,
+      files,
+      body,
       ...(body["allowed_mentions"] !== undefined ? { allowed_mentions: body["allowed_mentions"] } : {}),
       ...(nonce !== undefined ? { nonce } : {}),
       ...(ref !== undefined ? { message_reference: ref } : {}),
@@ -300,7 +439,8 @@ export class DiscordStore {
   listMessages(channelId: string, q: Record<string, string>): Json[] {
     this.channel(channelId);
     const limit = q["limit"] === undefined ? 50 : Number(q["limit"]);
-    if (!Number.isInteger(limit) || limit < 1) throw formError("limit", "NUMBER_TYPE_MIN", "int value should be greater than or equal to 1.");
+    if (!Number.isInteger(limit) || limit < 1)
+      throw formError("limit", "NUMBER_TYPE_MIN", "int value should be greater than or equal to 1.");
     if (limit > 100) throw formError("limit", "NUMBER_TYPE_MAX", "int value should be less than or equal to 100.");
     const all = this.messagesOf(channelId); // ascending by id
     let page: Json[];

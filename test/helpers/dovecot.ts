@@ -147,7 +147,11 @@ function readGreeting(port: number, timeoutMs: number): Promise<string> {
 
 function tail(file: string, lines: number): string {
   try {
-    return fs.readFileSync(file, "utf8").split("\n").slice(-lines - 1).join("\n");
+    return fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .slice(-lines - 1)
+      .join("\n");
   } catch {
     return "";
   }
@@ -192,12 +196,7 @@ function makeTempDir(root: boolean): string {
   throw new Error("dovecot helper: no usable short, world-traversable temp dir (tried $TMPDIR and /tmp)");
 }
 
-function writeConfig(
-  L: Layout,
-  users: MailUser[],
-  ports: { imap: number; lmtp: number; imaps?: number },
-  greeting: string,
-): void {
+function writeConfig(L: Layout, users: MailUser[], ports: { imap: number; lmtp: number; imaps?: number }, greeting: string): void {
   let internalUser: string;
   let internalGroup: string;
   let loginUser: string;
@@ -327,9 +326,23 @@ function generateCert(dir: string): string {
   execFileSync(
     "openssl",
     [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "7",
-      "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"),
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "7",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      path.join(dir, "key.pem"),
+      "-out",
+      path.join(dir, "cert.pem"),
     ],
     { stdio: "ignore" },
   );

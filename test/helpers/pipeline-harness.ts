@@ -32,7 +32,12 @@ export function makeHarness(policies: Record<string, string>, extraYaml = "runne
       await runner.drain();
       const rows = app.store.inspect.tracesAfter(seq);
       if (rows.length) seq = rows.at(-1)!.seq;
-      return rows.map((r) => ({ event_id: r.event_id, outcome: r.outcome, reason: r.reason, decisions: (JSON.parse(r.decisions) as { stage: string; reason: string }[]).map((d) => `${d.stage}:${d.reason}`) }));
+      return rows.map((r) => ({
+        event_id: r.event_id,
+        outcome: r.outcome,
+        reason: r.reason,
+        decisions: (JSON.parse(r.decisions) as { stage: string; reason: string }[]).map((d) => `${d.stage}:${d.reason}`),
+      }));
     },
     replies() {
       return app.store.inspect.repliesAfter(0).flatMap((o) => {

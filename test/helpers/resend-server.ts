@@ -107,7 +107,8 @@ function validateEmail(body: unknown): CannedResponse | null {
     if (v === undefined || v === null) continue;
     const list = Array.isArray(v) ? v : [v];
     if (!list.every(validAddress)) return err(422, "validation_error", `Invalid \`${f}\` field. ${ADDRESS_FORMAT}`);
-    if (f === "to" && list.length > 50) return err(422, "validation_error", "Too many recipients. The `to` field supports a maximum of 50 recipients.");
+    if (f === "to" && list.length > 50)
+      return err(422, "validation_error", "Too many recipients. The `to` field supports a maximum of 50 recipients.");
   }
   if (typeof b.subject !== "string") return err(422, "validation_error", "Invalid `subject` field.");
   if (!b.html && !b.text && !b.template && !b.react) return err(422, "validation_error", "Missing `html` or `text` field.");
@@ -147,11 +148,23 @@ export async function startResendServer(opts: StartResendServerOptions = {}): Pr
       message: `Too many requests. You can only make ${limit} requests per second. See rate limit response headers for more information. Or contact support to increase rate limit.`,
       name: "rate_limit_exceeded",
     },
-    headers: { "retry-after": String(retryAfter), "ratelimit-limit": String(limit), "ratelimit-remaining": "0", "ratelimit-reset": String(retryAfter) },
+    headers: {
+      "retry-after": String(retryAfter),
+      "ratelimit-limit": String(limit),
+      "ratelimit-remaining": "0",
+      "ratelimit-reset": String(retryAfter),
+    },
   });
 
   const createEmail = (body: Record<string, unknown>, headers: http.IncomingHttpHeaders, key: string | null) => {
-    const rec: ResendEmailRecord = { id: crypto.randomUUID(), body, idempotencyKey: key, headers, createdAt: new Date(), lastEvent: "sent" };
+    const rec: ResendEmailRecord = {
+      id: crypto.randomUUID(),
+      body,
+      idempotencyKey: key,
+      headers,
+      createdAt: new Date(),
+      lastEvent: "sent",
+    };
     emails.push(rec);
     return rec;
   };
@@ -160,7 +173,11 @@ export async function startResendServer(opts: StartResendServerOptions = {}): Pr
     const auth = req.headers.authorization ?? "";
     const m = /^Bearer\s+(\S+)$/.exec(auth);
     if (!m) {
-      return err(401, "missing_api_key", "Missing API key in the authorization header. Include the following header in the request: Authorization: Bearer YOUR_API_KEY");
+      return err(
+        401,
+        "missing_api_key",
+        "Missing API key in the authorization header. Include the following header in the request: Authorization: Bearer YOUR_API_KEY",
+      );
     }
     if (m[1] !== apiKey) return err(403, "invalid_api_key", "API key is invalid");
     const canned = queued.shift();
@@ -343,7 +360,12 @@ export async function deliverResendWebhook(
   opts: { id?: string; timestamp?: number | Date } = {},
 ): Promise<{ status: number; text: string; rawBody: string; headers: SvixHeaders }> {
   const rawBody = JSON.stringify(payload);
-  const headers = signSvixWebhook(secret, opts.id ?? `msg_${crypto.randomBytes(12).toString("hex")}`, opts.timestamp ?? new Date(), rawBody);
+  const headers = signSvixWebhook(
+    secret,
+    opts.id ?? `msg_${crypto.randomBytes(12).toString("hex")}`,
+    opts.timestamp ?? new Date(),
+    rawBody,
+  );
   const r = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", "user-agent": "Svix-Webhooks/1.0", ...headers },

@@ -13,7 +13,11 @@ const BIN = path.resolve("bin/tau.js");
 
 export function runTau(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<TauRun> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, TAU_LOG_LEVEL: "silent", ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
+    const c = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, TAU_LOG_LEVEL: "silent", ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     c.stdout.on("data", (d) => (stdout += d));

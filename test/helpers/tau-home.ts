@@ -26,7 +26,10 @@ defaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMen
 `;
 
 /** Create a temp dir with a tau.yaml (`extraYaml` appended) and policies/ files (name → YAML). */
-export function makeTauHome(extraYaml = "runner:\n  coalesce_window_ms: 0\n", policies: Record<string, string> = { "channel-policy.yaml": OPEN_CHANNEL_POLICY }): TauHome {
+export function makeTauHome(
+  extraYaml = "runner:\n  coalesce_window_ms: 0\n",
+  policies: Record<string, string> = { "channel-policy.yaml": OPEN_CHANNEL_POLICY },
+): TauHome {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tau-test-"));
   fs.mkdirSync(path.join(dir, "policies"));
   for (const [name, text] of Object.entries(policies)) fs.writeFileSync(path.join(dir, "policies", name), text);

@@ -2,8 +2,22 @@
 import crypto from "node:crypto";
 import { parseTelegramText, SUPPORTED_PARSE_MODES } from "./telegram-bot-api-server-markup.ts";
 import {
-  ApiError, bad, codePoints, int, json, MAX_DOWNLOAD_BYTES, NOT_MODIFIED, str, updateType,
-  type Json, type TelegramChat, type TelegramFile, type TelegramRecordedRequest, type TelegramSentMessage, type TelegramUpdate, type TelegramUser,
+  ApiError,
+  bad,
+  codePoints,
+  int,
+  json,
+  MAX_DOWNLOAD_BYTES,
+  NOT_MODIFIED,
+  str,
+  updateType,
+  type Json,
+  type TelegramChat,
+  type TelegramFile,
+  type TelegramRecordedRequest,
+  type TelegramSentMessage,
+  type TelegramUpdate,
+  type TelegramUser,
 } from "./telegram-bot-api-server-common.ts";
 
 type ChatState = { kind: "migrated"; to: number } | { kind: "forbidden"; description: string } | { kind: "missing" };
@@ -23,9 +37,15 @@ export class TelegramChats {
   private readonly expiredCallbackQueries = new Set<string>();
   private fileCounter = 0;
 
-  constructor(private readonly botUser: TelegramUser, private readonly now: () => number, private readonly strict: boolean) {}
+  constructor(
+    private readonly botUser: TelegramUser,
+    private readonly now: () => number,
+    private readonly strict: boolean,
+  ) {}
 
-  private unixNow() { return Math.floor(this.now() / 1000); }
+  private unixNow() {
+    return Math.floor(this.now() / 1000);
+  }
 
   addChat(chat: TelegramChat): TelegramChat {
     this.chats.set(chat.id, chat);
@@ -34,9 +54,15 @@ export class TelegramChats {
     return chat;
   }
   /** §1.7 403s, e.g. "Forbidden: bot was blocked by the user" or "Forbidden: bot was kicked from the group chat". */
-  forbid(id: number, description: string) { this.state.set(id, { kind: "forbidden", description }); }
-  unforbid(id: number) { this.state.delete(id); }
-  forget(id: number) { this.state.set(id, { kind: "missing" }); }
+  forbid(id: number, description: string) {
+    this.state.set(id, { kind: "forbidden", description });
+  }
+  unforbid(id: number) {
+    this.state.delete(id);
+  }
+  forget(id: number) {
+    this.state.set(id, { kind: "missing" });
+  }
   /** §1.4 group → supergroup migration: the old id answers 400 with parameters.migrate_to_chat_id. */
   migrate(oldId: number, newId: number, title?: string) {
     this.addChat({ id: newId, type: "supergroup", title: title ?? this.chats.get(oldId)?.title ?? `Supergroup ${newId}` });
@@ -49,7 +75,9 @@ export class TelegramChats {
     set.add(threadId);
     this.forumTopics.set(chatId, set);
   }
-  expireCallbackQuery(id: string) { this.expiredCallbackQueries.add(id); }
+  expireCallbackQuery(id: string) {
+    this.expiredCallbackQueries.add(id);
+  }
 
   private autoChat(id: number): TelegramChat {
     if (id > 0) return { id, type: "private", first_name: `User ${id}` };
@@ -116,7 +144,10 @@ export class TelegramChats {
   }
   private baseMessage(chat: TelegramChat, p: Json, thread: number | undefined): Json {
     const msg: Json = { message_id: this.nextMessageId(chat.id), from: this.botUser, chat, date: this.unixNow() };
-    if (chat.type === "channel") { delete msg["from"]; msg["sender_chat"] = chat; }
+    if (chat.type === "channel") {
+      delete msg["from"];
+      msg["sender_chat"] = chat;
+    }
     if (thread !== undefined) {
       msg["message_thread_id"] = thread;
       if (chat.is_forum) msg["is_topic_message"] = true;
@@ -130,7 +161,12 @@ export class TelegramChats {
   }
   private record(method: string, chat: TelegramChat, p: Json, msg: Json, extra: Partial<TelegramSentMessage>): Json {
     this.sentMessages.push({
-      method, chat_id: chat.id, message_id: msg["message_id"] as number, entities: [], params: p, message: msg,
+      method,
+      chat_id: chat.id,
+      message_id: msg["message_id"] as number,
+      entities: [],
+      params: p,
+      message: msg,
       ...(msg["message_thread_id"] !== undefined ? { message_thread_id: msg["message_thread_id"] as number } : {}),
       ...extra,
     });
@@ -165,15 +201,26 @@ export class TelegramChats {
     else if (/^https?:\/\//.test(ref)) file = this.addFile({ content: Buffer.alloc(0) });
     else throw bad("wrong file identifier/HTTP URL specified");
     const msg = this.baseMessage(chat, p, thread);
-    if (method === "sendPhoto") msg["photo"] = [{ file_id: file.file_id, file_unique_id: file.file_unique_id, width: 90, height: 90, file_size: file.file_size }];
-    else msg["document"] = { file_id: file.file_id, file_unique_id: file.file_unique_id, file_name: part?.filename, mime_type: part?.contentType, file_size: file.file_size };
+    if (method === "sendPhoto")
+      msg["photo"] = [{ file_id: file.file_id, file_unique_id: file.file_unique_id, width: 90, height: 90, file_size: file.file_size }];
+    else
+      msg["document"] = {
+        file_id: file.file_id,
+        file_unique_id: file.file_unique_id,
+        file_name: part?.filename,
+        mime_type: part?.contentType,
+        file_size: file.file_size,
+      };
     if (parsed.text) msg["caption"] = parsed.text;
     if (parsed.entities.length) msg["caption_entities"] = parsed.entities;
     return this.record(method, chat, p, msg, { caption: parsed.text, entities: parsed.entities });
   }
 
   editMessageText(p: Json): Json | true {
-    if (p["inline_message_id"] !== undefined) { this.formatText(p, "text", "entities"); return true; }
+    if (p["inline_message_id"] !== undefined) {
+      this.formatText(p, "text", "entities");
+      return true;
+    }
     const chat = this.resolve(p["chat_id"]);
     const id = int(p["message_id"]);
     const sent = this.sentMessages.find((m) => m.chat_id === chat.id && m.message_id === id);
@@ -183,13 +230,19 @@ export class TelegramChats {
     if (parsed.text === "") throw bad("message text is empty");
     if (codePoints(parsed.text) > 4096) throw bad("message is too long");
     const markup = json(p["reply_markup"]);
-    if (parsed.text === sent.text && JSON.stringify(parsed.entities) === JSON.stringify(sent.entities) &&
-      JSON.stringify(markup ?? null) === JSON.stringify(sent.message["reply_markup"] ?? null)) throw bad(NOT_MODIFIED);
+    if (
+      parsed.text === sent.text &&
+      JSON.stringify(parsed.entities) === JSON.stringify(sent.entities) &&
+      JSON.stringify(markup ?? null) === JSON.stringify(sent.message["reply_markup"] ?? null)
+    )
+      throw bad(NOT_MODIFIED);
     sent.text = parsed.text;
     sent.entities = parsed.entities;
     sent.message = { ...sent.message, text: parsed.text, edit_date: this.unixNow() };
-    if (parsed.entities.length) sent.message["entities"] = parsed.entities; else delete sent.message["entities"];
-    if (markup && typeof markup === "object") sent.message["reply_markup"] = markup; else delete sent.message["reply_markup"];
+    if (parsed.entities.length) sent.message["entities"] = parsed.entities;
+    else delete sent.message["entities"];
+    if (markup && typeof markup === "object") sent.message["reply_markup"] = markup;
+    else delete sent.message["reply_markup"];
     return sent.message;
   }
 
@@ -209,7 +262,13 @@ export class TelegramChats {
   }
 
   /** §1.5 files: registers content downloadable at /file/bot<token>/<file_path>. */
-  addFile(f: { file_id?: string; file_unique_id?: string; content?: Buffer | string; file_path?: string; file_size?: number }): TelegramFile {
+  addFile(f: {
+    file_id?: string;
+    file_unique_id?: string;
+    content?: Buffer | string;
+    file_path?: string;
+    file_size?: number;
+  }): TelegramFile {
     this.fileCounter++;
     const content = f.content === undefined ? undefined : Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content);
     const file = {

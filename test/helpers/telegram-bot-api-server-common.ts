@@ -101,8 +101,7 @@ export interface TelegramServerOptions {
   webhookTimeoutMs?: number;
 }
 
-export const CONFLICT_OTHER_POLL =
-  "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
+export const CONFLICT_OTHER_POLL = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 export const CONFLICT_WEBHOOK_ACTIVE =
   "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
 export const CONFLICT_SET_WEBHOOK = "Conflict: terminated by setWebhook request";
@@ -114,7 +113,11 @@ export const RETENTION_MS = 24 * 3600 * 1000;
 export const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly description: string, readonly parameters?: Json) {
+  constructor(
+    readonly status: number,
+    readonly description: string,
+    readonly parameters?: Json,
+  ) {
     super(description);
   }
 }
@@ -130,7 +133,11 @@ export const int = (v: unknown): number | undefined => {
 export const bool = (v: unknown): boolean => v === true || v === "true" || v === "1" || v === 1;
 export const json = (v: unknown): unknown => {
   if (typeof v !== "string") return v;
-  try { return JSON.parse(v); } catch { return v; }
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
 };
 export const codePoints = (s: string) => [...s].length;
 
@@ -168,7 +175,9 @@ export function parseMultipart(raw: Buffer, contentType: string) {
     const filename = param("filename");
     if (name) {
       parts.push({
-        name: name[1] ?? name[2]!.trim(), data, contentType: headers["content-type"] ?? "application/octet-stream",
+        name: name[1] ?? name[2]!.trim(),
+        data,
+        contentType: headers["content-type"] ?? "application/octet-stream",
         ...(filename ? { filename: filename[1] ?? filename[2]!.trim() } : {}),
       });
     }
@@ -184,21 +193,41 @@ export function updateType(u: Json): string | undefined {
 /** Resolves waitUntil() promises whenever the server's state changes (no sleeping in tests). */
 export class Waiters {
   private readonly listeners = new Set<() => void>();
-  readonly changed = (): void => { for (const l of [...this.listeners]) l(); };
+  readonly changed = (): void => {
+    for (const l of [...this.listeners]) l();
+  };
   waitUntil<T>(cond: () => T | undefined | null | false, timeoutMs = 5000, what = "condition"): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const cleanup = () => { clearTimeout(timer); this.listeners.delete(check); };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
       const check = () => {
         try {
           const v = cond();
-          if (v !== undefined && v !== null && v !== false) { cleanup(); resolve(v); }
-        } catch (e) { cleanup(); reject(e); }
+          if (v !== undefined && v !== null && v !== false) {
+            cleanup();
+            resolve(v);
+          }
+        } catch (e) {
+          cleanup();
+          reject(e);
+        }
       };
-      const timer = setTimeout(() => { cleanup(); reject(new Error(`telegram server: timed out after ${timeoutMs} ms waiting for ${what}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`telegram server: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
       this.listeners.add(check);
       check();
     });
   }
 }
 
-export type Reply = (res: http.ServerResponse, rec: TelegramRecordedRequest | null, status: number, body: unknown, headers?: Record<string, string>) => void;
+export type Reply = (
+  res: http.ServerResponse,
+  rec: TelegramRecordedRequest | null,
+  status: number,
+  body: unknown,
+  headers?: Record<string, string>,
+) => void;

@@ -35,9 +35,22 @@ function finish(text: string, entities: TelegramEntity[]): ParsedText {
 
 // ------------------------------------------------------------------------------------------------- HTML
 const HTML_TAGS: Record<string, string> = {
-  b: "bold", strong: "bold", i: "italic", em: "italic", u: "underline", ins: "underline",
-  s: "strikethrough", strike: "strikethrough", del: "strikethrough", "tg-spoiler": "spoiler", span: "spoiler",
-  a: "text_link", code: "code", pre: "pre", blockquote: "blockquote", "tg-emoji": "custom_emoji",
+  b: "bold",
+  strong: "bold",
+  i: "italic",
+  em: "italic",
+  u: "underline",
+  ins: "underline",
+  s: "strikethrough",
+  strike: "strikethrough",
+  del: "strikethrough",
+  "tg-spoiler": "spoiler",
+  span: "spoiler",
+  a: "text_link",
+  code: "code",
+  pre: "pre",
+  blockquote: "blockquote",
+  "tg-emoji": "custom_emoji",
 };
 
 function decodeHtmlEntity(src: string, i: number): { text: string; len: number } | null {
@@ -60,14 +73,27 @@ export function parseHtml(src: string): ParsedText {
     const c = src[i]!;
     if (c === "&") {
       const d = decodeHtmlEntity(src, i);
-      if (d) { out += d.text; i += d.len; } else { out += c; i++; }
+      if (d) {
+        out += d.text;
+        i += d.len;
+      } else {
+        out += c;
+        i++;
+      }
       continue;
     }
-    if (c !== "<") { out += c; i++; continue; }
+    if (c !== "<") {
+      out += c;
+      i++;
+      continue;
+    }
     const close = src.indexOf(">", i);
     if (src[i + 1] === "/") {
       if (close < 0) return { ok: false, error: `Unclosed end tag at byte offset ${byteOffset(src, i)}` };
-      const name = src.slice(i + 2, close).trim().toLowerCase();
+      const name = src
+        .slice(i + 2, close)
+        .trim()
+        .toLowerCase();
       const top = stack.pop();
       if (!top) return { ok: false, error: `Unexpected end tag at byte offset ${byteOffset(src, i)}` };
       if (name !== "" && name !== top.tag) {
@@ -107,16 +133,24 @@ export function parseHtml(src: string): ParsedText {
   if (open) return { ok: false, error: `Can't find end tag corresponding to start tag "${open.tag}"` };
   // A <pre><code class="language-x"> pair yields one pre entity with a language; drop the duplicate plain pre.
   const withLang = entities.filter((e) => e.type === "pre" && e.language !== undefined);
-  const deduped = entities.filter((e) => !(e.type === "pre" && e.language === undefined &&
-    withLang.some((w) => w.offset === e.offset && w.length === e.length)));
+  const deduped = entities.filter(
+    (e) => !(e.type === "pre" && e.language === undefined && withLang.some((w) => w.offset === e.offset && w.length === e.length)),
+  );
   return finish(out, deduped);
 }
 
 // ------------------------------------------------------------------------------------------------- MarkdownV2
 const MDV2_RESERVED = "_*[]()~`>#+-=|{}.!";
 const MDV2_NAMES: Record<string, string> = {
-  bold: "Bold", italic: "Italic", underline: "Underline", strikethrough: "Strikethrough", spoiler: "Spoiler",
-  code: "Code", pre: "Pre", text_link: "TextUrl", custom_emoji: "CustomEmoji",
+  bold: "Bold",
+  italic: "Italic",
+  underline: "Underline",
+  strikethrough: "Strikethrough",
+  spoiler: "Spoiler",
+  code: "Code",
+  pre: "Pre",
+  text_link: "TextUrl",
+  custom_emoji: "CustomEmoji",
 };
 
 export function parseMarkdownV2(src: string): ParsedText {
@@ -124,14 +158,18 @@ export function parseMarkdownV2(src: string): ParsedText {
   const entities: TelegramEntity[] = [];
   const stack: { type: string; start: number; srcPos: number; language?: string }[] = [];
   let quoteStart: number | null = null;
-  const reserved = (i: number): ParsedText =>
-    ({ ok: false, error: `Character '${src[i]}' is reserved and must be escaped with the preceding '\\'` });
+  const reserved = (i: number): ParsedText => ({
+    ok: false,
+    error: `Character '${src[i]}' is reserved and must be escaped with the preceding '\\'`,
+  });
   let i = 0;
   while (i < src.length) {
     const c = src[i]!;
     const top = stack.at(-1);
     if (c === "\\" && i + 1 < src.length && src.charCodeAt(i + 1) > 0 && src.charCodeAt(i + 1) <= 126) {
-      out += src[i + 1]; i += 2; continue;
+      out += src[i + 1];
+      i += 2;
+      continue;
     }
     if (top && (top.type === "code" || top.type === "pre")) {
       const endsPre = top.type === "pre" && src.startsWith("```", i);
@@ -143,26 +181,34 @@ export function parseMarkdownV2(src: string): ParsedText {
           entities.push(e);
         }
         i += endsPre ? 3 : 1;
-      } else { out += c; i++; }
+      } else {
+        out += c;
+        i++;
+      }
       continue;
     }
     if (c === "\n" && quoteStart !== null && src[i + 1] !== ">") {
       entities.push({ type: "blockquote", offset: quoteStart, length: out.length - quoteStart });
       quoteStart = null;
     }
-    if (!MDV2_RESERVED.includes(c)) { out += c; i++; continue; }
+    if (!MDV2_RESERVED.includes(c)) {
+      out += c;
+      i++;
+      continue;
+    }
     if (c === ">" && (i === 0 || src[i - 1] === "\n")) {
       if (quoteStart === null) quoteStart = out.length;
       i++;
       continue;
     }
-    const isEnd = top !== undefined && (
-      (top.type === "bold" && c === "*") ||
-      (top.type === "italic" && c === "_" && src[i + 1] !== "_") ||
-      (top.type === "underline" && c === "_" && src[i + 1] === "_") ||
-      (top.type === "strikethrough" && c === "~") ||
-      (top.type === "spoiler" && c === "|" && src[i + 1] === "|") ||
-      ((top.type === "text_link" || top.type === "custom_emoji") && c === "]"));
+    const isEnd =
+      top !== undefined &&
+      ((top.type === "bold" && c === "*") ||
+        (top.type === "italic" && c === "_" && src[i + 1] !== "_") ||
+        (top.type === "underline" && c === "_" && src[i + 1] === "_") ||
+        (top.type === "strikethrough" && c === "~") ||
+        (top.type === "spoiler" && c === "|" && src[i + 1] === "|") ||
+        ((top.type === "text_link" || top.type === "custom_emoji") && c === "]"));
     if (isEnd && top) {
       stack.pop();
       i += top.type === "underline" || top.type === "spoiler" ? 2 : 1;
@@ -172,7 +218,13 @@ export function parseMarkdownV2(src: string): ParsedText {
           let j = i + 1;
           let u = "";
           while (j < src.length && src[j] !== ")") {
-            if (src[j] === "\\" && j + 1 < src.length) { u += src[j + 1]; j += 2; } else { u += src[j]; j++; }
+            if (src[j] === "\\" && j + 1 < src.length) {
+              u += src[j + 1];
+              j += 2;
+            } else {
+              u += src[j];
+              j++;
+            }
           }
           if (j >= src.length) return { ok: false, error: `Can't find end of a url at byte offset ${byteOffset(src, i)}` };
           url = u;
@@ -190,26 +242,45 @@ export function parseMarkdownV2(src: string): ParsedText {
     }
     // Beginning of an entity, or a reserved character that was not escaped.
     const start = { start: out.length, srcPos: i };
-    if (c === "_" && src[i + 1] === "_") { stack.push({ type: "underline", ...start }); i += 2; }
-    else if (c === "_") { stack.push({ type: "italic", ...start }); i++; }
-    else if (c === "*") { stack.push({ type: "bold", ...start }); i++; }
-    else if (c === "~") { stack.push({ type: "strikethrough", ...start }); i++; }
-    else if (c === "|" && src[i + 1] === "|") { stack.push({ type: "spoiler", ...start }); i += 2; }
-    else if (c === "[") { stack.push({ type: "text_link", ...start }); i++; }
-    else if (c === "!" && src[i + 1] === "[") { stack.push({ type: "custom_emoji", ...start }); i += 2; }
-    else if (c === "`" && src.startsWith("```", i)) {
+    if (c === "_" && src[i + 1] === "_") {
+      stack.push({ type: "underline", ...start });
+      i += 2;
+    } else if (c === "_") {
+      stack.push({ type: "italic", ...start });
+      i++;
+    } else if (c === "*") {
+      stack.push({ type: "bold", ...start });
+      i++;
+    } else if (c === "~") {
+      stack.push({ type: "strikethrough", ...start });
+      i++;
+    } else if (c === "|" && src[i + 1] === "|") {
+      stack.push({ type: "spoiler", ...start });
+      i += 2;
+    } else if (c === "[") {
+      stack.push({ type: "text_link", ...start });
+      i++;
+    } else if (c === "!" && src[i + 1] === "[") {
+      stack.push({ type: "custom_emoji", ...start });
+      i += 2;
+    } else if (c === "`" && src.startsWith("```", i)) {
       const nl = src.indexOf("\n", i + 3);
       const lang = nl >= 0 ? src.slice(i + 3, nl) : "";
       const ok = nl >= 0 && /^[^\s`]*$/.test(lang);
       stack.push({ type: "pre", ...start, ...(ok && lang ? { language: lang } : {}) });
       i = ok ? nl + 1 : i + 3;
-    } else if (c === "`") { stack.push({ type: "code", ...start }); i++; }
-    else return reserved(i);
+    } else if (c === "`") {
+      stack.push({ type: "code", ...start });
+      i++;
+    } else return reserved(i);
   }
   if (quoteStart !== null) entities.push({ type: "blockquote", offset: quoteStart, length: out.length - quoteStart });
   const open = stack[0];
   if (open) {
-    return { ok: false, error: `Can't find end of ${MDV2_NAMES[open.type] ?? open.type} entity at byte offset ${byteOffset(src, open.srcPos)}` };
+    return {
+      ok: false,
+      error: `Can't find end of ${MDV2_NAMES[open.type] ?? open.type} entity at byte offset ${byteOffset(src, open.srcPos)}`,
+    };
   }
   return finish(out, entities);
 }
@@ -219,11 +290,17 @@ export function parseLegacyMarkdown(src: string): ParsedText {
   let out = "";
   const entities: TelegramEntity[] = [];
   let i = 0;
-  const unclosed = (pos: number): ParsedText =>
-    ({ ok: false, error: `Can't find end of the entity starting at byte offset ${byteOffset(src, pos)}` });
+  const unclosed = (pos: number): ParsedText => ({
+    ok: false,
+    error: `Can't find end of the entity starting at byte offset ${byteOffset(src, pos)}`,
+  });
   while (i < src.length) {
     const c = src[i]!;
-    if (c === "\\" && "_*`[".includes(src[i + 1] ?? "")) { out += src[i + 1]; i += 2; continue; }
+    if (c === "\\" && "_*`[".includes(src[i + 1] ?? "")) {
+      out += src[i + 1];
+      i += 2;
+      continue;
+    }
     if (c === "*" || c === "_" || c === "`") {
       const isPre = c === "`" && src.startsWith("```", i);
       const marker = isPre ? "```" : c;

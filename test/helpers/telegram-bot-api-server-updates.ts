@@ -1,9 +1,24 @@
 /** Update queue, getUpdates long polling and webhook delivery for the local Telegram Bot API server (PROVIDERS.md §1.2, §1.3). */
 import http from "node:http";
 import {
-  ApiError, bad, bool, CONFLICT_OTHER_POLL, CONFLICT_SET_WEBHOOK, CONFLICT_WEBHOOK_ACTIVE, int, json, NOT_DEFAULT_UPDATES,
-  RETENTION_MS, str, updateType,
-  type Json, type Reply, type TelegramRecordedRequest, type TelegramUpdate, type TelegramWebhookDelivery, type TelegramWebhookState,
+  ApiError,
+  bad,
+  bool,
+  CONFLICT_OTHER_POLL,
+  CONFLICT_SET_WEBHOOK,
+  CONFLICT_WEBHOOK_ACTIVE,
+  int,
+  json,
+  NOT_DEFAULT_UPDATES,
+  RETENTION_MS,
+  str,
+  updateType,
+  type Json,
+  type Reply,
+  type TelegramRecordedRequest,
+  type TelegramUpdate,
+  type TelegramWebhookDelivery,
+  type TelegramWebhookState,
 } from "./telegram-bot-api-server-common.ts";
 
 type Parked = { res: http.ServerResponse; rec: TelegramRecordedRequest; limit: number; timer: NodeJS.Timeout };
@@ -47,7 +62,11 @@ export class TelegramUpdates {
 
   private unpark(): Parked | null {
     const p = this.parked;
-    if (p) { clearTimeout(p.timer); this.parked = null; this.d.changed(); }
+    if (p) {
+      clearTimeout(p.timer);
+      this.parked = null;
+      this.d.changed();
+    }
     return p;
   }
 
@@ -98,11 +117,16 @@ export class TelegramUpdates {
     const updates = this.take(limit);
     if (updates.length || timeout === 0) return updates;
     const timer = setTimeout(() => {
-      if (this.parked?.res === res) { this.unpark(); this.d.reply(res, rec, 200, { ok: true, result: [] }); }
+      if (this.parked?.res === res) {
+        this.unpark();
+        this.d.reply(res, rec, 200, { ok: true, result: [] });
+      }
     }, timeout * 1000);
     this.parked = { res, rec, limit, timer };
     // grammY's bot.stop() aborts the parked request: forget it when the client goes away.
-    res.on("close", () => { if (this.parked?.res === res) this.unpark(); });
+    res.on("close", () => {
+      if (this.parked?.res === res) this.unpark();
+    });
     this.d.changed();
     return "parked";
   }
@@ -111,7 +135,11 @@ export class TelegramUpdates {
     const url = str(p["url"]) ?? "";
     if (url === "") return this.deleteWebhook(p);
     let parsed: URL;
-    try { parsed = new URL(url); } catch { throw bad("invalid webhook URL specified"); }
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw bad("invalid webhook URL specified");
+    }
     if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && this.d.allowHttpWebhook)) {
       throw bad("bad webhook: An HTTPS URL must be provided for webhook");
     }
@@ -150,7 +178,10 @@ export class TelegramUpdates {
       info["max_connections"] = w.max_connections;
       if (w.ip_address) info["ip_address"] = w.ip_address;
       if (w.allowed_updates?.length) info["allowed_updates"] = w.allowed_updates;
-      if (w.last_error_date) { info["last_error_date"] = w.last_error_date; info["last_error_message"] = w.last_error_message; }
+      if (w.last_error_date) {
+        info["last_error_date"] = w.last_error_date;
+        info["last_error_message"] = w.last_error_message;
+      }
     }
     return info;
   }
@@ -184,7 +215,11 @@ export class TelegramUpdates {
       if (!ok) rec.error = `Wrong response from the webhook: ${r.status} ${r.statusText || http.STATUS_CODES[r.status] || ""}`.trim();
     } catch (e) {
       const code = (e as { cause?: { code?: string } }).cause?.code;
-      rec.error = ac.signal.aborted ? "Read timeout expired" : code === "ECONNREFUSED" ? "Connection refused" : String((e as Error).message);
+      rec.error = ac.signal.aborted
+        ? "Read timeout expired"
+        : code === "ECONNREFUSED"
+          ? "Connection refused"
+          : String((e as Error).message);
     } finally {
       clearTimeout(timer);
       this.deliveryAborts.delete(ac);
@@ -201,7 +236,10 @@ export class TelegramUpdates {
         this.webhook.last_error_date = Math.floor(this.d.now() / 1000);
         this.webhook.last_error_message = rec.error ?? "error";
       }
-      setTimeout(() => { this.inflight.delete(update.update_id); this.pumpWebhook(); }, this.d.webhookRetryDelayMs).unref();
+      setTimeout(() => {
+        this.inflight.delete(update.update_id);
+        this.pumpWebhook();
+      }, this.d.webhookRetryDelayMs).unref();
     }
     this.d.changed();
   }

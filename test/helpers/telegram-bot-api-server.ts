@@ -2,9 +2,18 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import {
-  ApiError, bad, parseMultipart, Waiters,
-  type Json, type TelegramChat, type TelegramFault, type TelegramFaultMatch, type TelegramRecordedRequest, type TelegramServerOptions,
-  type TelegramUpdate, type TelegramUser,
+  ApiError,
+  bad,
+  parseMultipart,
+  Waiters,
+  type Json,
+  type TelegramChat,
+  type TelegramFault,
+  type TelegramFaultMatch,
+  type TelegramRecordedRequest,
+  type TelegramServerOptions,
+  type TelegramUpdate,
+  type TelegramUser,
 } from "./telegram-bot-api-server-common.ts";
 import { TelegramChats } from "./telegram-bot-api-server-chats.ts";
 import { TelegramUpdates } from "./telegram-bot-api-server-updates.ts";
@@ -19,9 +28,16 @@ export type * from "./telegram-bot-api-server-common.ts";
 export async function startTelegramBotApiServer(options: TelegramServerOptions = {}) {
   const token = options.token ?? "123456:TEST-token_abcdefghijklmnopqrstuvwx";
   const botUser: TelegramUser = {
-    id: Number(token.split(":")[0]) || 123456, is_bot: true, first_name: "Tau Test Bot", username: "tau_test_bot",
-    can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false,
-    can_connect_to_business: false, has_main_web_app: false, ...options.botUser,
+    id: Number(token.split(":")[0]) || 123456,
+    is_bot: true,
+    first_name: "Tau Test Bot",
+    username: "tau_test_bot",
+    can_join_groups: true,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false,
+    can_connect_to_business: false,
+    has_main_web_app: false,
+    ...options.botUser,
   };
   let timeOffset = 0;
   const now = options.now ?? (() => Date.now() + timeOffset);
@@ -30,8 +46,17 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
   const waiters = new Waiters();
   const changed = waiters.changed;
 
-  function reply(res: http.ServerResponse, rec: TelegramRecordedRequest | null, status: number, body: unknown, headers: Record<string, string> = {}) {
-    if (rec) { rec.status = status; rec.response = body; }
+  function reply(
+    res: http.ServerResponse,
+    rec: TelegramRecordedRequest | null,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) {
+    if (rec) {
+      rec.status = status;
+      rec.response = body;
+    }
     if (!res.writableEnded && !res.destroyed) {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(body));
@@ -42,13 +67,26 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
   const chats = new TelegramChats(botUser, now, options.strictChats ?? false);
   for (const c of options.chats ?? []) chats.addChat(c);
   const updates = new TelegramUpdates({
-    now, changed, reply, maxLongPollSeconds: options.maxLongPollSeconds ?? 50, allowHttpWebhook: options.allowHttpWebhook ?? true,
-    webhookRetryDelayMs: options.webhookRetryDelayMs ?? 100, webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
+    now,
+    changed,
+    reply,
+    maxLongPollSeconds: options.maxLongPollSeconds ?? 50,
+    allowHttpWebhook: options.allowHttpWebhook ?? true,
+    webhookRetryDelayMs: options.webhookRetryDelayMs ?? 100,
+    webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
     firstUpdateId: options.firstUpdateId ?? 1000,
   });
 
   // ---- fault injection (matched by API method, case-insensitive; no method = next request of any kind)
-  type Fault = { kind: "fail" | "delay" | "reset"; method?: string; remaining: number; status?: number; body?: unknown; headers?: Record<string, string>; ms?: number };
+  type Fault = {
+    kind: "fail" | "delay" | "reset";
+    method?: string;
+    remaining: number;
+    status?: number;
+    body?: unknown;
+    headers?: Record<string, string>;
+    ms?: number;
+  };
   const faults: Fault[] = [];
   const faultMatch = (m: TelegramFaultMatch) => ({ remaining: m.count ?? 1, ...(m.method ? { method: m.method.toLowerCase() } : {}) });
   function takeFault(method: string | null): Fault | undefined {
@@ -66,7 +104,11 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
     if (raw.length === 0) return { params, files };
     if (ct.startsWith("application/json")) {
       let body: unknown;
-      try { body = JSON.parse(raw.toString("utf8")); } catch { throw bad("can't parse JSON encoded request body"); }
+      try {
+        body = JSON.parse(raw.toString("utf8"));
+      } catch {
+        throw bad("can't parse JSON encoded request body");
+      }
       if (body && typeof body === "object" && !Array.isArray(body)) Object.assign(params, body);
     } else if (ct.startsWith("application/x-www-form-urlencoded")) {
       Object.assign(params, Object.fromEntries(new URLSearchParams(raw.toString("utf8"))));
@@ -79,41 +121,80 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
     return { params, files };
   }
 
-  function handleApi(method: string, p: Json, upload: TelegramRecordedRequest["files"], res: http.ServerResponse, rec: TelegramRecordedRequest) {
+  function handleApi(
+    method: string,
+    p: Json,
+    upload: TelegramRecordedRequest["files"],
+    res: http.ServerResponse,
+    rec: TelegramRecordedRequest,
+  ) {
     const ok = (result: unknown, extra: Json = {}) => reply(res, rec, 200, { ok: true, result, ...extra });
     switch (method.toLowerCase()) {
-      case "getme": return ok(botUser);
-      case "logout": case "close": return ok(true);
-      case "setwebhook": return ok(true, { description: updates.setWebhook(p) });
-      case "deletewebhook": return ok(true, { description: updates.deleteWebhook(p) });
-      case "getwebhookinfo": return ok(updates.getWebhookInfo());
-      case "getupdates": { const r = updates.getUpdates(p, res, rec); if (r !== "parked") ok(r); return; }
-      case "sendmessage": return ok(chats.sendMessage(p));
-      case "sendphoto": return ok(chats.sendMedia("sendPhoto", p, upload));
-      case "senddocument": return ok(chats.sendMedia("sendDocument", p, upload));
-      case "editmessagetext": return ok(chats.editMessageText(p));
-      case "deletemessage": return ok(chats.deleteMessage(p));
-      case "sendchataction": chats.resolve(p["chat_id"]); return ok(true);
-      case "getchat": return ok({ ...chats.resolve(p["chat_id"]), accent_color_id: 0, max_reaction_count: 11 });
-      case "answercallbackquery": return ok(chats.answerCallbackQuery(p));
-      case "getfile": return ok(chats.getFile(p));
-      case "setmycommands": case "deletemycommands": commands.push({ method, ...p }); return ok(true);
-      default: return reply(res, rec, 404, { ok: false, error_code: 404, description: "Not Found" });
+      case "getme":
+        return ok(botUser);
+      case "logout":
+      case "close":
+        return ok(true);
+      case "setwebhook":
+        return ok(true, { description: updates.setWebhook(p) });
+      case "deletewebhook":
+        return ok(true, { description: updates.deleteWebhook(p) });
+      case "getwebhookinfo":
+        return ok(updates.getWebhookInfo());
+      case "getupdates": {
+        const r = updates.getUpdates(p, res, rec);
+        if (r !== "parked") ok(r);
+        return;
+      }
+      case "sendmessage":
+        return ok(chats.sendMessage(p));
+      case "sendphoto":
+        return ok(chats.sendMedia("sendPhoto", p, upload));
+      case "senddocument":
+        return ok(chats.sendMedia("sendDocument", p, upload));
+      case "editmessagetext":
+        return ok(chats.editMessageText(p));
+      case "deletemessage":
+        return ok(chats.deleteMessage(p));
+      case "sendchataction":
+        chats.resolve(p["chat_id"]);
+        return ok(true);
+      case "getchat":
+        return ok({ ...chats.resolve(p["chat_id"]), accent_color_id: 0, max_reaction_count: 11 });
+      case "answercallbackquery":
+        return ok(chats.answerCallbackQuery(p));
+      case "getfile":
+        return ok(chats.getFile(p));
+      case "setmycommands":
+      case "deletemycommands":
+        commands.push({ method, ...p });
+        return ok(true);
+      default:
+        return reply(res, rec, 404, { ok: false, error_code: 404, description: "Not Found" });
     }
   }
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => { void handle(req, res, Buffer.concat(chunks)); });
+    req.on("end", () => {
+      void handle(req, res, Buffer.concat(chunks));
+    });
   });
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const api = /^\/bot([^/]+)\/(?:test\/)?([A-Za-z0-9_]+)\/?$/.exec(url.pathname);
     const file = /^\/file\/bot([^/]+)\/(?:test\/)?(.+)$/.exec(url.pathname);
     const rec: TelegramRecordedRequest = {
-      httpMethod: req.method ?? "GET", path: url.pathname, token: api?.[1] ?? file?.[1] ?? null,
-      method: api?.[2] ?? null, params: {}, files: {}, headers: req.headers, rawBody: raw.toString("utf8"), at: now(),
+      httpMethod: req.method ?? "GET",
+      path: url.pathname,
+      token: api?.[1] ?? file?.[1] ?? null,
+      method: api?.[2] ?? null,
+      params: {},
+      files: {},
+      headers: req.headers,
+      rawBody: raw.toString("utf8"),
+      at: now(),
     };
     requests.push(rec);
     changed();
@@ -121,11 +202,22 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
       if (!api && !file) return reply(res, rec, 404, { ok: false, error_code: 404, description: "Not Found" });
       if (rec.token !== token) return reply(res, rec, 401, { ok: false, error_code: 401, description: "Unauthorized" });
       const fault = takeFault(rec.method);
-      if (fault?.kind === "reset") { req.socket.destroy(); rec.status = 0; changed(); return; }
+      if (fault?.kind === "reset") {
+        req.socket.destroy();
+        rec.status = 0;
+        changed();
+        return;
+      }
       if (fault?.kind === "delay") await new Promise((r) => setTimeout(r, fault.ms));
       if (fault?.kind === "fail") {
         const status = fault.status ?? 500;
-        return reply(res, rec, status, fault.body ?? { ok: false, error_code: status, description: http.STATUS_CODES[status] ?? "Error" }, fault.headers);
+        return reply(
+          res,
+          rec,
+          status,
+          fault.body ?? { ok: false, error_code: status, description: http.STATUS_CODES[status] ?? "Error" },
+          fault.headers,
+        );
       }
       if (file) {
         const content = chats.fileByPath(decodeURIComponent(file[2]!));
@@ -141,7 +233,12 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
       handleApi(rec.method!, params, files, res, rec);
     } catch (e) {
       if (e instanceof ApiError) {
-        return reply(res, rec, e.status, { ok: false, error_code: e.status, description: e.description, ...(e.parameters ? { parameters: e.parameters } : {}) });
+        return reply(res, rec, e.status, {
+          ok: false,
+          error_code: e.status,
+          description: e.description,
+          ...(e.parameters ? { parameters: e.parameters } : {}),
+        });
       }
       return reply(res, rec, 500, { ok: false, error_code: 500, description: `Internal Server Error: ${(e as Error).message}` });
     }
@@ -166,7 +263,9 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
     webhookDeliveries: updates.webhookDeliveries,
     commands,
     /** Requests for one API method (case-insensitive). */
-    callsTo(method: string) { return requests.filter((r) => r.method?.toLowerCase() === method.toLowerCase()); },
+    callsTo(method: string) {
+      return requests.filter((r) => r.method?.toLowerCase() === method.toLowerCase());
+    },
     /** Queues an update (update_id assigned if missing), waking a parked getUpdates or delivering to the webhook; undefined if filtered by allowed_updates. */
     pushUpdate(update: Omit<TelegramUpdate, "update_id"> & { update_id?: number }): number | undefined {
       chats.noteInbound(update as TelegramUpdate);
@@ -181,34 +280,67 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
     waitForRequest(pred: (r: TelegramRecordedRequest) => boolean, timeoutMs = 5000) {
       return waiters.waitUntil(() => requests.find(pred), timeoutMs, "matching request");
     },
-    waitForParkedPoll(timeoutMs = 5000) { return waiters.waitUntil(() => updates.isPollParked, timeoutMs, "a parked getUpdates"); },
+    waitForParkedPoll(timeoutMs = 5000) {
+      return waiters.waitUntil(() => updates.isPollParked, timeoutMs, "a parked getUpdates");
+    },
     addChat: (chat: TelegramChat) => chats.addChat(chat),
     /** 403 "Forbidden: bot was blocked by the user" (§1.7). */
-    blockChat(id: number) { chats.forbid(id, "Forbidden: bot was blocked by the user"); },
-    unblockChat(id: number) { chats.unforbid(id); },
+    blockChat(id: number) {
+      chats.forbid(id, "Forbidden: bot was blocked by the user");
+    },
+    unblockChat(id: number) {
+      chats.unforbid(id);
+    },
     /** Any other 403, e.g. "Forbidden: bot was kicked from the group chat" or "Forbidden: user is deactivated". */
-    forbid(id: number, description = "Forbidden: bot was kicked from the group chat") { chats.forbid(id, description); },
+    forbid(id: number, description = "Forbidden: bot was kicked from the group chat") {
+      chats.forbid(id, description);
+    },
     /** Old id answers 400 "group chat was upgraded to a supergroup chat" + parameters.migrate_to_chat_id (§1.4). */
-    migrateChat(oldId: number, newId: number, title?: string) { chats.migrate(oldId, newId, title); },
+    migrateChat(oldId: number, newId: number, title?: string) {
+      chats.migrate(oldId, newId, title);
+    },
     /** 400 "Bad Request: chat not found" for this chat from now on. */
-    forgetChat(id: number) { chats.forget(id); },
+    forgetChat(id: number) {
+      chats.forget(id);
+    },
     /** Marks the chat as a forum with this topic; other message_thread_ids then get "message thread not found". */
-    addForumTopic(chatId: number, threadId: number) { chats.addForumTopic(chatId, threadId); },
+    addForumTopic(chatId: number, threadId: number) {
+      chats.addForumTopic(chatId, threadId);
+    },
     addFile: (f: Parameters<TelegramChats["addFile"]>[0]) => chats.addFile(f),
-    expireCallbackQuery(id: string) { chats.expireCallbackQuery(id); },
-    failNext(f: TelegramFault) { faults.push({ kind: "fail", ...faultMatch(f), status: f.status, body: f.body, headers: f.headers }); },
+    expireCallbackQuery(id: string) {
+      chats.expireCallbackQuery(id);
+    },
+    failNext(f: TelegramFault) {
+      faults.push({ kind: "fail", ...faultMatch(f), status: f.status, body: f.body, headers: f.headers });
+    },
     /** 429 with the exact Bot API flood body (§1.7). */
     rateLimitNext(retryAfter: number, m: TelegramFaultMatch = {}) {
       faults.push({
-        kind: "fail", ...faultMatch(m), status: 429,
-        body: { ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } },
+        kind: "fail",
+        ...faultMatch(m),
+        status: 429,
+        body: {
+          ok: false,
+          error_code: 429,
+          description: `Too Many Requests: retry after ${retryAfter}`,
+          parameters: { retry_after: retryAfter },
+        },
       });
     },
-    delayNext(ms: number, m: TelegramFaultMatch = {}) { faults.push({ kind: "delay", ms, ...faultMatch(m) }); },
+    delayNext(ms: number, m: TelegramFaultMatch = {}) {
+      faults.push({ kind: "delay", ms, ...faultMatch(m) });
+    },
     /** Destroys the socket instead of answering. */
-    resetNext(m: TelegramFaultMatch = {}) { faults.push({ kind: "reset", ...faultMatch(m) }); },
-    clearFaults() { faults.length = 0; },
-    advanceTime(ms: number) { timeOffset += ms; },
+    resetNext(m: TelegramFaultMatch = {}) {
+      faults.push({ kind: "reset", ...faultMatch(m) });
+    },
+    clearFaults() {
+      faults.length = 0;
+    },
+    advanceTime(ms: number) {
+      timeOffset += ms;
+    },
     close(): Promise<void> {
       updates.close();
       return new Promise((resolve) => {

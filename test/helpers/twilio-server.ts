@@ -190,7 +190,8 @@ export async function startTwilioServer(opts: StartTwilioServerOptions = {}): Pr
     if (from && !validFrom(from)) return twilioError(400, 21212, `Invalid From Number (caller ID): ${from}`);
     if (!body && media.length === 0 && !form.get("ContentSid")) return twilioError(400, 21602, "Message body is required.");
     if ([...body].length > 1600) return twilioError(400, 21617, "The concatenated message body exceeds the 1600 character limit.");
-    if (optedOut.has(to.replace(/^(whatsapp|messenger|rcs):/, ""))) return twilioError(400, 21610, "Attempt to send to unsubscribed recipient");
+    if (optedOut.has(to.replace(/^(whatsapp|messenger|rcs):/, "")))
+      return twilioError(400, 21610, "Attempt to send to unsubscribed recipient");
 
     const sid = `SM${crypto.randomBytes(16).toString("hex")}`;
     const now = rfc2822(new Date());

@@ -37,15 +37,30 @@ export function inboundMessage(spec: InboundMessageSpec): Json {
   const { from, id, timestamp, type, text, ...rest } = spec;
   const t = type ?? "text";
   return {
-    from, id: id ?? wamid(), timestamp: String(timestamp ?? Math.floor(Date.now() / 1000)), type: t,
+    from,
+    id: id ?? wamid(),
+    timestamp: String(timestamp ?? Math.floor(Date.now() / 1000)),
+    type: t,
     ...(t === "text" ? { text: { body: text ?? "" } } : {}),
     ...rest,
   };
 }
 
 /** A `statuses[]` entry (§3.5). */
-export function statusUpdate(s: { id: string; status: "sent" | "delivered" | "read" | "failed" | "played"; recipient_id: string; timestamp?: number | string; errors?: Json[] }): Json {
-  return { id: s.id, status: s.status, timestamp: String(s.timestamp ?? Math.floor(Date.now() / 1000)), recipient_id: s.recipient_id, ...(s.errors ? { errors: s.errors } : {}) };
+export function statusUpdate(s: {
+  id: string;
+  status: "sent" | "delivered" | "read" | "failed" | "played";
+  recipient_id: string;
+  timestamp?: number | string;
+  errors?: Json[];
+}): Json {
+  return {
+    id: s.id,
+    status: s.status,
+    timestamp: String(s.timestamp ?? Math.floor(Date.now() / 1000)),
+    recipient_id: s.recipient_id,
+    ...(s.errors ? { errors: s.errors } : {}),
+  };
 }
 
 export interface WebhookBodySpec {
@@ -65,10 +80,14 @@ export interface WebhookBodySpec {
 export function webhookBody(spec: WebhookBodySpec): string {
   const value: Json = {
     messaging_product: "whatsapp",
-    metadata: { display_phone_number: spec.displayPhoneNumber ?? DEFAULT_DISPLAY_NUMBER, phone_number_id: spec.phoneNumberId ?? DEFAULT_PHONE_NUMBER_ID },
+    metadata: {
+      display_phone_number: spec.displayPhoneNumber ?? DEFAULT_DISPLAY_NUMBER,
+      phone_number_id: spec.phoneNumberId ?? DEFAULT_PHONE_NUMBER_ID,
+    },
   };
   if (spec.messages?.length) {
-    const contacts: { wa_id: string; name?: string }[] = spec.contacts ?? [...new Set(spec.messages.map((m) => String(m["from"])))].map((wa_id) => ({ wa_id }));
+    const contacts: { wa_id: string; name?: string }[] =
+      spec.contacts ?? [...new Set(spec.messages.map((m) => String(m["from"])))].map((wa_id) => ({ wa_id }));
     value["contacts"] = contacts.map((c) => ({ profile: { name: c.name ?? `User ${c.wa_id.slice(-4)}` }, wa_id: c.wa_id }));
     value["messages"] = spec.messages;
   }
@@ -84,7 +103,12 @@ export function webhookBody(spec: WebhookBodySpec): string {
 export async function deliverWebhook(targetUrl: string, rawBody: string, appSecret: string, headers: Record<string, string> = {}) {
   const r = await fetch(targetUrl, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-hub-signature-256": signWebhook(appSecret, rawBody), "user-agent": "facebookexternalua", ...headers },
+    headers: {
+      "content-type": "application/json",
+      "x-hub-signature-256": signWebhook(appSecret, rawBody),
+      "user-agent": "facebookexternalua",
+      ...headers,
+    },
     body: rawBody,
   });
   return { status: r.status, text: await r.text() };

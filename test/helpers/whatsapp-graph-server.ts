@@ -69,21 +69,47 @@ const ERRORS: Record<number, { status: number; title: string; details?: string }
   100: { status: 400, title: "Invalid parameter" },
   190: { status: 401, title: "Invalid OAuth access token - Cannot parse access token" },
   80007: { status: 400, title: "Rate limit issues", details: "The WhatsApp Business Account has reached its rate limit." },
-  130429: { status: 400, title: "Rate limit hit", details: "Message failed to send because there were too many messages sent from this phone number in a short period of time" },
+  130429: {
+    status: 400,
+    title: "Rate limit hit",
+    details: "Message failed to send because there were too many messages sent from this phone number in a short period of time",
+  },
   131000: { status: 500, title: "Something went wrong", details: "Message failed to send due to an unknown error." },
   131009: { status: 400, title: "Parameter value is not valid" },
   131016: { status: 503, title: "Service unavailable", details: "A service is temporarily unavailable." },
-  131026: { status: 400, title: "Message Undeliverable", details: "Message failed to send because the recipient is not a valid WhatsApp user or uses an old client." },
-  131047: { status: 400, title: "Re-engagement message", details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number." },
-  131056: { status: 400, title: "(Business Account, Consumer Account) pair rate limit hit", details: "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time." },
+  131026: {
+    status: 400,
+    title: "Message Undeliverable",
+    details: "Message failed to send because the recipient is not a valid WhatsApp user or uses an old client.",
+  },
+  131047: {
+    status: 400,
+    title: "Re-engagement message",
+    details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+  },
+  131056: {
+    status: 400,
+    title: "(Business Account, Consumer Account) pair rate limit hit",
+    details:
+      "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
+  },
 };
 
 class GraphError extends Error {
-  constructor(readonly status: number, readonly body: Json, readonly headers: Record<string, string> = {}) { super(JSON.stringify(body)); }
+  constructor(
+    readonly status: number,
+    readonly body: Json,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(JSON.stringify(body));
+  }
 }
 const fbtrace = () => `A${crypto.randomBytes(11).toString("base64url")}`;
 /** The Graph error envelope (§3.7): message "(#code) title", type OAuthException, error_data.details, fbtrace_id. */
-export function graphError(code: number, opts: { details?: string; message?: string; subcode?: number; status?: number } = {}): { status: number; body: Json } {
+export function graphError(
+  code: number,
+  opts: { details?: string; message?: string; subcode?: number; status?: number } = {},
+): { status: number; body: Json } {
   const known = ERRORS[code];
   const details = opts.details ?? known?.details;
   const message = opts.message ?? (code === 190 ? known!.title : `(#${code}) ${known?.title ?? "Error"}`);
@@ -91,7 +117,9 @@ export function graphError(code: number, opts: { details?: string; message?: str
     status: opts.status ?? known?.status ?? 400,
     body: {
       error: {
-        message, type: "OAuthException", code,
+        message,
+        type: "OAuthException",
+        code,
         ...(details !== undefined ? { error_data: { messaging_product: "whatsapp", details } } : {}),
         ...(opts.subcode !== undefined ? { error_subcode: opts.subcode } : {}),
         fbtrace_id: fbtrace(),
@@ -105,12 +133,26 @@ const fail = (code: number, opts: Parameters<typeof graphError>[1] = {}) => {
 };
 const invalidParam = (details: string) => fail(100, { details });
 const digits = (s: string) => s.replace(/\D/g, "");
-const SEND_TYPES = ["audio", "contacts", "document", "image", "interactive", "location", "reaction", "sticker", "template", "text", "video"];
+const SEND_TYPES = [
+  "audio",
+  "contacts",
+  "document",
+  "image",
+  "interactive",
+  "location",
+  "reaction",
+  "sticker",
+  "template",
+  "text",
+  "video",
+];
 
 export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = {}) {
   const tokens = new Set(options.accessTokens ?? [DEFAULT_ACCESS_TOKEN]);
   const expiredTokens = new Set<string>();
-  const phoneNumbers = new Map((options.phoneNumbers ?? [{ id: DEFAULT_PHONE_NUMBER_ID, display_phone_number: DEFAULT_DISPLAY_NUMBER }]).map((p) => [p.id, p]));
+  const phoneNumbers = new Map(
+    (options.phoneNumbers ?? [{ id: DEFAULT_PHONE_NUMBER_ID, display_phone_number: DEFAULT_DISPLAY_NUMBER }]).map((p) => [p.id, p]),
+  );
   let timeOffset = 0;
   const now = options.now ?? (() => Date.now() + timeOffset);
   const enforceWindow = options.enforceWindow ?? true;
@@ -122,17 +164,31 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
   const undeliverable = new Set<string>();
 
   const listeners = new Set<() => void>();
-  const changed = () => { for (const l of [...listeners]) l(); };
+  const changed = () => {
+    for (const l of [...listeners]) l();
+  };
   function waitUntil<T>(cond: () => T | undefined | null | false, timeoutMs = 5000, what = "condition"): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const cleanup = () => { clearTimeout(timer); listeners.delete(check); };
+      const cleanup = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
       const check = () => {
         try {
           const v = cond();
-          if (v !== undefined && v !== null && v !== false) { cleanup(); resolve(v); }
-        } catch (e) { cleanup(); reject(e); }
+          if (v !== undefined && v !== null && v !== false) {
+            cleanup();
+            resolve(v);
+          }
+        } catch (e) {
+          cleanup();
+          reject(e);
+        }
       };
-      const timer = setTimeout(() => { cleanup(); reject(new Error(`whatsapp server: timed out after ${timeoutMs} ms waiting for ${what}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`whatsapp server: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
       listeners.add(check);
       check();
     });
@@ -145,14 +201,24 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
     const content = Buffer.isBuffer(m.content) ? m.content : Buffer.from(m.content);
     const entry = {
       id: m.id ?? String(1_000_000_000_000_000n + BigInt(crypto.randomInt(1, 2 ** 47))),
-      content, mime_type: m.mime_type ?? "image/jpeg", sha256: crypto.createHash("sha256").update(content).digest("hex"),
+      content,
+      mime_type: m.mime_type ?? "image/jpeg",
+      sha256: crypto.createHash("sha256").update(content).digest("hex"),
     };
     media.set(entry.id, entry);
     return { id: entry.id, mime_type: entry.mime_type, sha256: entry.sha256, file_size: content.length };
   }
 
   // ---- fault injection
-  type Fault = { kind: "fail" | "delay" | "reset"; match?: WhatsAppMatch; remaining: number; status?: number; body?: unknown; headers?: Record<string, string>; ms?: number };
+  type Fault = {
+    kind: "fail" | "delay" | "reset";
+    match?: WhatsAppMatch;
+    remaining: number;
+    status?: number;
+    body?: unknown;
+    headers?: Record<string, string>;
+    ms?: number;
+  };
   const faults: Fault[] = [];
   const matches = (m: WhatsAppMatch | undefined, r: WhatsAppRecordedRequest) =>
     m === undefined || (typeof m === "string" ? `${r.method} ${r.path}`.includes(m) : m(r));
@@ -165,12 +231,21 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
   }
   const faultMatch = (m: WhatsAppFaultMatch) => ({ remaining: m.count ?? 1, ...(m.match !== undefined ? { match: m.match } : {}) });
 
-  function reply(res: http.ServerResponse, rec: WhatsAppRecordedRequest, status: number, body: unknown, headers: Record<string, string> = {}) {
+  function reply(
+    res: http.ServerResponse,
+    rec: WhatsAppRecordedRequest,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) {
     rec.status = status;
     rec.response = body;
     if (!res.writableEnded && !res.destroyed) {
       if (Buffer.isBuffer(body)) res.writeHead(status, headers).end(body);
-      else res.writeHead(status, { "content-type": "application/json; charset=UTF-8", "x-fb-trace-id": fbtrace(), ...headers }).end(JSON.stringify(body));
+      else
+        res
+          .writeHead(status, { "content-type": "application/json; charset=UTF-8", "x-fb-trace-id": fbtrace(), ...headers })
+          .end(JSON.stringify(body));
     }
     changed();
   }
@@ -179,12 +254,21 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
     const h = req.headers["authorization"] ?? "";
     const m = /^Bearer\s+(.+)$/i.exec(h);
     const tok = m?.[1]?.trim();
-    const www = { "www-authenticate": 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token - Cannot parse access token"' };
+    const www = {
+      "www-authenticate": 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token - Cannot parse access token"',
+    };
     if (tok && expiredTokens.has(tok)) {
-      const e = graphError(190, { message: "Error validating access token: Session has expired on Friday, 01-Jan-21 00:00:00 PST. The current time is Saturday, 02-Jan-21 00:00:00 PST.", subcode: 463 });
+      const e = graphError(190, {
+        message:
+          "Error validating access token: Session has expired on Friday, 01-Jan-21 00:00:00 PST. The current time is Saturday, 02-Jan-21 00:00:00 PST.",
+        subcode: 463,
+      });
       throw new GraphError(e.status, e.body, www);
     }
-    if (!tok || !tokens.has(tok)) { const e = graphError(190); throw new GraphError(e.status, e.body, www); }
+    if (!tok || !tokens.has(tok)) {
+      const e = graphError(190);
+      throw new GraphError(e.status, e.body, www);
+    }
   }
 
   function unknownObject(id: string, method: string) {
@@ -197,29 +281,44 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
   // ---- POST /{phone-number-id}/messages (§3.6)
   function sendMessage(pnid: string, body: Json): Json {
     if (body["messaging_product"] === undefined) throw fail(100, { message: "(#100) The parameter messaging_product is required." });
-    if (body["messaging_product"] !== "whatsapp") throw fail(100, { message: `(#100) Param messaging_product must be one of {WHATSAPP} - got "${String(body["messaging_product"])}".` });
+    if (body["messaging_product"] !== "whatsapp")
+      throw fail(100, {
+        message: `(#100) Param messaging_product must be one of {WHATSAPP} - got "${String(body["messaging_product"])}".`,
+      });
     if (body["status"] !== undefined) {
       // Mark as read (+ typing indicator): {status:"read", message_id} → {success:true}
       if (body["status"] !== "read") throw invalidParam("Param status must be one of {READ}.");
       const id = body["message_id"];
       if (typeof id !== "string" || !id.startsWith("wamid.")) throw fail(131009, { details: "Invalid message_id" });
-      readReceipts.push({ phoneNumberId: pnid, message_id: id, ...(body["typing_indicator"] !== undefined ? { typing_indicator: body["typing_indicator"] } : {}) });
+      readReceipts.push({
+        phoneNumberId: pnid,
+        message_id: id,
+        ...(body["typing_indicator"] !== undefined ? { typing_indicator: body["typing_indicator"] } : {}),
+      });
       return { success: true };
     }
     const to = body["to"];
     if (typeof to !== "string" || to === "") throw fail(100, { message: "(#100) The parameter to is required." });
     const type = (body["type"] as string | undefined) ?? "text";
-    if (!SEND_TYPES.includes(type)) throw fail(100, { message: `(#100) Param type must be one of {${SEND_TYPES.map((t) => t.toUpperCase()).join(", ")}} - got "${type}".` });
+    if (!SEND_TYPES.includes(type))
+      throw fail(100, {
+        message: `(#100) Param type must be one of {${SEND_TYPES.map((t) => t.toUpperCase()).join(", ")}} - got "${type}".`,
+      });
     const payload = body[type] as Json | undefined;
     if (!payload || typeof payload !== "object") throw fail(100, { message: `(#100) The parameter ${type} is required.` });
     let text: string | undefined;
     if (type === "text") {
-      if (typeof payload["body"] !== "string" || payload["body"] === "") throw fail(100, { message: "(#100) The parameter text['body'] is required." });
+      if (typeof payload["body"] !== "string" || payload["body"] === "")
+        throw fail(100, { message: "(#100) The parameter text['body'] is required." });
       text = payload["body"];
       // §3.6: body max 4096 characters (unit undocumented; code points here, JS .length is the safe bound).
       if ([...text].length > 4096) throw invalidParam("Param text['body'] must be at most 4096 characters long.");
     }
-    if ((type === "image" || type === "video" || type === "document") && typeof payload["caption"] === "string" && [...(payload["caption"] as string)].length > 1024) {
+    if (
+      (type === "image" || type === "video" || type === "document") &&
+      typeof payload["caption"] === "string" &&
+      [...(payload["caption"] as string)].length > 1024
+    ) {
       throw invalidParam(`Param ${type}['caption'] must be at most 1024 characters long.`);
     }
     if (type === "template" && (typeof payload["name"] !== "string" || !(payload["language"] as Json | undefined)?.["code"])) {
@@ -234,21 +333,33 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
     }
     const id = wamid();
     sentMessages.push({ id, phoneNumberId: pnid, to, waId, type, body, ...(text !== undefined ? { text } : {}) });
-    return { messaging_product: "whatsapp", contacts: [{ input: to, wa_id: waId }], messages: [{ id, ...(type === "template" ? { message_status: "accepted" } : {}) }] };
+    return {
+      messaging_product: "whatsapp",
+      contacts: [{ input: to, wa_id: waId }],
+      messages: [{ id, ...(type === "template" ? { message_status: "accepted" } : {}) }],
+    };
   }
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => { void handle(req, res, Buffer.concat(chunks)); });
+    req.on("end", () => {
+      void handle(req, res, Buffer.concat(chunks));
+    });
   });
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const method = req.method ?? "GET";
     const vm = /^\/(v\d+\.\d+)(\/.*)$/.exec(url.pathname);
     const rec: WhatsAppRecordedRequest = {
-      method, path: vm ? vm[2]! : url.pathname, version: vm ? vm[1]! : null, query: Object.fromEntries(url.searchParams),
-      headers: req.headers, rawBody: raw.toString("utf8"), body: undefined, at: now(),
+      method,
+      path: vm ? vm[2]! : url.pathname,
+      version: vm ? vm[1]! : null,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      rawBody: raw.toString("utf8"),
+      body: undefined,
+      at: now(),
     };
     requests.push(rec);
     changed();
@@ -258,7 +369,12 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
       if (!dl && !vm) throw fail(100, { subcode: 33, message: "Unknown path components" });
       authenticate(req);
       const fault = takeFault(rec);
-      if (fault?.kind === "reset") { req.socket.destroy(); rec.status = 0; changed(); return; }
+      if (fault?.kind === "reset") {
+        req.socket.destroy();
+        rec.status = 0;
+        changed();
+        return;
+      }
       if (fault?.kind === "delay") await new Promise((r) => setTimeout(r, fault.ms));
       if (fault?.kind === "fail") {
         const e = graphError(1);
@@ -279,8 +395,12 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
         let body: Json;
         const ct = (req.headers["content-type"] ?? "").toLowerCase();
         try {
-          body = ct.startsWith("application/x-www-form-urlencoded") ? Object.fromEntries(new URLSearchParams(rec.rawBody)) : JSON.parse(rec.rawBody) as Json;
-        } catch { throw invalidParam("Request body is not valid JSON."); }
+          body = ct.startsWith("application/x-www-form-urlencoded")
+            ? Object.fromEntries(new URLSearchParams(rec.rawBody))
+            : (JSON.parse(rec.rawBody) as Json);
+        } catch {
+          throw invalidParam("Request body is not valid JSON.");
+        }
         rec.body = body;
         return reply(res, rec, 200, sendMessage(pnid, body));
       }
@@ -289,8 +409,13 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
         const phone = phoneNumbers.get(id);
         if (phone) {
           return reply(res, rec, 200, {
-            verified_name: phone.verified_name ?? "Tau Test", code_verification_status: "VERIFIED", display_phone_number: phone.display_phone_number,
-            quality_rating: "GREEN", platform_type: "CLOUD_API", throughput: { level: "STANDARD" }, id: phone.id,
+            verified_name: phone.verified_name ?? "Tau Test",
+            code_verification_status: "VERIFIED",
+            display_phone_number: phone.display_phone_number,
+            quality_rating: "GREEN",
+            platform_type: "CLOUD_API",
+            throughput: { level: "STANDARD" },
+            id: phone.id,
           });
         }
         const item = media.get(id);
@@ -298,8 +423,12 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
           const hash = crypto.randomBytes(16).toString("hex");
           mediaUrls.set(hash, { mediaId: id, expiresAt: now() + (options.mediaUrlTtlMs ?? 5 * 60_000) });
           return reply(res, rec, 200, {
-            messaging_product: "whatsapp", url: `${baseUrl}/media/${id}?ext=${Math.floor(now() / 1000) + 300}&hash=${hash}`,
-            mime_type: item.mime_type, sha256: item.sha256, file_size: item.content.length, id,
+            messaging_product: "whatsapp",
+            url: `${baseUrl}/media/${id}?ext=${Math.floor(now() / 1000) + 300}&hash=${hash}`,
+            mime_type: item.mime_type,
+            sha256: item.sha256,
+            file_size: item.content.length,
+            id,
           });
         }
         throw unknownObject(id, "get");
@@ -333,27 +462,54 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
       return waitUntil(() => requests.find(pred), timeoutMs, "matching request");
     },
     /** The user wrote to us at atMs (default now): opens the 24-hour window for free-form messages (§3.6). */
-    recordInbound(waId: string, atMs: number = now()) { lastInbound.set(digits(waId), atMs); },
+    recordInbound(waId: string, atMs: number = now()) {
+      lastInbound.set(digits(waId), atMs);
+    },
     /** Closes the customer-service window for this user (next free-form send → 131047). */
-    closeWindow(waId: string) { lastInbound.delete(digits(waId)); },
+    closeWindow(waId: string) {
+      lastInbound.delete(digits(waId));
+    },
     /** Sends to this user fail with 131026 (not on WhatsApp). */
-    markUndeliverable(waId: string) { undeliverable.add(digits(waId)); },
+    markUndeliverable(waId: string) {
+      undeliverable.add(digits(waId));
+    },
     addMedia,
-    addAccessToken(t: string) { tokens.add(t); },
+    addAccessToken(t: string) {
+      tokens.add(t);
+    },
     /** The token now gets 190 / subcode 463 "Session has expired". */
-    expireToken(t: string) { expiredTokens.add(t); },
+    expireToken(t: string) {
+      expiredTokens.add(t);
+    },
     failNext(f: WhatsAppFault) {
-      faults.push({ kind: "fail", ...faultMatch(f), ...(f.status !== undefined ? { status: f.status } : {}), body: f.body, headers: f.headers });
+      faults.push({
+        kind: "fail",
+        ...faultMatch(f),
+        ...(f.status !== undefined ? { status: f.status } : {}),
+        body: f.body,
+        headers: f.headers,
+      });
     },
     /** The next matching request gets the Graph error envelope for `code` (131056, 130429, 80007, 131000, …; §3.7). */
     failNextWithCode(code: number, o: WhatsAppFaultMatch & { status?: number; details?: string; subcode?: number } = {}) {
-      const e = graphError(code, { ...(o.details !== undefined ? { details: o.details } : {}), ...(o.subcode !== undefined ? { subcode: o.subcode } : {}) });
+      const e = graphError(code, {
+        ...(o.details !== undefined ? { details: o.details } : {}),
+        ...(o.subcode !== undefined ? { subcode: o.subcode } : {}),
+      });
       faults.push({ kind: "fail", ...faultMatch(o), status: o.status ?? e.status, body: e.body });
     },
-    delayNext(ms: number, m: WhatsAppFaultMatch = {}) { faults.push({ kind: "delay", ms, ...faultMatch(m) }); },
-    resetNext(m: WhatsAppFaultMatch = {}) { faults.push({ kind: "reset", ...faultMatch(m) }); },
-    clearFaults() { faults.length = 0; },
-    advanceTime(ms: number) { timeOffset += ms; },
+    delayNext(ms: number, m: WhatsAppFaultMatch = {}) {
+      faults.push({ kind: "delay", ms, ...faultMatch(m) });
+    },
+    resetNext(m: WhatsAppFaultMatch = {}) {
+      faults.push({ kind: "reset", ...faultMatch(m) });
+    },
+    clearFaults() {
+      faults.length = 0;
+    },
+    advanceTime(ms: number) {
+      timeOffset += ms;
+    },
     now,
     close(): Promise<void> {
       return new Promise((resolve) => {

@@ -18,14 +18,16 @@ describe("ingress reader", () => {
     expect(r.lines.map((l) => (l.ok ? l.text : l.code))).toEqual(['{"a":1}', '{"a":2}']);
     expect(r.cursor.offset).toBe(16);
     expect(r.cursor.line).toBe(2);
-    fs.appendFileSync(f, '3}\n');
+    fs.appendFileSync(f, "3}\n");
     const r2 = readLines(f, r.cursor, 10, 1024)!;
     expect(r2.lines.map((l) => (l.ok ? l.text : l.code))).toEqual(['{"a":3}']);
     expect(r2.lines[0]!.line).toBe(3);
   });
 
   it("reports oversized and non-UTF-8 lines with their line numbers and keeps going", () => {
-    const f = file(Buffer.concat([Buffer.from('{"ok":1}\n' + "z".repeat(3000) + "\n"), Buffer.from([0xc3, 0x28, 0x0a]), Buffer.from('{"ok":4}\n')]));
+    const f = file(
+      Buffer.concat([Buffer.from('{"ok":1}\n' + "z".repeat(3000) + "\n"), Buffer.from([0xc3, 0x28, 0x0a]), Buffer.from('{"ok":4}\n')]),
+    );
     const r = readLines(f, null, 10, 1024)!;
     expect(r.lines.map((l) => (l.ok ? `${l.line}:${l.text}` : `${l.line}:${l.code}`))).toEqual([
       '1:{"ok":1}',
@@ -83,4 +85,3 @@ describe("countLinesAfterMemo", () => {
     }
   });
 });
-

@@ -38,7 +38,10 @@ describe("ingress writer", () => {
     const dir = path.join(tmp(), "ingress");
     const w = createIngressWriter({ ingressDir: dir, maxLineBytes: 1 << 20 });
     const bad = { ...makeEnvelope(), chat_type: "supergroup" } as unknown as ReturnType<typeof makeEnvelope>;
-    await expect(w.append("telegram", [makeEnvelope({ event_id: "telegram:6112:u:1" }), bad])).rejects.toMatchObject({ code: "INGRESS_ENVELOPE_INVALID", reason: "ingress_envelope_invalid" });
+    await expect(w.append("telegram", [makeEnvelope({ event_id: "telegram:6112:u:1" }), bad])).rejects.toMatchObject({
+      code: "INGRESS_ENVELOPE_INVALID",
+      reason: "ingress_envelope_invalid",
+    });
     await w.append("telegram", [makeEnvelope({ event_id: "telegram:6112:u:2" })]);
     await w.close();
     const lines = fs.readFileSync(path.join(dir, "telegram.ndjson"), "utf8").trimEnd().split("\n");
@@ -48,7 +51,10 @@ describe("ingress writer", () => {
   it("refuses a line over max_line_bytes", async () => {
     const dir = path.join(tmp(), "ingress");
     const w = createIngressWriter({ ingressDir: dir, maxLineBytes: 2048 });
-    await expect(w.append("telegram", [makeEnvelope({ text: "x".repeat(4000) })])).rejects.toMatchObject({ code: "INGRESS_LINE_TOO_LARGE", reason: "ingress_line_too_large" });
+    await expect(w.append("telegram", [makeEnvelope({ text: "x".repeat(4000) })])).rejects.toMatchObject({
+      code: "INGRESS_LINE_TOO_LARGE",
+      reason: "ingress_line_too_large",
+    });
     await w.close();
   });
 
@@ -59,19 +65,35 @@ describe("ingress writer", () => {
     fs.renameSync(path.join(dir, "telegram.ndjson"), path.join(dir, "old.ndjson"));
     await w.append("telegram", [makeEnvelope({ event_id: "telegram:6112:u:2" })]);
     await w.close();
-    expect(fs.readFileSync(path.join(dir, "telegram.ndjson"), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l).event_id)).toEqual(["telegram:6112:u:2"]);
-    expect(fs.readFileSync(path.join(dir, "old.ndjson"), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l).event_id)).toEqual(["telegram:6112:u:1"]);
+    expect(
+      fs
+        .readFileSync(path.join(dir, "telegram.ndjson"), "utf8")
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l).event_id),
+    ).toEqual(["telegram:6112:u:2"]);
+    expect(
+      fs
+        .readFileSync(path.join(dir, "old.ndjson"), "utf8")
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l).event_id),
+    ).toEqual(["telegram:6112:u:1"]);
   });
 
   it("never interleaves lines from concurrent writer processes", async () => {
     const dir = path.join(tmp(), "ingress");
     const script = path.resolve("test/helpers/writer-child.ts");
-    const children = Array.from({ length: 4 }, (_, p) =>
-      new Promise<number>((resolve, reject) => {
-        const c = spawn(process.execPath, ["--import", "tsx", script, dir, String(p), "300"], { stdio: ["ignore", "inherit", "inherit"] });
-        c.on("error", reject);
-        c.on("exit", (code) => resolve(code ?? -1));
-      }),
+    const children = Array.from(
+      { length: 4 },
+      (_, p) =>
+        new Promise<number>((resolve, reject) => {
+          const c = spawn(process.execPath, ["--import", "tsx", script, dir, String(p), "300"], {
+            stdio: ["ignore", "inherit", "inherit"],
+          });
+          c.on("error", reject);
+          c.on("exit", (code) => resolve(code ?? -1));
+        }),
     );
     expect(await Promise.all(children)).toEqual([0, 0, 0, 0]);
     const lines = fs.readFileSync(path.join(dir, "telegram.ndjson"), "utf8").trimEnd().split("\n");

@@ -21,7 +21,8 @@ function fileWith(text: string): string {
   return file;
 }
 
-const line = (outboxId: string, chunk = 0) => JSON.stringify({ receipt_id: dryRunReceiptId(outboxId, chunk), outbox_id: outboxId, chunk }) + "\n";
+const line = (outboxId: string, chunk = 0) =>
+  JSON.stringify({ receipt_id: dryRunReceiptId(outboxId, chunk), outbox_id: outboxId, chunk }) + "\n";
 const markOf = (file: string, size: number) => dryRunWrittenMark({ ino: fs.statSync(file).ino, after: size });
 
 describe("settleDryRunFile", () => {

@@ -17,7 +17,13 @@ import { startSmtpSink, type SmtpSinkHandle } from "../helpers/smtp-sink.ts";
 import { openMailHome, stackYaml, type MailHome } from "../capabilities/mail/support.ts";
 
 const T0 = 1_763_712_000_000;
-const target = (to: string, replyTo: string | null = "<orig-1@vendor.example.net>"): ReplyTarget => ({ transport: "email", account_id: "ops", conversation_id: to, thread_id: null, reply_to: replyTo });
+const target = (to: string, replyTo: string | null = "<orig-1@vendor.example.net>"): ReplyTarget => ({
+  transport: "email",
+  account_id: "ops",
+  conversation_id: to,
+  thread_id: null,
+  reply_to: replyTo,
+});
 
 describe("email replies over SMTP (provider mode)", () => {
   let dc: DovecotHandle;
@@ -35,16 +41,38 @@ describe("email replies over SMTP (provider mode)", () => {
   });
 
   function rig(mode: "live-pilot" | "simulation", env?: Record<string, string>) {
-    const mh = openMailHome(stackYaml({ mode, imapPort: dc.imapPort, smtpPort: sink.port }), env, "outbound:\n  mode: provider\n  max_attempts: 3\n");
+    const mh = openMailHome(
+      stackYaml({ mode, imapPort: dc.imapPort, smtpPort: sink.port }),
+      env,
+      "outbound:\n  mode: provider\n  max_attempts: 3\n",
+    );
     homes.push(mh);
     const { app } = mh;
-    const provider = createProviderDelivery({ store: app.store, senders: createProviderSenders(app.config, (id) => lookupSecret(app, id), mh.policiesDir), retry: app.config.outbound, clock: () => T0, random: () => 0.5 });
-    const delivery = createDelivery({ store: app.store, senders: createSenders(app.config), dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"), provider, clock: () => T0 });
+    const provider = createProviderDelivery({
+      store: app.store,
+      senders: createProviderSenders(app.config, (id) => lookupSecret(app, id), mh.policiesDir),
+      retry: app.config.outbound,
+      clock: () => T0,
+      random: () => 0.5,
+    });
+    const delivery = createDelivery({
+      store: app.store,
+      senders: createSenders(app.config),
+      dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
+      provider,
+      clock: () => T0,
+    });
     let n = 0;
     return {
       app,
       queue: (t: ReplyTarget, text: string) =>
-        app.store.atomically(() => queueReplies(app.store, `email:ops:test:${++n}`, t, [{ purpose: "responder", text }], { mode: "provider", maxChars: 4096, now: T0 }))[0]!,
+        app.store.atomically(() =>
+          queueReplies(app.store, `email:ops:test:${++n}`, t, [{ purpose: "responder", text }], {
+            mode: "provider",
+            maxChars: 4096,
+            now: T0,
+          }),
+        )[0]!,
       deliver: () => delivery.deliverPending(),
     };
   }

@@ -34,7 +34,9 @@ interface Rig {
   deliver(): Promise<{ rows: number; chunks: number; held: number }>;
   queue(target: ReplyTarget, text: string, eventId?: string): string;
   row(id: string): { status: string; reason: string | null; attempts: number; next_attempt_at_ms: number };
-  chunks(id: string): { idx: number; body: string; status: string; reason: string | null; receipt: string | null; provider_message_id: string | null }[];
+  chunks(
+    id: string,
+  ): { idx: number; body: string; status: string; reason: string | null; receipt: string | null; provider_message_id: string | null }[];
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -58,7 +60,13 @@ function rig(senders: ProviderSender[], maxChars?: number): Rig {
     clock: () => now.ms,
     random: () => 0.5,
   });
-  const delivery = createDelivery({ store: app.store, senders: createSenders(app.config), dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"), provider, clock: () => now.ms });
+  const delivery = createDelivery({
+    store: app.store,
+    senders: createSenders(app.config),
+    dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
+    provider,
+    clock: () => now.ms,
+  });
   let n = 0;
   return {
     home,
@@ -66,7 +74,13 @@ function rig(senders: ProviderSender[], maxChars?: number): Rig {
     now,
     deliver: () => delivery.deliverPending(),
     queue(target, text, eventId = `test:event:${++n}`) {
-      return app.store.atomically(() => queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: app.config.outbound.max_chars, now: now.ms }))[0]!;
+      return app.store.atomically(() =>
+        queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], {
+          mode: "provider",
+          maxChars: app.config.outbound.max_chars,
+          now: now.ms,
+        }),
+      )[0]!;
     },
     row: (id) => app.store.outbox.get(id)!,
     chunks: (id) => app.store.outbox.chunksOf(id),
@@ -89,13 +103,36 @@ async function whatsapp(): Promise<WhatsAppGraphServer> {
   return s;
 }
 
-const tgTarget = (conversation_id = "-1001234", extra: Partial<ReplyTarget> = {}): ReplyTarget => ({ transport: "telegram", account_id: "6112", conversation_id, thread_id: null, reply_to: null, ...extra });
-const dcTarget = (extra: Partial<ReplyTarget> = {}): ReplyTarget => ({ transport: "discord", account_id: "1100000000000000001", conversation_id: DEFAULT_CHANNEL_ID, thread_id: null, reply_to: null, ...extra });
-const waTarget = (extra: Partial<ReplyTarget> = {}): ReplyTarget => ({ transport: "whatsapp", account_id: "106540352242922", conversation_id: "16505551234", thread_id: null, reply_to: null, ...extra });
+const tgTarget = (conversation_id = "-1001234", extra: Partial<ReplyTarget> = {}): ReplyTarget => ({
+  transport: "telegram",
+  account_id: "6112",
+  conversation_id,
+  thread_id: null,
+  reply_to: null,
+  ...extra,
+});
+const dcTarget = (extra: Partial<ReplyTarget> = {}): ReplyTarget => ({
+  transport: "discord",
+  account_id: "1100000000000000001",
+  conversation_id: DEFAULT_CHANNEL_ID,
+  thread_id: null,
+  reply_to: null,
+  ...extra,
+});
+const waTarget = (extra: Partial<ReplyTarget> = {}): ReplyTarget => ({
+  transport: "whatsapp",
+  account_id: "106540352242922",
+  conversation_id: "16505551234",
+  thread_id: null,
+  reply_to: null,
+  ...extra,
+});
 
-const tgSender = (s: TelegramBotApiServer, token: string | null = s.token) => createTelegramSender({ apiRoot: s.url, token: () => token, timeoutMs: 2000 });
+const tgSender = (s: TelegramBotApiServer, token: string | null = s.token) =>
+  createTelegramSender({ apiRoot: s.url, token: () => token, timeoutMs: 2000 });
 const dcSender = (s: DiscordServer, timeoutMs = 2000) => createDiscordSender({ apiRoot: `${s.url}/api`, token: () => s.token, timeoutMs });
-const waSender = (s: WhatsAppGraphServer) => createWhatsAppSender({ apiRoot: `${s.url}/v23.0`, token: () => s.accessToken, timeoutMs: 2000 });
+const waSender = (s: WhatsAppGraphServer) =>
+  createWhatsAppSender({ apiRoot: `${s.url}/v23.0`, token: () => s.accessToken, timeoutMs: 2000 });
 
 describe("provider delivery: success", () => {
   it("Telegram: sends the dry-run request shape and records the provider message id", async () => {
@@ -108,7 +145,12 @@ describe("provider delivery: success", () => {
     expect(c).toMatchObject({ status: "sent", reason: "delivery_sent", provider_message_id: "-1001234:1" });
     expect(JSON.parse(c!.receipt!)).toEqual({ state: "sent", at_ms: T0 });
     const call = tg.callsTo("sendMessage")[0]!;
-    expect(call.params).toEqual({ chat_id: -1001234, text: "hello from tau", message_thread_id: 77, reply_parameters: { message_id: 311, allow_sending_without_reply: true } });
+    expect(call.params).toEqual({
+      chat_id: -1001234,
+      text: "hello from tau",
+      message_thread_id: 77,
+      reply_parameters: { message_id: 311, allow_sending_without_reply: true },
+    });
     expect(r.app.store.counters.all()["deliveries.delivery_sent"]).toBe(1);
   });
 
@@ -121,7 +163,12 @@ describe("provider delivery: success", () => {
     expect(dc.sentMessages).toHaveLength(1);
     const post = dc.requests.find((q) => q.method === "POST")!;
     expect(post.path).toBe(`/channels/${DEFAULT_CHANNEL_ID}/messages`);
-    expect(post.body).toEqual({ content: "hi @everyone", allowed_mentions: { parse: [], replied_user: false }, nonce: `${id.slice(3, 21)}-0`, enforce_nonce: true });
+    expect(post.body).toEqual({
+      content: "hi @everyone",
+      allowed_mentions: { parse: [], replied_user: false },
+      nonce: `${id.slice(3, 21)}-0`,
+      enforce_nonce: true,
+    });
     expect(r.chunks(id)[0]!.provider_message_id).toBe((post.response as { id: string }).id);
   });
 
@@ -135,7 +182,14 @@ describe("provider delivery: success", () => {
     expect(wa.sentMessages).toHaveLength(1);
     const req = wa.requests.find((q) => q.method === "POST")!;
     expect(req.headers["authorization"]).toBe(`Bearer ${wa.accessToken}`);
-    expect(req.body).toEqual({ messaging_product: "whatsapp", recipient_type: "individual", to: "16505551234", type: "text", text: { preview_url: false, body: "got it" }, context: { message_id: "wamid.IN1" } });
+    expect(req.body).toEqual({
+      messaging_product: "whatsapp",
+      recipient_type: "individual",
+      to: "16505551234",
+      type: "text",
+      text: { preview_url: false, body: "got it" },
+      context: { message_id: "wamid.IN1" },
+    });
     expect(r.chunks(id)[0]!.provider_message_id).toBe(wa.sentMessages[0]!.id);
   });
 });
@@ -168,7 +222,9 @@ describe("provider delivery: retries", () => {
     tg.rateLimitNext(3, { method: "sendMessage" });
     const id = r.queue(tgTarget(), "flood");
     await r.deliver();
-    expect(r.row(id)).toEqual(expect.objectContaining({ status: "retry_scheduled", reason: "delivery_rate_limited", attempts: 1, next_attempt_at_ms: T0 + 3000 }));
+    expect(r.row(id)).toEqual(
+      expect.objectContaining({ status: "retry_scheduled", reason: "delivery_rate_limited", attempts: 1, next_attempt_at_ms: T0 + 3000 }),
+    );
     expect(r.chunks(id)[0]).toMatchObject({ status: "retry_scheduled", reason: "delivery_rate_limited" });
     r.now.ms = T0 + 2999;
     expect(await r.deliver()).toEqual({ rows: 0, chunks: 0, held: 0 });
@@ -186,7 +242,12 @@ describe("provider delivery: retries", () => {
     const id = r.queue(dcTarget(), "slow down");
     await r.deliver();
     // jitter 0.5 × 1000 = 500 > 300 ms: the longer wait wins.
-    expect(r.row(id)).toMatchObject({ status: "retry_scheduled", reason: "delivery_rate_limited", attempts: 1, next_attempt_at_ms: T0 + 500 });
+    expect(r.row(id)).toMatchObject({
+      status: "retry_scheduled",
+      reason: "delivery_rate_limited",
+      attempts: 1,
+      next_attempt_at_ms: T0 + 500,
+    });
     expect(dc.requests.filter((q) => q.method === "POST")).toHaveLength(1);
     // REST also remembers the exhausted bucket (real time); while it holds the request back no attempt is used.
     const deadline = Date.now() + 5000;
@@ -207,7 +268,12 @@ describe("provider delivery: retries", () => {
     wa.failNextWithCode(130429, { match: "/messages" });
     const id = r.queue(waTarget(), "burst");
     await r.deliver();
-    expect(r.row(id)).toMatchObject({ status: "retry_scheduled", reason: "delivery_rate_limited", attempts: 1, next_attempt_at_ms: T0 + 500 });
+    expect(r.row(id)).toMatchObject({
+      status: "retry_scheduled",
+      reason: "delivery_rate_limited",
+      attempts: 1,
+      next_attempt_at_ms: T0 + 500,
+    });
     r.now.ms = T0 + 500;
     await r.deliver();
     expect(r.row(id)).toMatchObject({ status: "sent", attempts: 2 });
@@ -220,7 +286,12 @@ describe("provider delivery: retries", () => {
     tg.failNext({ method: "sendMessage", status: 500, count: 3 });
     const id = r.queue(tgTarget(), "are you there");
     await r.deliver();
-    expect(r.row(id)).toMatchObject({ status: "retry_scheduled", reason: "delivery_provider_unavailable", attempts: 1, next_attempt_at_ms: T0 + 500 });
+    expect(r.row(id)).toMatchObject({
+      status: "retry_scheduled",
+      reason: "delivery_provider_unavailable",
+      attempts: 1,
+      next_attempt_at_ms: T0 + 500,
+    });
     r.now.ms = T0 + 500;
     await r.deliver();
     expect(r.row(id)).toMatchObject({ status: "retry_scheduled", attempts: 2, next_attempt_at_ms: T0 + 500 + 1000 });
@@ -228,7 +299,11 @@ describe("provider delivery: retries", () => {
     await r.deliver();
     expect(r.row(id)).toMatchObject({ status: "dead_letter", reason: "delivery_provider_unavailable", attempts: 3, next_attempt_at_ms: 0 });
     expect(r.chunks(id)[0]).toMatchObject({ status: "dead_letter", reason: "delivery_provider_unavailable" });
-    expect(JSON.parse(r.chunks(id)[0]!.receipt!)).toEqual({ state: null, at_ms: T0 + 1500, last_error: { code: "delivery_provider_unavailable", status: 500, detail: "sendMessage 500: Internal Server Error" } });
+    expect(JSON.parse(r.chunks(id)[0]!.receipt!)).toEqual({
+      state: null,
+      at_ms: T0 + 1500,
+      last_error: { code: "delivery_provider_unavailable", status: 500, detail: "sendMessage 500: Internal Server Error" },
+    });
     expect(r.app.store.counters.all()).toMatchObject({ "deliveries.delivery_provider_unavailable": 3, "deliveries.dead_letter": 1 });
     r.now.ms = T0 + 10_000_000;
     expect((await r.deliver()).rows).toBe(0);
@@ -286,7 +361,12 @@ describe("provider delivery: multi-chunk replies resume at the first unsent chun
     await r.deliver();
     expect(r.chunks(id).map((c) => c.status)).toEqual(["sent", "sent", "sent"]);
     // (a faulted request is recorded before its body is parsed: read the raw body)
-    expect(tg.callsTo("sendMessage").map((q) => (JSON.parse(q.rawBody) as { text: string }).text)).toEqual(["alpha one", "beta two", "beta two", "gamma three"]);
+    expect(tg.callsTo("sendMessage").map((q) => (JSON.parse(q.rawBody) as { text: string }).text)).toEqual([
+      "alpha one",
+      "beta two",
+      "beta two",
+      "gamma three",
+    ]);
     expect(tg.sentMessages.map((m) => m.text)).toEqual(["alpha one", "beta two", "gamma three"]);
     expect(r.chunks(id).map((c) => c.provider_message_id)).toEqual(["-1001234:1", "-1001234:2", "-1001234:3"]);
   });
@@ -345,7 +425,11 @@ describe("provider delivery: ambiguous sends", () => {
     await r.deliver();
     expect(r.row(id)).toMatchObject({ status: "sent", attempts: 2 });
     // Both POSTs (the delayed first one included) have been answered by now or soon; then count.
-    await dc.waitUntil(() => dc.requests.filter((q) => q.method === "POST" && q.status !== undefined).length === 2, 5000, "both POSTs answered");
+    await dc.waitUntil(
+      () => dc.requests.filter((q) => q.method === "POST" && q.status !== undefined).length === 2,
+      5000,
+      "both POSTs answered",
+    );
     const posts = dc.requests.filter((q) => q.method === "POST").map((q) => (q.body as { nonce: string }).nonce);
     expect(posts).toHaveLength(2);
     expect(posts[0]).toBe(posts[1]);
@@ -353,10 +437,17 @@ describe("provider delivery: ambiguous sends", () => {
   });
 
   it("a connection refused before anything was written → delivery_transport_error, retried", async () => {
-    const r = rig([createTelegramSender({ apiRoot: "http://127.0.0.1:1", token: () => "123456:REFUSED-token_abcdefghijklmnopqrstu", timeoutMs: 2000 })]);
+    const r = rig([
+      createTelegramSender({ apiRoot: "http://127.0.0.1:1", token: () => "123456:REFUSED-token_abcdefghijklmnopqrstu", timeoutMs: 2000 }),
+    ]);
     const id = r.queue(tgTarget(), "nobody home");
     await r.deliver();
-    expect(r.row(id)).toMatchObject({ status: "retry_scheduled", reason: "delivery_transport_error", attempts: 1, next_attempt_at_ms: T0 + 500 });
+    expect(r.row(id)).toMatchObject({
+      status: "retry_scheduled",
+      reason: "delivery_transport_error",
+      attempts: 1,
+      next_attempt_at_ms: T0 + 500,
+    });
   });
 
   it("after a crash mid-send: the in-flight chunk becomes unknown (Telegram) but is simply re-sent (Discord nonce)", async () => {
@@ -426,7 +517,11 @@ describe("tokens never leak", () => {
     wa.expireToken(wa.accessToken);
     dc.failNext({ match: "POST", status: 401, body: { message: "401: Unauthorized", code: 0 } });
     await r.deliver();
-    expect(ids.map((id) => r.row(id).reason)).toEqual(["delivery_transport_error", "delivery_request_rejected", "delivery_request_rejected"]);
+    expect(ids.map((id) => r.row(id).reason)).toEqual([
+      "delivery_transport_error",
+      "delivery_request_rejected",
+      "delivery_request_rejected",
+    ]);
     // Move the WAL into the main file through a second connection, so both files hold everything written.
     const raw = new Database(path.join(r.app.stateDir, "tau.db"));
     raw.pragma("wal_checkpoint(TRUNCATE)");
@@ -435,7 +530,8 @@ describe("tokens never leak", () => {
       const p = path.join(r.app.stateDir, f);
       if (!fs.existsSync(p)) continue;
       const bytes = fs.readFileSync(p);
-      for (const secret of [tgToken, wa.accessToken, dc.token]) expect(bytes.includes(Buffer.from(secret)), `${f} contains a token`).toBe(false);
+      for (const secret of [tgToken, wa.accessToken, dc.token])
+        expect(bytes.includes(Buffer.from(secret)), `${f} contains a token`).toBe(false);
     }
   });
 });

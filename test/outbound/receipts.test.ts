@@ -20,8 +20,25 @@ beforeEach(() => {
   home = makeTauHome("outbound:\n  mode: provider\n");
   app = home.open(() => T0);
   app.store.atomically(() => {
-    queueReplies(app.store, "whatsapp:wamid.IN", { transport: "whatsapp", account_id: "106540352242922", conversation_id: "16505551234", thread_id: null, reply_to: null }, [{ purpose: "responder", text: "hi" }], { mode: "provider", maxChars: 4096, now: T0 }, () => "ob_receipts");
-    app.store.outbox.setChunk({ outbox_id: "ob_receipts", idx: 0, status: "sent", reason: "delivery_sent", receipt: JSON.stringify({ state: "sent", at_ms: T0 }), provider_message_id: "wamid.OUT1" }, T0);
+    queueReplies(
+      app.store,
+      "whatsapp:wamid.IN",
+      { transport: "whatsapp", account_id: "106540352242922", conversation_id: "16505551234", thread_id: null, reply_to: null },
+      [{ purpose: "responder", text: "hi" }],
+      { mode: "provider", maxChars: 4096, now: T0 },
+      () => "ob_receipts",
+    );
+    app.store.outbox.setChunk(
+      {
+        outbox_id: "ob_receipts",
+        idx: 0,
+        status: "sent",
+        reason: "delivery_sent",
+        receipt: JSON.stringify({ state: "sent", at_ms: T0 }),
+        provider_message_id: "wamid.OUT1",
+      },
+      T0,
+    );
   });
 });
 afterEach(() => {
@@ -29,7 +46,8 @@ afterEach(() => {
   home.cleanup();
 });
 
-const receipt = () => JSON.parse(app.store.outbox.chunksOf("ob_receipts")[0]!.receipt!) as { state: string; at_ms: number; error_code?: number };
+const receipt = () =>
+  JSON.parse(app.store.outbox.chunksOf("ob_receipts")[0]!.receipt!) as { state: string; at_ms: number; error_code?: number };
 
 /** One status event through the event-kind stage; returns the receipt decision reason. */
 function status(state: string, messageId = "wamid.OUT1", atS = 1763712100, extraMeta: Record<string, string | number> = {}): string {

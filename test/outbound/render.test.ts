@@ -16,7 +16,12 @@ const isFenceLine = (line: string): boolean => /^ {0,3}`{3,}[^`]*$/.test(line.tr
 const fenceCount = (s: string): number => s.split("\n").filter(isFenceLine).length;
 /** Non-whitespace graphemes with fence lines removed (chunking may add, move or drop those). */
 const solid = (s: string): string[] =>
-  graphemes(s.split("\n").map((l) => (isFenceLine(l) ? "" : l)).join("\n")).filter((g) => !/^\s+$/u.test(g));
+  graphemes(
+    s
+      .split("\n")
+      .map((l) => (isFenceLine(l) ? "" : l))
+      .join("\n"),
+  ).filter((g) => !/^\s+$/u.test(g));
 
 describe("chunkText: examples", () => {
   it("returns [] for empty or whitespace-only text, whatever its length", () => {
@@ -95,11 +100,7 @@ describe("chunkText: examples", () => {
   });
 
   it("keeps the indentation of a continuation chunk's first code line", () => {
-    expect(chunkText("```\nfoo();\n  bar();\n  baz();\n```", 20)).toEqual([
-      "```\nfoo();\n```",
-      "```\n  bar();\n```",
-      "```\n  baz();\n```",
-    ]);
+    expect(chunkText("```\nfoo();\n  bar();\n  baz();\n```", 20)).toEqual(["```\nfoo();\n```", "```\n  bar();\n```", "```\n  baz();\n```"]);
   });
 
   it("reuses the closer's backtick run and never ends a chunk on an empty block", () => {
@@ -157,7 +158,12 @@ const word = fc
   .map((s) => s.replaceAll("`", "'"));
 const separator = fc.constantFrom(" ", "  ", "\n", "\n\n", "\t", "\n  ", "\n \n");
 const fence = fc.constantFrom("\n```\n", "\n```ts\n", "\n````md\n", "\n```py\n");
-const structured = fc.array(fc.oneof({ weight: 5, arbitrary: word }, { weight: 3, arbitrary: separator }, { weight: 1, arbitrary: fence }), { maxLength: 80, size: "max" }).map((parts) => parts.join(""));
+const structured = fc
+  .array(fc.oneof({ weight: 5, arbitrary: word }, { weight: 3, arbitrary: separator }, { weight: 1, arbitrary: fence }), {
+    maxLength: 80,
+    size: "max",
+  })
+  .map((parts) => parts.join(""));
 // Backticks only ever come from `fence` above: a ``` that becomes a line start through a split (after a
 // dropped space, say) reads as a fence in that chunk, which is documented rather than prevented.
 const unstructured = fc
@@ -184,11 +190,17 @@ function checkCommon(text: string, max: number): string[] {
 
 describe("chunkText: properties", () => {
   it("holds the invariants on arbitrary Unicode, lone surrogates included", () => {
-    fc.assert(fc.property(unstructured, limit, (text, max) => void checkCommon(text, max)), { seed: SEED, numRuns: 400 });
+    fc.assert(
+      fc.property(unstructured, limit, (text, max) => void checkCommon(text, max)),
+      { seed: SEED, numRuns: 400 },
+    );
   });
 
   it("holds the invariants on text built from words, whitespace and fences", () => {
-    fc.assert(fc.property(structured, limit, (text, max) => void checkCommon(text, max)), { seed: SEED, numRuns: 600 });
+    fc.assert(
+      fc.property(structured, limit, (text, max) => void checkCommon(text, max)),
+      { seed: SEED, numRuns: 600 },
+    );
   });
 
   it("keeps fences balanced: every chunk but the last has an even count of fence lines", () => {

@@ -53,7 +53,9 @@ describe("decideAccess", () => {
   it("allowlisted only", () => {
     expect(decideAccess({ env: dm, rule: rule("allowlist_or_pairing"), allowlisted: true, paired: false }).reason).toBe("allow_allowlist");
     expect(decideAccess({ env: dm, rule: rule("allowlist_only"), allowlisted: true, paired: false }).reason).toBe("allow_allowlist");
-    expect(decideAccess({ env: group, rule: rule("allowlist_or_pairing"), allowlisted: true, paired: false }).reason).toBe("allow_allowlist");
+    expect(decideAccess({ env: group, rule: rule("allowlist_or_pairing"), allowlisted: true, paired: false }).reason).toBe(
+      "allow_allowlist",
+    );
   });
 
   it("paired only admits in a DM under allowlist_or_pairing", () => {
@@ -81,7 +83,9 @@ describe("decideAccess", () => {
   });
 
   it("in a group an allowlisted, paired actor is admitted by the allowlist alone", () => {
-    expect(decideAccess({ env: group, rule: rule("allowlist_or_pairing"), allowlisted: true, paired: true }).reason).toBe("allow_allowlist");
+    expect(decideAccess({ env: group, rule: rule("allowlist_or_pairing"), allowlisted: true, paired: true }).reason).toBe(
+      "allow_allowlist",
+    );
   });
 
   it("pairing does not admit under allowlist_only", () => {

@@ -164,7 +164,9 @@ const overrideArb: fc.Arbitrary<ChannelRuleOverride> = fc
   .record(
     {
       dmPolicy: fc.constantFrom("allow", "deny") as fc.Arbitrary<"allow" | "deny">,
-      allowFrom: fc.constantFrom("any", "allowlist_or_pairing", "allowlist_only") as fc.Arbitrary<ChannelRuleOverride["allowFrom"] & string>,
+      allowFrom: fc.constantFrom("any", "allowlist_or_pairing", "allowlist_only") as fc.Arbitrary<
+        ChannelRuleOverride["allowFrom"] & string
+      >,
       groupPolicy: fc.constantFrom("allow", "deny") as fc.Arbitrary<"allow" | "deny">,
       requireMention: fc.boolean(),
     },
@@ -222,14 +224,23 @@ describe("channel policy properties", () => {
 
   it("a specific key that fully sets a denying rule keeps the exact decision whatever wider key is added", () => {
     fc.assert(
-      fc.property(policyArb, envArb, fullRuleArb, overrideArb, fc.boolean(), fc.boolean(), fc.boolean(), (base, env, own, added, global, al, pa) => {
-        const key = `${env.transport}:${env.conversation_id}`;
-        const before = policy({ ...base, channels: { ...base.channels, [key]: own } });
-        const d0 = decideBoth(env, before, al, pa);
-        if (d0.outcome !== "deny") return;
-        const after = policy({ ...before, channels: { ...before.channels, [global ? "*" : `${env.transport}:*`]: added } });
-        expect(decideBoth(env, after, al, pa)).toEqual(d0);
-      }),
+      fc.property(
+        policyArb,
+        envArb,
+        fullRuleArb,
+        overrideArb,
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        (base, env, own, added, global, al, pa) => {
+          const key = `${env.transport}:${env.conversation_id}`;
+          const before = policy({ ...base, channels: { ...base.channels, [key]: own } });
+          const d0 = decideBoth(env, before, al, pa);
+          if (d0.outcome !== "deny") return;
+          const after = policy({ ...before, channels: { ...before.channels, [global ? "*" : `${env.transport}:*`]: added } });
+          expect(decideBoth(env, after, al, pa)).toEqual(d0);
+        },
+      ),
       { numRuns: 300 },
     );
   });

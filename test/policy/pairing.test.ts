@@ -142,9 +142,7 @@ describe("decidePairingChallenge", () => {
 
   it("rate-limits an actor after 5 attempts in the last hour, even with a code to reuse", () => {
     expect(decidePairingChallenge({ ...base, attemptsLastHour: 4 }).action).toBe("issue");
-    expect(
-      decidePairingChallenge({ ...base, attemptsLastHour: 5, existing: { code: "ABCDEFGH", expiresAt: NOW + 10 } }),
-    ).toEqual({
+    expect(decidePairingChallenge({ ...base, attemptsLastHour: 5, existing: { code: "ABCDEFGH", expiresAt: NOW + 10 } })).toEqual({
       action: "rate_limited",
       expiresAt: null,
       decision: {
@@ -176,7 +174,13 @@ describe("decidePairingChallenge", () => {
         fc.integer({ min: 0, max: 10 }),
         fc.option(fc.integer({ min: NOW - 10, max: NOW + 10 }), { nil: null }),
         (pending, attempts, exp) => {
-          const input = { now: NOW, existing: exp === null ? null : { code: "ABCDEFGH", expiresAt: exp }, pendingForChannel: pending, attemptsLastHour: attempts, settings };
+          const input = {
+            now: NOW,
+            existing: exp === null ? null : { code: "ABCDEFGH", expiresAt: exp },
+            pendingForChannel: pending,
+            attemptsLastHour: attempts,
+            settings,
+          };
           const r = decidePairingChallenge(input);
           expect(decidePairingChallenge(input)).toEqual(r);
           expect(r.expiresAt !== null).toBe(r.action === "issue" || r.action === "reuse");

@@ -77,7 +77,9 @@ describe("decideRbac", () => {
 
   it("rbac.yaml may lower a capability's role", () => {
     const r = rbac({ capabilities: { "communications.stack.status": "viewer" } });
-    expect(decideRbac({ capabilityId: "communications.stack.status", declaredRole: "admin", role: "viewer", rbac: r }).outcome).toBe("allow");
+    expect(decideRbac({ capabilityId: "communications.stack.status", declaredRole: "admin", role: "viewer", rbac: r }).outcome).toBe(
+      "allow",
+    );
   });
 
   it("an override for another capability does not apply", () => {

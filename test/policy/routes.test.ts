@@ -144,9 +144,7 @@ describe("resolveRoute matching", () => {
 
   it("renders every placeholder, null as empty", () => {
     const t = "{transport}|{account_id}|{conversation_id}|{actor_id}|{thread_id}|{role}|{binding_id}";
-    expect(route(bindings({ binding_id: "all", session_key_template: t })).session_key).toBe(
-      "telegram|6112|-1001234|4242|77|operator|all",
-    );
+    expect(route(bindings({ binding_id: "all", session_key_template: t })).session_key).toBe("telegram|6112|-1001234|4242|77|operator|all");
     const noThread = makeEnvelope({ thread_id: null, actor: { id: null } });
     expect(route(bindings({ binding_id: "all", session_key_template: t }), noThread).session_key).toBe(
       "telegram|6112|-1001234|||operator|all",
@@ -155,7 +153,15 @@ describe("resolveRoute matching", () => {
 });
 
 describe("renderSessionKey", () => {
-  const vars = { transport: "discord", account_id: "a", conversation_id: "c", actor_id: null, thread_id: "t", role: "admin", binding_id: "b" };
+  const vars = {
+    transport: "discord",
+    account_id: "a",
+    conversation_id: "c",
+    actor_id: null,
+    thread_id: "t",
+    role: "admin",
+    binding_id: "b",
+  };
   it("replaces known placeholders and keeps unknown ones literally", () => {
     expect(renderSessionKey("{transport}:{conversation_id}:{actor_id}:{nope}", vars)).toBe("discord:c::{nope}");
     expect(renderSessionKey("plain", vars)).toBe("plain");
@@ -218,7 +224,13 @@ function oracle(bs: RouteBinding[], e: ReturnType<typeof makeEnvelope>): string 
   };
   let best: RouteBinding | null = null;
   for (const b of bs) {
-    if (!(fits(b.transport, e.transport) && fits(b.account_id, e.account_id) && fits(b.conversation_id, e.conversation_id) && fits(b.actor_id, e.actor.id))) continue;
+    if (!(
+      fits(b.transport, e.transport) &&
+      fits(b.account_id, e.account_id) &&
+      fits(b.conversation_id, e.conversation_id) &&
+      fits(b.actor_id, e.actor.id)
+    ))
+      continue;
     if (best === null) best = b;
     else {
       const [r, q] = [rank(b), rank(best)];

@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { appendStopFooter, countSmsSegments, decideSmsLength, isGsm7 } from "../../src/policy/sms-segments.ts";
 
 const FOOTER = "Reply STOP to opt out.";
-const GSM_BASIC_CHARS = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM_BASIC_CHARS =
+  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 
 describe("countSmsSegments", () => {
   it("GSM-7: 160 septets fit one segment, then 153 per part", () => {
@@ -22,7 +23,12 @@ describe("countSmsSegments", () => {
 
   it("never splits an escape sequence across parts", () => {
     // 306 septets would be 2 × 153, but the € straddles the boundary and moves to part 2.
-    expect(countSmsSegments("a".repeat(152) + "€" + "a".repeat(152))).toEqual({ encoding: "GSM-7", units: 306, segments: 3, unitsPerSegment: 153 });
+    expect(countSmsSegments("a".repeat(152) + "€" + "a".repeat(152))).toEqual({
+      encoding: "GSM-7",
+      units: 306,
+      segments: 3,
+      unitsPerSegment: 153,
+    });
   });
 
   it("UCS-2: one non-GSM character switches the whole message, 70 then 67 per part", () => {
@@ -53,7 +59,12 @@ describe("the STOP footer counts", () => {
     const r = decideSmsLength({ body, footer: FOOTER, maxSegments: 4 });
     expect(r.text).toBe(`${body}\n${FOOTER}`);
     expect(r.count).toEqual({ encoding: "GSM-7", units: 173, segments: 2, unitsPerSegment: 153 });
-    expect(r.decision).toEqual({ stage: "sms_length", outcome: "allow", reason: "sms_segments_ok", detail: { encoding: "GSM-7", units: 173, segments: 2, max_segments: 4 } });
+    expect(r.decision).toEqual({
+      stage: "sms_length",
+      outcome: "allow",
+      reason: "sms_segments_ok",
+      detail: { encoding: "GSM-7", units: 173, segments: 2, max_segments: 4 },
+    });
   });
 
   it("refuses a body over the segment budget", () => {

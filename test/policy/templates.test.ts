@@ -32,12 +32,25 @@ describe("renderTemplate", () => {
   });
 
   it("an undeclared variable is template_variable_unknown (typos are not dropped silently)", () => {
-    expect(renderTemplate(PAYMENT, { ...VARS, custmer_name: "Ana" })).toMatchObject({ ok: false, variables: ["custmer_name"], decision: { reason: "template_variable_unknown" } });
+    expect(renderTemplate(PAYMENT, { ...VARS, custmer_name: "Ana" })).toMatchObject({
+      ok: false,
+      variables: ["custmer_name"],
+      decision: { reason: "template_variable_unknown" },
+    });
   });
 
   it("optional variables render empty when absent; subjects render too", () => {
-    const spec: TemplateSpec = { subject: "Order {{order_number}} shipped", body: "Tracking: {{tracking}}{{note}}", required: ["order_number", "tracking"], optional: ["note"] };
-    expect(renderTemplate(spec, { order_number: "7", tracking: "1Z999" })).toMatchObject({ ok: true, subject: "Order 7 shipped", body: "Tracking: 1Z999" });
+    const spec: TemplateSpec = {
+      subject: "Order {{order_number}} shipped",
+      body: "Tracking: {{tracking}}{{note}}",
+      required: ["order_number", "tracking"],
+      optional: ["note"],
+    };
+    expect(renderTemplate(spec, { order_number: "7", tracking: "1Z999" })).toMatchObject({
+      ok: true,
+      subject: "Order 7 shipped",
+      body: "Tracking: 1Z999",
+    });
   });
 
   it("lists placeholders once, in order", () => {
@@ -67,7 +80,10 @@ describe("renderTemplate", () => {
 
 describe("validateRecipient", () => {
   it("SMS needs E.164", () => {
-    expect(validateRecipient("sms", "+15551234567")).toEqual({ decision: { stage: "recipient", outcome: "allow", reason: "recipient_valid", detail: { channel: "sms" } }, normalized: "+15551234567" });
+    expect(validateRecipient("sms", "+15551234567")).toEqual({
+      decision: { stage: "recipient", outcome: "allow", reason: "recipient_valid", detail: { channel: "sms" } },
+      normalized: "+15551234567",
+    });
     for (const bad of ["5551234567", "+1 555 123 4567", "+0123456789", "+1555123456789012", "+1-555-123-4567", "", "+"]) {
       expect(validateRecipient("sms", bad).decision.reason, bad).toBe("recipient_invalid_phone");
     }
@@ -75,7 +91,17 @@ describe("validateRecipient", () => {
 
   it("email needs one plain address; the registry key is lower-cased", () => {
     expect(validateRecipient("email", "Ana.Silva@Example.COM").normalized).toBe("ana.silva@example.com");
-    for (const bad of ["ana", "ana@", "@example.com", "ana@example", "ana silva@example.com", "Ana <ana@example.com>", "ana..s@example.com", "ana@exa_mple.com", "a@b@example.com"]) {
+    for (const bad of [
+      "ana",
+      "ana@",
+      "@example.com",
+      "ana@example",
+      "ana silva@example.com",
+      "Ana <ana@example.com>",
+      "ana..s@example.com",
+      "ana@exa_mple.com",
+      "a@b@example.com",
+    ]) {
       expect(validateRecipient("email", bad).decision.reason, bad).toBe("recipient_invalid_email");
     }
   });

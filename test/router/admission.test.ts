@@ -34,9 +34,19 @@ describe("admission memory", () => {
     app = h.open();
     const access = app.store.access;
     expect(access.admission("telegram:7001")).toEqual({ allowlisted: false, paired: false });
-    access.addAllowlist({ actor_key: "telegram:7001", transport: "telegram", actor_id: "7001", note: "", added_by: "test", added_at_ms: 0 });
+    access.addAllowlist({
+      actor_key: "telegram:7001",
+      transport: "telegram",
+      actor_id: "7001",
+      note: "",
+      added_by: "test",
+      added_at_ms: 0,
+    });
     expect(access.admission("telegram:7001")).toEqual({ allowlisted: true, paired: false });
-    access.insertPairing({ code: "AAAABBBB", actor_key: "telegram:7001", channel_key: "telegram:7001", display: null, expires_at_ms: 1 }, 0);
+    access.insertPairing(
+      { code: "AAAABBBB", actor_key: "telegram:7001", channel_key: "telegram:7001", display: null, expires_at_ms: 1 },
+      0,
+    );
     expect(access.admission("telegram:7001")).toEqual({ allowlisted: true, paired: false });
     access.decidePairing("AAAABBBB", "approved", "test", 0);
     expect(access.admission("telegram:7001")).toEqual({ allowlisted: true, paired: true });
@@ -50,9 +60,15 @@ describe("admission memory", () => {
     app = h.open();
     const access = app.store.access;
     expect(access.admission("telegram:7002")).toEqual({ allowlisted: false, paired: false });
-    elsewhere(h, "INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES ('telegram:7002', 'telegram', '7002', '', 'cli', 0)");
+    elsewhere(
+      h,
+      "INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES ('telegram:7002', 'telegram', '7002', '', 'cli', 0)",
+    );
     expect(access.admission("telegram:7002")).toEqual({ allowlisted: true, paired: false });
-    elsewhere(h, "INSERT INTO pairings (code, actor_key, channel_key, display, status, created_at_ms, expires_at_ms) VALUES ('CCCCDDDD', 'telegram:7002', 'telegram:7002', NULL, 'approved', 0, 1)");
+    elsewhere(
+      h,
+      "INSERT INTO pairings (code, actor_key, channel_key, display, status, created_at_ms, expires_at_ms) VALUES ('CCCCDDDD', 'telegram:7002', 'telegram:7002', NULL, 'approved', 0, 1)",
+    );
     expect(access.admission("telegram:7002")).toEqual({ allowlisted: true, paired: true });
     elsewhere(h, "DELETE FROM allowlist WHERE actor_key = 'telegram:7002'");
     expect(access.admission("telegram:7002")).toEqual({ allowlisted: false, paired: true });
@@ -64,7 +80,10 @@ describe("admission memory", () => {
     const access = app.store.access;
     access.holdAdmissions();
     expect(access.admission("telegram:7003")).toEqual({ allowlisted: false, paired: false });
-    elsewhere(h, "INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES ('telegram:7003', 'telegram', '7003', '', 'cli', 0)");
+    elsewhere(
+      h,
+      "INSERT INTO allowlist (actor_key, transport, actor_id, note, added_by, added_at_ms) VALUES ('telegram:7003', 'telegram', '7003', '', 'cli', 0)",
+    );
     expect(access.admission("telegram:7003")).toEqual({ allowlisted: false, paired: false });
     access.releaseAdmissions();
     expect(access.admission("telegram:7003")).toEqual({ allowlisted: true, paired: false });

@@ -24,13 +24,32 @@ function approvePairing(harness: Harness, code: string, actorKey: string): void 
 
 const dm = (actor: string, update: number, text = "hello") => makeDm(actor, { event_id: `telegram:6112:u:${update}`, text });
 const group = (actor: string, update: number, text: string, mentions: boolean, chat = "-100200") =>
-  makeEnvelope({ event_id: `telegram:6112:u:${update}`, conversation_id: chat, chat_type: "group", mentions_bot: mentions, text, actor: { id: actor } });
+  makeEnvelope({
+    event_id: `telegram:6112:u:${update}`,
+    conversation_id: chat,
+    chat_type: "group",
+    mentions_bot: mentions,
+    text,
+    actor: { id: actor },
+  });
 
 describe("decision pipeline with real policies and state", () => {
   it("denies groups by default, gates on mention, and admits allowlisted actors", async () => {
     h = makeHarness({ "channel-policy.yaml": SECURE });
-    h.app.store.access.addAllowlist({ actor_key: "telegram:4242", transport: "telegram", actor_id: "4242", note: "", added_by: "test", added_at_ms: 0 });
-    const out = await h.run([group("4242", 1, "hi", true, "-100999"), group("4242", 2, "no mention", false), group("4242", 3, "@tau_ops_bot hi", true), group("5555", 4, "@tau_ops_bot hi", true)]);
+    h.app.store.access.addAllowlist({
+      actor_key: "telegram:4242",
+      transport: "telegram",
+      actor_id: "4242",
+      note: "",
+      added_by: "test",
+      added_at_ms: 0,
+    });
+    const out = await h.run([
+      group("4242", 1, "hi", true, "-100999"),
+      group("4242", 2, "no mention", false),
+      group("4242", 3, "@tau_ops_bot hi", true),
+      group("5555", 4, "@tau_ops_bot hi", true),
+    ]);
     expect(out.map((o) => [o.event_id, o.reason])).toEqual([
       ["telegram:6112:u:1", "deny_channel_policy_group"],
       ["telegram:6112:u:2", "deny_channel_policy_mention_required"],
@@ -42,7 +61,13 @@ describe("decision pipeline with real policies and state", () => {
   it("gives a stranger one pairing code, reuses it, caps pending codes per transport, and admits after approval", async () => {
     h = makeHarness({ "channel-policy.yaml": SECURE });
     const out = await h.run([dm("7001", 1), dm("7001", 2), dm("7002", 3), dm("7003", 4), dm("7004", 5)]);
-    expect(out.map((o) => o.reason)).toEqual(["pairing_challenge_issued", "pairing_challenge_issued", "pairing_challenge_issued", "pairing_challenge_issued", "pairing_channel_full"]);
+    expect(out.map((o) => o.reason)).toEqual([
+      "pairing_challenge_issued",
+      "pairing_challenge_issued",
+      "pairing_challenge_issued",
+      "pairing_challenge_issued",
+      "pairing_channel_full",
+    ]);
     const codes = h.app.store.access
       .listPairings()
       .sort((a, b) => a.created_at_ms - b.created_at_ms || a.actor_key.localeCompare(b.actor_key))
@@ -83,7 +108,8 @@ describe("decision pipeline with real policies and state", () => {
 
   it("routes by the most specific binding and records matched_by", async () => {
     h = makeHarness({
-      "channel-policy.yaml": "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }\n",
+      "channel-policy.yaml":
+        "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }\n",
       "route-bindings.yaml": `schema_version: 1
 bindings:
   - { binding_id: all-telegram, transport: telegram, responder: ack }
@@ -91,16 +117,27 @@ bindings:
 `,
     });
     const out = await h.run([dm("4242", 1), dm("5555", 2)]);
-    expect(out[0]!.decisions).toEqual(["channel_policy:channel_policy_allow", "access:allow_channel_policy_allow_from_any", "route:route_binding_matched", "responder:responder_no_reply"]);
+    expect(out[0]!.decisions).toEqual([
+      "channel_policy:channel_policy_allow",
+      "access:allow_channel_policy_allow_from_any",
+      "route:route_binding_matched",
+      "responder:responder_no_reply",
+    ]);
     expect(out[1]!.reason).toBe("responder_replied");
     const routes = h.app.store.inspect.tracesAfter(0) as { route: string }[];
-    expect(JSON.parse(routes[0]!.route)).toMatchObject({ binding_id: "ana", matched_by: "binding.actor", session_key: "ana-4242", responder: "none" });
+    expect(JSON.parse(routes[0]!.route)).toMatchObject({
+      binding_id: "ana",
+      matched_by: "binding.actor",
+      session_key: "ana-4242",
+      responder: "none",
+    });
     expect(JSON.parse(routes[1]!.route)).toMatchObject({ binding_id: "all-telegram", matched_by: "binding.transport" });
   });
 
   it("forwards alerts@ mail to the ops chat (responder forward), and the sender gets nothing", async () => {
     h = makeHarness({
-      "channel-policy.yaml": "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }\n",
+      "channel-policy.yaml":
+        "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: any, groupPolicy: allow, requireMention: false }\n",
       "route-bindings.yaml": `schema_version: 1
 bindings:
   - { binding_id: alerts-mail, transport: email, actor_id: "alerts@example.test", responder: forward, forward_to: "telegram:-1009876543210:77" }
@@ -122,13 +159,22 @@ bindings:
     const [queued, ...more] = h.app.store.inspect.repliesAfter(0);
     expect(more).toEqual([]);
     const { transport, account_id, conversation_id, thread_id, reply_to, purpose } = h.app.store.outbox.get(queued!.outbox_id)!;
-    expect({ transport, account_id, conversation_id, thread_id, reply_to, purpose }).toEqual({ transport: "telegram", account_id: "6112", conversation_id: "-1009876543210", thread_id: "77", reply_to: null, purpose: "responder" });
-    expect(h.replies()[0]!.text).toBe("[email] Alerting <alerts@example.test> → route alerts-mail\nSubject: [FIRING] db-1 cpu\n\nCPU on db-1 above 95% for 10 minutes");
+    expect({ transport, account_id, conversation_id, thread_id, reply_to, purpose }).toEqual({
+      transport: "telegram",
+      account_id: "6112",
+      conversation_id: "-1009876543210",
+      thread_id: "77",
+      reply_to: null,
+      purpose: "responder",
+    });
+    expect(h.replies()[0]!.text).toBe(
+      "[email] Alerting <alerts@example.test> → route alerts-mail\nSubject: [FIRING] db-1 cpu\n\nCPU on db-1 above 95% for 10 minutes",
+    );
   });
 
   it("refuses forward_to without responder forward, and forward without forward_to", () => {
     const bad = (b: string) => RouteBindingsFileSchema.safeParse(parseYaml(`schema_version: 1\nbindings:\n  - ${b}\n`)).success;
-    expect(bad('{ binding_id: a, transport: email, responder: forward }')).toBe(false);
+    expect(bad("{ binding_id: a, transport: email, responder: forward }")).toBe(false);
     expect(bad('{ binding_id: a, transport: email, responder: ack, forward_to: "telegram:1" }')).toBe(false);
     expect(bad('{ binding_id: a, transport: email, responder: forward, forward_to: "email:ops" }')).toBe(false);
     expect(bad('{ binding_id: a, transport: email, responder: forward, forward_to: "discord:1100" }')).toBe(true);

@@ -35,7 +35,11 @@ afterEach(() => {
 function receiptIds(home: TauHome): string[] {
   const file = path.join(home.stateDir, "outbox", "dry-run.ndjson");
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).receipt_id as string);
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l).receipt_id as string);
 }
 
 /** A runner over `store` and `delivery` with a minimal pipeline: every message gets the ack reply. */
@@ -54,15 +58,33 @@ function runnerOver(a: App, store: Store, delivery: Delivery) {
         kind: createEventKindStage(),
         policy: [],
         route: stage<EventContext>("route", (ctx, next) => {
-          ctx.route = { binding_id: null, matched_by: "default", phase: "delegated_step", category_hint: "general", session_key: ctx.env.conversation_id, responder: "ack" };
+          ctx.route = {
+            binding_id: null,
+            matched_by: "default",
+            phase: "delegated_step",
+            category_hint: "general",
+            session_key: ctx.env.conversation_id,
+            responder: "ack",
+          };
           next();
         }),
-        dispatch: createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: () => undefined, markResponder: () => undefined }),
+        dispatch: createResponderStage({
+          responders: builtinResponders(),
+          coalesceWindowMs: 0,
+          lastResponderAt: () => undefined,
+          markResponder: () => undefined,
+        }),
       }),
   });
 }
 
-const deliveryFor = (a: App) => createDelivery({ store: a.store, senders: createSenders(a.config), dryRunFile: path.join(a.stateDir, "outbox", "dry-run.ndjson"), clock: a.clock });
+const deliveryFor = (a: App) =>
+  createDelivery({
+    store: a.store,
+    senders: createSenders(a.config),
+    dryRunFile: path.join(a.stateDir, "outbox", "dry-run.ndjson"),
+    clock: a.clock,
+  });
 
 /** The store, except that its next unit of work fails after its work is done (as a failed commit would). */
 function failingOnce(store: Store): Store {
@@ -83,7 +105,10 @@ function failingOnce(store: Store): Store {
 
 async function ingest(a: App, from: number, to: number): Promise<void> {
   const w = openIngressWriter(a, true);
-  await w.append("telegram", Array.from({ length: to - from }, (_, i) => makeDm(String(100_000 + from + i), { event_id: `telegram:6112:u:${from + i}` })));
+  await w.append(
+    "telegram",
+    Array.from({ length: to - from }, (_, i) => makeDm(String(100_000 + from + i), { event_id: `telegram:6112:u:${from + i}` })),
+  );
   await w.close();
 }
 
@@ -100,11 +125,15 @@ describe("dry-run replies written as the batch commits", () => {
     expect(rows.map((r) => [r.status, r.reason])).toEqual(Array(3).fill(["sent", "delivery_dry_run"]));
     for (const r of rows) {
       expect(app.store.outbox.get(r.outbox_id)).toMatchObject({ attempts: 1, next_attempt_at_ms: 0 });
-      expect(app.store.outbox.chunksOf(r.outbox_id)).toEqual([expect.objectContaining({ status: "sent", reason: "delivery_dry_run", receipt: `dryrun:${r.outbox_id}:0` })]);
+      expect(app.store.outbox.chunksOf(r.outbox_id)).toEqual([
+        expect.objectContaining({ status: "sent", reason: "delivery_dry_run", receipt: `dryrun:${r.outbox_id}:0` }),
+      ]);
     }
     expect(receiptIds(h)).toEqual(rows.map((r) => `dryrun:${r.outbox_id}:0`));
     expect(app.store.counters.all()["deliveries.delivery_dry_run"]).toBe(3);
-    expect(app.store.kv.get(DRY_RUN_WRITTEN_KEY)).toBe(`${fs.statSync(path.join(h.stateDir, "outbox", "dry-run.ndjson")).ino}:${fs.statSync(path.join(h.stateDir, "outbox", "dry-run.ndjson")).size}`);
+    expect(app.store.kv.get(DRY_RUN_WRITTEN_KEY)).toBe(
+      `${fs.statSync(path.join(h.stateDir, "outbox", "dry-run.ndjson")).ino}:${fs.statSync(path.join(h.stateDir, "outbox", "dry-run.ndjson")).size}`,
+    );
   });
 
   it("takes the receipts back when the batch does not commit, and writes each reply once when it is read again", async () => {

@@ -72,14 +72,17 @@ describe("kill -9 during processing", () => {
     const w = openIngressWriter(app, true);
     const N = 10_000;
     for (let start = 0; start < N; start += 1000) {
-      await w.append("telegram", Array.from({ length: 1000 }, (_, i) => makeDm(String(100_000 + start + i), { event_id: `telegram:6112:u:${start + i}` })));
+      await w.append(
+        "telegram",
+        Array.from({ length: 1000 }, (_, i) => makeDm(String(100_000 + start + i), { event_id: `telegram:6112:u:${start + i}` })),
+      );
     }
     await w.close();
     app.close();
 
     // Deterministic pseudo-random kill points (seeded LCG), covering startup, mid-batch and delivery.
     let seed = 42;
-    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     let kills = 0;
     const progressAtKill: number[] = [];
     for (let attempt = 0; attempt < 40; attempt++) {
@@ -87,7 +90,11 @@ describe("kill -9 during processing", () => {
       // 0–20 ms of jitter (mid-batch, mid-delivery, mid-commit), then run to completion.
       const done = committedEvents(h);
       const plan: KillPlan =
-        kills < 2 ? { afterMs: 200 + Math.floor(rand() * 800) } : kills < 8 ? { atEvents: done + 1 + Math.floor(rand() * Math.max(1, (N - done) / 3)), jitterMs: Math.floor(rand() * 20) } : null;
+        kills < 2
+          ? { afterMs: 200 + Math.floor(rand() * 800) }
+          : kills < 8
+            ? { atEvents: done + 1 + Math.floor(rand() * Math.max(1, (N - done) / 3)), jitterMs: Math.floor(rand() * 20) }
+            : null;
       const r = await runChild(h, plan);
       if (r.signal !== "SIGKILL") break;
       kills += 1;
@@ -99,7 +106,9 @@ describe("kill -9 during processing", () => {
 
     const events = readState(h, (db) => db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM events").get());
     expect(events).toEqual({ n: N, d: N });
-    expect(readState(h, (db) => db.prepare("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status").all())).toEqual([{ status: "sent", n: N }]);
+    expect(readState(h, (db) => db.prepare("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status").all())).toEqual([
+      { status: "sent", n: N },
+    ]);
     const receipts = fs
       .readFileSync(path.join(h.stateDir, "outbox", "dry-run.ndjson"), "utf8")
       .trimEnd()

@@ -17,7 +17,12 @@ afterEach(() => {
 
 function readNdjson(file: string): Record<string, unknown>[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, "utf8").trimEnd().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(file, "utf8")
+    .trimEnd()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 describe("runner", () => {
@@ -100,7 +105,12 @@ describe("runner", () => {
     const h = home("runner:\n  coalesce_window_ms: 0\n  queue_limit: 40\n  batch_size: 7\n");
     const app = h.open();
     const w = openIngressWriter(app);
-    await w.append("discord", Array.from({ length: 25 }, (_, i) => makeDm(`u${i}`, { event_id: `discord:${1000 + i}`, transport: "discord", provider: "discord", account_id: "1100000000000000001" })));
+    await w.append(
+      "discord",
+      Array.from({ length: 25 }, (_, i) =>
+        makeDm(`u${i}`, { event_id: `discord:${1000 + i}`, transport: "discord", provider: "discord", account_id: "1100000000000000001" }),
+      ),
+    );
     await w.close();
     const { runner, close } = createAppRunner(app);
     const first = await runner.cycle();
@@ -120,7 +130,10 @@ describe("runner", () => {
     const w = openIngressWriter(app);
     const { runner, close } = createAppRunner(app);
     for (let round = 0; round < 5; round++) {
-      await w.append("telegram", Array.from({ length: 20 }, (_, i) => makeDm("4242", { event_id: `telegram:6112:u:${round * 100 + i}` })));
+      await w.append(
+        "telegram",
+        Array.from({ length: 20 }, (_, i) => makeDm("4242", { event_id: `telegram:6112:u:${round * 100 + i}` })),
+      );
       await runner.cycle();
     }
     await w.close();

@@ -42,7 +42,13 @@ async function start(o: Opts = {}) {
 }
 
 /** Send headers and `first` bytes; keep writing `chunk` every `everyMs` until a response arrives. Returns status and bytes written. */
-function slowUpload(port: number, headers: Record<string, string>, first: Buffer, chunk: Buffer | null, everyMs = 5): Promise<{ status: number; written: number }> {
+function slowUpload(
+  port: number,
+  headers: Record<string, string>,
+  first: Buffer,
+  chunk: Buffer | null,
+  everyMs = 5,
+): Promise<{ status: number; written: number }> {
   return new Promise((resolve, reject) => {
     let written = 0;
     let timer: NodeJS.Timeout | null = null;
@@ -87,7 +93,12 @@ describe("http server", () => {
   });
 
   it("GET /readyz: key:code lines, 503 when any check fails", async () => {
-    const { url } = await start({ ready: [{ key: "telegram", code: "ready", ok: true }, { key: "whatsapp", code: "missing_whatsapp_app_secret", ok: false }] });
+    const { url } = await start({
+      ready: [
+        { key: "telegram", code: "ready", ok: true },
+        { key: "whatsapp", code: "missing_whatsapp_app_secret", ok: false },
+      ],
+    });
     const r = await fetch(`${url}/readyz`);
     expect([r.status, await r.text()]).toEqual([503, "telegram:ready\nwhatsapp:missing_whatsapp_app_secret\n"]);
     await running!.close(100);
@@ -129,7 +140,12 @@ describe("http server", () => {
 
   it("413 for a declared Content-Length over the limit, before the body arrives", async () => {
     const { port, seen } = await start();
-    const r = await slowUpload(port, { "content-type": "application/json", "content-length": String(10 * 1024 * 1024) }, Buffer.from("{\"a\":1}"), null);
+    const r = await slowUpload(
+      port,
+      { "content-type": "application/json", "content-length": String(10 * 1024 * 1024) },
+      Buffer.from('{"a":1}'),
+      null,
+    );
     expect(r).toEqual({ status: 413, written: 7 });
     expect(seen.bodies).toBe(0);
   });

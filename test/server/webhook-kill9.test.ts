@@ -42,17 +42,21 @@ describe("webhook server under kill -9", () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     let stderr = "";
-    child = spawn(process.execPath, ["--import", "tsx", CHILD, "connectors", "run", "--state-dir", home.stateDir, "--config", home.configPath], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: {
-        ...process.env,
-        TAU_LOG_LEVEL: "error",
-        TAU_CONNECTORS_WHATSAPP_MODE: "webhook",
-        TAU_WHATSAPP_APP_SECRET: APP_SECRET,
-        TAU_WHATSAPP_VERIFY_TOKEN: "kill9-verify",
-        TAU_SERVER_BIND: `127.0.0.1:${port}`,
+    child = spawn(
+      process.execPath,
+      ["--import", "tsx", CHILD, "connectors", "run", "--state-dir", home.stateDir, "--config", home.configPath],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: {
+          ...process.env,
+          TAU_LOG_LEVEL: "error",
+          TAU_CONNECTORS_WHATSAPP_MODE: "webhook",
+          TAU_WHATSAPP_APP_SECRET: APP_SECRET,
+          TAU_WHATSAPP_VERIFY_TOKEN: "kill9-verify",
+          TAU_SERVER_BIND: `127.0.0.1:${port}`,
+        },
       },
-    });
+    );
     child.stderr!.on("data", (d) => (stderr += d));
     const exited = new Promise<string | null>((resolve) => child!.once("exit", (_code, signal) => resolve(signal)));
     await waitForServer(url, 30_000).catch((err: Error) => {
@@ -66,7 +70,9 @@ describe("webhook server under kill -9", () => {
     const worker = async (w: number) => {
       for (let i = 0; !killed && i < 10_000; i++) {
         const id = `wamid.K9_${w}_${i}`;
-        const body = webhookBody({ messages: [inboundMessage({ from: "16505551234", id, timestamp: 1763712000, text: `load ${w}/${i} ü` })] });
+        const body = webhookBody({
+          messages: [inboundMessage({ from: "16505551234", id, timestamp: 1763712000, text: `load ${w}/${i} ü` })],
+        });
         try {
           const r = await fetch(`${url}/webhooks/whatsapp`, {
             method: "POST",

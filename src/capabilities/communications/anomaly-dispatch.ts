@@ -42,10 +42,17 @@ export const anomalyDispatchCapability = defineCapability({
       const s = ctx.services;
       const store = s.store.comms;
       const report = anomalyReport(store, d.anomaly, ctx.now);
-      if (report.anomalies.length === 0) return reported(report.reason_code, `${describeAnomalies(report)}\nNothing to dispatch.`, { report, dispatched: [] });
+      if (report.anomalies.length === 0)
+        return reported(report.reason_code, `${describeAnomalies(report)}\nNothing to dispatch.`, { report, dispatched: [] });
       const cooldownMs = d.alerts.cooldown_minutes * 60_000;
       const t = d.alerts.target;
-      const target: ReplyTarget = { transport: t.transport, account_id: t.account_id, conversation_id: t.conversation_id, thread_id: t.thread_id, reply_to: null };
+      const target: ReplyTarget = {
+        transport: t.transport,
+        account_id: t.account_id,
+        conversation_id: t.conversation_id,
+        thread_id: t.thread_id,
+        reply_to: null,
+      };
       const plans = report.metrics
         .filter((m) => m.breached)
         .map((m) => {
@@ -53,18 +60,41 @@ export const anomalyDispatchCapability = defineCapability({
           const last = store.alert(key);
           const coolingUntil = last ? last.last_dispatched_at_ms + cooldownMs : 0;
           const text = `[tau] communications ${m.key.replace(/_/g, " ")} ${(m.rate * 100).toFixed(1)}% > ${(m.threshold * 100).toFixed(1)}% over ${report.window_minutes} min (${m.count}/${report.counts.total} deliveries). Check: ${s.config.commands.prefix} delivery log --status ${m.key === "policy_block_rate" ? "policy_blocked" : m.key === "timeout_rate" ? "timeout" : "failed"}`;
-          return { key, metric: m, cooling: ctx.now < coolingUntil, cooling_until_ms: coolingUntil, text, artifact: `ALERT-${key}-${fileStamp(ctx.now)}.json` };
+          return {
+            key,
+            metric: m,
+            cooling: ctx.now < coolingUntil,
+            cooling_until_ms: coolingUntil,
+            text,
+            artifact: `ALERT-${key}-${fileStamp(ctx.now)}.json`,
+          };
         });
       const due = plans.filter((p) => !p.cooling);
       const where = `${t.transport}:${t.conversation_id}`;
       if (args.dry_run) {
-        const lines = plans.map((p) => (p.cooling ? `would skip ${p.key}: cooldown until ${new Date(p.cooling_until_ms).toISOString()}` : `would write alerts/${p.artifact} and post to ${where}: ${p.text}`));
+        const lines = plans.map((p) =>
+          p.cooling
+            ? `would skip ${p.key}: cooldown until ${new Date(p.cooling_until_ms).toISOString()}`
+            : `would write alerts/${p.artifact} and post to ${where}: ${p.text}`,
+        );
         return reported("alert_dry_run", `Dry run, nothing written or sent.\n${lines.join("\n")}`, { report, plans, dry_run: true });
       }
       if (due.length === 0) {
         const until = Math.min(...plans.map((p) => p.cooling_until_ms));
-        s.audit({ actor: ctx.principal, surface: ctx.surface, action: "comms.alert.dispatch", target: plans.map((p) => p.key).join(","), args: {}, outcome: "refused", reason_code: "alert_cooldown_active" });
-        return failed("alert_cooldown_active", `Every anomaly alert is in its cooldown (next at ${new Date(until).toISOString()}); nothing dispatched.`, { report, plans });
+        s.audit({
+          actor: ctx.principal,
+          surface: ctx.surface,
+          action: "comms.alert.dispatch",
+          target: plans.map((p) => p.key).join(","),
+          args: {},
+          outcome: "refused",
+          reason_code: "alert_cooldown_active",
+        });
+        return failed(
+          "alert_cooldown_active",
+          `Every anomaly alert is in its cooldown (next at ${new Date(until).toISOString()}); nothing dispatched.`,
+          { report, plans },
+        );
       }
       const dispatched = due.map((p) => {
         // Queue the chat message, the cooldown and the audit record in one transaction (a crash cannot post twice),
@@ -73,7 +103,15 @@ export const anomalyDispatchCapability = defineCapability({
         const outboxId = s.store.atomically(() => {
           const id = s.queueMessage(target, p.text, "alert", `comms-alert:${p.key}:${ctx.now}`);
           store.putAlert({ key: p.key, at: ctx.now, path: artifactPath, outbox: id });
-          s.audit({ actor: ctx.principal, surface: ctx.surface, action: "comms.alert.dispatch", target: p.key, args: { artifact: artifactPath, outbox_id: id }, outcome: "dispatched", reason_code: "alert_dispatched" });
+          s.audit({
+            actor: ctx.principal,
+            surface: ctx.surface,
+            action: "comms.alert.dispatch",
+            target: p.key,
+            args: { artifact: artifactPath, outbox_id: id },
+            outcome: "dispatched",
+            reason_code: "alert_dispatched",
+          });
           return id;
         });
         const file = writePrivateJson(s.stateDir, "alerts", p.artifact, {

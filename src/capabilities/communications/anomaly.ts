@@ -67,5 +67,8 @@ export function describeAnomalies(r: AnomalyReport): string {
       : r.anomalies.length
         ? `Anomaly: ${r.anomalies.join(", ")} over the last ${r.window_minutes} min (${r.counts.total} deliveries).`
         : `No anomaly over the last ${r.window_minutes} min (${r.counts.total} deliveries).`;
-  return [head, ...r.metrics.map((m) => `${m.key}: ${pct(m.rate)} (${m.count}) vs ${pct(m.threshold)}${m.breached ? "  ← over" : ""}`)].join("\n");
+  return [
+    head,
+    ...r.metrics.map((m) => `${m.key}: ${pct(m.rate)} (${m.count}) vs ${pct(m.threshold)}${m.breached ? "  ← over" : ""}`),
+  ].join("\n");
 }

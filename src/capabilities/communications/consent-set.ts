@@ -31,11 +31,16 @@ export const consentSetCapability = defineCapability({
     withContracts(ctx, (c) => {
       const channel = args.recipient.includes("@") ? "email" : "sms";
       const r = validateRecipient(channel, args.recipient);
-      if (r.normalized === null) return failed(r.decision.reason, `${args.recipient} is not a valid ${channel === "sms" ? "E.164 number" : "email address"}.`);
+      if (r.normalized === null)
+        return failed(r.decision.reason, `${args.recipient} is not a valid ${channel === "sms" ? "E.164 number" : "email address"}.`);
       if (args.type !== "*" && !Object.hasOwn(c.policy.consent, args.type)) {
-        return failed("consent_message_type_unknown", `Unknown message type ${args.type}; policy.yaml declares ${Object.keys(c.policy.consent).join(", ")} (or * for all).`);
+        return failed(
+          "consent_message_type_unknown",
+          `Unknown message type ${args.type}; policy.yaml declares ${Object.keys(c.policy.consent).join(", ")} (or * for all).`,
+        );
       }
-      if (args.timezone !== undefined && !isValidTimeZone(args.timezone)) return failed("recipient_invalid_timezone", `${args.timezone} is not an IANA time zone (e.g. America/New_York).`);
+      if (args.timezone !== undefined && !isValidTimeZone(args.timezone))
+        return failed("recipient_invalid_timezone", `${args.timezone} is not an IANA time zone (e.g. America/New_York).`);
       const s = ctx.services;
       const store = s.store.comms;
       const recipient = r.normalized;
@@ -47,12 +52,23 @@ export const consentSetCapability = defineCapability({
           surface: ctx.surface,
           action: "comms.consent.set",
           target: "comms_consent",
-          args: { recipient: maskRecipient(recipient), recipient_hash: recipientHash(recipient), channel, type: args.type, status: args.status, timezone: args.timezone ?? null },
+          args: {
+            recipient: maskRecipient(recipient),
+            recipient_hash: recipientHash(recipient),
+            channel,
+            type: args.type,
+            status: args.status,
+            timezone: args.timezone ?? null,
+          },
           outcome: args.status,
           reason_code: "consent_recorded",
         });
       });
       const tz = args.timezone ? `; time zone ${args.timezone}` : "";
-      return reported("consent_recorded", `Recorded ${channel} consent for ${maskRecipient(recipient)}: ${args.type} ${args.status} (source cli)${tz}.`, { recipient: maskRecipient(recipient), channel, type: args.type, status: args.status, timezone: args.timezone ?? null });
+      return reported(
+        "consent_recorded",
+        `Recorded ${channel} consent for ${maskRecipient(recipient)}: ${args.type} ${args.status} (source cli)${tz}.`,
+        { recipient: maskRecipient(recipient), channel, type: args.type, status: args.status, timezone: args.timezone ?? null },
+      );
     }),
 });

@@ -30,7 +30,11 @@ export function commsDirOf(s: Services): string {
   return commsContractsDir(policiesDirOf(s));
 }
 
-async function withLoaded<T>(ctx: CapabilityContext, load: (dir: string) => T, fn: (c: T) => Promise<CapabilityResult> | CapabilityResult): Promise<CapabilityResult> {
+async function withLoaded<T>(
+  ctx: CapabilityContext,
+  load: (dir: string) => T,
+  fn: (c: T) => Promise<CapabilityResult> | CapabilityResult,
+): Promise<CapabilityResult> {
   let c: T;
   try {
     c = load(commsDirOf(ctx.services));
@@ -42,12 +46,18 @@ async function withLoaded<T>(ctx: CapabilityContext, load: (dir: string) => T, f
 }
 
 /** Load the contracts and run `fn`; invalid contracts answer `comms_contract_invalid` with the file:line message. */
-export function withContracts(ctx: CapabilityContext, fn: (c: CommsContracts) => Promise<CapabilityResult> | CapabilityResult): Promise<CapabilityResult> {
+export function withContracts(
+  ctx: CapabilityContext,
+  fn: (c: CommsContracts) => Promise<CapabilityResult> | CapabilityResult,
+): Promise<CapabilityResult> {
   return withLoaded(ctx, loadCommsContracts, fn);
 }
 
 /** Like `withContracts` with `delivery.yaml` alone (alerting keeps working when a send contract is broken). */
-export function withDeliveryContract(ctx: CapabilityContext, fn: (d: CommsDelivery) => Promise<CapabilityResult> | CapabilityResult): Promise<CapabilityResult> {
+export function withDeliveryContract(
+  ctx: CapabilityContext,
+  fn: (d: CommsDelivery) => Promise<CapabilityResult> | CapabilityResult,
+): Promise<CapabilityResult> {
   return withLoaded(ctx, (dir) => loadCommsFile(dir, "delivery"), fn);
 }
 
@@ -57,7 +67,13 @@ const FALSE = new Set(["false", "no", "0", "off"]);
 
 /** A boolean flag: `--write` (true), or `--arg write=true` / `false` from the CLI. */
 export const flag = z
-  .union([z.boolean(), z.string().refine((v) => TRUE.has(v.toLowerCase()) || FALSE.has(v.toLowerCase()), "true or false").transform((v) => TRUE.has(v.toLowerCase()))])
+  .union([
+    z.boolean(),
+    z
+      .string()
+      .refine((v) => TRUE.has(v.toLowerCase()) || FALSE.has(v.toLowerCase()), "true or false")
+      .transform((v) => TRUE.has(v.toLowerCase())),
+  ])
   .default(false);
 
 /** A positive integer argument given as a number or a string. */
@@ -73,7 +89,10 @@ export function parseSince(s: string, now: number): number | null {
 
 /** `20260223T101500Z`: sortable and safe in file names. */
 export function fileStamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
 }
 
 /** sha256 hex of a string or bytes. */
@@ -90,7 +109,12 @@ export function newId(s: Services, prefix: string, bytes = 8): string {
  * Write JSON to `<stateDir>/<sub>/<name>` with folder 0700 and file 0600, atomically (temp file, fsync,
  * rename). Returns the path and the sha256 of the bytes written. Refuses to overwrite.
  */
-export function writePrivateJson(stateDir: string, sub: string, name: string, value: unknown): { path: string; sha256: string; bytes: number } {
+export function writePrivateJson(
+  stateDir: string,
+  sub: string,
+  name: string,
+  value: unknown,
+): { path: string; sha256: string; bytes: number } {
   const dir = path.join(stateDir, sub);
   ensurePrivateDir(dir);
   const file = path.join(dir, name);

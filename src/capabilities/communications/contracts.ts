@@ -80,7 +80,12 @@ export const CommsStackSchema = z
       ids.add(m.id);
     });
     s.catalog.forEach((c, i) => {
-      if (!ids.has(c.mailbox)) ctx.addIssue({ code: "custom", path: ["catalog", i, "mailbox"], message: `unknown mailbox "${c.mailbox}" (declare it under mailboxes)` });
+      if (!ids.has(c.mailbox))
+        ctx.addIssue({
+          code: "custom",
+          path: ["catalog", i, "mailbox"],
+          message: `unknown mailbox "${c.mailbox}" (declare it under mailboxes)`,
+        });
     });
   });
 export type CommsStack = z.infer<typeof CommsStackSchema>;
@@ -115,7 +120,11 @@ const TwilioProviderSchema = z
   .object({
     ...providerBase,
     from: z.string().regex(E164, "an E.164 number such as +15005550006").nullable().default(null),
-    messaging_service_sid: z.string().regex(/^MG[0-9a-f]{32}$/, "a Messaging Service SID (MG + 32 hex)").nullable().default(null),
+    messaging_service_sid: z
+      .string()
+      .regex(/^MG[0-9a-f]{32}$/, "a Messaging Service SID (MG + 32 hex)")
+      .nullable()
+      .default(null),
     status_callback: httpUrl.nullable().default(null),
     /** Origin every SDK request is rewritten to (tests, proxies). */
     api_root: httpUrl.default("https://api.twilio.com"),
@@ -128,14 +137,18 @@ const SmtpProviderSchema = z.object({ ...providerBase, from: emailAddress }).str
 export const CommsProvidersSchema = z
   .object({
     schema_version: z.literal(1).default(1),
-    routes: z.object({ email: z.enum(["resend", "smtp"]).default("resend"), sms: z.enum(["twilio"]).default("twilio") }).strict().default({ email: "resend", sms: "twilio" }),
+    routes: z
+      .object({ email: z.enum(["resend", "smtp"]).default("resend"), sms: z.enum(["twilio"]).default("twilio") })
+      .strict()
+      .default({ email: "resend", sms: "twilio" }),
     providers: z
       .object({ resend: ResendProviderSchema, twilio: TwilioProviderSchema, smtp: SmtpProviderSchema.nullable().default(null) })
       .strict(),
   })
   .strict()
   .superRefine((p, ctx) => {
-    if (p.routes.email === "smtp" && p.providers.smtp === null) ctx.addIssue({ code: "custom", path: ["routes", "email"], message: "routes email to smtp, but providers.smtp is not configured" });
+    if (p.routes.email === "smtp" && p.providers.smtp === null)
+      ctx.addIssue({ code: "custom", path: ["routes", "email"], message: "routes email to smtp, but providers.smtp is not configured" });
   });
 type CommsProviders = z.infer<typeof CommsProvidersSchema>;
 export type ProviderName = "resend" | "twilio" | "smtp";
@@ -149,7 +162,9 @@ export const CommsPolicySchema = z
     /** Used when the recipient record has no time zone. */
     default_timezone: timeZone,
     /** Per message type: `opt_in` needs a recorded opt-in; `not_required` sends unless opted out. */
-    consent: z.record(id("message type"), z.object({ required: z.enum(["opt_in", "not_required"]) }).strict()).refine((r) => Object.keys(r).length > 0, "declare at least one message type"),
+    consent: z
+      .record(id("message type"), z.object({ required: z.enum(["opt_in", "not_required"]) }).strict())
+      .refine((r) => Object.keys(r).length > 0, "declare at least one message type"),
     quiet_hours: z
       .object({
         start: z.string().regex(CLOCK_TIME, "HH:MM, 24 h"),
@@ -171,15 +186,33 @@ export const CommsPolicySchema = z
           })
           .strict(),
         /** TwiML replies to keywords; empty = no reply (when Twilio Advanced Opt-Out already answers). */
-        replies: z.object({ opt_out: z.string().default(""), opt_in: z.string().default(""), help: z.string().default("") }).strict().default({ opt_out: "", opt_in: "", help: "" }),
+        replies: z
+          .object({ opt_out: z.string().default(""), opt_in: z.string().default(""), help: z.string().default("") })
+          .strict()
+          .default({ opt_out: "", opt_in: "", help: "" }),
       })
       .strict(),
-    previews: z.object({ ttl_minutes: z.number().int().min(1).max(24 * 60).default(15) }).strict().default({ ttl_minutes: 15 }),
+    previews: z
+      .object({
+        ttl_minutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(15),
+      })
+      .strict()
+      .default({ ttl_minutes: 15 }),
   })
   .strict()
   .superRefine((p, ctx) => {
     p.quiet_hours.exempt_message_types.forEach((t, i) => {
-      if (!Object.hasOwn(p.consent, t)) ctx.addIssue({ code: "custom", path: ["quiet_hours", "exempt_message_types", i], message: `unknown message type "${t}" (declare it under consent)` });
+      if (!Object.hasOwn(p.consent, t))
+        ctx.addIssue({
+          code: "custom",
+          path: ["quiet_hours", "exempt_message_types", i],
+          message: `unknown message type "${t}" (declare it under consent)`,
+        });
     });
     const k = p.sms.keywords;
     const all = [...k.opt_out, ...k.opt_in, ...k.help].map((w) => w.toUpperCase());
@@ -201,11 +234,14 @@ const TemplateSchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
-    if (t.channel === "email" && t.subject === null) ctx.addIssue({ code: "custom", path: ["subject"], message: "email templates need a subject" });
-    if (t.channel === "sms" && t.subject !== null) ctx.addIssue({ code: "custom", path: ["subject"], message: "sms templates have no subject" });
+    if (t.channel === "email" && t.subject === null)
+      ctx.addIssue({ code: "custom", path: ["subject"], message: "email templates need a subject" });
+    if (t.channel === "sms" && t.subject !== null)
+      ctx.addIssue({ code: "custom", path: ["subject"], message: "sms templates have no subject" });
     const declared = new Set([...t.required, ...t.optional]);
     for (const name of templatePlaceholders(`${t.subject ?? ""}\n${t.body}`)) {
-      if (!declared.has(name)) ctx.addIssue({ code: "custom", path: ["body"], message: `placeholder {{${name}}} is not declared in required or optional` });
+      if (!declared.has(name))
+        ctx.addIssue({ code: "custom", path: ["body"], message: `placeholder {{${name}}} is not declared in required or optional` });
     }
     const both = t.required.find((n) => t.optional.includes(n));
     if (both) ctx.addIssue({ code: "custom", path: ["optional"], message: `${both} is both required and optional` });
@@ -219,7 +255,11 @@ export function templatesSchemaFor(messageTypes: readonly string[]) {
     .superRefine((f, ctx) => {
       for (const [tid, t] of Object.entries(f.templates)) {
         if (!messageTypes.includes(t.message_type)) {
-          ctx.addIssue({ code: "custom", path: ["templates", tid, "message_type"], message: `unknown message type "${t.message_type}" (policy.yaml consent declares ${messageTypes.join(", ")})` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["templates", tid, "message_type"],
+            message: `unknown message type "${t.message_type}" (policy.yaml consent declares ${messageTypes.join(", ")})`,
+          });
         }
       }
     });
@@ -235,20 +275,42 @@ export const CommsDeliverySchema = z
     schema_version: z.literal(1).default(1),
     anomaly: z
       .object({
-        window_minutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+        window_minutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(60),
         /** Fewer deliveries than this in the window: rates are not judged (`anomaly_insufficient_sample`). */
         min_sample: z.number().int().min(1).default(20),
-        thresholds: z.object({ failure_rate: rate.default(0.2), policy_block_rate: rate.default(0.5), timeout_rate: rate.default(0.05) }).strict(),
+        thresholds: z
+          .object({ failure_rate: rate.default(0.2), policy_block_rate: rate.default(0.5), timeout_rate: rate.default(0.05) })
+          .strict(),
       })
       .strict(),
     alerts: z
       .object({
         /** The ops chat alerts go to, through tau's own outbound. */
-        target: z.object({ transport: z.enum(TRANSPORTS), account_id: z.string().min(1), conversation_id: z.string().min(1), thread_id: z.string().nullable().default(null) }).strict(),
-        cooldown_minutes: z.number().int().min(0).max(7 * 24 * 60).default(30),
+        target: z
+          .object({
+            transport: z.enum(TRANSPORTS),
+            account_id: z.string().min(1),
+            conversation_id: z.string().min(1),
+            thread_id: z.string().nullable().default(null),
+          })
+          .strict(),
+        cooldown_minutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 24 * 60)
+          .default(30),
       })
       .strict(),
-    deadletter: z.object({ max_attempts: z.number().int().min(1).max(20).default(3) }).strict().default({ max_attempts: 3 }),
+    deadletter: z
+      .object({ max_attempts: z.number().int().min(1).max(20).default(3) })
+      .strict()
+      .default({ max_attempts: 3 }),
   })
   .strict();
 export type CommsDelivery = z.infer<typeof CommsDeliverySchema>;
@@ -275,12 +337,19 @@ function readContract(dir: string, name: CommsFile): { file: string; text: strin
       return { file, text: fs.readFileSync(file, "utf8") };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-        throw new ConfigError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file, cause: err, hint: "check permissions" });
+        throw new ConfigError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+          file,
+          cause: err,
+          hint: "check permissions",
+        });
       }
     }
   }
   const file = path.join(dir, `${name}.yaml`);
-  throw new ConfigError(`${file}: missing communications contract`, { file, hint: `copy policies/communications/${name}.yaml from the tau repository and edit it` });
+  throw new ConfigError(`${file}: missing communications contract`, {
+    file,
+    hint: `copy policies/communications/${name}.yaml from the tau repository and edit it`,
+  });
 }
 
 /**
@@ -301,7 +370,12 @@ export function loadCommsContracts(dir: string): CommsContracts {
   return { dir, stack, providers, policy, templates, delivery, files };
 }
 
-const SINGLE_FILE_SCHEMAS = { stack: CommsStackSchema, providers: CommsProvidersSchema, policy: CommsPolicySchema, delivery: CommsDeliverySchema } as const;
+const SINGLE_FILE_SCHEMAS = {
+  stack: CommsStackSchema,
+  providers: CommsProvidersSchema,
+  policy: CommsPolicySchema,
+  delivery: CommsDeliverySchema,
+} as const;
 type SingleFile = keyof typeof SINGLE_FILE_SCHEMAS;
 
 /**

@@ -35,9 +35,24 @@ interface AttemptResult {
 }
 
 /** Send (or simulate) `preview` over `route`. */
-export async function attemptSend(s: Services, c: CommsContracts, store: CommsStore, preview: PreviewRow, route: Route, deliveryId: string): Promise<AttemptResult> {
+export async function attemptSend(
+  s: Services,
+  c: CommsContracts,
+  store: CommsStore,
+  preview: PreviewRow,
+  route: Route,
+  deliveryId: string,
+): Promise<AttemptResult> {
   if (!route.live) {
-    return { status: "simulated", reason_code: "delivery_simulated", provider_id: `sim_${sha256(deliveryId).slice(0, 24)}`, latency_ms: 0, live: false, outcome: null, consent_updated: false };
+    return {
+      status: "simulated",
+      reason_code: "delivery_simulated",
+      provider_id: `sim_${sha256(deliveryId).slice(0, 24)}`,
+      latency_ms: 0,
+      live: false,
+      outcome: null,
+      consent_updated: false,
+    };
   }
   let outcome: SendOutcome;
   if (route.channel === "email") {
@@ -55,20 +70,34 @@ export async function attemptSend(s: Services, c: CommsContracts, store: CommsSt
     const r = smsSenderFor(c, s);
     if (!r.ok) return missing(r.missing);
     const t = c.providers.providers.twilio;
-    outcome = await r.sender.send({ from: t.from, messagingServiceSid: t.messaging_service_sid, to: preview.recipient, body: preview.body, statusCallback: t.status_callback });
+    outcome = await r.sender.send({
+      from: t.from,
+      messagingServiceSid: t.messaging_service_sid,
+      to: preview.recipient,
+      body: preview.body,
+      statusCallback: t.status_callback,
+    });
   }
   let consentUpdated = false;
   if (!outcome.ok && outcome.reason_code === "provider_recipient_unsubscribed") {
     // The carrier-level opt-out is authoritative: record it so previews are blocked before the next call.
     const now = s.clock();
     s.store.atomically(() => {
-      store.setConsent({ recipient: preview.recipient, channel: "sms", message_type: "*", status: "opted_out", source: "provider_error" }, now);
+      store.setConsent(
+        { recipient: preview.recipient, channel: "sms", message_type: "*", status: "opted_out", source: "provider_error" },
+        now,
+      );
       s.audit({
         actor: "system:twilio",
         surface: "system",
         action: "comms.consent.opt_out",
         target: "comms_consent",
-        args: { recipient: maskRecipient(preview.recipient), recipient_hash: recipientHash(preview.recipient), provider_code: outcome.provider_code, delivery_id: deliveryId },
+        args: {
+          recipient: maskRecipient(preview.recipient),
+          recipient_hash: recipientHash(preview.recipient),
+          provider_code: outcome.provider_code,
+          delivery_id: deliveryId,
+        },
         outcome: "opted_out",
         reason_code: "provider_recipient_unsubscribed",
       });
@@ -76,8 +105,24 @@ export async function attemptSend(s: Services, c: CommsContracts, store: CommsSt
     consentUpdated = true;
   }
   return outcome.ok
-    ? { status: "sent", reason_code: "delivery_sent", provider_id: outcome.provider_id, latency_ms: outcome.latency_ms, live: true, outcome, consent_updated: false }
-    : { status: outcome.status, reason_code: outcome.reason_code, provider_id: null, latency_ms: outcome.latency_ms, live: true, outcome, consent_updated: consentUpdated };
+    ? {
+        status: "sent",
+        reason_code: "delivery_sent",
+        provider_id: outcome.provider_id,
+        latency_ms: outcome.latency_ms,
+        live: true,
+        outcome,
+        consent_updated: false,
+      }
+    : {
+        status: outcome.status,
+        reason_code: outcome.reason_code,
+        provider_id: null,
+        latency_ms: outcome.latency_ms,
+        live: true,
+        outcome,
+        consent_updated: consentUpdated,
+      };
 }
 
 function missing(ids: string[]): AttemptResult {
@@ -87,7 +132,16 @@ function missing(ids: string[]): AttemptResult {
     provider_id: null,
     latency_ms: null,
     live: true,
-    outcome: { ok: false, status: "failed", reason_code: "provider_credentials_missing", http_status: null, provider_code: null, retry_after_ms: null, latency_ms: 0, detail: `missing secrets: ${ids.join(", ")}` },
+    outcome: {
+      ok: false,
+      status: "failed",
+      reason_code: "provider_credentials_missing",
+      http_status: null,
+      provider_code: null,
+      retry_after_ms: null,
+      latency_ms: 0,
+      detail: `missing secrets: ${ids.join(", ")}`,
+    },
     consent_updated: false,
   };
 }

@@ -12,13 +12,21 @@ export const deliveryLogCapability = defineCapability({
   id: "communications.delivery.log",
   alias: ["delivery", "log"],
   summary: "recent deliveries (filters: --status, --channel, --since; --limit)",
-  args: z.object({ status: z.enum(STATUSES).optional(), channel: z.enum(["email", "sms"]).optional(), since: z.string().optional(), limit: limit(20, 500) }).strict(),
+  args: z
+    .object({
+      status: z.enum(STATUSES).optional(),
+      channel: z.enum(["email", "sms"]).optional(),
+      since: z.string().optional(),
+      limit: limit(20, 500),
+    })
+    .strict(),
   role: "viewer",
   sideEffect: "read",
   approval: "none",
   run: (args, ctx) => {
     const sinceMs = args.since === undefined ? undefined : parseSince(args.since, ctx.now);
-    if (sinceMs === null) return failed("command_args_invalid", `--since ${args.since}: expected a duration like 15m, 24h, 7d or an ISO time.`);
+    if (sinceMs === null)
+      return failed("command_args_invalid", `--since ${args.since}: expected a duration like 15m, 24h, 7d or an ISO time.`);
     const rows = ctx.services.store.comms.listDeliveries({ status: args.status, channel: args.channel, sinceMs, limit: args.limit });
     const entries = rows.map((r) => ({
       delivery_id: r.delivery_id,
@@ -36,7 +44,12 @@ export const deliveryLogCapability = defineCapability({
       attempts: r.attempts,
     }));
     const text = entries.length
-      ? entries.map((e) => `${e.at} ${e.delivery_id} ${e.channel}/${e.provider} ${e.recipient} ${e.status} ${e.reason_code}${e.live ? "" : " (sim)"}`).join("\n")
+      ? entries
+          .map(
+            (e) =>
+              `${e.at} ${e.delivery_id} ${e.channel}/${e.provider} ${e.recipient} ${e.status} ${e.reason_code}${e.live ? "" : " (sim)"}`,
+          )
+          .join("\n")
       : "No deliveries match.";
     return reported("delivery_log", text, { deliveries: entries });
   },

@@ -35,8 +35,15 @@ export const authStatusCapability = defineCapability({
       c = null;
     }
     const targets = args.provider ? [args.provider] : CREDENTIAL_TARGETS;
-    const rows = targets.flatMap((t) => credentialIds(t, c).map((x) => ({ provider: t, ...credentialStatus(ctx.services, x.id, x.purpose) })));
-    const text = rows.map((r) => `${r.provider} ${r.id}: ${r.state}${r.source ? ` (${r.source}${r.source === "env" && r.env ? ` ${r.env}` : ""})` : ""} — ${r.purpose}${r.state === "missing" ? `; fix: ${fixFor(r.id, r.env)}` : ""}`).join("\n");
+    const rows = targets.flatMap((t) =>
+      credentialIds(t, c).map((x) => ({ provider: t, ...credentialStatus(ctx.services, x.id, x.purpose) })),
+    );
+    const text = rows
+      .map(
+        (r) =>
+          `${r.provider} ${r.id}: ${r.state}${r.source ? ` (${r.source}${r.source === "env" && r.env ? ` ${r.env}` : ""})` : ""} — ${r.purpose}${r.state === "missing" ? `; fix: ${fixFor(r.id, r.env)}` : ""}`,
+      )
+      .join("\n");
     const missing = rows.filter((r) => r.state === "missing").length;
     return reported(missing ? "auth_credentials_missing" : "auth_credentials_present", text, { credentials: rows });
   },
@@ -52,12 +59,20 @@ interface Check {
 
 function offlineChecks(s: Services, c: CommsContracts): Check[] {
   const checks: Check[] = [];
-  const add = (check: string, status: Check["status"], reason_code: string, detail: string, fix: string | null = null) => checks.push({ check, status, reason_code, detail, fix });
-  add("stack.mode", "pass", `stack_mode_${c.stack.mode.replace("-", "_")}`, `stack mode ${c.stack.mode}${c.stack.mode === "simulation" ? ": every send is simulated" : ""}`);
+  const add = (check: string, status: Check["status"], reason_code: string, detail: string, fix: string | null = null) =>
+    checks.push({ check, status, reason_code, detail, fix });
+  add(
+    "stack.mode",
+    "pass",
+    `stack_mode_${c.stack.mode.replace("-", "_")}`,
+    `stack mode ${c.stack.mode}${c.stack.mode === "simulation" ? ": every send is simulated" : ""}`,
+  );
   for (const channel of ["email", "sms"] as const) {
     const { route, decision } = decideRouting(c, channel, "");
     const target = route.provider === "smtp" ? "smtp" : route.provider;
-    const creds = credentialIds(target, c).filter((x) => !x.id.endsWith("webhook-secret")).map((x) => credentialStatus(s, x.id, x.purpose));
+    const creds = credentialIds(target, c)
+      .filter((x) => !x.id.endsWith("webhook-secret"))
+      .map((x) => credentialStatus(s, x.id, x.purpose));
     const missing = creds.filter((x) => x.state === "missing");
     const wantsLive = route.mode === "live" && route.phase !== "shadow";
     add(
@@ -68,23 +83,62 @@ function offlineChecks(s: Services, c: CommsContracts): Check[] {
       decision.outcome === "deny" ? `route ${channel} to resend in providers.yaml, or keep ${route.provider} in simulation` : null,
     );
     for (const m of missing) {
-      add(`credentials.${m.id}`, wantsLive ? "fail" : "warn", "credential_missing", `${m.id} is missing (${m.purpose})${wantsLive ? "; live sends will fail" : ""}`, fixFor(m.id, m.env));
+      add(
+        `credentials.${m.id}`,
+        wantsLive ? "fail" : "warn",
+        "credential_missing",
+        `${m.id} is missing (${m.purpose})${wantsLive ? "; live sends will fail" : ""}`,
+        fixFor(m.id, m.env),
+      );
     }
   }
   const token = credentialStatus(s, "twilio-auth-token", "");
-  if (s.config.server.public_url === "") add("webhook.twilio", "warn", "webhook_public_url_missing", "server.public_url is empty: Twilio signatures cannot be checked, so STOP/START webhooks are refused", "set server.public_url in tau.yaml to the https URL Twilio calls");
-  else if (token.state === "missing") add("webhook.twilio", "warn", "credential_missing", "twilio-auth-token is missing: inbound SMS webhooks are refused", fixFor("twilio-auth-token", token.env));
-  else add("webhook.twilio", "pass", "webhook_ready", `Twilio webhook URL ${s.config.server.public_url.replace(/\/+$/, "")}/webhooks/twilio`);
+  if (s.config.server.public_url === "")
+    add(
+      "webhook.twilio",
+      "warn",
+      "webhook_public_url_missing",
+      "server.public_url is empty: Twilio signatures cannot be checked, so STOP/START webhooks are refused",
+      "set server.public_url in tau.yaml to the https URL Twilio calls",
+    );
+  else if (token.state === "missing")
+    add(
+      "webhook.twilio",
+      "warn",
+      "credential_missing",
+      "twilio-auth-token is missing: inbound SMS webhooks are refused",
+      fixFor("twilio-auth-token", token.env),
+    );
+  else
+    add("webhook.twilio", "pass", "webhook_ready", `Twilio webhook URL ${s.config.server.public_url.replace(/\/+$/, "")}/webhooks/twilio`);
   const whsec = credentialStatus(s, "resend-webhook-secret", "");
-  add("webhook.resend", whsec.state === "present" ? "pass" : "warn", whsec.state === "present" ? "webhook_ready" : "credential_missing", whsec.state === "present" ? "Resend webhook secret present" : "resend-webhook-secret is missing: delivery webhooks are refused (401)", whsec.state === "present" ? null : fixFor("resend-webhook-secret", whsec.env));
+  add(
+    "webhook.resend",
+    whsec.state === "present" ? "pass" : "warn",
+    whsec.state === "present" ? "webhook_ready" : "credential_missing",
+    whsec.state === "present" ? "Resend webhook secret present" : "resend-webhook-secret is missing: delivery webhooks are refused (401)",
+    whsec.state === "present" ? null : fixFor("resend-webhook-secret", whsec.env),
+  );
   return checks;
 }
 
 async function onlineChecks(s: Services, c: CommsContracts): Promise<Check[]> {
   const checks: Check[] = [];
-  const probe = async (name: string, root: string, r: { ok: true; sender: { probe(): Promise<{ ok: boolean; reason_code: string; detail: string; http_status: number | null }> } } | { ok: false; missing: string[] }) => {
+  const probe = async (
+    name: string,
+    root: string,
+    r:
+      | { ok: true; sender: { probe(): Promise<{ ok: boolean; reason_code: string; detail: string; http_status: number | null }> } }
+      | { ok: false; missing: string[] },
+  ) => {
     if (!r.ok) {
-      checks.push({ check: `probe.${name}`, status: "warn", reason_code: "probe_skipped_credentials_missing", detail: `not probed: missing ${r.missing.join(", ")}`, fix: `set ${r.missing.join(", ")}` });
+      checks.push({
+        check: `probe.${name}`,
+        status: "warn",
+        reason_code: "probe_skipped_credentials_missing",
+        detail: `not probed: missing ${r.missing.join(", ")}`,
+        fix: `set ${r.missing.join(", ")}`,
+      });
       return;
     }
     const p = await r.sender.probe();
@@ -116,9 +170,22 @@ export const doctorCapability = defineCapability({
       c = loadCommsContracts(commsDirOf(s));
     } catch (err) {
       const detail = describeError(err);
-      return failed("doctor_failed", `✗ contracts: ${detail}`, { checks: [{ check: "contracts", status: "fail", reason_code: "comms_contract_invalid", detail, fix: "fix the file at the line shown" }] });
+      return failed("doctor_failed", `✗ contracts: ${detail}`, {
+        checks: [
+          { check: "contracts", status: "fail", reason_code: "comms_contract_invalid", detail, fix: "fix the file at the line shown" },
+        ],
+      });
     }
-    const checks: Check[] = [{ check: "contracts", status: "pass", reason_code: "comms_contracts_valid", detail: `${Object.keys(c.files).length} contracts valid in ${c.dir}`, fix: null }, ...offlineChecks(s, c)];
+    const checks: Check[] = [
+      {
+        check: "contracts",
+        status: "pass",
+        reason_code: "comms_contracts_valid",
+        detail: `${Object.keys(c.files).length} contracts valid in ${c.dir}`,
+        fix: null,
+      },
+      ...offlineChecks(s, c),
+    ];
     if (args.online) checks.push(...(await onlineChecks(s, c)));
     const mark = { pass: "✓", warn: "!", fail: "✗" } as const;
     const text = checks.map((x) => `${mark[x.status]} ${x.check}: ${x.detail}${x.fix ? ` — fix: ${x.fix}` : ""}`).join("\n");

@@ -80,7 +80,20 @@ export const incidentBundleCapability = defineCapability({
     ];
     if (!args.write) return reported("incident_bundle_summary", `${summary.join("\n")}\nRun with --write to save it.`, bundle);
     const file = writePrivateJson(s.stateDir, "incidents", `BUNDLE-${fileStamp(ctx.now)}.json`, bundle);
-    s.audit({ actor: ctx.principal, surface: ctx.surface, action: "comms.incident.bundle", target: file.path, args: { sha256: file.sha256 }, outcome: "written", reason_code: "incident_bundle_written" });
-    return reported("incident_bundle_written", `${summary.join("\n")}\nWrote ${file.path}\nsha256 ${file.sha256}`, { path: file.path, sha256: file.sha256, bytes: file.bytes, bundle });
+    s.audit({
+      actor: ctx.principal,
+      surface: ctx.surface,
+      action: "comms.incident.bundle",
+      target: file.path,
+      args: { sha256: file.sha256 },
+      outcome: "written",
+      reason_code: "incident_bundle_written",
+    });
+    return reported("incident_bundle_written", `${summary.join("\n")}\nWrote ${file.path}\nsha256 ${file.sha256}`, {
+      path: file.path,
+      sha256: file.sha256,
+      bytes: file.bytes,
+      bundle,
+    });
   },
 });

@@ -73,7 +73,8 @@ export function createResendAdapter(cfg: ResendAdapterConfig): EmailSender {
           { idempotencyKey: msg.idempotencyKey, signal },
         ),
       );
-      if (res.data && !res.error) return { ok: true, status: "sent", reason_code: "delivery_sent", provider_id: res.data.id, latency_ms: latency, segments: null };
+      if (res.data && !res.error)
+        return { ok: true, status: "sent", reason_code: "delivery_sent", provider_id: res.data.id, latency_ms: latency, segments: null };
       const error: ResendErrorLike = res.error ?? { name: "application_error", statusCode: null, message: "empty response" };
       const { reason, status } = toResendReason(error, timedOut);
       return {
@@ -92,17 +93,37 @@ export function createResendAdapter(cfg: ResendAdapterConfig): EmailSender {
       const { res, timedOut, latency } = await timed((signal) => client.emails.get("00000000-0000-4000-8000-000000000000", { signal }));
       const error = res.error as ResendErrorLike | null;
       if (!error || error.statusCode === 404 || error.name === "not_found") {
-        return { ok: true, reason_code: "probe_ok", http_status: error?.statusCode ?? 200, latency_ms: latency, detail: "resend accepted the API key" };
+        return {
+          ok: true,
+          reason_code: "probe_ok",
+          http_status: error?.statusCode ?? 200,
+          latency_ms: latency,
+          detail: "resend accepted the API key",
+        };
       }
       const { reason } = toResendReason(error, timedOut);
-      return { ok: false, reason_code: reason, http_status: error.statusCode ?? null, latency_ms: latency, detail: scrub(`resend: ${error.name ?? "error"}: ${error.message ?? ""}`, [cfg.apiKey]) };
+      return {
+        ok: false,
+        reason_code: reason,
+        http_status: error.statusCode ?? null,
+        latency_ms: latency,
+        detail: scrub(`resend: ${error.name ?? "error"}: ${error.message ?? ""}`, [cfg.apiKey]),
+      };
     },
   };
 }
 
 type WebhookVerdict =
   | { ok: true; payload: unknown }
-  | { ok: false; reason: "webhook_headers_missing" | "webhook_timestamp_stale" | "webhook_signature_invalid" | "webhook_secret_invalid" | "webhook_body_invalid" };
+  | {
+      ok: false;
+      reason:
+        | "webhook_headers_missing"
+        | "webhook_timestamp_stale"
+        | "webhook_signature_invalid"
+        | "webhook_secret_invalid"
+        | "webhook_body_invalid";
+    };
 
 /** Svix/Standard Webhooks allow five minutes either way. */
 const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
@@ -121,7 +142,8 @@ export function verifyResendWebhook(input: {
   const { id, timestamp, signature } = input.headers;
   if (!id || !timestamp || !signature) return { ok: false, reason: "webhook_headers_missing" };
   const ts = Number(timestamp);
-  if (!/^\d+$/.test(timestamp) || Math.abs(input.nowMs - ts * 1000) > WEBHOOK_TOLERANCE_MS) return { ok: false, reason: "webhook_timestamp_stale" };
+  if (!/^\d+$/.test(timestamp) || Math.abs(input.nowMs - ts * 1000) > WEBHOOK_TOLERANCE_MS)
+    return { ok: false, reason: "webhook_timestamp_stale" };
   let expected: string;
   try {
     expected = new Webhook(input.secret).sign(id, new Date(ts * 1000), input.rawBody);

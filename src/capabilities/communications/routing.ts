@@ -28,12 +28,21 @@ type RouteReason =
 /** Stage `routing`: the provider for `channel` and live-or-simulated, with the reason. `recipient` is normalized. */
 export function decideRouting(c: CommsContracts, channel: "email" | "sms", recipient: string): { route: Route; decision: Decision } {
   const provider: ProviderName = channel === "sms" ? c.providers.routes.sms : c.providers.routes.email;
-  const p = provider === "resend" ? c.providers.providers.resend : provider === "twilio" ? c.providers.providers.twilio : c.providers.providers.smtp!;
+  const p =
+    provider === "resend"
+      ? c.providers.providers.resend
+      : provider === "twilio"
+        ? c.providers.providers.twilio
+        : c.providers.providers.smtp!;
   let reason: RouteReason;
   if (c.stack.mode !== "live-pilot") reason = "route_simulated_stack_mode";
   else if (p.mode !== "live") reason = "route_simulated_provider_mode";
   else if (p.cutover_phase === "shadow") reason = "route_simulated_shadow_phase";
-  else if (p.cutover_phase === "pilot" && p.pilot_recipients.length > 0 && !p.pilot_recipients.map((r) => r.toLowerCase()).includes(recipient.toLowerCase())) {
+  else if (
+    p.cutover_phase === "pilot" &&
+    p.pilot_recipients.length > 0 &&
+    !p.pilot_recipients.map((r) => r.toLowerCase()).includes(recipient.toLowerCase())
+  ) {
     reason = "route_simulated_pilot_recipient";
   } else reason = "route_live";
   // SMTP submission belongs to the mail capabilities; this surface only simulates on that route.

@@ -51,7 +51,10 @@ interface SendEvaluation {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v && typeof v === "object") {
-    return `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(v) ?? "null";
 }
@@ -75,7 +78,15 @@ interface PreviewMessage {
  * definition, the consent rule, quiet hours, SMS rules, routing and the recipient's effective consent. A change
  * in any part makes a preview stale.
  */
-function basisOf(c: CommsContracts, templateId: string, channel: "email" | "sms", messageType: string, route: Route, consent: ConsentFact[], message: PreviewMessage): Record<string, string> {
+function basisOf(
+  c: CommsContracts,
+  templateId: string,
+  channel: "email" | "sms",
+  messageType: string,
+  route: Route,
+  consent: ConsentFact[],
+  message: PreviewMessage,
+): Record<string, string> {
   const eff = effectiveConsent(consent, messageType);
   return {
     message: h(message),
@@ -84,7 +95,11 @@ function basisOf(c: CommsContracts, templateId: string, channel: "email" | "sms"
     quiet_hours: h(c.policy.quiet_hours),
     sms: h(channel === "sms" ? { footer: c.policy.sms.stop_footer, max_segments: c.policy.sms.max_segments } : null),
     routing: h(route),
-    consent: h(eff.fact ? { status: eff.status, type: eff.fact.message_type, at: eff.fact.updated_at_ms, source: eff.fact.source } : { status: eff.status }),
+    consent: h(
+      eff.fact
+        ? { status: eff.status, type: eff.fact.message_type, at: eff.fact.updated_at_ms, source: eff.fact.source }
+        : { status: eff.status },
+    ),
   };
 }
 
@@ -94,12 +109,30 @@ function consentGate(c: CommsContracts, channel: "email" | "sms", messageType: s
 }
 
 /** Evaluate a new send under every gate (the preview). */
-export function evaluateSend(c: CommsContracts, req: SendRequest, factsFor: (recipient: string, channel: "email" | "sms") => RecipientFacts, now: number): SendEvaluation {
+export function evaluateSend(
+  c: CommsContracts,
+  req: SendRequest,
+  factsFor: (recipient: string, channel: "email" | "sms") => RecipientFacts,
+  now: number,
+): SendEvaluation {
   const decisions: Decision[] = [];
   const varsHash = h(req.vars);
   const out: SendEvaluation = {
-    allowed: false, reason: "", decisions, template: null, channel: req.channel, messageType: null, recipient: null, timezone: null,
-    subject: null, body: null, segments: null, route: null, basis: {}, basisHash: "", varsHash,
+    allowed: false,
+    reason: "",
+    decisions,
+    template: null,
+    channel: req.channel,
+    messageType: null,
+    recipient: null,
+    timezone: null,
+    subject: null,
+    body: null,
+    segments: null,
+    route: null,
+    basis: {},
+    basisHash: "",
+    varsHash,
   };
   const finish = (): SendEvaluation => {
     const deny = decisions.find((d) => d.outcome === "deny");
@@ -117,7 +150,12 @@ export function evaluateSend(c: CommsContracts, req: SendRequest, factsFor: (rec
   out.channel = template.channel;
   out.messageType = template.message_type;
   if (req.channel !== null && req.channel !== template.channel) {
-    decisions.push({ stage: "template", outcome: "deny", reason: "template_channel_mismatch", detail: { template: req.templateId, template_channel: template.channel, channel: req.channel } });
+    decisions.push({
+      stage: "template",
+      outcome: "deny",
+      reason: "template_channel_mismatch",
+      detail: { template: req.templateId, template_channel: template.channel, channel: req.channel },
+    });
     return finish();
   }
   const recipient = validateRecipient(template.channel, req.to);
@@ -143,7 +181,11 @@ export function evaluateSend(c: CommsContracts, req: SendRequest, factsFor: (rec
   const routing = decideRouting(c, template.channel, recipient.normalized);
   decisions.push(routing.decision);
   out.route = routing.route;
-  out.basis = basisOf(c, req.templateId, template.channel, template.message_type, routing.route, facts.consent, { recipient: recipient.normalized, subject: out.subject, body: out.body ?? "" });
+  out.basis = basisOf(c, req.templateId, template.channel, template.message_type, routing.route, facts.consent, {
+    recipient: recipient.normalized,
+    subject: out.subject,
+    body: out.body ?? "",
+  });
   return finish();
 }
 
@@ -159,7 +201,15 @@ interface Revalidation {
 /** Re-check a stored preview at execute time: current contracts, consent, clock and routing. */
 export function revalidatePreview(
   c: CommsContracts,
-  p: { template_id: string; channel: "email" | "sms"; message_type: string; recipient: string; subject: string | null; body: string; basis: Record<string, string> },
+  p: {
+    template_id: string;
+    channel: "email" | "sms";
+    message_type: string;
+    recipient: string;
+    subject: string | null;
+    body: string;
+    basis: Record<string, string>;
+  },
   facts: RecipientFacts,
   now: number,
 ): Revalidation {
@@ -168,7 +218,11 @@ export function revalidatePreview(
     return { changed: ["template"], decisions: [], denied: null, route: null };
   }
   const routing = decideRouting(c, p.channel, p.recipient);
-  const basis = basisOf(c, p.template_id, p.channel, p.message_type, routing.route, facts.consent, { recipient: p.recipient, subject: p.subject, body: p.body });
+  const basis = basisOf(c, p.template_id, p.channel, p.message_type, routing.route, facts.consent, {
+    recipient: p.recipient,
+    subject: p.subject,
+    body: p.body,
+  });
   const changed = Object.keys(basis).filter((k) => basis[k] !== p.basis[k]);
   const decisions = [
     consentGate(c, p.channel, p.message_type, facts),

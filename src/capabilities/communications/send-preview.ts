@@ -22,7 +22,10 @@ const Args = z
   .strict();
 
 /** Merge `--vars` JSON and `--var k=v` into one string map, or say what is wrong. */
-function parseVars(args: { var?: string | string[] | undefined; vars?: string | Record<string, string | number> | undefined }): { ok: true; vars: Record<string, string> } | { ok: false; detail: string } {
+function parseVars(args: {
+  var?: string | string[] | undefined;
+  vars?: string | Record<string, string | number> | undefined;
+}): { ok: true; vars: Record<string, string> } | { ok: false; detail: string } {
   const out: Record<string, string> = {};
   if (args.vars !== undefined) {
     let obj: unknown = args.vars;
@@ -30,7 +33,7 @@ function parseVars(args: { var?: string | string[] | undefined; vars?: string | 
       try {
         obj = JSON.parse(obj);
       } catch {
-        return { ok: false, detail: "--vars must be a JSON object like '{\"customer_name\":\"Ana\"}'" };
+        return { ok: false, detail: '--vars must be a JSON object like \'{"customer_name":"Ana"}\'' };
       }
     }
     if (!obj || typeof obj !== "object" || Array.isArray(obj)) return { ok: false, detail: "--vars must be a JSON object" };
@@ -93,7 +96,15 @@ export const sendPreviewCapability = defineCapability({
           created_at_ms: ctx.now,
           expires_at_ms: expires,
         });
-        s.audit({ actor: ctx.principal, surface: ctx.surface, action: "comms.send.preview", target: previewId, args: { template: args.template, channel: ev.channel, vars_hash: ev.varsHash }, outcome: ev.allowed ? "ready" : "blocked", reason_code: ev.reason });
+        s.audit({
+          actor: ctx.principal,
+          surface: ctx.surface,
+          action: "comms.send.preview",
+          target: previewId,
+          args: { template: args.template, channel: ev.channel, vars_hash: ev.varsHash },
+          outcome: ev.allowed ? "ready" : "blocked",
+          reason_code: ev.reason,
+        });
       });
       const masked = ev.recipient ? maskRecipient(ev.recipient) : "(invalid recipient)";
       const data = {
@@ -114,7 +125,11 @@ export const sendPreviewCapability = defineCapability({
       };
       if (!ev.allowed) {
         const why = ev.decisions.find((d) => d.outcome === "deny");
-        const detail = why?.detail ? ` (${Object.entries(why.detail).map(([k, v]) => `${k} ${v}`).join(", ")})` : "";
+        const detail = why?.detail
+          ? ` (${Object.entries(why.detail)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ")})`
+          : "";
         return failed(ev.reason, `Preview ${previewId} is blocked: ${ev.reason}${detail}. Nothing can be sent from it.`, data);
       }
       const how = ev.route!.live ? `LIVE via ${ev.route!.provider}` : `simulated via ${ev.route!.provider} (${routing?.reason})`;

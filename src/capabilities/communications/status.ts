@@ -22,7 +22,9 @@ export const providerStatusCapability = defineCapability({
     withContracts(ctx, (c) => {
       const rows = (["email", "sms"] as const).map((channel) => {
         const { route, decision } = decideRouting(c, channel, "");
-        const creds = credentialIds(route.provider === "smtp" ? "smtp" : route.provider, c).map((x) => credentialStatus(ctx.services, x.id, x.purpose));
+        const creds = credentialIds(route.provider === "smtp" ? "smtp" : route.provider, c).map((x) =>
+          credentialStatus(ctx.services, x.id, x.purpose),
+        );
         return {
           channel,
           provider: route.provider,
@@ -36,7 +38,10 @@ export const providerStatusCapability = defineCapability({
       });
       const text = [
         `Stack mode: ${c.stack.mode}.`,
-        ...rows.map((r) => `${r.channel} → ${r.provider}: mode ${r.mode}, phase ${r.cutover_phase}, ${r.live ? "LIVE" : `simulated (${r.reason})`}; credentials ${r.credentials.map((x) => `${x.id} ${x.state}`).join(", ")}.`),
+        ...rows.map(
+          (r) =>
+            `${r.channel} → ${r.provider}: mode ${r.mode}, phase ${r.cutover_phase}, ${r.live ? "LIVE" : `simulated (${r.reason})`}; credentials ${r.credentials.map((x) => `${x.id} ${x.state}`).join(", ")}.`,
+        ),
       ].join("\n");
       return reported("provider_status", text, { stack_mode: c.stack.mode, routes: rows });
     }),
@@ -55,7 +60,9 @@ export const policyStatusCapability = defineCapability({
       const p = c.policy;
       const counts = ctx.services.store.comms.consentCounts();
       const text = [
-        `Consent: ${Object.entries(p.consent).map(([t, r]) => `${t} ${r.required}`).join(", ")} (never from the chat allowlist).`,
+        `Consent: ${Object.entries(p.consent)
+          .map(([t, r]) => `${t} ${r.required}`)
+          .join(", ")} (never from the chat allowlist).`,
         `Quiet hours: ${p.quiet_hours.start}–${p.quiet_hours.end} in the recipient's time zone (default ${p.default_timezone}) on ${p.quiet_hours.channels.join(", ")}; exempt: ${p.quiet_hours.exempt_message_types.join(", ") || "none"}.`,
         `SMS footer: "${p.sms.stop_footer}" (counted in segments, max ${p.sms.max_segments}). Keywords: out ${p.sms.keywords.opt_out.join("/")}, in ${p.sms.keywords.opt_in.join("/")}, help ${p.sms.keywords.help.join("/")}.`,
         `Registry: ${counts.length ? counts.map((r) => `${r.channel} ${r.status} ${r.n}`).join(", ") : "empty"}. Previews expire after ${p.previews.ttl_minutes} min.`,
@@ -77,9 +84,22 @@ export const templatesListCapability = defineCapability({
     withContracts(ctx, (c) => {
       const list = Object.entries(c.templates.templates)
         .filter(([, t]) => !args.channel || t.channel === args.channel)
-        .map(([id, t]) => ({ id, channel: t.channel, message_type: t.message_type, description: t.description, required: t.required, optional: t.optional, placeholders: templatePlaceholders(`${t.subject ?? ""}\n${t.body}`) }));
+        .map(([id, t]) => ({
+          id,
+          channel: t.channel,
+          message_type: t.message_type,
+          description: t.description,
+          required: t.required,
+          optional: t.optional,
+          placeholders: templatePlaceholders(`${t.subject ?? ""}\n${t.body}`),
+        }));
       const text = list.length
-        ? list.map((t) => `${t.id} (${t.channel}, ${t.message_type}): ${t.required.join(", ") || "no variables"}${t.optional.length ? ` [optional ${t.optional.join(", ")}]` : ""}`).join("\n")
+        ? list
+            .map(
+              (t) =>
+                `${t.id} (${t.channel}, ${t.message_type}): ${t.required.join(", ") || "no variables"}${t.optional.length ? ` [optional ${t.optional.join(", ")}]` : ""}`,
+            )
+            .join("\n")
         : `No ${args.channel ?? ""} templates.`.replace("  ", " ");
       return reported("templates_listed", text, { templates: list });
     }),

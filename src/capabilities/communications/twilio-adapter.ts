@@ -12,7 +12,6 @@ import { scrub, type ProbeOutcome, type ProviderCode, type SendOutcome, type Sms
 
 type TwilioResponse<T> = TwilioResponseModule.default<T>;
 
-
 /**
  * The SDK's own RequestClient (axios, auth, form encoding) with each request's origin replaced by `apiRoot`
  * (path prefix kept), so self-hosted proxies and local test servers work. With a custom httpClient the
@@ -90,7 +89,14 @@ export function createTwilioAdapter(cfg: TwilioAdapterConfig): SmsSender {
           ...(msg.statusCallback ? { statusCallback: msg.statusCallback } : {}),
         });
         const segments = Number(m.numSegments);
-        return { ok: true, status: "sent", reason_code: "delivery_sent", provider_id: m.sid, latency_ms: Math.round(performance.now() - t0), segments: Number.isFinite(segments) ? segments : null };
+        return {
+          ok: true,
+          status: "sent",
+          reason_code: "delivery_sent",
+          provider_id: m.sid,
+          latency_ms: Math.round(performance.now() - t0),
+          segments: Number.isFinite(segments) ? segments : null,
+        };
       } catch (err) {
         const r = toTwilioReason(err);
         return {
@@ -113,12 +119,25 @@ export function createTwilioAdapter(cfg: TwilioAdapterConfig): SmsSender {
       const t0 = performance.now();
       try {
         await client.messages(`SM${"0".repeat(32)}`).fetch();
-        return { ok: true, reason_code: "probe_ok", http_status: 200, latency_ms: Math.round(performance.now() - t0), detail: "twilio accepted the credentials" };
+        return {
+          ok: true,
+          reason_code: "probe_ok",
+          http_status: 200,
+          latency_ms: Math.round(performance.now() - t0),
+          detail: "twilio accepted the credentials",
+        };
       } catch (err) {
         const r = toTwilioReason(err);
         const latency = Math.round(performance.now() - t0);
-        if (r.http === 404) return { ok: true, reason_code: "probe_ok", http_status: 404, latency_ms: latency, detail: "twilio accepted the credentials" };
-        return { ok: false, reason_code: r.reason, http_status: r.http, latency_ms: latency, detail: scrub(`twilio: ${r.code ?? "error"}: ${(err as Error)?.message ?? String(err)}`, secrets) };
+        if (r.http === 404)
+          return { ok: true, reason_code: "probe_ok", http_status: 404, latency_ms: latency, detail: "twilio accepted the credentials" };
+        return {
+          ok: false,
+          reason_code: r.reason,
+          http_status: r.http,
+          latency_ms: latency,
+          detail: scrub(`twilio: ${r.code ?? "error"}: ${(err as Error)?.message ?? String(err)}`, secrets),
+        };
       }
     },
   };
@@ -129,7 +148,12 @@ export function createTwilioAdapter(cfg: TwilioAdapterConfig): SmsSender {
  * `url` must be what Twilio was configured with (scheme, host, path, query), not what a proxy forwarded.
  * @see https://www.twilio.com/docs/usage/webhooks/webhooks-security
  */
-export function verifyTwilioSignature(authToken: string, signature: string, url: string, params: Record<string, string | string[]>): boolean {
+export function verifyTwilioSignature(
+  authToken: string,
+  signature: string,
+  url: string,
+  params: Record<string, string | string[]>,
+): boolean {
   if (signature === "" || authToken === "") return false;
   return twilio.validateRequest(authToken, signature, url, params);
 }

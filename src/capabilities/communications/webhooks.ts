@@ -63,7 +63,17 @@ const TWILIO_STATUS: Record<string, { status: DeliveryStatus; reason: string }> 
 };
 
 /** Later states never move back (webhooks arrive out of order). */
-const RANK: Record<DeliveryStatus, number> = { sending: 0, simulated: 0, policy_blocked: 0, timeout: 0, sent: 1, delivered: 2, failed: 3, bounced: 3, complained: 3 };
+const RANK: Record<DeliveryStatus, number> = {
+  sending: 0,
+  simulated: 0,
+  policy_blocked: 0,
+  timeout: 0,
+  sent: 1,
+  delivered: 2,
+  failed: 3,
+  bounced: 3,
+  complained: 3,
+};
 
 /** The two handlers over `services` (store, audit, secrets, clock, config). */
 export function createCommsWebhooks(s: Services): { twilio: WebhookHandler; resend: WebhookHandler } {

@@ -9,7 +9,15 @@ import { argsHash } from "../args.ts";
 import { defineCapability, failed, reported, type CapabilityContext, type CapabilityResult } from "../capability.ts";
 import { executeCapability } from "../execute.ts";
 
-const IdArgs = z.object({ id: z.string().regex(/^ap_[a-z0-9]+$/i, "an approval id like ap_1a2b3c4d5e"), hash: z.string().regex(/^[0-9a-f]{4,64}$/i).optional() }).strict();
+const IdArgs = z
+  .object({
+    id: z.string().regex(/^ap_[a-z0-9]+$/i, "an approval id like ap_1a2b3c4d5e"),
+    hash: z
+      .string()
+      .regex(/^[0-9a-f]{4,64}$/i)
+      .optional(),
+  })
+  .strict();
 
 async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action: "approve" | "deny"): Promise<CapabilityResult> {
   const s = ctx.services;
@@ -19,7 +27,15 @@ async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action:
   const required = ((row && s.policies.current()?.rbac.capabilities[row.capability_id]) ?? cap?.role ?? "admin") as Role;
   const d = decideApprovalUse({
     approval: row
-      ? { id: row.id, status: row.status, approval: row.approval, requester: row.requester, expires_at_ms: row.expires_at_ms, args_hash: row.args_hash, recomputed_hash: argsHash(row.capability_id, JSON.parse(row.args) as Record<string, unknown>) }
+      ? {
+          id: row.id,
+          status: row.status,
+          approval: row.approval,
+          requester: row.requester,
+          expires_at_ms: row.expires_at_ms,
+          args_hash: row.args_hash,
+          recomputed_hash: argsHash(row.capability_id, JSON.parse(row.args) as Record<string, unknown>),
+        }
       : null,
     approver: ctx.principal,
     approverRole: ctx.role,
@@ -29,7 +45,15 @@ async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action:
     action,
   });
   const audit = (outcome: string, reason: string) =>
-    s.audit({ actor: ctx.principal, surface: ctx.surface, action: `approval.${action}`, target: row?.capability_id ?? args.id, args: { id: args.id }, outcome, reason_code: reason });
+    s.audit({
+      actor: ctx.principal,
+      surface: ctx.surface,
+      action: `approval.${action}`,
+      target: row?.capability_id ?? args.id,
+      args: { id: args.id },
+      outcome,
+      reason_code: reason,
+    });
   if (d.outcome === "deny") {
     audit("refused", d.reason);
     return failed(d.reason, `Approval ${args.id}: ${d.reason.replace(/_/g, " ")}.`, { decision: d });
@@ -45,7 +69,12 @@ async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action:
   if (action === "deny") return reported("approval_denied_by_operator", `Denied ${args.id} (${row!.command}).`);
   if (!cap) return failed("command_unknown", `Capability ${row!.capability_id} is no longer available.`);
   // The approved run is the requester's: audited under their principal, role and surface.
-  const result = await executeCapability(cap, JSON.parse(row!.args) as Record<string, unknown>, { ...ctx, principal: row!.requester, role: row!.requester_role as Role, surface: row!.surface as "cli" | "chat" });
+  const result = await executeCapability(cap, JSON.parse(row!.args) as Record<string, unknown>, {
+    ...ctx,
+    principal: row!.requester,
+    role: row!.requester_role as Role,
+    surface: row!.surface as "cli" | "chat",
+  });
   commands.transitionApproval(args.id, "approved", "executed", ctx.principal, s.clock());
   return { ...result, text: `Approved ${args.id} (${row!.command}, requested by ${row!.requester}).\n${result.text}` };
 }

@@ -18,7 +18,13 @@ export const helpCapability = defineCapability({
       .list()
       .filter((c) => roleAtLeast(ctx.role, (rbac[c.id] as typeof c.role | undefined) ?? c.role))
       .sort((a, b) => a.alias.join(" ").localeCompare(b.alias.join(" ")));
-    const lines = visible.map((c) => `${prefix} ${c.alias.join(" ")}${c.positional?.length ? " " + c.positional.map((p) => `<${p}>`).join(" ") : ""} — ${c.summary}${c.approval !== "none" ? ` (${c.approval})` : ""}`);
-    return reported("command_help", [`Commands for your role (${ctx.role}):`, ...lines].join("\n"), { role: ctx.role, commands: visible.map((c) => c.id) });
+    const lines = visible.map(
+      (c) =>
+        `${prefix} ${c.alias.join(" ")}${c.positional?.length ? " " + c.positional.map((p) => `<${p}>`).join(" ") : ""} — ${c.summary}${c.approval !== "none" ? ` (${c.approval})` : ""}`,
+    );
+    return reported("command_help", [`Commands for your role (${ctx.role}):`, ...lines].join("\n"), {
+      role: ctx.role,
+      commands: visible.map((c) => c.id),
+    });
   },
 });

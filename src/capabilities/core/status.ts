@@ -12,7 +12,11 @@ export const healthCapability = defineCapability({
   approval: "none",
   run: (_args, ctx) => {
     const h = ctx.services.health();
-    return reported("command_health", `Health: ${h.state} (${h.reason_codes.join(", ")}); queue_depth ${h.queue_depth}, failure_streak ${h.failure_streak}.`, h);
+    return reported(
+      "command_health",
+      `Health: ${h.state} (${h.reason_codes.join(", ")}); queue_depth ${h.queue_depth}, failure_streak ${h.failure_streak}.`,
+      h,
+    );
   },
 });
 
@@ -29,7 +33,14 @@ export const statusCapability = defineCapability({
     const c = ctx.services.store.counters.all();
     const gate = h.state === "healthy" ? "pass" : "fail";
     const policy = ctx.services.policies.status();
-    const data = { rollout_gate: gate, health: h.state, reason_codes: h.reason_codes, outbound_mode: ctx.services.config.outbound.mode, policy: policy.state, counters: c };
+    const data = {
+      rollout_gate: gate,
+      health: h.state,
+      reason_codes: h.reason_codes,
+      outbound_mode: ctx.services.config.outbound.mode,
+      policy: policy.state,
+      counters: c,
+    };
     return reported(
       "command_status",
       [

@@ -15,6 +15,10 @@ export const whoamiCapability = defineCapability({
     const allowlisted = ctx.services.store.access.isAllowlisted(key);
     const paired = ctx.services.store.access.isPaired(key);
     const data = { principal: key, role: ctx.role, surface: ctx.surface, allowlisted, paired };
-    return reported("command_whoami", `You are ${key} (${ctx.role}); allowlisted: ${allowlisted ? "yes" : "no"}, paired: ${paired ? "yes" : "no"}.`, data);
+    return reported(
+      "command_whoami",
+      `You are ${key} (${ctx.role}); allowlisted: ${allowlisted ? "yes" : "no"}, paired: ${paired ? "yes" : "no"}.`,
+      data,
+    );
   },
 });

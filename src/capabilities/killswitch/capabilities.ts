@@ -16,7 +16,10 @@ const Scope = z
 export function describeKillSwitches(rows: ReturnType<typeof listKillSwitches>): string {
   const on = rows.filter((r) => r.is_on);
   if (on.length === 0) return "No kill switch is on.";
-  return ["Kill switches on:", ...on.map((r) => `${r.scope} — by ${r.changed_by} at ${new Date(r.at_ms).toISOString()}${r.reason ? `: ${r.reason}` : ""}`)].join("\n");
+  return [
+    "Kill switches on:",
+    ...on.map((r) => `${r.scope} — by ${r.changed_by} at ${new Date(r.at_ms).toISOString()}${r.reason ? `: ${r.reason}` : ""}`),
+  ].join("\n");
 }
 
 export const killswitchStatusCapability = defineCapability({
@@ -41,9 +44,16 @@ export const killswitchStatusCapability = defineCapability({
 function change(on: boolean) {
   return (args: { scope: string; reason: string }, ctx: CapabilityContext) => {
     const scope = args.scope as KillSwitchScope;
-    const { changed } = setKillSwitch(ctx.services.store, { scope, on, reason: args.reason, actor: ctx.principal, surface: ctx.surface }, ctx.now, (e) => ctx.services.audit(e));
+    const { changed } = setKillSwitch(
+      ctx.services.store,
+      { scope, on, reason: args.reason, actor: ctx.principal, surface: ctx.surface },
+      ctx.now,
+      (e) => ctx.services.audit(e),
+    );
     const code = on ? "killswitch_on" : "killswitch_off";
-    const text = changed ? `Kill switch ${scope} is now ${on ? "ON" : "off"}${args.reason ? ` (${args.reason})` : ""}.` : `Kill switch ${scope} was already ${on ? "on" : "off"}.`;
+    const text = changed
+      ? `Kill switch ${scope} is now ${on ? "ON" : "off"}${args.reason ? ` (${args.reason})` : ""}.`
+      : `Kill switch ${scope} was already ${on ? "on" : "off"}.`;
     return reported(code, text, { scope, on, changed });
   };
 }

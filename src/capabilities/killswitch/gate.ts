@@ -36,7 +36,8 @@ export type OperationalState = Pick<Store, "killswitches" | "kv">;
 export function readOperationalSnapshot(store: OperationalState, now: number): OperationalSnapshot {
   const loggedOut = new Set<string>();
   const prefix = lifecycleKey("");
-  for (const r of store.kv.withPrefix(prefix)) if (parseLifecycle(r.value)?.state === "logged_out") loggedOut.add(r.key.slice(prefix.length));
+  for (const r of store.kv.withPrefix(prefix))
+    if (parseLifecycle(r.value)?.state === "logged_out") loggedOut.add(r.key.slice(prefix.length));
   return { killed: new Set(activeScopes(store.killswitches)), loggedOut, read_at_ms: now };
 }
 

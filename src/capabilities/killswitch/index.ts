@@ -5,7 +5,13 @@ export { KILLSWITCH_SCOPES, KILLSWITCH_SCOPE_PATTERN, activeScopes, listKillSwit
 export type { KillSwitchChange, KillSwitchRow, KillSwitchScope } from "./switches.ts";
 
 // The hot path: kill switches + logged-out transports, read at most every 500 ms.
-export { createOperationalGate, readOperationalSnapshot, type OperationalGate, type OperationalSnapshot, type OperationalState } from "./gate.ts";
+export {
+  createOperationalGate,
+  readOperationalSnapshot,
+  type OperationalGate,
+  type OperationalSnapshot,
+  type OperationalState,
+} from "./gate.ts";
 
 // Chat capabilities, health and status.
 export { KILLSWITCH_CAPABILITIES, describeKillSwitches } from "./capabilities.ts";

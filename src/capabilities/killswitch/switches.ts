@@ -15,7 +15,11 @@ export type KillSwitchScope = "outbound" | "responders" | `transport:${(typeof T
 export const KILLSWITCH_SCOPE_PATTERN = new RegExp(`^(outbound|responders|transport:(${TRANSPORTS.join("|")}))$`);
 
 /** Every valid scope, in display order. */
-export const KILLSWITCH_SCOPES: readonly KillSwitchScope[] = ["outbound", "responders", ...TRANSPORTS.map((t) => `transport:${t}` as const)];
+export const KILLSWITCH_SCOPES: readonly KillSwitchScope[] = [
+  "outbound",
+  "responders",
+  ...TRANSPORTS.map((t) => `transport:${t}` as const),
+];
 
 export interface KillSwitchRow {
   scope: KillSwitchScope;
@@ -29,7 +33,9 @@ export interface KillSwitchRow {
 export function parseScope(raw: string): KillSwitchScope {
   const s = raw.trim().toLowerCase();
   if (!KILLSWITCH_SCOPE_PATTERN.test(s)) {
-    throw new ValidationError("USAGE_KILLSWITCH_SCOPE", `unknown kill switch scope "${raw}"`, { hint: `use one of ${KILLSWITCH_SCOPES.join(", ")}` });
+    throw new ValidationError("USAGE_KILLSWITCH_SCOPE", `unknown kill switch scope "${raw}"`, {
+      hint: `use one of ${KILLSWITCH_SCOPES.join(", ")}`,
+    });
   }
   return s as KillSwitchScope;
 }
@@ -63,7 +69,8 @@ export function setKillSwitch(
   return store.atomically(() => {
     const prev = store.killswitches.isOn(change.scope);
     const changed = (prev === true) !== change.on;
-    if (changed || prev === undefined) store.killswitches.put({ scope: change.scope, is_on: change.on, reason: change.reason, changed_by: change.actor, at_ms: now });
+    if (changed || prev === undefined)
+      store.killswitches.put({ scope: change.scope, is_on: change.on, reason: change.reason, changed_by: change.actor, at_ms: now });
     const row = listKillSwitches(store.killswitches).find((r) => r.scope === change.scope)!;
     audit({
       actor: change.actor,

@@ -50,7 +50,15 @@ const SNIPPET_CHARS = 200;
 
 const TIMEOUT_CODES = new Set(["CONNECT_TIMEOUT", "GREETING_TIMEOUT", "UPGRADE_TIMEOUT", "ETIMEOUT", "ETIMEDOUT", "LockTimeout"]);
 const REFUSED_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL"]);
-const CLOSED_CODES = new Set(["NoConnection", "EConnectionClosed", "ClosedAfterConnectText", "ClosedAfterConnectTLS", "ECONNRESET", "EPIPE", "StateLogout"]);
+const CLOSED_CODES = new Set([
+  "NoConnection",
+  "EConnectionClosed",
+  "ClosedAfterConnectText",
+  "ClosedAfterConnectTLS",
+  "ECONNRESET",
+  "EPIPE",
+  "StateLogout",
+]);
 
 interface ImapErrorLike {
   code?: string;
@@ -80,7 +88,10 @@ function wrap(err: unknown, operation: string, connected: boolean): MailPortErro
   const reason = toMailPortCode(err, connected);
   const e = (err ?? {}) as ImapErrorLike;
   const text = e.responseText ?? e.message ?? String(err);
-  return new MailPortError(reason, operation, `IMAP ${operation} failed (${reason}): ${text}`, { cause: err, details: { imap_code: e.code ?? null } });
+  return new MailPortError(reason, operation, `IMAP ${operation} failed (${reason}): ${text}`, {
+    cause: err,
+    details: { imap_code: e.code ?? null },
+  });
 }
 
 /** Race `p` against a deadline; on expiry run `onTimeout` (drop the connection) and reject with `imap_timeout`. */
@@ -191,7 +202,8 @@ class ImapSession implements MailSession {
       if (this.closing) return;
       this.closing = true;
       const bye = this.client.byeReason ? ` (BYE ${this.client.byeReason})` : "";
-      const err = this.failure ?? new MailPortError("imap_connection_lost", "session", `IMAP connection closed by the server or the network${bye}`);
+      const err =
+        this.failure ?? new MailPortError("imap_connection_lost", "session", `IMAP connection closed by the server or the network${bye}`);
       for (const l of this.closeListeners) l(err);
     });
   }
@@ -200,7 +212,11 @@ class ImapSession implements MailSession {
   private async op<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await withDeadline(fn(), this.cfg.operationTimeoutMs, operation, () => {
-        this.failure = new MailPortError("imap_timeout", operation, `IMAP ${operation}: no response within ${this.cfg.operationTimeoutMs} ms`);
+        this.failure = new MailPortError(
+          "imap_timeout",
+          operation,
+          `IMAP ${operation}: no response within ${this.cfg.operationTimeoutMs} ms`,
+        );
         this.client.close();
       });
     } catch (err) {
@@ -250,7 +266,11 @@ class ImapSession implements MailSession {
     });
   }
 
-  search(mailbox: string, q: { field: "subject" | "from" | "text"; query: string }, top: number): Promise<{ total: number; hits: MailSearchHit[] }> {
+  search(
+    mailbox: string,
+    q: { field: "subject" | "from" | "text"; query: string },
+    top: number,
+  ): Promise<{ total: number; hits: MailSearchHit[] }> {
     return this.op("search", async () => {
       // EXAMINE: a search never changes flags (no \Recent consumed, no \Seen set).
       const lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
@@ -268,7 +288,13 @@ class ImapSession implements MailSession {
             const parsed = m.source ? await parseSource(m.source).catch(() => null) : null;
             const when = dateMs(m.envelope?.date) ?? dateMs(m.internalDate);
             const from = m.envelope?.from?.[0]?.address ?? null;
-            hits.push({ uid: m.uid, subject: m.envelope?.subject ?? parsed?.subject ?? "", from, date: when === null ? null : new Date(when).toISOString(), snippet: snippetOf(parsed?.text ?? "") });
+            hits.push({
+              uid: m.uid,
+              subject: m.envelope?.subject ?? parsed?.subject ?? "",
+              from,
+              date: when === null ? null : new Date(when).toISOString(),
+              snippet: snippetOf(parsed?.text ?? ""),
+            });
           }
         }
         hits.sort((a, b) => b.uid - a.uid);
@@ -331,7 +357,11 @@ function imapFlowOptions(cfg: ImapClientConfig, password: string, idle: boolean)
 export async function connectImap(cfg: ImapClientConfig, opts: { idle?: boolean } = {}): Promise<MailSession> {
   const password = cfg.password();
   if (password === null || password === "") {
-    throw new MailPortError("missing_imap_password", "login", "no IMAP password: the secret named by imap.password_secret (default imap-password, env TAU_IMAP_PASSWORD) is not set");
+    throw new MailPortError(
+      "missing_imap_password",
+      "login",
+      "no IMAP password: the secret named by imap.password_secret (default imap-password, env TAU_IMAP_PASSWORD) is not set",
+    );
   }
   const client = new ImapFlow(imapFlowOptions(cfg, password, opts.idle ?? false));
   // imapflow emits 'error' on socket failures; unhandled, it would crash the process. Failures surface

@@ -30,6 +30,14 @@ export { IMAP_CLIENT_DEFAULTS } from "./imap-defaults.ts";
 export type { ImapClientConfig } from "./imap-client.ts";
 // Advanced: contract shape and adapters
 export { loadMailStack, watchedMailboxes, type MailStackConfig, type CatalogMessage } from "./stack.ts";
-export { DEFAULT_MAIL_ADAPTERS, DEFAULT_MAIL_RUNTIME, policiesDirOf, type MailAdapters, type MailRuntime, type EmailConnectorBuild, type EmailConnectorFactory } from "./mail-context.ts";
+export {
+  DEFAULT_MAIL_ADAPTERS,
+  DEFAULT_MAIL_RUNTIME,
+  policiesDirOf,
+  type MailAdapters,
+  type MailRuntime,
+  type EmailConnectorBuild,
+  type EmailConnectorFactory,
+} from "./mail-context.ts";
 export { SmtpError } from "./smtp-error.ts";
 export type { SmtpClientConfig } from "./smtp-client.ts";

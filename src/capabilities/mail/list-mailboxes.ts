@@ -23,13 +23,31 @@ interface MailboxRow {
 }
 
 function declaredRows(stack: MailStackConfig): MailboxRow[] {
-  return stack.mailboxes.map((m) => ({ id: m.id, address: m.address, role: m.role, folder: m.folder, special_use: null, declared: true, active: m.active, exists: null, messages: null }));
+  return stack.mailboxes.map((m) => ({
+    id: m.id,
+    address: m.address,
+    role: m.role,
+    folder: m.folder,
+    special_use: null,
+    declared: true,
+    active: m.active,
+    exists: null,
+    messages: null,
+  }));
 }
 
 function render(stack: MailStackConfig, rows: MailboxRow[]): string {
   const lines = rows.map((r) => {
     const name = r.id ? `${r.id} <${r.address}> ${r.folder}` : `${r.address} ${r.folder}`;
-    const flags = [r.role ? `role ${r.role}` : null, r.special_use, r.declared ? null : "undeclared", r.active === false ? "inactive" : null, r.exists === false ? "MISSING on server" : null].filter(Boolean).join(", ");
+    const flags = [
+      r.role ? `role ${r.role}` : null,
+      r.special_use,
+      r.declared ? null : "undeclared",
+      r.active === false ? "inactive" : null,
+      r.exists === false ? "MISSING on server" : null,
+    ]
+      .filter(Boolean)
+      .join(", ");
     return `- ${name}${r.messages !== null ? ` (${r.messages})` : ""}${flags ? `: ${flags}` : ""}`;
   });
   return [`Mailboxes (${stack.mode}; IMAP login ${stack.imap.user}):`, ...lines].join("\n");
@@ -64,7 +82,17 @@ export function createListMailboxesCapability(rt: MailRuntime): Capability<Recor
           }
           for (const l of listed) {
             if (covered.has(l.path)) continue;
-            rows.push({ id: null, address: stack.imap.user, role: null, folder: l.path, special_use: l.specialUse, declared: false, active: null, exists: true, messages: l.messages });
+            rows.push({
+              id: null,
+              address: stack.imap.user,
+              role: null,
+              folder: l.path,
+              special_use: l.specialUse,
+              declared: false,
+              active: null,
+              exists: true,
+              messages: l.messages,
+            });
           }
         } catch (err) {
           return failedFrom(err, "Mailbox list");

@@ -19,7 +19,10 @@ import { loadMailStack, type MailStackConfig } from "./stack.ts";
 export interface MailAdapters {
   connectImap(cfg: ImapClientConfig, opts?: { idle?: boolean }): Promise<MailSession>;
   probeSmtp(cfg: SmtpClientConfig): Promise<void>;
-  sendMail(cfg: SmtpClientConfig, msg: { to: string; subject: string; text: string; headers?: Record<string, string> }): Promise<SmtpSendReceipt>;
+  sendMail(
+    cfg: SmtpClientConfig,
+    msg: { to: string; subject: string; text: string; headers?: Record<string, string> },
+  ): Promise<SmtpSendReceipt>;
 }
 
 /** imapflow, mailparser and nodemailer load on first use, so a runner that never touches mail does not carry them. */
@@ -45,7 +48,10 @@ export type EmailConnectorBuild =
   | { connector: null; reason: EmailConnectorUnavailable; detail: string };
 
 /** Builds the email connector over the given adapters (injected through `Services.emailConnector`). */
-export type EmailConnectorFactory = (deps: ConnectorDeps, opts: { adapters: MailAdapters; timeoutMs: number; ignoreMode: boolean }) => EmailConnectorBuild;
+export type EmailConnectorFactory = (
+  deps: ConnectorDeps,
+  opts: { adapters: MailAdapters; timeoutMs: number; ignoreMode: boolean },
+) => EmailConnectorBuild;
 
 export const DEFAULT_MAIL_RUNTIME: MailRuntime = { adapters: DEFAULT_MAIL_ADAPTERS, timeoutMs: 10_000 };
 
@@ -64,7 +70,10 @@ export function loadStackFor(services: Services): { ok: true; stack: MailStackCo
   try {
     return { ok: true, stack: loadMailStack(policiesDirOf(services)) };
   } catch (err) {
-    return { ok: false, result: failed("stack_contract_invalid", `Mail stack contract: ${describeError(err)}`, { error: describeError(err) }) };
+    return {
+      ok: false,
+      result: failed("stack_contract_invalid", `Mail stack contract: ${describeError(err)}`, { error: describeError(err) }),
+    };
   }
 }
 
@@ -74,7 +83,11 @@ interface SecretSource {
 }
 
 /** IMAP settings from the contract; the password is read from `imap.password_secret` at each login. */
-export function imapConfigOf(stack: MailStackConfig, secrets: SecretSource, timeoutMs: number = DEFAULT_MAIL_RUNTIME.timeoutMs): ImapClientConfig {
+export function imapConfigOf(
+  stack: MailStackConfig,
+  secrets: SecretSource,
+  timeoutMs: number = DEFAULT_MAIL_RUNTIME.timeoutMs,
+): ImapClientConfig {
   return {
     host: stack.imap.host,
     port: stack.imap.port,
@@ -88,7 +101,11 @@ export function imapConfigOf(stack: MailStackConfig, secrets: SecretSource, time
 }
 
 /** SMTP settings from the contract, or null when the `smtp.password_secret` secret is absent. */
-export function smtpConfigOf(stack: MailStackConfig, secrets: SecretSource, timeoutMs: number = DEFAULT_MAIL_RUNTIME.timeoutMs): SmtpClientConfig | null {
+export function smtpConfigOf(
+  stack: MailStackConfig,
+  secrets: SecretSource,
+  timeoutMs: number = DEFAULT_MAIL_RUNTIME.timeoutMs,
+): SmtpClientConfig | null {
   const password = secrets.secret(stack.smtp.password_secret);
   if (!password) return null;
   return { host: stack.smtp.host, port: stack.smtp.port, tls: stack.smtp.tls, user: stack.smtp.user, password, timeoutMs };

@@ -23,7 +23,10 @@ export const CONNECTOR_CURSOR_PREFIX = "connector:";
 function depsOf(services: Services, ingress: ConnectorDeps["ingress"]): ConnectorDeps {
   return {
     ingress,
-    cursors: { get: (k) => services.store.kv.get(CONNECTOR_CURSOR_PREFIX + k), put: (k, v) => services.store.kv.put(CONNECTOR_CURSOR_PREFIX + k, v) },
+    cursors: {
+      get: (k) => services.store.kv.get(CONNECTOR_CURSOR_PREFIX + k),
+      put: (k, v) => services.store.kv.put(CONNECTOR_CURSOR_PREFIX + k, v),
+    },
     identity: services.config.identity,
     logger: createLogger({ level: services.config.log.level, includeIdentifiers: services.config.telemetry.include_identifiers }),
     clock: services.clock,
@@ -45,15 +48,30 @@ export function createPollInboxCapability(rt: MailRuntime): Capability<Record<st
       const loaded = loadStackFor(services);
       if (!loaded.ok) return loaded.result;
       if (loaded.stack.mode === "simulation") {
-        return reported("inbox_poll_simulation", "Simulation mode: no IMAP server is polled; nothing was ingested.", { mode: "simulation", appended: 0 });
+        return reported("inbox_poll_simulation", "Simulation mode: no IMAP server is polled; nothing was ingested.", {
+          mode: "simulation",
+          appended: 0,
+        });
       }
-      const writer = createIngressWriter({ ingressDir: path.join(services.stateDir, "ingress"), maxLineBytes: services.config.ingress.max_line_bytes });
+      const writer = createIngressWriter({
+        ingressDir: path.join(services.stateDir, "ingress"),
+        maxLineBytes: services.config.ingress.max_line_bytes,
+      });
       try {
-        const built = services.emailConnector(depsOf(services, writer), { adapters: rt.adapters, timeoutMs: rt.timeoutMs, ignoreMode: true });
+        const built = services.emailConnector(depsOf(services, writer), {
+          adapters: rt.adapters,
+          timeoutMs: rt.timeoutMs,
+          ignoreMode: true,
+        });
         if (!built.connector) return failed(built.reason, `Inbox poll: ${built.detail}`, { mode: loaded.stack.mode, appended: 0 });
         const round = await built.connector.pollOnce();
         const data = { mode: loaded.stack.mode, appended: round.appended, reason_code: round.code };
-        if (!round.ok) return failed(round.code ?? "email_drain_failed", `Inbox poll failed: ${round.code} (${round.appended} new message(s) ingested before the failure).`, data);
+        if (!round.ok)
+          return failed(
+            round.code ?? "email_drain_failed",
+            `Inbox poll failed: ${round.code} (${round.appended} new message(s) ingested before the failure).`,
+            data,
+          );
         return reported("inbox_poll_ok", `Inbox poll: ${round.appended} new message${round.appended === 1 ? "" : "s"} ingested.`, data);
       } finally {
         await writer.close();

@@ -23,13 +23,23 @@ function haystack(m: CatalogMessage, field: MailSearchQuery["field"]): string {
 }
 
 /** Search the catalog: `mailbox` null means every mailbox. */
-export function searchCatalog(catalog: readonly CatalogMessage[], q: MailSearchQuery & { mailbox: string | null; top: number }): { total: number; hits: MailHit[] } {
+export function searchCatalog(
+  catalog: readonly CatalogMessage[],
+  q: MailSearchQuery & { mailbox: string | null; top: number },
+): { total: number; hits: MailHit[] } {
   const needle = q.query.trim().toLowerCase();
   const all = needle === "" || needle === "*";
   const matches = catalog
     .filter((m) => q.mailbox === null || m.mailbox === q.mailbox)
     .filter((m) => all || haystack(m, q.field).toLowerCase().includes(needle))
     .sort((a, b) => Date.parse(b.date) - Date.parse(a.date) || b.id.localeCompare(a.id));
-  const hits = matches.slice(0, q.top).map((m) => ({ id: m.id, uid: null, subject: m.subject, from: m.from, date: new Date(Date.parse(m.date)).toISOString(), snippet: m.snippet }));
+  const hits = matches.slice(0, q.top).map((m) => ({
+    id: m.id,
+    uid: null,
+    subject: m.subject,
+    from: m.from,
+    date: new Date(Date.parse(m.date)).toISOString(),
+    snippet: m.snippet,
+  }));
   return { total: matches.length, hits };
 }

@@ -22,7 +22,10 @@ type SearchArgs = z.infer<typeof SearchArgs>;
 
 function render(hits: MailHit[], total: number, where: string, args: SearchArgs): string {
   const head = `${hits.length} of ${total} message${total === 1 ? "" : "s"} in ${where} matching ${args.field} "${args.query}" (newest first)${hits.length ? ":" : "."}`;
-  const lines = hits.map((h, i) => `${i + 1}. ${h.date ? h.date.slice(0, 16).replace("T", " ") : "(no date)"}  ${h.from ?? "(no sender)"}  ${h.subject || "(no subject)"}`);
+  const lines = hits.map(
+    (h, i) =>
+      `${i + 1}. ${h.date ? h.date.slice(0, 16).replace("T", " ") : "(no date)"}  ${h.from ?? "(no sender)"}  ${h.subject || "(no subject)"}`,
+  );
   return [head, ...lines].join("\n");
 }
 
@@ -41,7 +44,12 @@ export function createSearchMailCapability(rt: MailRuntime): Capability<SearchAr
       if (!loaded.ok) return loaded.result;
       const stack = loaded.stack;
       if (stack.mode === "simulation") {
-        const { total, hits } = searchCatalog(stack.catalog, { field: args.field, query: args.query, mailbox: args.mailbox ?? null, top: args.top });
+        const { total, hits } = searchCatalog(stack.catalog, {
+          field: args.field,
+          query: args.query,
+          mailbox: args.mailbox ?? null,
+          top: args.top,
+        });
         const data = { mode: stack.mode, mailbox: args.mailbox ?? null, query: args.query, field: args.field, top: args.top, total, hits };
         return reported("mail_search_ok", render(hits, total, args.mailbox ?? "the catalog", args), data);
       }
@@ -49,8 +57,17 @@ export function createSearchMailCapability(rt: MailRuntime): Capability<SearchAr
       if (!where.ok) return failed(where.reason, `Mail search: ${where.detail}.`, { mode: stack.mode, mailbox: args.mailbox ?? null });
       const mailbox = where.folder;
       try {
-        const { total, hits } = await withImapSession(rt.adapters, imapConfigOf(stack, ctx.services, rt.timeoutMs), (s) => s.search(mailbox, { field: args.field, query: args.query }, args.top));
-        const out: MailHit[] = hits.map((h) => ({ id: String(h.uid), uid: h.uid, subject: h.subject, from: h.from, date: h.date, snippet: h.snippet }));
+        const { total, hits } = await withImapSession(rt.adapters, imapConfigOf(stack, ctx.services, rt.timeoutMs), (s) =>
+          s.search(mailbox, { field: args.field, query: args.query }, args.top),
+        );
+        const out: MailHit[] = hits.map((h) => ({
+          id: String(h.uid),
+          uid: h.uid,
+          subject: h.subject,
+          from: h.from,
+          date: h.date,
+          snippet: h.snippet,
+        }));
         const data = { mode: stack.mode, mailbox, query: args.query, field: args.field, top: args.top, total, hits: out };
         return reported("mail_search_ok", render(out, total, mailbox, args), data);
       } catch (err) {

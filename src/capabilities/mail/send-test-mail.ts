@@ -60,11 +60,28 @@ export function createSendTestMailCapability(rt: MailRuntime): Capability<SendTe
       const to = args.to ?? stack.imap.user;
       const subject = args.subject ? `${args.subject} [${token}]` : `[tau] send-test ${token}`;
       const text = args.body ?? `tau pilot send test ${token} at ${new Date(ctx.now).toISOString()}`;
-      const base = { v: 1, kind: "mail_send_test", mode: stack.mode, at: new Date(ctx.now).toISOString(), principal: ctx.principal, from: stack.smtp.user, to, subject, token };
+      const base = {
+        v: 1,
+        kind: "mail_send_test",
+        mode: stack.mode,
+        at: new Date(ctx.now).toISOString(),
+        principal: ctx.principal,
+        from: stack.smtp.user,
+        to,
+        subject,
+        token,
+      };
 
       if (stack.mode === "simulation") {
         const file = writeArtifact(services.stateDir, ctx.now, { ...base, status: "simulated", reason_code: "mail_send_test_simulated" });
-        return reported("mail_send_test_simulated", `Simulation: test message to ${to} not sent; artifact ${file}.`, { mode: stack.mode, status: "simulated", to, subject, token, artifact: file });
+        return reported("mail_send_test_simulated", `Simulation: test message to ${to} not sent; artifact ${file}.`, {
+          mode: stack.mode,
+          status: "simulated",
+          to,
+          subject,
+          token,
+          artifact: file,
+        });
       }
 
       const cfg = smtpConfigOf(stack, services, rt.timeoutMs);
@@ -87,7 +104,11 @@ export function createSendTestMailCapability(rt: MailRuntime): Capability<SendTe
       const file = writeArtifact(services.stateDir, ctx.now, { ...base, status, reason_code: reason, receipt, error });
       const data = { mode: stack.mode, status, to, subject, token, receipt, artifact: file, ...(error ? { error } : {}) };
       if (!receipt) return failed(reason, `Test message to ${to} failed: ${reason}${error ? ` (${error})` : ""}; artifact ${file}.`, data);
-      return reported(reason, `Sent test message to ${to} (${receipt.message_id}); find it with \`mail search ${token}\`. Artifact ${file}.`, data);
+      return reported(
+        reason,
+        `Sent test message to ${to} (${receipt.message_id}); find it with \`mail search ${token}\`. Artifact ${file}.`,
+        data,
+      );
     },
   });
 }

@@ -67,7 +67,10 @@ function wrap(err: unknown, operation: string): SmtpError {
   if (err instanceof SmtpError) return err;
   const e = (err ?? {}) as NodemailerErrorLike;
   const reason = toSmtpCode(err);
-  return new SmtpError(reason, `SMTP ${operation} failed (${reason}): ${e.response ?? e.message ?? String(err)}`, { cause: err, responseCode: e.responseCode ?? null });
+  return new SmtpError(reason, `SMTP ${operation} failed (${reason}): ${e.response ?? e.message ?? String(err)}`, {
+    cause: err,
+    responseCode: e.responseCode ?? null,
+  });
 }
 
 function transportFor(cfg: SmtpClientConfig) {
@@ -117,11 +120,20 @@ export async function probeSmtp(cfg: SmtpClientConfig): Promise<void> {
 }
 
 /** Submit one plain-text message from the configured user. */
-export async function sendMail(cfg: SmtpClientConfig, msg: { to: string; subject: string; text: string; headers?: Record<string, string> }): Promise<SmtpSendReceipt> {
+export async function sendMail(
+  cfg: SmtpClientConfig,
+  msg: { to: string; subject: string; text: string; headers?: Record<string, string> },
+): Promise<SmtpSendReceipt> {
   const transport = transportFor(cfg);
   try {
     const info = await bounded(
-      transport.sendMail({ from: cfg.user, to: msg.to, subject: msg.subject, text: msg.text, ...(msg.headers ? { headers: msg.headers } : {}) }),
+      transport.sendMail({
+        from: cfg.user,
+        to: msg.to,
+        subject: msg.subject,
+        text: msg.text,
+        ...(msg.headers ? { headers: msg.headers } : {}),
+      }),
       cfg.timeoutMs * 3,
       "send",
       () => transport.close(),

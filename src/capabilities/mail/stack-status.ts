@@ -25,12 +25,18 @@ function check(name: StackCheck["name"], ok: boolean, reason: string | null, det
 /** The logins the stack uses must be declared, active mailboxes (else search/ingest/send act on an unlisted account). */
 function contractParity(stack: MailStackConfig): StackCheck {
   const active = new Set(stack.mailboxes.filter((m) => m.active).map((m) => m.address.toLowerCase()));
-  if (!active.has(stack.imap.user.toLowerCase())) return check("contract_parity", false, "stack_imap_user_undeclared", `imap.user ${stack.imap.user} is not an active mailbox`);
-  if (!active.has(stack.smtp.user.toLowerCase())) return check("contract_parity", false, "stack_smtp_user_undeclared", `smtp.user ${stack.smtp.user} is not an active mailbox`);
+  if (!active.has(stack.imap.user.toLowerCase()))
+    return check("contract_parity", false, "stack_imap_user_undeclared", `imap.user ${stack.imap.user} is not an active mailbox`);
+  if (!active.has(stack.smtp.user.toLowerCase()))
+    return check("contract_parity", false, "stack_smtp_user_undeclared", `smtp.user ${stack.smtp.user} is not an active mailbox`);
   return check("contract_parity", true, null, `${stack.mailboxes.length} mailboxes; IMAP login and SMTP sender declared`);
 }
 
-async function imapChecks(stack: MailStackConfig, rt: MailRuntime, ctx: CapabilityContext): Promise<{ checks: StackCheck[]; exists: Map<string, boolean> | null }> {
+async function imapChecks(
+  stack: MailStackConfig,
+  rt: MailRuntime,
+  ctx: CapabilityContext,
+): Promise<{ checks: StackCheck[]; exists: Map<string, boolean> | null }> {
   const t0 = performance.now();
   let loginMs = 0;
   try {
@@ -52,7 +58,10 @@ async function imapChecks(stack: MailStackConfig, rt: MailRuntime, ctx: Capabili
       ],
     };
   } catch (err) {
-    return { exists: null, checks: [check("imap_login", false, reasonOf(err), (err as Error).message, Math.round(performance.now() - t0))] };
+    return {
+      exists: null,
+      checks: [check("imap_login", false, reasonOf(err), (err as Error).message, Math.round(performance.now() - t0))],
+    };
   }
 }
 
@@ -62,7 +71,13 @@ async function smtpCheck(stack: MailStackConfig, rt: MailRuntime, ctx: Capabilit
   const t0 = performance.now();
   try {
     await rt.adapters.probeSmtp(cfg);
-    return check("smtp_probe", true, null, `EHLO + AUTH ${stack.smtp.user} @ ${stack.smtp.host}:${stack.smtp.port}`, Math.round(performance.now() - t0));
+    return check(
+      "smtp_probe",
+      true,
+      null,
+      `EHLO + AUTH ${stack.smtp.user} @ ${stack.smtp.host}:${stack.smtp.port}`,
+      Math.round(performance.now() - t0),
+    );
   } catch (err) {
     return check("smtp_probe", false, reasonOf(err), (err as Error).message, Math.round(performance.now() - t0));
   }
@@ -75,13 +90,22 @@ function result(stack: MailStackConfig, checks: StackCheck[], exists: Map<string
     ok: !firstFail,
     checks,
     // `exists` is null where it was not checked: simulation, or a mailbox of another account than the IMAP login.
-    mailboxes: stack.mailboxes.map((m) => ({ id: m.id, address: m.address, role: m.role, folder: m.folder, active: m.active, exists: exists?.get(m.id) ?? null })),
+    mailboxes: stack.mailboxes.map((m) => ({
+      id: m.id,
+      address: m.address,
+      role: m.role,
+      folder: m.folder,
+      active: m.active,
+      exists: exists?.get(m.id) ?? null,
+    })),
   };
   const lines = [
     `Mail stack (${stack.mode}): ${firstFail ? `FAIL (${firstFail.reason_code})` : "ok"}`,
     ...checks.map((c) => `- ${c.name}: ${c.ok ? "ok" : `FAIL ${c.reason_code}`}${c.ms !== null ? ` (${c.ms} ms)` : ""}: ${c.detail}`),
   ];
-  return firstFail ? failed(firstFail.reason_code ?? "stack_check_failed", lines.join("\n"), data) : reported("stack_ok", lines.join("\n"), data);
+  return firstFail
+    ? failed(firstFail.reason_code ?? "stack_check_failed", lines.join("\n"), data)
+    : reported("stack_ok", lines.join("\n"), data);
 }
 
 export function createStackStatusCapability(rt: MailRuntime): Capability<Record<string, never>> {

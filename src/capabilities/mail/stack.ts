@@ -69,13 +69,26 @@ function tlsModeOf(host: string, secure: boolean): TlsMode {
 
 /** Adapt the validated contract to the mail view. */
 function toMailStackConfig(stack: CommsStack, file: string): MailStackConfig {
-  const endpoint = (e: CommsStack["imap"]): MailEndpoint => ({ host: e.host, port: e.port, tls: tlsModeOf(e.host, e.secure), user: e.user, password_secret: e.password_secret });
+  const endpoint = (e: CommsStack["imap"]): MailEndpoint => ({
+    host: e.host,
+    port: e.port,
+    tls: tlsModeOf(e.host, e.secure),
+    user: e.user,
+    password_secret: e.password_secret,
+  });
   const imapUser = stack.imap.user.toLowerCase();
   return {
     mode: stack.mode,
     imap: endpoint(stack.imap),
     smtp: endpoint(stack.smtp),
-    mailboxes: stack.mailboxes.map((m) => ({ id: m.id, address: m.address, role: m.role, folder: m.folder, active: m.active, on_imap_account: m.address.toLowerCase() === imapUser })),
+    mailboxes: stack.mailboxes.map((m) => ({
+      id: m.id,
+      address: m.address,
+      role: m.role,
+      folder: m.folder,
+      active: m.active,
+      on_imap_account: m.address.toLowerCase() === imapUser,
+    })),
     catalog: stack.catalog.map((c) => ({ ...c })),
     file,
   };
@@ -95,7 +108,11 @@ export function loadMailStack(policiesDir: string): MailStackConfig {
       text = fs.readFileSync(file, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
-      throw new ConfigError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file, cause: err, hint: "check permissions" });
+      throw new ConfigError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+        file,
+        cause: err,
+        hint: "check permissions",
+      });
     }
     return toMailStackConfig(parseYamlWith(text, file, CommsStackSchema), file);
   }
@@ -120,10 +137,17 @@ export function watchedMailboxes(stack: MailStackConfig): string[] {
  * The IMAP folder for `--mailbox`: a mailbox id on the IMAP account → its folder; an id of another account →
  * refused (`stack_mailbox_unreachable`); anything else is taken as a folder name.
  */
-export function resolveFolder(stack: MailStackConfig, nameOrId: string | undefined): { ok: true; folder: string } | { ok: false; reason: "stack_mailbox_unreachable"; detail: string } {
+export function resolveFolder(
+  stack: MailStackConfig,
+  nameOrId: string | undefined,
+): { ok: true; folder: string } | { ok: false; reason: "stack_mailbox_unreachable"; detail: string } {
   if (nameOrId === undefined) return { ok: true, folder: watchedMailboxes(stack)[0]! };
   const declared = stack.mailboxes.find((m) => m.id === nameOrId);
   if (!declared) return { ok: true, folder: nameOrId };
   if (declared.on_imap_account) return { ok: true, folder: declared.folder };
-  return { ok: false, reason: "stack_mailbox_unreachable", detail: `mailbox ${declared.id} (${declared.address}) is not the IMAP login ${stack.imap.user}` };
+  return {
+    ok: false,
+    reason: "stack_mailbox_unreachable",
+    detail: `mailbox ${declared.id} (${declared.address}) is not the IMAP login ${stack.imap.user}`,
+  };
 }

@@ -5,7 +5,14 @@
  */
 import type { PolicySet } from "../../config/policy-set.ts";
 import type { AuditEntry } from "../../audit/audit-log.ts";
-import { decideAccess, decidePairingChallenge, generatePairingCode, PAIRING_RANDOM_BYTES, resolveChannelRule, resolveRole } from "../../policy/index.ts";
+import {
+  decideAccess,
+  decidePairingChallenge,
+  generatePairingCode,
+  PAIRING_RANDOM_BYTES,
+  resolveChannelRule,
+  resolveRole,
+} from "../../policy/index.ts";
 import type { AccessStore } from "../../store/index.ts";
 import { stage } from "../compose.ts";
 import { decide, type EventContext } from "../context.ts";
@@ -55,8 +62,19 @@ export function createAccessStage(deps: AccessStageDeps) {
     let code = existing?.code ?? "";
     if (challenge.action === "issue") {
       code = generatePairingCode(deps.randomBytes(PAIRING_RANDOM_BYTES));
-      deps.access.insertPairing({ code, actor_key: actorKey, channel_key: channelKey, display: env.actor.display, expires_at_ms: challenge.expiresAt! }, now);
-      deps.audit({ actor: actorKey, surface: "chat", action: "pairing.challenge", target: channelKey, args: { expires_at_ms: challenge.expiresAt }, outcome: "issued", reason_code: "pairing_challenge_issued" });
+      deps.access.insertPairing(
+        { code, actor_key: actorKey, channel_key: channelKey, display: env.actor.display, expires_at_ms: challenge.expiresAt! },
+        now,
+      );
+      deps.audit({
+        actor: actorKey,
+        surface: "chat",
+        action: "pairing.challenge",
+        target: channelKey,
+        args: { expires_at_ms: challenge.expiresAt },
+        outcome: "issued",
+        reason_code: "pairing_challenge_issued",
+      });
     }
     if (!p.channel.pairing.silent) {
       const minutes = Math.max(1, Math.round((challenge.expiresAt! - now) / 60_000));

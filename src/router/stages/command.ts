@@ -33,7 +33,11 @@ export function createCommandStage(deps: CommandStageDeps) {
     const say = (command: string, status: "reported" | "failed" | "pending_approval", reason: string, text: string) =>
       ctx.replies.push({ purpose: "command", text: `${text}\n\n${footer(deps.prefix, command, status, reason)}` });
     if (parsed.kind === "other_bot") {
-      return decide(ctx, { stage: "command", outcome: "skip", reason: "command_addressed_to_other_bot", detail: { target: parsed.target } }, "ignored");
+      return decide(
+        ctx,
+        { stage: "command", outcome: "skip", reason: "command_addressed_to_other_bot", detail: { target: parsed.target } },
+        "ignored",
+      );
     }
     if (env.forwarded) {
       return decide(ctx, { stage: "command", outcome: "deny", reason: "command_forwarded_ignored" }, "ignored");
@@ -46,7 +50,15 @@ export function createCommandStage(deps: CommandStageDeps) {
     const match = deps.registry.match(words);
     if (!match) {
       decide(ctx, { stage: "command", outcome: "deny", reason: "command_unknown", detail: { command: words[0] ?? "" } }, "replied");
-      deps.audit({ actor: principal, surface: "chat", action: "command", target: words.join(" "), args: {}, outcome: "failed", reason_code: "command_unknown" });
+      deps.audit({
+        actor: principal,
+        surface: "chat",
+        action: "command",
+        target: words.join(" "),
+        args: {},
+        outcome: "failed",
+        reason_code: "command_unknown",
+      });
       return say(words[0] ?? "", "failed", "command_unknown", `Unknown command "${words[0]}". Try ${deps.prefix} help.`);
     }
     const cap = match.capability;
@@ -57,8 +69,21 @@ export function createCommandStage(deps: CommandStageDeps) {
     if (rbac.outcome === "deny") {
       decide(ctx, rbac, "replied");
       ctx.reason = "command_rbac_denied";
-      deps.audit({ actor: principal, surface: "chat", action: "command", target: cap.id, args: {}, outcome: "denied", reason_code: "command_rbac_denied" });
-      return say(command, "failed", "command_rbac_denied", `You need the ${rbac.detail?.need} role for ${deps.prefix} ${command} (you are ${role}).`);
+      deps.audit({
+        actor: principal,
+        surface: "chat",
+        action: "command",
+        target: cap.id,
+        args: {},
+        outcome: "denied",
+        reason_code: "command_rbac_denied",
+      });
+      return say(
+        command,
+        "failed",
+        "command_rbac_denied",
+        `You need the ${rbac.detail?.need} role for ${deps.prefix} ${command} (you are ${role}).`,
+      );
     }
     decide(ctx, rbac);
     const args = validateArgs(cap, match.rest, parsed.flags);
@@ -78,10 +103,18 @@ export function createCommandStage(deps: CommandStageDeps) {
         now: ctx.now,
         seed: env.event_id,
       });
-      decide(ctx, { stage: "approval", outcome: "info", reason: "approval_requested", detail: { id, kind: cap.approval } }, "pending_approval");
+      decide(
+        ctx,
+        { stage: "approval", outcome: "info", reason: "approval_requested", detail: { id, kind: cap.approval } },
+        "pending_approval",
+      );
       const who = cap.approval === "two_person" ? "a second operator (not you)" : "you or another operator";
-      return say(command, "pending_approval", "approval_requested",
-        `${deps.prefix} ${command} needs approval (${cap.approval}). ${who[0]!.toUpperCase()}${who.slice(1)} can run: ${deps.prefix} approve ${id} ${hash.slice(0, 8)}  — or ${deps.prefix} deny ${id}. Expires in ${Math.round((expires_at_ms - ctx.now) / 60_000)} min.`);
+      return say(
+        command,
+        "pending_approval",
+        "approval_requested",
+        `${deps.prefix} ${command} needs approval (${cap.approval}). ${who[0]!.toUpperCase()}${who.slice(1)} can run: ${deps.prefix} approve ${id} ${hash.slice(0, 8)}  — or ${deps.prefix} deny ${id}. Expires in ${Math.round((expires_at_ms - ctx.now) / 60_000)} min.`,
+      );
     }
     ctx.jobs.push({ capability_id: cap.id, args: args.args, command, principal, role, approval_id: null });
     decide(ctx, { stage: "command", outcome: "allow", reason: "command_queued", detail: { capability: cap.id } }, "replied");

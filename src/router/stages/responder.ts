@@ -20,7 +20,12 @@ export function forwardTarget(spec: string, identity?: BotIdentity): ReplyTarget
   const m = spec.match(FORWARD_TO);
   if (!m) return null;
   const transport = m[1] as "telegram" | "discord" | "whatsapp";
-  const account = transport === "telegram" ? identity?.telegram.bot_id : transport === "discord" ? identity?.discord.user_id : identity?.whatsapp.phone_number_id;
+  const account =
+    transport === "telegram"
+      ? identity?.telegram.bot_id
+      : transport === "discord"
+        ? identity?.discord.user_id
+        : identity?.whatsapp.phone_number_id;
   return { transport, account_id: account ?? "", conversation_id: m[2]!, thread_id: m[3] ?? null, reply_to: null };
 }
 
@@ -36,8 +41,17 @@ export function createResponderStage(deps: ResponderStageDeps) {
     const key = `${ctx.env.transport}:${ctx.env.conversation_id}:${ctx.env.thread_id ?? ""}`;
     const coalescing = deps.coalesceWindowMs > 0;
     const last = coalescing ? deps.lastResponderAt(key) : undefined;
-    if (deps.coalesceWindowMs > 0 && last !== undefined && ctx.env.occurred_at_ms - last >= 0 && ctx.env.occurred_at_ms - last < deps.coalesceWindowMs) {
-      decide(ctx, { stage: "responder", outcome: "skip", reason: "responder_coalesced", detail: { window_ms: deps.coalesceWindowMs } }, "no_reply");
+    if (
+      deps.coalesceWindowMs > 0 &&
+      last !== undefined &&
+      ctx.env.occurred_at_ms - last >= 0 &&
+      ctx.env.occurred_at_ms - last < deps.coalesceWindowMs
+    ) {
+      decide(
+        ctx,
+        { stage: "responder", outcome: "skip", reason: "responder_coalesced", detail: { window_ms: deps.coalesceWindowMs } },
+        "no_reply",
+      );
       return;
     }
     const text = responder.respond(ctx.env, route!);
@@ -49,13 +63,26 @@ export function createResponderStage(deps: ResponderStageDeps) {
     if (route?.forward_to) {
       const t = forwardTarget(route.forward_to, deps.identity);
       if (!t) {
-        decide(ctx, { stage: "responder", outcome: "deny", reason: "responder_unknown", detail: { responder: name, forward_to: route.forward_to } }, "no_reply");
+        decide(
+          ctx,
+          { stage: "responder", outcome: "deny", reason: "responder_unknown", detail: { responder: name, forward_to: route.forward_to } },
+          "no_reply",
+        );
         return;
       }
       target = t;
     }
     if (coalescing) deps.markResponder(key, ctx.env.occurred_at_ms);
     ctx.replies.push(target ? { purpose: "responder", text, target } : { purpose: "responder", text });
-    decide(ctx, { stage: "responder", outcome: "allow", reason: "responder_replied", detail: target ? { responder: name, forward_to: route!.forward_to ?? null } : { responder: name } }, "replied");
+    decide(
+      ctx,
+      {
+        stage: "responder",
+        outcome: "allow",
+        reason: "responder_replied",
+        detail: target ? { responder: name, forward_to: route!.forward_to ?? null } : { responder: name },
+      },
+      "replied",
+    );
   });
 }

@@ -10,7 +10,15 @@ export function createRouteStage(policies: () => PolicySet | null, isCommand: (t
     const p = policies();
     if (!p) return decide(ctx, { stage: "route", outcome: "deny", reason: "deny_channel_policy_load_error" }, "denied");
     const rd = resolveRoute(p.routes, ctx.env, { isCommand: isCommand(ctx.env.text), role: ctx.role ?? "viewer" });
-    ctx.route = { binding_id: rd.binding_id, matched_by: rd.matched_by, phase: rd.phase, category_hint: rd.category_hint, session_key: rd.session_key, responder: rd.responder, ...(rd.forward_to ? { forward_to: rd.forward_to } : {}) };
+    ctx.route = {
+      binding_id: rd.binding_id,
+      matched_by: rd.matched_by,
+      phase: rd.phase,
+      category_hint: rd.category_hint,
+      session_key: rd.session_key,
+      responder: rd.responder,
+      ...(rd.forward_to ? { forward_to: rd.forward_to } : {}),
+    };
     decide(ctx, routeDecisionToDecision(rd));
     next();
   });

@@ -24,7 +24,10 @@ function home(...args: Parameters<typeof makeCommsHome>): CommsHome {
 const data = (r: { data?: unknown }) => r.data as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Insert `n` deliveries with `status`, spread over `[from, to)`; ids continue after the existing rows. */
-function seedDeliveries(h: CommsHome, rows: { status: DeliveryStatus; n: number; from: number; to: number; channel?: "email" | "sms"; reason?: string }[]): void {
+function seedDeliveries(
+  h: CommsHome,
+  rows: { status: DeliveryStatus; n: number; from: number; to: number; channel?: "email" | "sms"; reason?: string }[],
+): void {
   const store = h.app.store.comms;
   let i = store.deliveryCounts(0).total + 1;
   h.app.store.atomically(() => {
@@ -34,9 +37,20 @@ function seedDeliveries(h: CommsHome, rows: { status: DeliveryStatus; n: number;
         const channel = r.channel ?? (i % 2 ? "sms" : "email");
         store.insertDelivery(
           {
-            delivery_id: `dl_seed_${i}`, preview_id: null, channel, provider: channel === "sms" ? "twilio" : "resend", message_type: "transactional",
-            recipient_hash: "h", recipient_masked: "+1***0000", live: 1, status: r.status, reason_code: r.reason ?? `seed_${r.status}`,
-            provider_id: null, idempotency_key: "k", latency_ms: 10, attempts: 1,
+            delivery_id: `dl_seed_${i}`,
+            preview_id: null,
+            channel,
+            provider: channel === "sms" ? "twilio" : "resend",
+            message_type: "transactional",
+            recipient_hash: "h",
+            recipient_masked: "+1***0000",
+            live: 1,
+            status: r.status,
+            reason_code: r.reason ?? `seed_${r.status}`,
+            provider_id: null,
+            idempotency_key: "k",
+            latency_ms: 10,
+            attempts: 1,
           },
           at,
         );
@@ -73,7 +87,9 @@ describe("delivery anomaly status", () => {
     const plan = (
       h
         .sql()
-        .prepare("EXPLAIN QUERY PLAN SELECT (SELECT COUNT(*) FROM comms_deliveries WHERE created_at_ms >= @since), (SELECT COUNT(*) FROM comms_deliveries WHERE status IN ('failed', 'bounced') AND created_at_ms >= @since)")
+        .prepare(
+          "EXPLAIN QUERY PLAN SELECT (SELECT COUNT(*) FROM comms_deliveries WHERE created_at_ms >= @since), (SELECT COUNT(*) FROM comms_deliveries WHERE status IN ('failed', 'bounced') AND created_at_ms >= @since)",
+        )
         .all({ since: 0 }) as { detail: string }[]
     ).map((p) => p.detail);
     expect(plan.filter((d) => d.startsWith("SEARCH"))).toEqual([
@@ -91,7 +107,9 @@ describe("delivery anomaly status", () => {
     // Alerting reads delivery.yaml alone: a broken send contract does not silence it.
     h.editContracts((c) => (c.templates.templates.payment_needed.channel = "fax"));
     expect((await h.run("communications.delivery.anomaly.status")).reason_code).toBe("anomaly_insufficient_sample");
-    expect((await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567" })).reason_code).toBe("comms_contract_invalid");
+    expect((await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567" })).reason_code).toBe(
+      "comms_contract_invalid",
+    );
   });
 });
 
@@ -112,9 +130,16 @@ describe("delivery anomaly dispatch", () => {
     expect(first.reason_code).toBe("alert_dispatched");
     const artifact = path.join(h.home.stateDir, "alerts", "ALERT-delivery-timeout-rate-20260223T150000Z.json");
     const doc = JSON.parse(fs.readFileSync(artifact, "utf8"));
-    expect(doc).toMatchObject({ alert_key: "delivery-timeout-rate", dispatched_at: "2026-02-23T15:00:00.000Z", counts: { total: 100, failed: 0, policy_blocked: 0, timeout: 40 } });
+    expect(doc).toMatchObject({
+      alert_key: "delivery-timeout-rate",
+      dispatched_at: "2026-02-23T15:00:00.000Z",
+      counts: { total: 100, failed: 0, policy_blocked: 0, timeout: 40 },
+    });
     expect(fs.statSync(artifact).mode & 0o777).toBe(0o600);
-    const outbox = h.sql().prepare("SELECT o.transport, o.conversation_id, o.purpose, c.body FROM outbox o JOIN outbox_chunks c USING (outbox_id)").all();
+    const outbox = h
+      .sql()
+      .prepare("SELECT o.transport, o.conversation_id, o.purpose, c.body FROM outbox o JOIN outbox_chunks c USING (outbox_id)")
+      .all();
     expect(outbox).toEqual([
       {
         transport: "telegram",
@@ -177,8 +202,23 @@ describe("incident bundle", () => {
     expect(data(r).sha256).toBe(digest);
     expect(r.text).toContain(`sha256 ${digest}`);
     const bundle = JSON.parse(bytes.toString("utf8"));
-    expect(Object.keys(bundle)).toEqual(["bundle_version", "created_at", "created_by", "health", "runtime_events", "anomalies", "contracts_error", "dead_letters", "alerts", "config_hashes", "contract_files"]);
-    const fileHash = (p: string) => createHash("sha256").update(fs.readFileSync(path.join(h.home.dir, "policies", p))).digest("hex");
+    expect(Object.keys(bundle)).toEqual([
+      "bundle_version",
+      "created_at",
+      "created_by",
+      "health",
+      "runtime_events",
+      "anomalies",
+      "contracts_error",
+      "dead_letters",
+      "alerts",
+      "config_hashes",
+      "contract_files",
+    ]);
+    const fileHash = (p: string) =>
+      createHash("sha256")
+        .update(fs.readFileSync(path.join(h.home.dir, "policies", p)))
+        .digest("hex");
     expect(bundle.config_hashes).toEqual({
       "channel-policy.yaml": fileHash("channel-policy.yaml"),
       "communications/delivery.yaml": fileHash("communications/delivery.yaml"),
@@ -207,7 +247,11 @@ describe("dead-letter replay", () => {
     open.push(server);
     server.rateLimitNext();
     const h = home({ env: { RESEND_API_KEY: server.apiKey }, edit: (c) => goLive(c, { resend: server.url }) });
-    const p = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "order_shipped",
+      to: "ana@example.com",
+      vars: JSON.stringify(SHIPPED_VARS),
+    });
     const id = data(p).preview_id as string;
     expect((await h.run("communications.send.execute", { preview_id: id })).reason_code).toBe("provider_rate_limited");
     // A live send waiting for a replay degrades health until it is replayed.
@@ -223,7 +267,9 @@ describe("dead-letter replay", () => {
     expect(server.emails).toHaveLength(1);
     expect(server.emails[0]!.idempotencyKey).toBe(`tau-preview-${id}`);
     expect(pick(deliveryRows(h), "status", "attempts")).toEqual([{ status: "sent", attempts: 2 }]);
-    expect(pick(auditRows(h, "comms.deadletter.replay"), "outcome", "reason_code")).toEqual([{ outcome: "sent", reason_code: "delivery_sent" }]);
+    expect(pick(auditRows(h, "comms.deadletter.replay"), "outcome", "reason_code")).toEqual([
+      { outcome: "sent", reason_code: "delivery_sent" },
+    ]);
     expect((await h.run("communications.alerts.deadletter.replay")).reason_code).toBe("deadletter_empty");
     expect(healthFor(h.app).reason_codes).not.toContain("comms_dead_letters_present");
   });
@@ -234,11 +280,24 @@ describe("dead-letter replay", () => {
     server.serverErrorNext({ status: 503 });
     const env = { TWILIO_ACCOUNT_SID: server.accountSid, TWILIO_AUTH_TOKEN: server.authToken };
     const h = home({ env, edit: (c) => goLive(c, { twilio: server.url }) });
-    const p = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     expect((await h.run("communications.send.execute", { preview_id: data(p).preview_id })).reason_code).toBe("provider_unavailable");
-    server.failNext({ status: 400, body: { code: 21211, message: "Invalid 'To' Phone Number", more_info: "https://www.twilio.com/docs/errors/21211", status: 400 } });
-    const p2 = await h.run("communications.send.preview", { template: "payment_needed", to: "+15557654321", vars: JSON.stringify(PAYMENT_VARS) });
-    expect((await h.run("communications.send.execute", { preview_id: data(p2).preview_id })).reason_code).toBe("provider_validation_failed");
+    server.failNext({
+      status: 400,
+      body: { code: 21211, message: "Invalid 'To' Phone Number", more_info: "https://www.twilio.com/docs/errors/21211", status: 400 },
+    });
+    const p2 = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15557654321",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
+    expect((await h.run("communications.send.execute", { preview_id: data(p2).preview_id })).reason_code).toBe(
+      "provider_validation_failed",
+    );
 
     h.editContracts((c) => (c.providers.providers.twilio.mode = "simulation"));
     const r = await h.run("communications.alerts.deadletter.replay");

@@ -30,7 +30,9 @@ const jobResult = (h: CommsHome, seq: number) => {
   return raw ? (JSON.parse(raw) as { status: string; reason_code: string }) : null;
 };
 const approvalFor = (h: CommsHome, seq: number) =>
-  h.sql().prepare("SELECT id, args_hash, status FROM approvals WHERE reply_target IS NOT NULL ORDER BY created_at_ms, rowid").all()[seq] as { id: string; args_hash: string; status: string };
+  h.sql().prepare("SELECT id, args_hash, status FROM approvals WHERE reply_target IS NOT NULL ORDER BY created_at_ms, rowid").all()[
+    seq
+  ] as { id: string; args_hash: string; status: string };
 
 describe("send execute approvals from chat", () => {
   it("runs once per approval; a replayed approval is refused and a second request finds the preview already sent", async () => {
@@ -38,9 +40,20 @@ describe("send execute approvals from chat", () => {
     open.push(server);
     const h = makeCommsHome({ env: { RESEND_API_KEY: server.apiKey }, edit: (c) => goLive(c, { resend: server.url }) });
     open.push(h);
-    h.services.store.access.addAllowlist({ actor_key: "telegram:4242", transport: "telegram", actor_id: "4242", note: "ops", added_by: "cli:test", added_at_ms: h.now });
+    h.services.store.access.addAllowlist({
+      actor_key: "telegram:4242",
+      transport: "telegram",
+      actor_id: "4242",
+      note: "ops",
+      added_by: "cli:test",
+      added_at_ms: h.now,
+    });
 
-    const preview = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) }, "telegram:4242");
+    const preview = await h.run(
+      "communications.send.preview",
+      { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) },
+      "telegram:4242",
+    );
     const previewId = (preview.data as { preview_id: string }).preview_id;
 
     await say(h, 1, `/tau send execute ${previewId}`);

@@ -52,7 +52,13 @@ export interface CommsHomeOptions {
 
 function readContracts(dir: string): Contracts {
   const one = (n: string) => parse(fs.readFileSync(path.join(dir, `${n}.yaml`), "utf8")) as Record<string, unknown>;
-  return { stack: one("stack"), providers: one("providers"), policy: one("policy"), templates: one("templates"), delivery: one("delivery") };
+  return {
+    stack: one("stack"),
+    providers: one("providers"),
+    policy: one("policy"),
+    templates: one("templates"),
+    delivery: one("delivery"),
+  };
 }
 
 export function makeCommsHome(opts: CommsHomeOptions = {}): CommsHome {
@@ -115,7 +121,12 @@ export function goLive(c: Contracts, roots: { resend?: string; twilio?: string }
 }
 
 /** Payment reminder variables for the `payment_needed` SMS template. */
-export const PAYMENT_VARS = { customer_name: "Ana", order_number: "30020", balance_amount: "150.00", payment_link: "https://example.com/pay" };
+export const PAYMENT_VARS = {
+  customer_name: "Ana",
+  order_number: "30020",
+  balance_amount: "150.00",
+  payment_link: "https://example.com/pay",
+};
 /** Shipping email variables for `order_shipped`. */
 export const SHIPPED_VARS = { customer_name: "Ana", order_number: "30020", tracking_number: "1Z999AA10123456784" };
 

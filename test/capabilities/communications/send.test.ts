@@ -32,7 +32,11 @@ const data = (r: { data?: unknown }) => r.data as Record<string, any>; // eslint
 describe("send preview → execute in simulation", () => {
   it("renders with the STOP footer, stores the preview, and records one simulated delivery", async () => {
     const h = home();
-    const p = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     expect(p.status).toBe("reported");
     expect(p.reason_code).toBe("preview_ready");
     const d = data(p);
@@ -45,8 +49,29 @@ describe("send preview → execute in simulation", () => {
     const e = await h.run("communications.send.execute", { preview_id: d.preview_id });
     expect(e.status).toBe("reported");
     expect(e.reason_code).toBe("delivery_simulated");
-    const rows = pick(deliveryRows(h), "preview_id", "channel", "provider", "live", "status", "reason_code", "recipient_masked", "attempts");
-    expect(rows).toEqual([{ preview_id: d.preview_id, channel: "sms", provider: "twilio", live: 0, status: "simulated", reason_code: "delivery_simulated", recipient_masked: "+1***4567", attempts: 1 }]);
+    const rows = pick(
+      deliveryRows(h),
+      "preview_id",
+      "channel",
+      "provider",
+      "live",
+      "status",
+      "reason_code",
+      "recipient_masked",
+      "attempts",
+    );
+    expect(rows).toEqual([
+      {
+        preview_id: d.preview_id,
+        channel: "sms",
+        provider: "twilio",
+        live: 0,
+        status: "simulated",
+        reason_code: "delivery_simulated",
+        recipient_masked: "+1***4567",
+        attempts: 1,
+      },
+    ]);
     // The delivery log never holds the address.
     expect(JSON.stringify(deliveryRows(h))).not.toContain("5551234567");
 
@@ -56,7 +81,11 @@ describe("send preview → execute in simulation", () => {
 
   it("accepts --var name=value and stores blocked previews with their reason", async () => {
     const h = home();
-    const p = await h.run("communications.send.preview", { template: "order_ready", to: "+15551234567", var: ["customer_name=Ana", "order_number=7"] });
+    const p = await h.run("communications.send.preview", {
+      template: "order_ready",
+      to: "+15551234567",
+      var: ["customer_name=Ana", "order_number=7"],
+    });
     expect(data(p).body).toBe("Hi Ana, order #7 is ready for pickup.\nReply STOP to opt out.");
     const blocked = await h.run("communications.send.preview", { template: "order_ready", to: "+15551234567", var: "customer_name=Ana" });
     expect(blocked.status).toBe("failed");
@@ -65,7 +94,9 @@ describe("send preview → execute in simulation", () => {
     expect(pick([row], "status", "reason_code")).toEqual([{ status: "blocked", reason_code: "template_variable_missing" }]);
     const exec = await h.run("communications.send.execute", { preview_id: data(blocked).preview_id });
     expect(exec.reason_code).toBe("template_variable_missing");
-    expect(pick(deliveryRows(h), "status", "reason_code")).toEqual([{ status: "policy_blocked", reason_code: "template_variable_missing" }]);
+    expect(pick(deliveryRows(h), "status", "reason_code")).toEqual([
+      { status: "policy_blocked", reason_code: "template_variable_missing" },
+    ]);
   });
 });
 
@@ -75,16 +106,25 @@ describe("the CLI path (tau cap run)", () => {
     const preview = h.cap("communications.send.preview");
     const args = buildArgs(preview, ["payment_needed", "+15551234567"], { vars: JSON.stringify(PAYMENT_VARS) });
     expect(args.ok).toBe(true);
-    const p = await runCapabilityCli(h.services, preview, (args as { args: Record<string, unknown> }).args, { yes: false, confirm: async () => false });
+    const p = await runCapabilityCli(h.services, preview, (args as { args: Record<string, unknown> }).args, {
+      yes: false,
+      confirm: async () => false,
+    });
     expect(p.reason_code).toBe("preview_ready");
     const execute = h.cap("communications.send.execute");
     const eargs = buildArgs(execute, [], { "preview-id": data(p).preview_id });
-    const refused = await runCapabilityCli(h.services, execute, (eargs as { args: Record<string, unknown> }).args, { yes: false, confirm: async () => false });
+    const refused = await runCapabilityCli(h.services, execute, (eargs as { args: Record<string, unknown> }).args, {
+      yes: false,
+      confirm: async () => false,
+    });
     expect(refused.reason_code).toBe("command_not_confirmed");
     expect(deliveryRows(h)).toHaveLength(0);
     const done = await runCapabilityCli(h.services, execute, (eargs as { args: Record<string, unknown> }).args, { yes: true });
     expect(done.reason_code).toBe("delivery_simulated");
-    expect(buildArgs(preview, ["payment_needed", "+15551234567"], { "message-type": "x" })).toEqual({ ok: false, detail: "unknown argument --message_type" });
+    expect(buildArgs(preview, ["payment_needed", "+15551234567"], { "message-type": "x" })).toEqual({
+      ok: false,
+      detail: "unknown argument --message_type",
+    });
   });
 });
 
@@ -95,17 +135,41 @@ describe("policy gates", () => {
     const unknown = await h.run("communications.send.preview", { template: "spring_promo", to: "+15551234567", vars });
     expect(unknown.reason_code).toBe("consent_unknown");
     const store = h.app.store.comms;
-    store.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "marketing", status: "opted_in", source: "import" }, h.now - 1000);
-    expect((await h.run("communications.send.preview", { template: "spring_promo", to: "+15551234567", vars })).reason_code).toBe("preview_ready");
-    store.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
-    expect((await h.run("communications.send.preview", { template: "spring_promo", to: "+15551234567", vars })).reason_code).toBe("consent_opted_out");
+    store.setConsent(
+      { recipient: "+15551234567", channel: "sms", message_type: "marketing", status: "opted_in", source: "import" },
+      h.now - 1000,
+    );
+    expect((await h.run("communications.send.preview", { template: "spring_promo", to: "+15551234567", vars })).reason_code).toBe(
+      "preview_ready",
+    );
+    store.setConsent(
+      { recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" },
+      h.now,
+    );
+    expect((await h.run("communications.send.preview", { template: "spring_promo", to: "+15551234567", vars })).reason_code).toBe(
+      "consent_opted_out",
+    );
   });
 
   it("an opt-out blocks even transactional messages; the chat allowlist is not consent", async () => {
     const h = home();
-    h.services.store.access.addAllowlist({ actor_key: "telegram:15551234567", transport: "telegram", actor_id: "15551234567", note: "", added_by: "cli:test", added_at_ms: h.now });
-    h.app.store.comms.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
-    const r = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    h.services.store.access.addAllowlist({
+      actor_key: "telegram:15551234567",
+      transport: "telegram",
+      actor_id: "15551234567",
+      note: "",
+      added_by: "cli:test",
+      added_at_ms: h.now,
+    });
+    h.app.store.comms.setConsent(
+      { recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" },
+      h.now,
+    );
+    const r = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     expect(r.reason_code).toBe("consent_opted_out");
   });
 
@@ -118,19 +182,34 @@ describe("policy gates", () => {
     const sydney = await h.run("communications.send.preview", { template: "payment_needed", to: "+61412345678", vars });
     expect(sydney.reason_code).toBe("quiet_hours_active");
     expect(data(sydney).decisions.find((d: { stage: string }) => d.stage === "quiet_hours").detail).toEqual({
-      timezone: "Australia/Sydney", local_date: "2026-02-24", local_time: "02:00", start: "21:00", end: "08:00",
+      timezone: "Australia/Sydney",
+      local_date: "2026-02-24",
+      local_time: "02:00",
+      start: "21:00",
+      end: "08:00",
     });
-    expect((await h.run("communications.send.preview", { template: "payment_needed", to: "+919812345678", vars })).reason_code).toBe("preview_ready");
+    expect((await h.run("communications.send.preview", { template: "payment_needed", to: "+919812345678", vars })).reason_code).toBe(
+      "preview_ready",
+    );
     // No record: the default zone (America/New_York, 10:00).
-    expect((await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars })).reason_code).toBe("preview_ready");
+    expect((await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars })).reason_code).toBe(
+      "preview_ready",
+    );
     // Email is outside the quiet-hours channels.
-    expect((await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) })).reason_code).toBe("preview_ready");
+    expect(
+      (await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) }))
+        .reason_code,
+    ).toBe("preview_ready");
   });
 
   it("re-checks quiet hours at execute time and keeps the preview for later", async () => {
     const h = home();
     h.now = Date.parse("2026-02-24T01:50:00Z"); // 20:50 in New York
-    const p = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     expect(p.reason_code).toBe("preview_ready");
     h.now = Date.parse("2026-02-24T02:01:00Z"); // 21:01 in New York, inside the 15-minute TTL
     const e = await h.run("communications.send.execute", { preview_id: data(p).preview_id });
@@ -141,32 +220,58 @@ describe("policy gates", () => {
   });
 
   it("the STOP footer turns a 150-character GSM message into 2 segments", async () => {
-    const h = home({ edit: (c) => (c.templates.templates.raw_sms = { channel: "sms", message_type: "transactional", body: "{{text}}", required: ["text"] }) });
+    const h = home({
+      edit: (c) =>
+        (c.templates.templates.raw_sms = { channel: "sms", message_type: "transactional", body: "{{text}}", required: ["text"] }),
+    });
     const r = await h.run("communications.send.preview", { template: "raw_sms", to: "+15551234567", var: `text=${"x".repeat(150)}` });
     expect(data(r).segments).toEqual({ encoding: "GSM-7", units: 173, segments: 2, unitsPerSegment: 153 });
   });
 
   it("refuses unknown and missing template variables", async () => {
     const h = home();
-    const unknown = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify({ ...PAYMENT_VARS, coupon: "X" }) });
+    const unknown = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify({ ...PAYMENT_VARS, coupon: "X" }),
+    });
     expect(unknown.reason_code).toBe("template_variable_unknown");
     expect(unknown.text).toContain("variables coupon");
-    const missing = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify({ customer_name: "Ana" }) });
+    const missing = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify({ customer_name: "Ana" }),
+    });
     expect(missing.reason_code).toBe("template_variable_missing");
     expect(missing.text).toContain("variables order_number,balance_amount,payment_link");
     expect((await h.run("communications.send.preview", { template: "nope", to: "+15551234567" })).reason_code).toBe("template_unknown");
-    expect((await h.run("communications.send.preview", { template: "payment_needed", channel: "email", to: "a@example.com" })).reason_code).toBe("template_channel_mismatch");
+    expect(
+      (await h.run("communications.send.preview", { template: "payment_needed", channel: "email", to: "a@example.com" })).reason_code,
+    ).toBe("template_channel_mismatch");
   });
 
   it("refuses malformed E.164 numbers and email addresses", async () => {
     const h = home();
-    expect((await h.run("communications.send.preview", { template: "payment_needed", to: "555-123-4567", vars: JSON.stringify(PAYMENT_VARS) })).reason_code).toBe("recipient_invalid_phone");
-    expect((await h.run("communications.send.preview", { template: "order_shipped", to: "ana@@example.com", vars: JSON.stringify(SHIPPED_VARS) })).reason_code).toBe("recipient_invalid_email");
+    expect(
+      (await h.run("communications.send.preview", { template: "payment_needed", to: "555-123-4567", vars: JSON.stringify(PAYMENT_VARS) }))
+        .reason_code,
+    ).toBe("recipient_invalid_phone");
+    expect(
+      (
+        await h.run("communications.send.preview", {
+          template: "order_shipped",
+          to: "ana@@example.com",
+          vars: JSON.stringify(SHIPPED_VARS),
+        })
+      ).reason_code,
+    ).toBe("recipient_invalid_email");
   });
 });
 
 describe("stale and tampered previews", () => {
-  const preview = async (h: CommsHome, to = "+15551234567") => data(await h.run("communications.send.preview", { template: "payment_needed", to, vars: JSON.stringify(PAYMENT_VARS) })).preview_id as string;
+  const preview = async (h: CommsHome, to = "+15551234567") =>
+    data(await h.run("communications.send.preview", { template: "payment_needed", to, vars: JSON.stringify(PAYMENT_VARS) }))
+      .preview_id as string;
 
   it("refuses unknown and expired previews", async () => {
     const h = home();
@@ -179,7 +284,9 @@ describe("stale and tampered previews", () => {
   it("refuses a preview whose template changed after it was rendered", async () => {
     const h = home();
     const id = await preview(h);
-    h.editContracts((c) => (c.templates.templates.payment_needed.body = "Pay {{customer_name}} {{order_number}} {{balance_amount}} {{payment_link}}"));
+    h.editContracts(
+      (c) => (c.templates.templates.payment_needed.body = "Pay {{customer_name}} {{order_number}} {{balance_amount}} {{payment_link}}"),
+    );
     const r = await h.run("communications.send.execute", { preview_id: id });
     expect(r.reason_code).toBe("preview_changed");
     expect(data(r).changed).toEqual(["template"]);
@@ -188,7 +295,10 @@ describe("stale and tampered previews", () => {
   it("refuses a preview when consent or routing changed", async () => {
     const h = home();
     const id = await preview(h);
-    h.app.store.comms.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
+    h.app.store.comms.setConsent(
+      { recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" },
+      h.now,
+    );
     const r = await h.run("communications.send.execute", { preview_id: id });
     expect(r.reason_code).toBe("preview_changed");
     expect(data(r).changed).toEqual(["consent"]);
@@ -214,7 +324,11 @@ describe("live sends", () => {
   it("Resend receives exactly one email with the idempotency key; a repeated execute is refused", async () => {
     const server = await resend();
     const h = home({ env: { RESEND_API_KEY: server.apiKey }, edit: (c) => goLive(c, { resend: server.url }) });
-    const p = await h.run("communications.send.preview", { template: "order_shipped", to: "Ana@Example.com", vars: JSON.stringify(SHIPPED_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "order_shipped",
+      to: "Ana@Example.com",
+      vars: JSON.stringify(SHIPPED_VARS),
+    });
     expect(data(p).routing).toMatchObject({ provider: "resend", live: true, reason: "route_live" });
     const id = data(p).preview_id as string;
     const e = await h.run("communications.send.execute", { preview_id: id });
@@ -239,8 +353,14 @@ describe("live sends", () => {
   it("the outbound kill switch holds live sends; the preview stays executable", async () => {
     const server = await resend();
     const h = home({ env: { RESEND_API_KEY: server.apiKey }, edit: (c) => goLive(c, { resend: server.url }) });
-    const p = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
-    h.sql().prepare("INSERT INTO killswitches (scope, is_on, reason, changed_by, at_ms) VALUES ('outbound', 1, 'incident', 'cli:test', ?)").run(h.now);
+    const p = await h.run("communications.send.preview", {
+      template: "order_shipped",
+      to: "ana@example.com",
+      vars: JSON.stringify(SHIPPED_VARS),
+    });
+    h.sql()
+      .prepare("INSERT INTO killswitches (scope, is_on, reason, changed_by, at_ms) VALUES ('outbound', 1, 'incident', 'cli:test', ?)")
+      .run(h.now);
     expect((await h.run("communications.send.execute", { preview_id: data(p).preview_id })).reason_code).toBe("delivery_kill_switch");
     expect(server.requests).toHaveLength(0);
     h.sql().prepare("UPDATE killswitches SET is_on = 0 WHERE scope = 'outbound'").run();
@@ -250,8 +370,15 @@ describe("live sends", () => {
 
   it("Twilio gets the SMS with the footer through the real SDK", async () => {
     const server = await twilioServer();
-    const h = home({ env: { TWILIO_ACCOUNT_SID: server.accountSid, TWILIO_AUTH_TOKEN: server.authToken }, edit: (c) => goLive(c, { twilio: server.url }) });
-    const p = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    const h = home({
+      env: { TWILIO_ACCOUNT_SID: server.accountSid, TWILIO_AUTH_TOKEN: server.authToken },
+      edit: (c) => goLive(c, { twilio: server.url }),
+    });
+    const p = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     const e = await h.run("communications.send.execute", { preview_id: data(p).preview_id });
     expect(e.reason_code).toBe("delivery_sent");
     expect(server.messages).toHaveLength(1);
@@ -273,17 +400,30 @@ describe("live sends", () => {
       },
     });
     const vars = JSON.stringify(PAYMENT_VARS);
-    expect(data(await h.run("communications.send.preview", { template: "payment_needed", to: "+15550001111", vars })).routing).toMatchObject({ live: true, reason: "route_live" });
-    expect(data(await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars })).routing).toMatchObject({ live: false, reason: "route_simulated_pilot_recipient" });
+    expect(
+      data(await h.run("communications.send.preview", { template: "payment_needed", to: "+15550001111", vars })).routing,
+    ).toMatchObject({ live: true, reason: "route_live" });
+    expect(
+      data(await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars })).routing,
+    ).toMatchObject({ live: false, reason: "route_simulated_pilot_recipient" });
     h.editContracts((c) => (c.providers.providers.twilio.cutover_phase = "shadow"));
-    expect(data(await h.run("communications.send.preview", { template: "payment_needed", to: "+15550001111", vars })).routing).toMatchObject({ live: false, reason: "route_simulated_shadow_phase" });
+    expect(
+      data(await h.run("communications.send.preview", { template: "payment_needed", to: "+15550001111", vars })).routing,
+    ).toMatchObject({ live: false, reason: "route_simulated_shadow_phase" });
   });
 
   it("Twilio 21610 (unsubscribed) records the opt-out and says so", async () => {
     const server = await twilioServer();
     server.optOut("+15551234567");
-    const h = home({ env: { TWILIO_ACCOUNT_SID: server.accountSid, TWILIO_AUTH_TOKEN: server.authToken }, edit: (c) => goLive(c, { twilio: server.url }) });
-    const p = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    const h = home({
+      env: { TWILIO_ACCOUNT_SID: server.accountSid, TWILIO_AUTH_TOKEN: server.authToken },
+      edit: (c) => goLive(c, { twilio: server.url }),
+    });
+    const p = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     const e = await h.run("communications.send.execute", { preview_id: data(p).preview_id });
     expect(e.status).toBe("failed");
     expect(e.reason_code).toBe("provider_recipient_unsubscribed");
@@ -294,25 +434,38 @@ describe("live sends", () => {
     expect(pick(auditRows(h, "comms.consent.opt_out"), "action", "outcome", "reason_code")).toEqual([
       { action: "comms.consent.opt_out", outcome: "opted_out", reason_code: "provider_recipient_unsubscribed" },
     ]);
-    expect((await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) })).reason_code).toBe("consent_opted_out");
+    expect(
+      (await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) }))
+        .reason_code,
+    ).toBe("consent_opted_out");
   });
 
   it("Resend 429 → provider_rate_limited with retry-after, and a failed live delivery", async () => {
     const server = await resend();
     server.rateLimitNext({ retryAfterSeconds: 2 });
     const h = home({ env: { RESEND_API_KEY: server.apiKey }, edit: (c) => goLive(c, { resend: server.url }) });
-    const p = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "order_shipped",
+      to: "ana@example.com",
+      vars: JSON.stringify(SHIPPED_VARS),
+    });
     const e = await h.run("communications.send.execute", { preview_id: data(p).preview_id });
     expect(e.reason_code).toBe("provider_rate_limited");
     expect(data(e).retry_after_ms).toBe(2000);
     expect(server.emails).toHaveLength(0);
-    expect(pick(deliveryRows(h), "status", "reason_code", "live")).toEqual([{ status: "failed", reason_code: "provider_rate_limited", live: 1 }]);
+    expect(pick(deliveryRows(h), "status", "reason_code", "live")).toEqual([
+      { status: "failed", reason_code: "provider_rate_limited", live: 1 },
+    ]);
   });
 
   it("a wrong API key is provider_auth_failed and the key never appears in the answer", async () => {
     const server = await resend();
     const h = home({ env: { RESEND_API_KEY: "re_wrong_key_9f8e7d" }, edit: (c) => goLive(c, { resend: server.url }) });
-    const p = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "order_shipped",
+      to: "ana@example.com",
+      vars: JSON.stringify(SHIPPED_VARS),
+    });
     const e = await h.run("communications.send.execute", { preview_id: data(p).preview_id });
     expect(e.reason_code).toBe("provider_auth_failed");
     expect(JSON.stringify(e)).not.toContain("re_wrong_key_9f8e7d");
@@ -331,9 +484,17 @@ describe("live sends", () => {
         c.providers.providers.twilio.timeout_ms = 200;
       },
     });
-    const email = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
+    const email = await h.run("communications.send.preview", {
+      template: "order_shipped",
+      to: "ana@example.com",
+      vars: JSON.stringify(SHIPPED_VARS),
+    });
     expect((await h.run("communications.send.execute", { preview_id: data(email).preview_id })).reason_code).toBe("provider_timeout");
-    const sms = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    const sms = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     const e = await h.run("communications.send.execute", { preview_id: data(sms).preview_id });
     expect(e.reason_code).toBe("provider_timeout");
     expect(e.text).toContain("The provider may have accepted it");
@@ -345,7 +506,11 @@ describe("live sends", () => {
 
   it("missing credentials on a live route fail as provider_credentials_missing", async () => {
     const h = home({ edit: (c) => goLive(c, { twilio: "http://127.0.0.1:9" }) });
-    const p = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     const e = await h.run("communications.send.execute", { preview_id: data(p).preview_id });
     expect(e.reason_code).toBe("provider_credentials_missing");
     expect(e.text).toContain("twilio-account-sid, twilio-auth-token");

@@ -45,15 +45,42 @@ describe("provider, policy and template views", () => {
     const h = home({ env: { RESEND_API_KEY: "re_test_123" }, edit: (c) => goLive(c, { resend: "http://127.0.0.1:9" }, "pilot") });
     const r = await h.run("communications.provider.status");
     expect(data(r).routes).toEqual([
-      { channel: "email", provider: "resend", mode: "live", cutover_phase: "pilot", live: true, reason: "route_live", credentials: [{ id: "resend-api-key", state: "present", source: "env" }, { id: "resend-webhook-secret", state: "missing", source: null }], ready_for_live: true },
-      { channel: "sms", provider: "twilio", mode: "simulation", cutover_phase: "shadow", live: false, reason: "route_simulated_provider_mode", credentials: [{ id: "twilio-account-sid", state: "missing", source: null }, { id: "twilio-auth-token", state: "missing", source: null }], ready_for_live: false },
+      {
+        channel: "email",
+        provider: "resend",
+        mode: "live",
+        cutover_phase: "pilot",
+        live: true,
+        reason: "route_live",
+        credentials: [
+          { id: "resend-api-key", state: "present", source: "env" },
+          { id: "resend-webhook-secret", state: "missing", source: null },
+        ],
+        ready_for_live: true,
+      },
+      {
+        channel: "sms",
+        provider: "twilio",
+        mode: "simulation",
+        cutover_phase: "shadow",
+        live: false,
+        reason: "route_simulated_provider_mode",
+        credentials: [
+          { id: "twilio-account-sid", state: "missing", source: null },
+          { id: "twilio-auth-token", state: "missing", source: null },
+        ],
+        ready_for_live: false,
+      },
     ]);
     expect(r.text).not.toContain("re_test_123");
   });
 
   it("policy status shows the rules and the registry counts", async () => {
     const h = home();
-    h.app.store.comms.setConsent({ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }, h.now);
+    h.app.store.comms.setConsent(
+      { recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" },
+      h.now,
+    );
     const r = await h.run("communications.policy.status");
     expect(r.text).toContain("Quiet hours: 21:00–08:00 in the recipient's time zone (default America/New_York) on sms; exempt: alerts.");
     expect(data(r).registry).toEqual([{ channel: "sms", status: "opted_out", n: 1 }]);
@@ -79,7 +106,12 @@ describe("provider, policy and template views", () => {
 describe("consent set", () => {
   it("records consent (source cli) and the time zone with a masked audit record; then the gates use them", async () => {
     const h = home();
-    const r = await h.run("communications.consent.set", { recipient: "+61412345678", status: "opted_in", type: "marketing", timezone: "Australia/Sydney" });
+    const r = await h.run("communications.consent.set", {
+      recipient: "+61412345678",
+      status: "opted_in",
+      type: "marketing",
+      timezone: "Australia/Sydney",
+    });
     expect(r.text).toBe("Recorded sms consent for +6***5678: marketing opted_in (source cli); time zone Australia/Sydney.");
     expect(h.sql().prepare("SELECT recipient, channel, message_type, status, source FROM comms_consent").all()).toEqual([
       { recipient: "+61412345678", channel: "sms", message_type: "marketing", status: "opted_in", source: "cli" },
@@ -88,7 +120,11 @@ describe("consent set", () => {
     expect(audit).toMatchObject({ action: "comms.consent.set", outcome: "opted_in" });
     expect(audit.args).not.toContain("412345678");
     // 15:00Z is 02:00 in Sydney: consent passes, quiet hours do not.
-    const p = await h.run("communications.send.preview", { template: "spring_promo", to: "+61412345678", vars: JSON.stringify({ customer_name: "Ana", promo_code: "SPRING" }) });
+    const p = await h.run("communications.send.preview", {
+      template: "spring_promo",
+      to: "+61412345678",
+      vars: JSON.stringify({ customer_name: "Ana", promo_code: "SPRING" }),
+    });
     expect(data(p).decisions.map((d: { stage: string; reason: string }) => `${d.stage}:${d.reason}`)).toEqual([
       "recipient:recipient_valid",
       "template:template_rendered",
@@ -97,9 +133,15 @@ describe("consent set", () => {
       "sms_length:sms_segments_ok",
       "routing:route_simulated_stack_mode",
     ]);
-    expect((await h.run("communications.consent.set", { recipient: "+61412345678", status: "opted_in", type: "promos" })).reason_code).toBe("consent_message_type_unknown");
-    expect((await h.run("communications.consent.set", { recipient: "0412 345 678", status: "opted_in" })).reason_code).toBe("recipient_invalid_phone");
-    expect((await h.run("communications.consent.set", { recipient: "a@example.com", status: "opted_out", timezone: "Moon/Base" })).reason_code).toBe("recipient_invalid_timezone");
+    expect((await h.run("communications.consent.set", { recipient: "+61412345678", status: "opted_in", type: "promos" })).reason_code).toBe(
+      "consent_message_type_unknown",
+    );
+    expect((await h.run("communications.consent.set", { recipient: "0412 345 678", status: "opted_in" })).reason_code).toBe(
+      "recipient_invalid_phone",
+    );
+    expect(
+      (await h.run("communications.consent.set", { recipient: "a@example.com", status: "opted_out", timezone: "Moon/Base" })).reason_code,
+    ).toBe("recipient_invalid_timezone");
   });
 });
 
@@ -108,7 +150,14 @@ describe("auth status", () => {
     const h = home({ env: { RESEND_API_KEY: "re_live_secret_value_1" } });
     h.setSecret("twilio-auth-token", "tw_store_secret_value_2");
     const r = await h.run("communications.auth.status");
-    expect(data(r).credentials.map((c: { provider: string; id: string; state: string; source: string | null }) => [c.provider, c.id, c.state, c.source])).toEqual([
+    expect(
+      data(r).credentials.map((c: { provider: string; id: string; state: string; source: string | null }) => [
+        c.provider,
+        c.id,
+        c.state,
+        c.source,
+      ]),
+    ).toEqual([
       ["resend", "resend-api-key", "present", "env"],
       ["resend", "resend-webhook-secret", "missing", null],
       ["twilio", "twilio-account-sid", "missing", null],
@@ -119,7 +168,9 @@ describe("auth status", () => {
     const all = JSON.stringify(r);
     expect(all).not.toContain("re_live_secret_value_1");
     expect(all).not.toContain("tw_store_secret_value_2");
-    expect(r.text).toContain("twilio twilio-account-sid: missing — send SMS (account); fix: export TWILIO_ACCOUNT_SID=… or `echo … | tau secrets set twilio-account-sid`");
+    expect(r.text).toContain(
+      "twilio twilio-account-sid: missing — send SMS (account); fix: export TWILIO_ACCOUNT_SID=… or `echo … | tau secrets set twilio-account-sid`",
+    );
     const one = await h.run("communications.auth.status", { provider: "resend" });
     expect(data(one).credentials).toHaveLength(2);
   });
@@ -149,16 +200,27 @@ describe("doctor", () => {
     open.push(resend, twilio);
     const h = home({
       tauYaml: 'server:\n  public_url: "https://tau.example.com"\n',
-      env: { RESEND_API_KEY: resend.apiKey, RESEND_WEBHOOK_SECRET: "whsec_AAAA", TWILIO_ACCOUNT_SID: twilio.accountSid, TWILIO_AUTH_TOKEN: twilio.authToken },
+      env: {
+        RESEND_API_KEY: resend.apiKey,
+        RESEND_WEBHOOK_SECRET: "whsec_AAAA",
+        TWILIO_ACCOUNT_SID: twilio.accountSid,
+        TWILIO_AUTH_TOKEN: twilio.authToken,
+      },
       edit: (c) => goLive(c, { resend: resend.url, twilio: twilio.url }),
     });
     const r = await h.run("communications.doctor", { online: true });
     expect(r.reason_code).toBe("doctor_ok");
-    expect(data(r).checks.filter((c: { check: string }) => c.check.startsWith("probe.")).map((c: { check: string; reason_code: string }) => [c.check, c.reason_code])).toEqual([
+    expect(
+      data(r)
+        .checks.filter((c: { check: string }) => c.check.startsWith("probe."))
+        .map((c: { check: string; reason_code: string }) => [c.check, c.reason_code]),
+    ).toEqual([
       ["probe.resend", "probe_ok"],
       ["probe.twilio", "probe_ok"],
     ]);
-    expect(resend.requests.map((q) => `${q.method} ${q.path} ${q.status}`)).toEqual(["GET /emails/00000000-0000-4000-8000-000000000000 404"]);
+    expect(resend.requests.map((q) => `${q.method} ${q.path} ${q.status}`)).toEqual([
+      "GET /emails/00000000-0000-4000-8000-000000000000 404",
+    ]);
     expect(twilio.requests.map((q) => `${q.method} ${q.status}`)).toEqual(["GET 404"]);
   });
 

@@ -32,13 +32,18 @@ async function listen(h: CommsHome): Promise<string> {
 }
 
 function home(opts: Parameters<typeof makeCommsHome>[0] = {}): CommsHome {
-  const h = makeCommsHome({ tauYaml: `server:\n  public_url: "${PUBLIC}"\n`, env: { TWILIO_AUTH_TOKEN: TOKEN, TWILIO_ACCOUNT_SID: ACCOUNT }, ...opts });
+  const h = makeCommsHome({
+    tauYaml: `server:\n  public_url: "${PUBLIC}"\n`,
+    env: { TWILIO_AUTH_TOKEN: TOKEN, TWILIO_ACCOUNT_SID: ACCOUNT },
+    ...opts,
+  });
   open.push(h);
   return h;
 }
 
 const consent = (h: CommsHome) => h.sql().prepare("SELECT recipient, channel, message_type, status, source FROM comms_consent").all();
-const auditOf = (h: CommsHome): Record<string, string>[] => pick(auditRows(h, "comms.consent.%"), "actor", "surface", "action", "outcome", "reason_code", "args");
+const auditOf = (h: CommsHome): Record<string, string>[] =>
+  pick(auditRows(h, "comms.consent.%"), "actor", "surface", "action", "outcome", "reason_code", "args");
 
 describe("POST /webhooks/twilio", () => {
   const sms = (base: string, body: string, opts: { token?: string; signUrl?: string; sid?: string } = {}) =>
@@ -77,16 +82,26 @@ describe("POST /webhooks/twilio", () => {
     expect(stop.text).toBe(
       '<?xml version="1.0" encoding="UTF-8"?><Response><Message>You are unsubscribed and will get no more messages. Reply START to resubscribe.</Message></Response>',
     );
-    expect(consent(h)).toEqual([{ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" }]);
+    expect(consent(h)).toEqual([
+      { recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_out", source: "twilio_webhook" },
+    ]);
     const audit = auditOf(h);
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ actor: "sms:+1***4567", surface: "http", action: "comms.consent.opt_out", outcome: "opted_out", reason_code: "consent_opted_out" });
+    expect(audit[0]).toMatchObject({
+      actor: "sms:+1***4567",
+      surface: "http",
+      action: "comms.consent.opt_out",
+      outcome: "opted_out",
+      reason_code: "consent_opted_out",
+    });
     expect(audit[0]!.args).not.toContain("5551234567");
 
     h.now += 60_000;
     const start = await sms(base, "Unstop");
     expect(start.text).toContain("<Message>You are subscribed again. Reply STOP to unsubscribe.</Message>");
-    expect(consent(h)).toEqual([{ recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_in", source: "twilio_webhook" }]);
+    expect(consent(h)).toEqual([
+      { recipient: "+15551234567", channel: "sms", message_type: "*", status: "opted_in", source: "twilio_webhook" },
+    ]);
 
     const help = await sms(base, "HELP");
     expect(help.text).toContain("<Message>Spine Ops notifications. Reply STOP to unsubscribe. Msg&amp;data rates may apply.</Message>");
@@ -109,14 +124,28 @@ describe("POST /webhooks/twilio", () => {
     open.push(server);
     const h = home({ edit: (c) => goLive(c, { twilio: server.url }) });
     const base = await listen(h);
-    const p = await h.run("communications.send.preview", { template: "payment_needed", to: "+15551234567", vars: JSON.stringify(PAYMENT_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "payment_needed",
+      to: "+15551234567",
+      vars: JSON.stringify(PAYMENT_VARS),
+    });
     await h.run("communications.send.execute", { preview_id: (p.data as { preview_id: string }).preview_id });
     const sid = server.messages[0]!.json.sid;
     const callback = async (status: string, token = TOKEN) => {
-      const params = { AccountSid: ACCOUNT, MessageSid: sid, MessageStatus: status, To: "+15551234567", From: "+15005550006", ApiVersion: "2010-04-01" };
+      const params = {
+        AccountSid: ACCOUNT,
+        MessageSid: sid,
+        MessageStatus: status,
+        To: "+15551234567",
+        From: "+15005550006",
+        ApiVersion: "2010-04-01",
+      };
       const r = await fetch(`${base}/webhooks/twilio`, {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signTwilioWebhook(token, `${PUBLIC}/webhooks/twilio`, params) },
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "x-twilio-signature": signTwilioWebhook(token, `${PUBLIC}/webhooks/twilio`, params),
+        },
         body: new URLSearchParams(params).toString(),
       });
       return r.status;
@@ -144,13 +173,24 @@ describe("POST /webhooks/resend", () => {
     const resend = await startResendServer();
     open.push(resend);
     const secret = makeSvixSecret();
-    const h = home({ env: { RESEND_API_KEY: resend.apiKey, RESEND_WEBHOOK_SECRET: secret }, edit: (c) => goLive(c, { resend: resend.url }) });
+    const h = home({
+      env: { RESEND_API_KEY: resend.apiKey, RESEND_WEBHOOK_SECRET: secret },
+      edit: (c) => goLive(c, { resend: resend.url }),
+    });
     const base = await listen(h);
-    const p = await h.run("communications.send.preview", { template: "order_shipped", to: "ana@example.com", vars: JSON.stringify(SHIPPED_VARS) });
+    const p = await h.run("communications.send.preview", {
+      template: "order_shipped",
+      to: "ana@example.com",
+      vars: JSON.stringify(SHIPPED_VARS),
+    });
     await h.run("communications.send.execute", { preview_id: (p.data as { preview_id: string }).preview_id });
     const emailId = resend.emails[0]!.id;
     const status = () => pick(deliveryRows(h), "status", "reason_code")[0];
-    const event = (type: string) => ({ type, created_at: "2026-02-23T15:00:05.000Z", data: { email_id: emailId, to: ["ana@example.com"], subject: "Order 30020 has shipped" } });
+    const event = (type: string) => ({
+      type,
+      created_at: "2026-02-23T15:00:05.000Z",
+      data: { email_id: emailId, to: ["ana@example.com"], subject: "Order 30020 has shipped" },
+    });
     const url = `${base}/webhooks/resend`;
 
     const forged = await deliverResendWebhook(url, makeSvixSecret(), event("email.delivered"), { timestamp: new Date(h.now) });
@@ -179,7 +219,12 @@ describe("POST /webhooks/resend", () => {
   it("refuses every request when no webhook secret is configured", async () => {
     const h = home();
     const base = await listen(h);
-    const r = await deliverResendWebhook(`${base}/webhooks/resend`, makeSvixSecret(), { type: "email.delivered", data: { email_id: "x" } }, { timestamp: new Date(h.now) });
+    const r = await deliverResendWebhook(
+      `${base}/webhooks/resend`,
+      makeSvixSecret(),
+      { type: "email.delivered", data: { email_id: "x" } },
+      { timestamp: new Date(h.now) },
+    );
     expect(r.status).toBe(401);
     expect(JSON.parse(r.text)).toEqual({ error: "webhook_secret_missing" });
   });

@@ -33,7 +33,12 @@ import { createRespondersGateStage } from "../../../src/router/stages/responders
 import { createRouteStage } from "../../../src/router/stages/route.ts";
 import { createSelfBotFilterStage } from "../../../src/router/stages/self-bot-filter.ts";
 import { createTransportGateStage } from "../../../src/router/stages/transport-gate.ts";
-import { KILLSWITCH_CAPABILITIES, createOperationalGate, setKillSwitch, type OperationalGate } from "../../../src/capabilities/killswitch/index.ts";
+import {
+  KILLSWITCH_CAPABILITIES,
+  createOperationalGate,
+  setKillSwitch,
+  type OperationalGate,
+} from "../../../src/capabilities/killswitch/index.ts";
 import { writeLifecycle } from "../../../src/lifecycle/index.ts";
 import { createTelegramSender } from "../../../connectors/telegram/sender.ts";
 import { createDiscordSender } from "../../../connectors/discord/sender.ts";
@@ -47,7 +52,10 @@ const TAU = path.resolve("bin/tau.js");
 
 function tau(home: TauHome, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [TAU, "--state-dir", home.stateDir, "--config", home.configPath, ...args], { cwd: home.dir, stdio: ["pipe", "pipe", "pipe"] });
+    const c = spawn(process.execPath, [TAU, "--state-dir", home.stateDir, "--config", home.configPath, ...args], {
+      cwd: home.dir,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     c.stdout.on("data", (d) => (stdout += d));
@@ -65,14 +73,35 @@ function wiredPipeline(services: Services, gate: OperationalGate): (ctx: EventCo
   const prefix = config.commands.prefix;
   const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);
   const isCommand = (text: string) => parseTauCommand(text, { prefix, botUsername: null }).kind !== "none";
-  const responder = createResponderStage({ responders: builtinResponders(), coalesceWindowMs: 0, lastResponderAt: (k) => store.runner.lastResponderAt(k), markResponder: (k, at) => store.runner.putResponderAt(k, at) });
-  const command = createCommandStage({ prefix, botUsername, registry: services.registry, policies, store: services.store, audit: services.audit });
+  const responder = createResponderStage({
+    responders: builtinResponders(),
+    coalesceWindowMs: 0,
+    lastResponderAt: (k) => store.runner.lastResponderAt(k),
+    markResponder: (k, at) => store.runner.putResponderAt(k, at),
+  });
+  const command = createCommandStage({
+    prefix,
+    botUsername,
+    registry: services.registry,
+    policies,
+    store: services.store,
+    audit: services.audit,
+  });
   return buildPipeline({
     dedupe: createDedupeStage(() => false),
     gate: createTransportGateStage((t) => gate.transportBlock(t)),
     selfBot: createSelfBotFilterStage(config.identity, new Set()),
     kind: createEventKindStage(createReceiptRecorder(store)),
-    policy: [createChannelPolicyStage(policies), createAccessStage({ policies, access: services.store.access, randomBytes: services.randomBytes, audit: services.audit, commandPrefix: prefix })],
+    policy: [
+      createChannelPolicyStage(policies),
+      createAccessStage({
+        policies,
+        access: services.store.access,
+        randomBytes: services.randomBytes,
+        audit: services.audit,
+        commandPrefix: prefix,
+      }),
+    ],
     route: createRouteStage(policies, isCommand),
     dispatch: compose<EventContext>([command, createRespondersGateStage(() => gate.respondersSilenced()), responder]),
   });
@@ -88,7 +117,7 @@ const closers: (() => Promise<void> | void)[] = [];
 beforeEach(() => {
   home = makeTauHome("runner:\n  coalesce_window_ms: 0\noutbound:\n  mode: provider\n", {
     "channel-policy.yaml": OPEN_CHANNEL_POLICY,
-    "rbac.yaml": "schema_version: 1\nadmins: [\"telegram:4242\"]\n",
+    "rbac.yaml": 'schema_version: 1\nadmins: ["telegram:4242"]\n',
   });
   now = { ms: T0 };
   app = home.open(() => now.ms);
@@ -104,7 +133,10 @@ afterEach(async () => {
 async function servers(): Promise<{ tg: TelegramBotApiServer; dc: DiscordServer }> {
   const tg = await startTelegramBotApiServer();
   const dc = await startDiscordServer();
-  closers.push(() => tg.close(), () => dc.close());
+  closers.push(
+    () => tg.close(),
+    () => dc.close(),
+  );
   return { tg, dc };
 }
 
@@ -119,11 +151,20 @@ function delivery(tg: TelegramBotApiServer, dc: DiscordServer) {
     clock: () => now.ms,
     random: () => 0.5,
   });
-  return createDelivery({ store: app.store, senders: createSenders(app.config), dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"), provider, blocked: (t) => gate.deliveryBlock(t), clock: () => now.ms });
+  return createDelivery({
+    store: app.store,
+    senders: createSenders(app.config),
+    dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
+    provider,
+    blocked: (t) => gate.deliveryBlock(t),
+    clock: () => now.ms,
+  });
 }
 
 function queue(target: ReplyTarget, text: string, eventId: string): string {
-  return app.store.atomically(() => queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: 4096, now: now.ms }))[0]!;
+  return app.store.atomically(() =>
+    queueReplies(app.store, eventId, target, [{ purpose: "responder", text }], { mode: "provider", maxChars: 4096, now: now.ms }),
+  )[0]!;
 }
 const TG: ReplyTarget = { transport: "telegram", account_id: "6112", conversation_id: "-1001234", thread_id: null, reply_to: null };
 const DC: ReplyTarget = { transport: "discord", account_id: "1", conversation_id: DEFAULT_CHANNEL_ID, thread_id: null, reply_to: null };
@@ -181,7 +222,12 @@ describe("outbound and transport kill switches hold deliveries", () => {
   it("transport:telegram holds only Telegram; a logged-out transport is held with logout_requested", async () => {
     const { tg, dc } = await servers();
     const d = delivery(tg, dc);
-    setKillSwitch(app.store, { scope: "transport:telegram", on: true, reason: "bot token leaked", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(
+      app.store,
+      { scope: "transport:telegram", on: true, reason: "bot token leaked", actor: "cli:ops", surface: "cli" },
+      now.ms,
+      (e) => void appendAudit(app.store, e, now.ms),
+    );
     const t = queue(TG, "not now", "e1");
     const c = queue(DC, "go ahead", "e2");
     expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 0, held: 1 });
@@ -200,31 +246,63 @@ describe("outbound and transport kill switches hold deliveries", () => {
 
 describe("transport gate and responders switch in the decision pipeline", () => {
   it("events of a killed or logged-out transport are recorded without an answer; receipts still pass", () => {
-    setKillSwitch(app.store, { scope: "transport:telegram", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(
+      app.store,
+      { scope: "transport:telegram", on: true, reason: "", actor: "cli:ops", surface: "cli" },
+      now.ms,
+      (e) => void appendAudit(app.store, e, now.ms),
+    );
     const killed = run(makeDm("4242", { text: "hello" }));
     expect(killed).toMatchObject({ outcome: "recorded", reason: "transport_kill_switch", replies: [] });
 
     writeLifecycle(app.store.kv, "whatsapp", { state: "logged_out", reason: "logout_requested", at_ms: now.ms });
     gate.invalidate();
-    const wa = { transport: "whatsapp" as const, provider: "whatsapp-cloud-api", account_id: "106540352242922", event_id: "whatsapp:wamid.A" };
+    const wa = {
+      transport: "whatsapp" as const,
+      provider: "whatsapp-cloud-api",
+      account_id: "106540352242922",
+      event_id: "whatsapp:wamid.A",
+    };
     const out = run(makeDm("16505551234", { ...wa, text: "hi" }));
     expect(out).toMatchObject({ outcome: "recorded", reason: "logout_requested", replies: [] });
-    const receipt = run(makeEnvelope({ ...wa, event_id: "whatsapp:wamid.B:read", kind: "status", chat_type: "dm", conversation_id: "16505551234", text: "", meta: { status: "read", message_id: "wamid.B" } }));
+    const receipt = run(
+      makeEnvelope({
+        ...wa,
+        event_id: "whatsapp:wamid.B:read",
+        kind: "status",
+        chat_type: "dm",
+        conversation_id: "16505551234",
+        text: "",
+        meta: { status: "read", message_id: "wamid.B" },
+      }),
+    );
     expect(receipt.reason).toBe("recorded_status");
 
-    const discord = run(makeDm("1200000000000000001", { transport: "discord", provider: "discord", account_id: "1", event_id: "discord:1", text: "hi" }));
+    const discord = run(
+      makeDm("1200000000000000001", { transport: "discord", provider: "discord", account_id: "1", event_id: "discord:1", text: "hi" }),
+    );
     expect(discord.outcome).toBe("replied");
   });
 
   it("`responders` silences the ack responder, but /tau commands still answer", () => {
-    setKillSwitch(app.store, { scope: "responders", on: true, reason: "noisy", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(
+      app.store,
+      { scope: "responders", on: true, reason: "noisy", actor: "cli:ops", surface: "cli" },
+      now.ms,
+      (e) => void appendAudit(app.store, e, now.ms),
+    );
     const chat = run(makeDm("4242", { text: "hello bot" }));
     expect(chat).toMatchObject({ outcome: "no_reply", reason: "responders_kill_switch", replies: [] });
     const cmd = run(makeDm("4242", { event_id: "telegram:6112:u:900002", text: "/tau status" }));
     expect(cmd.outcome).toBe("replied");
     expect(cmd.jobs.map((j) => j.capability_id)).toEqual(["tau.status"]);
 
-    setKillSwitch(app.store, { scope: "responders", on: false, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(
+      app.store,
+      { scope: "responders", on: false, reason: "", actor: "cli:ops", surface: "cli" },
+      now.ms,
+      (e) => void appendAudit(app.store, e, now.ms),
+    );
     now.ms += 500;
     const again = run(makeDm("4242", { event_id: "telegram:6112:u:900003", text: "hello again" }));
     expect(again).toMatchObject({ outcome: "replied", reason: "responder_replied" });
@@ -235,7 +313,11 @@ describe("transport gate and responders switch in the decision pipeline", () => 
 describe("/tau killswitch capabilities", () => {
   it("on/off are admin + confirm; from chat they become an approval request", () => {
     const on = KILLSWITCH_CAPABILITIES.find((c) => c.id === "tau.killswitch.on")!;
-    expect({ role: on.role, approval: on.approval, alias: on.alias }).toEqual({ role: "admin", approval: "confirm", alias: ["killswitch", "on"] });
+    expect({ role: on.role, approval: on.approval, alias: on.alias }).toEqual({
+      role: "admin",
+      approval: "confirm",
+      alias: ["killswitch", "on"],
+    });
     const ctx = run(makeDm("4242", { text: "/tau killswitch on outbound maintenance window" }));
     expect(ctx.outcome).toBe("pending_approval");
     const [approval, ...more] = app.store.commands.listApprovals();
@@ -247,24 +329,56 @@ describe("/tau killswitch capabilities", () => {
   it("running them changes the switch and leaves an audit record with who, scope and reason", async () => {
     const on = KILLSWITCH_CAPABILITIES.find((c) => c.id === "tau.killswitch.on")!;
     const status = KILLSWITCH_CAPABILITIES.find((c) => c.id === "tau.killswitch.status")!;
-    const base = { principal: "telegram:4242", role: "admin" as const, surface: "chat" as const, now: now.ms, services, origin: { transport: "telegram", conversation_id: "4242" } };
+    const base = {
+      principal: "telegram:4242",
+      role: "admin" as const,
+      surface: "chat" as const,
+      now: now.ms,
+      services,
+      origin: { transport: "telegram", conversation_id: "4242" },
+    };
     const r = await on.run({ scope: "transport:discord", reason: "spam wave" }, base);
-    expect(r).toMatchObject({ status: "reported", reason_code: "killswitch_on", text: "Kill switch transport:discord is now ON (spam wave)." });
+    expect(r).toMatchObject({
+      status: "reported",
+      reason_code: "killswitch_on",
+      text: "Kill switch transport:discord is now ON (spam wave).",
+    });
     const again = await on.run({ scope: "transport:discord", reason: "spam wave" }, base);
     expect(again.text).toBe("Kill switch transport:discord was already on.");
     const s = await status.run({}, base);
     expect(s.text).toBe(`Kill switches on:\ntransport:discord — by telegram:4242 at ${new Date(T0).toISOString()}: spam wave`);
-    const audit = app.store.audit.all().map(({ actor, surface, action, target, args, outcome }) => ({ actor, surface, action, target, args, outcome }));
+    const audit = app.store.audit
+      .all()
+      .map(({ actor, surface, action, target, args, outcome }) => ({ actor, surface, action, target, args, outcome }));
     expect(audit).toEqual([
-      { actor: "telegram:4242", surface: "chat", action: "killswitch.on", target: "transport:discord", args: '{"reason":"spam wave"}', outcome: "on" },
-      { actor: "telegram:4242", surface: "chat", action: "killswitch.on", target: "transport:discord", args: '{"reason":"spam wave"}', outcome: "unchanged" },
+      {
+        actor: "telegram:4242",
+        surface: "chat",
+        action: "killswitch.on",
+        target: "transport:discord",
+        args: '{"reason":"spam wave"}',
+        outcome: "on",
+      },
+      {
+        actor: "telegram:4242",
+        surface: "chat",
+        action: "killswitch.on",
+        target: "transport:discord",
+        args: '{"reason":"spam wave"}',
+        outcome: "unchanged",
+      },
     ]);
   });
 });
 
 describe("health", () => {
   it("lists each switch that is on as kill_switch_on:<scope>", () => {
-    setKillSwitch(app.store, { scope: "outbound", on: true, reason: "", actor: "cli:ops", surface: "cli" }, now.ms, (e) => void appendAudit(app.store, e, now.ms));
+    setKillSwitch(
+      app.store,
+      { scope: "outbound", on: true, reason: "", actor: "cli:ops", surface: "cli" },
+      now.ms,
+      (e) => void appendAudit(app.store, e, now.ms),
+    );
     expect(healthFor(app).reason_codes).toContain("kill_switch_on:outbound");
   });
 });

@@ -9,12 +9,42 @@ import { CURSOR_PREFIX } from "../../../src/app/connectors-runtime.ts";
 
 describe("MAIL_CAPABILITIES", () => {
   it("declares the five mail capabilities with their chat aliases, roles, side effects and approvals", () => {
-    expect(MAIL_CAPABILITIES.map((c) => ({ id: c.id, alias: c.alias.join(" "), role: c.role, sideEffect: c.sideEffect, approval: c.approval, positional: c.positional ?? [] }))).toEqual([
+    expect(
+      MAIL_CAPABILITIES.map((c) => ({
+        id: c.id,
+        alias: c.alias.join(" "),
+        role: c.role,
+        sideEffect: c.sideEffect,
+        approval: c.approval,
+        positional: c.positional ?? [],
+      })),
+    ).toEqual([
       { id: "communications.stack.status", alias: "stack status", role: "operator", sideEffect: "read", approval: "none", positional: [] },
-      { id: "communications.mailboxes.list", alias: "mailboxes list", role: "operator", sideEffect: "read", approval: "none", positional: [] },
-      { id: "communications.mail.search", alias: "mail search", role: "operator", sideEffect: "read", approval: "none", positional: ["query"] },
+      {
+        id: "communications.mailboxes.list",
+        alias: "mailboxes list",
+        role: "operator",
+        sideEffect: "read",
+        approval: "none",
+        positional: [],
+      },
+      {
+        id: "communications.mail.search",
+        alias: "mail search",
+        role: "operator",
+        sideEffect: "read",
+        approval: "none",
+        positional: ["query"],
+      },
       { id: "communications.inbox.poll", alias: "inbox poll", role: "operator", sideEffect: "write", approval: "none", positional: [] },
-      { id: "communications.mail.send.test", alias: "mail send test", role: "operator", sideEffect: "send", approval: "confirm", positional: [] },
+      {
+        id: "communications.mail.send.test",
+        alias: "mail send test",
+        role: "operator",
+        sideEffect: "send",
+        approval: "confirm",
+        positional: [],
+      },
     ]);
   });
 

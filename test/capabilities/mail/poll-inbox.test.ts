@@ -7,7 +7,14 @@ function deliver(dc: DovecotHandle, subject: string) {
   return deliverViaLmtp(dc, {
     from: "carol@example.test",
     to: "ops@example.test",
-    raw: rawMail({ from: "Carol <carol@example.test>", to: "ops@example.test", subject, body: `about ${subject}`, id: `${subject.replace(/\W/g, "-")}@example.test`, date: "Tue, 07 Jan 2025 08:00:00 +0000" }),
+    raw: rawMail({
+      from: "Carol <carol@example.test>",
+      to: "ops@example.test",
+      subject,
+      body: `about ${subject}`,
+      id: `${subject.replace(/\W/g, "-")}@example.test`,
+      date: "Tue, 07 Jan 2025 08:00:00 +0000",
+    }),
   });
 }
 
@@ -51,7 +58,10 @@ describe("inbox poll (live-pilot, real Dovecot)", () => {
       expect(r).toMatchObject({ status: "failed", reason_code: "imap_auth_failed", data: { appended: 0 } });
       const none = openMailHome(stackYaml({ mode: "live-pilot", imapPort: dc.imapPort }), {});
       try {
-        expect(await runChat(none.services, "communications.inbox.poll")).toMatchObject({ status: "failed", reason_code: "missing_imap_password" });
+        expect(await runChat(none.services, "communications.inbox.poll")).toMatchObject({
+          status: "failed",
+          reason_code: "missing_imap_password",
+        });
       } finally {
         none.close();
       }
@@ -65,7 +75,11 @@ describe("inbox poll (simulation)", () => {
   it("polls nothing and says so", async () => {
     const mh = openMailHome(stackYaml({ mode: "simulation", imapPort: 1 }), {});
     try {
-      expect(await runChat(mh.services, "communications.inbox.poll")).toMatchObject({ status: "reported", reason_code: "inbox_poll_simulation", data: { appended: 0 } });
+      expect(await runChat(mh.services, "communications.inbox.poll")).toMatchObject({
+        status: "reported",
+        reason_code: "inbox_poll_simulation",
+        data: { appended: 0 },
+      });
       expect(readEmailIngress(mh.home.stateDir)).toEqual([]);
     } finally {
       mh.close();

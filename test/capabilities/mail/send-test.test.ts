@@ -46,10 +46,23 @@ describe("mail send test (live-pilot)", () => {
   it("submits over SMTP (AUTH, sender = user), the message lands in Dovecot and is searchable by its token", async () => {
     const services = withFixedRandom(mh);
     const cap = mailCap("communications.mail.send.test");
-    const r = await cap.run(cap.args.parse({ subject: "pilot test", body: "hello" }), { principal: "cli:ops", role: "admin", surface: "cli", now: NOW, services, origin: null });
+    const r = await cap.run(cap.args.parse({ subject: "pilot test", body: "hello" }), {
+      principal: "cli:ops",
+      role: "admin",
+      surface: "cli",
+      now: NOW,
+      services,
+      origin: null,
+    });
     expect(r.status).toBe("reported");
     expect(r.reason_code).toBe("mail_send_test_sent");
-    const data = r.data as { to: string; subject: string; token: string; artifact: string; receipt: { accepted: string[]; rejected: string[]; message_id: string } };
+    const data = r.data as {
+      to: string;
+      subject: string;
+      token: string;
+      artifact: string;
+      receipt: { accepted: string[]; rejected: string[]; message_id: string };
+    };
     expect(data.to).toBe("ops@example.test");
     expect(data.subject).toBe(`pilot test [${TOKEN}]`);
     expect(data.receipt.accepted).toEqual(["ops@example.test"]);
@@ -71,20 +84,45 @@ describe("mail send test (live-pilot)", () => {
       5000,
       "the test message in IMAP search",
     );
-    expect(found.hits).toEqual([{ id: expect.any(String), uid: expect.any(Number), subject: `pilot test [${TOKEN}]`, from: "ops@example.test", date: expect.any(String), snippet: "hello" }]);
+    expect(found.hits).toEqual([
+      {
+        id: expect.any(String),
+        uid: expect.any(Number),
+        subject: `pilot test [${TOKEN}]`,
+        from: "ops@example.test",
+        date: expect.any(String),
+        snippet: "hello",
+      },
+    ]);
 
     // Evidence artifact, private, with the receipt.
     expect(path.basename(data.artifact)).toBe("mail-send-test-20260221T101500123Z.json");
     expect(fs.statSync(data.artifact).mode & 0o777).toBe(0o600);
     const art = readArtifact(data.artifact);
-    expect(art).toMatchObject({ v: 1, kind: "mail_send_test", mode: "live-pilot", status: "sent", reason_code: "mail_send_test_sent", from: "ops@example.test", to: "ops@example.test", token: TOKEN });
+    expect(art).toMatchObject({
+      v: 1,
+      kind: "mail_send_test",
+      mode: "live-pilot",
+      status: "sent",
+      reason_code: "mail_send_test_sent",
+      from: "ops@example.test",
+      to: "ops@example.test",
+      token: TOKEN,
+    });
     expect(JSON.stringify(art)).not.toContain(PASSWORD);
   });
 
   it("fails with smtp_rejected for an unknown local recipient and still writes the artifact", async () => {
     const services = { ...withFixedRandom(mh), clock: () => NOW + 1 };
     const cap = mailCap("communications.mail.send.test");
-    const r = await cap.run(cap.args.parse({ to: "nobody@example.test" }), { principal: "cli:ops", role: "admin", surface: "cli", now: NOW + 1, services, origin: null });
+    const r = await cap.run(cap.args.parse({ to: "nobody@example.test" }), {
+      principal: "cli:ops",
+      role: "admin",
+      surface: "cli",
+      now: NOW + 1,
+      services,
+      origin: null,
+    });
     expect(r.status).toBe("failed");
     expect(r.reason_code).toBe("smtp_rejected");
     const art = readArtifact((r.data as { artifact: string }).artifact);
@@ -92,7 +130,10 @@ describe("mail send test (live-pilot)", () => {
   });
 
   it("fails with smtp_auth_failed for a wrong SMTP password", async () => {
-    const bad = openMailHome(stackYaml({ mode: "live-pilot", imapPort: dc.imapPort, smtpPort: sink.port }), { TAU_IMAP_PASSWORD: PASSWORD, TAU_SMTP_PASSWORD: "not-it" });
+    const bad = openMailHome(stackYaml({ mode: "live-pilot", imapPort: dc.imapPort, smtpPort: sink.port }), {
+      TAU_IMAP_PASSWORD: PASSWORD,
+      TAU_SMTP_PASSWORD: "not-it",
+    });
     try {
       const r = await runChat(bad.services, "communications.mail.send.test");
       expect(r.status).toBe("failed");
@@ -111,7 +152,14 @@ describe("mail send test (simulation)", () => {
     try {
       const services = withFixedRandom(mh);
       const cap = mailCap("communications.mail.send.test");
-      const r = await cap.run(cap.args.parse({ to: "ronny@example.test" }), { principal: "telegram:4242", role: "operator", surface: "chat", now: NOW, services, origin: null });
+      const r = await cap.run(cap.args.parse({ to: "ronny@example.test" }), {
+        principal: "telegram:4242",
+        role: "operator",
+        surface: "chat",
+        now: NOW,
+        services,
+        origin: null,
+      });
       expect(r.status).toBe("reported");
       expect(r.reason_code).toBe("mail_send_test_simulated");
       const file = path.join(mh.home.stateDir, "artifacts", artifactName(NOW));
@@ -130,7 +178,14 @@ describe("mail send test (simulation)", () => {
         reason_code: "mail_send_test_simulated",
       });
       // A second run in the same millisecond keeps the first artifact.
-      const again = await cap.run(cap.args.parse({}), { principal: "telegram:4242", role: "operator", surface: "chat", now: NOW, services, origin: null });
+      const again = await cap.run(cap.args.parse({}), {
+        principal: "telegram:4242",
+        role: "operator",
+        surface: "chat",
+        now: NOW,
+        services,
+        origin: null,
+      });
       expect(path.basename((again.data as { artifact: string }).artifact)).toBe("mail-send-test-20260221T101500123Z-2.json");
     } finally {
       mh.close();

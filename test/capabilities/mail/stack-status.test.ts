@@ -11,7 +11,8 @@ interface Check {
   reason_code: string | null;
   ms: number | null;
 }
-const checksOf = (data: unknown) => (data as { checks: Check[] }).checks.map((c) => ({ name: c.name, ok: c.ok, reason_code: c.reason_code }));
+const checksOf = (data: unknown) =>
+  (data as { checks: Check[] }).checks.map((c) => ({ name: c.name, ok: c.ok, reason_code: c.reason_code }));
 
 describe("stack status (live-pilot)", () => {
   let dc: DovecotHandle;
@@ -27,7 +28,18 @@ describe("stack status (live-pilot)", () => {
   });
 
   it("passes with a real IMAP login, every declared mailbox present, and an SMTP EHLO + AUTH", async () => {
-    const mh = openMailHome(stackYaml({ mode: "live-pilot", imapPort: dc.imapPort, smtpPort: sink.port, mailboxes: [{ id: "ops", role: "ops" }, { id: "ops-sent", role: "sent", folder: "Sent" }, { id: "alerts", role: "alerts", address: "alerts@example.test" }] }));
+    const mh = openMailHome(
+      stackYaml({
+        mode: "live-pilot",
+        imapPort: dc.imapPort,
+        smtpPort: sink.port,
+        mailboxes: [
+          { id: "ops", role: "ops" },
+          { id: "ops-sent", role: "sent", folder: "Sent" },
+          { id: "alerts", role: "alerts", address: "alerts@example.test" },
+        ],
+      }),
+    );
     try {
       const r = await runChat(mh.services, "communications.stack.status");
       expect(r.status).toBe("reported");
@@ -54,7 +66,17 @@ describe("stack status (live-pilot)", () => {
   });
 
   it("fails with stack_mailbox_missing when a declared mailbox is not on the server", async () => {
-    const mh = openMailHome(stackYaml({ mode: "live-pilot", imapPort: dc.imapPort, smtpPort: sink.port, mailboxes: [{ id: "ops", role: "ops" }, { id: "pilot", role: "pilot", folder: "Pilot" }] }));
+    const mh = openMailHome(
+      stackYaml({
+        mode: "live-pilot",
+        imapPort: dc.imapPort,
+        smtpPort: sink.port,
+        mailboxes: [
+          { id: "ops", role: "ops" },
+          { id: "pilot", role: "pilot", folder: "Pilot" },
+        ],
+      }),
+    );
     try {
       const r = await runChat(mh.services, "communications.stack.status");
       expect(r.status).toBe("failed");
@@ -69,7 +91,10 @@ describe("stack status (live-pilot)", () => {
   });
 
   it("reports imap_auth_failed and smtp_auth_failed for wrong passwords, without echoing them", async () => {
-    const mh = openMailHome(stackYaml({ mode: "live-pilot", imapPort: dc.imapPort, smtpPort: sink.port }), { TAU_IMAP_PASSWORD: "wrong-imap-pw", TAU_SMTP_PASSWORD: "wrong-smtp-pw" });
+    const mh = openMailHome(stackYaml({ mode: "live-pilot", imapPort: dc.imapPort, smtpPort: sink.port }), {
+      TAU_IMAP_PASSWORD: "wrong-imap-pw",
+      TAU_SMTP_PASSWORD: "wrong-smtp-pw",
+    });
     try {
       const r = await runChat(mh.services, "communications.stack.status");
       expect(r.status).toBe("failed");
@@ -161,7 +186,17 @@ describe("stack status (simulation)", () => {
         mode: "simulation",
         imapPort: 1,
         smtpPort: 1,
-        catalog: [{ id: "m1", mailbox: "ops", from: "a@example.test", to: "ops@example.test", subject: "s", date: "2025-01-01T00:00:00Z", snippet: "" }],
+        catalog: [
+          {
+            id: "m1",
+            mailbox: "ops",
+            from: "a@example.test",
+            to: "ops@example.test",
+            subject: "s",
+            date: "2025-01-01T00:00:00Z",
+            snippet: "",
+          },
+        ],
       }),
       {},
     );
@@ -177,7 +212,22 @@ describe("stack status (simulation)", () => {
       expect(bad.status).toBe("failed");
       expect(bad.reason_code).toBe("stack_imap_user_undeclared");
       // A catalog message in an undeclared mailbox is refused by the contract itself, with its line.
-      mh.writeStack(stackYaml({ mode: "simulation", catalog: [{ id: "m1", mailbox: "elsewhere", from: "a@example.test", to: "b@example.test", subject: "s", date: "2025-01-01T00:00:00Z", snippet: "" }] }));
+      mh.writeStack(
+        stackYaml({
+          mode: "simulation",
+          catalog: [
+            {
+              id: "m1",
+              mailbox: "elsewhere",
+              from: "a@example.test",
+              to: "b@example.test",
+              subject: "s",
+              date: "2025-01-01T00:00:00Z",
+              snippet: "",
+            },
+          ],
+        }),
+      );
       const invalid = await runChat(mh.services, "communications.stack.status");
       expect(invalid.reason_code).toBe("stack_contract_invalid");
       expect(invalid.text).toContain('catalog.0.mailbox: unknown mailbox "elsewhere"');

@@ -43,7 +43,10 @@ export function stackYaml(o: StackOptions): string {
     `imap: { host: 127.0.0.1, port: ${o.imapPort ?? 993}, secure: false, user: "${user}" }`,
     `smtp: { host: 127.0.0.1, port: ${o.smtpPort ?? 587}, secure: false, user: "${user}" }`,
     "mailboxes:",
-    ...mailboxes.map((m) => `  - ${JSON.stringify({ id: m.id, address: m.address ?? user, role: m.role, ...(m.folder ? { folder: m.folder } : {}), ...(m.active === false ? { active: false } : {}) })}`),
+    ...mailboxes.map(
+      (m) =>
+        `  - ${JSON.stringify({ id: m.id, address: m.address ?? user, role: m.role, ...(m.folder ? { folder: m.folder } : {}), ...(m.active === false ? { active: false } : {}) })}`,
+    ),
     `catalog: ${JSON.stringify(o.catalog ?? [])}`,
     "",
   ].join("\n");
@@ -60,7 +63,11 @@ export interface MailHome {
 }
 
 /** A tau home whose services see `env` secrets and the stack contract. */
-export function openMailHome(stack: string, env: Record<string, string> = { TAU_IMAP_PASSWORD: PASSWORD, TAU_SMTP_PASSWORD: PASSWORD }, extraYaml = ""): MailHome {
+export function openMailHome(
+  stack: string,
+  env: Record<string, string> = { TAU_IMAP_PASSWORD: PASSWORD, TAU_SMTP_PASSWORD: PASSWORD },
+  extraYaml = "",
+): MailHome {
   const home = makeTauHome(`runner:\n  coalesce_window_ms: 0\n${extraYaml}`);
   const policiesDir = path.join(home.dir, "policies");
   const writeStack = (text: string) => {
@@ -92,12 +99,25 @@ export function mailCap(id: string): AnyCapability {
 }
 
 /** Run a capability the way chat does: words and flags → schema-checked args → run as an operator. */
-export async function runChat(services: Services, id: string, words: string[] = [], flags: Record<string, string | true> = {}, caps: AnyCapability[] = MAIL_CAPABILITIES): Promise<CapabilityResult> {
+export async function runChat(
+  services: Services,
+  id: string,
+  words: string[] = [],
+  flags: Record<string, string | true> = {},
+  caps: AnyCapability[] = MAIL_CAPABILITIES,
+): Promise<CapabilityResult> {
   const cap = caps.find((c) => c.id === id);
   if (!cap) throw new Error(`no mail capability ${id}`);
   const built = buildArgs(cap, words, flags);
   if (!built.ok) throw new Error(`bad args: ${built.detail}`);
-  return cap.run(built.args, { principal: "telegram:4242", role: "operator", surface: "chat", now: services.clock(), services, origin: null });
+  return cap.run(built.args, {
+    principal: "telegram:4242",
+    role: "operator",
+    surface: "chat",
+    now: services.clock(),
+    services,
+    origin: null,
+  });
 }
 
 /** Every envelope in `state/ingress/email.ndjson`, in order. */
@@ -112,7 +132,11 @@ export function readEmailIngress(stateDir: string): Envelope[] {
 }
 
 /** Poll `cond` every 20 ms until it returns a value; throw after `ms` (bounded wait, no fixed sleeps). */
-export async function waitFor<T>(cond: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  cond: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  ms: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await cond();
@@ -150,6 +174,26 @@ export async function startSilentServer(): Promise<{ port: number; close(): Prom
 }
 
 /** A raw RFC 5322 message. */
-export function rawMail(o: { from: string; to: string; subject: string; body: string; id: string; date: string; headers?: string[] }): string {
-  return [`From: ${o.from}`, `To: ${o.to}`, `Subject: ${o.subject}`, `Message-ID: <${o.id}>`, `Date: ${o.date}`, ...(o.headers ?? []), "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "", o.body, ""].join("\r\n");
+export function rawMail(o: {
+  from: string;
+  to: string;
+  subject: string;
+  body: string;
+  id: string;
+  date: string;
+  headers?: string[];
+}): string {
+  return [
+    `From: ${o.from}`,
+    `To: ${o.to}`,
+    `Subject: ${o.subject}`,
+    `Message-ID: <${o.id}>`,
+    `Date: ${o.date}`,
+    ...(o.headers ?? []),
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    o.body,
+    "",
+  ].join("\r\n");
 }

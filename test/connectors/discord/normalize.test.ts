@@ -203,7 +203,12 @@ describe("normalizeDiscordPayload: gateway frames", () => {
   });
 
   it("maps MESSAGE_DELETE_BULK to one delete per id, with the ids single deletes get", () => {
-    const frame = { op: 0, t: "MESSAGE_DELETE_BULK", s: 46, d: { ids: ["1500000000000000004", "1500000000000000005"], channel_id: "1200000000000000100", guild_id: "1200000000000000001" } };
+    const frame = {
+      op: 0,
+      t: "MESSAGE_DELETE_BULK",
+      s: 46,
+      d: { ids: ["1500000000000000004", "1500000000000000005"], channel_id: "1200000000000000100", guild_id: "1200000000000000001" },
+    };
     const out = ok(normalizeDiscordPayload(frame, ctx)).envelopes;
     expect(out.map((e) => [e.event_id, e.kind, e.conversation_id, e.meta.action, e.meta.message_id])).toEqual([
       ["discord:1500000000000000004:d", "system", "1200000000000000100", "message_delete_bulk", "1500000000000000004"],
@@ -242,7 +247,9 @@ describe("normalizeDiscordPayload: refusals", () => {
   it("refuses an empty bot user id", () => {
     const identity = { ...TEST_IDENTITY, discord: { user_id: "", application_id: "" } };
     expect(normalizeDiscordPayload(load("dm.json"), { ...ctx, identity })).toEqual({
-      ok: false, code: "ingress_identity_missing", detail: "identity.discord.user_id: empty",
+      ok: false,
+      code: "ingress_identity_missing",
+      detail: "identity.discord.user_id: empty",
     });
   });
 
@@ -256,10 +263,13 @@ describe("normalizeDiscordPayload: refusals", () => {
 
   it("refuses malformed payloads with their path", () => {
     expect(normalizeDiscordPayload({ ...load("dm.json"), timestamp: "yesterday" }, ctx)).toEqual({
-      ok: false, code: "ingress_payload_invalid", detail: "timestamp: expected an ISO 8601 timestamp",
+      ok: false,
+      code: "ingress_payload_invalid",
+      detail: "timestamp: expected an ISO 8601 timestamp",
     });
     expect(normalizeDiscordPayload({ ...load("dm.json"), id: 15 }, ctx)).toMatchObject({
-      ok: false, code: "ingress_payload_invalid",
+      ok: false,
+      code: "ingress_payload_invalid",
     });
     expect(normalizeDiscordPayload(null, ctx)).toMatchObject({ ok: false, code: "ingress_payload_invalid" });
   });
@@ -267,7 +277,9 @@ describe("normalizeDiscordPayload: refusals", () => {
 
 describe("normalizeDiscordPayload: every fixture", () => {
   const dir = new URL("../../../fixtures/raw/discord/", import.meta.url);
-  const names = readdirSync(dir).filter((n) => n.endsWith(".json")).sort();
+  const names = readdirSync(dir)
+    .filter((n) => n.endsWith(".json"))
+    .sort();
 
   it("has the fixtures this suite relies on", () => {
     expect(names.length).toBeGreaterThanOrEqual(19);
@@ -347,7 +359,12 @@ describe("normalizeDiscordPayload: properties", () => {
   it("gives distinct message ids distinct event_ids", () => {
     fc.assert(
       fc.property(fc.uniqueArray(snowflake, { minLength: 2, maxLength: 20 }), message, (ids, m) => {
-        const result = ok(normalizeDiscordPayload(ids.map((id) => ({ ...m, id })), ctx));
+        const result = ok(
+          normalizeDiscordPayload(
+            ids.map((id) => ({ ...m, id })),
+            ctx,
+          ),
+        );
         expect(new Set(result.envelopes.map((e) => e.event_id)).size).toBe(ids.length);
       }),
     );

@@ -102,9 +102,7 @@ describe("normalizeTelegramUpdate: messages", () => {
     const env = one("photo-caption.json");
     expect(env.text).toBe("disk graph @tau_ops_bot");
     expect(env.mentions_bot).toBe(true);
-    expect(env.attachments).toEqual([
-      { kind: "image", mime: "image/jpeg", size: 48211, name: null, ref: "AgACAgQAAxkBAAIBaWd_large" },
-    ]);
+    expect(env.attachments).toEqual([{ kind: "image", mime: "image/jpeg", size: 48211, name: null, ref: "AgACAgQAAxkBAAIBaWd_large" }]);
     expect(env.meta.media_group_id).toBe("13612345678901234");
   });
 
@@ -208,7 +206,11 @@ describe("normalizeTelegramUpdate: other update types", () => {
     const raw = {
       update_id: 5,
       callback_query: {
-        id: "77", from: { id: 4242, is_bot: false, first_name: "Ana" }, chat_instance: "1", inline_message_id: "AAE", data: "x",
+        id: "77",
+        from: { id: 4242, is_bot: false, first_name: "Ana" },
+        chat_instance: "1",
+        inline_message_id: "AAE",
+        data: "x",
       },
     };
     const env = ok(normalizeTelegramUpdate(raw, ctx)).envelopes[0];
@@ -277,7 +279,9 @@ describe("normalizeTelegramUpdate: edge cases", () => {
     const raw = {
       update_id: 7,
       message: {
-        message_id: 1, date: 1763712000, text: "hey tau",
+        message_id: 1,
+        date: 1763712000,
+        text: "hey tau",
         from: { id: 5150, is_bot: false, first_name: "Ben" },
         chat: { id: -42, type: "group", title: "g" },
         entities: [{ type: "text_mention", offset: 4, length: 3, user: { id: 6112, is_bot: true, first_name: "tau" } }],
@@ -287,7 +291,15 @@ describe("normalizeTelegramUpdate: edge cases", () => {
   });
 
   it("falls back to first and last name when there is no username", () => {
-    const raw = { update_id: 8, message: { message_id: 1, date: 1, chat: { id: 9, type: "private" }, from: { id: 9, is_bot: false, first_name: "Ana", last_name: "Silva" } } };
+    const raw = {
+      update_id: 8,
+      message: {
+        message_id: 1,
+        date: 1,
+        chat: { id: 9, type: "private" },
+        from: { id: 9, is_bot: false, first_name: "Ana", last_name: "Silva" },
+      },
+    };
     expect(ok(normalizeTelegramUpdate(raw, ctx)).envelopes[0]?.actor).toEqual({ id: "9", display: "Ana Silva", is_bot: false });
   });
 
@@ -300,13 +312,17 @@ describe("normalizeTelegramUpdate: edge cases", () => {
   it("refuses an empty bot identity", () => {
     const identity = { ...TEST_IDENTITY, telegram: { bot_id: "", username: "tau_ops_bot" } };
     expect(normalizeTelegramUpdate(load("private-text.json"), { ...ctx, identity })).toEqual({
-      ok: false, code: "ingress_identity_missing", detail: "identity.telegram.bot_id: empty",
+      ok: false,
+      code: "ingress_identity_missing",
+      detail: "identity.telegram.bot_id: empty",
     });
   });
 
   it("refuses missing ids with ingress_missing_id and the path", () => {
     expect(normalizeTelegramUpdate({ message: { message_id: 1 } }, ctx)).toMatchObject({
-      ok: false, code: "ingress_missing_id", detail: "update_id: missing",
+      ok: false,
+      code: "ingress_missing_id",
+      detail: "update_id: missing",
     });
     const noChatId = { update_id: 3, message: { message_id: 1, date: 1, chat: { type: "private" } } };
     expect(normalizeTelegramUpdate(noChatId, ctx)).toEqual({ ok: false, code: "ingress_missing_id", detail: "message.chat.id: missing" });
@@ -321,21 +337,26 @@ describe("normalizeTelegramUpdate: edge cases", () => {
     expect(result).toMatchObject({ code: "ingress_payload_invalid" });
     expect(!result.ok && result.detail.startsWith("message.chat.type: ")).toBe(true);
     expect(normalizeTelegramUpdate({ ok: false, error_code: 401, description: "Unauthorized" }, ctx)).toMatchObject({
-      ok: false, code: "ingress_payload_invalid",
+      ok: false,
+      code: "ingress_payload_invalid",
     });
     expect(normalizeTelegramUpdate("nope", ctx)).toMatchObject({ ok: false, code: "ingress_payload_invalid" });
   });
 
   it("reports an impossible envelope (bad receive time) as ingress_envelope_invalid", () => {
     expect(normalizeTelegramUpdate(load("private-text.json"), { ...ctx, receivedAtMs: -1 })).toEqual({
-      ok: false, code: "ingress_envelope_invalid", detail: "telegram:6112:u:900001: received_at_ms: Too small: expected number to be >=0",
+      ok: false,
+      code: "ingress_envelope_invalid",
+      detail: "telegram:6112:u:900001: received_at_ms: Too small: expected number to be >=0",
     });
   });
 });
 
 describe("normalizeTelegramUpdate: every fixture", () => {
   const dir = new URL("../../../fixtures/raw/telegram/", import.meta.url);
-  const names = readdirSync(dir).filter((n) => n.endsWith(".json")).sort();
+  const names = readdirSync(dir)
+    .filter((n) => n.endsWith(".json"))
+    .sort();
 
   it("has the fixtures this suite relies on", () => {
     expect(names.length).toBeGreaterThanOrEqual(24);
@@ -398,8 +419,11 @@ describe("normalizeTelegramUpdate: properties", () => {
     })),
     fc.record({ chat, from: user, date: fc.nat(), status: fc.constantFrom("member", "kicked", "left", "administrator") }).map((u) => ({
       my_chat_member: {
-        chat: u.chat, from: u.from, date: u.date,
-        old_chat_member: { status: "member", user: u.from }, new_chat_member: { status: u.status, user: u.from },
+        chat: u.chat,
+        from: u.from,
+        date: u.date,
+        old_chat_member: { status: "member", user: u.from },
+        new_chat_member: { status: u.status, user: u.from },
       },
     })),
   );
@@ -429,7 +453,12 @@ describe("normalizeTelegramUpdate: properties", () => {
   it("gives distinct update_ids distinct event_ids", () => {
     fc.assert(
       fc.property(fc.uniqueArray(fc.nat(), { minLength: 2, maxLength: 20 }), body, (ids, b) => {
-        const result = ok(normalizeTelegramUpdate(ids.map((id) => ({ update_id: id, ...b })), ctx));
+        const result = ok(
+          normalizeTelegramUpdate(
+            ids.map((id) => ({ update_id: id, ...b })),
+            ctx,
+          ),
+        );
         expect(new Set(result.envelopes.map((e) => e.event_id)).size).toBe(ids.length);
       }),
     );

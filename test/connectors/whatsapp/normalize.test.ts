@@ -40,7 +40,9 @@ function one(name: string): Envelope {
 function bodyWith(value: Record<string, unknown>): unknown {
   return {
     object: "whatsapp_business_account",
-    entry: [{ id: "1", changes: [{ field: "messages", value: { metadata: { display_phone_number: "1", phone_number_id: PNID }, ...value } }] }],
+    entry: [
+      { id: "1", changes: [{ field: "messages", value: { metadata: { display_phone_number: "1", phone_number_id: PNID }, ...value } }] },
+    ],
   };
 }
 
@@ -88,7 +90,9 @@ describe("normalizeWhatsAppWebhook: messages", () => {
   });
 
   it("maps an audio without the voice flag to kind audio", () => {
-    const raw = bodyWith({ messages: [{ from: "1", id: "wamid.A", timestamp: "1", type: "audio", audio: { id: "9", mime_type: "audio/mpeg" } }] });
+    const raw = bodyWith({
+      messages: [{ from: "1", id: "wamid.A", timestamp: "1", type: "audio", audio: { id: "9", mime_type: "audio/mpeg" } }],
+    });
     expect(ok(normalizeWhatsAppWebhook(raw, ctx)).envelopes[0]?.attachments[0]?.kind).toBe("audio");
   });
 
@@ -213,7 +217,13 @@ describe("normalizeWhatsAppWebhook: statuses, errors, batches", () => {
   it("includes the raw item only with keepRaw", () => {
     expect(one("text.json").raw).toBeUndefined();
     const [env] = envelopes("text.json", { ...ctx, keepRaw: true });
-    expect(env?.raw).toEqual({ from: "16505551234", id: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUJDMTIzNDU2Nzg5MA==", timestamp: "1763712000", type: "text", text: { body: "/tau status" } });
+    expect(env?.raw).toEqual({
+      from: "16505551234",
+      id: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUJDMTIzNDU2Nzg5MA==",
+      timestamp: "1763712000",
+      type: "text",
+      text: { body: "/tau status" },
+    });
   });
 });
 
@@ -221,26 +231,36 @@ describe("normalizeWhatsAppWebhook: refusals", () => {
   it("refuses missing ids with their path", () => {
     const noFrom = bodyWith({ messages: [{ id: "wamid.X", timestamp: "1", type: "text", text: { body: "hi" } }] });
     expect(normalizeWhatsAppWebhook(noFrom, ctx)).toEqual({
-      ok: false, code: "ingress_missing_id", detail: "entry.0.changes.0.value.messages.0.from: missing",
+      ok: false,
+      code: "ingress_missing_id",
+      detail: "entry.0.changes.0.value.messages.0.from: missing",
     });
     const noRecipient = bodyWith({ statuses: [{ id: "wamid.X", status: "sent", timestamp: "1" }] });
     expect(normalizeWhatsAppWebhook(noRecipient, ctx)).toEqual({
-      ok: false, code: "ingress_missing_id", detail: "entry.0.changes.0.value.statuses.0.recipient_id: missing",
+      ok: false,
+      code: "ingress_missing_id",
+      detail: "entry.0.changes.0.value.statuses.0.recipient_id: missing",
     });
     const noPnid = bodyWith({ metadata: { display_phone_number: "1" }, messages: [] });
     expect(normalizeWhatsAppWebhook(noPnid, ctx)).toEqual({
-      ok: false, code: "ingress_missing_id", detail: "entry.0.changes.0.value.metadata.phone_number_id: missing",
+      ok: false,
+      code: "ingress_missing_id",
+      detail: "entry.0.changes.0.value.metadata.phone_number_id: missing",
     });
   });
 
   it("refuses malformed payloads with their path", () => {
     const noText = bodyWith({ messages: [{ from: "1", id: "wamid.X", timestamp: "1", type: "text" }] });
     expect(normalizeWhatsAppWebhook(noText, ctx)).toEqual({
-      ok: false, code: "ingress_payload_invalid", detail: "entry.0.changes.0.value.messages.0.text: required for type text",
+      ok: false,
+      code: "ingress_payload_invalid",
+      detail: "entry.0.changes.0.value.messages.0.text: required for type text",
     });
     const badTime = bodyWith({ messages: [{ from: "1", id: "wamid.X", timestamp: "soon", type: "text", text: { body: "x" } }] });
     expect(normalizeWhatsAppWebhook(badTime, ctx)).toEqual({
-      ok: false, code: "ingress_payload_invalid", detail: "entry.0.changes.0.value.messages.0.timestamp: expected unix seconds as a digit string",
+      ok: false,
+      code: "ingress_payload_invalid",
+      detail: "entry.0.changes.0.value.messages.0.timestamp: expected unix seconds as a digit string",
     });
     expect(normalizeWhatsAppWebhook({ object: "page", entry: [] }, ctx)).toMatchObject({ ok: false, code: "ingress_payload_invalid" });
   });
@@ -248,7 +268,9 @@ describe("normalizeWhatsAppWebhook: refusals", () => {
 
 describe("normalizeWhatsAppWebhook: every fixture", () => {
   const dir = new URL("../../../fixtures/raw/whatsapp/", import.meta.url);
-  const names = readdirSync(dir).filter((n) => n.endsWith(".json")).sort();
+  const names = readdirSync(dir)
+    .filter((n) => n.endsWith(".json"))
+    .sort();
 
   it("has the fixtures this suite relies on", () => {
     expect(names.length).toBeGreaterThanOrEqual(19);
@@ -279,18 +301,28 @@ describe("normalizeWhatsAppWebhook: every fixture", () => {
 });
 
 describe("normalizeWhatsAppWebhook: properties", () => {
-  const wamid = fc.string({ unit: fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="), minLength: 8, maxLength: 60 }).map((s) => `wamid.${s}`);
+  const wamid = fc
+    .string({ unit: fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="), minLength: 8, maxLength: 60 })
+    .map((s) => `wamid.${s}`);
   const waId = fc.stringMatching(/^[1-9]\d{7,14}$/);
   const seconds = fc.integer({ min: 0, max: 99_999_999_999 }).map(String);
   const message = fc.oneof(
     fc.record({ type: fc.constant("text"), text: fc.record({ body: fc.string({ unit: "grapheme", maxLength: 300 }) }) }),
     fc.record({ type: fc.constant("image"), image: fc.record({ id: fc.string({ minLength: 1 }), mime_type: fc.constant("image/jpeg") }) }),
-    fc.record({ type: fc.constant("reaction"), reaction: fc.record({ message_id: wamid, emoji: fc.option(fc.string(), { nil: undefined }) }) }),
+    fc.record({
+      type: fc.constant("reaction"),
+      reaction: fc.record({ message_id: wamid, emoji: fc.option(fc.string(), { nil: undefined }) }),
+    }),
     fc.record({ type: fc.constant("button"), button: fc.record({ text: fc.string(), payload: fc.string() }) }),
     fc.record({ type: fc.constant("unsupported"), unsupported: fc.record({ type: fc.string() }) }),
   );
   const inbound = fc.record({ from: waId, id: wamid, timestamp: seconds, part: message }).map(({ part, ...m }) => ({ ...m, ...part }));
-  const status = fc.record({ id: wamid, status: fc.constantFrom("sent", "delivered", "read", "failed"), timestamp: seconds, recipient_id: waId });
+  const status = fc.record({
+    id: wamid,
+    status: fc.constantFrom("sent", "delivered", "read", "failed"),
+    timestamp: seconds,
+    recipient_id: waId,
+  });
 
   it("always yields envelopes that pass EnvelopeSchema", () => {
     fc.assert(
@@ -305,12 +337,18 @@ describe("normalizeWhatsAppWebhook: properties", () => {
   it("keeps event_ids stable when the same body is redelivered later", () => {
     const error = fc.record({ code: fc.integer({ min: 0, max: 999_999 }), title: fc.string(), message: fc.string() });
     fc.assert(
-      fc.property(fc.array(inbound, { maxLength: 3 }), fc.array(error, { maxLength: 3 }), fc.nat(), fc.nat(), (messages, errors, t1, t2) => {
-        const raw = bodyWith({ messages, errors });
-        const a = ok(normalizeWhatsAppWebhook(raw, { ...ctx, receivedAtMs: t1 })).envelopes.map((e) => e.event_id);
-        const b = ok(normalizeWhatsAppWebhook(raw, { ...ctx, receivedAtMs: t2 })).envelopes.map((e) => e.event_id);
-        expect(b).toEqual(a);
-      }),
+      fc.property(
+        fc.array(inbound, { maxLength: 3 }),
+        fc.array(error, { maxLength: 3 }),
+        fc.nat(),
+        fc.nat(),
+        (messages, errors, t1, t2) => {
+          const raw = bodyWith({ messages, errors });
+          const a = ok(normalizeWhatsAppWebhook(raw, { ...ctx, receivedAtMs: t1 })).envelopes.map((e) => e.event_id);
+          const b = ok(normalizeWhatsAppWebhook(raw, { ...ctx, receivedAtMs: t2 })).envelopes.map((e) => e.event_id);
+          expect(b).toEqual(a);
+        },
+      ),
     );
   });
 
