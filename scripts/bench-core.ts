@@ -14,7 +14,7 @@ import path from "node:path";
 import type { Envelope } from "../src/contracts/envelope.ts";
 import { EnvelopeSchema } from "../src/contracts/envelope.ts";
 import { createIngressWriter } from "../src/ingress/writer.ts";
-import { createAppRunner, openApp, openIngressWriter, createSenders } from "../src/app/index.ts";
+import { createAppRunner, openApp, openIngressWriter, createRequestBuilders } from "../src/app/index.ts";
 import { createLogger } from "../src/log.ts";
 import { createRunner, type Runner } from "../src/runner/runner.ts";
 import { createDelivery } from "../src/outbound/deliver.ts";
@@ -152,7 +152,7 @@ async function runRunner(dir: string, variant: string): Promise<Record<string, u
       logger: app.logger,
       delivery: createDelivery({
         store,
-        senders: createSenders(app.config),
+        senders: createRequestBuilders(app.config),
         dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
         clock: app.clock,
       }),

@@ -4,7 +4,7 @@
  */
 export type { Clock } from "../contracts/clock.ts";
 export { openApp, openIngressWriter, type App } from "./open-app.ts";
-export { normalizerFor, createSenders } from "./transports.ts";
+export { normalizerFor, createRequestBuilders } from "./transports.ts";
 export { createRegistry } from "./registry.ts";
 export { createServices, healthFor, lookupSecret } from "./services.ts";
 export { createDecisionPipeline } from "./pipeline.ts";

@@ -2,7 +2,7 @@
 import type { App } from "./open-app.ts";
 import { createServices, lookupSecret } from "./services.ts";
 import { createDecisionPipeline } from "./pipeline.ts";
-import { createSenders } from "./transports.ts";
+import { createRequestBuilders } from "./transports.ts";
 import path from "node:path";
 import { createDelivery } from "../outbound/deliver.ts";
 import { buildPipeline } from "../router/pipeline.ts";
@@ -25,7 +25,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
   const gate = createOperationalGate(app.store, app.clock);
   const delivery = createDelivery({
     store,
-    senders: createSenders(config),
+    senders: createRequestBuilders(config),
     dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
     provider: createProviderDelivery({
       store,

@@ -25,8 +25,8 @@ export function normalizerFor(transport: Transport): Normalizer | null {
   }
 }
 
-/** Request shapers per transport, pointed at the configured API roots. */
-export function createSenders(config: TauConfig): Map<Transport, ChannelSender> {
+/** Request builders per transport (what dry-run and provider delivery send), pointed at the configured API roots. Not to be confused with `createProviderSenders` (the SDK-backed senders). */
+export function createRequestBuilders(config: TauConfig): Map<Transport, ChannelSender> {
   const c = config.connectors;
   return new Map<Transport, ChannelSender>([
     ["telegram", { transport: "telegram", buildRequest: (job) => buildTelegramSendMessage(c.telegram.api_root, job) }],

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReplyTarget } from "../../src/contracts/outbound.ts";
-import { createSenders, lookupSecret } from "../../src/app/index.ts";
+import { createRequestBuilders, lookupSecret } from "../../src/app/index.ts";
 import { createDelivery } from "../../src/outbound/deliver.ts";
 import { queueReplies } from "../../src/outbound/outbox.ts";
 import { createProviderDelivery } from "../../src/outbound/provider.ts";
@@ -57,7 +57,7 @@ describe("email replies over SMTP (provider mode)", () => {
     });
     const delivery = createDelivery({
       store: app.store,
-      senders: createSenders(app.config),
+      senders: createRequestBuilders(app.config),
       dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
       provider,
       clock: () => T0,

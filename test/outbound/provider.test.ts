@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ProviderSender } from "../../src/contracts/delivery.ts";
 import type { ReplyTarget } from "../../src/contracts/outbound.ts";
-import { createSenders, type App } from "../../src/app/index.ts";
+import { createRequestBuilders, type App } from "../../src/app/index.ts";
 import { createDelivery } from "../../src/outbound/deliver.ts";
 import { replayDeadLetters } from "../../src/outbound/dead-letters.ts";
 import { queueReplies } from "../../src/outbound/outbox.ts";
@@ -62,7 +62,7 @@ function rig(senders: ProviderSender[], maxChars?: number): Rig {
   });
   const delivery = createDelivery({
     store: app.store,
-    senders: createSenders(app.config),
+    senders: createRequestBuilders(app.config),
     dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
     provider,
     clock: () => now.ms,

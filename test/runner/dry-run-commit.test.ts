@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createSenders, openIngressWriter, type App } from "../../src/app/index.ts";
+import { createRequestBuilders, openIngressWriter, type App } from "../../src/app/index.ts";
 import { createDelivery, type Delivery } from "../../src/outbound/deliver.ts";
 import { DRY_RUN_WRITTEN_KEY } from "../../src/outbound/dry-run.ts";
 import { stage } from "../../src/router/compose.ts";
@@ -81,7 +81,7 @@ function runnerOver(a: App, store: Store, delivery: Delivery) {
 const deliveryFor = (a: App) =>
   createDelivery({
     store: a.store,
-    senders: createSenders(a.config),
+    senders: createRequestBuilders(a.config),
     dryRunFile: path.join(a.stateDir, "outbox", "dry-run.ndjson"),
     clock: a.clock,
   });

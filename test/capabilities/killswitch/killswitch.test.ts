@@ -11,7 +11,7 @@ import { appendAudit } from "../../../src/audit/audit-log.ts";
 import { healthFor } from "../../../src/app/index.ts";
 import type { Envelope } from "../../../src/contracts/envelope.ts";
 import type { ReplyTarget } from "../../../src/contracts/outbound.ts";
-import { createRegistry, createSenders, createServices, type App } from "../../../src/app/index.ts";
+import { createRegistry, createRequestBuilders, createServices, type App } from "../../../src/app/index.ts";
 import type { Services } from "../../../src/capabilities/services.ts";
 import { parseTauCommand } from "../../../src/commands/parse-command.ts";
 import { createCommandStore } from "../../../src/store/index.ts";
@@ -153,7 +153,7 @@ function delivery(tg: TelegramBotApiServer, dc: DiscordServer) {
   });
   return createDelivery({
     store: app.store,
-    senders: createSenders(app.config),
+    senders: createRequestBuilders(app.config),
     dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
     provider,
     blocked: (t) => gate.deliveryBlock(t),
