@@ -6,25 +6,16 @@
  */
 import path from "node:path";
 import type { Db } from "./db.ts";
+import type { EventRow } from "./runner-store.ts";
 
 /** The state database's files in `stateDir`: the database first, then its write-ahead log and shared-memory index. */
 export function stateDatabaseFiles(stateDir: string): string[] {
   return ["tau.db", "tau.db-wal", "tau.db-shm"].map((f) => path.join(stateDir, f));
 }
 
-/** A processed event with its route trace (table `events`). `decisions` and `route` are JSON text. */
-export interface TraceRow {
+/** A processed event with its route trace (table `events`), as read back: `decisions` and `route` are JSON text. */
+export interface TraceRow extends Omit<EventRow, "decisions" | "route"> {
   seq: number;
-  event_id: string;
-  transport: string;
-  kind: string;
-  chat_type: string;
-  conversation_id: string;
-  actor_id: string | null;
-  occurred_at_ms: number;
-  processed_at_ms: number;
-  outcome: string;
-  reason: string;
   decisions: string;
   route: string | null;
 }
