@@ -8,7 +8,7 @@ import { createCommsWebhooks } from "../capabilities/communications/index.ts";
 import type { HealthReport } from "../contracts/health.ts";
 import { createMetrics, type Metrics, type MetricsSnapshot } from "../health/metrics.ts";
 import { createServer, startServer, type ReadinessCheck, type RunningServer } from "../server/index.ts";
-import type { RunnerState } from "../runner/runner-state.ts";
+import type { RunnerState } from "../contracts/health.ts";
 import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
 
 interface HttpRuntimeOptions {

@@ -8,7 +8,7 @@ import { readPolicyStatus } from "../config/policy-manager.ts";
 import type { Clock } from "../contracts/clock.ts";
 import { TRANSPORTS } from "../contracts/envelope.ts";
 import { isLoggedOut } from "../lifecycle/state.ts";
-import type { RunnerState } from "../runner/runner-state.ts";
+import type { RunnerState } from "../contracts/health.ts";
 import type { Store } from "../store/index.ts";
 import { connectorStatusKey, readConnectorStatus, type ConnectorFact } from "./connector-liveness.ts";
 import type { HealthInputs } from "./health.ts";

@@ -3,8 +3,7 @@
  * live email/SMS sends waiting for a replay, the policy status, connector liveness and kill switches. The CLI,
  * `/healthz` and chat `/tau health` all call it through `readHealthFacts` (health-facts.ts).
  */
-import type { HealthReport, HealthState } from "../contracts/health.ts";
-import type { RunnerState } from "../runner/runner-state.ts";
+import type { HealthReport, HealthState, RunnerState } from "../contracts/health.ts";
 import { connectorsNotLive, type ConnectorFact } from "./connector-liveness.ts";
 
 export interface HealthInputs {

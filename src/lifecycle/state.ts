@@ -42,7 +42,11 @@ export function parseLifecycle(raw: string | undefined): LifecycleRecord | null 
  * connector runtime, the transport gate and health all ask this one question.
  */
 export function isLoggedOut(kv: Pick<KvPort, "get">, transport: string): boolean {
-  const raw = kv.get(lifecycleKey(transport));
+  return isLoggedOutRecord(kv.get(lifecycleKey(transport)));
+}
+
+/** The same question over a stored record's text (for callers that list every record at once). */
+export function isLoggedOutRecord(raw: string | undefined): boolean {
   if (!raw) return false;
   try {
     return (JSON.parse(raw) as { state?: unknown }).state === "logged_out";

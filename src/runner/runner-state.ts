@@ -2,6 +2,9 @@
  * @module Runner health from cycle reports (PRODUCT.md §10): `failing` at failure_streak ≥ 3, `degraded` on
  * any failure in the last cycle or a backlog older than its threshold, else `healthy`. Pure.
  */
+import type { HealthState, RunnerState } from "../contracts/health.ts";
+
+export type { RunnerState } from "../contracts/health.ts";
 
 export interface CycleReport {
   processed: number;
@@ -13,21 +16,6 @@ export interface CycleReport {
   queue_depth: number;
   oldest_queued_ms: number | null;
   outcomes: Record<string, number>;
-}
-
-export type HealthState = "healthy" | "degraded" | "failing";
-
-export interface RunnerState {
-  cycles: number;
-  failure_streak: number;
-  last_cycle_failed: boolean;
-  last_cycle_at_ms: number;
-  last_cycle_duration_ms: number;
-  queue_depth: number;
-  backlog_age_ms: number;
-  health: HealthState;
-  last_reason_codes: string[];
-  totals: { processed: number; duplicates: number; quarantined: number; failed: number; replies: number; delivered: number };
 }
 
 /** Fold one cycle into the runner state. */

@@ -5,7 +5,7 @@
  * event. Answers are reason codes, never booleans, so traces say why.
  */
 import type { Store } from "../../store/index.ts";
-import { lifecycleKey, parseLifecycle } from "../../lifecycle/state.ts";
+import { isLoggedOutRecord, lifecycleKey } from "../../lifecycle/state.ts";
 import { activeScopes } from "./switches.ts";
 
 export interface OperationalSnapshot {
@@ -36,8 +36,7 @@ export type OperationalState = Pick<Store, "killswitches" | "kv">;
 export function readOperationalSnapshot(store: OperationalState, now: number): OperationalSnapshot {
   const loggedOut = new Set<string>();
   const prefix = lifecycleKey("");
-  for (const r of store.kv.withPrefix(prefix))
-    if (parseLifecycle(r.value)?.state === "logged_out") loggedOut.add(r.key.slice(prefix.length));
+  for (const r of store.kv.withPrefix(prefix)) if (isLoggedOutRecord(r.value)) loggedOut.add(r.key.slice(prefix.length));
   return { killed: new Set(activeScopes(store.killswitches)), loggedOut, read_at_ms: now };
 }
 
