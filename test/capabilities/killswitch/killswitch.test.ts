@@ -11,28 +11,12 @@ import { appendAudit } from "../../../src/audit/audit-log.ts";
 import { healthFor } from "../../../src/app/index.ts";
 import type { Envelope } from "../../../src/contracts/envelope.ts";
 import type { ReplyTarget } from "../../../src/contracts/outbound.ts";
-import { createRegistry, createRequestBuilders, createServices, type App } from "../../../src/app/index.ts";
+import { createDecisionPipeline, createRegistry, createRequestBuilders, createServices, type App } from "../../../src/app/index.ts";
 import type { Services } from "../../../src/capabilities/services.ts";
-import { parseTauCommand } from "../../../src/commands/parse-command.ts";
-import { createCommandStore } from "../../../src/store/index.ts";
 import { createDelivery } from "../../../src/outbound/deliver.ts";
 import { queueReplies } from "../../../src/outbound/outbox.ts";
 import { createProviderDelivery } from "../../../src/outbound/provider.ts";
-import { createReceiptRecorder } from "../../../src/outbound/receipts.ts";
-import { builtinResponders } from "../../../src/responders/index.ts";
-import { compose } from "../../../src/router/compose.ts";
 import { createContext, type EventContext } from "../../../src/router/context.ts";
-import { buildPipeline } from "../../../src/router/pipeline.ts";
-import { createAccessStage } from "../../../src/router/stages/access.ts";
-import { createChannelPolicyStage } from "../../../src/router/stages/channel-policy.ts";
-import { createCommandStage } from "../../../src/router/stages/command.ts";
-import { createDedupeStage } from "../../../src/router/stages/dedupe.ts";
-import { createEventKindStage } from "../../../src/router/stages/event-kind.ts";
-import { createResponderStage } from "../../../src/router/stages/responder.ts";
-import { createRespondersGateStage } from "../../../src/router/stages/responders-gate.ts";
-import { createRouteStage } from "../../../src/router/stages/route.ts";
-import { createSelfBotFilterStage } from "../../../src/router/stages/self-bot-filter.ts";
-import { createTransportGateStage } from "../../../src/router/stages/transport-gate.ts";
 import {
   KILLSWITCH_CAPABILITIES,
   createOperationalGate,
@@ -66,45 +50,9 @@ function tau(home: TauHome, args: string[]): Promise<{ code: number; stdout: str
   });
 }
 
-/** src/app's createDecisionPipeline plus the transport gate, the receipt hook and the responders gate. */
+/** The decision pipeline exactly as the runner builds it (src/app), over this test's gate. */
 function wiredPipeline(services: Services, gate: OperationalGate): (ctx: EventContext) => void {
-  const { config, store } = services;
-  const policies = () => services.policies.current();
-  const prefix = config.commands.prefix;
-  const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);
-  const isCommand = (text: string) => parseTauCommand(text, { prefix, botUsername: null }).kind !== "none";
-  const responder = createResponderStage({
-    responders: builtinResponders(),
-    coalesceWindowMs: 0,
-    lastResponderAt: (k) => store.runner.lastResponderAt(k),
-    markResponder: (k, at) => store.runner.putResponderAt(k, at),
-  });
-  const command = createCommandStage({
-    prefix,
-    botUsername,
-    registry: services.registry,
-    policies,
-    store: services.store,
-    audit: services.audit,
-  });
-  return buildPipeline({
-    dedupe: createDedupeStage(() => false),
-    gate: createTransportGateStage((t) => gate.transportBlock(t)),
-    selfBot: createSelfBotFilterStage(config.identity, new Set()),
-    kind: createEventKindStage(createReceiptRecorder(store)),
-    policy: [
-      createChannelPolicyStage(policies),
-      createAccessStage({
-        policies,
-        access: services.store.access,
-        randomBytes: services.randomBytes,
-        audit: services.audit,
-        commandPrefix: prefix,
-      }),
-    ],
-    route: createRouteStage(policies, isCommand),
-    dispatch: compose<EventContext>([command, createRespondersGateStage(() => gate.respondersSilenced()), responder]),
-  });
+  return createDecisionPipeline(services, () => false, gate);
 }
 
 let home: TauHome;
