@@ -5,7 +5,7 @@ import { readPolicyStatus } from "../config/policy-manager.ts";
 import { HEALTH_EXIT } from "../health/health.ts";
 import { readRunnerState } from "../health/health-facts.ts";
 import { readConnectorStatuses } from "../app/connectors-runtime.ts";
-import { killSwitchStatusSection, lifecycleStatusSection } from "../capabilities/killswitch/health.ts";
+import { killSwitchStatusSection, lifecycleStatusSection } from "../capabilities/killswitch/status-sections.ts";
 import type { RuntimeEventRow } from "../store/inspect-store.ts";
 import { appFor, globals } from "./context.ts";
 import { emit, table } from "./output.ts";

@@ -15,4 +15,4 @@ export {
 
 // Chat capabilities, health and status.
 export { KILLSWITCH_CAPABILITIES, describeKillSwitches } from "./capabilities.ts";
-export { killSwitchStatusSection, lifecycleStatusSection } from "./health.ts";
+export { killSwitchStatusSection, lifecycleStatusSection } from "./status-sections.ts";

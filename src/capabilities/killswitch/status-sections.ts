@@ -1,7 +1,6 @@
 /**
- * @module Kill switches and logged-out transports in `tau health` and `tau status`: a health contributor (each
- * switch that is on is listed as `kill_switch_on:<scope>`; it does not degrade health by itself) and status
- * sections; `src/observability/health-of.ts` and `tau status` compose them.
+ * @module Kill switches and logged-out transports as `tau status` sections (listed in `src/cli/observe.ts`). Health
+ * reads the active switches itself (`src/health/health-facts.ts`): each is reported as `kill_switch_on:<scope>`.
  */
 import type { Store } from "../../store/index.ts";
 import { TRANSPORTS } from "../../contracts/envelope.ts";
