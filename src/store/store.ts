@@ -2,7 +2,8 @@
  * @module The Store port: every SQL statement of tau lives behind it, in intention-named methods grouped by table
  * family. Callers never see SQL, a statement or a connection; they see `store.<family>.<method>` and
  * `store.atomically(fn)` — the unit of work (the runner commits one batch per call). Ids and times come from
- * callers, so a second implementation (PostgreSQL) needs no change outside `src/store`.
+ * callers and no caller knows the engine. The port is synchronous (better-sqlite3): a PostgreSQL implementation
+ * either bridges synchronously (a worker thread + Atomics.wait behind these methods) or makes the port async.
  */
 import { createAccessStore } from "./access-store.ts";
 import { createAuditStore } from "./audit-store.ts";
