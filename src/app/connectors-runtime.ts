@@ -15,8 +15,6 @@ import { isLoggedOut as isTransportLoggedOut } from "../lifecycle/state.ts";
 import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus, type PollRoundResult } from "../contracts/connector.ts";
 import type { WebhookRoute } from "../../connectors/shared/webhook.ts";
 
-/** kv key written by `tau channel login|logout` (`{"state":"logged_out"}` stops the transport). */
-export const lifecycleKey = (t: Transport) => `lifecycle:${t}`;
 /** Prefix of connector cursors in the kv table. */
 export const CURSOR_PREFIX = "connector:";
 

@@ -65,9 +65,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
       });
     },
     afterCommit: async (fresh) => {
-      jobs.takeWritten();
-      await jobs.runQueued(fresh);
-      return jobs.takeWritten();
+      return (await jobs.runQueued(fresh)).written;
     },
     onStart: () => {
       jobs.recover();

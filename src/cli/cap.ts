@@ -1,7 +1,7 @@
 /** @module `tau cap list` and `tau cap run <capability> [--arg k=v …] [--yes]`: the registry chat uses, from a shell. */
 import type { Command } from "commander";
 import { TauError } from "../contracts/errors.ts";
-import { buildArgs } from "../capabilities/args.ts";
+import { validateArgs } from "../capabilities/execute.ts";
 import type { CapabilityResult } from "../capabilities/capability.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit, table } from "./output.ts";
@@ -62,7 +62,7 @@ export function registerCap(program: Command): void {
           if (eq <= 0) throw new TauError("USAGE_BAD_ARG", `--arg ${kv}: expected key=value`);
           flags[kv.slice(0, eq)] = kv.slice(eq + 1);
         }
-        const args = buildArgs(c, words, flags);
+        const args = validateArgs(c, words, flags);
         if (!args.ok) throw new TauError("USAGE_ARGS_INVALID", `${id}: ${args.detail} (reason command_args_invalid)`);
         printResult(globals(cmd).json, await runCapabilityCli(services, c, args.args, { yes: o.yes ?? false }));
       } finally {

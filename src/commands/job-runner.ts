@@ -20,15 +20,15 @@ export interface JobRunnerOptions {
 
 export function createJobRunner(services: Services, commands: CommandStore, opts: JobRunnerOptions = {}) {
   const { store, config } = services;
-  /** Dry-run reply chunks written with a group's commit since the last `takeWritten()`. */
-  let written = 0;
-
-  /** One unit of work for a group of finished jobs: statuses, replies, audit records and dry-run receipts. */
-  function finishAll(items: { job: JobRow; result: CapabilityResult }[], now: number, fresh?: QueuedReply[]): void {
-    if (items.length === 0) return;
+  /**
+   * One unit of work for a group of finished jobs: statuses, replies, audit records and dry-run receipts. Returns
+   * the dry-run reply chunks written with its commit.
+   */
+  function finishAll(items: { job: JobRow; result: CapabilityResult }[], now: number, fresh?: QueuedReply[]): number {
+    if (items.length === 0) return 0;
     const dryRun = opts.dryRunBatch?.();
     try {
-      written += store.atomically(() => {
+      return store.atomically(() => {
         for (const { job, result } of items) finish(job, result, now, fresh, dryRun);
         return dryRun?.write() ?? 0;
       });
@@ -66,12 +66,6 @@ export function createJobRunner(services: Services, commands: CommandStore, opts
   }
 
   return {
-    /** Dry-run reply chunks written with job commits since the last call (the runner counts them as delivered). */
-    takeWritten(): number {
-      const n = written;
-      written = 0;
-      return n;
-    },
     /** Mark jobs a crash cut off; their reply says so. */
     recover(): number {
       const now = services.clock();
@@ -91,11 +85,13 @@ export function createJobRunner(services: Services, commands: CommandStore, opts
     },
     /**
      * Run every queued job once, in order. Jobs move to `running` in one transaction and finish in groups, so a
-     * burst of commands costs a few commits, not two per command.
+     * burst of commands costs a few commits, not two per command. Returns the jobs run and the dry-run reply chunks
+     * written with their commits (the runner counts those as delivered).
      */
-    async runQueued(fresh?: QueuedReply[]): Promise<number> {
+    async runQueued(fresh?: QueuedReply[]): Promise<{ jobs: number; written: number }> {
       const queued = commands.jobsIn("queued");
       let n = 0;
+      let written = 0;
       for (let i = 0; i < queued.length; i += 200) {
         const group = queued.slice(i, i + 200);
         const now = services.clock();
@@ -119,12 +115,12 @@ export function createJobRunner(services: Services, commands: CommandStore, opts
           }
           done.push({ job, result });
           // A capability with side effects commits its outcome at once; read-only ones finish with the group.
-          if (cap && cap.sideEffect !== "read") finishAll(done.splice(0), services.clock(), fresh);
+          if (cap && cap.sideEffect !== "read") written += finishAll(done.splice(0), services.clock(), fresh);
         }
-        finishAll(done, services.clock(), fresh);
+        written += finishAll(done, services.clock(), fresh);
         n += started.length;
       }
-      return n;
+      return { jobs: n, written };
     },
   };
 }

@@ -47,7 +47,7 @@ export function readConnectorFacts(src: HealthSource): ConnectorFact[] {
 export function readHealthFacts(src: HealthSource, extras: { commsReplayPending?: number } = {}): HealthInputs {
   return {
     runner: readRunnerState(src.store),
-    deadLetters: src.store.inspect.outboxByStatus().find((r) => r.status === "dead_letter")?.n ?? 0,
+    deadLetters: src.store.outbox.countInStatus("dead_letter"),
     commsReplayPending: extras.commsReplayPending ?? 0,
     policyState: readPolicyStatus(src.store.kv)?.state ?? null,
     connectors: readConnectorFacts(src),

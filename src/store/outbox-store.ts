@@ -68,6 +68,8 @@ export function createOutboxStore(db: Db) {
     markDryRunRow: db.prepare<[number, string]>(
       "UPDATE outbox SET status = 'sent', reason = 'delivery_dry_run', attempts = attempts + 1, next_attempt_at_ms = 0, updated_at_ms = ? WHERE outbox_id = ?",
     ),
+    // Answered from the partial index `outbox_attention` (dead_letter, unknown, failed): cheap on every /healthz.
+    countInStatus: db.prepare<[string], number>("SELECT COUNT(*) FROM outbox WHERE status = ?").pluck(),
     deadLetters: db.prepare<[number], DeadLetterRow>(
       "SELECT o.*, (SELECT COUNT(*) FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status = 'sent') AS chunks_sent, " +
         "(SELECT c.receipt FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status <> 'sent' ORDER BY c.idx LIMIT 1) AS first_receipt " +
@@ -135,6 +137,8 @@ export function createOutboxStore(db: Db) {
     },
     /** Undelivered rows (dead_letter, unknown, failed), oldest first, at most `limit`. */
     deadLetters: (limit: number): DeadLetterRow[] => s.deadLetters.all(limit),
+    /** Rows in one status (health counts `dead_letter`). */
+    countInStatus: (status: "dead_letter" | "unknown" | "failed"): number => s.countInStatus.get(status) ?? 0,
     /** Ids of the oldest `limit` rows a replay may re-queue (dead_letter, unknown). */
     replayableIds: (limit: number): string[] => s.replayable.all(limit),
     /** Put a row's unsent chunks back in the queue (sent chunks are never resent). */

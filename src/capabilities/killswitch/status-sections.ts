@@ -4,7 +4,7 @@
  */
 import type { Store } from "../../store/index.ts";
 import { TRANSPORTS } from "../../contracts/envelope.ts";
-import { readLifecycle } from "../../lifecycle/state.ts";
+import { isLoggedOut, readLifecycle } from "../../lifecycle/state.ts";
 import { listKillSwitches } from "./switches.ts";
 
 /** `tau status` section: every switch ever set, and which are on. */
@@ -20,8 +20,13 @@ export const killSwitchStatusSection = {
   },
 };
 
+/** Per transport, the lifecycle record; a record that only says `{"state":"logged_out"}` still shows as logged out. */
 function lifecycleRows(kv: Store["kv"]) {
-  return TRANSPORTS.map((t) => ({ transport: t, ...(readLifecycle(kv, t) ?? { state: "never_changed", reason: null, at_ms: null }) }));
+  return TRANSPORTS.map((t) => {
+    const rec = readLifecycle(kv, t);
+    if (rec) return { transport: t, ...rec };
+    return { transport: t, state: isLoggedOut(kv, t) ? "logged_out" : "never_changed", reason: null, at_ms: null };
+  });
 }
 
 /** `tau status` section: per transport, logged in / logged out (PRODUCT.md §2.1 `tau channel`). */

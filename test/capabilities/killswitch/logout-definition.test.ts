@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { readConnectorStatuses } from "../../../src/app/connectors-runtime.ts";
 import { readOperationalSnapshot } from "../../../src/capabilities/killswitch/gate.ts";
+import { lifecycleStatusSection } from "../../../src/capabilities/killswitch/status-sections.ts";
 import { readConnectorFacts } from "../../../src/health/health-facts.ts";
 import { makeTauHome, type TauHome } from "../../helpers/tau-home.ts";
 
@@ -13,7 +14,7 @@ let home: TauHome | null = null;
 afterEach(() => home?.cleanup());
 
 describe("logged out, defined once", () => {
-  it("a minimal lifecycle record logs the transport out for the gate, the runtime status and health alike", () => {
+  it("a minimal lifecycle record logs the transport out for the gate, the runtime status, tau status and health alike", () => {
     home = makeTauHome();
     const app = home.open(() => 5_000);
     try {
@@ -25,6 +26,7 @@ describe("logged out, defined once", () => {
           .filter((f) => f.loggedOut)
           .map((f) => f.status.transport),
       ).toEqual(["telegram"]);
+      expect(lifecycleStatusSection.human(app)).toBe("logged out: telegram");
       expect(readConnectorStatuses(app).find((s) => s.transport === "telegram")).toMatchObject({
         liveness: "stopped",
         last_error_code: "logout_requested",
