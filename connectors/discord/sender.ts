@@ -3,13 +3,15 @@
  * exactly the create-message request dry-run shows (`allowed_mentions: {parse: []}`, `nonce` + `enforce_nonce`).
  * `REST` would otherwise retry 429s forever and 5xx/timeouts 3 times on its own; here `retries: 0` and
  * `rejectOnRateLimit` hand every wait to tau's scheduler, so rate-limit waits have one owner. The nonce makes
- * re-sending an ambiguous request safe: Discord returns the existing message.
+ * re-sending an ambiguous request safe: Discord returns the existing message. `typing` is
+ * `POST /channels/{id}/typing` → 204 on the same `REST` (PROVIDERS.md §9.6).
  * @see https://discord.com/developers/docs/resources/message#create-message
+ * @see https://discord.com/developers/docs/resources/channel#trigger-typing-indicator
  * @see https://discord.com/developers/docs/topics/rate-limits
  */
 import { DiscordAPIError, HTTPError, RateLimitError, REST } from "discord.js";
-import type { ProbeOutcome, ProviderSender, SendOutcome } from "../../src/contracts/delivery.ts";
-import { probeKindForStatus } from "../../src/contracts/delivery.ts";
+import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
+import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
 import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
 import { buildDiscordCreateMessage } from "./request.ts";
 
@@ -29,7 +31,7 @@ function createRest(apiRoot: string, timeoutMs: number): REST {
 }
 
 /** Map a REST failure to a delivery outcome (PROVIDERS.md §2.1, §2.3). */
-function toDiscordOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+function toDiscordOutcome(err: unknown, written: boolean, token: string): SendFailure {
   if (err instanceof RateLimitError) {
     // From a 429 (Retry-After) or from REST's own bucket bookkeeping before sending (then nothing was sent).
     const detail = redact(
@@ -55,6 +57,9 @@ function toDiscordOutcome(err: unknown, written: boolean, token: string): SendOu
   return networkFailure(written, true, redact(describeCause(err), [token]));
 }
 
+const missingToken = (): SendFailure =>
+  missingCredential("delivery_missing_discord_bot_token", "the Discord bot token (TAU_DISCORD_BOT_TOKEN or secret discord-bot-token)");
+
 /** Create the Discord sender. One long-lived `REST` keeps Discord's bucket state between sends. */
 export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender {
   const apiRoot = trimRoot(opts.apiRoot);
@@ -64,17 +69,23 @@ export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender 
     idempotent: true,
     async send(job) {
       const token = opts.token();
-      if (!token)
-        return missingCredential(
-          "delivery_missing_discord_bot_token",
-          "the Discord bot token (TAU_DISCORD_BOT_TOKEN or secret discord-bot-token)",
-        );
+      if (!token) return missingToken();
       // Set every time: REST forgets the token after a 401.
       rest.setToken(token);
       const request = buildDiscordCreateMessage(apiRoot, job);
       const r = await trackWrites(() => rest.post(`/channels/${job.target.conversation_id}/messages`, { body: request.body }));
       if (r.ok) return { ok: true, provider_message_id: String((r.value as { id: unknown }).id) };
       return toDiscordOutcome(r.error, r.written, token);
+    },
+    async typing(target) {
+      const token = opts.token();
+      if (!token) return typingFailure(missingToken());
+      rest.setToken(token);
+      // A reply in a thread goes to the thread, which is a channel of its own.
+      const channelId = target.thread_id ?? target.conversation_id;
+      const r = await trackWrites(() => rest.post(`/channels/${channelId}/typing`));
+      if (r.ok) return { ok: true };
+      return typingFailure(toDiscordOutcome(r.error, r.written, token));
     },
   };
 }

@@ -2,11 +2,13 @@
  * @module Telegram provider sender: grammY's `Api` pointed at `apiRoot`, sending exactly the `sendMessage`
  * request dry-run shows (plain text, `message_thread_id`, `reply_parameters`), and mapping every failure to a
  * delivery code. grammY never retries API calls (PROVIDERS.md §1.7), so rate-limit waits have one owner: ours.
+ * `typing` is `sendChatAction` with action "typing" (in the reply's forum topic, if any; PROVIDERS.md §9.6).
  * @see https://core.telegram.org/bots/api#sendmessage
+ * @see https://core.telegram.org/bots/api#sendchataction
  */
 import { Api, GrammyError } from "grammy";
-import type { ProbeOutcome, ProviderSender, SendOutcome } from "../../src/contracts/delivery.ts";
-import { probeKindForStatus } from "../../src/contracts/delivery.ts";
+import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
+import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
 import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
 import { deleteTelegramWebhook, setTelegramWebhook } from "./api.ts";
 import { buildTelegramSendMessage } from "./request.ts";
@@ -22,10 +24,16 @@ interface TelegramSenderOptions {
 
 type SendMessageParams = Parameters<Api["raw"]["sendMessage"]>[0];
 
+const missingToken = (): SendFailure =>
+  missingCredential("delivery_missing_telegram_bot_token", "the Telegram bot token (TAU_TELEGRAM_BOT_TOKEN or secret telegram-bot-token)");
+
+/** Chat ids are integers (as in request.ts); `@channel` names stay strings. */
+const toChatId = (id: string): number | string => (/^-?\d{1,16}$/.test(id) ? Number(id) : id);
+
 const trimRoot = (root: string) => root.replace(/\/+$/, "");
 
 /** Map a grammY failure to a delivery outcome (PROVIDERS.md §1.7). */
-function toTelegramOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+function toTelegramOutcome(err: unknown, written: boolean, token: string): SendFailure {
   if (err instanceof GrammyError) {
     const status = err.error_code;
     const detail = redact(`${err.method} ${status}: ${err.description}`, [token]);
@@ -63,15 +71,19 @@ export function createTelegramSender(opts: TelegramSenderOptions): ProviderSende
     idempotent: false,
     async send(job) {
       const token = opts.token();
-      if (!token)
-        return missingCredential(
-          "delivery_missing_telegram_bot_token",
-          "the Telegram bot token (TAU_TELEGRAM_BOT_TOKEN or secret telegram-bot-token)",
-        );
+      if (!token) return missingToken();
       const request = buildTelegramSendMessage(apiRoot, job);
       const r = await trackWrites(() => apiFor(token).raw.sendMessage(request.body as unknown as SendMessageParams));
       if (r.ok) return { ok: true, provider_message_id: `${r.value.chat.id}:${r.value.message_id}` };
       return toTelegramOutcome(r.error, r.written, token);
+    },
+    async typing(target) {
+      const token = opts.token();
+      if (!token) return typingFailure(missingToken());
+      const other = target.thread_id ? { message_thread_id: Number(target.thread_id) } : undefined;
+      const r = await trackWrites(() => apiFor(token).sendChatAction(toChatId(target.conversation_id), "typing", other));
+      if (r.ok) return { ok: true };
+      return typingFailure(toTelegramOutcome(r.error, r.written, token));
     },
   };
 }

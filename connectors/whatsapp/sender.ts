@@ -2,12 +2,15 @@
  * @module WhatsApp Cloud API provider sender: axios with `baseURL` = apiRoot and a Bearer token, sending exactly
  * the text-message request dry-run shows (reply `context` on the first chunk). Meta's error `code` decides the
  * delivery code, not the HTTP status, which is unreliable (PROVIDERS.md §3.7). A 200 only means accepted:
- * delivered/read/failed arrive later as status webhooks (see src/outbound/receipts.ts).
+ * delivered/read/failed arrive later as status webhooks (see src/outbound/receipts.ts). `typing` marks the inbound
+ * message read and shows the typing indicator in one `messages` POST (PROVIDERS.md §9.6).
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/typing-indicators
  */
 import axios, { type AxiosInstance } from "axios";
-import type { ProbeOutcome, ProviderSender, SendOutcome } from "../../src/contracts/delivery.ts";
-import { probeKindForStatus } from "../../src/contracts/delivery.ts";
+import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
+import type { ReplyTarget } from "../../src/contracts/outbound.ts";
+import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
 import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
 import { buildWhatsAppTextMessage } from "./request.ts";
 
@@ -37,7 +40,7 @@ function retryAfterMs(headers: unknown): number | null {
 }
 
 /** Map an axios failure to a delivery outcome (PROVIDERS.md §3.7). */
-function toWhatsAppOutcome(err: unknown, written: boolean, token: string): SendOutcome {
+function toWhatsAppOutcome(err: unknown, written: boolean, token: string): SendFailure {
   if (axios.isAxiosError(err) && err.response) {
     const status = err.response.status;
     const e = (err.response.data as GraphErrorBody | undefined)?.error;
@@ -69,28 +72,37 @@ function createClient(apiRoot: string, timeoutMs: number): AxiosInstance {
 export function createWhatsAppSender(opts: WhatsAppSenderOptions): ProviderSender {
   const apiRoot = opts.apiRoot.replace(/\/+$/, "");
   const client = createClient(apiRoot, opts.timeoutMs ?? 10_000);
+  /** The token and the business phone number to send from, or the missing-credential failure. */
+  const credentials = (target: ReplyTarget): { token: string; phoneNumberId: string } | SendFailure => {
+    const token = opts.token();
+    if (!token)
+      return missingCredential(
+        "delivery_missing_whatsapp_access_token",
+        "the WhatsApp access token (TAU_WHATSAPP_ACCESS_TOKEN or secret whatsapp-access-token)",
+      );
+    const phoneNumberId = target.account_id || opts.phoneNumberId?.() || null;
+    if (!phoneNumberId)
+      return missingCredential(
+        "delivery_missing_whatsapp_phone_number_id",
+        "the WhatsApp phone number id (TAU_WHATSAPP_PHONE_NUMBER_ID or secret whatsapp-phone-number-id)",
+      );
+    return { token, phoneNumberId };
+  };
+  const post = (phoneNumberId: string, token: string, body: Record<string, unknown>) =>
+    trackWrites(() =>
+      client.post(`/${encodeURIComponent(phoneNumberId)}/messages`, body, {
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      }),
+    );
   return {
     transport: "whatsapp",
     idempotent: false,
     async send(job) {
-      const token = opts.token();
-      if (!token)
-        return missingCredential(
-          "delivery_missing_whatsapp_access_token",
-          "the WhatsApp access token (TAU_WHATSAPP_ACCESS_TOKEN or secret whatsapp-access-token)",
-        );
-      const phoneNumberId = job.target.account_id || opts.phoneNumberId?.() || null;
-      if (!phoneNumberId)
-        return missingCredential(
-          "delivery_missing_whatsapp_phone_number_id",
-          "the WhatsApp phone number id (TAU_WHATSAPP_PHONE_NUMBER_ID or secret whatsapp-phone-number-id)",
-        );
+      const creds = credentials(job.target);
+      if ("ok" in creds) return creds;
+      const { token, phoneNumberId } = creds;
       const request = buildWhatsAppTextMessage(apiRoot, { ...job, target: { ...job.target, account_id: phoneNumberId } });
-      const r = await trackWrites(() =>
-        client.post(`/${encodeURIComponent(phoneNumberId)}/messages`, request.body, {
-          headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-        }),
-      );
+      const r = await post(phoneNumberId, token, request.body);
       if (r.ok) {
         const id = (r.value.data as { messages?: { id?: unknown }[] } | undefined)?.messages?.[0]?.id;
         if (typeof id === "string") return { ok: true, provider_message_id: id };
@@ -98,6 +110,21 @@ export function createWhatsAppSender(opts: WhatsAppSenderOptions): ProviderSende
         return { ok: true, provider_message_id: `unknown:${r.value.status}` };
       }
       return toWhatsAppOutcome(r.error, r.written, token);
+    },
+    async typing(target, inboundMessageId) {
+      // The indicator hangs off the message being answered (and marks it read): no wamid, no indicator.
+      if (!inboundMessageId) return { ok: false, code: "delivery_request_rejected", status: null, detail: "no inbound message id" };
+      const creds = credentials(target);
+      if ("ok" in creds) return typingFailure(creds);
+      const { token, phoneNumberId } = creds;
+      const r = await post(phoneNumberId, token, {
+        messaging_product: "whatsapp",
+        status: "read",
+        message_id: inboundMessageId,
+        typing_indicator: { type: "text" },
+      });
+      if (r.ok) return { ok: true };
+      return typingFailure(toWhatsAppOutcome(r.error, r.written, token));
     },
   };
 }

@@ -30,8 +30,10 @@ export function createDecisionPipeline(
   const prefix = config.commands.prefix;
   const botUsername = (t: string) => (t === "telegram" ? config.identity.telegram.username || null : null);
   const isCommand = (text: string) => parseTauCommand(text, { prefix, botUsername: null }).kind !== "none";
+  const asyncResponders = new Set(Object.keys(config.responders));
   const responder = createResponderStage({
     responders: builtinResponders(),
+    asyncResponders,
     coalesceWindowMs: config.runner.coalesce_window_ms,
     lastResponderAt: (k) => store.runner.lastResponderAt(k),
     markResponder: (k, at) => store.runner.putResponderAt(k, at),
@@ -60,7 +62,14 @@ export function createDecisionPipeline(
         commandPrefix: prefix,
       }),
     ],
-    route: createRouteStage(policies, isCommand),
-    dispatch: compose<EventContext>([command, createRespondersGateStage(() => opGate.respondersSilenced()), responder]),
+    route: createRouteStage(policies, isCommand, config.default_responder),
+    dispatch: compose<EventContext>([
+      command,
+      createRespondersGateStage(
+        () => opGate.respondersSilenced(),
+        (name) => asyncResponders.has(name),
+      ),
+      responder,
+    ]),
   });
 }

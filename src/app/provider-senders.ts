@@ -3,17 +3,23 @@
  * `src/app`). Each connector's sender module — and so its SDK — is loaded on first use only: discord.js
  * alone takes about a second to import, and most CLI commands never send.
  */
-import type { ProviderSender } from "../contracts/delivery.ts";
+import type { ProviderSender, TypingOutcome } from "../contracts/delivery.ts";
+import { TYPING_REFRESH_MS } from "../contracts/delivery.ts";
+import { describeError } from "../contracts/errors.ts";
 import type { Transport } from "../contracts/envelope.ts";
 import type { TauConfig } from "../config/index.ts";
 
 /** A secret by integration id (env first, then the integration store), null when absent. */
 type SecretLookup = (id: string) => string | null;
 
-/** A sender whose real implementation is created on the first `send`. */
+/**
+ * A sender whose real implementation is created on the first `send` or `typing`. `typing` is there for the
+ * transports that have a typing indicator (the keys of `TYPING_REFRESH_MS`; the real sender is not loaded to
+ * find out), and it never throws, not even when the connector module fails to load.
+ */
 function lazySender(transport: Transport, idempotent: boolean, load: () => Promise<ProviderSender>): ProviderSender {
   let real: Promise<ProviderSender> | null = null;
-  return {
+  const sender: ProviderSender = {
     transport,
     idempotent,
     send: async (job) => {
@@ -21,6 +27,20 @@ function lazySender(transport: Transport, idempotent: boolean, load: () => Promi
       return (await real).send(job);
     },
   };
+  if (Object.hasOwn(TYPING_REFRESH_MS, transport)) {
+    sender.typing = async (target, inboundMessageId): Promise<TypingOutcome> => {
+      try {
+        real ??= load();
+        const r = await real;
+        if (!r.typing)
+          return { ok: false, code: "delivery_request_rejected", status: null, detail: `${transport} has no typing indicator` };
+        return await r.typing(target, inboundMessageId);
+      } catch (err) {
+        return { ok: false, code: "delivery_transport_error", status: null, detail: `typing: ${describeError(err)}`.slice(0, 300) };
+      }
+    };
+  }
+  return sender;
 }
 
 /**

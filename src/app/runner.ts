@@ -15,6 +15,8 @@ import { createOperationalGate } from "../capabilities/killswitch/index.ts";
 import { createRunner } from "../runner/runner.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
 import { acquireLifetimeLock } from "../store/index.ts";
+import { createResponderRuntime } from "./responders.ts";
+import type { CycleReport } from "../runner/runner-state.ts";
 
 /** The runner with the standard pipeline and job execution, holding the one-runner-per-state lock. */
 export function createAppRunner(app: App, opts: { services?: Services } = {}) {
@@ -23,13 +25,14 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
   const services = opts.services ?? createServices(app);
   const commands = app.store.commands;
   const gate = createOperationalGate(app.store, app.clock);
+  const providerSenders = createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir);
   const delivery = createDelivery({
     store,
     senders: createRequestBuilders(config),
     dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
     provider: createProviderDelivery({
       store,
-      senders: createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir),
+      senders: providerSenders,
       retry: config.outbound,
       clock: app.clock,
       logger: app.logger,
@@ -38,6 +41,14 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     clock: app.clock,
   });
   const jobs = createJobRunner(services, commands, { dryRunBatch: () => delivery.dryRunBatch() });
+  // Late-bound: the worker wakes the runner (to deliver its replies) and the runner kicks the worker after commits.
+  let wakeRunner = () => {};
+  const responders = createResponderRuntime(app, services, {
+    dryRunBatch: () => delivery.dryRunBatch(),
+    senders: providerSenders,
+    silenced: () => gate.respondersSilenced(),
+    onReplies: () => wakeRunner(),
+  });
   const runner = createRunner({
     config,
     stateDir: app.stateDir,
@@ -47,6 +58,23 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     delivery,
     buildPipeline: (seen) => createDecisionPipeline(services, seen, gate),
     persistExtras: (ctx) => {
+      const rj = ctx.responderJob;
+      if (rj)
+        store.responders.insertJob(
+          {
+            job_id: "rj_" + sha256Hex(ctx.env.event_id).slice(0, 24),
+            event_id: ctx.env.event_id,
+            responder: rj.responder,
+            conversation_key: rj.conversation_key,
+            session_key: rj.session_key,
+            principal: rj.principal,
+            role: rj.role,
+            envelope: JSON.stringify(ctx.env),
+            route: JSON.stringify(ctx.route),
+            reply_target: JSON.stringify(replyTargetOf(ctx.env)),
+          },
+          ctx.now,
+        );
       ctx.jobs.forEach((j, i) => {
         commands.insertJob(
           {
@@ -65,14 +93,41 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
       });
     },
     afterCommit: async (fresh) => {
+      responders?.kick();
       return (await jobs.runQueued(fresh)).written;
     },
     onStart: () => {
       jobs.recover();
     },
   });
+  wakeRunner = () => runner.wake();
+  let recovered = false;
+  const recoverResponders = () => {
+    if (recovered || !responders) return;
+    recovered = true;
+    responders.recover();
+  };
   return {
-    runner,
+    /**
+     * The runner with the responder worker: `drain` (`tau process --once`) also runs responder jobs to the end and
+     * delivers their replies; `run` runs both until the signal aborts.
+     */
+    runner: {
+      ...runner,
+      async drain(maxCycles?: number): Promise<CycleReport[]> {
+        recoverResponders();
+        const reports = await runner.drain(maxCycles);
+        if (!responders) return reports;
+        await responders.drain();
+        reports.push(...(await runner.drain(maxCycles)));
+        return reports;
+      },
+      async run(signal: AbortSignal): Promise<void> {
+        recoverResponders();
+        await Promise.all([runner.run(signal), responders?.run(signal)]);
+      },
+    },
+    responders,
     services,
     close() {
       runner.close();

@@ -31,6 +31,9 @@ export const SECRET_ENV = {
   "twilio-auth-token": "TWILIO_AUTH_TOKEN",
   "imap-password": "TAU_IMAP_PASSWORD",
   "smtp-password": "TAU_SMTP_PASSWORD",
+  "openai-api-key": "TAU_OPENAI_API_KEY",
+  "anthropic-api-key": "TAU_ANTHROPIC_API_KEY",
+  "gemini-api-key": "TAU_GEMINI_API_KEY",
 } as const;
 export type SecretId = keyof typeof SECRET_ENV;
 

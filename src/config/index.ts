@@ -1,5 +1,13 @@
 /** @module Configuration: schema, loading, environment. */
-export { TauConfigSchema, type TauConfig } from "./schema.ts";
+export {
+  TauConfigSchema,
+  BUILTIN_RESPONDERS,
+  LLM_BASE_URLS,
+  type TauConfig,
+  type ResponderConfig,
+  type LlmResponderConfig,
+  type WebhookResponderConfig,
+} from "./schema.ts";
 export { loadConfig, type LoadedConfig } from "./load.ts";
 export { loadYamlFile, parseYamlWith } from "./load-yaml.ts";
 export { readProcessEnv, listEnvOverrides, applyEnvOverrides, SECRET_ENV, type Env, type SecretId } from "./env.ts";

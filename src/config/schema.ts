@@ -123,6 +123,75 @@ const ConnectorsSchema = z
   })
   .strict();
 
+/** Integration store ids (`tau secrets set <id>`): lower-case words joined by `-`. */
+const secretId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "an integration store id like openai-api-key");
+
+/** Names the built-in responders own; a configured responder cannot take them. */
+export const BUILTIN_RESPONDERS = ["ack", "none", "forward"] as const;
+
+/** Per responder: how many jobs may start per actor, and in all, in any 60 s window. */
+const ResponderRateSchema = z
+  .object({
+    per_actor_per_minute: z.number().int().positive().default(10),
+    per_responder_per_minute: z.number().int().positive().default(120),
+  })
+  .strict();
+
+/** Default base URLs of the providers' public APIs (PROVIDERS.md §9.1: OpenAI's includes /v1, the others do not). */
+export const LLM_BASE_URLS = {
+  openai: "https://api.openai.com/v1",
+  anthropic: "https://api.anthropic.com",
+  gemini: "https://generativelanguage.googleapis.com",
+} as const;
+
+const LlmResponderSchema = z
+  .object({
+    kind: z.literal("llm"),
+    /** openai = any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp, LM Studio, OpenRouter). */
+    provider: z.enum(["openai", "anthropic", "gemini"]),
+    base_url: z.string().url().optional(),
+    model: z.string().min(1),
+    /** Integration store id of the API key; env TAU_OPENAI_API_KEY / TAU_ANTHROPIC_API_KEY / TAU_GEMINI_API_KEY also work. */
+    api_key_secret: secretId.optional(),
+    system_prompt: z.string().default("You are the assistant of an operations team, answering in a chat. Be brief and exact."),
+    /** Capability ids the model may call (as functions named with `.` → `_`), under the asking user's role. */
+    tools: z.array(z.string().min(1)).default([]),
+    history_messages: z.number().int().min(0).max(200).default(20),
+    history_max_age_ms: ms(7 * 24 * 3600 * 1000),
+    max_output_tokens: z.number().int().min(1).max(200_000).default(1024),
+    timeout_ms: z.number().int().min(100).max(600_000).default(60_000),
+    /** Model turns that may ask for tools before the loop stops (`responder_tool_loop_exceeded`). */
+    max_tool_steps: z.number().int().min(0).max(20).default(4),
+    /** The SDK's own retries per call (it honours retry-after); tau retries the job on top of that. */
+    sdk_max_retries: z.number().int().min(0).max(5).default(1),
+    /** Attempts of a job on retryable failures (429, 5xx, timeouts) before it fails with a short reply. */
+    max_attempts: z.number().int().min(1).max(10).default(3),
+    rate_limit: ResponderRateSchema.default(ResponderRateSchema.parse({})),
+    /** Input + output tokens per UTC day for this responder; 0 = no budget. */
+    daily_token_budget: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+const WebhookResponderSchema = z
+  .object({
+    kind: z.literal("webhook"),
+    url: z.string().url(),
+    /** Integration store id of the HMAC-SHA256 key; the signature of the raw body goes in X-Tau-Signature. */
+    signing_secret: secretId,
+    timeout_ms: z.number().int().min(100).max(600_000).default(30_000),
+    max_attempts: z.number().int().min(1).max(10).default(3),
+    rate_limit: ResponderRateSchema.default(ResponderRateSchema.parse({})),
+  })
+  .strict();
+
+export const ResponderConfigSchema = z.discriminatedUnion("kind", [LlmResponderSchema, WebhookResponderSchema]);
+export type ResponderConfig = z.infer<typeof ResponderConfigSchema>;
+export type LlmResponderConfig = z.infer<typeof LlmResponderSchema>;
+export type WebhookResponderConfig = z.infer<typeof WebhookResponderSchema>;
+
+/** Price per million tokens for cost estimates, keyed `<provider>:<model>`. */
+const PriceSchema = z.object({ input_per_mtok: z.number().nonnegative(), output_per_mtok: z.number().nonnegative() }).strict();
+
 export const TauConfigSchema = z
   .object({
     schema_version: z.literal(1).default(1),
@@ -143,15 +212,43 @@ export const TauConfigSchema = z
       })
       .strict()
       .default({ prefix: "/tau" }),
+    /** Asynchronous responders by name (`kind: llm | webhook`), chosen per route binding with `responder: <name>`. */
+    responders: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "a responder name like assistant"), ResponderConfigSchema).default({}),
+    /** The responder of the default route (no binding matched): a built-in or a configured name. */
+    default_responder: z.string().default("ack"),
+    /** Responder jobs running at once (different conversations; one conversation runs in order). */
+    responder_concurrency: z.number().int().min(1).max(1000).default(64),
     telemetry: z
-      .object({ include_identifiers: bool.default(false) })
+      .object({
+        include_identifiers: bool.default(false),
+        /** Typing indicators while a responder works (Telegram sendChatAction, Discord typing, WhatsApp typing_indicator). */
+        typing_presence: bool.default(true),
+        /** Runtime `telemetry_usage_summary_emitted` events after busy responder rounds. */
+        usage_summary: bool.default(true),
+        /** Replies shorter than this are not counted as usage records (acknowledgements); tokens always count. */
+        min_response_chars: z.number().int().nonnegative().default(120),
+        prices: z.record(z.string(), PriceSchema).default({}),
+      })
       .strict()
-      .default({ include_identifiers: false }),
+      .default({ include_identifiers: false, typing_presence: true, usage_summary: true, min_response_chars: 120, prices: {} }),
     log: z
       .object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
       .strict()
       .default({ level: "info" }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const name of Object.keys(c.responders))
+      if ((BUILTIN_RESPONDERS as readonly string[]).includes(name))
+        ctx.addIssue({ code: "custom", path: ["responders", name], message: `"${name}" is a built-in responder; pick another name` });
+    if (!(BUILTIN_RESPONDERS as readonly string[]).includes(c.default_responder) && !Object.hasOwn(c.responders, c.default_responder))
+      ctx.addIssue({
+        code: "custom",
+        path: ["default_responder"],
+        message: `unknown responder "${c.default_responder}": use ack, none, forward or a name under responders`,
+      });
+    if (c.default_responder === "forward")
+      ctx.addIssue({ code: "custom", path: ["default_responder"], message: "forward needs forward_to, which only a route binding has" });
+  });
 
 export type TauConfig = z.infer<typeof TauConfigSchema>;

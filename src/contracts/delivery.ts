@@ -1,10 +1,10 @@
 /**
  * @module Delivery contracts for provider mode: what one send of one chunk came to (`SendOutcome`, a value,
- * never a thrown SDK error), the per-transport `ProviderSender` port, and the receipt lattice that status
- * webhooks move along (PRODUCT.md §7).
+ * never a thrown SDK error), the per-transport `ProviderSender` port (send, and an optional typing indicator), and
+ * the receipt lattice that status webhooks move along (PRODUCT.md §7).
  */
 import type { Transport } from "./envelope.ts";
-import type { ChunkJob } from "./outbound.ts";
+import type { ChunkJob, ReplyTarget } from "./outbound.ts";
 import type { DeliveryCode } from "./reason-codes.ts";
 
 /** Delivery codes a failed send can carry (every delivery code but the three success codes). */
@@ -30,6 +30,31 @@ export interface SendFailure {
 /** The result of sending one chunk. */
 export type SendOutcome = { ok: true; provider_message_id: string } | SendFailure;
 
+/**
+ * The result of one typing-indicator call. `detail` never contains a token. There is no `retryable`: a typing
+ * indicator is never retried (PROVIDERS.md §9.6).
+ */
+export type TypingOutcome = { ok: true } | { ok: false; code: DeliveryFailureCode; status: number | null; detail: string };
+
+/** A failed send as a typing outcome (same code, status and redacted detail). */
+export function typingFailure(f: SendFailure): TypingOutcome {
+  return { ok: false, code: f.code, status: f.status, detail: f.detail };
+}
+
+/**
+ * How often a caller re-sends the typing indicator while a reply is being prepared, in ms; null = send it once
+ * (PROVIDERS.md §9.6).
+ * - Telegram: `sendChatAction` shows "for 5 seconds or less" and a bot message clears it → every 4 s.
+ * - Discord: `POST /channels/{id}/typing` "expires after 10 seconds" → every 8 s.
+ * - WhatsApp: the indicator lasts until the reply or 25 s, and the same call marks the inbound message read,
+ *   which is done once → null.
+ */
+export const TYPING_REFRESH_MS: Record<"telegram" | "discord" | "whatsapp", number | null> = {
+  telegram: 4000,
+  discord: 8000,
+  whatsapp: null,
+};
+
 /** Per-transport sender used by provider mode; each SDK is imported in its connector folder only. */
 export interface ProviderSender {
   transport: Transport;
@@ -39,6 +64,12 @@ export interface ProviderSender {
    */
   idempotent: boolean;
   send(job: ChunkJob): Promise<SendOutcome>;
+  /**
+   * Show "typing…" in the conversation of `target` (WhatsApp: and mark `inboundMessageId`, the wamid of the
+   * message being answered, read). A best-effort hint: never retried, never blocks a reply, never throws — a
+   * failure comes back as an outcome to log. Absent on transports without one (email).
+   */
+  typing?(target: ReplyTarget, inboundMessageId: string | null): Promise<TypingOutcome>;
 }
 
 /** Receipt states of a sent chunk, in lattice order; `failed` is terminal (PROVIDERS.md §3.5). */

@@ -7,7 +7,7 @@ import type { Decision, Role } from "./decision.ts";
 import type { ReplyIntent } from "./outbound.ts";
 
 /** Where the event went in the end; one per processed event, on its trace. */
-export type Outcome = "replied" | "recorded" | "denied" | "ignored" | "duplicate" | "pending_approval" | "no_reply";
+export type Outcome = "replied" | "recorded" | "denied" | "ignored" | "duplicate" | "pending_approval" | "queued" | "no_reply";
 
 /** The route chosen for an event (PRODUCT.md §5). */
 export interface RouteInfo {
@@ -30,6 +30,16 @@ export interface JobIntent {
   approval_id: string | null;
 }
 
+/** An asynchronous responder (llm, webhook) asked for: a responder job, inserted with the decision, run after the commit. */
+export interface ResponderJobIntent {
+  responder: string;
+  /** `<transport>:<conversation_id>:<thread_id>`: jobs of one conversation run one at a time, in order. */
+  conversation_key: string;
+  session_key: string;
+  principal: string;
+  role: Role;
+}
+
 export interface EventContext {
   env: Envelope;
   now: number;
@@ -40,6 +50,8 @@ export interface EventContext {
   role: Role | null;
   replies: ReplyIntent[];
   jobs: JobIntent[];
+  /** The responder job this event asked for, if its route's responder is asynchronous. */
+  responderJob: ResponderJobIntent | null;
   /** True when this event id was already seen (the trace is not written again). */
   duplicate: boolean;
 }

@@ -161,7 +161,11 @@ export const RouteBindingSchema = z
         if (problem) ctx.addIssue({ code: "custom", message: problem });
       })
       .default("{transport}:{conversation_id}"),
-    responder: z.enum(["ack", "none", "forward"]).default("ack"),
+    /** A built-in (`ack`, `none`, `forward`) or a responder named under `responders:` in tau.yaml (checked when both are loaded). */
+    responder: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,31}$/, "a responder name: ack, none, forward or one under responders in tau.yaml")
+      .default("ack"),
     /**
      * With `responder: forward`: where to post a summary of the message instead of answering its sender,
      * `<transport>:<conversation_id>[:<thread_id>]` (e.g. `telegram:-1009876543210`), so `alerts@` mail reaches an ops chat.

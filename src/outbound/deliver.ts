@@ -12,6 +12,7 @@ import type { OutboxRow, Store } from "../store/index.ts";
 import type { DirectDryRun, QueuedReply } from "./outbox.ts";
 import {
   appendDryRun,
+  type DryRunResponderRecord,
   appendDryRunBytes,
   createReceiptLines,
   DRY_RUN_WRITTEN_KEY,
@@ -49,6 +50,8 @@ export interface DeliveryReport {
 
 /** Dry-run replies written inside a caller's unit of work (`Delivery.dryRunBatch`). */
 export interface DryRunBatch extends DirectDryRun {
+  /** A responder's would-be model/webhook request, written before the receipts of its reply. */
+  addRecord(record: DryRunResponderRecord): void;
   /** Append the receipts (fsync) and record the file's new end; call last inside the unit of work. Returns chunks written. */
   write(): number;
   /** The unit of work did not commit: take back what `write()` appended. */
@@ -86,6 +89,7 @@ export function createDelivery(deps: DeliveryDeps) {
     spare = null;
     lines.clear();
     let appended: DryRunAppend | null = null;
+    let records = 0;
     return {
       accepts: (transport) => deps.senders.has(transport as Transport) && !deps.blocked?.(transport),
       add(item) {
@@ -95,12 +99,16 @@ export function createDelivery(deps: DeliveryDeps) {
           lines.add(receiptFor(sender, { outbox_id: item.outbox_id, idx, chunk_count, text, target: item.target }, item.event_id));
         });
       },
+      addRecord(record) {
+        lines.add(record);
+        records += 1;
+      },
       write() {
-        const n = lines.count();
-        if (n > 0) {
+        const n = lines.count() - records;
+        if (n + records > 0) {
           appended = appendDryRunBytes(deps.dryRunFile, lines.bytes());
           markWritten(appended);
-          deps.store.counters.bump("deliveries.delivery_dry_run", n);
+          if (n > 0) deps.store.counters.bump("deliveries.delivery_dry_run", n);
         }
         spare = lines;
         return n;

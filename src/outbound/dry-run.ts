@@ -20,6 +20,24 @@ export interface DryRunReceipt {
   request: ProviderRequest;
 }
 
+/**
+ * The request a responder would have sent to its model or webhook in dry-run (no call is made), written to
+ * dry-run.ndjson just before the receipts of the reply it produced (`outbox_id`; `chunk` -1 marks it as not a chunk).
+ */
+export interface DryRunResponderRecord {
+  receipt_id: string;
+  outbox_id: string;
+  event_id: string | null;
+  chunk: -1;
+  kind: "responder_request";
+  responder: string;
+  job_id: string;
+  transport: string;
+  status: "dry_run";
+  reason: "responder_dry_run";
+  request: { method: "POST"; url: string; headers: Record<string, string>; body: unknown };
+}
+
 /** `dryrun:<outbox_id>:<chunk>` */
 export function dryRunReceiptId(outboxId: string, idx: number): string {
   return `dryrun:${outboxId}:${idx}`;
@@ -63,7 +81,7 @@ export function createReceiptLines() {
   let used = 0;
   let count = 0;
   return {
-    add(receipt: DryRunReceipt): void {
+    add(receipt: DryRunReceipt | DryRunResponderRecord): void {
       const line = JSON.stringify(receipt) + "\n";
       const need = used + line.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
       if (need > buf.length) {
@@ -152,7 +170,8 @@ export function settleDryRunFile(file: string, mark: string | undefined, sent: (
 function committedLine(line: string, sent: (outboxId: string, chunk: number) => boolean): boolean {
   try {
     const r = JSON.parse(line) as Partial<DryRunReceipt>;
-    return typeof r.outbox_id === "string" && typeof r.chunk === "number" && sent(r.outbox_id, r.chunk);
+    // A responder request record belongs to the reply written with it (its first chunk).
+    return typeof r.outbox_id === "string" && typeof r.chunk === "number" && sent(r.outbox_id, r.chunk === -1 ? 0 : r.chunk);
   } catch {
     return false;
   }

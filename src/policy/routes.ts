@@ -13,7 +13,8 @@ interface RouteDecision {
   phase: RoutePhase;
   category_hint: string;
   session_key: string;
-  responder: "ack" | "none" | "forward";
+  /** A built-in (`ack`, `none`, `forward`) or a configured responder name. */
+  responder: string;
   /** `<transport>:<conversation_id>[:<thread_id>]` with responder forward, else null. */
   forward_to: string | null;
 }
@@ -116,9 +117,14 @@ function defaultPhase(env: Envelope, isCommand: boolean): RoutePhase {
 
 /**
  * The route for one event. An actor selector never matches an event without an actor id. No match → the
- * deterministic default: phase by `defaultPhase`, session key = the conversation id, responder `ack`, hint `general`.
+ * deterministic default: phase by `defaultPhase`, session key = the conversation id, responder `facts.defaultResponder`
+ * (`ack` unless configured), hint `general`.
  */
-export function resolveRoute(compiled: CompiledRoutes, env: Envelope, facts: { isCommand: boolean; role: Role }): RouteDecision {
+export function resolveRoute(
+  compiled: CompiledRoutes,
+  env: Envelope,
+  facts: { isCommand: boolean; role: Role; defaultResponder?: string },
+): RouteDecision {
   const actor = env.actor.id;
   for (const { mask, byKey } of compiled.buckets) {
     if (mask & ACTOR && actor === null) continue;
@@ -152,7 +158,7 @@ export function resolveRoute(compiled: CompiledRoutes, env: Envelope, facts: { i
     phase: defaultPhase(env, facts.isCommand),
     category_hint: "general",
     session_key: env.conversation_id,
-    responder: "ack",
+    responder: facts.defaultResponder ?? "ack",
     forward_to: null,
   };
 }

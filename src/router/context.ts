@@ -5,7 +5,7 @@ import type { Envelope } from "../contracts/envelope.ts";
 import type { Decision } from "../contracts/decision.ts";
 import type { EventContext, Outcome } from "../contracts/event-context.ts";
 
-export type { EventContext, JobIntent, Outcome, RouteInfo } from "../contracts/event-context.ts";
+export type { EventContext, JobIntent, Outcome, ResponderJobIntent, RouteInfo } from "../contracts/event-context.ts";
 
 /** Start a context for one envelope. */
 export function createContext(env: Envelope, now: number): EventContext {
@@ -19,6 +19,7 @@ export function createContext(env: Envelope, now: number): EventContext {
     role: null,
     replies: [],
     jobs: [],
+    responderJob: null,
     duplicate: false,
   };
 }

@@ -178,6 +178,7 @@ export function createRunner(deps: RunnerDeps) {
               ctx.reason = "event_processing_failed";
               ctx.replies = [];
               ctx.jobs = [];
+              ctx.responderJob = null;
               report.failed += 1;
               logger.error(
                 { event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message },

@@ -15,6 +15,7 @@ import { createKillSwitchStore } from "./killswitch-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
 import { createRunnerStore, readableTrace } from "./runner-store.ts";
 import { createSecretsStore } from "./secrets-store.ts";
+import { createResponderStore } from "./responder-store.ts";
 
 export function createStore(db: Db) {
   return {
@@ -26,6 +27,7 @@ export function createStore(db: Db) {
     killswitches: createKillSwitchStore(db),
     secrets: createSecretsStore(db),
     comms: createCommsStore(db),
+    responders: createResponderStore(db),
     inspect: withReadableTraces(createInspectStore(db)),
     /** Run `fn` as one unit of work: everything it writes commits together or not at all; nested calls join it. */
     atomically<T>(fn: () => T): T {

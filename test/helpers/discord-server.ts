@@ -1,6 +1,5 @@
 /** Local Discord API server (REST /api/v10 on node:http + the WebSocket gateway on the same port) for the real discord.js client, per PROVIDERS.md §2 and §5. */
 import http from "node:http";
-import crypto from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { DiscordGateway, Intents, type GatewaySession } from "./discord-gateway.ts";
 import {
@@ -8,18 +7,18 @@ import {
   DEFAULT_GUILD_ID,
   DEFAULT_USER_ID,
   DiscordStore,
-  iso,
   RestError,
   type DiscordChannelSpec,
   type DiscordGuildSpec,
   type DiscordRecordedRequest,
-  type DiscordUploadedFile,
   type Json,
 } from "./discord-server-store.ts";
+import { createBuckets, createRoutes, type DiscordTypingCall } from "./discord-server-rest.ts";
 
 export { Intents } from "./discord-gateway.ts";
 export type { GatewayFrame, GatewaySession, GatewayCloseRecord } from "./discord-gateway.ts";
 export { DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID, DEFAULT_USER_ID, snowflakeTime } from "./discord-server-store.ts";
+export type { DiscordTypingCall } from "./discord-server-rest.ts";
 export type {
   DiscordChannelSpec,
   DiscordGuildSpec,
@@ -57,7 +56,6 @@ export interface DiscordServerOptions {
 }
 
 const DEFAULT_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GfAkE1.tau-discord-test-token";
-type Bucket = { remaining: number; resetAt: number; hash: string };
 
 export async function startDiscordServer(options: DiscordServerOptions = {}) {
   const token = options.token ?? DEFAULT_TOKEN;
@@ -153,30 +151,20 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
     allowedPrivilegedIntents: options.allowedPrivilegedIntents ?? Intents.GuildMembers | Intents.GuildPresences | Intents.MessageContent,
   });
 
-  // ---- rate-limit buckets (§2.3: X-RateLimit-* on every response; @discordjs/rest reads only the headers)
-  const buckets = new Map<string, Bucket>();
-  function bucketFor(method: string, path: string): Bucket {
-    const major = /^\/(?:channels|guilds|webhooks)\/(\d+)/.exec(path)?.[1] ?? ""; // per route and major parameter
-    const route = path.replace(/\d{15,21}/g, ":id");
-    const key = `${method} ${route} ${major}`;
-    let b = buckets.get(key);
-    const t = now();
-    if (!b || t >= b.resetAt) {
-      b = {
-        remaining: rl.limit,
-        resetAt: t + rl.windowMs,
-        hash: crypto.createHash("sha1").update(`${method} ${route}`).digest("hex").slice(0, 16),
-      };
-      buckets.set(key, b);
-    }
-    return b;
-  }
-  const rateHeaders = (b: Bucket): Record<string, string> => ({
-    "x-ratelimit-limit": String(rl.limit),
-    "x-ratelimit-remaining": String(b.remaining),
-    "x-ratelimit-reset": (b.resetAt / 1000).toFixed(3),
-    "x-ratelimit-reset-after": (Math.max(0, b.resetAt - now()) / 1000).toFixed(3),
-    "x-ratelimit-bucket": b.hash,
+  const { bucketFor, rateHeaders } = createBuckets(rl, now);
+  const typingCalls: DiscordTypingCall[] = [];
+  const route = createRoutes({
+    store,
+    botUser,
+    application,
+    now,
+    wsUrl: () => wsUrl,
+    dispatch: (t, d) => gateway.dispatch(t, d),
+    reactions,
+    interactionCallbacks,
+    typingCalls,
+    expiredInteractionTokens,
+    interactionChannel: () => interactionChannel,
   });
 
   // ---- fault injection
@@ -218,141 +206,6 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
       else res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
     }
     changed();
-  }
-
-  async function readBody(req: http.IncomingMessage, raw: Buffer): Promise<{ body: Json; files: DiscordUploadedFile[] }> {
-    const ct = (req.headers["content-type"] ?? "").toLowerCase();
-    if (raw.length === 0) return { body: {}, files: [] };
-    if (ct.startsWith("application/json")) {
-      try {
-        return { body: JSON.parse(raw.toString("utf8")) as Json, files: [] };
-      } catch {
-        throw new RestError(400, { message: "400: Bad Request", code: 0 });
-      }
-    }
-    if (ct.startsWith("multipart/form-data")) {
-      // files[n] + payload_json (§2.3)
-      const form = await new Response(raw, { headers: { "content-type": req.headers["content-type"]! } }).formData();
-      let body: Json = {};
-      const files: DiscordUploadedFile[] = [];
-      for (const [k, v] of form) {
-        if (k === "payload_json" && typeof v === "string") body = JSON.parse(v) as Json;
-        else if (typeof v !== "string")
-          files.push({ name: (v as File).name, contentType: v.type, size: v.size, data: Buffer.from(await v.arrayBuffer()) });
-      }
-      return { body, files };
-    }
-    throw new RestError(400, { message: "Invalid Form Body", code: 50035 }); // §2.1: other content types
-  }
-
-  // ---- REST routes (§2.3, §2.4, §2.5)
-  async function route(
-    method: string,
-    path: string,
-    q: Record<string, string>,
-    req: http.IncomingMessage,
-    raw: Buffer,
-  ): Promise<{ status: number; body?: unknown }> {
-    let m: RegExpExecArray | null;
-    const ok = (body: unknown) => ({ status: 200, body });
-    if (method === "GET" && path === "/gateway") return ok({ url: wsUrl });
-    if (method === "GET" && path === "/gateway/bot") {
-      return ok({
-        url: wsUrl,
-        shards: 1,
-        session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
-      });
-    }
-    if (method === "GET" && path === "/users/@me") return ok(botUser);
-    if (method === "GET" && path === "/applications/@me") {
-      return ok({
-        id: application.id,
-        name: botUser["username"],
-        flags: 0,
-        bot_public: true,
-        bot_require_code_grant: false,
-        description: "",
-        icon: null,
-        bot: botUser,
-      });
-    }
-    if ((m = /^\/users\/(\d+)$/.exec(path)) && method === "GET") {
-      const u = store.users.get(m[1]!);
-      if (!u) throw new RestError(404, { message: "Unknown User", code: 10013 });
-      return ok(u);
-    }
-    if (method === "POST" && path === "/users/@me/channels")
-      return ok(store.dmChannel(String((await readBody(req, raw)).body["recipient_id"])));
-    if ((m = /^\/channels\/(\d+)$/.exec(path)) && method === "GET") return ok(store.channel(m[1]!));
-    if ((m = /^\/channels\/(\d+)\/typing$/.exec(path)) && method === "POST") {
-      store.channel(m[1]!);
-      return { status: 204 };
-    }
-    if ((m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
-      if (method === "GET") return ok(store.listMessages(m[1]!, q));
-      if (method === "POST") {
-        const { body, files } = await readBody(req, raw);
-        return ok(store.createMessage(m[1]!, body, files));
-      }
-    }
-    if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
-      const { list, index, msg } = store.message(m[1]!, m[2]!);
-      if (method === "GET") return ok(msg);
-      if (method === "PATCH") {
-        if ((msg["author"] as Json)["id"] !== botUser["id"])
-          throw new RestError(403, { message: "Cannot edit a message authored by another user", code: 50005 });
-        const { body } = await readBody(req, raw);
-        if (body["content"] !== undefined) msg["content"] = store.validateContent(body, 0, false);
-        if (body["embeds"] !== undefined) msg["embeds"] = body["embeds"];
-        msg["edited_timestamp"] = iso(now());
-        gateway.dispatch("MESSAGE_UPDATE", store.gatewayPayload(msg));
-        return ok(msg);
-      }
-      if (method === "DELETE") {
-        list.splice(index, 1);
-        const guildId = store.channels.get(m[1]!)?.["guild_id"];
-        gateway.dispatch("MESSAGE_DELETE", { id: m[2], channel_id: m[1], ...(guildId ? { guild_id: guildId } : {}) });
-        return { status: 204 };
-      }
-    }
-    if ((m = /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/.exec(path)) && method === "PUT") {
-      store.message(m[1]!, m[2]!);
-      reactions.push({ channelId: m[1]!, messageId: m[2]!, emoji: decodeURIComponent(m[3]!) });
-      return { status: 204 };
-    }
-    // Interactions (§2.4): the callback and the @original edit authenticate with the interaction token in the path.
-    if ((m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path)) && method === "POST") {
-      if (expiredInteractionTokens.has(m[2]!)) throw new RestError(404, { message: "Unknown interaction", code: 10062 });
-      interactionCallbacks.push({ route: `callback ${m[1]}`, token: m[2]!, body: (await readBody(req, raw)).body });
-      return { status: 204 };
-    }
-    if ((m = /^\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(@original|\d+))?$/.exec(path)) && (method === "PATCH" || method === "POST")) {
-      if (expiredInteractionTokens.has(m[2]!)) throw new RestError(404, { message: "Unknown Webhook", code: 10015 });
-      const { body, files } = await readBody(req, raw);
-      const content = store.validateContent(body, files.length, method === "POST");
-      interactionCallbacks.push({ route: `${method} ${m[3] ?? "followup"}`, token: m[2]!, body });
-      return ok({
-        type: method === "PATCH" ? 20 : 0,
-        content,
-        mentions: [],
-        mention_roles: [],
-        attachments: [],
-        embeds: body["embeds"] ?? [],
-        timestamp: iso(now()),
-        edited_timestamp: method === "PATCH" ? iso(now()) : null,
-        flags: Number(body["flags"] ?? 0),
-        components: [],
-        id: store.snowflake(),
-        channel_id: interactionChannel,
-        author: botUser,
-        pinned: false,
-        mention_everyone: false,
-        tts: false,
-        webhook_id: m[1],
-        application_id: m[1],
-      });
-    }
-    throw new RestError(404, { message: "404: Not Found", code: 0 });
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) {
@@ -458,6 +311,8 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
     sentMessages: store.sentMessages,
     reactions,
     interactionCallbacks,
+    /** Accepted POST /channels/{id}/typing calls (§9.6), in order. */
+    typingCalls,
     waitUntil,
     waitForRequest(pred: (r: DiscordRecordedRequest) => boolean, timeoutMs = 5000) {
       return waitUntil(() => requests.find(pred), timeoutMs, "matching request");

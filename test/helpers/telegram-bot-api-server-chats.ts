@@ -20,6 +20,28 @@ import {
   type TelegramUser,
 } from "./telegram-bot-api-server-common.ts";
 
+/** The documented `sendChatAction` actions; anything else is 400 "wrong parameter action in request". */
+export const CHAT_ACTIONS = [
+  "typing",
+  "upload_photo",
+  "record_video",
+  "upload_video",
+  "record_voice",
+  "upload_voice",
+  "upload_document",
+  "choose_sticker",
+  "find_location",
+  "record_video_note",
+  "upload_video_note",
+];
+/** One accepted `sendChatAction`. */
+export interface TelegramChatAction {
+  chat_id: number;
+  action: string;
+  message_thread_id?: number;
+  params: Json;
+}
+
 type ChatState = { kind: "migrated"; to: number } | { kind: "forbidden"; description: string } | { kind: "missing" };
 type Upload = TelegramRecordedRequest["files"];
 
@@ -27,6 +49,7 @@ export class TelegramChats {
   readonly chats = new Map<number, TelegramChat>();
   readonly sentMessages: TelegramSentMessage[] = [];
   readonly callbackAnswers: Json[] = [];
+  readonly chatActions: TelegramChatAction[] = [];
   readonly files = new Map<string, TelegramFile & { content?: Buffer }>();
   private readonly usernames = new Map<string, number>();
   private readonly state = new Map<number, ChatState>();
@@ -244,6 +267,16 @@ export class TelegramChats {
     if (markup && typeof markup === "object") sent.message["reply_markup"] = markup;
     else delete sent.message["reply_markup"];
     return sent.message;
+  }
+
+  /** §9.6: chat errors first (unknown chat → 400 "chat not found", blocked → 403), then the action, then the topic. */
+  sendChatAction(p: Json): true {
+    const chat = this.resolve(p["chat_id"]);
+    const action = str(p["action"]) ?? "";
+    if (!CHAT_ACTIONS.includes(action)) throw bad("wrong parameter action in request");
+    const thread = this.checkThread(chat, p);
+    this.chatActions.push({ chat_id: chat.id, action, ...(thread !== undefined ? { message_thread_id: thread } : {}), params: p });
+    return true;
   }
 
   deleteMessage(p: Json): true {

@@ -19,6 +19,7 @@ import { TelegramChats } from "./telegram-bot-api-server-chats.ts";
 import { TelegramUpdates } from "./telegram-bot-api-server-updates.ts";
 
 export type * from "./telegram-bot-api-server-common.ts";
+export type { TelegramChatAction } from "./telegram-bot-api-server-chats.ts";
 
 /**
  * Routes (§1.1, §1.8): `GET|POST /bot<token>/<method>` (JSON, urlencoded, multipart or query string; methods case-insensitive;
@@ -157,8 +158,7 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
       case "deletemessage":
         return ok(chats.deleteMessage(p));
       case "sendchataction":
-        chats.resolve(p["chat_id"]);
-        return ok(true);
+        return ok(chats.sendChatAction(p));
       case "getchat":
         return ok({ ...chats.resolve(p["chat_id"]), accent_color_id: 0, max_reaction_count: 11 });
       case "answercallbackquery":
@@ -260,6 +260,8 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
     /** Messages the bot sent (sendMessage, sendPhoto, sendDocument) with the Message objects returned. */
     sentMessages: chats.sentMessages,
     callbackAnswers: chats.callbackAnswers,
+    /** Accepted sendChatAction calls (chat id, action, topic). */
+    chatActions: chats.chatActions,
     webhookDeliveries: updates.webhookDeliveries,
     commands,
     /** Requests for one API method (case-insensitive). */

@@ -1,4 +1,4 @@
-/** @module The core chat commands: help, whoami, status, health, pairing, allowlist, approve, deny. */
+/** @module The core chat commands: help, whoami, status, health, pairing, allowlist, approve, deny, forget. */
 import type { AnyCapability } from "../registry.ts";
 import { allowlistAddCapability, allowlistListCapability, allowlistRemoveCapability } from "./allowlist.ts";
 import { approveCapability, denyCapability } from "./approvals.ts";
@@ -6,6 +6,7 @@ import { helpCapability } from "./help.ts";
 import { pairingApproveCapability, pairingDenyCapability, pairingListCapability, pairingRevokeCapability } from "./pairing.ts";
 import { healthCapability, statusCapability } from "./status.ts";
 import { whoamiCapability } from "./whoami.ts";
+import { forgetCapability } from "./forget.ts";
 
 export const CORE_CAPABILITIES: AnyCapability[] = [
   helpCapability,
@@ -21,4 +22,5 @@ export const CORE_CAPABILITIES: AnyCapability[] = [
   allowlistRemoveCapability,
   approveCapability,
   denyCapability,
+  forgetCapability,
 ];

@@ -1,4 +1,8 @@
-/** @module Stage: hand non-command messages to the route's responder, with same-conversation coalescing. */
+/**
+ * @module Stage: hand non-command messages to the route's responder. A built-in answers now (with same-conversation
+ * coalescing); an asynchronous responder (llm, webhook) gets a responder job, inserted with the decision and run
+ * after the commit, so its reply is written exactly once whatever crashes in between.
+ */
 import type { BotIdentity } from "../../contracts/envelope.ts";
 import type { ReplyTarget } from "../../contracts/outbound.ts";
 import { FORWARD_TO } from "../../contracts/policy.ts";
@@ -8,6 +12,8 @@ import { decide, type EventContext } from "../context.ts";
 
 export interface ResponderStageDeps {
   responders: ReadonlyMap<string, Responder>;
+  /** Configured asynchronous responders (tau.yaml `responders:`), answered by responder jobs. */
+  asyncResponders?: ReadonlySet<string>;
   coalesceWindowMs: number;
   lastResponderAt(conversationKey: string): number | undefined;
   markResponder(conversationKey: string, atMs: number): void;
@@ -33,6 +39,18 @@ export function createResponderStage(deps: ResponderStageDeps) {
   return stage<EventContext>("responder", (ctx) => {
     const route = ctx.route;
     const name = route?.responder ?? "ack";
+    if (deps.asyncResponders?.has(name)) {
+      const env = ctx.env;
+      ctx.responderJob = {
+        responder: name,
+        conversation_key: `${env.transport}:${env.conversation_id}:${env.thread_id ?? ""}`,
+        session_key: route!.session_key,
+        principal: `${env.transport}:${env.actor.id ?? "unknown"}`,
+        role: ctx.role ?? "viewer",
+      };
+      decide(ctx, { stage: "responder", outcome: "allow", reason: "responder_queued", detail: { responder: name } }, "queued");
+      return;
+    }
     const responder = deps.responders.get(name);
     if (!responder) {
       decide(ctx, { stage: "responder", outcome: "deny", reason: "responder_unknown", detail: { responder: name } }, "no_reply");

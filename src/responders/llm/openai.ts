@@ -1,0 +1,358 @@
+/**
+ * @module OpenAI Chat Completions adapter (`POST {baseUrl}/chat/completions`), also what Ollama, vLLM, llama.cpp,
+ * LM Studio, OpenRouter and Groq speak (PROVIDERS.md §9.2). It uses the real `openai` SDK, loaded on first use so
+ * a tau that never calls a model never pays for it; this is the only file in `src` that imports it.
+ *
+ * Why the raw stream and not `.stream()`: the helper throws on a missing `finish_reason`, a missing `role` or a
+ * tool call without `type`, all of which compatible servers send; accumulating raw chunks here keeps those answers.
+ *
+ * Why our own timers: the SDK's per-request `timeout` only covers the wait for the response headers (it is
+ * cleared once `fetch` resolves), so a stream that stalls mid-body would hang forever; we re-arm an idle timer
+ * of `timeoutMs` on every chunk. And the SDK's retry back-off sleep ignores the abort signal, so `complete` races
+ * the caller's signal itself and rejects at once.
+ */
+import { randomUUID } from "node:crypto";
+import type { OpenAI } from "openai";
+import type {
+  CallOptions,
+  ChatMessage,
+  DescribedRequest,
+  FinishReason,
+  ModelAnswer,
+  ModelClient,
+  ModelClientOptions,
+  ModelRequest,
+  ToolCall,
+} from "./model-client.ts";
+import { ModelError, reasonForStatus, redactKey } from "./model-client.ts";
+
+/** `GET /models` gets at most this long (probes must be quick even when `timeoutMs` is generous). */
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** The JSON body sent to `/chat/completions`; `describe()` returns exactly this. */
+export interface OpenAIChatBody {
+  model: string;
+  messages: Array<Record<string, unknown>>;
+  tools?: Array<{ type: "function"; function: { name: string; description: string; parameters: Record<string, unknown> } }>;
+  max_completion_tokens: number;
+  stream: true;
+  stream_options: { include_usage: true };
+}
+
+/** One neutral message as an OpenAI chat message (PROVIDERS.md §9.2 2.1). */
+function toOpenAIMessage(m: ChatMessage): Record<string, unknown> {
+  if (m.role === "user") return { role: "user", content: m.text };
+  if (m.role === "tool") return { role: "tool", tool_call_id: m.callId, content: m.content };
+  const calls = m.toolCalls ?? [];
+  if (calls.length === 0) return { role: "assistant", content: m.text };
+  return {
+    role: "assistant",
+    // OpenAI's own transcripts carry `content: null` on a tool-call-only turn.
+    content: m.text === "" ? null : m.text,
+    tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.argumentsJson } })),
+  };
+}
+
+/**
+ * The request body for one turn: system message first (omitted when empty), `tools` only when there are some,
+ * no `tool_choice` (its default with tools is `"auto"`, and Ollama/vLLM reject or ignore an explicit one),
+ * `max_completion_tokens`, and always streamed with usage.
+ */
+export function buildChatBody(req: ModelRequest): OpenAIChatBody {
+  const messages = req.messages.map(toOpenAIMessage);
+  if (req.system !== "") messages.unshift({ role: "system", content: req.system });
+  const body: OpenAIChatBody = {
+    model: req.model,
+    messages,
+    max_completion_tokens: req.maxOutputTokens,
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (req.tools.length > 0) {
+    body.tools = req.tools.map((t) => ({
+      type: "function",
+      function: { name: t.name, description: t.description, parameters: t.parameters },
+    }));
+  }
+  return body;
+}
+
+const FINISH: Record<string, FinishReason> = { stop: "stop", length: "length", tool_calls: "tool_calls", content_filter: "content_filter" };
+
+/** Folds raw `chat.completion.chunk`s (choice 0) into one answer: text, tool calls joined by `index`, finish, usage. */
+export class ChatStreamAccumulator {
+  private text = "";
+  private readonly calls = new Map<number, { id: string; name: string; args: string }>();
+  private lastIndex = -1;
+  private finishRaw: string | null = null;
+  private usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+  private started = false;
+
+  constructor(private readonly onFirstToken?: () => void) {}
+
+  private first(): void {
+    if (this.started) return;
+    this.started = true;
+    this.onFirstToken?.();
+  }
+
+  add(chunk: OpenAI.ChatCompletionChunk): void {
+    const u = chunk.usage;
+    if (u) {
+      this.usage = {
+        inputTokens: u.prompt_tokens ?? 0,
+        outputTokens: u.completion_tokens ?? 0,
+        cachedInputTokens: u.prompt_tokens_details?.cached_tokens ?? 0,
+      };
+    }
+    for (const choice of chunk.choices ?? []) {
+      if ((choice.index ?? 0) !== 0) continue;
+      const delta = choice.delta ?? {};
+      if (typeof delta.content === "string" && delta.content !== "") {
+        this.first();
+        this.text += delta.content;
+      }
+      for (const tc of delta.tool_calls ?? []) {
+        // A server that omits `index` opens a new call with an `id` and continues the last one without.
+        const index = typeof tc.index === "number" ? tc.index : tc.id ? this.calls.size : Math.max(this.lastIndex, 0);
+        this.lastIndex = index;
+        let slot = this.calls.get(index);
+        if (!slot) {
+          slot = { id: "", name: "", args: "" };
+          this.calls.set(index, slot);
+        }
+        if (tc.id) slot.id = tc.id;
+        if (tc.function?.name && !slot.name) slot.name = tc.function.name;
+        if (tc.function?.arguments) slot.args += tc.function.arguments;
+        if (tc.id || tc.function?.name || tc.function?.arguments) this.first();
+      }
+      if (choice.finish_reason) this.finishRaw = choice.finish_reason;
+    }
+  }
+
+  /**
+   * The whole answer. A stream that ended without `finish_reason` (cut, no `[DONE]`) is a stream error when it
+   * carried nothing or any tool call (half a tool call must never run); partial text comes back as `other`.
+   */
+  answer(requestId: string | null): ModelAnswer {
+    const toolCalls: ToolCall[] = [...this.calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, c]) => ({ id: c.id || `call_${randomUUID()}`, name: c.name, argumentsJson: c.args === "" ? "{}" : c.args }));
+    if (this.finishRaw === null && (toolCalls.length > 0 || this.text === "")) {
+      throw new ModelError("responder_model_stream_error", "openai: the stream ended without a finish_reason", { retryable: true });
+    }
+    const finish: FinishReason = this.finishRaw === null ? "other" : (FINISH[this.finishRaw] ?? "other");
+    return { text: this.text, toolCalls, finish, usage: this.usage, requestId };
+  }
+}
+
+/** The wait a 429/503 asked for: `retry-after-ms`, else `retry-after` in seconds or as an HTTP date. */
+export function retryAfterMsOf(headers: { get(name: string): string | null } | undefined): number | null {
+  const ms = headers?.get("retry-after-ms");
+  if (ms && Number.isFinite(Number.parseFloat(ms))) return Math.max(0, Number.parseFloat(ms));
+  const after = headers?.get("retry-after");
+  if (!after) return null;
+  const s = Number.parseFloat(after);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const at = Date.parse(after);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}
+
+/** What we know about the call when it failed, beyond the error itself. */
+export interface FailureContext {
+  apiKey: string;
+  /** The caller's signal. */
+  signal: AbortSignal;
+  /** Our idle timer fired while the body was streaming. */
+  idleTimedOut?: boolean;
+  /** The response headers had arrived (an unknown error now is a broken stream). */
+  streaming?: boolean;
+}
+
+/** SDK errors are told apart by class name: `instanceof` would need the lazily loaded module in scope. */
+type SdkError = Error & {
+  status?: number;
+  code?: unknown;
+  type?: unknown;
+  headers?: { get(name: string): string | null };
+  requestID?: string;
+};
+
+const CONTEXT_MESSAGE = /context length|maximum context|too long/i;
+
+/** Map anything the SDK (or our timers) threw to a ModelError; the API key never survives into the message. */
+export function toModelError(err: unknown, ctx: FailureContext): ModelError {
+  if (err instanceof ModelError) return err;
+  const e = (err instanceof Error ? err : new Error(String(err))) as SdkError;
+  const msg = (text: string) => redactKey(`openai: ${text}${e.requestID ? ` (request id ${e.requestID})` : ""}`, ctx.apiKey);
+  const name = e.constructor?.name ?? e.name;
+  if (ctx.signal.aborted) return new ModelError("responder_model_aborted", msg("the call was aborted"));
+  if (ctx.idleTimedOut) return new ModelError("responder_model_timeout", msg(`no stream data for the timeout`), { retryable: true });
+  if (name === "APIUserAbortError") return new ModelError("responder_model_aborted", msg("the call was aborted"));
+  if (name === "APIConnectionTimeoutError") return new ModelError("responder_model_timeout", msg(e.message), { retryable: true });
+  if (name === "APIConnectionError") {
+    const cause = (e as { cause?: unknown }).cause;
+    const detail = cause instanceof Error ? `${e.message} (${cause.message})` : e.message;
+    return new ModelError("responder_model_unavailable", msg(detail), { retryable: true });
+  }
+  const status = typeof e.status === "number" ? e.status : null;
+  if (status === null) {
+    // An `error` object inside a 200 stream (APIError without status), or the body broke off mid-stream.
+    if (name === "APIError") return new ModelError("responder_model_stream_error", msg(e.message), { retryable: false });
+    if (ctx.streaming) return new ModelError("responder_model_stream_error", msg(e.message), { retryable: true });
+    return new ModelError("responder_model_unavailable", msg(e.message), { retryable: false });
+  }
+  const code = typeof e.code === "string" ? e.code : null;
+  const type = typeof e.type === "string" ? e.type : null;
+  if (status === 429 && (code === "insufficient_quota" || type === "insufficient_quota")) {
+    return new ModelError("responder_model_quota_exceeded", msg(e.message), { status, retryable: false });
+  }
+  if (status === 400 && (code === "context_length_exceeded" || type === "exceed_context_size_error" || CONTEXT_MESSAGE.test(e.message))) {
+    return new ModelError("responder_model_context_too_long", msg(e.message), { status, retryable: false });
+  }
+  const { reason, retryable } = reasonForStatus(status);
+  const retryAfterMs = status === 429 || status >= 500 ? retryAfterMsOf(e.headers) : null;
+  return new ModelError(reason, msg(e.message), { status, retryable, retryAfterMs });
+}
+
+/**
+ * Old vLLM builds answer errors as top-level `{object:"error",message,type,param,code}`; the SDK only reads
+ * `body.error` and would report "400 status code (no body)". Lift such bodies into `{error:{…}}` first.
+ */
+async function liftTopLevelError(res: Response): Promise<Response> {
+  if (res.ok || !(res.headers.get("content-type") ?? "").includes("json")) return res;
+  const text = await res.text();
+  let out = text;
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown> | null;
+    if (parsed && typeof parsed === "object" && parsed.error === undefined && parsed.object === "error") {
+      const { object: _object, ...rest } = parsed;
+      out = JSON.stringify({ error: rest });
+    }
+  } catch {
+    // Not JSON after all: hand it over unchanged.
+  }
+  const headers = new Headers(res.headers);
+  headers.delete("content-length");
+  headers.delete("content-encoding");
+  return new Response(out, { status: res.status, statusText: res.statusText, headers });
+}
+
+/** Settle with `p`, or reject with `aborted` as soon as the signal fires (the SDK's retry sleep ignores it). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal, apiKey: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(toModelError(new Error("aborted"), { apiKey, signal }));
+    // Always observe `p`: it still settles (rejects) after an abort, and must not become an unhandled rejection.
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** The OpenAI-compatible ModelClient. `baseUrl` includes `/v1` (as the SDK's `baseURL` does). */
+export function createOpenAIClient(opts: ModelClientOptions): ModelClient {
+  const baseUrl = opts.baseUrl.replace(/\/+$/, "");
+  const timeout = Math.max(1, Math.round(opts.timeoutMs));
+  let sdk: Promise<OpenAI> | null = null;
+
+  const client = (): Promise<OpenAI> => {
+    if (!opts.apiKey) return Promise.reject(new ModelError("responder_model_auth_failed", "openai: no API key is configured"));
+    sdk ??= import("openai").then(
+      ({ OpenAI: Client }) =>
+        new Client({
+          apiKey: opts.apiKey,
+          baseURL: baseUrl,
+          // Never pick these up from the environment: the config says where tau talks to.
+          organization: null,
+          project: null,
+          adminAPIKey: null,
+          timeout,
+          maxRetries: opts.maxRetries,
+          logLevel: "off",
+          fetch: async (url: string | URL | Request, init?: RequestInit) => liftTopLevelError(await fetch(url, init)),
+        }),
+      (e: unknown) => {
+        sdk = null;
+        throw e;
+      },
+    );
+    return sdk;
+  };
+
+  const complete = async (req: ModelRequest, call: CallOptions): Promise<ModelAnswer> => {
+    const { signal } = call;
+    const body = buildChatBody(req);
+    const ac = new AbortController();
+    const forward = () => ac.abort();
+    let idle: NodeJS.Timeout | undefined;
+    let idleTimedOut = false;
+    let streaming = false;
+    signal.addEventListener("abort", forward, { once: true });
+    try {
+      if (signal.aborted) throw new Error("aborted before the call");
+      const openai = await client();
+      const { data: stream, request_id } = await openai.chat.completions
+        .create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, { signal: ac.signal, timeout, maxRetries: opts.maxRetries })
+        .withResponse();
+      streaming = true;
+      const arm = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          idleTimedOut = true;
+          ac.abort();
+        }, timeout);
+      };
+      arm();
+      const acc = new ChatStreamAccumulator(call.onFirstToken);
+      // An abort (the caller's or our idle timer's) ends this loop quietly: the SDK swallows AbortError.
+      for await (const chunk of stream) {
+        arm();
+        acc.add(chunk);
+      }
+      if (signal.aborted || idleTimedOut) throw new Error("stream stopped");
+      return acc.answer(request_id ?? null);
+    } catch (e) {
+      throw toModelError(e, { apiKey: opts.apiKey, signal, idleTimedOut, streaming });
+    } finally {
+      clearTimeout(idle);
+      signal.removeEventListener("abort", forward);
+    }
+  };
+
+  return {
+    provider: "openai",
+    complete(req, call) {
+      return untilAborted(complete(req, call), call.signal, opts.apiKey);
+    },
+    describe(req): DescribedRequest {
+      return {
+        method: "POST",
+        url: `${baseUrl}/chat/completions`,
+        headers: { authorization: "Bearer <redacted>", "content-type": "application/json" },
+        body: buildChatBody(req),
+      };
+    },
+    async probe(signal) {
+      try {
+        const openai = await client();
+        const list = openai.models.list({ signal, timeout: Math.min(timeout, PROBE_TIMEOUT_MS), maxRetries: 0 });
+        const page = await untilAborted(Promise.resolve(list), signal, opts.apiKey);
+        const ids = page.data.map((m) => m.id);
+        const shown = ids.slice(0, 5).join(", ") + (ids.length > 5 ? ", …" : "");
+        return { ok: true, detail: `${ids.length} model(s) at ${baseUrl}${ids.length ? `: ${shown}` : ""}` };
+      } catch (e) {
+        const err = toModelError(e, { apiKey: opts.apiKey, signal });
+        return { ok: false, reason: err.reason, detail: err.message };
+      }
+    },
+  };
+}

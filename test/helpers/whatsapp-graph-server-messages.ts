@@ -1,0 +1,185 @@
+/** The Graph error envelope and the `messages` endpoint of the local WhatsApp Cloud API server: sends, the 24 h window, mark-read and typing indicators (PROVIDERS.md §3.6, §3.7, §9.6). */
+import crypto from "node:crypto";
+import { wamid } from "./whatsapp-graph-server-webhooks.ts";
+
+type Json = Record<string, unknown>;
+
+export interface WhatsAppSentMessage {
+  id: string;
+  phoneNumberId: string;
+  to: string;
+  waId: string;
+  type: string;
+  text?: string;
+  body: Json;
+}
+/** One accepted mark-read; `typing_indicator` is set when the call also showed "typing…" (§9.6). */
+export interface WhatsAppReadReceipt {
+  phoneNumberId: string;
+  message_id: string;
+  typing_indicator?: unknown;
+}
+
+const WINDOW_MS = 24 * 3600 * 1000;
+
+/** Error catalogue (§3.7). Titles/details for codes not quoted in PROVIDERS.md are from Meta's error-code page as remembered [UNV]. */
+const ERRORS: Record<number, { status: number; title: string; details?: string }> = {
+  0: { status: 401, title: "AuthException", details: "We were unable to authenticate the app user." },
+  1: { status: 500, title: "An unknown error occurred" },
+  2: { status: 503, title: "Service temporarily unavailable" },
+  4: { status: 400, title: "Application request limit reached" },
+  100: { status: 400, title: "Invalid parameter" },
+  190: { status: 401, title: "Invalid OAuth access token - Cannot parse access token" },
+  80007: { status: 400, title: "Rate limit issues", details: "The WhatsApp Business Account has reached its rate limit." },
+  130429: {
+    status: 400,
+    title: "Rate limit hit",
+    details: "Message failed to send because there were too many messages sent from this phone number in a short period of time",
+  },
+  131000: { status: 500, title: "Something went wrong", details: "Message failed to send due to an unknown error." },
+  131009: { status: 400, title: "Parameter value is not valid" },
+  131016: { status: 503, title: "Service unavailable", details: "A service is temporarily unavailable." },
+  131026: {
+    status: 400,
+    title: "Message Undeliverable",
+    details: "Message failed to send because the recipient is not a valid WhatsApp user or uses an old client.",
+  },
+  131047: {
+    status: 400,
+    title: "Re-engagement message",
+    details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+  },
+  131056: {
+    status: 400,
+    title: "(Business Account, Consumer Account) pair rate limit hit",
+    details:
+      "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
+  },
+};
+
+export class GraphError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Json,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(JSON.stringify(body));
+  }
+}
+export const fbtrace = () => `A${crypto.randomBytes(11).toString("base64url")}`;
+/** The Graph error envelope (§3.7): message "(#code) title", type OAuthException, error_data.details, fbtrace_id. */
+export function graphError(
+  code: number,
+  opts: { details?: string; message?: string; subcode?: number; status?: number } = {},
+): { status: number; body: Json } {
+  const known = ERRORS[code];
+  const details = opts.details ?? known?.details;
+  const message = opts.message ?? (code === 190 ? known!.title : `(#${code}) ${known?.title ?? "Error"}`);
+  return {
+    status: opts.status ?? known?.status ?? 400,
+    body: {
+      error: {
+        message,
+        type: "OAuthException",
+        code,
+        ...(details !== undefined ? { error_data: { messaging_product: "whatsapp", details } } : {}),
+        ...(opts.subcode !== undefined ? { error_subcode: opts.subcode } : {}),
+        fbtrace_id: fbtrace(),
+      },
+    },
+  };
+}
+export const fail = (code: number, opts: Parameters<typeof graphError>[1] = {}) => {
+  const e = graphError(code, opts);
+  return new GraphError(e.status, e.body);
+};
+export const invalidParam = (details: string) => fail(100, { details });
+export const digits = (s: string) => s.replace(/\D/g, "");
+const SEND_TYPES = [
+  "audio",
+  "contacts",
+  "document",
+  "image",
+  "interactive",
+  "location",
+  "reaction",
+  "sticker",
+  "template",
+  "text",
+  "video",
+];
+
+/** Sent messages, read receipts and the per-user window state behind POST /{phone-number-id}/messages. */
+export class WhatsAppMessages {
+  readonly sentMessages: WhatsAppSentMessage[] = [];
+  readonly readReceipts: WhatsAppReadReceipt[] = [];
+  readonly lastInbound = new Map<string, number>();
+  readonly undeliverable = new Set<string>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly enforceWindow: boolean,
+  ) {}
+
+  /** POST /{phone-number-id}/messages (§3.6): a message, or mark-read (+ typing indicator, §9.6). */
+  send(pnid: string, body: Json): Json {
+    if (body["messaging_product"] === undefined) throw fail(100, { message: "(#100) The parameter messaging_product is required." });
+    if (body["messaging_product"] !== "whatsapp")
+      throw fail(100, {
+        message: `(#100) Param messaging_product must be one of {WHATSAPP} - got "${String(body["messaging_product"])}".`,
+      });
+    if (body["status"] !== undefined) {
+      // Mark as read (+ typing indicator, §9.6): {status:"read", message_id, typing_indicator?:{type:"text"}} → {success:true}
+      if (body["status"] !== "read") throw invalidParam("Param status must be one of {READ}.");
+      const id = body["message_id"];
+      if (id === undefined || id === "") throw fail(100, { message: "(#100) The parameter message_id is required." });
+      if (typeof id !== "string" || !id.startsWith("wamid.")) throw fail(131009, { details: "Invalid message_id" });
+      const typing = body["typing_indicator"];
+      if (typing !== undefined && (typeof typing !== "object" || (typing as Json | null)?.["type"] !== "text"))
+        throw invalidParam("Param typing_indicator['type'] must be one of {TEXT}.");
+      this.readReceipts.push({ phoneNumberId: pnid, message_id: id, ...(typing !== undefined ? { typing_indicator: typing } : {}) });
+      return { success: true };
+    }
+    const to = body["to"];
+    if (typeof to !== "string" || to === "") throw fail(100, { message: "(#100) The parameter to is required." });
+    const type = (body["type"] as string | undefined) ?? "text";
+    if (!SEND_TYPES.includes(type))
+      throw fail(100, {
+        message: `(#100) Param type must be one of {${SEND_TYPES.map((t) => t.toUpperCase()).join(", ")}} - got "${type}".`,
+      });
+    const payload = body[type] as Json | undefined;
+    if (!payload || typeof payload !== "object") throw fail(100, { message: `(#100) The parameter ${type} is required.` });
+    let text: string | undefined;
+    if (type === "text") {
+      if (typeof payload["body"] !== "string" || payload["body"] === "")
+        throw fail(100, { message: "(#100) The parameter text['body'] is required." });
+      text = payload["body"];
+      // §3.6: body max 4096 characters (unit undocumented; code points here, JS .length is the safe bound).
+      if ([...text].length > 4096) throw invalidParam("Param text['body'] must be at most 4096 characters long.");
+    }
+    if (
+      (type === "image" || type === "video" || type === "document") &&
+      typeof payload["caption"] === "string" &&
+      [...(payload["caption"] as string)].length > 1024
+    ) {
+      throw invalidParam(`Param ${type}['caption'] must be at most 1024 characters long.`);
+    }
+    if (type === "template" && (typeof payload["name"] !== "string" || !(payload["language"] as Json | undefined)?.["code"])) {
+      throw invalidParam("Template name and language code are required.");
+    }
+    const waId = digits(to);
+    if (this.undeliverable.has(waId)) throw fail(131026);
+    // §3.6: free-form messages only inside the 24-hour customer-service window; templates always allowed.
+    if (this.enforceWindow && type !== "template") {
+      const last = this.lastInbound.get(waId);
+      if (last === undefined || this.now() - last > WINDOW_MS) throw fail(131047);
+    }
+    const id = wamid();
+    this.sentMessages.push({ id, phoneNumberId: pnid, to, waId, type, body, ...(text !== undefined ? { text } : {}) });
+    return {
+      messaging_product: "whatsapp",
+      contacts: [{ input: to, wa_id: waId }],
+      messages: [{ id, ...(type === "template" ? { message_status: "accepted" } : {}) }],
+    };
+  }
+}
