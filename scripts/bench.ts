@@ -84,6 +84,7 @@ for (const [name, script] of [
   ["e2e", "bench-e2e.ts"],
   ["comms", "bench-comms.ts"],
   ["mail", "bench-mail.ts"],
+  ["responders", "bench-responders.ts"],
 ] as const) {
   if (!want(name) || !fs.existsSync(path.join(here, script))) continue;
   console.log(`\n${name}: ${script}`);

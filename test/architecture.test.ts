@@ -167,9 +167,9 @@ describe("architecture", () => {
       resend: (f) => f === "src/capabilities/communications/resend-adapter.ts",
       twilio: (f) => f === "src/capabilities/communications/twilio-adapter.ts",
       nodemailer: (f) => f === "src/capabilities/mail/smtp-client.ts",
-      openai: (f) => f.startsWith("src/responders/llm/"),
-      "@anthropic-ai/sdk": (f) => f.startsWith("src/responders/llm/"),
-      "@google/genai": (f) => f.startsWith("src/responders/llm/"),
+      openai: (f) => f === "src/responders/llm/openai.ts",
+      "@anthropic-ai/sdk": (f) => f === "src/responders/llm/anthropic.ts",
+      "@google/genai": (f) => f === "src/responders/llm/gemini.ts",
     };
     const bad = product.flatMap((f) =>
       imports(f)

@@ -7,6 +7,7 @@ import { createServices, type App } from "./index.ts";
 import { createCommsWebhooks } from "../capabilities/communications/index.ts";
 import type { HealthReport } from "../contracts/health.ts";
 import { createMetrics, type Metrics, type MetricsSnapshot } from "../health/metrics.ts";
+import { responderUsage } from "../health/responder-usage.ts";
 import { createServer, startServer, type ReadinessCheck, type RunningServer } from "../server/index.ts";
 import type { RunnerState } from "../contracts/health.ts";
 import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
@@ -40,6 +41,7 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
       deliveriesByReason: app.store.inspect.deliveriesByReason(),
       queueDepth: state ? ((JSON.parse(state) as RunnerState).queue_depth ?? 0) : 0,
       connectorLive: Object.fromEntries(statuses.map((s) => [s.transport, s.liveness === "live" ? 1 : 0])),
+      responders: Object.keys(app.config.responders).length ? responderUsage(app.store, app.config, 0, now) : null,
     };
     cached = { at: now, value };
     return value;

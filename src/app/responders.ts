@@ -52,16 +52,18 @@ export function createModelClients(app: App, secret: (id: string) => string | nu
   };
 }
 
-/** The responder worker, or null when tau.yaml configures no asynchronous responder. */
+/**
+ * The responder worker, or null when tau.yaml configures no asynchronous responder. Throws `CONFIG_INVALID` when a
+ * responder or a route binding's responder is misconfigured (before anything runs).
+ */
 export function createResponderRuntime(app: App, services: Services, opts: ResponderRuntimeOptions): ResponderWorker | null {
-  const names = Object.keys(app.config.responders);
-  if (names.length === 0) return null;
   const bad = responderChecksFor(app, services).filter((c) => !c.ok);
   if (bad.length)
     throw new TauError("CONFIG_INVALID", `misconfigured responder: ${bad.map((c) => c.detail ?? c.code).join("; ")}`, {
       reason: bad[0]!.code,
       hint: "fix tau.yaml (or route-bindings.yaml), then run tau preflight",
     });
+  if (Object.keys(app.config.responders).length === 0) return null;
   return createResponderWorker({
     services,
     responders: new Map(Object.entries(app.config.responders)),

@@ -5,6 +5,7 @@
  * numbers whether the runner runs in this process or another one.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { ResponderUsageSummary } from "./responder-usage.ts";
 
 /** What the scrape reads from state (SQLite + connector statuses); supplied by the composition root. */
 export interface MetricsSnapshot {
@@ -15,6 +16,8 @@ export interface MetricsSnapshot {
   queueDepth: number;
   /** 1 when the connector is live, 0 otherwise (stale, failing, stopped). */
   connectorLive: Record<string, number>;
+  /** Responder usage since the retention horizon; null when no responder is configured. */
+  responders?: ResponderUsageSummary | null;
 }
 
 const EMPTY_SNAPSHOT: MetricsSnapshot = {
@@ -35,6 +38,17 @@ const METRIC_NAMES = {
   queueDepth: "tau_queue_depth",
   connectorLive: "tau_connector_live",
   webhookLatency: "tau_webhook_request_duration_seconds",
+  responderCalls: "tau_responder_calls_total",
+  responderTokens: "tau_responder_tokens_total",
+  responderReplies: "tau_responder_replies_total",
+  responderReplyChars: "tau_responder_reply_chars_total",
+  responderReplyChunks: "tau_responder_reply_chunks_total",
+  responderErrors: "tau_responder_errors_total",
+  responderLatency: "tau_responder_latency_ms_avg",
+  responderTtft: "tau_responder_time_to_first_token_ms_avg",
+  responderCost: "tau_responder_cost_usd_total",
+  responderJobs: "tau_responder_jobs",
+  typing: "tau_responder_typing_total",
 } as const;
 
 export interface Metrics {
@@ -98,6 +112,7 @@ export function createMetrics(opts: { snapshot?: () => MetricsSnapshot } = {}): 
       for (const [t, v] of Object.entries(current.connectorLive)) this.set({ transport: t }, v);
     },
   });
+  registerResponderMetrics(registry, () => current.responders ?? null);
   const latency = new Histogram({
     name: METRIC_NAMES.webhookLatency,
     help: "Webhook request duration (verify, normalize, durable append) until the response, by route and status.",
@@ -117,4 +132,120 @@ export function createMetrics(opts: { snapshot?: () => MetricsSnapshot } = {}): 
       return registry.metrics();
     },
   };
+}
+
+/** A counter or gauge whose values are set at scrape time from rows of the snapshot. */
+function fromRows<L extends string>(
+  registry: Registry,
+  kind: "counter" | "gauge",
+  name: string,
+  help: string,
+  labels: readonly L[],
+  rows: () => { labels: Record<L, string>; value: number | null }[],
+): void {
+  const collect = function (this: Counter<L> | Gauge<L>) {
+    this.reset();
+    for (const r of rows()) {
+      if (r.value === null) continue;
+      if (this instanceof Counter) {
+        if (r.value > 0) this.inc(r.labels, r.value);
+      } else this.set(r.labels, r.value);
+    }
+  };
+  if (kind === "counter") new Counter({ name, help, labelNames: labels, registers: [registry], collect });
+  else new Gauge({ name, help, labelNames: labels, registers: [registry], collect });
+}
+
+/** `tau_responder_*`: usage per responder and transport (calls, tokens, replies, errors, latency, cost, typing). */
+function registerResponderMetrics(registry: Registry, usage: () => ResponderUsageSummary | null): void {
+  const u = () => usage()?.usage ?? [];
+  const rt = (r: { responder: string; transport: string }) => ({ responder: r.responder, transport: r.transport });
+  fromRows(
+    registry,
+    "counter",
+    METRIC_NAMES.responderCalls,
+    "Model and webhook calls by responder and transport.",
+    ["responder", "transport"],
+    () => u().map((r) => ({ labels: rt(r), value: r.calls })),
+  );
+  fromRows(
+    registry,
+    "counter",
+    METRIC_NAMES.responderTokens,
+    "Tokens by responder, transport and direction (provider counts).",
+    ["responder", "transport", "direction"],
+    () =>
+      u().flatMap((r) => [
+        { labels: { ...rt(r), direction: "input" }, value: r.input_tokens },
+        { labels: { ...rt(r), direction: "output" }, value: r.output_tokens },
+        { labels: { ...rt(r), direction: "cached" }, value: r.cached_tokens },
+      ]),
+  );
+  const replies = () => usage()?.replies ?? [];
+  fromRows(
+    registry,
+    "counter",
+    METRIC_NAMES.responderReplies,
+    "Finished responder jobs by responder and transport.",
+    ["responder", "transport"],
+    () => replies().map((r) => ({ labels: rt(r), value: r.jobs })),
+  );
+  fromRows(
+    registry,
+    "counter",
+    METRIC_NAMES.responderReplyChars,
+    "Reply characters (code points) by responder and transport.",
+    ["responder", "transport"],
+    () => replies().map((r) => ({ labels: rt(r), value: r.chars })),
+  );
+  fromRows(
+    registry,
+    "counter",
+    METRIC_NAMES.responderReplyChunks,
+    "Reply chunks (platform messages) by responder and transport.",
+    ["responder", "transport"],
+    () => replies().map((r) => ({ labels: rt(r), value: r.chunks })),
+  );
+  fromRows(
+    registry,
+    "counter",
+    METRIC_NAMES.responderErrors,
+    "Responder failures by responder and reason code.",
+    ["responder", "reason"],
+    () => (usage()?.errors ?? []).map((e) => ({ labels: { responder: e.responder, reason: e.reason }, value: e.count })),
+  );
+  fromRows(
+    registry,
+    "gauge",
+    METRIC_NAMES.responderLatency,
+    "Average model call latency (ms) by responder and transport.",
+    ["responder", "transport"],
+    () => u().map((r) => ({ labels: rt(r), value: r.avg_latency_ms })),
+  );
+  fromRows(
+    registry,
+    "gauge",
+    METRIC_NAMES.responderTtft,
+    "Average time to first token (ms) by responder and transport.",
+    ["responder", "transport"],
+    () => u().map((r) => ({ labels: rt(r), value: r.avg_ttft_ms })),
+  );
+  fromRows(registry, "counter", METRIC_NAMES.responderCost, "Estimated cost (USD) from telemetry.prices.", ["responder", "transport"], () =>
+    u().map((r) => ({ labels: rt(r), value: r.cost_usd })),
+  );
+  fromRows(registry, "gauge", METRIC_NAMES.responderJobs, "Responder jobs waiting or running.", ["state"], () => {
+    const j = usage()?.jobs;
+    return j
+      ? [
+          { labels: { state: "queued" }, value: j.queued },
+          { labels: { state: "running" }, value: j.running },
+        ]
+      : [];
+  });
+  fromRows(registry, "counter", METRIC_NAMES.typing, "Typing indicators by transport and outcome.", ["transport", "outcome"], () =>
+    Object.entries(usage()?.typing ?? {}).flatMap(([transport, t]) => [
+      { labels: { transport, outcome: "sent" }, value: t.sent },
+      { labels: { transport, outcome: "failed" }, value: t.failed },
+    ]),
+  );
 }

@@ -22,6 +22,7 @@ import type { ModelClient } from "./llm/model-client.ts";
 import { failureText, firstRequest, runModelTurn, type CallRecord } from "./llm/model-turn.ts";
 import { toolSpecsFor } from "./llm/tools.ts";
 import { callWebhook, webhookRequest, type WebhookResult } from "./webhook.ts";
+import { responderUsage } from "../health/responder-usage.ts";
 
 /** A typing indicator for one conversation (best effort; its outcome only counts). */
 export type TypingPort = (target: ReplyTarget, inboundMessageId: string | null) => Promise<{ ok: boolean }>;
@@ -52,6 +53,8 @@ const RATE_WINDOW_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** How often running jobs look at the kill switch (the gate caches it for 500 ms: off → stopped well within 1 s). */
 const SWITCH_POLL_MS = 200;
+/** Usage and lifecycle runtime events at most this often while responders are busy (and when a drain ends). */
+const TELEMETRY_EVERY_MS = 60_000;
 
 interface Running {
   job: ResponderJobRow;
@@ -69,6 +72,31 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
   const backoff = deps.backoff ?? { baseMs: 1000, maxMs: 60_000 };
   let wakeLoop: (() => void) | null = null;
   let switchTimer: ReturnType<typeof setInterval> | null = null;
+  let lastTelemetryAt = clock();
+  let finishedSinceTelemetry = 0;
+
+  /**
+   * `telemetry_usage_summary_emitted` (usage since the last one; `telemetry.usage_summary`) and
+   * `telemetry_lifecycle_emitted` (typing indicators, jobs waiting) as runtime events, when jobs finished since.
+   */
+  function emitTelemetry(force: boolean): void {
+    const now = clock();
+    if (finishedSinceTelemetry === 0 || (!force && now - lastTelemetryAt < TELEMETRY_EVERY_MS)) return;
+    const summary = responderUsage(store, config, lastTelemetryAt, now);
+    const health = (JSON.parse(store.kv.get("runner_state") ?? "{}") as { health?: string }).health ?? "unknown";
+    store.atomically(() => {
+      if (config.telemetry.usage_summary)
+        store.runner.insertRuntimeEvent(now, "responder.usage", health, ["telemetry_usage_summary_emitted"], { ...summary });
+      store.runner.insertRuntimeEvent(now, "responder.lifecycle", health, ["telemetry_lifecycle_emitted"], {
+        typing_presence: config.telemetry.typing_presence,
+        typing: summary.typing,
+        jobs: summary.jobs,
+        finished: finishedSinceTelemetry,
+      });
+    });
+    lastTelemetryAt = now;
+    finishedSinceTelemetry = 0;
+  }
 
   const parse = <T>(s: string): T => JSON.parse(s) as T;
 
@@ -95,6 +123,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       store.atomically(() => {
         if (!store.responders.finish(job.job_id, status, reason, chars, chunks, now)) return;
         wrote = true;
+        finishedSinceTelemetry += 1;
         if (opts.history && text) {
           const env = parse<Envelope>(job.envelope);
           const row = {
@@ -436,6 +465,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
         }
       } finally {
         stopWatching();
+        emitTelemetry(true);
       }
     },
     /** Until `signal` aborts: start jobs as slots free up, look again every `pollMs`; on abort, hold what runs. */
@@ -443,11 +473,13 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       watchSwitch();
       while (!signal.aborted) {
         pump();
+        emitTelemetry(false);
         await sleep(pollMs, signal);
       }
       holdAll("responder_shutdown");
       await Promise.allSettled([...running.values()].map((r) => r.done));
       stopWatching();
+      emitTelemetry(true);
     },
     /** Jobs in flight now. */
     inFlight: (): number => running.size,

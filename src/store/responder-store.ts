@@ -64,6 +64,18 @@ export interface UsageRow {
   latency_ms_max: number;
 }
 
+/** Finished responder jobs, grouped (usage telemetry). */
+export interface FinishedRow {
+  responder: string;
+  transport: string;
+  reason: string | null;
+  status: string;
+  jobs: number;
+  records: number;
+  chars: number;
+  chunks: number;
+}
+
 export function createResponderStore(db: Db) {
   const q = {
     insertJob: db.prepare(
@@ -95,12 +107,10 @@ export function createResponderStore(db: Db) {
     oldestOpen: db.prepare<[], { at: number | null }>(
       "SELECT MIN(created_at_ms) AS at FROM responder_jobs WHERE status IN ('queued', 'running')",
     ),
-    finishedSince: db.prepare<
-      [number],
-      { responder: string; reason: string | null; status: string; n: number; chars: number; chunks: number }
-    >(
-      "SELECT responder, reason, status, COUNT(*) AS n, SUM(reply_chars) AS chars, SUM(reply_chunks) AS chunks FROM responder_jobs " +
-        "WHERE status IN ('done', 'failed') AND updated_at_ms >= ? GROUP BY responder, reason, status",
+    finishedSince: db.prepare<[number, number], FinishedRow>(
+      "SELECT responder, substr(conversation_key, 1, instr(conversation_key, ':') - 1) AS transport, reason, status, COUNT(*) AS jobs, " +
+        "SUM(CASE WHEN reply_chars >= ? THEN 1 ELSE 0 END) AS records, SUM(reply_chars) AS chars, SUM(reply_chunks) AS chunks FROM responder_jobs " +
+        "WHERE status IN ('done', 'failed') AND updated_at_ms >= ? GROUP BY responder, transport, reason, status ORDER BY responder, transport, reason",
     ),
     pruneJobs: db.prepare("DELETE FROM responder_jobs WHERE status IN ('done', 'failed') AND updated_at_ms < ?"),
     appendHistory: db.prepare(
@@ -173,7 +183,8 @@ export function createResponderStore(db: Db) {
       for (const r of q.counts.all()) out[r.status as "queued" | "running"] = r.n;
       return out;
     },
-    finishedSince: (sinceMs: number) => q.finishedSince.all(sinceMs),
+    /** Finished jobs since a time by responder, transport and reason; `records` counts replies of at least `minChars`. */
+    finishedSince: (sinceMs: number, minChars: number): FinishedRow[] => q.finishedSince.all(minChars, sinceMs),
     appendHistory: (r: {
       session_key: string;
       conversation_key: string;

@@ -195,7 +195,9 @@ describe("route bindings file errors", () => {
     expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "" }]))[0]).toMatch(/^bindings\.0\.binding_id: /);
     expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", agent: "x" }]))).toEqual(['bindings.0: Unrecognized key: "agent"']);
     expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", phase: "plan" }]))[0]).toMatch(/^bindings\.0\.phase: /);
-    expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", responder: "llm" }]))[0]).toMatch(/^bindings\.0\.responder: /);
+    expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", responder: "Not A Name" }]))[0]).toMatch(/^bindings\.0\.responder: /);
+    // A configured responder's name passes the schema; that it exists is checked against tau.yaml (checkResponders).
+    expect(issuesOf(RouteBindingsFileSchema, file([{ binding_id: "b", responder: "assistant" }]))).toEqual([]);
   });
 
   it("accepts the runbook example", () => {

@@ -5,7 +5,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createAppRunner, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
+import { createAppRunner, createServices, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
+import { createMetrics } from "../../src/health/metrics.ts";
+import { responderUsage } from "../../src/health/responder-usage.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
 import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
 import { startOpenAIServer, type OpenAIServerHandle } from "../helpers/openai-server.ts";
@@ -305,6 +307,53 @@ describe("responder jobs", () => {
       responderYaml: () => "    kind: llm\n    provider: openai\n    model: gpt-test\n    tools: [tau.whoami, tau.drop_database]",
     });
     expect(() => createAppRunner(app)).toThrow(/responders\.assistant\.tools\[1\]: no capability "tau\.drop_database"/);
+    app.close();
+  });
+
+  it("reports usage: tau status, /metrics tau_responder_* and the telemetry runtime events, with cost from the price table", async () => {
+    const { app, server } = await setup({
+      extra: "telemetry:\n  min_response_chars: 10\n  prices:\n    'openai:gpt-test': { input_per_mtok: 1000, output_per_mtok: 2000 }\n",
+    });
+    server.reply({ text: "A long enough answer.", usage: { promptTokens: 30, completionTokens: 5 } });
+    server.reply({ text: "ok", usage: { promptTokens: 10, completionTokens: 1 } });
+    server.failNext({ status: 400, code: "context_length_exceeded", type: "invalid_request_error", message: "maximum context length" });
+    await ingest(
+      app,
+      makeDm("4242", { event_id: "telegram:6112:u:1", text: "one" }),
+      makeDm("4242", { event_id: "telegram:6112:u:2", text: "two" }),
+      makeDm("4242", { event_id: "telegram:6112:u:3", text: "three" }),
+    );
+    await drain(app);
+    const services = createServices(app);
+    const status = await services.registry
+      .get("tau.status")!
+      .run({}, { principal: "cli:root", role: "admin", surface: "cli", now: app.clock(), services, origin: null });
+    const u = (status.data as { responders: ReturnType<typeof responderUsage> }).responders;
+    expect(u.usage).toMatchObject([{ responder: "assistant", transport: "telegram", calls: 3, input_tokens: 40, output_tokens: 6 }]);
+    expect(u.totals.cost_usd).toBeCloseTo((40 * 1000 + 6 * 2000) / 1e6, 6);
+    expect(u.replies).toEqual([
+      { responder: "assistant", transport: "telegram", jobs: 3, records: 2, chars: expect.any(Number), chunks: 3 },
+    ]);
+    expect(u.errors).toEqual([{ responder: "assistant", reason: "responder_model_context_too_long", count: 1 }]);
+    expect(status.text).toMatch(/Responders \(24 h\): 3 model calls, 40 in \/ 6 out tokens, 3 replies/);
+    const metrics = createMetrics({
+      snapshot: () => ({
+        ingestedByTransport: {},
+        processed: 0,
+        deniedByReason: {},
+        deliveriesByReason: {},
+        queueDepth: 0,
+        connectorLive: {},
+        responders: responderUsage(app.store, app.config, 0, app.clock()),
+      }),
+    });
+    const text = await metrics.render();
+    expect(text).toContain('tau_responder_calls_total{responder="assistant",transport="telegram"} 3');
+    expect(text).toContain('tau_responder_tokens_total{responder="assistant",transport="telegram",direction="output"} 6');
+    expect(text).toContain('tau_responder_errors_total{responder="assistant",reason="responder_model_context_too_long"} 1');
+    const events = app.store.inspect.runtimeEvents({ sinceMs: 0, afterId: 0, limit: 50 }).map((e) => e.reason_codes);
+    expect(events).toContain(JSON.stringify(["telemetry_usage_summary_emitted"]));
+    expect(events).toContain(JSON.stringify(["telemetry_lifecycle_emitted"]));
     app.close();
   });
 });

@@ -1,6 +1,10 @@
 /** @module `/tau status` and `/tau health`: the same views as `tau status` / `tau health`, short enough for chat. */
 import { z } from "zod";
 import { defineCapability, reported } from "../capability.ts";
+import { responderUsage } from "../../health/responder-usage.ts";
+
+/** The window `tau status` reports responder usage over. */
+const USAGE_WINDOW_MS = 24 * 3600_000;
 
 export const healthCapability = defineCapability({
   id: "tau.health",
@@ -40,13 +44,22 @@ export const statusCapability = defineCapability({
       outbound_mode: ctx.services.config.outbound.mode,
       policy: policy.state,
       counters: c,
+      responders: Object.keys(ctx.services.config.responders).length
+        ? responderUsage(ctx.services.store, ctx.services.config, ctx.now - USAGE_WINDOW_MS, ctx.now)
+        : null,
     };
+    const u = data.responders;
     return reported(
       "command_status",
       [
         `Rollout gate: ${gate} (health ${h.state}).`,
         `Processed ${c["events.processed"] ?? 0} events, ${c["events.duplicates"] ?? 0} duplicates, ${c["events.quarantined"] ?? 0} quarantined; queue_depth ${h.queue_depth}.`,
         `Outbound: ${data.outbound_mode}. Policy: ${policy.state}${policy.active_sha256 ? ` (${policy.active_sha256.slice(0, 12)})` : ""}.`,
+        ...(u
+          ? [
+              `Responders (24 h): ${u.totals.calls} model calls, ${u.totals.input_tokens} in / ${u.totals.output_tokens} out tokens, ${u.totals.replies} replies${u.totals.cost_usd !== null ? `, about $${u.totals.cost_usd.toFixed(4)}` : ""}; ${u.jobs.queued} queued, ${u.jobs.running} running${u.errors.length ? `; errors: ${u.errors.map((e) => `${e.reason} ×${e.count}`).join(", ")}` : ""}.`,
+            ]
+          : []),
       ].join("\n"),
       data,
     );

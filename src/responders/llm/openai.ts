@@ -154,8 +154,10 @@ export function retryAfterMsOf(headers: { get(name: string): string | null } | u
   if (!after) return null;
   const s = Number.parseFloat(after);
   if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  // An HTTP date is measured against the response's own `Date` header (the server's clock, not ours).
   const at = Date.parse(after);
-  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+  const sent = Date.parse(headers?.get("date") ?? "");
+  return Number.isNaN(at) || Number.isNaN(sent) ? null : Math.max(0, at - sent);
 }
 
 /** What we know about the call when it failed, beyond the error itself. */
