@@ -2,6 +2,7 @@
 import type { App } from "./open-app.ts";
 import { createEmailConnectorFor } from "./email-connector.ts";
 import { createRegistry } from "./registry.ts";
+import { createModelClients, responderChecksFor } from "./responders.ts";
 import { createHash } from "node:crypto";
 import { appendAudit, type AuditEntry } from "../audit/audit-log.ts";
 import { createPolicyManager, type PolicyManager } from "../config/policy-manager.ts";
@@ -35,6 +36,7 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
   const pm =
     policies ??
     createPolicyManager(app.loaded.policiesDir, { get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) }, app.clock);
+  const clients = createModelClients(app, (id) => lookupSecret(app, id));
   const services: Services = {
     config: app.config,
     stateDir: app.stateDir,
@@ -48,6 +50,19 @@ export function createServices(app: App, registry: CapabilityRegistry = createRe
     randomBytes: app.randomBytes,
     secret: (id) => lookupSecret(app, id),
     emailConnector: (deps, opts) => createEmailConnectorFor(app, deps, opts),
+    responders: {
+      checks: () => responderChecksFor(app, services),
+      probe: async (name) => {
+        const r = app.config.responders[name];
+        if (!r) return { ok: false, reason: "responder_unknown", detail: `no responder named ${name}` };
+        if (r.kind !== "llm") return { ok: true, reason: "probe_skipped", detail: `webhook ${r.url} (not probed: a POST would run it)` };
+        const client = await clients(name);
+        const p = await client.probe(AbortSignal.timeout(Math.min(r.timeout_ms, 10_000)));
+        return p.ok
+          ? { ok: true, reason: "probe_ok", detail: `${r.provider} ${p.detail}` }
+          : { ok: false, reason: p.reason, detail: p.detail };
+      },
+    },
     queueMessage: (target, text, purpose, idempotencyKey) => {
       const id = "ob_" + createHash("sha256").update(`msg\u0000${idempotencyKey}`).digest("hex").slice(0, 24);
       app.store.atomically(() => {

@@ -28,6 +28,11 @@ export interface Services {
   secret(id: string): string | null;
   /** Build the email connector for one poll round (`/tau inbox poll`); the composition picks the implementation. */
   emailConnector: EmailConnectorFactory;
+  /** The configured responders: their configuration checks, and an authenticated probe of an llm responder's provider. */
+  responders: {
+    checks(): { key: string; code: string; ok: boolean; detail?: string }[];
+    probe(name: string): Promise<{ ok: boolean; reason: string; detail: string }>;
+  };
   /** Queue a message through tau's own outbound (alerts to an ops chat); returns the outbox id. */
   queueMessage(target: ReplyTarget, text: string, purpose: ReplyIntent["purpose"], idempotencyKey: string): string;
 }

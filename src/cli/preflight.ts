@@ -1,10 +1,11 @@
 /**
- * @module `tau preflight [--online] [--json]`: the readiness gate over enabled transports, state and policy.
+ * @module `tau preflight [--online] [--json]`: the readiness gate over enabled transports, state, policy and responders.
  * Prints `key:code` lines (`telegram.token:ready`, `policy.strict_mode:strict_mode_open_dm`); exit 1 on any failure.
  */
 import type { Command } from "commander";
 import { createProviderPorts } from "../app/index.ts";
 import { createCredentialReader, formatChecks, runPreflight } from "../lifecycle/index.ts";
+import { summarize } from "../lifecycle/readiness.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit } from "./output.ts";
 
@@ -29,6 +30,15 @@ export function registerPreflight(program: Command): void {
           services.policies.current(),
           { online: o.online ?? false },
         );
+        // Responders: configuration (tools, keys, bindings) and, online, an authenticated probe of each model provider.
+        report.checks.push(...services.responders.checks());
+        if (o.online)
+          for (const [name, r] of Object.entries(app.config.responders)) {
+            if (r.kind !== "llm") continue;
+            const p = await services.responders.probe(name);
+            report.checks.push({ key: `responder.${name}.online`, code: p.ok ? "ready" : p.reason, ok: p.ok, detail: p.detail });
+          }
+        Object.assign(report, summarize(report.checks));
         emit(
           globals(cmd).json,
           report,

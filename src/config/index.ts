@@ -3,6 +3,7 @@ export {
   TauConfigSchema,
   BUILTIN_RESPONDERS,
   LLM_BASE_URLS,
+  apiKeySecretOf,
   type TauConfig,
   type ResponderConfig,
   type LlmResponderConfig,

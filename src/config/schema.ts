@@ -184,6 +184,9 @@ const WebhookResponderSchema = z
   })
   .strict();
 
+/** The secret id holding an llm responder's API key (`<provider>-api-key` unless `api_key_secret` says otherwise). */
+export const apiKeySecretOf = (r: { provider: string; api_key_secret?: string }): string => r.api_key_secret ?? `${r.provider}-api-key`;
+
 export const ResponderConfigSchema = z.discriminatedUnion("kind", [LlmResponderSchema, WebhookResponderSchema]);
 export type ResponderConfig = z.infer<typeof ResponderConfigSchema>;
 export type LlmResponderConfig = z.infer<typeof LlmResponderSchema>;

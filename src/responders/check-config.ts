@@ -4,7 +4,7 @@
  * `/tau doctor`), each naming the YAML path to fix; a misconfigured responder fails closed before the first message.
  */
 import type { TauConfig } from "../config/index.ts";
-import { BUILTIN_RESPONDERS } from "../config/index.ts";
+import { apiKeySecretOf, BUILTIN_RESPONDERS } from "../config/index.ts";
 import type { RouteBinding } from "../contracts/policy.ts";
 
 export interface ResponderCheck {
@@ -13,9 +13,6 @@ export interface ResponderCheck {
   ok: boolean;
   detail?: string;
 }
-
-/** The secret id holding an llm responder's API key (`<provider>-api-key` unless `api_key_secret` says otherwise). */
-export const apiKeySecretOf = (r: { provider: string; api_key_secret?: string }): string => r.api_key_secret ?? `${r.provider}-api-key`;
 
 export function checkResponders(
   config: TauConfig,

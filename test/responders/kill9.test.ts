@@ -182,8 +182,8 @@ describe("kill -9 with responder jobs in flight", () => {
       db.prepare("SELECT event_id, COUNT(*) AS n FROM outbox GROUP BY event_id ORDER BY event_id").all(),
     );
     expect(perEvent).toEqual(messages.map((_, i) => ({ event_id: `telegram:6112:u:${i + 1}`, n: 1 })));
-    expect(new Set(out.map((r) => r.status)).size).toBe(1);
-    expect(out[0]!.status).not.toBe("queued");
+    // Channel-store mode records each reply as sent when it is queued: nothing is left to deliver.
+    expect(out.map((r) => r.status)).toEqual(messages.map(() => "sent"));
 
     // No job left open; in-flight jobs took two attempts, the queued one one.
     expect(jobs(h).map((j) => [j.event_id, j.status, j.attempts, j.reason])).toEqual([

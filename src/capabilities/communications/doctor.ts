@@ -34,9 +34,13 @@ export const authStatusCapability = defineCapability({
       // Invalid contracts: the IMAP/SMTP secret ids fall back to their defaults; `doctor` reports the error.
       c = null;
     }
-    const targets = args.provider ? [args.provider] : CREDENTIAL_TARGETS;
+    // Model providers are listed when a responder uses them (or when asked for by name).
+    const llmInUse = new Set(Object.values(ctx.services.config.responders).flatMap((r) => (r.kind === "llm" ? [r.provider] : [])));
+    const targets = args.provider
+      ? [args.provider]
+      : CREDENTIAL_TARGETS.filter((t) => !["openai", "anthropic", "gemini"].includes(t) || llmInUse.has(t as "openai"));
     const rows = targets.flatMap((t) =>
-      credentialIds(t, c).map((x) => ({ provider: t, ...credentialStatus(ctx.services, x.id, x.purpose) })),
+      credentialIds(t, c, ctx.services.config).map((x) => ({ provider: t, ...credentialStatus(ctx.services, x.id, x.purpose) })),
     );
     const text = rows
       .map(
@@ -155,10 +159,38 @@ async function onlineChecks(s: Services, c: CommsContracts): Promise<Check[]> {
   return checks;
 }
 
+/** The responders' configuration checks, and (online) an authenticated probe of each llm responder's provider. */
+async function responderChecks(s: Services, online: boolean): Promise<Check[]> {
+  const checks: Check[] = s.responders.checks().map((c) => ({
+    check: c.key,
+    status: c.ok ? "pass" : "fail",
+    reason_code: c.code === "ready" ? "responder_ready" : c.code,
+    detail: c.detail ?? c.code,
+    fix: c.ok ? null : "fix the path named, then tau preflight",
+  }));
+  if (!online) return checks;
+  for (const [name, r] of Object.entries(s.config.responders)) {
+    if (r.kind !== "llm") continue;
+    const p = await s.responders.probe(name);
+    checks.push({
+      check: `probe.responder.${name}`,
+      status: p.ok ? "pass" : "fail",
+      reason_code: p.ok ? "probe_ok" : `probe_online_${r.provider}_${p.reason.replace(/^responder_model_/, "")}`,
+      detail: `${r.provider} ${r.model}: ${p.detail}`,
+      fix: p.ok
+        ? null
+        : p.reason === "responder_model_auth_failed"
+          ? `check the ${r.provider} key (tau auth status ${r.provider})`
+          : "check base_url and the network",
+    });
+  }
+  return checks;
+}
+
 export const doctorCapability = defineCapability({
   id: "communications.doctor",
   alias: ["doctor"],
-  summary: "check contracts, credentials, routes and webhooks (--online also probes Resend and Twilio)",
+  summary: "check contracts, credentials, routes, webhooks and responders (--online also probes Resend, Twilio and the model providers)",
   args: z.object({ online: flag }).strict(),
   role: "operator",
   sideEffect: "read",
@@ -173,6 +205,7 @@ export const doctorCapability = defineCapability({
       return failed("doctor_failed", `✗ contracts: ${detail}`, {
         checks: [
           { check: "contracts", status: "fail", reason_code: "comms_contract_invalid", detail, fix: "fix the file at the line shown" },
+          ...(await responderChecks(s, args.online)),
         ],
       });
     }
@@ -187,6 +220,7 @@ export const doctorCapability = defineCapability({
       ...offlineChecks(s, c),
     ];
     if (args.online) checks.push(...(await onlineChecks(s, c)));
+    checks.push(...(await responderChecks(s, args.online)));
     const mark = { pass: "✓", warn: "!", fail: "✗" } as const;
     const text = checks.map((x) => `${mark[x.status]} ${x.check}: ${x.detail}${x.fix ? ` — fix: ${x.fix}` : ""}`).join("\n");
     const fails = checks.filter((x) => x.status === "fail").length;

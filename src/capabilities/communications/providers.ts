@@ -4,6 +4,7 @@
  */
 import type { Services } from "../services.ts";
 import { SECRET_ENV } from "../../config/env.ts";
+import { apiKeySecretOf, type TauConfig } from "../../config/index.ts";
 import type { CommsContracts } from "./contracts.ts";
 import type { EmailSender, SmsSender } from "./provider-ports.ts";
 import type { ResendAdapterConfig } from "./resend-adapter.ts";
@@ -25,8 +26,9 @@ function lazySmsSender(cfg: TwilioAdapterConfig): SmsSender {
   return { provider: "twilio", send: async (msg) => (await get()).send(msg), probe: async () => (await get()).probe() };
 }
 
-export type CredentialTarget = "resend" | "twilio" | "imap" | "smtp";
-export const CREDENTIAL_TARGETS: readonly CredentialTarget[] = ["resend", "twilio", "imap", "smtp"];
+export type CredentialTarget = "resend" | "twilio" | "imap" | "smtp" | "openai" | "anthropic" | "gemini";
+export const CREDENTIAL_TARGETS: readonly CredentialTarget[] = ["resend", "twilio", "imap", "smtp", "openai", "anthropic", "gemini"];
+const LLM_TARGETS = new Set<CredentialTarget>(["openai", "anthropic", "gemini"]);
 
 interface CredentialStatus {
   id: string;
@@ -39,7 +41,26 @@ interface CredentialStatus {
 }
 
 /** Secret ids per target: what they are for. IMAP/SMTP ids come from stack.yaml. */
-export function credentialIds(target: CredentialTarget, c: CommsContracts | null): { id: string; purpose: string }[] {
+export function credentialIds(
+  target: CredentialTarget,
+  c: CommsContracts | null,
+  config?: Pick<TauConfig, "responders">,
+): { id: string; purpose: string }[] {
+  if (LLM_TARGETS.has(target)) {
+    // The keys of the configured responders of this provider; the default id when none is configured.
+    const users = Object.entries(config?.responders ?? {}).flatMap(([name, r]) =>
+      r.kind === "llm" && r.provider === target ? [{ name, id: apiKeySecretOf(r) }] : [],
+    );
+    if (users.length === 0) return [{ id: `${target}-api-key`, purpose: `${target} model calls (no responder configured)` }];
+    const ids = [...new Set(users.map((u) => u.id))];
+    return ids.map((id) => ({
+      id,
+      purpose: `model calls of responder ${users
+        .filter((u) => u.id === id)
+        .map((u) => u.name)
+        .join(", ")}`,
+    }));
+  }
   switch (target) {
     case "resend":
       return [
@@ -55,6 +76,8 @@ export function credentialIds(target: CredentialTarget, c: CommsContracts | null
       return [{ id: c?.stack.imap.password_secret ?? "imap-password", purpose: "read mailboxes (IMAP login)" }];
     case "smtp":
       return [{ id: c?.stack.smtp.password_secret ?? "smtp-password", purpose: "submit mail (SMTP AUTH)" }];
+    default:
+      return [];
   }
 }
 
