@@ -6,6 +6,19 @@ const clip = (s: string, n = 110) => {
   return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 };
 
+/** One line for a responder's would-be request: where, which model, how many messages, which tools, the question. */
+function describeResponderRequest(q: { method: string; url: string; body: unknown }): string {
+  const b = (q.body ?? {}) as {
+    model?: string;
+    messages?: { role: string; content: unknown }[];
+    tools?: { function?: { name?: string } }[];
+  };
+  const msgs = b.messages ?? [];
+  const last = [...msgs].reverse().find((m) => m.role === "user");
+  const tools = (b.tools ?? []).map((t) => t.function?.name).filter(Boolean);
+  return `${q.method} ${q.url}${b.model ? ` model ${b.model}` : ""}, ${msgs.length} message(s)${tools.length ? `, tools ${tools.join(", ")}` : ""}${last ? `, asking "${clip(String(last.content), 60)}"` : ""}`;
+}
+
 export function renderReplay(r: ReplayResult): string {
   const out: string[] = [`▶ ${r.scenario} — ${r.description}`];
   for (const s of r.steps) {
@@ -31,6 +44,10 @@ export function renderReplay(r: ReplayResult): string {
           if (e.route) out.push(`         route ${e.route}`);
           for (const rep of s.replies.filter((x) => x.event_id === e.event_id)) {
             const where = rep.requests[0] ? `${rep.requests[0].method} ${rep.requests[0].url}` : (rep.reason ?? rep.status);
+            if (rep.responder_request)
+              out.push(
+                `       ↳ ${rep.responder_request.responder} request (dry-run, not sent): ${describeResponderRequest(rep.responder_request)}`,
+              );
             out.push(
               `       ↳ reply (${rep.purpose}, ${rep.chunks} chunk${rep.chunks === 1 ? "" : "s"}): "${clip(rep.text, 90)}" → ${where}`,
             );

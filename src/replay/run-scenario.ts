@@ -35,6 +35,8 @@ interface ReplySummary {
   chunks: number;
   text: string;
   requests: { method: string; url: string; body: unknown }[];
+  /** In dry-run, the request a responder would have sent to its model or webhook to produce this reply (not sent). */
+  responder_request?: { responder: string; method: string; url: string; body: unknown };
 }
 
 type StepResult =
@@ -207,7 +209,7 @@ export async function runScenario(
         });
         const texts = readIngressTexts(app.stateDir);
         for (const e of events) e.text = texts.get(e.event_id) ?? "";
-        const receipts = readDryRun(path.join(app.stateDir, "outbox", "dry-run.ndjson"));
+        const { receipts, responderRequests } = readDryRun(path.join(app.stateDir, "outbox", "dry-run.ndjson"));
         const replies = app.store.inspect.repliesAfter(lastOutbox).map((r) => {
           lastOutbox = r.id;
           const chunks = app.store.outbox.chunksOf(r.outbox_id);
@@ -220,6 +222,7 @@ export async function runScenario(
             chunks: r.chunk_count,
             text: chunks.map((c) => c.body).join("\n"),
             requests: receipts.get(r.outbox_id) ?? [],
+            ...(responderRequests.has(r.outbox_id) ? { responder_request: responderRequests.get(r.outbox_id)! } : {}),
           };
         });
         const quarantined = reports.reduce((a, r) => a + r.quarantined, 0);
@@ -292,15 +295,31 @@ function readIngressTexts(stateDir: string): Map<string, string> {
   return out;
 }
 
-function readDryRun(file: string): Map<string, { method: string; url: string; body: unknown }[]> {
-  const out = new Map<string, { method: string; url: string; body: unknown }[]>();
-  if (!fs.existsSync(file)) return out;
+/** Dry-run receipts by outbox id, and the responder requests (model or webhook) recorded with the replies they made. */
+function readDryRun(file: string) {
+  const receipts = new Map<string, { method: string; url: string; body: unknown }[]>();
+  const responderRequests = new Map<string, { responder: string; method: string; url: string; body: unknown }>();
+  if (!fs.existsSync(file)) return { receipts, responderRequests };
   for (const line of fs.readFileSync(file, "utf8").split("\n")) {
     if (!line) continue;
-    const r = JSON.parse(line) as { outbox_id: string; request: { method: string; url: string; body: unknown } };
-    const list = out.get(r.outbox_id) ?? [];
+    const r = JSON.parse(line) as {
+      outbox_id: string;
+      kind?: string;
+      responder?: string;
+      request: { method: string; url: string; body: unknown };
+    };
+    if (r.kind === "responder_request") {
+      responderRequests.set(r.outbox_id, {
+        responder: r.responder ?? "",
+        method: r.request.method,
+        url: r.request.url,
+        body: r.request.body,
+      });
+      continue;
+    }
+    const list = receipts.get(r.outbox_id) ?? [];
     list.push({ method: r.request.method, url: r.request.url, body: r.request.body });
-    out.set(r.outbox_id, list);
+    receipts.set(r.outbox_id, list);
   }
-  return out;
+  return { receipts, responderRequests };
 }

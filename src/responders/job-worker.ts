@@ -228,7 +228,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     const client = await deps.clientFor(job.responder);
     if (deps.mode === "dry-run") {
       const described = client.describe(firstRequest(cfg, tools, history, userText));
-      const text = `(dry-run) ${job.responder} would ask ${cfg.provider} ${cfg.model} with ${history.length + 1} message(s) and ${cfg.max_tool_steps > 0 ? tools.length : 0} tool(s); no model call was made.`;
+      const text = `(dry-run) ${job.responder} would ask ${cfg.provider} ${cfg.model} (the question${history.length ? ` and ${history.length} earlier message(s)` : ""}; ${cfg.max_tool_steps > 0 ? tools.length : 0} tool(s)); no model call was made.`;
       finish(job, "done", "responder_dry_run", text, [], { record: describeRecord(job, described) });
       return;
     }
