@@ -20,6 +20,8 @@ export interface ResponderRuntimeOptions {
   dryRunBatch: () => DryRunBatch;
   senders: ReadonlyMap<Transport, ProviderSender>;
   silenced: () => boolean;
+  /** Why replies to a transport are held (outbound or transport kill switch, logout): typing is held with them. */
+  deliveryBlock: (transport: string) => string | null;
   onReplies: () => void;
 }
 
@@ -80,6 +82,7 @@ export function createResponderRuntime(app: App, services: Services, opts: Respo
         if (!sender?.typing) return { ok: false };
         return sender.typing(target, inbound);
       },
+      blocked: opts.deliveryBlock,
       refreshMs: (t) => (t in TYPING_REFRESH_MS ? TYPING_REFRESH_MS[t as keyof typeof TYPING_REFRESH_MS] : null),
     },
     silenced: opts.silenced,

@@ -47,6 +47,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     dryRunBatch: () => delivery.dryRunBatch(),
     senders: providerSenders,
     silenced: () => gate.respondersSilenced(),
+    deliveryBlock: (t) => gate.deliveryBlock(t),
     onReplies: () => wakeRunner(),
   });
   const runner = createRunner({

@@ -246,6 +246,7 @@ function registerResponderMetrics(registry: Registry, usage: () => ResponderUsag
     Object.entries(usage()?.typing ?? {}).flatMap(([transport, t]) => [
       { labels: { transport, outcome: "sent" }, value: t.sent },
       { labels: { transport, outcome: "failed" }, value: t.failed },
+      { labels: { transport, outcome: "held" }, value: t.held },
     ]),
   );
 }

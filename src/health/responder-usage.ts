@@ -31,8 +31,8 @@ export interface ResponderUsageSummary {
   /** Jobs and calls that ended in a failure reason. */
   errors: { responder: string; reason: string; count: number }[];
   jobs: { queued: number; running: number; oldest_age_ms: number | null };
-  /** Typing indicators sent and failed, per transport. */
-  typing: Record<string, { sent: number; failed: number }>;
+  /** Typing indicators sent, failed and held (outbound switch, logout), per transport. */
+  typing: Record<string, { sent: number; failed: number; held: number }>;
   totals: { calls: number; input_tokens: number; output_tokens: number; replies: number; cost_usd: number | null };
 }
 
@@ -82,8 +82,8 @@ export function responderUsage(
   const open = store.responders.openCounts();
   const typing: ResponderUsageSummary["typing"] = {};
   for (const [k, v] of Object.entries(store.counters.all())) {
-    const m = k.match(/^typing\.([a-z]+)\.(sent|failed)$/);
-    if (m) (typing[m[1]!] ??= { sent: 0, failed: 0 })[m[2] as "sent" | "failed"] = v;
+    const m = k.match(/^typing\.([a-z]+)\.(sent|failed|held)$/);
+    if (m) (typing[m[1]!] ??= { sent: 0, failed: 0, held: 0 })[m[2] as "sent" | "failed" | "held"] = v;
   }
   const costs = usage.map((u) => u.cost_usd).filter((c): c is number => c !== null);
   return {

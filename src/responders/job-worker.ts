@@ -38,7 +38,7 @@ export interface ResponderWorkerDeps {
   mode: OutboundMode;
   /** Dry-run replies and request records written with the job's commit. */
   dryRunBatch?: () => DryRunBatch;
-  typing?: { send: TypingPort; refreshMs(transport: string): number | null };
+  typing?: { send: TypingPort; refreshMs(transport: string): number | null; blocked?(transport: string): string | null };
   /** True while the `responders` kill switch is on. */
   silenced(): boolean;
   /** Replies were queued: wake whoever delivers the outbox. */
@@ -72,6 +72,8 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
   const backoff = deps.backoff ?? { baseMs: 1000, maxMs: 60_000 };
   let wakeLoop: (() => void) | null = null;
   let switchTimer: ReturnType<typeof setInterval> | null = null;
+  /** Typing calls still out: waited for when a drain or run ends, so none outlives the store. */
+  const typingOut = new Set<Promise<void>>();
   let lastTelemetryAt = clock();
   let finishedSinceTelemetry = 0;
 
@@ -187,11 +189,18 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     const t = deps.typing;
     if (!t || deps.mode !== "provider" || !config.telemetry.typing_presence) return work();
     const target = parse<ReplyTarget>(job.reply_target);
+    const count = (outcome: "sent" | "failed" | "held") => store.counters.bump(`typing.${target.transport}.${outcome}`);
     const send = () => {
-      void t.send(target, target.reply_to).then(
-        (o) => store.counters.bump(`typing.${target.transport}.${o.ok ? "sent" : "failed"}`),
-        () => store.counters.bump(`typing.${target.transport}.failed`),
-      );
+      // Typing is output too: held with the replies while the outbound or transport switch is on, or logged out.
+      if (t.blocked?.(target.transport)) return count("held");
+      const p: Promise<void> = t
+        .send(target, target.reply_to)
+        .then(
+          (o) => count(o.ok ? "sent" : "failed"),
+          () => count("failed"),
+        )
+        .finally(() => typingOut.delete(p));
+      typingOut.add(p);
     };
     send();
     const every = t.refreshMs(target.transport);
@@ -321,7 +330,13 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     if (!store.responders.claim(job.job_id, now)) return "deferred";
     if (store.responders.startedByResponderSince(job.responder, now - RATE_WINDOW_MS) > limits.per_responder_per_minute) {
       // The responder as a whole is at its limit: the job waits (not refused), its attempt given back.
-      store.responders.release(job.job_id, now, now + 1000, "responder_rate_deferred", -1);
+      store.responders.release(
+        job.job_id,
+        now,
+        now + 1000,
+        job.reason === "responder_interrupted" ? job.reason : "responder_rate_deferred",
+        -1,
+      );
       return "deferred";
     }
     job.attempts += 1;
@@ -432,7 +447,8 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       let requeued = 0;
       let failed = 0;
       for (const job of store.responders.jobsIn("running")) {
-        if (job.attempts >= 2) {
+        // Cut off once already (recovered with this reason): this was the one repeat; never a third call.
+        if (job.reason === "responder_interrupted") {
           finish(job, "failed", "responder_interrupted", "I was interrupted twice while answering this; please ask again.", []);
           failed += 1;
         } else if (store.responders.release(job.job_id, clock(), 0, "responder_interrupted")) requeued += 1;
@@ -465,6 +481,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
         }
       } finally {
         stopWatching();
+        await Promise.allSettled([...typingOut]);
         emitTelemetry(true);
       }
     },
@@ -479,6 +496,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       holdAll("responder_shutdown");
       await Promise.allSettled([...running.values()].map((r) => r.done));
       stopWatching();
+      await Promise.allSettled([...typingOut]);
       emitTelemetry(true);
     },
     /** Jobs in flight now. */

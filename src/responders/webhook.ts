@@ -47,8 +47,10 @@ function retryAfterOf(res: Response): number | null {
   if (!v) return null;
   const s = Number(v);
   if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  // An HTTP date is measured against the response's own Date header; without one, tau's backoff decides.
   const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.max(0, at - Date.parse(res.headers.get("date") ?? "") || 0) : null;
+  const sent = Date.parse(res.headers.get("date") ?? "");
+  return Number.isFinite(at) && Number.isFinite(sent) ? Math.max(0, at - sent) : null;
 }
 
 /** POST and read the answer; never throws. */
@@ -63,8 +65,10 @@ export async function callWebhook(req: WebhookRequest, timeoutMs: number, signal
   });
   let res: Response;
   try {
+    // No redirects: a signed body goes to the configured URL only.
     res = await fetch(req.url, {
       method: "POST",
+      redirect: "error",
       headers: req.headers,
       body: req.body,
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),

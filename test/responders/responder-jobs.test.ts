@@ -356,4 +356,56 @@ describe("responder jobs", () => {
     expect(events).toContain(JSON.stringify(["telemetry_lifecycle_emitted"]));
     app.close();
   });
+
+  it("the responders kill switch stops a model call in flight within a second; the job is held and answered after the switch is off", async () => {
+    const { app, server } = await setup();
+    server.reply({ text: "too late", delayMs: 10_000 });
+    server.reply({ text: "Back again." });
+    await ingest(app, makeDm("4242", { event_id: "telegram:6112:u:1", text: "slow one" }));
+    const { runner, close } = createAppRunner(app);
+    const ac = new AbortController();
+    const running = runner.run(ac.signal);
+    try {
+      await waitFor(() => server.chatRequests().length === 1);
+      const switchedAt = performance.now();
+      app.store.killswitches.put({ scope: "responders", is_on: true, reason: "test", changed_by: "cli:root", at_ms: app.clock() });
+      await waitFor(() => app.store.responders.jobsIn("queued").length === 1);
+      expect(performance.now() - switchedAt).toBeLessThan(1000);
+      expect(app.store.responders.jobsIn("queued")[0]).toMatchObject({ attempts: 0, reason: "responders_kill_switch" });
+      expect(replies(app)).toEqual([]);
+      app.store.killswitches.put({ scope: "responders", is_on: false, reason: "test", changed_by: "cli:root", at_ms: app.clock() });
+      await waitFor(() => replies(app).length === 1);
+      expect(replies(app)).toEqual([{ purpose: "responder", text: "Back again." }]);
+    } finally {
+      ac.abort();
+      await running;
+      close();
+      app.close();
+    }
+  });
+
+  it("a crash after a retryable failure is the one repeat, not 'interrupted twice': the job runs again and is answered once", async () => {
+    const { app, server } = await setup();
+    server.failNext({ status: 429, type: "requests", code: "rate_limit_exceeded", headers: { "retry-after": "120" } });
+    await ingest(app, makeDm("4242", { event_id: "telegram:6112:u:1", text: "hello" }));
+    await drain(app);
+    const [job] = app.store.responders.jobsIn("queued");
+    expect(job).toMatchObject({ attempts: 1, reason: "responder_model_rate_limited" });
+    // The second attempt starts and the process dies in the middle of it.
+    expect(app.store.responders.claim(job!.job_id, app.clock())).toBe(true);
+    server.reply({ text: "Answered after the restart." });
+    await drain(app);
+    expect(replies(app)).toEqual([{ purpose: "responder", text: "Answered after the restart." }]);
+    expect(app.store.responders.jobsIn("done")).toMatchObject([{ attempts: 3, reason: "responder_replied" }]);
+    app.close();
+  });
 });
+
+/** Poll until `cond` holds (bounded: 5 s). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  const until = performance.now() + 5000;
+  while (!cond()) {
+    if (performance.now() > until) throw new Error("condition not met within 5 s");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -408,4 +408,18 @@ describe("typing indicators in provider mode (Telegram)", () => {
     expect(sends[0]!.params).toMatchObject({ chat_id: 4242, text: "Typed answer." });
     expect(app.store.counters.all()["typing.telegram.sent"]).toBeUndefined();
   });
+
+  it("the outbound kill switch holds typing with the replies: no sendChatAction, no sendMessage, counted as held", async () => {
+    const { app, tg, openai } = await telegramRig(true);
+    app.store.killswitches.put({ scope: "outbound", is_on: true, reason: "test", changed_by: "cli:root", at_ms: app.clock() });
+    await ingest(app, makeDm("4242", { event_id: "telegram:6112:u:1", text: "hold on" }));
+    await drain(app);
+    expect(openai.chatRequests()).toHaveLength(1);
+    expect(tg.callsTo("sendChatAction")).toEqual([]);
+    expect(tg.callsTo("sendMessage")).toEqual([]);
+    expect(app.store.counters.all()["typing.telegram.held"]).toBeGreaterThanOrEqual(1);
+    expect(app.store.inspect.repliesAfter(0).map((r) => [r.purpose, r.status, r.reason])).toEqual([
+      ["responder", "queued", "delivery_kill_switch"],
+    ]);
+  });
 });
