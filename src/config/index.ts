@@ -12,3 +12,4 @@ export {
 export { loadConfig, type LoadedConfig } from "./load.ts";
 export { loadYamlFile, parseYamlWith } from "./load-yaml.ts";
 export { readProcessEnv, listEnvOverrides, applyEnvOverrides, SECRET_ENV, type Env, type SecretId } from "./env.ts";
+export { MediaSchema, type MediaConfig } from "./media-schema.ts";

@@ -3,6 +3,7 @@
  * nowhere else; inner code never sees an undefined setting.
  */
 import { z } from "zod";
+import { MediaSchema } from "./media-schema.ts";
 
 const bool = z.boolean();
 const ms = (d: number) => z.number().int().nonnegative().default(d);
@@ -219,6 +220,8 @@ export const TauConfigSchema = z
     responders: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "a responder name like assistant"), ResponderConfigSchema).default({}),
     /** The responder of the default route (no binding matched): a built-in or a configured name. */
     default_responder: z.string().default("ack"),
+    /** Attachment understanding for responders (`media-schema.ts`). */
+    media: MediaSchema.default(MediaSchema.parse({})),
     /** Responder jobs running at once (different conversations; one conversation runs in order). */
     responder_concurrency: z.number().int().min(1).max(1000).default(64),
     telemetry: z
