@@ -7,6 +7,7 @@ export { createCommandStore, type CommandStore, type ApprovalRow, type JobRow } 
 export { createStore, openStore, type Store } from "./store.ts";
 export { type AuditStore, type AuditRecord } from "./audit-store.ts";
 export { type SecretsStore } from "./secrets-store.ts";
+export { type MediaStore, type MediaRecordRow, type MediaCacheRow } from "./media-store.ts";
 export { type ResponderStore, type ResponderJobRow, type HistoryRow, type ResponderCallRow, type UsageRow } from "./responder-store.ts";
 export {
   type CommsStore,

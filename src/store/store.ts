@@ -16,6 +16,7 @@ import { createOutboxStore } from "./outbox-store.ts";
 import { createRunnerStore, readableTrace } from "./runner-store.ts";
 import { createSecretsStore } from "./secrets-store.ts";
 import { createResponderStore } from "./responder-store.ts";
+import { createMediaStore } from "./media-store.ts";
 
 export function createStore(db: Db) {
   return {
@@ -28,6 +29,7 @@ export function createStore(db: Db) {
     secrets: createSecretsStore(db),
     comms: createCommsStore(db),
     responders: createResponderStore(db),
+    media: createMediaStore(db),
     inspect: withReadableTraces(createInspectStore(db)),
     /** Run `fn` as one unit of work: everything it writes commits together or not at all; nested calls join it. */
     atomically<T>(fn: () => T): T {
