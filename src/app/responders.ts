@@ -15,6 +15,7 @@ import { checkResponders } from "../responders/check-config.ts";
 import { createResponderWorker, type ResponderWorker } from "../responders/job-worker.ts";
 import { loadModelClient } from "../responders/llm/clients.ts";
 import type { ModelClient } from "../responders/llm/model-client.ts";
+import { createMediaUnderstanding } from "./media.ts";
 
 export interface ResponderRuntimeOptions {
   dryRunBatch: () => DryRunBatch;
@@ -85,6 +86,7 @@ export function createResponderRuntime(app: App, services: Services, opts: Respo
       blocked: opts.deliveryBlock,
       refreshMs: (t) => (t in TYPING_REFRESH_MS ? TYPING_REFRESH_MS[t as keyof typeof TYPING_REFRESH_MS] : null),
     },
+    understandMedia: createMediaUnderstanding(app, services.secret),
     silenced: opts.silenced,
     onReplies: opts.onReplies,
     logger: app.logger,

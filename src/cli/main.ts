@@ -25,6 +25,7 @@ import { registerSecrets } from "./secrets.ts";
 import { registerDeadletter } from "./deadletter.ts";
 import { registerConnectors } from "./connectors.ts";
 import { registerRun } from "./run.ts";
+import { registerMedia } from "./media.ts";
 
 /** Build the program; exported so tests can run commands in-process. */
 export function buildProgram(): Command {
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerPreflight(program);
   registerSecrets(program);
   registerDeadletter(program);
+  registerMedia(program);
   return program;
 }
 

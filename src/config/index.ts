@@ -4,6 +4,9 @@ export {
   BUILTIN_RESPONDERS,
   LLM_BASE_URLS,
   apiKeySecretOf,
+  SEVERITIES,
+  type AlertTarget,
+  type Severity,
   type TauConfig,
   type ResponderConfig,
   type LlmResponderConfig,
@@ -12,4 +15,4 @@ export {
 export { loadConfig, type LoadedConfig } from "./load.ts";
 export { loadYamlFile, parseYamlWith } from "./load-yaml.ts";
 export { readProcessEnv, listEnvOverrides, applyEnvOverrides, SECRET_ENV, type Env, type SecretId } from "./env.ts";
-export { MediaSchema, type MediaConfig } from "./media-schema.ts";
+export { MediaSchema, transcriptionModelOf, type MediaConfig } from "./media-schema.ts";

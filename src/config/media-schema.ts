@@ -10,10 +10,26 @@ const MB = 1024 * 1024;
 
 const MaxBytesSchema = z
   .object({
-    image: z.number().int().positive().default(10 * MB),
-    audio: z.number().int().positive().default(20 * MB),
-    video: z.number().int().positive().default(20 * MB),
-    document: z.number().int().positive().default(10 * MB),
+    image: z
+      .number()
+      .int()
+      .positive()
+      .default(10 * MB),
+    audio: z
+      .number()
+      .int()
+      .positive()
+      .default(20 * MB),
+    video: z
+      .number()
+      .int()
+      .positive()
+      .default(20 * MB),
+    document: z
+      .number()
+      .int()
+      .positive()
+      .default(10 * MB),
   })
   .strict();
 
@@ -22,7 +38,8 @@ const TranscriptionSchema = z
     provider: z.enum(["openai", "gemini"]).default("openai"),
     /** OpenAI-compatible root including /v1 (whisper.cpp: its --inference-path must be /v1/audio/transcriptions). */
     base_url: z.string().url().optional(),
-    model: z.string().min(1).default("whisper-1"),
+    /** Default: `whisper-1` (openai), `gemini-2.5-flash` (gemini). */
+    model: z.string().min(1).optional(),
     /** Integration store id of the key; defaults to `<provider>-api-key`. */
     api_key_secret: z
       .string()
@@ -46,3 +63,7 @@ export const MediaSchema = z
   .strict();
 
 export type MediaConfig = z.infer<typeof MediaSchema>;
+
+/** The transcription model: as configured, else the provider's usual one. */
+export const transcriptionModelOf = (t: { provider: "openai" | "gemini"; model?: string }): string =>
+  t.model ?? (t.provider === "openai" ? "whisper-1" : "gemini-2.5-flash");

@@ -39,6 +39,19 @@ export interface ResponderWorkerDeps {
   /** Dry-run replies and request records written with the job's commit. */
   dryRunBatch?: () => DryRunBatch;
   typing?: { send: TypingPort; refreshMs(transport: string): number | null; blocked?(transport: string): string | null };
+  /**
+   * Understand the attachments of a message before the model answers (media understanding, wired by the app); returns
+   * context lines for the model. Aborted with the job (kill switch, shutdown).
+   */
+  understandMedia?(
+    env: Envelope,
+    ctx: {
+      client: ModelClient;
+      model: string;
+      signal: AbortSignal;
+      onCall(r: { usage: CallRecord["usage"]; latency_ms: number; reason: string }): void;
+    },
+  ): Promise<{ context: string }>;
   /** True while the `responders` kill switch is on. */
   silenced(): boolean;
   /** Replies were queued: wake whoever delivers the outbox. */
@@ -242,13 +255,23 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       return;
     }
     const target = parse<ReplyTarget>(job.reply_target);
-    const result = await withTyping(job, () =>
-      runModelTurn({
+    const result = await withTyping(job, async () => {
+      let text = userText;
+      if (env.attachments.length > 0 && deps.understandMedia) {
+        const media = await deps.understandMedia(env, {
+          client,
+          model: cfg.model,
+          signal: r.abort.signal,
+          onCall: (c) => recordCall(job, cfg, { usage: c.usage, ttft_ms: null, latency_ms: c.latency_ms, reason: c.reason }),
+        });
+        text = `${env.text}${env.text ? "\n\n" : ""}${media.context}`;
+      }
+      return runModelTurn({
         config: cfg,
         client,
         tools,
         history,
-        userText,
+        userText: text,
         actor: {
           principal: job.principal,
           role: job.role as Role,
@@ -262,8 +285,8 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
         signal: r.abort.signal,
         clock,
         onCall: (c) => recordCall(job, cfg, c),
-      }),
-    );
+      });
+    });
     settle(job, cfg, r, result);
   }
 

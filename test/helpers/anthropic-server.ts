@@ -2,7 +2,8 @@
  * @module Local node:http server speaking the slice of Anthropic's Messages API tau uses (PROVIDERS.md §9.4, §9.8), so the
  * real `@anthropic-ai/sdk` can be pointed at it (`baseURL` without `/v1`). It enforces what the real API enforces and a
  * lenient fake would let slip: the auth header (Bearer or `x-api-key`), the `anthropic-version` header, 400 for
- * `temperature`/`top_p`/`top_k` under 2026-10-21, a required `max_tokens`, tool_use/tool_result pairing; and it answers
+ * `temperature`/`top_p`/`top_k` under 2026-10-21, a required `max_tokens`, tool_use/tool_result pairing, base64 image
+ * blocks (jpeg/png/gif/webp, valid base64, at most 5 MB of base64 text each, recorded decoded); and it answers
  * with the real shapes: `{type:"error",error:{type,message},request_id}` bodies, a `request-id` header, SSE frames with
  * their mandatory `event:` line in the exact order, `input_json_delta` fragments, cumulative `output_tokens`.
  * Faults are scripted per request (FIFO): status errors with `retry-after`, hangs, resets, `event: error`, truncation.
@@ -37,6 +38,15 @@ export interface AnthropicFailure {
   times?: number;
 }
 
+/** One image block a request carried, decoded. */
+export interface AnthropicRecordedImage {
+  /** Index of the message and of the block in its content. */
+  message: number;
+  block: number;
+  mediaType: string;
+  bytes: Buffer;
+}
+
 /** One request as received (every request, rejected ones included). */
 export interface AnthropicRequestRecord {
   method: string;
@@ -45,6 +55,8 @@ export interface AnthropicRequestRecord {
   raw: string;
   /** Parsed JSON body, null when absent or not JSON. */
   body: Record<string, unknown> | null;
+  /** The base64 image blocks of the request, decoded (empty when none). */
+  images: AnthropicRecordedImage[];
   /** `x-stainless-retry-count` as a number (0 on first attempts), null when not sent. */
   retryCount: number | null;
   requestId: string;
@@ -114,6 +126,48 @@ function rateLimitHeaders(retryAfter: string): Record<string, string> {
 }
 
 const TOOL_NAME_RE = /^[a-zA-Z0-9_-]{1,128}$/;
+const IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+/** Anthropic's per-image cap, measured on the base64 text (not the decoded bytes). */
+export const MAX_IMAGE_BASE64_BYTES = 5 * 1024 * 1024;
+
+/** Strict base64 (standard alphabet, padded, canonical): the bytes, or null when `s` is not base64. */
+function decodeBase64Strict(s: string): Buffer | null {
+  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return null;
+  const bytes = Buffer.from(s, "base64");
+  return bytes.toString("base64") === s ? bytes : null;
+}
+
+/** The 400 message for an image block, or null when it is valid. */
+function invalidImage(blk: Record<string, unknown>, at: string): string | null {
+  const src = blk.source;
+  if (!isObj(src)) return `${at}.image.source: Field required`;
+  if (src.type !== "base64") {
+    return `${at}.image.source: Input tag '${String(src.type)}' found using 'type' does not match any of the expected tags: 'base64' (fake anthropic: url and file sources are not served)`;
+  }
+  if (!IMAGE_TYPES.includes(String(src.media_type))) {
+    return `${at}.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'`;
+  }
+  if (typeof src.data !== "string" || !decodeBase64Strict(src.data)) return `${at}.image.source.base64.data: invalid base64 data`;
+  if (src.data.length > MAX_IMAGE_BASE64_BYTES) {
+    return `${at}.image.source.base64: image exceeds 5 MB maximum: ${src.data.length} bytes > ${MAX_IMAGE_BASE64_BYTES} bytes`;
+  }
+  return null;
+}
+
+/** The (valid) base64 images of a body, decoded, in message order. */
+export function imagesOf(body: Record<string, unknown> | null): AnthropicRecordedImage[] {
+  const msgs = body && Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+  const out: AnthropicRecordedImage[] = [];
+  msgs.forEach((m, message) => {
+    if (!isObj(m) || !Array.isArray(m.content)) return;
+    m.content.forEach((blk: unknown, block) => {
+      const src = isObj(blk) && blk.type === "image" && isObj(blk.source) ? blk.source : null;
+      const bytes = src && src.type === "base64" && typeof src.data === "string" ? decodeBase64Strict(src.data) : null;
+      if (src && bytes) out.push({ message, block, mediaType: String(src.media_type), bytes });
+    });
+  });
+  return out;
+}
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
 const blocksOf = (c: unknown): Record<string, unknown>[] =>
   typeof c === "string" ? [{ type: "text", text: c }] : Array.isArray(c) ? c.filter(isObj) : [];
@@ -149,6 +203,10 @@ export function validateMessagesBody(b: Record<string, unknown>, version: string
       }
       if (blk.type === "tool_result" && (m.role !== "user" || typeof blk.tool_use_id !== "string"))
         return `messages.${i}.content.${j}: invalid tool_result block`;
+      if (blk.type === "image") {
+        const why = invalidImage(blk, `messages.${i}.content.${j}`);
+        if (why) return why;
+      }
     }
     const prev = i > 0 && isObj(msgs[i - 1]) ? (msgs[i - 1] as Record<string, unknown>) : null;
     const asked =
@@ -238,6 +296,7 @@ export async function startAnthropicServer(
       headers: req.headers,
       raw,
       body,
+      images: imagesOf(body),
       retryCount: typeof rc === "string" ? Number(rc) : null,
       requestId,
       status: null,

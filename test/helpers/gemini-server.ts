@@ -4,8 +4,11 @@
  * `[DONE]`, the last chunk carrying `finishReason` and `usageMetadata`), `GET /v1beta/models[/{model}]`, and Google's
  * error bodies (a bad `x-goog-api-key` is 400 `INVALID_ARGUMENT` with `ErrorInfo.reason: API_KEY_INVALID`, a 429 carries
  * `RetryInfo.retryDelay`). It enforces what Google enforces where a tau bug would otherwise pass: unknown top-level
- * fields, roles other than user/model, and function responses that do not answer the calls of the turn before.
- * Answers and faults are scripted per request, in order; with the queue empty it echoes the last user text.
+ * fields, roles other than user/model, function responses that do not answer the calls of the turn before, and
+ * `inlineData` parts (a MIME type from the inline-data docs, valid base64; recorded decoded). Answers and faults are
+ * scripted per request, in order; with the queue empty it echoes the last user text, or, when the last user turn
+ * carries inline media, says what it received: `transcript: <n> bytes of <mime>` for audio, `image: <mime> <n> bytes`
+ * for an image, `video: <mime> <n> bytes` for a video.
  */
 import http from "node:http";
 
@@ -60,6 +63,60 @@ export interface GeminiRequestRecord {
   raw: string;
   /** The parsed JSON body (undefined for GET or bad JSON). */
   body: any;
+  /** The valid `inlineData` parts of the request, decoded (empty when none). */
+  inline: GeminiInlineRecord[];
+}
+
+/** One `inlineData` part a request carried, decoded. */
+export interface GeminiInlineRecord {
+  /** Index of the content and of the part in it. */
+  content: number;
+  part: number;
+  mimeType: string;
+  bytes: Buffer;
+}
+
+/** The MIME types Gemini takes as inline data (image, audio and video understanding docs, plus common aliases). */
+export const GEMINI_INLINE_TYPES: ReadonlySet<string> = new Set([
+  ...["image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"],
+  ...["audio/wav", "audio/x-wav", "audio/mp3", "audio/mpeg", "audio/aiff", "audio/x-aiff", "audio/aac", "audio/ogg", "audio/flac"],
+  ...["audio/x-flac", "audio/webm", "audio/mp4", "audio/m4a", "audio/x-m4a"],
+  ...["video/mp4", "video/mpeg", "video/mpg", "video/mov", "video/quicktime", "video/avi", "video/x-msvideo", "video/x-flv"],
+  ...["video/webm", "video/wmv", "video/x-ms-wmv", "video/3gpp"],
+  ...["application/pdf", "text/plain"],
+]);
+
+/** Base64 as protobuf JSON reads `bytes` (standard or URL-safe alphabet, padding optional): the bytes, or null. */
+function decodeProtoBase64(s: string): Buffer | null {
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) || s.replace(/=+$/, "").length % 4 === 1) return null;
+  return Buffer.from(s.replace(/-/g, "+").replace(/_/g, "/"), "base64");
+}
+
+/** The valid inline parts of a body, decoded. */
+function inlineOf(body: any): GeminiInlineRecord[] {
+  const out: GeminiInlineRecord[] = [];
+  const contents: any[] = Array.isArray(body?.contents) ? body.contents : [];
+  contents.forEach((c, content) =>
+    (Array.isArray(c?.parts) ? c.parts : []).forEach((p: any, part: number) => {
+      const d = p?.inlineData;
+      const bytes = d && typeof d.data === "string" ? decodeProtoBase64(d.data) : null;
+      if (bytes && typeof d.mimeType === "string") out.push({ content, part, mimeType: d.mimeType, bytes });
+    }),
+  );
+  return out;
+}
+
+/** What the default answer says about inline media: one line per part. */
+export function describeInline(parts: GeminiInlineRecord[]): string {
+  return parts
+    .map(({ mimeType, bytes }) =>
+      mimeType.startsWith("audio/")
+        ? `transcript: ${bytes.length} bytes of ${mimeType}`
+        : mimeType.startsWith("video/")
+          ? `video: ${mimeType} ${bytes.length} bytes`
+          : `image: ${mimeType} ${bytes.length} bytes`,
+    )
+    .join("\n");
 }
 
 export interface StartGeminiServerOptions {
@@ -158,6 +215,17 @@ function invalid(body: any): string | null {
     if (c.role !== undefined && c.role !== "user" && c.role !== "model") return `Please use a valid role: user, model.`;
     if (!Array.isArray(c.parts) || c.parts.length === 0)
       return `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.`;
+    for (const [j, p] of c.parts.entries()) {
+      const d = (p as GeminiPart).inlineData as { mimeType?: unknown; data?: unknown } | undefined;
+      if (d === undefined) continue;
+      const at = `contents[${i}].parts[${j}].inline_data`;
+      if (typeof d.mimeType !== "string" || d.mimeType === "")
+        return `* GenerateContentRequest.${at}.mime_type: mime_type must be specified.`;
+      if (!GEMINI_INLINE_TYPES.has(d.mimeType)) return `Unsupported MIME type: ${d.mimeType}`;
+      if (typeof d.data !== "string" || !decodeProtoBase64(d.data)) {
+        return `Invalid value at '${at}.data' (TYPE_BYTES), Base64 decoding failed for "${String(d.data).slice(0, 40)}"`;
+      }
+    }
     const responses = c.parts.filter((p: GeminiPart) => p.functionResponse).length;
     if (responses > 0 && responses !== prevCalls) {
       return "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.";
@@ -188,6 +256,10 @@ export async function startGeminiServer(opts: StartGeminiServerOptions = {}): Pr
   const timers = new Map<NodeJS.Timeout, () => void>();
   let responseSeq = 0;
   let makeDefault = (req: GeminiRequestRecord): GeminiReply => {
+    const turns = (req.body?.contents ?? []).filter((c: any) => c.role === "user" && !c.parts?.some((p: GeminiPart) => p.functionResponse));
+    const lastTurn = turns.length - 1;
+    const media = req.inline.filter((x) => req.body.contents[x.content] === turns[lastTurn]);
+    if (media.length > 0) return { text: describeInline(media) };
     const users = (req.body?.contents ?? []).filter(
       (c: any) => c.role === "user" && c.parts?.some((p: GeminiPart) => typeof p.text === "string"),
     );
@@ -327,6 +399,7 @@ export async function startGeminiServer(opts: StartGeminiServerOptions = {}): Pr
       headers: req.headers,
       raw,
       body,
+      inline: inlineOf(body),
     };
     requests.push(rec);
     const key = req.headers["x-goog-api-key"];

@@ -5,8 +5,11 @@
  * routing, scripting and sockets.
  */
 
-/** Which server the fake behaves like (PROVIDERS.md §9.2 2.5). */
-export type OpenAIServerMode = "openai" | "ollama" | "vllm-old";
+/**
+ * Which server the fake behaves like (PROVIDERS.md §9.2 2.5, §9.3): `whisper.cpp` is whisper.cpp's `whisper-server`
+ * (transcription only, at `/inference` and `/v1/audio/transcriptions`, no auth, `{"error":"…"}` bodies).
+ */
+export type OpenAIServerMode = "openai" | "ollama" | "vllm-old" | "whisper.cpp";
 
 /** A tool call the scripted model makes; `arguments` is the JSON text, sent as is (it may be invalid on purpose). */
 export interface ScriptedToolCall {
@@ -207,10 +210,14 @@ export function streamFrames(
   return frames;
 }
 
-/** The error body in the mode's shape: OpenAI/Ollama `{error:{message,type,param,code}}`, old vLLM top-level with an int code. */
+/**
+ * The error body in the mode's shape: OpenAI/Ollama `{error:{message,type,param,code}}`, old vLLM top-level with an
+ * int code, whisper.cpp `{error:"<message>"}`.
+ */
 export function errorBody(mode: OpenAIServerMode, f: FailSpec): unknown {
   if (f.body !== undefined) return f.body;
   const message = f.message ?? `fake error ${f.status}`;
+  if (mode === "whisper.cpp") return { error: message };
   const type = f.type ?? (f.status >= 500 ? "server_error" : "invalid_request_error");
   if (mode === "vllm-old") return { object: "error", message, type, param: f.param ?? null, code: f.status };
   if (mode === "ollama") return { error: { message, type: f.status >= 500 ? "api_error" : type, param: null, code: null } };

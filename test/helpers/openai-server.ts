@@ -1,21 +1,32 @@
 /**
- * @module A local node:http server speaking OpenAI's `/v1/chat/completions` and `/v1/models` (PROVIDERS.md §9.8),
- * so the real `openai` SDK runs against it in tests and in the demo: bearer auth, JSON and SSE answers with the
- * exact chunk sequence, tool-call pairing checks, request recording (with `x-stainless-retry-count`), and a
- * script queue for faults (status errors with retry headers, hangs, resets, mid-stream errors, cut streams, slow
- * models). With nothing scripted it answers deterministically, so load tests need no scripting. `mode` switches to
- * the Ollama or old-vLLM deviations of §9.2 2.5.
+ * @module A local node:http server speaking OpenAI's `/v1/chat/completions`, `/v1/models` and
+ * `/v1/audio/transcriptions` (PROVIDERS.md §9.8), so the real `openai` SDK runs against it in tests and in the demo:
+ * bearer auth, JSON and SSE answers with the exact chunk sequence, tool-call pairing checks, vision input checked and
+ * decoded (`openai-server-media.ts`), multipart transcription with scripted transcripts, request recording (with
+ * `x-stainless-retry-count`), and a script queue for faults (status errors with retry headers, hangs, resets,
+ * mid-stream errors, cut streams, slow models). With nothing scripted it answers deterministically, so load tests
+ * need no scripting. `mode` switches to the Ollama, old-vLLM or whisper.cpp deviations of §9.2 2.5 and §9.3.
  */
 import http from "node:http";
+import type { RecordedImage, ScriptedTranscript, TranscriptionRequest } from "./openai-server-media.ts";
+import {
+  defaultTranscript,
+  imagesOf,
+  readTranscriptionRequest,
+  transcriptionResponse,
+  validateContentParts,
+  validateTranscription,
+} from "./openai-server-media.ts";
 import type { ChatBody, FailSpec, OpenAIServerMode, ScriptedReply } from "./openai-server-sse.ts";
 import { chunkMaker, completionBody, errorBody, openingFrames, planAnswer, splitWords, streamFrames } from "./openai-server-sse.ts";
 
 export type { ChatBody, FailSpec, OpenAIServerMode, ScriptedReply, ScriptedToolCall } from "./openai-server-sse.ts";
 export { contextFailure, htmlFailure, quotaFailure, rateLimitFailure } from "./openai-server-sse.ts";
+export type { RecordedImage, ScriptedTranscript, TranscriptionFormat, TranscriptionRequest } from "./openai-server-media.ts";
 
 /** Options for {@link startOpenAIServer}. */
 export interface StartOpenAIServerOptions {
-  /** The only key accepted (`authorization: Bearer <key>`); Ollama mode accepts any. Default `sk-test-123`. */
+  /** The only key accepted (`authorization: Bearer <key>`); Ollama and whisper.cpp modes accept any. Default `sk-test-123`. */
   apiKey?: string;
   mode?: OpenAIServerMode;
   /** Listed by `GET /v1/models`. Default `["gpt-test"]`. */
@@ -27,9 +38,16 @@ export interface OpenAIRequestRecord {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
+  /** The body as UTF-8 text (lossy for multipart audio; see `bytes`). */
   raw: string;
+  /** The body exactly as received. */
+  bytes: Buffer;
   /** The parsed JSON body, or null. */
   body: ChatBody | null;
+  /** The images of a chat request, decoded from their `data:` URLs (empty when none). */
+  images: RecordedImage[];
+  /** A transcription request as parsed from its multipart body; null for other requests or an unparseable body. */
+  transcription: TranscriptionRequest | null;
   /** `x-stainless-retry-count` as a number (0 on a first attempt), null when absent. */
   retryCount: number | null;
   status: number | null;
@@ -58,11 +76,21 @@ export interface OpenAIServerHandle {
   requests: OpenAIRequestRecord[];
   /** The `/v1/chat/completions` requests only. */
   chatRequests(): OpenAIRequestRecord[];
+  /** The transcription requests only (`/v1/audio/transcriptions`, and `/inference` in whisper.cpp mode). */
+  transcriptionRequests(): OpenAIRequestRecord[];
   /**
    * Queue a scripted answer. Scripts are FIFO, each used by the next authenticated request to a known route
    * (`GET /v1/models` too: failures, hangs and resets apply there; an answer script there is a test bug, sent back as a 500).
    */
   reply(reply: ScriptedReply): void;
+  /**
+   * Queue a transcript for the next transcription request. Transcripts have their own FIFO, so chat replies and
+   * transcripts queued together never steal each other's turn; faults (`failNext`, `hangNext`, `resetNext`) sit in
+   * the shared queue and hit whichever request comes next, a transcription included.
+   */
+  transcribeNext(t: ScriptedTranscript): void;
+  /** Replace the default transcript (`transcript of <filename> (<bytes> bytes)`). */
+  setDefaultTranscript(fn: (req: TranscriptionRequest) => ScriptedTranscript): void;
   /** Queue `count` (default 1) copies of an HTTP failure. */
   failNext(fail: FailSpec, count?: number): void;
   /** The next request never gets an answer; it ends when the client disconnects or the server closes. */
@@ -75,7 +103,7 @@ export interface OpenAIServerHandle {
   cutStreamNext(opts?: { text?: string; destroy?: boolean }): void;
   /** Replace the default answer (default: `echo: <last user text>`). */
   setDefault(fn: DefaultResponder): void;
-  /** Scripts not yet used. */
+  /** Scripts not yet used (transcripts included). */
   pending(): number;
   close(): Promise<void>;
 }
@@ -100,6 +128,8 @@ function validateChat(body: ChatBody | null): FailSpec | null {
   if (!body || typeof body !== "object") return bad("We could not parse the JSON body of your request.");
   if (typeof body.model !== "string" || body.model === "") return bad("you must provide a model parameter");
   if (!Array.isArray(body.messages) || body.messages.length === 0) return bad("[] is too short - 'messages'", "messages");
+  const parts = validateContentParts(body);
+  if (parts) return parts;
   const messages = body.messages as Array<{ role?: unknown; tool_calls?: Array<{ id?: unknown }>; tool_call_id?: unknown }>;
   let open: Set<unknown> | null = null;
   for (const [i, m] of messages.entries()) {
@@ -132,8 +162,10 @@ export async function startOpenAIServer(opts: StartOpenAIServerOptions = {}): Pr
   const models = opts.models ?? ["gpt-test"];
   const requests: OpenAIRequestRecord[] = [];
   const queue: OpenAIScript[] = [];
+  const transcripts: ScriptedTranscript[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let respondDefault: DefaultResponder = echo;
+  let transcriptDefault = defaultTranscript;
   let seq = 0;
   let callSeq = 0;
 
@@ -217,10 +249,26 @@ export async function startOpenAIServer(opts: StartOpenAIServerOptions = {}): Pr
     await writeFrames(res, streamFrames(mode, make, planned, includeUsage, reply.argumentChunk), reply.chunkDelayMs ?? 0, true);
   };
 
+  /** `/v1/audio/transcriptions` (and whisper.cpp's `/inference`): parse, check, answer a transcript or a fault. */
+  const transcribe = async (req: http.IncomingMessage, res: http.ServerResponse, rec: OpenAIRequestRecord, requestId: string) => {
+    const parsed = readTranscriptionRequest(rec.bytes, req.headers["content-type"]);
+    if (typeof parsed === "string") return sendFail(res, rec, { status: 400, message: parsed }, requestId);
+    rec.transcription = parsed;
+    const invalid = validateTranscription(mode, parsed);
+    if (invalid) return sendFail(res, rec, invalid, requestId);
+    const t = transcripts.shift() ?? transcriptDefault(parsed);
+    if (t.delayMs) await pause(t.delayMs);
+    if (res.destroyed) return;
+    const answer = transcriptionResponse(mode, parsed, t);
+    rec.status = 200;
+    res.writeHead(200, { "content-type": answer.contentType, "x-request-id": requestId });
+    res.end(answer.body);
+  };
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse, rec: OpenAIRequestRecord) => {
     const requestId = `req_${++seq}`;
     const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
-    if (mode !== "ollama" && (!auth || auth[1] !== apiKey)) {
+    if (mode !== "ollama" && mode !== "whisper.cpp" && (!auth || auth[1] !== apiKey)) {
       const shown = auth ? `${auth[1]!.slice(0, 5)}***${auth[1]!.slice(-3)}` : "";
       const message = auth
         ? `Incorrect API key provided: ${shown}. You can find your API key at https://platform.openai.com/account/api-keys.`
@@ -228,13 +276,16 @@ export async function startOpenAIServer(opts: StartOpenAIServerOptions = {}): Pr
       return sendFail(res, rec, { status: 401, message, code: auth ? "invalid_api_key" : null }, requestId);
     }
     const route = `${req.method} ${rec.path.split("?")[0]}`;
-    if (route !== "POST /v1/chat/completions" && route !== "GET /v1/models") {
-      return sendFail(res, rec, { status: 404, message: `Invalid URL (${route})` }, requestId);
-    }
-    const script = queue.shift();
+    const stt = route === "POST /v1/audio/transcriptions" || (mode === "whisper.cpp" && route === "POST /inference");
+    const known = stt || (mode !== "whisper.cpp" && (route === "POST /v1/chat/completions" || route === "GET /v1/models"));
+    if (!known) return sendFail(res, rec, { status: 404, message: `Invalid URL (${route})` }, requestId);
+    // A transcription takes only faults from the shared queue; chat answers stay for the chat requests.
+    const head = queue[0]?.kind;
+    const script = !stt || head === "fail" || head === "hang" || head === "reset" ? queue.shift() : undefined;
     if (script?.kind === "hang") return;
     if (script?.kind === "reset") return void res.socket?.destroy();
     if (script?.kind === "fail") return sendFail(res, rec, script.fail, requestId);
+    if (stt) return transcribe(req, res, rec, requestId);
     if (route === "GET /v1/models") {
       if (script)
         return sendFail(res, rec, { status: 500, message: `fake: a ${script.kind} script was consumed by GET /v1/models` }, requestId);
@@ -248,10 +299,11 @@ export async function startOpenAIServer(opts: StartOpenAIServerOptions = {}): Pr
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const raw = Buffer.concat(chunks).toString("utf8");
+      const bytes = Buffer.concat(chunks);
+      const raw = bytes.toString("utf8");
       let body: ChatBody | null = null;
       try {
-        body = raw ? (JSON.parse(raw) as ChatBody) : null;
+        body = raw && !/^multipart\//i.test(req.headers["content-type"] ?? "") ? (JSON.parse(raw) as ChatBody) : null;
       } catch {
         body = null;
       }
@@ -261,7 +313,10 @@ export async function startOpenAIServer(opts: StartOpenAIServerOptions = {}): Pr
         path: req.url ?? "",
         headers: req.headers,
         raw,
+        bytes,
         body,
+        images: imagesOf(body),
+        transcription: null,
         retryCount: typeof retry === "string" ? Number(retry) : null,
         status: null,
       };
@@ -289,7 +344,12 @@ export async function startOpenAIServer(opts: StartOpenAIServerOptions = {}): Pr
     mode,
     requests,
     chatRequests: () => requests.filter((r) => r.path.startsWith("/v1/chat/completions")),
+    transcriptionRequests: () => requests.filter((r) => /^\/(v1\/audio\/transcriptions|inference)(\?|$)/.test(r.path)),
     reply: (reply) => void queue.push({ kind: "reply", reply }),
+    transcribeNext: (t) => void transcripts.push(t),
+    setDefaultTranscript(fn) {
+      transcriptDefault = fn;
+    },
     failNext(fail, count = 1) {
       for (let i = 0; i < count; i++) queue.push({ kind: "fail", fail });
     },
@@ -305,7 +365,7 @@ export async function startOpenAIServer(opts: StartOpenAIServerOptions = {}): Pr
     setDefault(fn) {
       respondDefault = fn;
     },
-    pending: () => queue.length,
+    pending: () => queue.length + transcripts.length,
     close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();

@@ -9,7 +9,9 @@
  * - API version 2026-10-21 rejects `temperature`/`top_p`/`top_k` even at their defaults, so none is ever sent;
  * - the SDK's request timeout stops at the response headers, so a stream that stalls after them is cut by an idle watchdog
  *   of the same length (per attempt, client side) and reported as `timeout`;
- * - every failure leaves as a `ModelError` whose message has the key redacted.
+ * - every failure leaves as a `ModelError` whose message has the key redacted;
+ * - images (jpeg, png, gif, webp) go as base64 `image` blocks after the user's text block (§9.4 4.2); Anthropic caps
+ *   each at 5 MB of *base64 text* (about 3.75 MB of image), which the caller's size limits must respect.
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import {
@@ -39,6 +41,7 @@ type StreamEvent = Anthropic.Messages.RawMessageStreamEvent;
 /** One content block of the Messages request body, as tau builds it. */
 export type AnthropicBlock =
   | { type: "text"; text: string }
+  | { type: "image"; source: { type: "base64"; media_type: string; data: string } }
   | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> }
   | { type: "tool_result"; tool_use_id: string; content: string; is_error: boolean };
 
@@ -63,6 +66,26 @@ function argumentsObject(json: string): Record<string, unknown> {
   }
 }
 
+/** The image types the Messages API takes; anything else is a 400 `invalid_request_error`. */
+export const ANTHROPIC_IMAGE_TYPES: ReadonlySet<string> = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
+
+/** `Image/PNG; x=y` → `image/png`: the media type without parameters, lower case. */
+const baseMime = (mime: string): string => (mime.split(";")[0] ?? "").trim().toLowerCase();
+
+/** The user turn's blocks: the text block (left out when empty and there are images, as empty text is a 400), then the images. */
+function userBlocks(m: Extract<ChatMessage, { role: "user" }>): AnthropicBlock[] {
+  if (!m.media?.length) return [{ type: "text", text: m.text }];
+  const blocks: AnthropicBlock[] = m.text === "" ? [] : [{ type: "text", text: m.text }];
+  for (const x of m.media) {
+    const mediaType = baseMime(x.mime);
+    if (!ANTHROPIC_IMAGE_TYPES.has(mediaType)) {
+      throw new ModelError("responder_model_bad_request", `anthropic: ${x.mime} is not an input type Claude takes (jpeg, png, gif, webp)`);
+    }
+    blocks.push({ type: "image", source: { type: "base64", media_type: mediaType, data: x.base64 } });
+  }
+  return blocks;
+}
+
 /** Map tau's conversation to Messages turns: tool results become one user turn of `tool_result` blocks per run of tool messages. */
 export function toAnthropicMessages(messages: ChatMessage[]): AnthropicBody["messages"] {
   const out: AnthropicBody["messages"] = [];
@@ -76,7 +99,7 @@ export function toAnthropicMessages(messages: ChatMessage[]): AnthropicBody["mes
     }
     toolTurn = null;
     if (m.role === "user") {
-      out.push({ role: "user", content: [{ type: "text", text: m.text }] });
+      out.push({ role: "user", content: userBlocks(m) });
       continue;
     }
     const content: AnthropicBlock[] = m.text ? [{ type: "text", text: m.text }] : [];
@@ -87,7 +110,7 @@ export function toAnthropicMessages(messages: ChatMessage[]): AnthropicBody["mes
   return out;
 }
 
-/** The request body, shared by `complete` and `describe`. */
+/** The request body, shared by `complete` and `describe`; throws the `bad_request` ModelError for media not accepted. */
 export function buildAnthropicBody(req: ModelRequest): AnthropicBody {
   const body: AnthropicBody = {
     model: req.model,
@@ -284,6 +307,8 @@ export function createAnthropicClient(opts: ModelClientOptions): ModelClient {
 
   async function complete(req: ModelRequest, call: CallOptions): Promise<ModelAnswer> {
     if (call.signal.aborted) throw new ModelError("responder_model_aborted", "anthropic: aborted before the call");
+    // Media the API does not take is refused here, before the SDK is even loaded.
+    const body = buildAnthropicBody(req) as unknown as Anthropic.Messages.MessageCreateParamsStreaming;
     const { sdk, client } = await load();
     const local = new AbortController();
     let stalled = false;
@@ -310,7 +335,6 @@ export function createAnthropicClient(opts: ModelClientOptions): ModelClient {
     };
     let phase: "request" | "stream" = "request";
     try {
-      const body = buildAnthropicBody(req) as unknown as Anthropic.Messages.MessageCreateParamsStreaming;
       const { data: stream, request_id } = await client.messages
         .create(body, { signal: local.signal, timeout: opts.timeoutMs, maxRetries: opts.maxRetries })
         .withResponse();
@@ -374,7 +398,8 @@ export function createAnthropicClient(opts: ModelClientOptions): ModelClient {
     }
   }
 
-  return { provider: "anthropic", complete, describe, probe };
+  const acceptsMedia = (mime: string) => ANTHROPIC_IMAGE_TYPES.has(baseMime(mime));
+  return { provider: "anthropic", acceptsMedia, complete, describe, probe };
 }
 
 function errText(e: unknown): string {

@@ -7,6 +7,10 @@
  * `finishReason: STOP`, and model parts may carry a `thoughtSignature` that must be echoed unchanged in the next turn.
  * Automatic stream continuation (on by default in 2.32.0) is turned off: a dropped stream is a tau-visible error,
  * never a silent second request.
+ *
+ * Media: images, audio and video go as `inlineData` parts after the user's text part (§9.5 5.2), for the types the
+ * Gemini inline-data docs list (GIF is not among them: Google answers 400 "Unsupported MIME type"). Speech to text
+ * is here too (`createGeminiTranscriptionClient`): one non-streamed `generateContent` with the audio inline.
  */
 import type { Content, GenerateContentConfig, GenerateContentResponse, GoogleGenAI, Part } from "@google/genai";
 import {
@@ -23,6 +27,7 @@ import {
   type ModelRequest,
   type ModelUsage,
   type ToolCall,
+  type TranscriptionClient,
 } from "./model-client.ts";
 
 type GenAiModule = typeof import("@google/genai");
@@ -42,6 +47,64 @@ interface GoogleErrorBody {
   message?: string;
   status?: string;
   details?: Array<Record<string, unknown>>;
+}
+
+/**
+ * The media types Gemini takes as inline data (ai.google.dev image, audio and video understanding docs, plus the
+ * usual aliases a magic-byte sniffer or a platform reports: `audio/mpeg` for MP3, `video/quicktime` for MOV, …).
+ */
+export const GEMINI_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  "image/png",
+  "image/jpeg",
+  "image/webp",
+  "image/heic",
+  "image/heif",
+  "audio/wav",
+  "audio/x-wav",
+  "audio/mp3",
+  "audio/mpeg",
+  "audio/aiff",
+  "audio/x-aiff",
+  "audio/aac",
+  "audio/ogg",
+  "audio/flac",
+  "audio/x-flac",
+  "audio/webm",
+  "audio/mp4",
+  "audio/m4a",
+  "audio/x-m4a",
+  "video/mp4",
+  "video/mpeg",
+  "video/mpg",
+  "video/mov",
+  "video/quicktime",
+  "video/avi",
+  "video/x-msvideo",
+  "video/x-flv",
+  "video/webm",
+  "video/wmv",
+  "video/x-ms-wmv",
+  "video/3gpp",
+]);
+
+/** `Audio/OGG; codecs=opus` → `audio/ogg`: the media type without parameters, lower case. */
+const baseMime = (mime: string): string => (mime.split(";")[0] ?? "").trim().toLowerCase();
+
+/** The instruction sent with the audio by the Gemini transcription client. */
+export const TRANSCRIBE_INSTRUCTION = "Transcribe this audio verbatim. Answer with the transcript only.";
+
+/** The user turn's parts: the text (left out when empty and there is media), then one `inlineData` part per file. */
+function userParts(m: Extract<ChatMessage, { role: "user" }>): Part[] {
+  if (!m.media?.length) return [{ text: m.text }];
+  const parts: Part[] = m.text === "" ? [] : [{ text: m.text }];
+  for (const x of m.media) {
+    const mimeType = baseMime(x.mime);
+    if (!GEMINI_MEDIA_TYPES.has(mimeType)) {
+      throw new ModelError("responder_model_bad_request", `gemini: ${x.mime} is not an input type Gemini takes inline`);
+    }
+    parts.push({ inlineData: { mimeType, data: x.base64 } });
+  }
+  return parts;
 }
 
 /** JSON when the text is JSON, else the text itself (tool results; tool call arguments). */
@@ -74,7 +137,8 @@ function assistantParts(m: Extract<ChatMessage, { role: "assistant" }>): Part[] 
  * The provider-neutral conversation as Gemini `contents`: user text → a `user` turn; an assistant turn → a `model`
  * turn (its `providerParts` echoed unchanged when present); tool results → `functionResponse` parts, consecutive ones
  * merged into one `user` turn. A result carries the call's `id` only when the model's call had one. Assistant turns
- * with no parts at all are left out.
+ * with no parts at all are left out. User media becomes `inlineData` parts; media not accepted throws the
+ * `bad_request` ModelError.
  */
 export function toGeminiContents(messages: ChatMessage[]): Content[] {
   const contents: Content[] = [];
@@ -96,7 +160,7 @@ export function toGeminiContents(messages: ChatMessage[]): Content[] {
     }
     toolTurn = null;
     if (m.role === "user") {
-      contents.push({ parts: [{ text: m.text }], role: "user" });
+      contents.push({ parts: userParts(m), role: "user" });
     } else {
       const parts = assistantParts(m);
       callIds = new Set(parts.flatMap((p) => (p.functionCall?.id ? [p.functionCall.id] : [])));
@@ -279,11 +343,10 @@ function finishOf(reason: string): FinishReason {
   return "other";
 }
 
-/** A `ModelClient` for the Gemini Developer API (`x-goog-api-key`, `v1beta`) at `opts.baseUrl`. */
-export function createGeminiClient(opts: ModelClientOptions): ModelClient {
-  const baseUrl = opts.baseUrl.endsWith("/") ? opts.baseUrl.slice(0, -1) : opts.baseUrl;
+/** The SDK client for `opts`, imported and built on first use (a failed import is tried again next time). */
+function lazyGenAI(opts: ModelClientOptions, baseUrl: string): () => Promise<GoogleGenAI> {
   let loaded: Promise<GoogleGenAI> | null = null;
-  const client = (): Promise<GoogleGenAI> => {
+  return () => {
     loaded ??= import("@google/genai").then(
       (mod: GenAiModule) =>
         new mod.GoogleGenAI({
@@ -295,23 +358,37 @@ export function createGeminiClient(opts: ModelClientOptions): ModelClient {
             ...(opts.maxRetries > 0 ? { retryOptions: { attempts: opts.maxRetries + 1 } } : {}),
           },
         }),
+      (e: unknown) => {
+        loaded = null;
+        throw e;
+      },
     );
     return loaded;
   };
+}
+
+/** A `ModelClient` for the Gemini Developer API (`x-goog-api-key`, `v1beta`) at `opts.baseUrl`. */
+export function createGeminiClient(opts: ModelClientOptions): ModelClient {
+  const baseUrl = opts.baseUrl.endsWith("/") ? opts.baseUrl.slice(0, -1) : opts.baseUrl;
+  const client = lazyGenAI(opts, baseUrl);
   const fail = (e: unknown, stage: Stage, signal: AbortSignal, timeoutMs: number) =>
     toModelError(e, { stage, signal, apiKey: opts.apiKey, timeoutMs });
 
   return {
     provider: "gemini",
 
+    acceptsMedia: (mime) => GEMINI_MEDIA_TYPES.has(baseMime(mime)),
+
     async complete(req, { signal, onFirstToken }) {
       if (signal.aborted) throw new ModelError("responder_model_aborted", "gemini: call aborted by tau", { retryable: false });
+      // Media Gemini does not take is refused here, before the SDK is even loaded.
+      const contents = toGeminiContents(req.messages);
       let stage: Stage = "request";
       try {
         const ai = await client();
         const stream = await ai.models.generateContentStream({
           model: req.model,
-          contents: toGeminiContents(req.messages),
+          contents,
           config: { ...toConfig(req), abortSignal: signal },
         });
         stage = "stream";
@@ -343,6 +420,65 @@ export function createGeminiClient(opts: ModelClientOptions): ModelClient {
       } catch (e) {
         const me = fail(e, "request", signal, timeoutMs);
         return { ok: false, reason: me.reason as ModelReason, detail: me.message };
+      }
+    },
+  };
+}
+
+/**
+ * The transcript in a `generateContent` answer: the non-thought text parts of the first candidate, trimmed. A blocked
+ * prompt or a filtered answer is `blocked`; an answer with no candidate at all is a broken answer.
+ */
+export function transcriptOf(res: GenerateContentResponse): { text: string; usage: ModelUsage } {
+  const cand = res.candidates?.[0];
+  const block = res.promptFeedback?.blockReason;
+  if (!cand && block) throw new ModelError("responder_model_blocked", `gemini: audio blocked (${block})`, { retryable: false });
+  if (!cand) throw new ModelError("responder_model_stream_error", "gemini: the transcription answer has no candidate", { retryable: true });
+  if (cand.finishReason && FILTERED.has(cand.finishReason)) {
+    throw new ModelError("responder_model_blocked", `gemini: transcript withheld (${cand.finishReason})`, { retryable: false });
+  }
+  const text = (cand.content?.parts ?? [])
+    .filter((p) => typeof p.text === "string" && !p.thought)
+    .map((p) => p.text)
+    .join("");
+  const u = res.usageMetadata;
+  return {
+    text: text.trim(),
+    usage: {
+      inputTokens: u?.promptTokenCount ?? 0,
+      outputTokens: (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0),
+      cachedInputTokens: u?.cachedContentTokenCount ?? 0,
+    },
+  };
+}
+
+/**
+ * Speech to text with Gemini: one non-streamed `generateContent` whose user turn is {@link TRANSCRIBE_INSTRUCTION}
+ * then the audio as `inlineData` (base64). Failures map as chat calls do; a type Gemini does not take inline is
+ * refused before any call.
+ */
+export function createGeminiTranscriptionClient(opts: ModelClientOptions & { model: string }): TranscriptionClient {
+  const baseUrl = opts.baseUrl.endsWith("/") ? opts.baseUrl.slice(0, -1) : opts.baseUrl;
+  const client = lazyGenAI(opts, baseUrl);
+  return {
+    provider: "gemini",
+    async transcribe(audio, { signal }) {
+      if (signal.aborted) throw new ModelError("responder_model_aborted", "gemini: call aborted by tau", { retryable: false });
+      const mimeType = baseMime(audio.mime);
+      if (!GEMINI_MEDIA_TYPES.has(mimeType) || !/^(audio|video)\//.test(mimeType)) {
+        throw new ModelError("responder_model_bad_request", `gemini: ${audio.mime} is not an audio type Gemini takes inline`);
+      }
+      const data = Buffer.from(audio.bytes.buffer, audio.bytes.byteOffset, audio.bytes.byteLength).toString("base64");
+      try {
+        const ai = await client();
+        const res = await ai.models.generateContent({
+          model: opts.model,
+          contents: [{ parts: [{ text: TRANSCRIBE_INSTRUCTION }, { inlineData: { mimeType, data } }], role: "user" }],
+          config: { abortSignal: signal },
+        });
+        return transcriptOf(res);
+      } catch (e) {
+        throw toModelError(e, { stage: "request", signal, apiKey: opts.apiKey, timeoutMs: opts.timeoutMs });
       }
     },
   };

@@ -20,9 +20,16 @@ export interface ToolCall {
   argumentsJson: string;
 }
 
+/** Bytes sent to the model as data (never a platform URL, which carries the bot token): an image, audio or video. */
+export interface InlineMedia {
+  /** Detected from magic bytes, e.g. `image/png`, `audio/ogg`, `video/mp4`. */
+  mime: string;
+  base64: string;
+}
+
 /** The provider-neutral conversation. Tool results answer the calls of the assistant turn just before them. */
 export type ChatMessage =
-  | { role: "user"; text: string }
+  | { role: "user"; text: string; media?: InlineMedia[] }
   | {
       role: "assistant";
       text: string;
@@ -80,12 +87,27 @@ export interface DescribedRequest {
 
 export interface ModelClient {
   readonly provider: "openai" | "anthropic" | "gemini";
+  /**
+   * Whether `complete` can take this media type as input (OpenAI: images; Anthropic: jpeg/png/gif/webp; Gemini:
+   * images, audio and video). The caller never sends what is not accepted.
+   */
+  acceptsMedia(mime: string): boolean;
   /** One model turn, streamed where the provider streams; resolves with the whole answer or rejects with a ModelError. */
   complete(req: ModelRequest, opts: CallOptions): Promise<ModelAnswer>;
   /** The request `complete` would send, for dry-run and `tau route inspect`; makes no call. */
   describe(req: ModelRequest): DescribedRequest;
   /** A cheap authenticated probe (list models or a 1-token call) for `tau doctor --online` / `/tau auth status`. */
   probe(signal: AbortSignal): Promise<{ ok: true; detail: string } | { ok: false; reason: ModelReason; detail: string }>;
+}
+
+/** Speech to text: an OpenAI-compatible `/audio/transcriptions` endpoint (OpenAI, whisper.cpp, faster-whisper) or Gemini audio input. */
+export interface TranscriptionClient {
+  readonly provider: "openai" | "gemini";
+  /** The transcript text (may be empty for silence); rejects with a ModelError. */
+  transcribe(
+    audio: { bytes: Uint8Array; mime: string; filename: string },
+    opts: { signal: AbortSignal },
+  ): Promise<{ text: string; usage: ModelUsage }>;
 }
 
 export interface ModelClientOptions {

@@ -10,6 +10,11 @@
  * cleared once `fetch` resolves), so a stream that stalls mid-body would hang forever; we re-arm an idle timer
  * of `timeoutMs` on every chunk. And the SDK's retry back-off sleep ignores the abort signal, so `complete` races
  * the caller's signal itself and rejects at once.
+ *
+ * Media: images (png, jpeg, gif, webp) go as `image_url` parts with a `data:` URL after the text part (§9.2 2.1;
+ * Ollama takes data URLs only, and a platform URL would carry the bot token). Speech to text is here too
+ * (`createOpenAITranscriptionClient`, §9.3): the same SDK posts multipart to `{baseUrl}/audio/transcriptions`, which
+ * OpenAI, whisper.cpp (`--inference-path /v1/audio/transcriptions`) and faster-whisper/speaches all serve.
  */
 import { randomUUID } from "node:crypto";
 import type { OpenAI } from "openai";
@@ -22,7 +27,9 @@ import type {
   ModelClient,
   ModelClientOptions,
   ModelRequest,
+  ModelUsage,
   ToolCall,
+  TranscriptionClient,
 } from "./model-client.ts";
 import { ModelError, reasonForStatus, redactKey } from "./model-client.ts";
 
@@ -39,9 +46,35 @@ export interface OpenAIChatBody {
   stream_options: { include_usage: true };
 }
 
-/** One neutral message as an OpenAI chat message (PROVIDERS.md §9.2 2.1). */
+/** The image types OpenAI vision takes; anything else is a 400 `invalid_image_format`. */
+export const OPENAI_IMAGE_TYPES: ReadonlySet<string> = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/** `Image/PNG; x=y` → `image/png`: the media type without parameters, lower case. */
+const baseMime = (mime: string): string => (mime.split(";")[0] ?? "").trim().toLowerCase();
+
+/** Refuse, before any call, a request carrying media this adapter cannot send (the caller should have asked `acceptsMedia`). */
+function assertMedia(req: ModelRequest): void {
+  for (const m of req.messages) {
+    if (m.role !== "user") continue;
+    for (const x of m.media ?? []) {
+      if (!OPENAI_IMAGE_TYPES.has(baseMime(x.mime))) {
+        throw new ModelError(
+          "responder_model_bad_request",
+          `openai: ${x.mime} is not an input type this model takes (png, jpeg, gif, webp)`,
+        );
+      }
+    }
+  }
+}
+
+/** One neutral message as an OpenAI chat message (PROVIDERS.md §9.2 2.1): with media, a text part then one `image_url` part each. */
 function toOpenAIMessage(m: ChatMessage): Record<string, unknown> {
-  if (m.role === "user") return { role: "user", content: m.text };
+  if (m.role === "user") {
+    if (!m.media?.length) return { role: "user", content: m.text };
+    const content: Array<Record<string, unknown>> = m.text === "" ? [] : [{ type: "text", text: m.text }];
+    for (const x of m.media) content.push({ type: "image_url", image_url: { url: `data:${baseMime(x.mime)};base64,${x.base64}` } });
+    return { role: "user", content };
+  }
   if (m.role === "tool") return { role: "tool", tool_call_id: m.callId, content: m.content };
   const calls = m.toolCalls ?? [];
   if (calls.length === 0) return { role: "assistant", content: m.text };
@@ -56,9 +89,10 @@ function toOpenAIMessage(m: ChatMessage): Record<string, unknown> {
 /**
  * The request body for one turn: system message first (omitted when empty), `tools` only when there are some,
  * no `tool_choice` (its default with tools is `"auto"`, and Ollama/vLLM reject or ignore an explicit one),
- * `max_completion_tokens`, and always streamed with usage.
+ * `max_completion_tokens`, and always streamed with usage. Throws the `bad_request` ModelError for media not accepted.
  */
 export function buildChatBody(req: ModelRequest): OpenAIChatBody {
+  assertMedia(req);
   const messages = req.messages.map(toOpenAIMessage);
   if (req.system !== "") messages.unshift({ role: "system", content: req.system });
   const body: OpenAIChatBody = {
@@ -219,7 +253,8 @@ export function toModelError(err: unknown, ctx: FailureContext): ModelError {
 
 /**
  * Old vLLM builds answer errors as top-level `{object:"error",message,type,param,code}`; the SDK only reads
- * `body.error` and would report "400 status code (no body)". Lift such bodies into `{error:{…}}` first.
+ * `body.error` and would report "400 status code (no body)". whisper.cpp answers `{"error":"<text>"}`, which the SDK
+ * would show as `400 "<text>"` (quoted). Lift both into `{error:{message,…}}` first.
  */
 async function liftTopLevelError(res: Response): Promise<Response> {
   if (res.ok || !(res.headers.get("content-type") ?? "").includes("json")) return res;
@@ -230,6 +265,8 @@ async function liftTopLevelError(res: Response): Promise<Response> {
     if (parsed && typeof parsed === "object" && parsed.error === undefined && parsed.object === "error") {
       const { object: _object, ...rest } = parsed;
       out = JSON.stringify({ error: rest });
+    } else if (parsed && typeof parsed === "object" && typeof parsed.error === "string") {
+      out = JSON.stringify({ error: { message: parsed.error, type: null, param: null, code: null } });
     }
   } catch {
     // Not JSON after all: hand it over unchanged.
@@ -260,17 +297,20 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal, apiKey: string): Pr
   });
 }
 
-/** The OpenAI-compatible ModelClient. `baseUrl` includes `/v1` (as the SDK's `baseURL` does). */
-export function createOpenAIClient(opts: ModelClientOptions): ModelClient {
-  const baseUrl = opts.baseUrl.replace(/\/+$/, "");
-  const timeout = Math.max(1, Math.round(opts.timeoutMs));
-  let sdk: Promise<OpenAI> | null = null;
+type OpenAIModule = typeof import("openai");
 
-  const client = (): Promise<OpenAI> => {
+/**
+ * The SDK module and one client for `opts`, imported and built on first use (a failed import is tried again next
+ * time). No key means `auth_failed` at once: the SDK would throw its own error, and OpenAI would answer 401.
+ */
+function lazyOpenAI(opts: ModelClientOptions, baseUrl: string, timeout: number): () => Promise<{ mod: OpenAIModule; client: OpenAI }> {
+  let sdk: Promise<{ mod: OpenAIModule; client: OpenAI }> | null = null;
+  return () => {
     if (!opts.apiKey) return Promise.reject(new ModelError("responder_model_auth_failed", "openai: no API key is configured"));
     sdk ??= import("openai").then(
-      ({ OpenAI: Client }) =>
-        new Client({
+      (mod) => ({
+        mod,
+        client: new mod.OpenAI({
           apiKey: opts.apiKey,
           baseURL: baseUrl,
           // Never pick these up from the environment: the config says where tau talks to.
@@ -282,6 +322,7 @@ export function createOpenAIClient(opts: ModelClientOptions): ModelClient {
           logLevel: "off",
           fetch: async (url: string | URL | Request, init?: RequestInit) => liftTopLevelError(await fetch(url, init)),
         }),
+      }),
       (e: unknown) => {
         sdk = null;
         throw e;
@@ -289,6 +330,14 @@ export function createOpenAIClient(opts: ModelClientOptions): ModelClient {
     );
     return sdk;
   };
+}
+
+/** The OpenAI-compatible ModelClient. `baseUrl` includes `/v1` (as the SDK's `baseURL` does). */
+export function createOpenAIClient(opts: ModelClientOptions): ModelClient {
+  const baseUrl = opts.baseUrl.replace(/\/+$/, "");
+  const timeout = Math.max(1, Math.round(opts.timeoutMs));
+  const load = lazyOpenAI(opts, baseUrl, timeout);
+  const client = async (): Promise<OpenAI> => (await load()).client;
 
   const complete = async (req: ModelRequest, call: CallOptions): Promise<ModelAnswer> => {
     const { signal } = call;
@@ -332,6 +381,7 @@ export function createOpenAIClient(opts: ModelClientOptions): ModelClient {
 
   return {
     provider: "openai",
+    acceptsMedia: (mime) => OPENAI_IMAGE_TYPES.has(baseMime(mime)),
     complete(req, call) {
       return untilAborted(complete(req, call), call.signal, opts.apiKey);
     },
@@ -354,6 +404,98 @@ export function createOpenAIClient(opts: ModelClientOptions): ModelClient {
       } catch (e) {
         const err = toModelError(e, { apiKey: opts.apiKey, signal });
         return { ok: false, reason: err.reason, detail: err.message };
+      }
+    },
+  };
+}
+
+/** The file extensions OpenAI's `/audio/transcriptions` takes; it goes by the file name, not the part's type. */
+const TRANSCRIPTION_EXTENSIONS = new Set(["flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm"]);
+const EXTENSION_OF: Record<string, string> = {
+  "audio/ogg": "ogg",
+  "audio/opus": "ogg",
+  "audio/mpeg": "mp3",
+  "audio/mp3": "mp3",
+  "audio/wav": "wav",
+  "audio/x-wav": "wav",
+  "audio/wave": "wav",
+  "audio/vnd.wave": "wav",
+  "audio/flac": "flac",
+  "audio/x-flac": "flac",
+  "audio/webm": "webm",
+  "audio/mp4": "m4a",
+  "audio/m4a": "m4a",
+  "audio/x-m4a": "m4a",
+  "video/mp4": "mp4",
+  "video/webm": "webm",
+  "video/mpeg": "mpeg",
+};
+
+/**
+ * The file name to upload: `filename` when its extension is one OpenAI takes (`voice.oga` stays), else the name with
+ * the extension of `mime` (`voice.x-wav` + `audio/x-wav` → `voice.wav`); unchanged when the type has none either
+ * (the server then says which formats it takes).
+ */
+export function transcriptionFilename(filename: string, mime: string): string {
+  const name = filename.split(/[\\/]/).pop() || "audio";
+  const dot = name.lastIndexOf(".");
+  const ext = dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
+  if (TRANSCRIPTION_EXTENSIONS.has(ext)) return name;
+  const wanted = EXTENSION_OF[baseMime(mime)];
+  if (!wanted) return name;
+  return `${dot > 0 ? name.slice(0, dot) : name}.${wanted}`;
+}
+
+const NO_USAGE: ModelUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+
+/**
+ * What `/audio/transcriptions` answered, as text and usage: a `json`/`verbose_json` object (`usage` counted only when
+ * `type: "tokens"`; `duration` usage and servers that send none give zeros), or a plain string (`text`/`srt`/`vtt`,
+ * or a server that ignored `response_format`). The text is trimmed; an object without `text` is an error.
+ */
+export function transcriptionOf(res: unknown): { text: string; usage: ModelUsage } {
+  if (typeof res === "string") return { text: res.trim(), usage: NO_USAGE };
+  const r = (res && typeof res === "object" ? res : {}) as { text?: unknown; usage?: unknown; error?: unknown };
+  if (typeof r.text !== "string") {
+    const why = r.error === undefined ? "an answer without text" : `an error: ${JSON.stringify(r.error)}`;
+    throw new ModelError("responder_model_bad_request", `openai: the transcription endpoint sent ${why}`);
+  }
+  const u = (r.usage && typeof r.usage === "object" ? r.usage : {}) as { type?: unknown; input_tokens?: unknown; output_tokens?: unknown };
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+  const usage =
+    u.type === "tokens" ? { inputTokens: num(u.input_tokens), outputTokens: num(u.output_tokens), cachedInputTokens: 0 } : NO_USAGE;
+  return { text: r.text.trim(), usage };
+}
+
+/**
+ * Speech to text over an OpenAI-compatible `POST {baseUrl}/audio/transcriptions` (PROVIDERS.md §9.3): multipart with
+ * `file` (from `toFile`, typed with the audio's mime), `model` (whisper.cpp ignores it) and `response_format: json`.
+ * Failures map exactly as chat calls do (401 auth_failed, 429 rate_limited, 5xx unavailable, 400 bad_request,
+ * timeouts), whisper.cpp's `{"error":"…"}` bodies included.
+ */
+export function createOpenAITranscriptionClient(opts: ModelClientOptions & { model: string }): TranscriptionClient {
+  const baseUrl = opts.baseUrl.replace(/\/+$/, "");
+  const timeout = Math.max(1, Math.round(opts.timeoutMs));
+  const load = lazyOpenAI(opts, baseUrl, timeout);
+
+  const transcribe = async (audio: { bytes: Uint8Array; mime: string; filename: string }, signal: AbortSignal) => {
+    if (signal.aborted) throw new Error("aborted before the call");
+    const { mod, client } = await load();
+    const file = await mod.toFile(audio.bytes, transcriptionFilename(audio.filename, audio.mime), { type: baseMime(audio.mime) });
+    const res: unknown = await client.audio.transcriptions.create(
+      { file, model: opts.model, response_format: "json" },
+      { signal, timeout, maxRetries: opts.maxRetries },
+    );
+    return transcriptionOf(res);
+  };
+
+  return {
+    provider: "openai",
+    async transcribe(audio, { signal }) {
+      try {
+        return await untilAborted(transcribe(audio, signal), signal, opts.apiKey);
+      } catch (e) {
+        throw toModelError(e, { apiKey: opts.apiKey, signal });
       }
     },
   };
