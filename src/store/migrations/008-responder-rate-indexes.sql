@@ -1,0 +1,4 @@
+-- Rate limits look at the last minute of one principal's or one responder's jobs: index them by time, so the check
+-- costs the same with fourteen days of finished jobs kept as with none.
+CREATE INDEX responder_jobs_principal ON responder_jobs(principal, updated_at_ms);
+CREATE INDEX responder_jobs_responder ON responder_jobs(responder, updated_at_ms);
