@@ -14,10 +14,13 @@
  *        that chat's answer − tau's `sendMessage` for that chat arriving, complete, at the Telegram server.
  * 2. Concurrency, a model that takes `SLOW_MODEL_MS` (2 s), `CHATS` (200) distinct chats, responder_concurrency
  *    `CONCURRENCY`:
- *    (c) backlog: `ROUNDS` messages per chat (1000 in all) posted at once; replies/s = replies ÷ (last sendMessage −
- *        first POST). Ideal with 2 s: CHATS ÷ 2 s = 100/s.
+ *    (c) backlog: `ROUNDS` messages per chat (1000 in all) posted at once. `concurrent_replies_per_s` = replies
+ *        delivered in the window from the first reply of round 1 to the first reply of the last round (ROUNDS − 1
+ *        whole rounds), ideal CHATS ÷ 2 s = 100/s; `backlog_overall_replies_per_s` = all replies ÷ (last sendMessage −
+ *        first POST), which also pays for the intake of the burst and the last round's tail.
  *    (c') closed loop: each chat sends its next message when its previous reply reaches the Telegram server; replies/s
- *        over a window after the first round (same ideal, minus one round trip through tau per turn).
+ *        over a window after the first round (ideal CHATS ÷ (2 s + tau's round trip per turn)).
+ * Also: tau's CPU per conversation (from /proc), replies lost and what tau's outbox holds undelivered.
  * Loopback only; every phase is bounded and the child is killed on the way out. Prints one JSON line last.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -27,6 +30,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { openStore } from "../src/store/index.ts";
 import { freePort } from "../test/helpers/free-port.ts";
 import { lastUserText, startOpenAIServer } from "../test/helpers/openai-server.ts";
 import { startTelegramBotApiServer, type TelegramRecordedRequest } from "../test/helpers/telegram-bot-api-server.ts";
@@ -46,6 +50,7 @@ const TOKEN = "6112:BENCH-token_abcdefghijklmnopqrstuvwx";
 const SECRET = "bench-telegram-secret";
 const KEY = "sk-bench-responders";
 const now = () => performance.timeOrigin + performance.now();
+const LOAD_BEFORE = os.loadavg()[0]!;
 
 const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0 && os.cpus().length >= 2;
 if (hasTaskset) spawnSync("taskset", ["-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
@@ -54,10 +59,13 @@ if (hasTaskset) spawnSync("taskset", ["-p", "-c", "1", String(process.pid)], { s
 // very object): the OpenAI fake writes every SSE frame and ends the response in one go after its delay, so this is
 // the moment the whole answer left for tau. This process only serves the two fakes.
 const endedAt = new WeakMap<http.IncomingHttpHeaders, number>();
+/** Runs after every response either server ends (the closed loop reacts to replies through it, without polling). */
+let afterResponse: (() => void) | null = null;
 const end = http.ServerResponse.prototype.end;
 http.ServerResponse.prototype.end = function (this: http.ServerResponse, ...args: unknown[]) {
   const r = (end as (...a: unknown[]) => unknown).apply(this, args);
   if (this.req) endedAt.set(this.req.headers, now());
+  afterResponse?.();
   return r;
 } as typeof end;
 
@@ -71,7 +79,10 @@ ai.setDefault((body) => {
   return { text: `answer to ${text}`, delayMs: text.startsWith("lat ") ? LAT_MODEL_MS : SLOW_MODEL_MS };
 });
 
-const home = fs.mkdtempSync(path.join(os.tmpdir(), "tau-bench-responders-"));
+// BENCH_RESPONDERS_TMPFS=1: the tau home (state, ingress) on /dev/shm, where fsync costs nothing: shows what the
+// durable commits on tau's main thread cost (a diagnosis, not how tau ships).
+const TMPFS = process.env.BENCH_RESPONDERS_TMPFS === "1" && fs.existsSync("/dev/shm");
+const home = fs.mkdtempSync(path.join(TMPFS ? "/dev/shm" : os.tmpdir(), "tau-bench-responders-"));
 fs.mkdirSync(path.join(home, "policies"));
 fs.writeFileSync(
   path.join(home, "policies", "channel-policy.yaml"),
@@ -129,12 +140,23 @@ function tauRun(): ChildProcess {
   const [cmd, ...rest] = hasTaskset ? ["taskset", "-c", "0", ...node] : node;
   return spawn(cmd!, rest, { env, stdio: ["ignore", "ignore", "inherit"], cwd: home });
 }
+/** CPU time (user + system, ms) of a process so far, from /proc (Linux; null elsewhere). */
+function cpuMsOf(pid: number | undefined): number | null {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return null;
+  }
+}
+const cpuDelta = (a: number | null, b: number | null, n: number) => (a === null || b === null ? null : +((b - a) / n).toFixed(2));
 const exited = (c: ChildProcess) =>
   new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 
-async function ready(): Promise<void> {
+async function ready(c: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
+    if (c.exitCode !== null || c.signalCode !== null) throw new Error(`tau run exited (${c.exitCode ?? c.signalCode}) before it was ready`);
     const ok = await fetch(`${base}/readyz`).then(
       (r) => r.ok,
       () => false,
@@ -163,8 +185,22 @@ function update(chat: number, text: string): Buffer {
     }),
   );
 }
-/** POST one update; resolves with the acknowledgement latency in ms. */
-function post(body: Buffer): Promise<number> {
+/**
+ * POST one update; resolves with the acknowledgement latency in ms (from the first attempt). A connection error is
+ * retried (at most twice), as Telegram redelivers: a keep-alive socket the server closed as it was reused.
+ */
+async function post(body: Buffer): Promise<number> {
+  const t0 = now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await postOnce(body);
+      return now() - t0;
+    } catch (err) {
+      if (attempt >= 2 || (err as { code?: string }).code === undefined) throw err;
+    }
+  }
+}
+function postOnce(body: Buffer): Promise<number> {
   const t0 = now();
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -190,12 +226,53 @@ const isSend = (r: TelegramRecordedRequest) => r.method === "sendMessage" && r.s
 const chatOf = (r: TelegramRecordedRequest) => Number(r.params.chat_id);
 /** sendMessage calls for chats in [lo, hi). */
 const sendsIn = (lo: number, hi: number) => tg.requests.filter((r) => isSend(r) && chatOf(r) >= lo && chatOf(r) < hi);
+/** What the servers and tau's state say, for a phase that did not finish (read-only; tau may still be running). */
+function diagnose(): string {
+  const count = (xs: string[]) => Object.fromEntries([...new Set(xs)].map((k) => [k, xs.filter((x) => x === k).length]));
+  const parts = [
+    `model requests by status ${JSON.stringify(count(ai.chatRequests().map((r) => String(r.status))))}`,
+    `telegram requests ${JSON.stringify(count(tg.requests.map((r) => `${r.method}:${r.status}`)))}`,
+  ];
+  try {
+    const store = openStore(path.join(home, "state"), { readonly: true });
+    try {
+      const r = store.responders;
+      parts.push(`open jobs ${JSON.stringify(r.openCounts())}`);
+      parts.push(`finished jobs ${JSON.stringify(r.finishedSince(0, 0).map((f) => [f.status, f.reason, f.jobs]))}`);
+      const pending = store.outbox.pending(Number.MAX_SAFE_INTEGER, 100_000);
+      parts.push(`outbox pending ${JSON.stringify(count(pending.map((o) => `${o.status}:${o.reason ?? ""}`)))}`);
+      const stuck = store.outbox.deadLetters(100);
+      parts.push(
+        `outbox undelivered ${JSON.stringify(count(stuck.map((o) => `${o.status}:${o.reason ?? ""}`)))} e.g. ${stuck[0]?.first_receipt ?? "-"}`,
+      );
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    parts.push(`state not readable: ${(err as Error).message}`);
+  }
+  return parts.join("; ");
+}
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${diagnose()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+/** Wait until `count()` reaches `n`, or it has not moved for `quietMs` (a lost reply is counted, not waited for). */
+async function waitForReplies(count: () => number, n: number, quietMs: number, what: string): Promise<void> {
+  let last = -1;
+  let since = Date.now();
+  await waitFor(
+    () => {
+      const c = count();
+      if (c !== last) [last, since] = [c, Date.now()];
+      return c >= n || Date.now() - since > quietMs;
+    },
+    600_000,
+    what,
+  );
 }
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -206,7 +283,7 @@ const aiRequestFor = (text: string) => ai.chatRequests().find((r) => r.body && l
 
 try {
   child = tauRun();
-  await ready();
+  await ready(child);
 
   // Warm-up: the first job loads the openai SDK, the first send grammY.
   {
@@ -221,6 +298,8 @@ try {
   const postAt = new Map<number, number>();
   const acks: number[] = [];
   const inflight: Promise<void>[] = [];
+  const latCpu0 = cpuMsOf(child.pid);
+  const benchCpu0 = process.cpuUsage();
   const start = now();
   for (let k = 0; k < total; k++) {
     const due = start + (k * 1000) / RATE;
@@ -232,7 +311,10 @@ try {
   }
   await Promise.all(inflight);
   const achieved = (total * 1000) / (now() - start);
-  await waitFor(() => sendsIn(LAT, LAT + total).length >= total, 60_000, "latency-phase replies");
+  await waitForReplies(() => sendsIn(LAT, LAT + total).length, total, 10_000, "latency-phase replies");
+  const latSpan = now() - start;
+  const latCpu = cpuDelta(latCpu0, cpuMsOf(child.pid), total);
+  const benchCpu = process.cpuUsage(benchCpu0);
   const toModel: number[] = [];
   const toSend: number[] = [];
   const toTyping: number[] = [];
@@ -252,8 +334,10 @@ try {
     toModel.push(modelAt.get(text)! - sent);
     const answered = endedAt.get(req.headers);
     if (answered === undefined) throw new Error(`no answer end recorded for ${text}`);
-    toSend.push(sends.get(k)! - answered);
-    e2e.push(sends.get(k)! - sent);
+    const sentAt = sends.get(k);
+    if (sentAt === undefined) continue; // lost: counted below
+    toSend.push(sentAt - answered);
+    e2e.push(sentAt - sent);
     const t = typing.get(k);
     if (t !== undefined) toTyping.push(t - sent);
   }
@@ -261,6 +345,7 @@ try {
   // 2(c). Backlog: ROUNDS messages in each of CHATS chats, posted at once; the model takes SLOW_MODEL_MS.
   const BURST = 3_000_000;
   const burstTotal = CHATS * ROUNDS;
+  const burstCpu0 = cpuMsOf(child.pid);
   const burstStart = now();
   {
     let next = 0;
@@ -272,16 +357,19 @@ try {
     );
   }
   const burstPosted = now() - burstStart;
-  await waitFor(() => sendsIn(BURST, BURST + CHATS).length >= burstTotal, 60_000 + ROUNDS * SLOW_MODEL_MS * 3, "backlog replies");
+  await waitForReplies(() => sendsIn(BURST, BURST + CHATS).length, burstTotal, SLOW_MODEL_MS + 10_000, "backlog replies");
+  const burstCpu = cpuDelta(burstCpu0, cpuMsOf(child.pid), burstTotal);
   const burstSends = sendsIn(BURST, BURST + CHATS).map((r) => r.at);
   const burstLast = Math.max(...burstSends);
-  const burstRate = (burstTotal * 1000) / (burstLast - burstStart);
+  const burstRate = (burstSends.length * 1000) / (burstLast - burstStart);
   // Sustained: between the first reply and the first reply of the last round (whole rounds of CHATS in between).
   const sortedBurst = [...burstSends].sort((a, b) => a - b);
-  const burstSteady = ((burstTotal - CHATS) * 1000) / (sortedBurst[burstTotal - CHATS]! - sortedBurst[0]!);
+  const steadyN = Math.min(burstTotal - CHATS, sortedBurst.length - 1);
+  const burstSteady = (steadyN * 1000) / (sortedBurst[steadyN]! - sortedBurst[0]!);
 
   // 2(c'). Closed loop: each chat sends its next message when its previous reply arrives.
   const LOOP = 4_000_000;
+  const loopCpu0 = cpuMsOf(child.pid);
   const loopStart = now();
   const stopAt = loopStart + SLOW_MODEL_MS + LOOP_SECONDS * 1000;
   const windowFrom = loopStart + SLOW_MODEL_MS + 500;
@@ -291,40 +379,53 @@ try {
   const loopTurn: number[] = [];
   const lastPost = new Array<number>(CHATS).fill(0);
   let outstanding = 0;
+  const postErrors: string[] = [];
   const send = (c: number) => {
     outstanding += 1;
     lastPost[c] = now();
-    void post(update(LOOP + c, `con loop ${turn[c]}:${c}`)).catch(() => undefined);
+    void post(update(LOOP + c, `con loop ${turn[c]}:${c}`)).catch((err: unknown) => void postErrors.push(String(err)));
   };
-  // The condition runs on every change of the Telegram server: react to each answered sendMessage of the loop's chats
-  // (no polling delay); it holds once the time is up and every chat has had its last reply.
-  const done = tg.waitUntil(
-    () => {
-      while (seen < tg.requests.length) {
-        const r = tg.requests[seen]!;
-        if (r.status === undefined) break;
-        seen += 1;
-        if (!isSend(r) || chatOf(r) < LOOP || chatOf(r) >= LOOP + CHATS) continue;
-        const c = chatOf(r) - LOOP;
-        outstanding -= 1;
-        loopReplies.push(r.at);
-        loopTurn.push(r.at - lastPost[c]!);
-        turn[c] = turn[c]! + 1;
-        if (now() < stopAt) send(c);
-      }
-      return now() >= stopAt && outstanding === 0;
-    },
-    LOOP_SECONDS * 1000 + SLOW_MODEL_MS * 4 + 30_000,
-    "the closed loop to finish",
-  );
+  // React to each answered sendMessage of the loop's chats as the Telegram server answers it (no polling delay). The
+  // loop ends once the time is up and every chat has had its last reply, or GRACE after that (a reply that never
+  // comes is counted as lost, not waited for).
+  afterResponse = () => {
+    while (seen < tg.requests.length) {
+      const r = tg.requests[seen]!;
+      if (r.status === undefined) break;
+      seen += 1;
+      if (!isSend(r) || chatOf(r) < LOOP || chatOf(r) >= LOOP + CHATS) continue;
+      const c = chatOf(r) - LOOP;
+      outstanding -= 1;
+      loopReplies.push(r.at);
+      loopTurn.push(r.at - lastPost[c]!);
+      turn[c] = turn[c]! + 1;
+      if (now() < stopAt) send(c);
+    }
+  };
   for (let c = 0; c < CHATS; c++) send(c);
-  await done;
+  const GRACE = SLOW_MODEL_MS * 2 + 5000;
+  await waitFor(
+    () => (now() >= stopAt && outstanding === 0) || now() >= stopAt + GRACE,
+    LOOP_SECONDS * 1000 + GRACE + 60_000,
+    "the closed loop",
+  );
+  afterResponse = null;
+  const loopLost = outstanding;
+  if (postErrors.length) throw new Error(`closed loop: webhook POSTs failed: ${postErrors.slice(0, 3).join(" / ")}`);
+  const loopCpu = cpuDelta(loopCpu0, cpuMsOf(child.pid), Math.max(1, loopReplies.length));
   const windowMs = stopAt - windowFrom;
   const loopRate = (loopReplies.filter((t) => t >= windowFrom && t < stopAt).length * 1000) / windowMs;
 
   child.kill("SIGTERM");
   const code = await exited(child);
   child = null;
+  // What tau itself says it could not deliver (e.g. `unknown`: a send that failed after its body was written).
+  const store = openStore(path.join(home, "state"), { readonly: true });
+  const undelivered = store.outbox.deadLetters(10_000);
+  const failedJobs = store.responders.finishedSince(0, 0).filter((f) => f.status === "failed");
+  const undeliveredDetail = undelivered[0]?.first_receipt ?? null;
+  store.close();
+  const tally = (xs: string[]) => Object.fromEntries([...new Set(xs)].map((k) => [k, xs.filter((x) => x === k).length]));
 
   const a = stats(toModel);
   const b = stats(toSend);
@@ -352,19 +453,34 @@ try {
     chats: CHATS,
     backlog_messages: burstTotal,
     backlog_posted_ms: Math.round(burstPosted),
-    concurrent_replies_per_s: +burstRate.toFixed(1),
-    concurrent_steady_replies_per_s: +burstSteady.toFixed(1),
+    concurrent_replies_per_s: +burstSteady.toFixed(1),
+    backlog_overall_replies_per_s: +burstRate.toFixed(1),
     closed_loop_replies_per_s: +loopRate.toFixed(1),
     closed_loop_window_ms: Math.round(windowMs),
     closed_loop_turn_p50_ms: pct(loopTurn, 50),
     closed_loop_turn_p99_ms: pct(loopTurn, 99),
+    tau_cpu_ms_per_conversation: latCpu,
+    tau_cpu_busy_share_latency_phase: latCpu === null ? null : +((latCpu * total) / latSpan).toFixed(2),
+    bench_cpu_busy_share_latency_phase: +((benchCpu.user + benchCpu.system) / 1000 / latSpan).toFixed(2),
+    tau_cpu_ms_per_reply_backlog: burstCpu,
+    tau_cpu_ms_per_reply_closed_loop: loopCpu,
+    latency_replies_lost: total - sends.size,
+    backlog_replies_lost: burstTotal - burstSends.length,
+    closed_loop_replies_lost: loopLost,
+    outbox_undelivered: tally(undelivered.map((o) => `${o.status}:${o.reason ?? ""}`)),
+    outbox_undelivered_example: undeliveredDetail,
+    jobs_failed: Object.fromEntries(failedJobs.map((f) => [f.reason ?? "", f.jobs])),
     ideal_replies_per_s: +((CHATS * 1000) / SLOW_MODEL_MS).toFixed(1),
     run_exit_code: code,
     pinned: hasTaskset,
     clock: "performance.now() in the bench process (sub-ms); tau's times are observed at the two local servers",
+    cpu: "tau's CPU from /proc/<pid>/stat (10 ms ticks), per conversation or reply; busy share = CPU time / wall time of the phase",
+    // The 1-minute load average when the bench started: on a 2-CPU machine, above ~0.5 other work shared the CPUs.
+    load_before: +LOAD_BEFORE.toFixed(2),
+    state_on_tmpfs: TMPFS,
   };
   console.log(
-    `responders (tau run, llm responder on the openai SDK, provider mode${hasTaskset ? "; tau on CPU 0, load + servers on CPU 1" : ""})`,
+    `responders (tau run, llm responder on the openai SDK, provider mode${hasTaskset ? "; tau on CPU 0, load + servers on CPU 1" : ""}${TMPFS ? "; state on tmpfs" : ""}; load average before ${result.load_before})`,
   );
   console.log(
     `  ${total} conversations at ${result.rate_achieved}/s, model ${LAT_MODEL_MS} ms:` +
@@ -375,11 +491,19 @@ try {
     `      webhook → typing p50 ${result.webhook_to_typing_p50_ms} ms, p99 ${result.webhook_to_typing_p99_ms} ms; ack p50 ${result.webhook_ack_p50_ms} ms, p99 ${result.webhook_ack_p99_ms} ms; webhook → reply p50 ${result.webhook_to_send_p50_ms} ms, p99 ${result.webhook_to_send_p99_ms} ms`,
   );
   console.log(
-    `  (c) ${CHATS} chats × ${ROUNDS} messages at once, model ${SLOW_MODEL_MS} ms, responder_concurrency ${CONCURRENCY}: ${result.concurrent_replies_per_s} replies/s first POST → last reply (steady ${result.concurrent_steady_replies_per_s}/s; ideal ${result.ideal_replies_per_s})   (target ≥ 90)`,
+    `  (c) ${CHATS} chats × ${ROUNDS} messages at once, model ${SLOW_MODEL_MS} ms, responder_concurrency ${CONCURRENCY}: ${result.concurrent_replies_per_s} replies/s over rounds 1–${ROUNDS - 1} (ideal ${result.ideal_replies_per_s}; first POST → last reply ${result.backlog_overall_replies_per_s}/s)   (target ≥ 90)`,
   );
   console.log(
     `  (c') ${CHATS} chats in a closed loop: ${result.closed_loop_replies_per_s} replies/s over ${result.closed_loop_window_ms} ms; turn p50 ${result.closed_loop_turn_p50_ms} ms, p99 ${result.closed_loop_turn_p99_ms} ms`,
   );
+  console.log(
+    `  tau CPU per conversation: ${latCpu} ms at ${RATE}/s (busy ${result.tau_cpu_busy_share_latency_phase} of its CPU; the bench process ${result.bench_cpu_busy_share_latency_phase}), ${burstCpu} ms per reply in (c), ${loopCpu} ms in (c')`,
+  );
+  const lost = result.latency_replies_lost + result.backlog_replies_lost + result.closed_loop_replies_lost;
+  if (lost > 0 || undelivered.length > 0 || failedJobs.length > 0)
+    console.log(
+      `  NOT DELIVERED: ${lost} replies never reached the Telegram server; tau's outbox: ${JSON.stringify(result.outbox_undelivered)}; failed jobs: ${JSON.stringify(result.jobs_failed)}${undeliveredDetail ? `; e.g. ${undeliveredDetail}` : ""}`,
+    );
   console.log(JSON.stringify(result));
 } finally {
   if (child) child.kill("SIGKILL");

@@ -68,6 +68,8 @@ const DAY_MS = 86_400_000;
 const SWITCH_POLL_MS = 200;
 /** Usage and lifecycle runtime events at most this often while responders are busy (and when a drain ends). */
 const TELEMETRY_EVERY_MS = 60_000;
+/** Retention pruning runs this often in a long-running worker. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 interface Running {
   job: ResponderJobRow;
@@ -97,6 +99,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
   function emitTelemetry(force: boolean): void {
     const now = clock();
     if (finishedSinceTelemetry === 0 || (!force && now - lastTelemetryAt < TELEMETRY_EVERY_MS)) return;
+    store.atomically(flushPending);
     const summary = responderUsage(store, config, lastTelemetryAt, now);
     const health = (JSON.parse(store.kv.get("runner_state") ?? "{}") as { health?: string }).health ?? "unknown";
     store.atomically(() => {
@@ -136,6 +139,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     let wrote = false;
     try {
       store.atomically(() => {
+        flushPending();
         if (!store.responders.finish(job.job_id, status, reason, chars, chunks, now)) return;
         wrote = true;
         finishedSinceTelemetry += 1;
@@ -178,9 +182,28 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     });
   }
 
+  /**
+   * Call records and typing counts wait in memory and are written with the next unit of work of the worker (a job's
+   * finish or release): a commit is an fsync, and one per model call or typing refresh would stall the reply path.
+   */
+  const pendingCalls: Parameters<typeof store.responders.recordCall>[0][] = [];
+  const pendingCounters = new Map<string, number>();
+  function flushPending(): void {
+    for (const c of pendingCalls.splice(0)) store.responders.recordCall(c);
+    for (const [k, n] of pendingCounters) store.counters.bump(k, n);
+    pendingCounters.clear();
+  }
+  /** Release a running job back to the queue, with what waits in memory, in one unit of work. */
+  function release(jobId: string, notBefore: number, reason: string | null, attemptsDelta = 0): boolean {
+    return store.atomically(() => {
+      flushPending();
+      return store.responders.release(jobId, clock(), notBefore, reason, attemptsDelta);
+    });
+  }
+
   function recordCall(job: ResponderJobRow, cfg: ResponderConfig, r: CallRecord): void {
     const target = parse<ReplyTarget>(job.reply_target);
-    store.responders.recordCall({
+    pendingCalls.push({
       job_id: job.job_id,
       responder: job.responder,
       transport: target.transport,
@@ -202,7 +225,10 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     const t = deps.typing;
     if (!t || deps.mode !== "provider" || !config.telemetry.typing_presence) return work();
     const target = parse<ReplyTarget>(job.reply_target);
-    const count = (outcome: "sent" | "failed" | "held") => store.counters.bump(`typing.${target.transport}.${outcome}`);
+    const count = (outcome: "sent" | "failed" | "held") => {
+      const k = `typing.${target.transport}.${outcome}`;
+      pendingCounters.set(k, (pendingCounters.get(k) ?? 0) + 1);
+    };
     const send = () => {
       // Typing is output too: held with the replies while the outbound or transport switch is on, or logged out.
       if (t.blocked?.(target.transport)) return count("held");
@@ -332,12 +358,12 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     if (res.ok) return finish(job, "done", res.reason, res.text, res.notices, { history: true });
     if (r.held) {
       // Stopped on purpose (kill switch, shutdown): the call did not finish; it runs again later, attempt given back.
-      store.responders.release(job.job_id, clock(), 0, r.held, -1);
+      release(job.job_id, 0, r.held, -1);
       return;
     }
     if (res.retryable && job.attempts < cfg.max_attempts) {
       const wait = res.retryAfterMs ?? Math.min(backoff.maxMs, backoff.baseMs * 2 ** (job.attempts - 1));
-      store.responders.release(job.job_id, clock(), clock() + Math.min(wait, backoff.maxMs), res.reason);
+      release(job.job_id, clock() + Math.min(wait, backoff.maxMs), res.reason);
       return;
     }
     deps.logger.warn(
@@ -404,7 +430,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
         else await runWebhook(job, cfg, r);
       } catch (err) {
         deps.logger.error({ event: "responder.crashed", job_id: job.job_id, err: (err as Error).message }, "responder job threw");
-        if (r.held) store.responders.release(job.job_id, clock(), 0, r.held, -1);
+        if (r.held) release(job.job_id, 0, r.held, -1);
         else finish(job, "failed", "responder_failed", failureText("responder_failed"), []);
       } finally {
         running.delete(job.job_id);
@@ -419,14 +445,17 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     if (deps.silenced()) return 0;
     const free = deps.concurrency - running.size;
     if (free <= 0) return 0;
-    let started = 0;
-    for (const job of store.responders.runnable(clock(), free + busyConversations.size)) {
-      if (started >= free) break;
-      if (busyConversations.has(job.conversation_key) || running.has(job.job_id)) continue;
-      start(job);
-      if (running.has(job.job_id)) started += 1;
-    }
-    return started;
+    // One unit of work for every claim of this round (each job's async part starts after its first await).
+    return store.atomically(() => {
+      let started = 0;
+      for (const job of store.responders.runnable(clock(), free + busyConversations.size)) {
+        if (started >= free) break;
+        if (busyConversations.has(job.conversation_key) || running.has(job.job_id)) continue;
+        start(job);
+        if (running.has(job.job_id)) started += 1;
+      }
+      return started;
+    });
   }
 
   /** Abort every call in flight; their jobs go back to the queue with `reason`. */
@@ -443,6 +472,19 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       if (running.size > 0 && deps.silenced()) holdAll("responders_kill_switch");
     }, SWITCH_POLL_MS);
     switchTimer.unref?.();
+  }
+
+  /** Finished jobs, calls, tool runs, media records and history past their retention (bounded tables). */
+  function prune(): void {
+    const keep = Math.max(
+      config.runner.dedupe_retention_ms,
+      ...[...deps.responders.values()].map((r) => (r.kind === "llm" ? r.history_max_age_ms : 0)),
+    );
+    const before = clock() - keep;
+    store.atomically(() => {
+      store.responders.prune(before);
+      store.media.prune(before);
+    });
   }
 
   function stopWatching(): void {
@@ -505,21 +547,28 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       } finally {
         stopWatching();
         await Promise.allSettled([...typingOut]);
+        store.atomically(flushPending);
         emitTelemetry(true);
       }
     },
     /** Until `signal` aborts: start jobs as slots free up, look again every `pollMs`; on abort, hold what runs. */
     async run(signal: AbortSignal, pollMs = 250): Promise<void> {
       watchSwitch();
+      let lastPrune = 0;
       while (!signal.aborted) {
         pump();
         emitTelemetry(false);
+        if (clock() - lastPrune > PRUNE_EVERY_MS) {
+          prune();
+          lastPrune = clock();
+        }
         await sleep(pollMs, signal);
       }
       holdAll("responder_shutdown");
       await Promise.allSettled([...running.values()].map((r) => r.done));
       stopWatching();
       await Promise.allSettled([...typingOut]);
+      store.atomically(flushPending);
       emitTelemetry(true);
     },
     /** Jobs in flight now. */
