@@ -85,6 +85,7 @@ for (const [name, script] of [
   ["comms", "bench-comms.ts"],
   ["mail", "bench-mail.ts"],
   ["responders", "bench-responders.ts"],
+  ["media", "bench-media.ts"],
 ] as const) {
   if (!want(name) || !fs.existsSync(path.join(here, script))) continue;
   console.log(`\n${name}: ${script}`);

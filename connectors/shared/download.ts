@@ -32,7 +32,9 @@ export async function streamToFile(
       : (body as NodeJS.ReadableStream);
   try {
     fs.rmSync(dest, { force: true });
-    await pipeline(source, counter, fs.createWriteStream(dest, { mode: 0o600, flags: "wx" }), { signal });
+    // Opened here, not by the stream: a stream still opening when the cap is passed would create the file after the cleanup.
+    const fd = fs.openSync(dest, "wx", 0o600);
+    await pipeline(source, counter, fs.createWriteStream(dest, { fd }), { signal });
     return { ok: true, bytes };
   } catch (err) {
     fs.rmSync(dest, { force: true });

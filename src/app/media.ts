@@ -59,6 +59,17 @@ export function createMediaSources(app: App, secret: SecretLookup): Map<string, 
         }),
       ),
     ],
+    [
+      "email",
+      lazySource("email", async () => {
+        const mail = await import("../capabilities/mail/imap-media-source.ts");
+        return mail.createEmailMediaSource({
+          imap: mail.stackImapConfig(app.loaded.policiesDir, secret),
+          streamToFile: (await import("../../connectors/shared/download.ts")).streamToFile,
+          timeoutMs,
+        });
+      }),
+    ],
   ]);
 }
 

@@ -11,14 +11,14 @@ import path from "node:path";
 import type { Attachment, Envelope } from "../contracts/envelope.ts";
 import type { MediaReason, MediaSource } from "../contracts/media.ts";
 import type { MediaConfig } from "../config/index.ts";
-import type { MediaRecordRow, Store } from "../store/index.ts";
+import type { MediaCacheRow, MediaRecordRow, Store } from "../store/index.ts";
 import type { ModelClient, ModelUsage, TranscriptionClient } from "../responders/llm/model-client.ts";
 import { ModelError } from "../responders/llm/model-client.ts";
 import { sniff, SNIFF_BYTES, type MediaKind } from "./sniff.ts";
 
 export interface MediaDeps {
   config: MediaConfig;
-  store: Pick<Store, "media">;
+  store: Pick<Store, "media" | "atomically">;
   source(transport: string): MediaSource | undefined;
   /** The responder's model (vision, and audio/video where it accepts them); null for a webhook responder. */
   model: { client: ModelClient; model: string } | null;
@@ -78,7 +78,13 @@ export async function understandAttachments(env: Envelope, deps: MediaDeps): Pro
       bytes: null,
       at_ms: deps.clock(),
     };
-    const put = (status: MediaRecordRow["status"], reason: MediaReason, summary: string | null, extra: Partial<MediaRecordRow> = {}) => {
+    const put = (
+      status: MediaRecordRow["status"],
+      reason: MediaReason,
+      summary: string | null,
+      extra: Partial<MediaRecordRow> = {},
+      cache?: MediaCacheRow,
+    ) => {
       const r: MediaRecordRow = {
         ...base,
         status,
@@ -87,7 +93,11 @@ export async function understandAttachments(env: Envelope, deps: MediaDeps): Pro
         ...extra,
       };
       records.push(r);
-      deps.store.media.putRecord(r);
+      // The record and the result kept for duplicates commit together (one fsync, not two).
+      deps.store.atomically(() => {
+        deps.store.media.putRecord(r);
+        if (cache) deps.store.media.cache(cache);
+      });
       return r;
     };
     if (idx >= config.max_attachments) {
@@ -109,7 +119,7 @@ export async function understandAttachments(env: Envelope, deps: MediaDeps): Pro
       continue;
     }
     const one = await understandOne(env, att, kind!, idx, source, deps, seen);
-    const r = put(one.status, one.reason, one.summary, one.extra);
+    const r = put(one.status, one.reason, one.summary, one.extra, one.cache);
     if (r.file_identity && r.status === "processed") seen.set(r.file_identity, r);
     context.push(
       r.status === "processed"
@@ -154,6 +164,8 @@ interface One {
   summary: string | null;
   context?: string;
   extra: Partial<MediaRecordRow>;
+  /** A result to keep for duplicates (written with the record). */
+  cache?: MediaCacheRow;
 }
 
 async function understandOne(
@@ -218,12 +230,13 @@ async function understandOne(
     const reason: MediaReason =
       type.kind === "image" ? "media_image_described" : type.kind === "audio" ? "media_audio_transcribed" : "media_video_summarized";
     const summary = clip(result.text, deps.config.max_summary_chars);
-    if (identity)
-      deps.store.media.cache({ file_identity: identity, kind: type.kind, reason, summary, detected_mime: type.mime, at_ms: deps.clock() });
     return {
       status: "processed",
       reason,
       summary,
+      ...(identity
+        ? { cache: { file_identity: identity, kind: type.kind, reason, summary, detected_mime: type.mime, at_ms: deps.clock() } }
+        : {}),
       context: type.kind === "audio" ? `transcript: ${clip(result.text, MAX_CONTEXT_TRANSCRIPT)}` : summary,
       extra,
     };

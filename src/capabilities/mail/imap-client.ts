@@ -4,7 +4,7 @@
  * failure to a reason code. The password is handed to imapflow only; imapflow's own logger is off.
  * @see https://imapflow.com/module-imapflow-ImapFlow.html (imapflow 2.1.2, pinned: PROVIDERS.md registry pitfall)
  */
-import { ImapFlow, type FetchMessageObject, type ImapFlowOptions, type MailboxObject } from "imapflow";
+import { ImapFlow, type FetchMessageObject, type ImapFlowOptions, type MailboxObject, type MessageStructureObject } from "imapflow";
 import { simpleParser, type AddressObject, type ParsedMail } from "mailparser";
 import {
   MailPortError,
@@ -353,8 +353,8 @@ function imapFlowOptions(cfg: ImapClientConfig, password: string, idle: boolean)
   };
 }
 
-/** Open one session: connect + greeting + LOGIN within `connectTimeoutMs`, or a reason-coded MailPortError. */
-export async function connectImap(cfg: ImapClientConfig, opts: { idle?: boolean } = {}): Promise<MailSession> {
+/** A logged-in imapflow client: connect + greeting + LOGIN within `connectTimeoutMs`, or a reason-coded MailPortError. */
+async function loginClient(cfg: ImapClientConfig, idle: boolean): Promise<ImapFlow> {
   const password = cfg.password();
   if (password === null || password === "") {
     throw new MailPortError(
@@ -363,7 +363,7 @@ export async function connectImap(cfg: ImapClientConfig, opts: { idle?: boolean 
       "no IMAP password: the secret named by imap.password_secret (default imap-password, env TAU_IMAP_PASSWORD) is not set",
     );
   }
-  const client = new ImapFlow(imapFlowOptions(cfg, password, opts.idle ?? false));
+  const client = new ImapFlow(imapFlowOptions(cfg, password, idle));
   // imapflow emits 'error' on socket failures; unhandled, it would crash the process. Failures surface
   // through the awaited calls and the 'close' event instead.
   client.on("error", () => undefined);
@@ -373,5 +373,168 @@ export async function connectImap(cfg: ImapClientConfig, opts: { idle?: boolean 
     client.close();
     throw wrap(err, "login", false);
   }
-  return new ImapSession(client, cfg);
+  return client;
+}
+
+/** Open one session: connect + greeting + LOGIN within `connectTimeoutMs`, or a reason-coded MailPortError. */
+export async function connectImap(cfg: ImapClientConfig, opts: { idle?: boolean } = {}): Promise<MailSession> {
+  return new ImapSession(await loginClient(cfg, opts.idle ?? false), cfg);
+}
+
+// ---------------------------------------------------------------------------------------------- attachment parts
+// Media understanding fetches one attachment of a message it has already ingested, by UID, without the rest of the
+// message: BODYSTRUCTURE says where the part is, `BODY.PEEK[<part>]` (in chunks, decoded by imapflow) brings it.
+
+/** One attachment of a message as the server describes it (BODYSTRUCTURE), never its content. */
+export interface MailPart {
+  /** IMAP section (`2`, `1.2`, `3.1`): what `BODY[<part>]` fetches. */
+  part: string;
+  /** Lowercase `type/subtype`. */
+  contentType: string;
+  /** Content-ID without angle brackets, when the part has one. */
+  contentId: string | null;
+  filename: string | null;
+  /** Content-Transfer-Encoding, lowercase (`base64`, `quoted-printable`, `7bit`, …); null when the server gave none. */
+  encoding: string | null;
+  /** Octets of the part as stored, still transfer-encoded; null when the server gave none. */
+  encodedSize: number | null;
+}
+
+/** The types mailparser keeps in the body unless a disposition says otherwise (`textTypes`, keepDeliveryStatus off). */
+const BODY_TYPES = new Set(["text/plain", "text/html", "message/delivery-status"]);
+/** Encodings under which mailsplit parses an inline message/rfc822 as a nested message rather than a file. */
+const NESTABLE_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
+
+/**
+ * The parts mailparser 3.9.31 reports as `attachments`, in its order (depth-first document order), so the n-th entry
+ * here is the n-th of `FetchedMail.attachments` (`part:<n>` refs in the email envelope). mailparser's rule
+ * (`MailParser.createNode`): a leaf is an attachment unless it is text/plain, text/html or message/delivery-status
+ * with no disposition or `inline`; a message/rfc822 that is `inline` and not base64/QP-encoded is parsed into
+ * (mailsplit `messageNode`) — its own attachments count, it does not — any other message/rfc822 is one attachment.
+ * Part numbers follow RFC 3501 §6.4.5: a multipart's children are `<n>.1…`; a non-multipart message body is `<n>.1`.
+ * @see https://www.rfc-editor.org/rfc/rfc3501#section-6.4.5
+ */
+export function attachmentPartsOf(root: MessageStructureObject): MailPart[] {
+  const out: MailPart[] = [];
+  const leaf = (node: MessageStructureObject, part: string): void => {
+    if (node.type.startsWith("multipart/")) {
+      for (const [i, child] of (node.childNodes ?? []).entries()) leaf(child, part ? `${part}.${i + 1}` : String(i + 1));
+      return;
+    }
+    const disposition = node.disposition?.trim() || null;
+    const encoding = node.encoding?.trim() || null;
+    const nested = node.childNodes?.[0];
+    if (node.type === "message/rfc822" && disposition === "inline" && NESTABLE_ENCODINGS.has(encoding ?? "") && nested) {
+      body(nested, part);
+      return;
+    }
+    if (BODY_TYPES.has(node.type) && (disposition === null || disposition === "inline")) return;
+    out.push({
+      part,
+      contentType: node.type,
+      contentId: stripBrackets(node.id),
+      filename: node.dispositionParameters?.filename ?? node.parameters?.name ?? null,
+      encoding,
+      encodedSize: typeof node.size === "number" && Number.isFinite(node.size) ? node.size : null,
+    });
+  };
+  // A message's body: a multipart numbers its children under `base`; a single part is `<base>.1` (`1` at the top).
+  const body = (node: MessageStructureObject, base: string): void =>
+    leaf(node, node.type.startsWith("multipart/") ? base : base ? `${base}.1` : "1");
+  body(root, "");
+  return out;
+}
+
+/** A read-only IMAP connection that reads single attachment parts. Every method rejects with a {@link MailPortError}. */
+export interface ImapPartReader {
+  /** EXAMINE `mailbox` (read-only: no flag ever changes), or NOOP when it is already open; its UIDVALIDITY. */
+  examine(mailbox: string): Promise<string>;
+  /** The attachment parts of message `uid` in the examined mailbox ({@link attachmentPartsOf}); null when no such UID. */
+  attachmentsOf(uid: number): Promise<MailPart[] | null>;
+  /**
+   * The decoded content of one part, streamed in chunks of `BODY.PEEK[<part>]<offset.len>`, at most `maxBytes`
+   * (the fetching stops there); null when the part is not there. The caller consumes it before the next call.
+   */
+  download(uid: number, part: string, maxBytes: number): Promise<NodeJS.ReadableStream | null>;
+  /** False once the connection has ended. */
+  readonly usable: boolean;
+  /** Log out (bounded), then drop the socket. Never rejects. */
+  close(): Promise<void>;
+}
+
+/** Bytes asked for per partial FETCH of a part: a 1 MB image in two round trips, not twenty (imapflow's default is 64 KiB). */
+const PART_CHUNK_BYTES = 1024 * 1024;
+
+class ImapPartReaderImpl implements ImapPartReader {
+  private ended = false;
+  private examined: string | null = null;
+
+  constructor(
+    private readonly client: ImapFlow,
+    private readonly cfg: ImapClientConfig,
+  ) {
+    client.on("close", () => {
+      this.ended = true;
+    });
+  }
+
+  get usable(): boolean {
+    return !this.ended && this.client.usable;
+  }
+
+  private async op<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(fn(), this.cfg.operationTimeoutMs, operation, () => this.client.close());
+    } catch (err) {
+      throw wrap(err, operation, true);
+    }
+  }
+
+  examine(mailbox: string): Promise<string> {
+    return this.op("examine", async () => {
+      const open = this.client.mailbox;
+      if (open && this.examined === mailbox) {
+        // Dovecot shows what arrived since the last command only after a sync.
+        await this.client.noop();
+      } else {
+        this.examined = null;
+        await this.client.mailboxOpen(mailbox, { readOnly: true });
+        this.examined = mailbox;
+      }
+      return stateOf(this.client.mailbox as MailboxObject).uidValidity;
+    });
+  }
+
+  attachmentsOf(uid: number): Promise<MailPart[] | null> {
+    return this.op("fetch", async () => {
+      const m = await this.client.fetchOne(String(uid), { uid: true, bodyStructure: true }, { uid: true });
+      if (!m || m.uid !== uid || !m.bodyStructure) return null;
+      return attachmentPartsOf(m.bodyStructure);
+    });
+  }
+
+  download(uid: number, part: string, maxBytes: number): Promise<NodeJS.ReadableStream | null> {
+    return this.op("download", async () => {
+      // Base64 takes ~1.37 encoded bytes per byte: one window covers a small cap without fetching far past it.
+      const chunkSize = Math.min(PART_CHUNK_BYTES, Math.max(64 * 1024, Math.ceil(maxBytes * 1.4)));
+      const d = await this.client.download(String(uid), part, { uid: true, maxBytes, chunkSize });
+      return d.content ?? null;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    try {
+      await withDeadline(this.client.logout(), 2000, "logout", () => this.client.close());
+    } catch {
+      // logout failures are irrelevant: the socket is dropped below either way
+    }
+    this.client.close();
+  }
+}
+
+/** Open a read-only part reader (no IDLE): connect + LOGIN within `connectTimeoutMs`, or a reason-coded MailPortError. */
+export async function connectImapPartReader(cfg: ImapClientConfig): Promise<ImapPartReader> {
+  return new ImapPartReaderImpl(await loginClient(cfg, false), cfg);
 }
