@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { FaultBenchResult } from "./bench-faults.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
@@ -77,6 +78,23 @@ if (want("policy")) {
   console.log(
     `\npolicy + routing decision (${p.allowlist} allowlist entries, ${p.bindings} bindings): p50 ${p.p50_us} µs, p99 ${p.p99_us} µs   (target p99 < 50 µs)`,
   );
+}
+
+if (want("faults")) {
+  // Delivery under provider faults: 300 replies per provider through the real senders against the local servers, under a seeded fault mix.
+  const f = json(tsx("bench-faults.ts", ["--replies", "300", "--seed", "14"]));
+  console.log(
+    "\nfaults: 300 replies per provider, provider mode, seed 14; per send 20% 429 (retry after 1 s), 10% HTML 502, 4.5% dropped after processing",
+  );
+  console.log("provider   calls  duplicates  stranded-safe  unknown (with evidence)  verdict");
+  for (const r of f.results as FaultBenchResult[]) {
+    const ok =
+      r.duplicates_delivered === 0 && r.stranded_safe_failures === 0 && r.unknown === r.unknown_with_evidence && r.sent_but_missing === 0;
+    console.log(
+      `${r.provider.padEnd(9)} ${String(r.calls).padStart(6)} ${String(r.duplicates_delivered).padStart(11)} ${String(r.stranded_safe_failures).padStart(14)} ${`${r.unknown} (${r.unknown_with_evidence})`.padStart(24)}  ${ok ? "pass" : "FAIL"}`,
+    );
+  }
+  console.log("targets: duplicates 0, stranded safe failures 0, every unknown reply with its evidence");
 }
 
 for (const [name, script] of [
