@@ -104,6 +104,7 @@ for (const [name, script] of [
   ["mail", "bench-mail.ts"],
   ["responders", "bench-responders.ts"],
   ["media", "bench-media.ts"],
+  ["calendar", "bench-calendar.ts"],
 ] as const) {
   if (!want(name) || !fs.existsSync(path.join(here, script))) continue;
   console.log(`\n${name}: ${script}`);

@@ -34,6 +34,7 @@ export const SECRET_ENV = {
   "openai-api-key": "TAU_OPENAI_API_KEY",
   "anthropic-api-key": "TAU_ANTHROPIC_API_KEY",
   "gemini-api-key": "TAU_GEMINI_API_KEY",
+  "caldav-password": "TAU_CALDAV_PASSWORD",
 } as const;
 export type SecretId = keyof typeof SECRET_ENV;
 
