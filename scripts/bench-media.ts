@@ -199,7 +199,7 @@ async function bench(): Promise<void> {
       const t0 = now();
       const r = await understandAttachments(env, {
         config,
-        store: { media },
+        store: { media, atomically: (fn) => store.atomically(fn) },
         source: () => timedSource,
         model: { client: timedClient, model: "gpt-test" },
         transcriber: null,

@@ -170,6 +170,8 @@ describe("architecture", () => {
       openai: (f) => f === "src/responders/llm/openai.ts",
       "@anthropic-ai/sdk": (f) => f === "src/responders/llm/anthropic.ts",
       "@google/genai": (f) => f === "src/responders/llm/gemini.ts",
+      tsdav: (f) => f === "src/capabilities/calendar/dav-client.ts",
+      "ical.js": (f) => f === "src/capabilities/calendar/ical-codec.ts",
     };
     const bad = product.flatMap((f) =>
       imports(f)

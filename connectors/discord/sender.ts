@@ -3,7 +3,8 @@
  * exactly the create-message request dry-run shows (`allowed_mentions: {parse: []}`, `nonce` + `enforce_nonce`).
  * `REST` would otherwise retry 429s forever and 5xx/timeouts 3 times on its own; here `retries: 0` and
  * `rejectOnRateLimit` hand every wait to tau's scheduler, so rate-limit waits have one owner. The nonce makes
- * re-sending an ambiguous request safe: Discord returns the existing message. `typing` is
+ * re-sending an ambiguous request safe: Discord returns the existing message. A response whose body REST cannot
+ * parse (truncated JSON on a 4xx) is classified by the status read from the wire (`trackSend`). `typing` is
  * `POST /channels/{id}/typing` → 204 on the same `REST` (PROVIDERS.md §9.6).
  * @see https://discord.com/developers/docs/resources/message#create-message
  * @see https://discord.com/developers/docs/resources/channel#trigger-typing-indicator
@@ -12,7 +13,8 @@
 import { DiscordAPIError, HTTPError, RateLimitError, REST } from "discord.js";
 import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
 import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
-import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
+import { accepted, httpFailure, missingCredential, networkFailure, statusFailure } from "../shared/classify-failure.ts";
+import { describeCause, isTimeout, redact, trackSend, type SendEvidence } from "../shared/send-tracking.ts";
 import { buildDiscordCreateMessage } from "./request.ts";
 
 interface DiscordSenderOptions {
@@ -31,14 +33,18 @@ function createRest(apiRoot: string, timeoutMs: number): REST {
 }
 
 /** Map a REST failure to a delivery outcome (PROVIDERS.md §2.1, §2.3). */
-function toDiscordOutcome(err: unknown, written: boolean, token: string): SendFailure {
+function toDiscordOutcome(err: unknown, evidence: SendEvidence, token: string): SendFailure {
+  const head = evidence.response;
   if (err instanceof RateLimitError) {
-    // From a 429 (Retry-After) or from REST's own bucket bookkeeping before sending (then nothing was sent).
+    // From a 429 (Retry-After) or from REST's own bucket bookkeeping before sending (no response: nothing was sent).
     const detail = redact(
       `rate limited on ${err.route} (${err.global ? "global" : err.scope}), retry after ${Math.ceil(err.retryAfter)} ms`,
       [token],
     );
-    return httpFailure("delivery_rate_limited", written ? 429 : null, detail, { retry_after_ms: Math.max(0, Math.ceil(err.retryAfter)) });
+    // A 429 without Retry-After leaves REST's retryAfter at 0: fall back to the bucket's reset, else "not stated".
+    const wait = err.retryAfter > 0 ? Math.ceil(err.retryAfter) : err.timeToReset > 0 ? Math.ceil(err.timeToReset) : null;
+    if (head?.status === 429) return httpFailure("delivery_rate_limited", 429, detail, { retry_after_ms: wait });
+    return httpFailure("delivery_rate_limited", null, detail, { retry_after_ms: wait ?? 0 });
   }
   if (err instanceof DiscordAPIError) {
     const detail = redact(`${err.method.toUpperCase()} ${err.status} ${String(err.code)}: ${err.message}`, [token]);
@@ -54,7 +60,10 @@ function toDiscordOutcome(err: unknown, written: boolean, token: string): SendFa
       redact(`${err.method.toUpperCase()} ${err.status}: ${err.message}`, [token]),
     );
   }
-  return networkFailure(written, true, redact(describeCause(err), [token]));
+  // A body REST could not parse (SyntaxError) after a response came: the status decides.
+  const detail = redact(describeCause(err), [token]);
+  if (head) return statusFailure(head, detail);
+  return networkFailure(evidence, true, detail);
 }
 
 const missingToken = (): SendFailure =>
@@ -73,9 +82,11 @@ export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender 
       // Set every time: REST forgets the token after a 401.
       rest.setToken(token);
       const request = buildDiscordCreateMessage(apiRoot, job);
-      const r = await trackWrites(() => rest.post(`/channels/${job.target.conversation_id}/messages`, { body: request.body }));
+      const r = await trackSend(() => rest.post(`/channels/${job.target.conversation_id}/messages`, { body: request.body }));
       if (r.ok) return { ok: true, provider_message_id: String((r.value as { id: unknown }).id) };
-      return toDiscordOutcome(r.error, r.written, token);
+      // Created (2xx) but the answer could not be read; the nonce would make a resend safe, but there is no need.
+      if (accepted(r.evidence.response)) return { ok: true, provider_message_id: `unknown:${r.evidence.response.status}` };
+      return toDiscordOutcome(r.error, r.evidence, token);
     },
     async typing(target) {
       const token = opts.token();
@@ -83,9 +94,9 @@ export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender 
       rest.setToken(token);
       // A reply in a thread goes to the thread, which is a channel of its own.
       const channelId = target.thread_id ?? target.conversation_id;
-      const r = await trackWrites(() => rest.post(`/channels/${channelId}/typing`));
-      if (r.ok) return { ok: true };
-      return typingFailure(toDiscordOutcome(r.error, r.written, token));
+      const r = await trackSend(() => rest.post(`/channels/${channelId}/typing`));
+      if (r.ok || accepted(r.evidence.response)) return { ok: true };
+      return typingFailure(toDiscordOutcome(r.error, r.evidence, token));
     },
   };
 }

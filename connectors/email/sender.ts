@@ -3,7 +3,8 @@
  * builds from `policies/communications/stack.yaml` (nodemailer lives in src/capabilities/mail/smtp-client.ts).
  * Replies thread under the triggering message (`In-Reply-To`/`References`) and say they are automatic
  * (`Auto-Submitted: auto-replied`, RFC 3834) so well-behaved mail systems never answer them back.
- * SMTP has no idempotency key: a submission whose fate is unknown (a timeout) is ambiguous, never re-sent.
+ * SMTP has no idempotency key: a submission whose fate is unknown (a timeout, a session cut short) is ambiguous,
+ * never re-sent; an SMTP reply code decides whatever else the failure says.
  */
 import type { ProviderSender, SendFailure, SendOutcome } from "../../src/contracts/delivery.ts";
 import type { ChunkJob } from "../../src/contracts/outbound.ts";
@@ -24,7 +25,12 @@ interface EmailSenderOptions {
   subject?: string;
 }
 
-/** An SMTP failure (the adapter's `reason` code and server response code) as a delivery outcome. */
+/**
+ * An SMTP failure (the adapter's `reason` code and server response code) as a delivery outcome. A reply code decides
+ * whatever the reason: 4xx is "try again later" (the server did not take the message), 5xx is final. Without one,
+ * only a connection that never opened is safe to retry; a timeout or a session cut short may have come after the
+ * server took the message (after the final "."), so it is ambiguous and never submitted twice.
+ */
 export function classifySmtpFailure(err: unknown): SendFailure {
   const e = err as { reason?: unknown; responseCode?: unknown; message?: unknown };
   const reason = typeof e?.reason === "string" ? e.reason : "smtp_protocol_error";
@@ -41,21 +47,17 @@ export function classifySmtpFailure(err: unknown): SendFailure {
     status,
     detail,
   });
+  if (status !== null && status >= 400 && status < 500) return fail("delivery_provider_unavailable", true);
+  if (status !== null && status >= 500) return fail("delivery_request_rejected", false);
   switch (reason) {
     case "smtp_connection_refused":
       return fail("delivery_transport_error", true);
-    case "smtp_timeout":
-      // The server may have taken the DATA before going quiet: never submit twice.
-      return fail("delivery_ambiguous", false, true);
     case "smtp_auth_failed":
-      return fail("delivery_request_rejected", false);
     case "smtp_rejected":
-      // 4xx is "try again later"; 5xx (unknown recipient, policy) is final.
-      return status !== null && status >= 400 && status < 500
-        ? fail("delivery_provider_unavailable", true)
-        : fail("delivery_request_rejected", false);
+      return fail("delivery_request_rejected", false);
     default:
-      return fail("delivery_transport_error", true);
+      // smtp_timeout, smtp_protocol_error (a reset, a closed session): the server may have taken the DATA.
+      return fail("delivery_ambiguous", false, true);
   }
 }
 

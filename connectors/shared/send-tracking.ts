@@ -1,60 +1,140 @@
 /**
- * @module Did a failed HTTP request reach the wire? A send that failed before its body was written can be
- * retried safely (`delivery_transport_error`); one that failed after (reset, timeout) may have been delivered
- * (`delivery_ambiguous`). Node's own diagnostics channels tell us, for node:http (grammY's node-fetch, axios)
- * and for undici (@discordjs/rest), without patching any client. Also: token redaction for every detail.
+ * @module What a failed HTTP send left behind on the wire. A send whose bytes never reached a connected socket can
+ * be retried safely (`delivery_transport_error`); once any byte of its request may have reached the socket, it may
+ * have been delivered (`delivery_ambiguous`). The verdict is taken when the request is handed to the socket — never
+ * from the `finish` event, which can come after a reset has already been reported (issue 14). Also captured: the
+ * status and headers of any response whose head arrived, so a send is classified by its HTTP status even when the
+ * client then fails on the body (grammY on an HTML 502, a truncated JSON 4xx). Node's own diagnostics channels tell us,
+ * for node:http (grammY's node-fetch, axios) and undici (@discordjs/rest, global fetch), without patching any client.
+ * Assumes the caller's requests get their sockets in its own async context: true for the agents the senders use
+ * (`maxSockets: Infinity`, so no request waits in an agent's queue for another call's socket). node:http reports a
+ * request when its whole body is handed over, so a streamed upload that fails half-way would not be seen: the
+ * senders send buffered JSON bodies only. Also: token redaction and one-line causes for every detail.
  * @see https://nodejs.org/docs/latest-v20.x/api/diagnostics_channel.html#built-in-channels
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import dc from "node:diagnostics_channel";
-import type { ClientRequest } from "node:http";
-import type { SendFailure } from "../../src/contracts/delivery.ts";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 
-interface WriteState {
-  /** Requests the tracked call started. */
-  started: number;
-  /** At least one request body was completely handed to the socket. */
-  written: boolean;
+/** The head of a response: status and lower-cased headers (repeated ones joined with ", "). */
+export interface ResponseHead {
+  status: number;
+  headers: Record<string, string>;
 }
 
-const scope = new AsyncLocalStorage<WriteState>();
-const undiciRequests = new WeakMap<object, WriteState>();
+/** What one tracked call's requests came to on the wire. */
+export interface SendEvidence {
+  /** Requests the call handed to a connection (or tried to). */
+  requests: number;
+  /** Some byte of a request was handed to a connected socket: it may have reached the provider. */
+  handed: boolean;
+  /** The head of the last response that arrived, even when its body could not be read. */
+  response: ResponseHead | null;
+}
+
+export type Tracked<T> = { ok: true; value: T; evidence: SendEvidence } | { ok: false; error: unknown; evidence: SendEvidence };
+
+const scope = new AsyncLocalStorage<SendEvidence>();
+const byRequest = new WeakMap<object, SendEvidence>();
 let subscribed = false;
+
+/** A TLS socket whose handshake is still running sends no request byte before `secureConnect`. */
+function handshaking(socket: Socket): boolean {
+  // `_secureEstablished` is TLSSocket's own flag; if Node ever drops it, count the socket as ready (ambiguous).
+  return (
+    (socket as { encrypted?: boolean }).encrypted === true && (socket as { _secureEstablished?: boolean })._secureEstablished === false
+  );
+}
+
+/** The server already closed this pooled connection: Node refuses writes after the peer's FIN (`writeAfterFIN`). */
+const closedByPeer = (socket: Socket) => socket.readableEnded && !socket.allowHalfOpen;
+
+/**
+ * The request's bytes were just given to `socket` (node:http calls `_finish` right after flushing into it; undici
+ * publishes `sendHeaders` right before writing). A destroyed or ended socket takes nothing, nor does one the server
+ * already closed (a stale keep-alive socket). A socket still connecting (or in its TLS handshake) holds the bytes
+ * until it is connected: a refused connection, a DNS or TLS failure never sends them. Otherwise they are on their way.
+ */
+function handedTo(state: SendEvidence, socket: Socket | null | undefined): void {
+  if (!socket || socket.destroyed || socket.writableEnded || closedByPeer(socket)) return;
+  if (socket.connecting) {
+    socket.once("connect", () => handedTo(state, socket));
+    return;
+  }
+  if (handshaking(socket)) {
+    socket.once("secureConnect", () => {
+      state.handed = true;
+    });
+    return;
+  }
+  state.handed = true;
+}
+
+function headersOf(raw: IncomingMessage["headers"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
+
+/** undici passes headers as a flat array of name/value buffers. */
+function undiciHeaders(raw: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(raw)) return out;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = String(raw[i]).toLowerCase();
+    const v = String(raw[i + 1]);
+    out[k] = out[k] === undefined ? v : `${out[k]}, ${v}`;
+  }
+  return out;
+}
 
 function subscribe(): void {
   if (subscribed) return;
   subscribed = true;
-  // Published synchronously in the ClientRequest constructor, i.e. inside the caller's async context.
+  // node:http — published in ClientRequest#_finish, in the async context of the call that made the request, right
+  // after the request was flushed into its socket (a socket that is not writable is never flushed into: no publish).
   dc.subscribe("http.client.request.start", (message) => {
     const state = scope.getStore();
     if (!state) return;
-    state.started += 1;
-    (message as { request: ClientRequest }).request.once("finish", () => {
-      state.written = true;
-    });
+    const request = (message as { request: ClientRequest }).request;
+    state.requests += 1;
+    byRequest.set(request, state);
+    handedTo(state, request.socket);
   });
+  // Published when the response head is parsed, before any body byte is read.
+  dc.subscribe("http.client.response.finish", (message) => {
+    const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
+    const state = byRequest.get(request);
+    if (state && response.statusCode !== undefined) state.response = { status: response.statusCode, headers: headersOf(response.headers) };
+  });
+  // undici — the request is created synchronously in the caller's context; it writes only to a connected socket.
   dc.subscribe("undici:request:create", (message) => {
     const state = scope.getStore();
     if (!state) return;
-    state.started += 1;
-    undiciRequests.set((message as { request: object }).request, state);
+    state.requests += 1;
+    byRequest.set((message as { request: object }).request, state);
   });
-  dc.subscribe("undici:request:bodySent", (message) => {
-    const state = undiciRequests.get((message as { request: object }).request);
-    if (state) state.written = true;
+  dc.subscribe("undici:client:sendHeaders", (message) => {
+    const { request, socket } = message as { request: object; socket: Socket };
+    const state = byRequest.get(request);
+    if (state) handedTo(state, socket);
+  });
+  dc.subscribe("undici:request:headers", (message) => {
+    const { request, response } = message as { request: object; response: { statusCode: number; headers: unknown } };
+    const state = byRequest.get(request);
+    if (state) state.response = { status: response.statusCode, headers: undiciHeaders(response.headers) };
   });
 }
 
-/** Run `fn`, reporting whether any HTTP request it made had its body written before it failed. */
-export async function trackWrites<T>(
-  fn: () => Promise<T>,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown; written: boolean }> {
+/** Run `fn` (one provider call), reporting what its HTTP requests came to on the wire, whether it failed or not. */
+export async function trackSend<T>(fn: () => Promise<T>): Promise<Tracked<T>> {
   subscribe();
-  const state: WriteState = { started: 0, written: false };
+  const evidence: SendEvidence = { requests: 0, handed: false, response: null };
   try {
-    return { ok: true, value: await scope.run(state, fn) };
+    return { ok: true, value: await scope.run(evidence, fn), evidence };
   } catch (error) {
-    return { ok: false, error, written: state.written };
+    return { ok: false, error, evidence };
   }
 }
 
@@ -81,41 +161,6 @@ export function describeCause(err: unknown): string {
     }
   }
   return parts.join(" <- ").replace(/\s+/g, " ").slice(0, 300);
-}
-
-/**
- * A network failure without an HTTP response. Not written → `delivery_transport_error`, retryable. Written →
- * `delivery_ambiguous`: retried only when the sender is idempotent (Discord nonce), else left to the operator.
- */
-export function networkFailure(written: boolean, idempotent: boolean, detail: string): SendFailure {
-  if (!written)
-    return { ok: false, code: "delivery_transport_error", retryable: true, ambiguous: false, retry_after_ms: null, status: null, detail };
-  return { ok: false, code: "delivery_ambiguous", retryable: idempotent, ambiguous: true, retry_after_ms: null, status: null, detail };
-}
-
-/** A failure with an HTTP response, classified by the sender. */
-export function httpFailure(
-  code: SendFailure["code"],
-  status: number | null,
-  detail: string,
-  extra: { retryable?: boolean; retry_after_ms?: number | null; migrate_to?: string } = {},
-): SendFailure {
-  const retryable = extra.retryable ?? (code === "delivery_rate_limited" || code === "delivery_provider_unavailable");
-  return {
-    ok: false,
-    code,
-    retryable,
-    ambiguous: false,
-    retry_after_ms: extra.retry_after_ms ?? null,
-    status,
-    detail,
-    ...(extra.migrate_to !== undefined ? { migrate_to: extra.migrate_to } : {}),
-  };
-}
-
-/** The outcome when the transport's credential is not configured. Retryable: fixing the secret needs no new request. */
-export function missingCredential(code: SendFailure["code"], what: string): SendFailure {
-  return { ok: false, code, retryable: true, ambiguous: false, retry_after_ms: null, status: null, detail: `${what} is not configured` };
 }
 
 /** True when the error (or a cause) is a client-side timeout or abort. */

@@ -2,6 +2,8 @@
  * @module Telegram provider sender: grammY's `Api` pointed at `apiRoot`, sending exactly the `sendMessage`
  * request dry-run shows (plain text, `message_thread_id`, `reply_parameters`), and mapping every failure to a
  * delivery code. grammY never retries API calls (PROVIDERS.md §1.7), so rate-limit waits have one owner: ours.
+ * grammY turns a body it cannot parse (a proxy's HTML 502, an empty 500) into a network `HttpError` without the
+ * status; the status is read from the wire instead (`trackSend`), so such a failure is classified by its status.
  * `typing` is `sendChatAction` with action "typing" (in the reply's forum topic, if any; PROVIDERS.md §9.6).
  * @see https://core.telegram.org/bots/api#sendmessage
  * @see https://core.telegram.org/bots/api#sendchataction
@@ -9,7 +11,8 @@
 import { Api, GrammyError } from "grammy";
 import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
 import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
-import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
+import { accepted, httpFailure, missingCredential, networkFailure, retryAfterMs, statusFailure } from "../shared/classify-failure.ts";
+import { describeCause, isTimeout, redact, trackSend, type SendEvidence } from "../shared/send-tracking.ts";
 import { deleteTelegramWebhook, setTelegramWebhook } from "./api.ts";
 import { buildTelegramSendMessage } from "./request.ts";
 
@@ -32,17 +35,24 @@ const toChatId = (id: string): number | string => (/^-?\d{1,16}$/.test(id) ? Num
 
 const trimRoot = (root: string) => root.replace(/\/+$/, "");
 
-/** Map a grammY failure to a delivery outcome (PROVIDERS.md §1.7). */
-function toTelegramOutcome(err: unknown, written: boolean, token: string): SendFailure {
+/**
+ * Map a grammY failure to a delivery outcome (PROVIDERS.md §1.7). A `GrammyError` is Telegram's own JSON answer; its
+ * description refines the code (blocked, migrated) but an HTTP error status on the wire wins over the body's
+ * `error_code`. Any other failure with a response head is classified by that status alone.
+ */
+function toTelegramOutcome(err: unknown, evidence: SendEvidence, token: string): SendFailure {
+  const head = evidence.response;
   if (err instanceof GrammyError) {
-    const status = err.error_code;
+    const status = head && head.status >= 400 ? head.status : err.error_code;
     const detail = redact(`${err.method} ${status}: ${err.description}`, [token]);
     if (status === 429) {
       const s = err.parameters.retry_after;
-      return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: typeof s === "number" ? s * 1000 : null });
+      return httpFailure("delivery_rate_limited", status, detail, {
+        retry_after_ms: typeof s === "number" ? s * 1000 : retryAfterMs(head?.headers),
+      });
     }
     // "bot was blocked by the user", "bot was kicked from the … chat", "user is deactivated", "bot is not a member".
-    if (status === 403) return httpFailure("delivery_recipient_blocked", status, detail);
+    if (status === 403 && err.error_code === 403) return httpFailure("delivery_recipient_blocked", status, detail);
     const migrateTo = err.parameters.migrate_to_chat_id;
     if (status === 400 && migrateTo !== undefined) {
       return httpFailure("delivery_chat_migrated", status, detail, { retryable: false, migrate_to: String(migrateTo) });
@@ -51,7 +61,9 @@ function toTelegramOutcome(err: unknown, written: boolean, token: string): SendF
     return httpFailure("delivery_request_rejected", status, detail);
   }
   // HttpError: grammY's own message names the method only, but the wrapped node-fetch error carries the URL with the token.
-  return networkFailure(written, false, redact(describeCause(err), [token]));
+  const detail = redact(describeCause(err), [token]);
+  if (head) return statusFailure(head, detail);
+  return networkFailure(evidence, false, detail);
 }
 
 /** Create the Telegram sender (one grammY `Api` per token value, keep-alive connections). */
@@ -73,17 +85,19 @@ export function createTelegramSender(opts: TelegramSenderOptions): ProviderSende
       const token = opts.token();
       if (!token) return missingToken();
       const request = buildTelegramSendMessage(apiRoot, job);
-      const r = await trackWrites(() => apiFor(token).raw.sendMessage(request.body as unknown as SendMessageParams));
+      const r = await trackSend(() => apiFor(token).raw.sendMessage(request.body as unknown as SendMessageParams));
       if (r.ok) return { ok: true, provider_message_id: `${r.value.chat.id}:${r.value.message_id}` };
-      return toTelegramOutcome(r.error, r.written, token);
+      // Accepted (2xx) but the answer could not be read: the message exists; sending it again would duplicate it.
+      if (accepted(r.evidence.response)) return { ok: true, provider_message_id: `unknown:${r.evidence.response.status}` };
+      return toTelegramOutcome(r.error, r.evidence, token);
     },
     async typing(target) {
       const token = opts.token();
       if (!token) return typingFailure(missingToken());
       const other = target.thread_id ? { message_thread_id: Number(target.thread_id) } : undefined;
-      const r = await trackWrites(() => apiFor(token).sendChatAction(toChatId(target.conversation_id), "typing", other));
-      if (r.ok) return { ok: true };
-      return typingFailure(toTelegramOutcome(r.error, r.written, token));
+      const r = await trackSend(() => apiFor(token).sendChatAction(toChatId(target.conversation_id), "typing", other));
+      if (r.ok || accepted(r.evidence.response)) return { ok: true };
+      return typingFailure(toTelegramOutcome(r.error, r.evidence, token));
     },
   };
 }

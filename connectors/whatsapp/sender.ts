@@ -1,7 +1,8 @@
 /**
  * @module WhatsApp Cloud API provider sender: axios with `baseURL` = apiRoot and a Bearer token, sending exactly
- * the text-message request dry-run shows (reply `context` on the first chunk). Meta's error `code` decides the
- * delivery code, not the HTTP status, which is unreliable (PROVIDERS.md §3.7). A 200 only means accepted:
+ * the text-message request dry-run shows (reply `context` on the first chunk). When the body is Graph's error
+ * envelope, Meta's error `code` decides the delivery code (its HTTP status is unreliable, PROVIDERS.md §3.7); any
+ * other answer (a proxy's HTML page, an empty or truncated body) is classified by its HTTP status. A 200 only means accepted:
  * delivered/read/failed arrive later as status webhooks (see src/outbound/receipts.ts). `typing` marks the inbound
  * message read and shows the typing indicator in one `messages` POST (PROVIDERS.md §9.6).
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
@@ -11,7 +12,16 @@ import axios, { type AxiosInstance } from "axios";
 import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
 import type { ReplyTarget } from "../../src/contracts/outbound.ts";
 import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
-import { describeCause, httpFailure, isTimeout, missingCredential, networkFailure, redact, trackWrites } from "../shared/send-tracking.ts";
+import {
+  accepted,
+  decideStatus,
+  httpFailure,
+  missingCredential,
+  networkFailure,
+  retryAfterMs,
+  statusFailure,
+} from "../shared/classify-failure.ts";
+import { describeCause, isTimeout, redact, trackSend, type SendEvidence } from "../shared/send-tracking.ts";
 import { buildWhatsAppTextMessage } from "./request.ts";
 
 interface WhatsAppSenderOptions {
@@ -33,34 +43,50 @@ interface GraphErrorBody {
   error?: { code?: number; message?: string; error_data?: { details?: string } };
 }
 
-function retryAfterMs(headers: unknown): number | null {
-  const v = (headers as Record<string, unknown> | undefined)?.["retry-after"];
-  const s = typeof v === "string" ? Number(v) : NaN;
-  return Number.isFinite(s) && s >= 0 ? s * 1000 : null;
+/** axios response headers as plain lower-cased strings (what `retryAfterMs` reads). */
+function plainHeaders(headers: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries((headers ?? {}) as Record<string, unknown>)) if (typeof v === "string") out[k.toLowerCase()] = v;
+  return out;
 }
 
-/** Map an axios failure to a delivery outcome (PROVIDERS.md §3.7). */
-function toWhatsAppOutcome(err: unknown, written: boolean, token: string): SendFailure {
+/** Graph's own error object, when the body is its JSON error envelope (not an HTML page, a string, nothing). */
+function graphErrorOf(data: unknown): GraphErrorBody["error"] | undefined {
+  const e = data !== null && typeof data === "object" ? (data as GraphErrorBody).error : undefined;
+  return e !== null && typeof e === "object" ? e : undefined;
+}
+
+/**
+ * Map an axios failure to a delivery outcome (PROVIDERS.md §3.7). Graph's error `code` decides when the body is its
+ * error envelope (Meta: the HTTP status is not a reliable discriminator); any other answer is classified by status.
+ */
+function toWhatsAppOutcome(err: unknown, evidence: SendEvidence, token: string): SendFailure {
   if (axios.isAxiosError(err) && err.response) {
     const status = err.response.status;
-    const e = (err.response.data as GraphErrorBody | undefined)?.error;
+    const headers = plainHeaders(err.response.headers);
+    const e = graphErrorOf(err.response.data);
     const code = e?.code;
     const detail = redact(
       `${status} ${code ?? "-"}: ${e?.message ?? err.message}${e?.error_data?.details ? ` — ${e.error_data.details}` : ""}`,
       [token],
     );
     if (code !== undefined && RATE_LIMIT_CODES.has(code))
-      return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: retryAfterMs(err.response.headers) });
+      return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: retryAfterMs(headers) });
     if (code === 131047) return httpFailure("delivery_window_closed", status, detail);
     // 131026 "Message undeliverable": not on WhatsApp, an old client, or the business is blocked; stop sending there.
     if (code === 131026) return httpFailure("delivery_recipient_blocked", status, detail);
-    if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || status >= 500)
-      return httpFailure("delivery_provider_unavailable", status, detail);
-    if (status === 429) return httpFailure("delivery_rate_limited", status, detail, { retry_after_ms: retryAfterMs(err.response.headers) });
-    return httpFailure("delivery_request_rejected", status, detail);
+    if (code !== undefined && UNAVAILABLE_CODES.has(code)) return httpFailure("delivery_provider_unavailable", status, detail);
+    const d = decideStatus(status);
+    return httpFailure(d.code, status, detail, {
+      retryable: d.retryable,
+      retry_after_ms: d.code === "delivery_rate_limited" ? retryAfterMs(headers) : null,
+    });
   }
   // Never describe the axios error itself beyond name/message/code: its config holds the Authorization header.
-  return networkFailure(written, false, redact(describeCause(err), [token]));
+  const detail = redact(describeCause(err), [token]);
+  // The head arrived but the body broke off: the status still decides.
+  if (evidence.response) return statusFailure(evidence.response, detail);
+  return networkFailure(evidence, false, detail);
 }
 
 function createClient(apiRoot: string, timeoutMs: number): AxiosInstance {
@@ -89,7 +115,7 @@ export function createWhatsAppSender(opts: WhatsAppSenderOptions): ProviderSende
     return { token, phoneNumberId };
   };
   const post = (phoneNumberId: string, token: string, body: Record<string, unknown>) =>
-    trackWrites(() =>
+    trackSend(() =>
       client.post(`/${encodeURIComponent(phoneNumberId)}/messages`, body, {
         headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
       }),
@@ -109,7 +135,8 @@ export function createWhatsAppSender(opts: WhatsAppSenderOptions): ProviderSende
         // Accepted without an id we can match receipts on: it was sent; don't send it again.
         return { ok: true, provider_message_id: `unknown:${r.value.status}` };
       }
-      return toWhatsAppOutcome(r.error, r.written, token);
+      if (accepted(r.evidence.response)) return { ok: true, provider_message_id: `unknown:${r.evidence.response.status}` };
+      return toWhatsAppOutcome(r.error, r.evidence, token);
     },
     async typing(target, inboundMessageId) {
       // The indicator hangs off the message being answered (and marks it read): no wamid, no indicator.
@@ -123,8 +150,8 @@ export function createWhatsAppSender(opts: WhatsAppSenderOptions): ProviderSende
         message_id: inboundMessageId,
         typing_indicator: { type: "text" },
       });
-      if (r.ok) return { ok: true };
-      return typingFailure(toWhatsAppOutcome(r.error, r.written, token));
+      if (r.ok || accepted(r.evidence.response)) return { ok: true };
+      return typingFailure(toWhatsAppOutcome(r.error, r.evidence, token));
     },
   };
 }

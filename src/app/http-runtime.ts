@@ -1,15 +1,17 @@
 /**
  * @module Composition for the HTTP server: the webhook routes of the running connectors, `/healthz` from the
- * health view the caller passes (`healthFor(app)`, the same verdict as `tau health`), `/readyz` from connector readiness,
- * `/metrics` from the store's operator views, bound to `server.bind`. Used by `tau run` and `tau connectors run`.
+ * health view the caller passes (`healthFor(app)`, the same verdict as `tau health`), `/readyz` from connector readiness
+ * and that same verdict (not ready while failing), `/metrics` from the store's operator views and the health facts,
+ * bound to `server.bind`. Used by `tau run` and `tau connectors run`.
  */
-import { createServices, type App } from "./index.ts";
+import fs from "node:fs";
+import { createServices, healthFor, type App } from "./index.ts";
 import { createCommsWebhooks } from "../capabilities/communications/index.ts";
 import type { HealthReport } from "../contracts/health.ts";
 import { createMetrics, type Metrics, type MetricsSnapshot } from "../health/metrics.ts";
 import { responderUsage } from "../health/responder-usage.ts";
 import { createServer, startServer, type ReadinessCheck, type RunningServer } from "../server/index.ts";
-import type { RunnerState } from "../contracts/health.ts";
+import { readRunnerState } from "../health/health-facts.ts";
 import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
 
 interface HttpRuntimeOptions {
@@ -26,30 +28,57 @@ export interface HttpRuntime {
   metrics: Metrics;
 }
 
-/** Totals for `/metrics` from the store's operator views and the connector statuses; cached a second per scrape burst. */
+/** Totals for `/metrics` from the store's operator views, the health verdict and the connector statuses; cached a second per scrape burst. */
 export function metricsSnapshotSource(app: App, running: RunningConnectors | null): () => MetricsSnapshot {
   let cached: { at: number; value: MetricsSnapshot } | null = null;
   return () => {
     const now = app.clock();
-    if (cached && now - cached.at < 1000) return cached.value;
+    if (cached && now - cached.at < 1000 && now >= cached.at) return cached.value;
     const statuses = running ? running.statuses() : readConnectorStatuses(app).filter((s) => s.mode !== "disabled");
-    const state = app.store.kv.get("runner_state");
+    const runner = readRunnerState(app.store);
+    const health = healthFor(app);
     const value: MetricsSnapshot = {
       ingestedByTransport: Object.fromEntries(statuses.map((s) => [s.transport, s.events_ingested])),
       processed: app.store.counters.all()["events.processed"] ?? 0,
       deniedByReason: app.store.inspect.deniedByReason(),
       deliveriesByReason: app.store.inspect.deliveriesByReason(),
-      queueDepth: state ? ((JSON.parse(state) as RunnerState).queue_depth ?? 0) : 0,
+      deliveriesByTransport: app.store.inspect.deliveriesByTransportAndReason(),
+      queueDepth: health.queue_depth,
       connectorLive: Object.fromEntries(statuses.map((s) => [s.transport, s.liveness === "live" ? 1 : 0])),
       responders: Object.keys(app.config.responders).length ? responderUsage(app.store, app.config, 0, now) : null,
+      health,
+      outboxPending: app.store.outbox.countPending(),
+      deadLetters: app.store.outbox.countInStatus("dead_letter"),
+      killSwitches: Object.fromEntries(app.store.killswitches.list().map((k) => [k.scope, k.is_on ? 1 : 0])),
+      connectorFailures: Object.fromEntries(
+        statuses.map((s) => [
+          s.transport,
+          { auth: s.auth_failures, parse: s.parse_failures, provider: s.provider_failures, retries: s.retry_attempts },
+        ]),
+      ),
+      lastCycleAtMs: runner?.last_cycle_at_ms ?? null,
+      alerts: app.store.alerts.counts(),
+      alertsUndelivered: app.store.alerts.countUndelivered(),
     };
     cached = { at: now, value };
     return value;
   };
 }
 
+/** `tau_build_info` labels: the package version and the Node.js version. */
+function buildInfo(): { version: string; node: string } {
+  let version = "unknown";
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    version = pkg.version ?? version;
+  } catch {
+    // A packaged build without package.json: the version label says unknown.
+  }
+  return { version, node: process.versions.node };
+}
+
 export async function startHttpServer(app: App, running: RunningConnectors | null, opts: HttpRuntimeOptions): Promise<HttpRuntime> {
-  const metrics = createMetrics({ snapshot: metricsSnapshotSource(app, running) });
+  const metrics = createMetrics({ snapshot: metricsSnapshotSource(app, running), build: buildInfo() });
   // Communications webhooks (Twilio inbound SMS / status callbacks, Resend delivery events) are always mounted:
   // they verify their own signatures and refuse everything else.
   const hooks = createCommsWebhooks(createServices(app));
@@ -60,7 +89,12 @@ export async function startHttpServer(app: App, running: RunningConnectors | nul
   const server = createServer({
     routes: [...(running?.routes ?? []), ...commsRoutes],
     health: opts.health,
-    ready: () => [...(running?.readiness() ?? []), ...(opts.ready?.() ?? [])],
+    ready: () => {
+      // The health verdict is part of readiness: failing (a stale runner, no known-good policy) is not ready.
+      const h = opts.health();
+      const health = { key: "health", code: h.state === "failing" ? (h.reason_codes[0] ?? "failing") : h.state, ok: h.state !== "failing" };
+      return [...(running?.readiness() ?? []), ...(opts.ready?.() ?? []), health];
+    },
     metrics,
     maxBodyBytes: app.config.server.max_body_bytes,
     clock: app.clock,

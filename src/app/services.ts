@@ -2,6 +2,7 @@
 import type { App } from "./open-app.ts";
 import { createEmailConnectorFor } from "./email-connector.ts";
 import { createRegistry } from "./registry.ts";
+import { calendarHealthFact, loadCalendarContract } from "../capabilities/calendar/index.ts";
 import { createModelClients, responderChecksFor } from "./responders.ts";
 import { createHash } from "node:crypto";
 import { appendAudit, type AuditEntry } from "../audit/audit-log.ts";
@@ -10,17 +11,93 @@ import { CapabilityRegistry } from "../capabilities/registry.ts";
 import type { Services } from "../capabilities/services.ts";
 import { queueReplies } from "../outbound/outbox.ts";
 import { SECRET_ENV, type SecretId } from "../config/index.ts";
-import { computeHealth } from "../health/health.ts";
-import { readHealthFacts } from "../health/health-facts.ts";
-import type { HealthReport } from "../contracts/health.ts";
+import { computeHealth, type HealthView } from "../health/health.ts";
+import { readHealthFacts, type ComputedFacts } from "../health/health-facts.ts";
 import { commsReplayPending } from "../capabilities/communications/replay-pending.ts";
+import { commsContractsDir, loadCommsContracts } from "../capabilities/communications/contracts.ts";
+import { describeError } from "../contracts/errors.ts";
+import { loadPolicySet, policySetFromSources } from "../config/policy-set.ts";
+import { checkResponders } from "../responders/check-config.ts";
+import fs from "node:fs";
+import path from "node:path";
+
+/** Contract validity per folder, remembered while no contract file changes (every /healthz asks). */
+const commsValidity = new Map<string, { stamp: string; error: string | null }>();
+
+/** Why the communications contracts in `policiesDir` do not load, or null; re-parsed only when a file changed. */
+export function commsContractError(policiesDir: string): string | null {
+  const dir = commsContractsDir(policiesDir);
+  let stamp = "missing";
+  try {
+    stamp = fs
+      .readdirSync(dir)
+      .sort()
+      .map((n) => {
+        const st = fs.statSync(path.join(dir, n));
+        return `${n}:${st.size}:${st.mtimeMs}`;
+      })
+      .join("|");
+  } catch {
+    // No folder: the loader says which contract is missing.
+  }
+  const hit = commsValidity.get(dir);
+  if (hit && hit.stamp === stamp) return hit.error;
+  let error: string | null = null;
+  try {
+    loadCommsContracts(dir);
+  } catch (err) {
+    error = describeError(err);
+  }
+  commsValidity.set(dir, { stamp, error });
+  return error;
+}
+
+/** Responder issues per app, kept a few seconds: every /healthz asks, and the answer changes only with config or secrets. */
+const responderIssueCache = new WeakMap<App, { at: number; issues: string[] }>();
+
+/** Responder checks without building services (the policy manager writes; health must not). Names of failing responders. */
+function responderIssues(app: App): string[] {
+  const now = app.clock();
+  const hit = responderIssueCache.get(app);
+  if (hit && now - hit.at < 5000 && now >= hit.at) return hit.issues;
+  const registry = createRegistry();
+  let bindings = null;
+  try {
+    const lkg = app.store.kv.get("policy_lkg");
+    const set = lkg
+      ? policySetFromSources(app.loaded.policiesDir, JSON.parse(lkg) as Record<string, string>)
+      : loadPolicySet(app.loaded.policiesDir, app.config.features);
+    bindings = set.bindings.bindings;
+  } catch {
+    bindings = null; // unreadable policies show as their own health code
+  }
+  const checks = checkResponders(app.config, {
+    hasCapability: (id) => registry.get(id) !== undefined,
+    secret: (id) => lookupSecret(app, id),
+    bindings,
+  });
+  const issues = [...new Set(checks.filter((c) => !c.ok).map((c) => c.key.replace(/^responder\.(binding\.)?/, "")))];
+  responderIssueCache.set(app, { at: now, issues });
+  return issues;
+}
+
+/** The facts only the composition can work out (contracts, responders, comms dead letters), for `readHealthFacts`. */
+export function computedHealthFacts(app: App): ComputedFacts {
+  return {
+    commsReplayPending: commsReplayPending(app.store.comms, app.loaded.policiesDir),
+    commsContractError: app.config.features.communications ? commsContractError(app.loaded.policiesDir) : null,
+    respondersMisconfigured: responderIssues(app),
+    calendar: calendarHealthFact(app.loaded.policiesDir, app.store.calendar),
+  };
+}
 
 /**
- * Health of this app — the one verdict `tau health`, `tau status`, `/healthz` and `/tau health` report: the facts in
- * the store plus live email/SMS sends waiting for a dead-letter replay.
+ * Health of this app — the one verdict `tau health`, `tau status`, `/healthz`, `/readyz`, `/metrics`, `/tau health` and
+ * the watchdog report: persisted facts judged with the service's recorded configuration, plus the contract and
+ * responder facts worked out here. Reads only.
  */
-export function healthFor(app: App): HealthReport {
-  return computeHealth(readHealthFacts(app, { commsReplayPending: commsReplayPending(app.store.comms, app.loaded.policiesDir) }));
+export function healthFor(app: App): HealthView {
+  return computeHealth(readHealthFacts(app, computedHealthFacts(app)));
 }
 
 /** A secret by integration id: the environment first (PRODUCT.md §8 names), then the integration store. */
@@ -31,11 +108,30 @@ export function lookupSecret(app: App, id: string): string | null {
   return app.store.secrets.get(id);
 }
 
+/** The policy manager over this app's policies, its known-good snapshot covering communications contracts and tau.yaml. */
+export function createPolicyManagerFor(app: App): PolicyManager {
+  return createPolicyManager(
+    app.loaded.policiesDir,
+    { get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) },
+    app.clock,
+    {
+      features: app.config.features,
+      snapshot: {
+        policiesDir: app.loaded.policiesDir,
+        configFile: app.loaded.file,
+        features: app.config.features,
+        validateComms: (dir) => {
+          loadCommsContracts(dir);
+          loadCalendarContract(dir);
+        },
+      },
+    },
+  );
+}
+
 /** The services capabilities use, over one open app. */
 export function createServices(app: App, registry: CapabilityRegistry = createRegistry(), policies?: PolicyManager): Services {
-  const pm =
-    policies ??
-    createPolicyManager(app.loaded.policiesDir, { get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) }, app.clock);
+  const pm = policies ?? createPolicyManagerFor(app);
   const clients = createModelClients(app, (id) => lookupSecret(app, id));
   const services: Services = {
     config: app.config,

@@ -25,6 +25,8 @@ import { registerSecrets } from "./secrets.ts";
 import { registerDeadletter } from "./deadletter.ts";
 import { registerConnectors } from "./connectors.ts";
 import { registerRun } from "./run.ts";
+import { registerIncident } from "./incident.ts";
+import { registerExport } from "./export.ts";
 import { registerMedia } from "./media.ts";
 
 /** Build the program; exported so tests can run commands in-process. */
@@ -53,6 +55,8 @@ export function buildProgram(): Command {
   registerPreflight(program);
   registerSecrets(program);
   registerDeadletter(program);
+  registerIncident(program);
+  registerExport(program);
   registerMedia(program);
   return program;
 }

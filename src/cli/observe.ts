@@ -1,14 +1,20 @@
-/** @module `tau health`, `tau status`, `tau events`, `tau traces`: read-only views, all with `--json`. */
+/**
+ * @module `tau health`, `tau status`, `tau events`, `tau traces`: read-only views, all with `--json`. They open state
+ * for reading only (a missing state folder is `state_missing`, exit 2) and judge health by the service's recorded
+ * configuration, so a monitoring shell without the service's environment gets the service's verdict.
+ */
 import type { Command } from "commander";
 import { healthFor, type App } from "../app/index.ts";
-import { readPolicyStatus } from "../config/policy-manager.ts";
+import { readConfigStatus, readPolicyStatus } from "../config/policy-manager.ts";
 import { HEALTH_EXIT } from "../health/health.ts";
-import { readRunnerState } from "../health/health-facts.ts";
+import { effectiveConfig, readRunnerState } from "../health/health-facts.ts";
+import { readDispatcherControl, readWatchdogHeartbeat } from "../health/watchdog-state.ts";
 import { readConnectorStatuses } from "../app/connectors-runtime.ts";
 import { killSwitchStatusSection, lifecycleStatusSection } from "../capabilities/killswitch/status-sections.ts";
 import type { RuntimeEventRow } from "../store/inspect-store.ts";
-import { appFor, globals } from "./context.ts";
+import { globals } from "./context.ts";
 import { emit, table } from "./output.ts";
+import { isStateMissing, readOnlyAppFor, withReadOnlyApp } from "./read-only.ts";
 
 /** A `tau status` section beyond the runner: every section is listed here, nothing registers itself. */
 interface StatusSection {
@@ -27,7 +33,52 @@ const connectorsSection: StatusSection = {
       .join(", ") || "none enabled",
 };
 
-const statusSections: readonly StatusSection[] = [killSwitchStatusSection, lifecycleStatusSection, connectorsSection];
+/** The watchdog: dispatcher running or stopped, its last evaluation, alert keys firing, alerts not delivered yet. */
+const alertsSection: StatusSection = {
+  name: "alerts",
+  render: (app) => {
+    const hb = readWatchdogHeartbeat(app.store.kv);
+    return {
+      dispatcher: readDispatcherControl(app.store.kv)?.state ?? "running",
+      watchdog: hb,
+      firing: app.store.alerts.states().filter((s) => s.firing),
+      undelivered: app.store.alerts.undelivered(50),
+    };
+  },
+  human: (app) => {
+    const hb = readWatchdogHeartbeat(app.store.kv);
+    const firing = app.store.alerts.states().filter((s) => s.firing);
+    const undelivered = app.store.alerts.undelivered(50);
+    return [
+      `dispatcher ${readDispatcherControl(app.store.kv)?.state ?? "running"}`,
+      hb ? `last check ${new Date(hb.last_tick_at_ms).toISOString()} → ${hb.targets.join(", ") || "no ops chat"}` : "no watchdog has run",
+      firing.length ? `firing: ${firing.map((f) => `${f.severity} ${f.alert_key}`).join(", ")}` : "nothing firing",
+      undelivered.length
+        ? `${undelivered.length} undelivered: ${undelivered.map((u) => `${u.outbox_id} ${u.status}${u.reason ? ` (${u.reason})` : ""}`).join(", ")}`
+        : "every alert delivered",
+    ].join("; ");
+  },
+};
+
+/** Incidents not closed yet. */
+const incidentsSection: StatusSection = {
+  name: "incidents",
+  render: (app) => app.store.incidents.open(),
+  human: (app) => {
+    const open = app.store.incidents.open();
+    return open.length
+      ? open.map((i) => `${i.incident_id} ${i.severity} ${i.status} (${i.scope}): ${i.failure_mode}`).join("; ")
+      : "none open";
+  },
+};
+
+const statusSections: readonly StatusSection[] = [
+  killSwitchStatusSection,
+  lifecycleStatusSection,
+  connectorsSection,
+  alertsSection,
+  incidentsSection,
+];
 
 function parseSince(s: string | undefined, now: number): number {
   if (!s) return 0;
@@ -44,7 +95,20 @@ export function registerObserve(program: Command): void {
     .description("healthy / degraded / failing with reason codes; exit 0 / 1 / 2")
     .option("--json", "machine-readable")
     .action((_o, cmd: Command) => {
-      const app = appFor(cmd);
+      let app: App;
+      try {
+        app = readOnlyAppFor(cmd);
+      } catch (err) {
+        if (!isStateMissing(err)) throw err;
+        const dir = String(err.details.state_dir ?? "");
+        emit(
+          globals(cmd).json,
+          { state: "failing", reason_codes: ["state_missing"], state_dir: dir },
+          () => `failing  state_missing  (no tau state at ${dir}: pass --state-dir or TAU_STATE_DIR)`,
+        );
+        process.exitCode = HEALTH_EXIT.failing;
+        return;
+      }
       try {
         const h = healthFor(app);
         emit(
@@ -62,9 +126,8 @@ export function registerObserve(program: Command): void {
     .command("status")
     .description("rollout gate (pass only when healthy), counters, runner state, outbound mode")
     .option("--json", "machine-readable")
-    .action((_o, cmd: Command) => {
-      const app = appFor(cmd);
-      try {
+    .action((_o, cmd: Command) =>
+      withReadOnlyApp(cmd, (app) => {
         const h = healthFor(app);
         const state = readRunnerState(app.store);
         const outbox = app.store.inspect.outboxByStatus();
@@ -78,8 +141,13 @@ export function registerObserve(program: Command): void {
             by_status: Object.fromEntries(outbox.map((r) => [r.status, r.n])),
           },
           counters: app.store.counters.all(),
-          policy: readPolicyStatus({ get: (k) => app.store.kv.get(k), put: (k, v) => app.store.kv.put(k, v) }),
-          config: { file: app.loaded.file, env_overrides: app.loaded.envApplied },
+          policy: readPolicyStatus(app.store.kv),
+          config: {
+            file: app.loaded.file,
+            env_overrides: app.loaded.envApplied,
+            judged_by: effectiveConfig(app.store, app.config).source,
+            reload: readConfigStatus(app.store.kv),
+          },
           ...Object.fromEntries(statusSections.map((s) => [s.name, s.render(app)])),
         };
         emit(globals(cmd).json, out, () =>
@@ -91,10 +159,8 @@ export function registerObserve(program: Command): void {
             ...statusSections.map((s) => `${s.name}: ${s.human(app)}`),
           ].join("\n"),
         );
-      } finally {
-        app.close();
-      }
-    });
+      }),
+    );
 
   program
     .command("events")
@@ -103,9 +169,8 @@ export function registerObserve(program: Command): void {
     .option("--limit <n>", "most recent N", "50")
     .option("--follow", "keep printing new events (NDJSON) until interrupted")
     .option("--json", "NDJSON output")
-    .action(async (o: { since?: string; limit: string; follow?: boolean }, cmd: Command) => {
-      const app = appFor(cmd);
-      try {
+    .action((o: { since?: string; limit: string; follow?: boolean }, cmd: Command) =>
+      withReadOnlyApp(cmd, async (app) => {
         const since = parseSince(o.since, app.clock());
         const render = (r: RuntimeEventRow) => ({
           ...r,
@@ -132,10 +197,8 @@ export function registerObserve(program: Command): void {
             last = r.id;
           }
         }
-      } finally {
-        app.close();
-      }
-    });
+      }),
+    );
 
   program
     .command("traces")
@@ -143,9 +206,8 @@ export function registerObserve(program: Command): void {
     .option("--limit <n>", "most recent N", "20")
     .option("--event <event_id>", "one event")
     .option("--json", "machine-readable (array)")
-    .action((o: { limit: string; event?: string }, cmd: Command) => {
-      const app = appFor(cmd);
-      try {
+    .action((o: { limit: string; event?: string }, cmd: Command) =>
+      withReadOnlyApp(cmd, (app) => {
         const rows = o.event ? app.store.inspect.trace(o.event) : app.store.inspect.recentTraces(Number(o.limit));
         const traces = rows.reverse().map((r) => ({
           event_id: r.event_id,
@@ -167,8 +229,6 @@ export function registerObserve(program: Command): void {
             ...traces.map((t) => [t.event_id, t.outcome, t.reason, t.decisions.map((d) => d.reason).join(" > ")]),
           ]),
         );
-      } finally {
-        app.close();
-      }
-    });
+      }),
+    );
 }

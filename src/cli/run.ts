@@ -1,7 +1,9 @@
 /**
  * @module `tau run`: the service in one process — enabled connectors, the HTTP server (webhooks, /healthz,
- * /readyz, /metrics) and the runner. SIGTERM/SIGINT stop intake (connectors, then the server), let the
- * runner finish its cycle, and exit 0 within a hard cap; SIGHUP reloads policies (last known good kept).
+ * /readyz, /metrics), the runner and the watchdog (alerts to the ops chats). At start it records its effective
+ * configuration, so health read from any shell judges by what this process runs. SIGTERM/SIGINT stop intake
+ * (connectors, then the server), let the runner finish its cycle, and exit 0 within a hard cap; SIGHUP reloads
+ * policies, communications contracts and tau.yaml (last known good kept, rejections audited).
  */
 import type { Command } from "commander";
 import { describeError } from "../contracts/errors.ts";
@@ -11,6 +13,9 @@ import type { IngressWriter } from "../ingress/index.ts";
 import { createAppRunner, healthFor, openIngressWriter } from "../app/index.ts";
 import { appFor } from "./context.ts";
 import { armHardExit, SHUTDOWN_HARD_CAP_MS, waitForStopSignal } from "./shutdown.ts";
+import { recordService, recordServiceStopped } from "../app/record-service.ts";
+import { createWatchdog } from "../app/watchdog.ts";
+import { reloadConfig } from "./reload-config.ts";
 
 export function registerRun(program: Command): void {
   program
@@ -18,17 +23,24 @@ export function registerRun(program: Command): void {
     .description("the service: enabled connectors + webhook server + runner; SIGTERM/SIGINT drain and exit, SIGHUP reloads policies")
     .action(async (_o, cmd: Command) => {
       const app = appFor(cmd);
+      const startedAt = app.clock();
       const { runner, services, close } = createAppRunner(app);
+      const watchdog = app.config.alerts.enabled ? createWatchdog(app, services, { startedAt }) : null;
+      // What this process runs with, before anything starts: health in any other shell judges by it.
+      recordService(app, services, startedAt, watchdog?.targets().length ?? 0);
       const ac = new AbortController();
+      const watchdogStop = new AbortController();
+      let watchdogLoop: Promise<void> = Promise.resolve();
       let running: RunningConnectors | null = null;
       let ingress: IngressWriter | null = null;
       let http: HttpRuntime | null = null;
       let runLoop: Promise<void> = Promise.resolve();
       let runnerError: unknown = null;
       const onHup = () => {
-        const status = services.policies.reload();
+        const outcome = reloadConfig(app, services, "sighup");
+        const status = services.policies.status();
         app.logger.info(
-          { event: "policy.reloaded", state: status.state, active_sha256: status.active_sha256 },
+          { event: "policy.reloaded", state: status.state, active_sha256: status.active_sha256, tau_yaml: outcome.tau_yaml },
           "policies reloaded on SIGHUP",
         );
       };
@@ -52,12 +64,16 @@ export function registerRun(program: Command): void {
         runLoop = runner.run(ac.signal).catch((err: unknown) => {
           runnerError = err;
         });
+        if (watchdog) watchdogLoop = watchdog.run(watchdogStop.signal);
         const stop = await Promise.race([waitForStopSignal(), runLoop.then(() => "runner_stopped" as const)]);
         app.logger.info({ event: "service.stopping", reason: stop }, "stopping");
       } finally {
         armHardExit(SHUTDOWN_HARD_CAP_MS, () =>
           app.logger.warn({ event: "shutdown.forced", after_ms: SHUTDOWN_HARD_CAP_MS }, "shutdown took too long"),
         );
+        // The watchdog first: a clean shutdown stops connectors on purpose, which is not an alert.
+        watchdogStop.abort();
+        await watchdogLoop;
         // Intake first: connectors stop (in-flight appends finish), then the server stops accepting.
         await running?.stop();
         await http?.server.close(3000);
@@ -66,6 +82,7 @@ export function registerRun(program: Command): void {
         ac.abort();
         await runLoop;
         process.off("SIGHUP", onHup);
+        recordServiceStopped(app);
         close();
         app.close();
       }

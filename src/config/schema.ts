@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { MediaSchema } from "./media-schema.ts";
+import { TRANSPORTS } from "../contracts/envelope.ts";
 
 const bool = z.boolean();
 const ms = (d: number) => z.number().int().nonnegative().default(d);
@@ -41,8 +42,10 @@ const RunnerSchema = z
     poll_interval_ms: z.number().int().positive().default(200),
     /** Processed event ids are kept this long for dedupe (bounded by age, not count). */
     dedupe_retention_ms: ms(14 * 24 * 3600 * 1000),
-    /** Health degrades when the oldest queued event is older than this. */
+    /** Health degrades when the oldest queued event is older than this (and fails when no runner ever ran). */
     backlog_threshold_ms: ms(60_000),
+    /** Health fails when the runner's last cycle is older than this while work is queued (a stopped or stuck runner). */
+    stale_after_ms: z.number().int().positive().default(60_000),
     /** A consumed ingress file is rotated once it is at least this big (0 = whenever consumed). */
     rotate_min_bytes: ms(1_048_576),
     /** Rotated ingress files kept in ingress/archive/. */
@@ -121,6 +124,54 @@ const ConnectorsSchema = z
       .object({ mode: z.enum(["disabled", "imap"]).default("disabled") })
       .strict()
       .default({ mode: "disabled" }),
+  })
+  .strict();
+
+/** Severities of the operations runbook: SEV-1 contain now, SEV-2 same operating window, SEV-3 record and investigate. */
+export const SEVERITIES = ["SEV-1", "SEV-2", "SEV-3"] as const;
+
+/** An ops chat the watchdog posts alerts to, through tau's own outbound. */
+const AlertTargetSchema = z
+  .object({
+    transport: z.enum(TRANSPORTS),
+    account_id: z.string().min(1),
+    conversation_id: z.string().min(1),
+    thread_id: z.string().nullable().default(null),
+  })
+  .strict();
+
+/** The watchdog inside `tau run` (`src/app/watchdog.ts`): what it checks, how often, where alerts go. */
+const AlertsSchema = z
+  .object({
+    /** false: `tau run` starts no watchdog (health is still served). `communications.alerts.dispatcher.stop` pauses it at run time. */
+    enabled: bool.default(true),
+    /** How often health, backlog, dead letters, connectors, kill switches, runner staleness and anomalies are evaluated. */
+    interval_ms: z.number().int().min(100).max(3_600_000).default(15_000),
+    /** An alert key that recovered is not posted again before this long (flapping); a key that stays on is posted once. */
+    cooldown_ms: ms(15 * 60_000),
+    /** Ops chats the alerts go to; empty = alerts are recorded (tau status, tau events) but posted nowhere. */
+    targets: z.array(AlertTargetSchema).default([]),
+    /** Severity per alert kind (see `ALERT_KINDS` in src/health/alert-kinds.ts), overriding the runbook defaults. */
+    severity: z.record(z.string().regex(/^[a-z_]+$/, "an alert kind like kill_switch"), z.enum(SEVERITIES)).default({}),
+    /** After `tau run` starts, connectors are given this long to complete a first poll before "not live" alerts. */
+    startup_grace_ms: ms(60_000),
+    /** Judge delivery anomalies (policies/communications/delivery.yaml thresholds) on every evaluation. */
+    anomalies: bool.default(true),
+  })
+  .strict();
+
+/**
+ * Which parts of the policy folder tau requires. A required file or folder that is missing is an error for
+ * `tau policy check`, startup, reload and `tau policy apply`; false turns the feature off (its file is not read).
+ */
+const FeaturesSchema = z
+  .object({
+    /** policies/route-bindings.yaml; false: every event takes the deterministic default route. */
+    route_bindings: bool.default(true),
+    /** policies/rbac.yaml; false: no admins beyond the local CLI, capability roles as declared. */
+    rbac: bool.default(true),
+    /** policies/communications/*.yaml; false: email/SMS capabilities answer comms_disabled. */
+    communications: bool.default(true),
   })
   .strict();
 
@@ -207,6 +258,8 @@ export const TauConfigSchema = z
     ingress: IngressSchema.default(IngressSchema.parse({})),
     server: ServerSchema.default(ServerSchema.parse({})),
     connectors: ConnectorsSchema.default(ConnectorsSchema.parse({})),
+    features: FeaturesSchema.default(FeaturesSchema.parse({})),
+    alerts: AlertsSchema.default(AlertsSchema.parse({})),
     commands: z
       .object({
         prefix: z
@@ -258,3 +311,5 @@ export const TauConfigSchema = z
   });
 
 export type TauConfig = z.infer<typeof TauConfigSchema>;
+export type AlertTarget = z.infer<typeof AlertTargetSchema>;
+export type Severity = (typeof SEVERITIES)[number];

@@ -1,10 +1,12 @@
 /**
- * @module Prometheus metrics on a registry of our own (never prom-client's global one): events ingested by
- * transport, processed, denied by reason, deliveries by reason, queue depth, connector liveness, and the
- * webhook latency histogram. Totals are read from a snapshot at scrape time, so `/metrics` shows the same
- * numbers whether the runner runs in this process or another one.
+ * @module Prometheus metrics on a registry of our own (never prom-client's global one): health state and the facts
+ * behind it (backlog age, queue depth, outbox pending, dead letters, kill switches, connector liveness and failure
+ * counters, the runner's last cycle), events ingested, processed and denied, deliveries by transport and reason,
+ * alerts, build info, prom-client's default process and Node.js metrics, and the webhook latency histogram. Totals are
+ * read from a snapshot at scrape time, so `/metrics` shows the same numbers whether the runner runs in this process
+ * or another one — and the same health as `tau health`.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ResponderUsageSummary } from "./responder-usage.ts";
 
 /** What the scrape reads from state (SQLite + connector statuses); supplied by the composition root. */
@@ -18,6 +20,20 @@ export interface MetricsSnapshot {
   connectorLive: Record<string, number>;
   /** Responder usage since the retention horizon; null when no responder is configured. */
   responders?: ResponderUsageSummary | null;
+  /** Deliveries per transport and reason (`tau_deliveries_total{transport,reason}`); without it, reason only. */
+  deliveriesByTransport?: { transport: string; reason: string; n: number }[];
+  /** The health verdict (`healthFor`) and the facts behind it. */
+  health?: { state: string; reason_codes: string[]; backlog_age_ms: number; heartbeat_age_ms: number | null };
+  outboxPending?: number;
+  deadLetters?: number;
+  /** Every kill switch scope with 1 (on) or 0 (off). */
+  killSwitches?: Record<string, number>;
+  /** Connector failure counters by transport: auth, parse, provider failures and retries. */
+  connectorFailures?: Record<string, { auth: number; parse: number; provider: number; retries: number }>;
+  lastCycleAtMs?: number | null;
+  /** Alert messages queued to the ops chats, by severity and transition; and how many are not delivered yet. */
+  alerts?: { severity: string; transition: string; n: number }[];
+  alertsUndelivered?: number;
 }
 
 const EMPTY_SNAPSHOT: MetricsSnapshot = {
@@ -38,6 +54,18 @@ const METRIC_NAMES = {
   queueDepth: "tau_queue_depth",
   connectorLive: "tau_connector_live",
   webhookLatency: "tau_webhook_request_duration_seconds",
+  healthState: "tau_health_state",
+  healthReason: "tau_health_reason",
+  backlogAge: "tau_backlog_age_seconds",
+  heartbeatAge: "tau_runner_heartbeat_age_seconds",
+  lastCycle: "tau_runner_last_cycle_timestamp_seconds",
+  outboxPending: "tau_outbox_pending",
+  deadLetters: "tau_dead_letters",
+  killSwitch: "tau_kill_switch",
+  connectorFailures: "tau_connector_failures_total",
+  alerts: "tau_alerts_total",
+  alertsUndelivered: "tau_alerts_undelivered",
+  buildInfo: "tau_build_info",
   responderCalls: "tau_responder_calls_total",
   responderTokens: "tau_responder_tokens_total",
   responderReplies: "tau_responder_replies_total",
@@ -51,6 +79,9 @@ const METRIC_NAMES = {
   typing: "tau_responder_typing_total",
 } as const;
 
+/** `tau_health_state`: one series per state, 1 for the current one (alert on `tau_health_state{state="failing"} == 1`). */
+const HEALTH_STATES = ["healthy", "degraded", "failing"] as const;
+
 export interface Metrics {
   registry: Registry;
   contentType: string;
@@ -60,9 +91,18 @@ export interface Metrics {
   render(): Promise<string>;
 }
 
-export function createMetrics(opts: { snapshot?: () => MetricsSnapshot } = {}): Metrics {
+export interface MetricsOptions {
+  snapshot?: () => MetricsSnapshot;
+  /** `tau_build_info` labels (version, node). */
+  build?: { version: string; node: string };
+  /** prom-client's default process and Node.js metrics (CPU, memory, event loop lag, GC, handles). Default on. */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   let current: MetricsSnapshot = EMPTY_SNAPSHOT;
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
   /** Set a labelled counter to absolute totals (monotonic in state; a reset shows as a counter reset). */
   const labelled = (name: string, help: string, label: string, pick: (s: MetricsSnapshot) => Record<string, number>) =>
@@ -74,6 +114,17 @@ export function createMetrics(opts: { snapshot?: () => MetricsSnapshot } = {}): 
       collect() {
         this.reset();
         for (const [k, v] of Object.entries(pick(current))) if (v > 0) this.inc({ [label]: k }, v);
+      },
+    });
+  const gauge = (name: string, help: string, value: (s: MetricsSnapshot) => number | null | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const v = value(current);
+        if (v !== null && v !== undefined) this.set(v);
       },
     });
 
@@ -93,15 +144,21 @@ export function createMetrics(opts: { snapshot?: () => MetricsSnapshot } = {}): 
     },
   });
   labelled(METRIC_NAMES.denied, "Events denied by policy, by reason code.", "reason", (s) => s.deniedByReason);
-  labelled(METRIC_NAMES.deliveries, "Replies by delivery reason code.", "reason", (s) => s.deliveriesByReason);
-  new Gauge({
-    name: METRIC_NAMES.queueDepth,
-    help: "Ingress events waiting for the runner.",
+  new Counter({
+    name: METRIC_NAMES.deliveries,
+    help: "Replies by transport and delivery reason code.",
+    labelNames: ["reason", "transport"],
     registers: [registry],
     collect() {
-      this.set(current.queueDepth);
+      this.reset();
+      if (current.deliveriesByTransport)
+        for (const r of current.deliveriesByTransport) {
+          if (r.n > 0) this.inc({ reason: r.reason, transport: r.transport }, r.n);
+        }
+      else for (const [reason, n] of Object.entries(current.deliveriesByReason)) if (n > 0) this.inc({ reason }, n);
     },
   });
+  gauge(METRIC_NAMES.queueDepth, "Ingress events waiting for the runner.", (s) => s.queueDepth);
   new Gauge({
     name: METRIC_NAMES.connectorLive,
     help: "1 when the connector is live, else 0.",
@@ -112,6 +169,79 @@ export function createMetrics(opts: { snapshot?: () => MetricsSnapshot } = {}): 
       for (const [t, v] of Object.entries(current.connectorLive)) this.set({ transport: t }, v);
     },
   });
+  new Gauge({
+    name: METRIC_NAMES.healthState,
+    help: "1 for the current health state (healthy, degraded, failing), 0 for the others: the verdict of tau health.",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const h = current.health;
+      if (h) for (const st of HEALTH_STATES) this.set({ state: st }, h.state === st ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: METRIC_NAMES.healthReason,
+    help: "1 per reason code in the current health verdict.",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of current.health?.reason_codes ?? []) this.set({ reason: r }, 1);
+    },
+  });
+  gauge(METRIC_NAMES.backlogAge, "Age of the oldest unprocessed ingress line (0 when nothing waits).", (s) =>
+    s.health ? s.health.backlog_age_ms / 1000 : undefined,
+  );
+  gauge(METRIC_NAMES.heartbeatAge, "Age of the runner's last cycle (absent when no runner ever ran).", (s) =>
+    s.health && s.health.heartbeat_age_ms !== null ? s.health.heartbeat_age_ms / 1000 : undefined,
+  );
+  gauge(METRIC_NAMES.lastCycle, "Unix time of the runner's last cycle.", (s) =>
+    s.lastCycleAtMs === null || s.lastCycleAtMs === undefined ? undefined : s.lastCycleAtMs / 1000,
+  );
+  gauge(METRIC_NAMES.outboxPending, "Outbox rows not delivered yet (queued, retry scheduled, sending).", (s) => s.outboxPending);
+  gauge(METRIC_NAMES.deadLetters, "Outbox rows in the dead letter queue.", (s) => s.deadLetters);
+  new Gauge({
+    name: METRIC_NAMES.killSwitch,
+    help: "1 when the kill switch of this scope is on, 0 when it was turned off.",
+    labelNames: ["scope"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [scope, v] of Object.entries(current.killSwitches ?? {})) this.set({ scope }, v);
+    },
+  });
+  new Counter({
+    name: METRIC_NAMES.connectorFailures,
+    help: "Connector failures by transport and kind (auth, parse, provider) and retries, since the connector started.",
+    labelNames: ["transport", "kind"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [transport, f] of Object.entries(current.connectorFailures ?? {}))
+        for (const kind of ["auth", "parse", "provider", "retries"] as const) if (f[kind] > 0) this.inc({ transport, kind }, f[kind]);
+    },
+  });
+  new Counter({
+    name: METRIC_NAMES.alerts,
+    help: "Alert messages the watchdog queued to the ops chats, by severity and transition (firing, changed, recovered).",
+    labelNames: ["severity", "transition"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of current.alerts ?? []) if (a.n > 0) this.inc({ severity: a.severity, transition: a.transition }, a.n);
+    },
+  });
+  gauge(METRIC_NAMES.alertsUndelivered, "Alert messages not delivered yet (held by a kill switch, retrying).", (s) => s.alertsUndelivered);
+  if (opts.build) {
+    const info = new Gauge({
+      name: METRIC_NAMES.buildInfo,
+      help: "Always 1; labels say which tau and Node.js are running.",
+      labelNames: ["version", "node"],
+      registers: [registry],
+    });
+    info.set({ version: opts.build.version, node: opts.build.node }, 1);
+  }
   registerResponderMetrics(registry, () => current.responders ?? null);
   const latency = new Histogram({
     name: METRIC_NAMES.webhookLatency,

@@ -116,13 +116,9 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
 
   function finishFailure(row: OutboxRow, chunk: ChunkRow, f: SendFailure, attempt: number): void {
     const at = clock();
-    // The client held the request back for a rate-limit bucket it tracks (no status: nothing was sent):
-    // wait as told, without using up an attempt.
-    const held = f.code === "delivery_rate_limited" && f.status === null;
-    if (held) attempt = row.attempts;
-    const d: RetryDecision = held
-      ? { status: "retry_scheduled", delay_ms: f.retry_after_ms ?? 0, next_attempt_at_ms: at + (f.retry_after_ms ?? 0) }
-      : decideRetry(f, attempt, deps.retry, at, random);
+    const d: RetryDecision = decideRetry(f, attempt, deps.retry, at, random);
+    // A rate-limit wait (held by the client, or asked by the provider) does not use up an attempt.
+    if (d.status === "retry_scheduled" && !d.uses_attempt) attempt = row.attempts;
     store.atomically(() => {
       store.outbox.setChunk(
         { outbox_id: row.outbox_id, idx: chunk.idx, status: d.status, reason: f.code, receipt: failureReceipt(chunk, f, at) },
@@ -150,6 +146,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
         reason: f.code,
         http_status: f.status,
         outcome: d.status,
+        why: d.why,
         attempt,
         detail: f.detail,
       },

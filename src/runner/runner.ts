@@ -27,6 +27,9 @@ import { rotateIfConsumed } from "./rotate.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
 import { nextRunnerState, type CycleReport, type RunnerState } from "./runner-state.ts";
 
+/** Delivery reason codes of retryable failures (PRODUCT.md §7): what `transient_failures_observed` counts. */
+const TRANSIENT_DELIVERY_CODES = ["delivery_rate_limited", "delivery_provider_unavailable", "delivery_transport_error"] as const;
+
 export interface RunnerDeps {
   config: TauConfig;
   stateDir: string;
@@ -121,8 +124,28 @@ export function createRunner(deps: RunnerDeps) {
       report.replies += ctx.replies.length;
     }
     deps.persistExtras?.(ctx);
+    tallyAccess(ctx, report);
     report.processed += 1;
     report.outcomes[ctx.reason] = (report.outcomes[ctx.reason] ?? 0) + 1;
+  }
+
+  /** The pairing posture an event met: admitted by `allowFrom: any`, judged by allowlist/pairing, denied by them. */
+  function tallyAccess(ctx: EventContext, report: CycleReport): void {
+    const access = ctx.decisions.find((d) => d.stage === "access");
+    if (!access) return;
+    const a = (report.access ??= { permissive: 0, enforced: 0, denied: 0 });
+    if (access.reason === "allow_channel_policy_allow_from_any") a.permissive += 1;
+    else a.enforced += 1;
+    if (access.outcome === "deny") a.denied += 1;
+  }
+
+  /** Delivery failure counters (bumped by the outbound layer) as they stand now: retryable failures, dead letters. */
+  function deliveryCounters(): { transient: number; dead: number } {
+    const c = store.counters.all();
+    return {
+      transient: TRANSIENT_DELIVERY_CODES.reduce((n, code) => n + (c[`deliveries.${code}`] ?? 0), 0),
+      dead: c["deliveries.dead_letter"] ?? 0,
+    };
   }
 
   /** Process up to `budget` lines of one transport; returns counts for the cycle report. */
@@ -246,6 +269,8 @@ export function createRunner(deps: RunnerDeps) {
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
     const fresh: QueuedReply[] = [];
     for (const t of transports) processTransport(t, share, report, fresh);
+    const retriesDue = store.outbox.retriesDue(clock());
+    const before = deliveryCounters();
     report.delivered += await deps.delivery.deliverFresh(fresh);
     const jobReplies: QueuedReply[] = [];
     // Dry-run job replies are written with their job's commit; the hook says how many chunks that was.
@@ -253,6 +278,12 @@ export function createRunner(deps: RunnerDeps) {
     report.delivered += await deps.delivery.deliverFresh(jobReplies);
     const delivered = await deps.delivery.deliverPending();
     report.delivered += delivered.chunks;
+    const after = deliveryCounters();
+    report.delivery = {
+      retries: delivered.rows > 0 ? Math.min(retriesDue, delivered.rows) : 0,
+      transient_failures: after.transient - before.transient,
+      dead_lettered: after.dead - before.dead,
+    };
     for (const t of transports) {
       const c = cursorOf(t);
       const file = ingressFile(ingressDir, t);
@@ -278,8 +309,11 @@ export function createRunner(deps: RunnerDeps) {
       startedAt: started,
       backlogThresholdMs: config.runner.backlog_threshold_ms,
     });
+    const d = report.delivery;
     const busy =
-      report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 || state.last_cycle_failed;
+      report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 ||
+      state.last_cycle_failed ||
+      d.retries + d.transient_failures + d.dead_lettered > 0;
     // The state and the cycle's runtime event commit together (one commit per cycle, not two).
     store.atomically(() => {
       store.kv.put("runner_state", JSON.stringify(state));

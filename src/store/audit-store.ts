@@ -30,6 +30,9 @@ export function createAuditStore(db: Db) {
     all: db.prepare<[], AuditRecord>(
       "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq",
     ),
+    between: db.prepare<[number, number], AuditRecord>(
+      "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit WHERE at_ms >= ? AND at_ms < ? ORDER BY seq",
+    ),
     recent: db.prepare<[number], AuditRecord>(
       "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?",
     ),
@@ -46,6 +49,8 @@ export function createAuditStore(db: Db) {
     storedHead: (): string | undefined => q.storedHead.get(),
     /** Every row in sequence order. */
     all: (): AuditRecord[] => q.all.all(),
+    /** Rows written in [fromMs, toMs), in sequence order (`tau export`). */
+    between: (fromMs: number, toMs: number): AuditRecord[] => q.between.all(fromMs, toMs),
     /** The most recent `limit` rows, oldest first. */
     recent: (limit: number): AuditRecord[] => q.recent.all(limit).reverse(),
   };

@@ -49,29 +49,96 @@ export function migrate(db: Db): number[] {
   return applied;
 }
 
-/** Open (creating if needed) `<stateDir>/tau.db` with WAL and full fsync on commit. */
+/** The state folder or its database does not exist: read-only commands say so instead of creating it (exit 2). */
+export function stateMissingError(stateDir: string, what: string): TauError {
+  return new TauError("STATE_MISSING", `${what} does not exist: no tau state here`, {
+    reason: "state_missing",
+    details: { state_dir: stateDir },
+    hint: "pass --state-dir (or TAU_STATE_DIR) pointing at the service's state folder",
+  });
+}
+
+/**
+ * Open `<stateDir>/tau.db` for reading only: never creates, migrates (unless the file is ours to write and behind
+ * this build) or chmods anything. A user who may read but not write the folder (a monitoring account) gets a
+ * consistent snapshot: SQLite's own read-only WAL access while the service runs, an in-memory copy of the file
+ * (journal header switched to rollback) when no `-shm` index exists to share.
+ */
+function openReadOnly(stateDir: string, file: string): Db {
+  if (!fs.existsSync(stateDir)) throw stateMissingError(stateDir, stateDir);
+  if (!fs.existsSync(file)) throw stateMissingError(stateDir, file);
+  const behind = () => {
+    const probe = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return (probe.pragma("user_version", { simple: true }) as number) < (listMigrations().at(-1)?.version ?? 0);
+    } finally {
+      probe.close();
+    }
+  };
+  let db: Db;
+  try {
+    // A build newer than the state: apply its migrations once if we may write the file (the service would at start).
+    if (behind() && writable(file)) {
+      const rw = new Database(file, { fileMustExist: true });
+      rw.pragma("busy_timeout = 5000");
+      migrate(rw);
+      rw.close();
+    }
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 5000");
+    db.prepare("SELECT 1 FROM sqlite_master LIMIT 1").get();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== "SQLITE_READONLY_DIRECTORY" && code !== "SQLITE_CANTOPEN" && code !== "SQLITE_READONLY_CANTINIT") throw err;
+    const bytes = fs.readFileSync(file);
+    // Bytes 18–19 are the file format versions (2 = WAL); 1 lets the in-memory copy open without a -shm index.
+    bytes[18] = 1;
+    bytes[19] = 1;
+    db = new Database(bytes, { readonly: true });
+  }
+  const version = db.pragma("user_version", { simple: true }) as number;
+  const latest = listMigrations().at(-1)?.version ?? 0;
+  if (version < latest) {
+    db.close();
+    throw new TauError("STATE_SCHEMA_BEHIND", `state database is at schema ${version}, this tau reads ${latest}`, {
+      hint: "start the service (tau run) once with this version, or run this command as the state's owner",
+    });
+  }
+  return db;
+}
+
+function writable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+    fs.accessSync(path.dirname(file), fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Open (creating if needed) `<stateDir>/tau.db` with WAL and full fsync on commit; `readonly` never creates or changes state. */
 export function openDatabase(stateDir: string, opts: { readonly?: boolean } = {}): Db {
-  ensurePrivateDir(stateDir);
   const file = path.join(stateDir, "tau.db");
+  if (opts.readonly) return openReadOnly(stateDir, file);
+  ensurePrivateDir(stateDir);
   const existed = fs.existsSync(file);
-  const db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  const db = new Database(file);
   if (!existed) fs.chmodSync(file, 0o600);
   db.pragma("busy_timeout = 5000");
-  if (!opts.readonly) {
-    db.pragma("journal_mode = WAL");
-    // FULL: a committed cursor advance survives power loss, so nothing is answered twice after a reboot.
-    db.pragma("synchronous = FULL");
-    db.pragma("foreign_keys = ON");
-    // Dedupe and outbox keys are hashes (random order): a larger page cache keeps their B-tree inserts in memory.
-    db.pragma("cache_size = -16384");
-    db.pragma("temp_store = MEMORY");
-    // Fewer, larger checkpoints: each one is an fsync of the main file under synchronous=FULL.
-    db.pragma("wal_autocheckpoint = 10000");
-    migrate(db);
-    for (const suffix of ["-wal", "-shm"]) {
-      const f = file + suffix;
-      if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
-    }
+  db.pragma("journal_mode = WAL");
+  // FULL: a committed cursor advance survives power loss, so nothing is answered twice after a reboot.
+  db.pragma("synchronous = FULL");
+  db.pragma("foreign_keys = ON");
+  // Dedupe and outbox keys are hashes (random order): a larger page cache keeps their B-tree inserts in memory.
+  db.pragma("cache_size = -16384");
+  db.pragma("temp_store = MEMORY");
+  // Fewer, larger checkpoints: each one is an fsync of the main file under synchronous=FULL.
+  db.pragma("wal_autocheckpoint = 10000");
+  migrate(db);
+  for (const suffix of ["-wal", "-shm"]) {
+    const f = file + suffix;
+    if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
   }
   return db;
 }

@@ -48,6 +48,22 @@ export interface DeliveryRow {
   reason: string | null;
 }
 
+/** An outbox row as `tau export` writes it (no chunk bodies: replies can carry personal data). */
+export interface ExportDeliveryRow {
+  outbox_id: string;
+  event_id: string | null;
+  transport: string;
+  conversation_id: string;
+  mode: string;
+  purpose: string;
+  status: string;
+  reason: string | null;
+  chunk_count: number;
+  attempts: number;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
 const TRACE_COLUMNS =
   "seq, event_id, transport, kind, chat_type, conversation_id, actor_id, occurred_at_ms, processed_at_ms, outcome, reason, decisions, route";
 
@@ -72,6 +88,22 @@ export function createInspectStore(db: Db) {
     deliveriesByReason: db.prepare<[], { reason: string; n: number }>(
       "SELECT reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY reason",
     ),
+    deliveriesByTransport: db.prepare<[], { transport: string; reason: string; n: number }>(
+      "SELECT transport, reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY transport, reason",
+    ),
+    namedEvents: db.prepare<[string, number, number], RuntimeEventRow>(
+      "SELECT id, at_ms, event, health, reason_codes, detail FROM runtime_events WHERE event = ? AND at_ms >= ? ORDER BY at_ms DESC, id DESC LIMIT ?",
+    ),
+    eventsBetween: db.prepare<[number, number], RuntimeEventRow>(
+      "SELECT id, at_ms, event, health, reason_codes, detail FROM runtime_events WHERE at_ms >= ? AND at_ms < ? ORDER BY id",
+    ),
+    tracesBetween: db.prepare<[number, number], TraceRow>(
+      `SELECT ${TRACE_COLUMNS} FROM events WHERE processed_at_ms >= ? AND processed_at_ms < ? ORDER BY seq`,
+    ),
+    outboxBetween: db.prepare<[number, number], ExportDeliveryRow>(
+      "SELECT outbox_id, event_id, transport, conversation_id, mode, purpose, status, reason, chunk_count, attempts, created_at_ms, updated_at_ms " +
+        "FROM outbox WHERE updated_at_ms >= ? AND created_at_ms < ? ORDER BY id",
+    ),
   };
   const counts = (rows: { reason: string; n: number }[]): Record<string, number> => Object.fromEntries(rows.map((r) => [r.reason, r.n]));
   return {
@@ -94,6 +126,16 @@ export function createInspectStore(db: Db) {
     deniedByReason: (): Record<string, number> => counts(q.deniedByReason.all()),
     /** Outbox rows per delivery reason code (`/metrics`). */
     deliveriesByReason: (): Record<string, number> => counts(q.deliveriesByReason.all()),
+    /** Outbox rows per transport and delivery reason code (`tau_deliveries_total{transport,reason}`). */
+    deliveriesByTransportAndReason: (): { transport: string; reason: string; n: number }[] => q.deliveriesByTransport.all(),
+    /** Runtime events named `event` at or after `sinceMs`, newest first, at most `limit` (health history). */
+    runtimeEventsNamed: (event: string, sinceMs: number, limit: number): RuntimeEventRow[] => q.namedEvents.all(event, sinceMs, limit),
+    /** Runtime events in [fromMs, toMs), in order (`tau export`). */
+    runtimeEventsBetween: (fromMs: number, toMs: number): RuntimeEventRow[] => q.eventsBetween.all(fromMs, toMs),
+    /** Traces of events processed in [fromMs, toMs), in order (`tau export`); decisions are stored compactly. */
+    tracesBetween: (fromMs: number, toMs: number): TraceRow[] => q.tracesBetween.all(fromMs, toMs),
+    /** Outbox rows alive in [fromMs, toMs): created before `toMs`, last changed at or after `fromMs` (`tau export`). */
+    deliveriesBetween: (fromMs: number, toMs: number): ExportDeliveryRow[] => q.outboxBetween.all(fromMs, toMs),
   };
 }
 

@@ -49,9 +49,19 @@ export function createOutboxStore(db: Db) {
     insertChunk: db.prepare(
       "INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
     ),
+    // Ops alerts (ids 'oa_…') are the watchdog's to deliver, so a stuck runner cannot hold them back.
     pending: db.prepare<[number, number], OutboxRow>(
-      "SELECT * FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending') AND next_attempt_at_ms <= ? ORDER BY id LIMIT ?",
+      "SELECT * FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending') AND next_attempt_at_ms <= ? " +
+        "AND NOT (outbox_id >= 'oa_' AND outbox_id < 'oa`') ORDER BY id LIMIT ?",
     ),
+    pendingOpsAlerts: db.prepare<[number, number], OutboxRow>(
+      "SELECT * FROM outbox WHERE outbox_id >= 'oa_' AND outbox_id < 'oa`' AND status IN ('queued', 'retry_scheduled', 'sending') " +
+        "AND next_attempt_at_ms <= ? ORDER BY id LIMIT ?",
+    ),
+    countPending: db.prepare<[], number>("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending')").pluck(),
+    retriesDue: db
+      .prepare<[number], number>("SELECT COUNT(*) FROM outbox WHERE status = 'retry_scheduled' AND next_attempt_at_ms <= ?")
+      .pluck(),
     chunksOf: db.prepare<[string], ChunkRow>(
       "SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id = ? ORDER BY idx",
     ),
@@ -113,8 +123,14 @@ export function createOutboxStore(db: Db) {
       ),
     insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) =>
       void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
-    /** Rows waiting for delivery (queued, retry due, or cut off while sending), oldest first. */
+    /** Rows waiting for delivery (queued, retry due, or cut off while sending), oldest first; ops alerts excepted. */
     pending: (now: number, limit: number): OutboxRow[] => s.pending.all(now, limit),
+    /** Ops alert rows (`oa_…`) waiting for the watchdog's delivery, oldest first. */
+    pendingOpsAlerts: (now: number, limit: number): OutboxRow[] => s.pendingOpsAlerts.all(now, limit),
+    /** Rows not delivered yet and not given up on (queued, retry_scheduled, sending): `tau_outbox_pending`. */
+    countPending: (): number => s.countPending.get() ?? 0,
+    /** Rows whose scheduled retry is due at `now` (the runner's `retry_attempted`). */
+    retriesDue: (now: number): number => s.retriesDue.get(now) ?? 0,
     chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
     setChunk: (
       c: {

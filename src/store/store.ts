@@ -16,7 +16,10 @@ import { createOutboxStore } from "./outbox-store.ts";
 import { createRunnerStore, readableTrace } from "./runner-store.ts";
 import { createSecretsStore } from "./secrets-store.ts";
 import { createResponderStore } from "./responder-store.ts";
+import { createAlertStore } from "./alert-store.ts";
+import { createIncidentStore } from "./incident-store.ts";
 import { createMediaStore } from "./media-store.ts";
+import { createCalendarStore } from "./calendar-store.ts";
 
 export function createStore(db: Db) {
   return {
@@ -29,11 +32,17 @@ export function createStore(db: Db) {
     secrets: createSecretsStore(db),
     comms: createCommsStore(db),
     responders: createResponderStore(db),
+    alerts: createAlertStore(db),
+    incidents: createIncidentStore(db),
     media: createMediaStore(db),
+    calendar: createCalendarStore(db),
     inspect: withReadableTraces(createInspectStore(db)),
     /** Run `fn` as one unit of work: everything it writes commits together or not at all; nested calls join it. */
     atomically<T>(fn: () => T): T {
-      return db.transaction(fn)();
+      // IMMEDIATE: the write lock is taken at BEGIN (waiting up to busy_timeout). A deferred unit of work that reads,
+      // then writes after another process committed (the service's runner, watchdog and connectors write all the time)
+      // fails at once with SQLITE_BUSY_SNAPSHOT instead of waiting its turn.
+      return db.transaction(fn).immediate();
     },
     /** Run `fn` as a unit of work that is always rolled back (a dry rehearsal, e.g. `tau route inspect`); returns its result. */
     rehearse<T>(fn: () => T): T {
@@ -64,6 +73,7 @@ function withReadableTraces<I extends ReturnType<typeof createInspectStore>>(ins
     trace: (eventId: string) => inspect.trace(eventId).map(readableTrace),
     recentTraces: (limit: number) => inspect.recentTraces(limit).map(readableTrace),
     tracesAfter: (seq: number) => inspect.tracesAfter(seq).map(readableTrace),
+    tracesBetween: (fromMs: number, toMs: number) => inspect.tracesBetween(fromMs, toMs).map(readableTrace),
   };
 }
 

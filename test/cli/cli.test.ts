@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
+import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
 import { runTau } from "../helpers/run-tau.ts";
 
 let home: TauHome | null = null;
@@ -19,6 +19,12 @@ describe("tau CLI (child processes)", () => {
       "policies/channel-policy.yaml",
       "policies/route-bindings.yaml",
       "policies/rbac.yaml",
+      "policies/communications/stack.yaml",
+      "policies/communications/providers.yaml",
+      "policies/communications/policy.yaml",
+      "policies/communications/templates.yaml",
+      "policies/communications/delivery.yaml",
+      "policies/communications/calendar.yaml",
     ]);
     expect(fs.readFileSync(path.join(dir, "tau.yaml"), "utf8")).toContain("mode: dry-run");
     const again = await runTau(["init", "--dir", dir]);
@@ -64,7 +70,12 @@ describe("tau CLI (child processes)", () => {
   });
 
   it("process, traces, health and status agree, with --json everywhere", async () => {
-    home = makeTauHome();
+    // A complete home: every required policy file there, communications turned off (no contracts here).
+    home = makeTauHome("runner:\n  coalesce_window_ms: 0\nfeatures:\n  communications: false\n", {
+      "channel-policy.yaml": OPEN_CHANNEL_POLICY,
+      "route-bindings.yaml": "schema_version: 1\nbindings: []\n",
+      "rbac.yaml": "schema_version: 1\nadmins: []\n",
+    });
     await runTau([...g(home), "ingest", "fixtures/raw/telegram/private-text.json", "--transport", "telegram"]);
     const p = await runTau([...g(home), "process", "--once", "--json"]);
     expect(p.code).toBe(0);

@@ -396,11 +396,35 @@ describe("tau deadletter", () => {
       ["ob_failed", "failed", 1, false, "sendMessage 502: Bad Gateway"],
     ]);
 
+    expect(list.json<{ outbox_id: string; kind: string; evidence: unknown }[]>().map((r) => [r.outbox_id, r.kind, r.evidence])).toEqual([
+      ["ob_dead", "exhausted", null],
+      [
+        "ob_unknown",
+        "ambiguous",
+        {
+          chunk: 1,
+          chunk_count: 2,
+          text: "part two",
+          sent_at_ms: 1,
+          error: { code: "delivery_provider_unavailable", status: 502, detail: "sendMessage 502: Bad Gateway" },
+        },
+      ],
+      ["ob_failed", "failed", null],
+    ]);
+    const human = await tau(h, ["deadletter", "list"]);
+    expect(human.stdout).toContain("ambiguous — may have been delivered");
+    expect(human.stdout).toContain("part two");
+
     const refused = await tau(h, ["deadletter", "replay"], { input: "no\n" });
     expect(refused.code).toBe(1);
+    // Ambiguous rows are left alone unless asked for, and the replay says so.
     const replay = await tau(h, ["deadletter", "replay", "--limit", "5", "--yes", "--json"]);
     expect(replay.code).toBe(0);
-    expect(replay.json()).toEqual({ replayed: ["ob_dead", "ob_unknown"], count: 2 });
+    expect(replay.json()).toEqual({ replayed: ["ob_dead"], count: 1, ambiguous_left: 1 });
+    const nothing = await tau(h, ["deadletter", "replay", "--yes"]);
+    expect(nothing.stdout).toContain("left 1 ambiguous reply alone");
+    const both = await tau(h, ["deadletter", "replay", "--limit", "5", "--include-ambiguous", "--yes", "--json"]);
+    expect(both.json()).toEqual({ replayed: ["ob_unknown"], count: 1, ambiguous_left: 0 });
 
     const after = h.open();
     try {
@@ -417,7 +441,8 @@ describe("tau deadletter", () => {
       const audit = after.store.audit.all().filter((a) => a.action === "deadletter.replay");
       expect(audit.map((a) => [a.outcome, JSON.parse(a.args)])).toEqual([
         ["refused", { limit: 100 }],
-        ["replayed", { limit: 5, outbox_ids: ["ob_dead", "ob_unknown"] }],
+        ["replayed", { limit: 5, outbox_ids: ["ob_dead"] }],
+        ["replayed", { limit: 5, include_ambiguous: true, outbox_ids: ["ob_unknown"] }],
       ]);
     } finally {
       after.close();

@@ -55,7 +55,8 @@ describe("tau run", () => {
       30_000,
       "/readyz 200",
     );
-    expect(ready).toBe("whatsapp:ready\nrunner:ready\n");
+    // The health verdict is part of readiness (this home lacks rbac.yaml, so it is degraded: ready, not failing).
+    expect(ready).toBe("whatsapp:ready\nrunner:ready\nhealth:degraded\n");
 
     const body = webhookBody({
       messages: [inboundMessage({ from: "16505551234", id: "wamid.RUN1", timestamp: 1763712000, text: "hello tau" })],

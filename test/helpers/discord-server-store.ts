@@ -1,4 +1,5 @@
 /** Users, guilds, channels, messages and attachments of the local Discord server (PROVIDERS.md §2.1–2.3). */
+import type { FaultKind } from "./http-faults.ts";
 import type http from "node:http";
 import crypto from "node:crypto";
 
@@ -16,6 +17,8 @@ export interface DiscordRecordedRequest {
   status?: number;
   response?: unknown;
   responseHeaders?: Record<string, string>;
+  /** The injected fault this request met (`failNext`, `dropNext`, a fault plan, …), if any. */
+  fault?: FaultKind;
 }
 export interface DiscordUploadedFile {
   name: string;

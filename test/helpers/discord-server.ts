@@ -14,11 +14,13 @@ import {
   type Json,
 } from "./discord-server-store.ts";
 import { createBuckets, createRoutes, type DiscordTypingCall } from "./discord-server-rest.ts";
+import { closeAfterAnswer, FaultQueue, htmlErrorPage, resetMidBody, sendRaw, type PlannedFault } from "./http-faults.ts";
 
 export { Intents } from "./discord-gateway.ts";
 export type { GatewayFrame, GatewaySession, GatewayCloseRecord } from "./discord-gateway.ts";
 export { DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID, DEFAULT_USER_ID, snowflakeTime } from "./discord-server-store.ts";
 export type { DiscordTypingCall } from "./discord-server-rest.ts";
+export type { PlannedFault } from "./http-faults.ts";
 export type {
   DiscordChannelSpec,
   DiscordGuildSpec,
@@ -53,6 +55,8 @@ export interface DiscordServerOptions {
   /** Bucket model behind the X-RateLimit-* headers (default 50 per 1000 ms); enforce=true answers 429 when a client ignores them. */
   rateLimit?: { limit?: number; windowMs?: number; enforce?: boolean };
   now?: () => number;
+  /** Listen on this port (default: any free one), e.g. where a client was refused before the server started. */
+  port?: number;
 }
 
 const DEFAULT_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GfAkE1.tau-discord-test-token";
@@ -133,7 +137,29 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
     },
     echoOwnMessages: options.echoOwnMessages ?? true,
   });
+  /** The recorded request (body not parsed yet). */
+  function recordOf(req: http.IncomingMessage, raw: Buffer): DiscordRecordedRequest {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const versioned = url.pathname.startsWith("/api/v10/");
+    return {
+      method: req.method ?? "GET",
+      path: versioned ? url.pathname.slice("/api/v10".length) : url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      rawBody: raw.toString("utf8"),
+      body: undefined,
+      at: now(),
+    };
+  }
   const server = http.createServer((req, res) => {
+    const early = faults.takeEarly(recordOf(req, Buffer.alloc(0)));
+    if (early) {
+      resetMidBody(req, (received) => {
+        requests.push({ ...recordOf(req, received), status: 0, fault: "reset_mid_body" });
+        changed();
+      });
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -168,27 +194,13 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
   });
 
   // ---- fault injection
-  type Fault = {
-    kind: "fail" | "delay" | "reset";
-    match?: DiscordMatch;
-    remaining: number;
-    status?: number;
-    body?: unknown;
-    headers?: Record<string, string>;
-    ms?: number;
-    rateLimit?: { retryAfter: number; global: boolean; scope: string };
-  };
-  const faults: Fault[] = [];
+  type RateLimitFault = { rateLimit: { retryAfter: number; global: boolean; scope: string } };
+  const faults = new FaultQueue<DiscordMatch, DiscordRecordedRequest, RateLimitFault>(
+    (m, r) => m === undefined || (typeof m === "string" ? `${r.method} ${r.path}`.includes(m) : m(r)),
+  );
   const faultMatch = (m: DiscordFaultMatch) => ({ remaining: m.count ?? 1, ...(m.match !== undefined ? { match: m.match } : {}) });
-  function takeFault(r: DiscordRecordedRequest): Fault | undefined {
-    const i = faults.findIndex(
-      (f) => f.match === undefined || (typeof f.match === "string" ? `${r.method} ${r.path}`.includes(f.match) : f.match(r)),
-    );
-    if (i < 0) return undefined;
-    const f = faults[i]!;
-    if (--f.remaining <= 0) faults.splice(i, 1);
-    return f;
-  }
+  /** Responses whose request was processed but whose connection is closed instead of answered ("drop"). */
+  const dropping = new WeakSet<http.ServerResponse>();
 
   function reply(
     res: http.ServerResponse,
@@ -200,7 +212,10 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
     rec.status = status;
     rec.response = body;
     rec.responseHeaders = headers;
-    if (!res.writableEnded && !res.destroyed) {
+    if (dropping.has(res)) {
+      // Processed, but the answer never leaves: the client cannot tell whether the message was created.
+      res.socket?.destroy();
+    } else if (!res.writableEnded && !res.destroyed) {
       if (status === 204) res.writeHead(204, headers).end();
       else if (Buffer.isBuffer(body)) res.writeHead(status, headers).end(body);
       else res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
@@ -212,15 +227,7 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const method = req.method ?? "GET";
     const versioned = url.pathname.startsWith("/api/v10/");
-    const rec: DiscordRecordedRequest = {
-      method,
-      path: versioned ? url.pathname.slice("/api/v10".length) : url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers: req.headers,
-      rawBody: raw.toString("utf8"),
-      body: undefined,
-      at: now(),
-    };
+    const rec = recordOf(req, raw);
     if ((req.headers["content-type"] ?? "").startsWith("application/json")) {
       try {
         rec.body = JSON.parse(rec.rawBody);
@@ -244,14 +251,24 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
       if (!tokenRoute && req.headers["authorization"] !== `Bot ${token}`) {
         return reply(res, rec, 401, { message: "401: Unauthorized", code: 0 }, rateHeaders(bucket));
       }
-      const fault = takeFault(rec);
+      const fault = faults.take(rec);
+      if (fault) rec.fault = fault.kind;
       if (fault?.kind === "reset") {
         req.socket.destroy();
         rec.status = 0;
         changed();
         return;
       }
+      if (fault?.kind === "drop") dropping.add(res);
+      if (fault?.kind === "close_after") closeAfterAnswer(res);
       if (fault?.kind === "delay") await new Promise((r) => setTimeout(r, fault.ms));
+      if (fault?.kind === "raw") {
+        rec.status = fault.status!;
+        rec.response = Buffer.isBuffer(fault.raw) ? fault.raw.toString("utf8") : fault.raw;
+        sendRaw(res, fault.status!, fault.raw ?? "", fault.contentType, fault.headers);
+        changed();
+        return;
+      }
       if (fault?.kind === "fail" && fault.rateLimit) {
         // §2.3: 429 + Retry-After + X-RateLimit-Scope (X-RateLimit-Global only for the global limit) + JSON body.
         const { retryAfter, global, scope } = fault.rateLimit;
@@ -292,7 +309,7 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   baseUrl = `http://127.0.0.1:${port}`;
@@ -364,6 +381,30 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
     failNext(f: DiscordFault) {
       faults.push({ kind: "fail", ...faultMatch(f), status: f.status, body: f.body, headers: f.headers });
     },
+    /** An error answered with a body sent byte for byte (empty, truncated JSON, plain text); no X-RateLimit headers. */
+    failRawNext(f: DiscordFaultMatch & { status: number; body: string | Buffer; contentType?: string; headers?: Record<string, string> }) {
+      faults.push({ kind: "raw", ...faultMatch(f), status: f.status, raw: f.body, contentType: f.contentType, headers: f.headers });
+    },
+    /** The HTML error page a proxy (Cloudflare, nginx) serves during an outage (502, 503, 504). */
+    htmlErrorNext(status: number, m: DiscordFaultMatch & { headers?: Record<string, string> } = {}) {
+      faults.push({ kind: "raw", ...faultMatch(m), status, raw: htmlErrorPage(status), contentType: "text/html", headers: m.headers });
+    },
+    /** Processes the request (the message is created), then closes the connection instead of answering. */
+    dropNext(m: DiscordFaultMatch = {}) {
+      faults.push({ kind: "drop", ...faultMatch(m) });
+    },
+    /** Closes the connection as soon as the first body bytes arrive (string matches only: the body is not read yet). */
+    resetMidBodyNext(m: DiscordFaultMatch = {}) {
+      faults.push({ kind: "reset_mid_body", ...faultMatch(m) });
+    },
+    /** Answers, then closes the keep-alive connection (the client's pooled socket goes stale). */
+    closeAfterNext(m: DiscordFaultMatch = {}) {
+      faults.push({ kind: "close_after", ...faultMatch(m) });
+    },
+    /** Decide a fault per request (after the queued ones); null removes the plan. For fault-mix runs. */
+    setFaultPlan(plan: ((rec: DiscordRecordedRequest) => PlannedFault | undefined) | null) {
+      faults.plan = plan;
+    },
     /** Injected 429 with the §2.3 headers and body (retryAfter in seconds, fractional allowed; Reset-After = retryAfter, Remaining 0). */
     rateLimitNext(
       o: DiscordFaultMatch & { retryAfter?: number; global?: boolean; scope?: "user" | "global" | "shared"; body?: unknown } = {},
@@ -385,7 +426,7 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
       faults.push({ kind: "reset", ...faultMatch(m) });
     },
     clearFaults() {
-      faults.length = 0;
+      faults.clear();
     },
     advanceTime(ms: number) {
       timeOffset += ms;

@@ -1,5 +1,6 @@
 /** Shared types, errors, parameter parsing and waiting for the local Telegram Bot API server (PROVIDERS.md §1.1, §1.7). */
 import type http from "node:http";
+import type { FaultKind } from "./http-faults.ts";
 
 export type { TelegramEntity } from "./telegram-bot-api-server-markup.ts";
 import type { TelegramEntity } from "./telegram-bot-api-server-markup.ts";
@@ -39,6 +40,8 @@ export interface TelegramRecordedRequest {
   at: number;
   status?: number;
   response?: unknown;
+  /** The injected fault this request met (`failNext`, `dropNext`, a fault plan, …), if any. */
+  fault?: FaultKind;
 }
 export interface TelegramSentMessage {
   method: string;
@@ -99,6 +102,8 @@ export interface TelegramServerOptions {
   allowHttpWebhook?: boolean;
   webhookRetryDelayMs?: number;
   webhookTimeoutMs?: number;
+  /** Listen on this port (default: any free one), e.g. where a client was refused before the server started. */
+  port?: number;
 }
 
 export const CONFLICT_OTHER_POLL = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";

@@ -1,6 +1,7 @@
 /** Local Telegram Bot API server (node:http on 127.0.0.1) for the real grammY client; wire behaviour from PROVIDERS.md §1 and §5. */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { closeAfterAnswer, FaultQueue, htmlErrorPage, resetMidBody, sendRaw, type PlannedFault } from "./http-faults.ts";
 import {
   ApiError,
   bad,
@@ -19,6 +20,7 @@ import { TelegramChats } from "./telegram-bot-api-server-chats.ts";
 import { TelegramUpdates } from "./telegram-bot-api-server-updates.ts";
 
 export type * from "./telegram-bot-api-server-common.ts";
+export type { PlannedFault } from "./http-faults.ts";
 export type { TelegramChatAction } from "./telegram-bot-api-server-chats.ts";
 
 /**
@@ -58,7 +60,10 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
       rec.status = status;
       rec.response = body;
     }
-    if (!res.writableEnded && !res.destroyed) {
+    if (dropping.has(res)) {
+      // Processed, but the answer never leaves: the client cannot tell whether the message was sent.
+      res.socket?.destroy();
+    } else if (!res.writableEnded && !res.destroyed) {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(body));
     }
@@ -79,24 +84,12 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
   });
 
   // ---- fault injection (matched by API method, case-insensitive; no method = next request of any kind)
-  type Fault = {
-    kind: "fail" | "delay" | "reset";
-    method?: string;
-    remaining: number;
-    status?: number;
-    body?: unknown;
-    headers?: Record<string, string>;
-    ms?: number;
-  };
-  const faults: Fault[] = [];
-  const faultMatch = (m: TelegramFaultMatch) => ({ remaining: m.count ?? 1, ...(m.method ? { method: m.method.toLowerCase() } : {}) });
-  function takeFault(method: string | null): Fault | undefined {
-    const i = faults.findIndex((f) => f.method === undefined || (method !== null && f.method === method.toLowerCase()));
-    if (i < 0) return undefined;
-    const f = faults[i]!;
-    if (--f.remaining <= 0) faults.splice(i, 1);
-    return f;
-  }
+  const faults = new FaultQueue<string, TelegramRecordedRequest>(
+    (method, rec) => method === undefined || (rec.method !== null && rec.method.toLowerCase() === method),
+  );
+  const faultMatch = (m: TelegramFaultMatch) => ({ remaining: m.count ?? 1, ...(m.method ? { match: m.method.toLowerCase() } : {}) });
+  /** Responses whose request was processed but whose connection is closed instead of answered ("drop"). */
+  const dropping = new WeakSet<http.ServerResponse>();
 
   async function readParams(req: http.IncomingMessage, raw: Buffer, url: URL) {
     const params: Json = Object.fromEntries(url.searchParams);
@@ -174,18 +167,12 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
     }
   }
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      void handle(req, res, Buffer.concat(chunks));
-    });
-  });
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) {
+  /** The recorded request before its parameters are parsed. */
+  function recordOf(req: http.IncomingMessage, raw: Buffer): TelegramRecordedRequest {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const api = /^\/bot([^/]+)\/(?:test\/)?([A-Za-z0-9_]+)\/?$/.exec(url.pathname);
     const file = /^\/file\/bot([^/]+)\/(?:test\/)?(.+)$/.exec(url.pathname);
-    const rec: TelegramRecordedRequest = {
+    return {
       httpMethod: req.method ?? "GET",
       path: url.pathname,
       token: api?.[1] ?? file?.[1] ?? null,
@@ -196,19 +183,51 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
       rawBody: raw.toString("utf8"),
       at: now(),
     };
+  }
+
+  const server = http.createServer((req, res) => {
+    const early = faults.takeEarly(recordOf(req, Buffer.alloc(0)));
+    if (early) {
+      resetMidBody(req, (received) => {
+        requests.push({ ...recordOf(req, received), status: 0, fault: "reset_mid_body" });
+        changed();
+      });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      void handle(req, res, Buffer.concat(chunks));
+    });
+  });
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const api = /^\/bot([^/]+)\/(?:test\/)?([A-Za-z0-9_]+)\/?$/.exec(url.pathname);
+    const file = /^\/file\/bot([^/]+)\/(?:test\/)?(.+)$/.exec(url.pathname);
+    const rec = recordOf(req, raw);
     requests.push(rec);
     changed();
     try {
       if (!api && !file) return reply(res, rec, 404, { ok: false, error_code: 404, description: "Not Found" });
       if (rec.token !== token) return reply(res, rec, 401, { ok: false, error_code: 401, description: "Unauthorized" });
-      const fault = takeFault(rec.method);
+      const fault = faults.take(rec);
+      if (fault) rec.fault = fault.kind;
       if (fault?.kind === "reset") {
         req.socket.destroy();
         rec.status = 0;
         changed();
         return;
       }
+      if (fault?.kind === "drop") dropping.add(res);
+      if (fault?.kind === "close_after") closeAfterAnswer(res);
       if (fault?.kind === "delay") await new Promise((r) => setTimeout(r, fault.ms));
+      if (fault?.kind === "raw") {
+        rec.status = fault.status!;
+        rec.response = Buffer.isBuffer(fault.raw) ? fault.raw.toString("utf8") : fault.raw;
+        sendRaw(res, fault.status!, fault.raw ?? "", fault.contentType, fault.headers);
+        changed();
+        return;
+      }
       if (fault?.kind === "fail") {
         const status = fault.status ?? 500;
         return reply(
@@ -246,7 +265,7 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 
@@ -316,6 +335,30 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
     failNext(f: TelegramFault) {
       faults.push({ kind: "fail", ...faultMatch(f), status: f.status, body: f.body, headers: f.headers });
     },
+    /** An error answered with a body sent byte for byte (empty, truncated JSON, plain text). */
+    failRawNext(f: TelegramFaultMatch & { status: number; body: string | Buffer; contentType?: string; headers?: Record<string, string> }) {
+      faults.push({ kind: "raw", ...faultMatch(f), status: f.status, raw: f.body, contentType: f.contentType, headers: f.headers });
+    },
+    /** The HTML error page a proxy in front of the Bot API serves during an outage (502, 503, 504). */
+    htmlErrorNext(status: number, m: TelegramFaultMatch & { headers?: Record<string, string> } = {}) {
+      faults.push({ kind: "raw", ...faultMatch(m), status, raw: htmlErrorPage(status), contentType: "text/html", headers: m.headers });
+    },
+    /** Processes the request (the message is sent), then closes the connection instead of answering. */
+    dropNext(m: TelegramFaultMatch = {}) {
+      faults.push({ kind: "drop", ...faultMatch(m) });
+    },
+    /** Closes the connection as soon as the first body bytes arrive, before the body is complete. */
+    resetMidBodyNext(m: TelegramFaultMatch = {}) {
+      faults.push({ kind: "reset_mid_body", ...faultMatch(m) });
+    },
+    /** Answers, then closes the keep-alive connection (the client's pooled socket goes stale). */
+    closeAfterNext(m: TelegramFaultMatch = {}) {
+      faults.push({ kind: "close_after", ...faultMatch(m) });
+    },
+    /** Decide a fault per request (after the queued ones); null removes the plan. For fault-mix runs. */
+    setFaultPlan(plan: ((rec: TelegramRecordedRequest) => PlannedFault | undefined) | null) {
+      faults.plan = plan;
+    },
     /** 429 with the exact Bot API flood body (§1.7). */
     rateLimitNext(retryAfter: number, m: TelegramFaultMatch = {}) {
       faults.push({
@@ -338,7 +381,7 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
       faults.push({ kind: "reset", ...faultMatch(m) });
     },
     clearFaults() {
-      faults.length = 0;
+      faults.clear();
     },
     advanceTime(ms: number) {
       timeOffset += ms;

@@ -86,6 +86,11 @@ export interface TwilioServerHandle {
   rateLimitNext(opts?: { count?: number }): void;
   /** Queue `count` (default 1) 5xx answers (500 → 20500, 503 → 20503). */
   serverErrorNext(opts?: { status?: number; count?: number }): void;
+  /**
+   * The next request's connection is closed instead of answered: `drop` after processing it (the SMS exists),
+   * `reset` without processing it. Either way the client cannot tell whether Twilio took the SMS.
+   */
+  closeNext(kind: "drop" | "reset"): void;
   close(): Promise<void>;
 }
 
@@ -147,6 +152,7 @@ export async function startTwilioServer(opts: StartTwilioServerOptions = {}): Pr
   const messages: TwilioMessageRecord[] = [];
   const requests: TwilioRequestRecord[] = [];
   const queued: TwilioCannedResponse[] = [];
+  const closing: ("drop" | "reset")[] = [];
   const optedOut = new Set<string>();
   const credentials = new Map<string, string>([[accountSid, authToken], ...Object.entries(opts.apiKeys ?? {})]);
 
@@ -231,13 +237,23 @@ export async function startTwilioServer(opts: StartTwilioServerOptions = {}): Pr
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const raw = Buffer.concat(chunks).toString("utf8");
+      const close = closing.shift();
+      if (close === "reset") {
+        requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw, status: 0 });
+        req.socket.destroy();
+        return;
+      }
       let r: TwilioCannedResponse;
       try {
         r = handle(req, raw);
       } catch (e) {
         r = twilioError(500, 20500, `fake twilio crashed: ${(e as Error).message}`);
       }
-      requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw, status: r.status });
+      requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw, status: close ? 0 : r.status });
+      if (close === "drop") {
+        req.socket.destroy();
+        return;
+      }
       res.writeHead(r.status, {
         "content-type": typeof r.body === "string" ? "text/html; charset=utf-8" : "application/json; charset=utf-8",
         "twilio-request-id": `RQ${crypto.randomBytes(16).toString("hex")}`,
@@ -279,6 +295,9 @@ export async function startTwilioServer(opts: StartTwilioServerOptions = {}): Pr
       for (let i = 0; i < count; i++) {
         queued.push(status === 503 ? twilioError(503, 20503, "Service Unavailable") : twilioError(status, 20500, "Internal Server Error"));
       }
+    },
+    closeNext(kind) {
+      closing.push(kind);
     },
     close() {
       return new Promise<void>((resolve) => {

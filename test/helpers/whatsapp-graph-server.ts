@@ -4,10 +4,12 @@ import crypto from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { DEFAULT_DISPLAY_NUMBER, DEFAULT_PHONE_NUMBER_ID } from "./whatsapp-graph-server-webhooks.ts";
 import { digits, fail, fbtrace, GraphError, graphError, invalidParam, WhatsAppMessages } from "./whatsapp-graph-server-messages.ts";
+import { closeAfterAnswer, FaultQueue, htmlErrorPage, resetMidBody, sendRaw, type FaultKind, type PlannedFault } from "./http-faults.ts";
 
 export * from "./whatsapp-graph-server-webhooks.ts";
 export { graphError } from "./whatsapp-graph-server-messages.ts";
 export type { WhatsAppReadReceipt, WhatsAppSentMessage } from "./whatsapp-graph-server-messages.ts";
+export type { PlannedFault } from "./http-faults.ts";
 
 type Json = Record<string, unknown>;
 
@@ -23,6 +25,8 @@ export interface WhatsAppRecordedRequest {
   at: number;
   status?: number;
   response?: unknown;
+  /** The injected fault this request met (`failNext`, `dropNext`, a fault plan, …), if any. */
+  fault?: FaultKind;
 }
 export interface WhatsAppPhoneNumber {
   id: string;
@@ -49,6 +53,8 @@ export interface WhatsAppServerOptions {
   enforceWindow?: boolean;
   /** Lifetime of media download URLs (§3.8 says ~5 min). */
   mediaUrlTtlMs?: number;
+  /** Listen on this port (default: any free one), e.g. where a client was refused before the server started. */
+  port?: number;
 }
 
 export const DEFAULT_ACCESS_TOKEN = "EAAGtauTestAccessToken0123456789";
@@ -114,26 +120,12 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
   }
 
   // ---- fault injection
-  type Fault = {
-    kind: "fail" | "delay" | "reset";
-    match?: WhatsAppMatch;
-    remaining: number;
-    status?: number;
-    body?: unknown;
-    headers?: Record<string, string>;
-    ms?: number;
-  };
-  const faults: Fault[] = [];
   const matches = (m: WhatsAppMatch | undefined, r: WhatsAppRecordedRequest) =>
     m === undefined || (typeof m === "string" ? `${r.method} ${r.path}`.includes(m) : m(r));
-  function takeFault(r: WhatsAppRecordedRequest): Fault | undefined {
-    const i = faults.findIndex((f) => matches(f.match, r));
-    if (i < 0) return undefined;
-    const f = faults[i]!;
-    if (--f.remaining <= 0) faults.splice(i, 1);
-    return f;
-  }
+  const faults = new FaultQueue<WhatsAppMatch, WhatsAppRecordedRequest>(matches);
   const faultMatch = (m: WhatsAppFaultMatch) => ({ remaining: m.count ?? 1, ...(m.match !== undefined ? { match: m.match } : {}) });
+  /** Responses whose request was processed but whose connection is closed instead of answered ("drop"). */
+  const dropping = new WeakSet<http.ServerResponse>();
 
   function reply(
     res: http.ServerResponse,
@@ -144,7 +136,10 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
   ) {
     rec.status = status;
     rec.response = body;
-    if (!res.writableEnded && !res.destroyed) {
+    if (dropping.has(res)) {
+      // Processed, but the answer never leaves: the client cannot tell whether the message was accepted.
+      res.socket?.destroy();
+    } else if (!res.writableEnded && !res.destroyed) {
       if (Buffer.isBuffer(body)) res.writeHead(status, headers).end(body);
       else
         res
@@ -182,7 +177,30 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
     });
   }
 
+  /** The recorded request (body not parsed yet). */
+  function recordOf(req: http.IncomingMessage, raw: Buffer): WhatsAppRecordedRequest {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const vm = /^\/(v\d+\.\d+)(\/.*)$/.exec(url.pathname);
+    return {
+      method: req.method ?? "GET",
+      path: vm ? vm[2]! : url.pathname,
+      version: vm ? vm[1]! : null,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      rawBody: raw.toString("utf8"),
+      body: undefined,
+      at: now(),
+    };
+  }
   const server = http.createServer((req, res) => {
+    const early = faults.takeEarly(recordOf(req, Buffer.alloc(0)));
+    if (early) {
+      resetMidBody(req, (received) => {
+        requests.push({ ...recordOf(req, received), status: 0, fault: "reset_mid_body" });
+        changed();
+      });
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -193,16 +211,7 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const method = req.method ?? "GET";
     const vm = /^\/(v\d+\.\d+)(\/.*)$/.exec(url.pathname);
-    const rec: WhatsAppRecordedRequest = {
-      method,
-      path: vm ? vm[2]! : url.pathname,
-      version: vm ? vm[1]! : null,
-      query: Object.fromEntries(url.searchParams),
-      headers: req.headers,
-      rawBody: raw.toString("utf8"),
-      body: undefined,
-      at: now(),
-    };
+    const rec = recordOf(req, raw);
     requests.push(rec);
     changed();
     try {
@@ -210,14 +219,24 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
       const dl = method === "GET" ? /^\/media\/([^/]+)$/.exec(url.pathname) : null;
       if (!dl && !vm) throw fail(100, { subcode: 33, message: "Unknown path components" });
       authenticate(req);
-      const fault = takeFault(rec);
+      const fault = faults.take(rec);
+      if (fault) rec.fault = fault.kind;
       if (fault?.kind === "reset") {
         req.socket.destroy();
         rec.status = 0;
         changed();
         return;
       }
+      if (fault?.kind === "drop") dropping.add(res);
+      if (fault?.kind === "close_after") closeAfterAnswer(res);
       if (fault?.kind === "delay") await new Promise((r) => setTimeout(r, fault.ms));
+      if (fault?.kind === "raw") {
+        rec.status = fault.status!;
+        rec.response = Buffer.isBuffer(fault.raw) ? fault.raw.toString("utf8") : fault.raw;
+        sendRaw(res, fault.status!, fault.raw ?? "", fault.contentType, fault.headers);
+        changed();
+        return;
+      }
       if (fault?.kind === "fail") {
         const e = graphError(1);
         return reply(res, rec, fault.status ?? e.status, fault.body ?? e.body, fault.headers);
@@ -285,7 +304,7 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -343,6 +362,30 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
       });
       faults.push({ kind: "fail", ...faultMatch(o), status: o.status ?? e.status, body: e.body });
     },
+    /** An error answered with a body sent byte for byte (empty, truncated JSON, plain text). */
+    failRawNext(f: WhatsAppFaultMatch & { status: number; body: string | Buffer; contentType?: string; headers?: Record<string, string> }) {
+      faults.push({ kind: "raw", ...faultMatch(f), status: f.status, raw: f.body, contentType: f.contentType, headers: f.headers });
+    },
+    /** The HTML error page a proxy in front of graph.facebook.com serves during an outage (502, 503, 504). */
+    htmlErrorNext(status: number, m: WhatsAppFaultMatch & { headers?: Record<string, string> } = {}) {
+      faults.push({ kind: "raw", ...faultMatch(m), status, raw: htmlErrorPage(status), contentType: "text/html", headers: m.headers });
+    },
+    /** Processes the request (the message is accepted), then closes the connection instead of answering. */
+    dropNext(m: WhatsAppFaultMatch = {}) {
+      faults.push({ kind: "drop", ...faultMatch(m) });
+    },
+    /** Closes the connection as soon as the first body bytes arrive (string matches only: the body is not read yet). */
+    resetMidBodyNext(m: WhatsAppFaultMatch = {}) {
+      faults.push({ kind: "reset_mid_body", ...faultMatch(m) });
+    },
+    /** Answers, then closes the keep-alive connection (the client's pooled socket goes stale). */
+    closeAfterNext(m: WhatsAppFaultMatch = {}) {
+      faults.push({ kind: "close_after", ...faultMatch(m) });
+    },
+    /** Decide a fault per request (after the queued ones); null removes the plan. For fault-mix runs. */
+    setFaultPlan(plan: ((rec: WhatsAppRecordedRequest) => PlannedFault | undefined) | null) {
+      faults.plan = plan;
+    },
     delayNext(ms: number, m: WhatsAppFaultMatch = {}) {
       faults.push({ kind: "delay", ms, ...faultMatch(m) });
     },
@@ -350,7 +393,7 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
       faults.push({ kind: "reset", ...faultMatch(m) });
     },
     clearFaults() {
-      faults.length = 0;
+      faults.clear();
     },
     advanceTime(ms: number) {
       timeOffset += ms;

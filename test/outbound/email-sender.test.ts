@@ -124,4 +124,14 @@ describe("email replies over SMTP (provider mode)", () => {
     expect(f("smtp_rejected", 550)).toMatchObject({ code: "delivery_request_rejected", retryable: false });
     expect(f("smtp_auth_failed", 535)).toMatchObject({ code: "delivery_request_rejected", retryable: false, status: 535 });
   });
+
+  it("the SMTP reply code decides whatever the reason; a session cut short without one is ambiguous (issue 14)", () => {
+    const f = (reason: string, responseCode?: number) => classifySmtpFailure(Object.assign(new Error("x"), { reason, responseCode }));
+    // 421 "service not available, closing channel" reported as a protocol error: the server refused, try later.
+    expect(f("smtp_protocol_error", 421)).toMatchObject({ code: "delivery_provider_unavailable", retryable: true, ambiguous: false });
+    expect(f("smtp_protocol_error", 554)).toMatchObject({ code: "delivery_request_rejected", retryable: false, ambiguous: false });
+    // A temporary authentication failure (454) is worth another try; a reset mid-session may follow the final ".".
+    expect(f("smtp_auth_failed", 454)).toMatchObject({ code: "delivery_provider_unavailable", retryable: true });
+    expect(f("smtp_protocol_error")).toMatchObject({ code: "delivery_ambiguous", retryable: false, ambiguous: true });
+  });
 });

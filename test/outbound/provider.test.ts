@@ -216,21 +216,21 @@ describe("provider delivery: many conversations", () => {
 });
 
 describe("provider delivery: retries", () => {
-  it("Telegram 429 retry_after → retry_scheduled at now + retry_after, then one message on the next attempt", async () => {
+  it("Telegram 429 retry_after → retry_scheduled at now + retry_after (no attempt used), then one message on the next attempt", async () => {
     const tg = await telegram();
     const r = rig([tgSender(tg)]);
     tg.rateLimitNext(3, { method: "sendMessage" });
     const id = r.queue(tgTarget(), "flood");
     await r.deliver();
     expect(r.row(id)).toEqual(
-      expect.objectContaining({ status: "retry_scheduled", reason: "delivery_rate_limited", attempts: 1, next_attempt_at_ms: T0 + 3000 }),
+      expect.objectContaining({ status: "retry_scheduled", reason: "delivery_rate_limited", attempts: 0, next_attempt_at_ms: T0 + 3000 }),
     );
     expect(r.chunks(id)[0]).toMatchObject({ status: "retry_scheduled", reason: "delivery_rate_limited" });
     r.now.ms = T0 + 2999;
     expect(await r.deliver()).toEqual({ rows: 0, chunks: 0, held: 0 });
     r.now.ms = T0 + 3000;
     await r.deliver();
-    expect(r.row(id)).toMatchObject({ status: "sent", attempts: 2 });
+    expect(r.row(id)).toMatchObject({ status: "sent", attempts: 1 });
     expect(tg.callsTo("sendMessage")).toHaveLength(2);
     expect(tg.sentMessages).toHaveLength(1);
   });
@@ -241,11 +241,11 @@ describe("provider delivery: retries", () => {
     dc.rateLimitNext({ match: "POST /channels", retryAfter: 0.3 });
     const id = r.queue(dcTarget(), "slow down");
     await r.deliver();
-    // jitter 0.5 × 1000 = 500 > 300 ms: the longer wait wins.
+    // jitter 0.5 × 1000 = 500 > 300 ms: the longer wait wins; a rate limit uses no attempt.
     expect(r.row(id)).toMatchObject({
       status: "retry_scheduled",
       reason: "delivery_rate_limited",
-      attempts: 1,
+      attempts: 0,
       next_attempt_at_ms: T0 + 500,
     });
     expect(dc.requests.filter((q) => q.method === "POST")).toHaveLength(1);
@@ -256,12 +256,12 @@ describe("provider delivery: retries", () => {
       await r.deliver();
       if (r.row(id).status !== "sent") await new Promise((res) => setTimeout(res, 25));
     }
-    expect(r.row(id)).toMatchObject({ status: "sent", attempts: 2 });
+    expect(r.row(id)).toMatchObject({ status: "sent", attempts: 1 });
     expect(dc.requests.filter((q) => q.method === "POST")).toHaveLength(2);
     expect(dc.sentMessages).toHaveLength(1);
   });
 
-  it("WhatsApp 130429 → rate limited with backoff (no retry-after given)", async () => {
+  it("WhatsApp 130429 → rate limited, waiting at least base_backoff_ms (no retry-after given), no attempt used", async () => {
     const wa = await whatsapp();
     wa.recordInbound("16505551234");
     const r = rig([waSender(wa)]);
@@ -271,12 +271,12 @@ describe("provider delivery: retries", () => {
     expect(r.row(id)).toMatchObject({
       status: "retry_scheduled",
       reason: "delivery_rate_limited",
-      attempts: 1,
-      next_attempt_at_ms: T0 + 500,
+      attempts: 0,
+      next_attempt_at_ms: T0 + 1000,
     });
-    r.now.ms = T0 + 500;
+    r.now.ms = T0 + 1000;
     await r.deliver();
-    expect(r.row(id)).toMatchObject({ status: "sent", attempts: 2 });
+    expect(r.row(id)).toMatchObject({ status: "sent", attempts: 1 });
     expect(wa.sentMessages).toHaveLength(1);
   });
 

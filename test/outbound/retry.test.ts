@@ -31,35 +31,62 @@ describe("decideRetry", () => {
       status: "retry_scheduled",
       delay_ms: 250,
       next_attempt_at_ms: now + 250,
+      uses_attempt: true,
+      why: "backoff",
     });
     expect(decideRetry(fail({}), 3, policy, now, () => 0.5)).toEqual({
       status: "retry_scheduled",
       delay_ms: 1000,
       next_attempt_at_ms: now + 1000,
+      uses_attempt: true,
+      why: "backoff",
     });
-    expect(decideRetry(fail({}), 4, policy, now, () => 0.5)).toEqual({ status: "dead_letter" });
+    expect(decideRetry(fail({}), 4, policy, now, () => 0.5)).toEqual({ status: "dead_letter", why: "attempts_exhausted" });
   });
-  it("retry_after is honoured (never shortened), even beyond max_backoff_ms", () => {
-    expect(decideRetry(fail({ code: "delivery_rate_limited", retry_after_ms: 30_000 }), 1, policy, now, () => 0.5)).toEqual({
+  it("retry_after is honoured (never shortened), even beyond max_backoff_ms, and uses no attempt", () => {
+    expect(decideRetry(fail({ code: "delivery_rate_limited", retry_after_ms: 30_000, status: 429 }), 1, policy, now, () => 0.5)).toEqual({
       status: "retry_scheduled",
       delay_ms: 30_000,
       next_attempt_at_ms: now + 30_000,
+      uses_attempt: false,
+      why: "rate_limited",
     });
-    expect(decideRetry(fail({ code: "delivery_rate_limited", retry_after_ms: 100 }), 2, policy, now, () => 0.5)).toEqual({
+    expect(decideRetry(fail({ code: "delivery_rate_limited", retry_after_ms: 100, status: 429 }), 2, policy, now, () => 0.5)).toEqual({
       status: "retry_scheduled",
       delay_ms: 500,
       next_attempt_at_ms: now + 500,
+      uses_attempt: false,
+      why: "rate_limited",
+    });
+  });
+  it("a rate limit never dead-letters, however many attempts failed before; without a stated wait it waits base_backoff_ms", () => {
+    expect(decideRetry(fail({ code: "delivery_rate_limited", status: 400 }), 9, policy, now, () => 0)).toEqual({
+      status: "retry_scheduled",
+      delay_ms: 500,
+      next_attempt_at_ms: now + 500,
+      uses_attempt: false,
+      why: "rate_limited",
+    });
+  });
+  it("a request the client held back for its own bucket (no status) waits exactly as long, with no jitter", () => {
+    expect(decideRetry(fail({ code: "delivery_rate_limited", status: null, retry_after_ms: 120 }), 4, policy, now, () => 0.9)).toEqual({
+      status: "retry_scheduled",
+      delay_ms: 120,
+      next_attempt_at_ms: now + 120,
+      uses_attempt: false,
+      why: "held_by_client",
     });
   });
   it("non-retryable → failed; ambiguous and not idempotent → unknown; ambiguous but idempotent → retried", () => {
     expect(decideRetry(fail({ code: "delivery_request_rejected", retryable: false, status: 400 }), 1, policy, now, () => 0.5)).toEqual({
       status: "failed",
+      why: "not_retryable",
     });
     expect(
       decideRetry(fail({ code: "delivery_ambiguous", retryable: false, ambiguous: true, status: null }), 1, policy, now, () => 0.5),
-    ).toEqual({ status: "unknown" });
+    ).toEqual({ status: "unknown", why: "ambiguous" });
     expect(
-      decideRetry(fail({ code: "delivery_ambiguous", retryable: true, ambiguous: true, status: null }), 1, policy, now, () => 0.5).status,
-    ).toBe("retry_scheduled");
+      decideRetry(fail({ code: "delivery_ambiguous", retryable: true, ambiguous: true, status: null }), 1, policy, now, () => 0.5),
+    ).toMatchObject({ status: "retry_scheduled", uses_attempt: true, why: "idempotent_resend" });
   });
 });

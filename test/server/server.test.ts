@@ -3,6 +3,7 @@ import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { createMetrics, type MetricsSnapshot } from "../../src/health/metrics.ts";
 import { createServer, startServer, type HealthLike, type ReadinessCheck, type RunningServer } from "../../src/server/index.ts";
+import { register as promRegister } from "prom-client";
 
 const LIMIT = 64 * 1024;
 let running: RunningServer | null = null;
@@ -135,7 +136,10 @@ describe("http server", () => {
     ]) {
       expect(text.split("\n")).toContain(line);
     }
-    expect(text).not.toContain("process_cpu"); // not prom-client's global default registry
+    // prom-client's default process and Node.js metrics, on our own registry (the global default registry stays empty).
+    expect(text).toContain("process_cpu_user_seconds_total");
+    expect(text).toContain("nodejs_eventloop_lag_seconds");
+    expect(await promRegister.metrics()).not.toContain("tau_");
   });
 
   it("413 for a declared Content-Length over the limit, before the body arrives", async () => {

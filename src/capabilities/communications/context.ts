@@ -35,6 +35,8 @@ async function withLoaded<T>(
   load: (dir: string) => T,
   fn: (c: T) => Promise<CapabilityResult> | CapabilityResult,
 ): Promise<CapabilityResult> {
+  if (!ctx.services.config.features.communications)
+    return failed("comms_disabled", "Communications are turned off (features.communications: false in tau.yaml).");
   let c: T;
   try {
     c = load(commsDirOf(ctx.services));

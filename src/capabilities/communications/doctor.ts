@@ -11,6 +11,7 @@ import { describeError } from "../../contracts/errors.ts";
 import { loadCommsContracts, type CommsContracts } from "./contracts.ts";
 import { commsDirOf, flag } from "./context.ts";
 import { CREDENTIAL_TARGETS, credentialIds, credentialStatus, emailSenderFor, smsSenderFor, type CredentialTarget } from "./providers.ts";
+import { calendarDoctorChecks } from "../calendar/index.ts";
 import { decideRouting } from "./routing.ts";
 
 function fixFor(id: string, env: string | null): string {
@@ -206,6 +207,7 @@ export const doctorCapability = defineCapability({
         checks: [
           { check: "contracts", status: "fail", reason_code: "comms_contract_invalid", detail, fix: "fix the file at the line shown" },
           ...(await responderChecks(s, args.online)),
+          ...(await calendarDoctorChecks(s, args.online)),
         ],
       });
     }
@@ -221,6 +223,7 @@ export const doctorCapability = defineCapability({
     ];
     if (args.online) checks.push(...(await onlineChecks(s, c)));
     checks.push(...(await responderChecks(s, args.online)));
+    checks.push(...(await calendarDoctorChecks(s, args.online)));
     const mark = { pass: "✓", warn: "!", fail: "✗" } as const;
     const text = checks.map((x) => `${mark[x.status]} ${x.check}: ${x.detail}${x.fix ? ` — fix: ${x.fix}` : ""}`).join("\n");
     const fails = checks.filter((x) => x.status === "fail").length;

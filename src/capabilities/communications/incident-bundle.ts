@@ -1,8 +1,9 @@
 /**
  * @module `communications.alerts.incident.bundle.create` (`/tau incident bundle [--write]`): one JSON document
- * for triage — health, recent runtime events, delivery anomalies, dead letters, recent alerts and the sha256
- * of every policy and contract file. `--write` stores it as `state/incidents/BUNDLE-<ts>.json` and prints the
- * file's own sha256. Works with broken contracts too (that is when it is needed).
+ * for triage — health, health history (the watchdog's transitions), recent runtime events, open incidents with their
+ * evidence logs, kill-switch state, alerts firing and posted, delivery anomalies, dead letters and the sha256 of every
+ * policy and contract file. `--write` stores it as `state/incidents/BUNDLE-<ts>.json` and prints the file's own
+ * sha256. Works with broken contracts too (that is when it is needed).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -60,6 +61,15 @@ export const incidentBundleCapability = defineCapability({
     const outboxDead = store.outboxDeadLetters(50);
     const commsDead = store.deadLetters(50);
     const alerts = store.recentAlerts(20);
+    const parseEvent = (e: { reason_codes: string; detail: string }) => ({
+      ...e,
+      reason_codes: JSON.parse(e.reason_codes) as unknown,
+      detail: JSON.parse(e.detail) as unknown,
+    });
+    const openIncidents = s.store.incidents.open().map((i) => ({
+      ...i,
+      log: s.store.incidents.logOf(i.incident_id).map((l) => ({ ...l, detail: JSON.parse(l.detail) as unknown })),
+    }));
     const bundle = {
       bundle_version: 1,
       created_at: new Date(ctx.now).toISOString(),
@@ -72,9 +82,23 @@ export const incidentBundleCapability = defineCapability({
       alerts,
       config_hashes: configHashes(policiesDirOf(s)),
       contract_files: COMMS_FILES,
+      health_history: s.store.inspect.runtimeEventsNamed("health.transition", Number.MIN_SAFE_INTEGER, 100).map(parseEvent),
+      incidents_open: openIncidents,
+      kill_switches: s.store.killswitches.list(),
+      ops_alerts: {
+        firing: s.store.alerts.states().filter((a) => a.firing),
+        recent: s.store.alerts.recent(50),
+        undelivered: s.store.alerts.undelivered(50),
+      },
     };
     const summary = [
-      `Health ${bundle.health.state} (${bundle.health.reason_codes.join(", ")}); ${runtimeEvents.length} recent runtime events.`,
+      `Health ${bundle.health.state} (${bundle.health.reason_codes.join(", ")}); ${runtimeEvents.length} recent runtime events, ${bundle.health_history.length} health transitions.`,
+      `Open incidents: ${openIncidents.map((i) => i.incident_id).join(", ") || "none"}. Kill switches on: ${
+        bundle.kill_switches
+          .filter((k) => k.is_on)
+          .map((k) => k.scope)
+          .join(", ") || "none"
+      }.`,
       anomalies ? describeAnomalies(anomalies).split("\n")[0] : `Contracts invalid: ${contractsError}`,
       `Dead letters: ${outboxDead.length} outbox, ${commsDead.length} communications. Config files hashed: ${Object.keys(bundle.config_hashes).length}.`,
     ];

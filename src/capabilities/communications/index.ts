@@ -6,6 +6,8 @@ import { deadletterReplayCapability } from "./deadletter-replay.ts";
 import { deliveryLogCapability } from "./delivery-log.ts";
 import { authStatusCapability, doctorCapability } from "./doctor.ts";
 import { incidentBundleCapability } from "./incident-bundle.ts";
+import { INCIDENT_CAPABILITIES } from "./incidents.ts";
+import { dispatcherStartCapability, dispatcherStatusCapability, dispatcherStopCapability } from "./alerts-dispatcher.ts";
 import { sendExecuteCapability } from "./send-execute.ts";
 import { sendPreviewCapability } from "./send-preview.ts";
 import { policyStatusCapability, providerStatusCapability, templatesListCapability } from "./status.ts";
@@ -21,6 +23,10 @@ export const COMMS_SEND_CAPABILITIES: AnyCapability[] = [
   anomalyStatusCapability,
   anomalyDispatchCapability,
   incidentBundleCapability,
+  ...INCIDENT_CAPABILITIES,
+  dispatcherStatusCapability,
+  dispatcherStartCapability,
+  dispatcherStopCapability,
   deadletterReplayCapability,
   authStatusCapability,
   doctorCapability,
@@ -54,3 +60,4 @@ export { maskRecipient, recipientHash } from "./recipients.ts";
 export type { CommsStore, CommsDeliveryRow as DeliveryRow, PreviewRow } from "../../store/index.ts";
 export { anomalyReport, type AnomalyReport } from "./anomaly.ts";
 export { commsDirOf, policiesDirOf, type CommsServices } from "./context.ts";
+export { describeIncident } from "./incidents.ts";

@@ -1,9 +1,14 @@
 /**
  * @module Twilio adapter: the only importer of `twilio`. Sends SMS through the real SDK (pointed at
  * `providers.twilio.api_root` with a RequestClient that rewrites the origin), maps `RestException`s and network
- * errors to reason codes, probes credentials, and checks `X-Twilio-Signature` on inbound webhooks.
+ * errors to reason codes, probes credentials, and checks `X-Twilio-Signature` on inbound webhooks. The RequestClient
+ * also keeps each call's response head, so a send is classified by its HTTP status even when the SDK then fails on
+ * the body (a 201 with a truncated body was accepted: never reported as failed), and a 429's `Retry-After` is kept.
+ * Twilio has no idempotency key: a network failure not proven to precede the request (connection refused, DNS, TLS)
+ * is ambiguous (`status: "timeout"`: the SMS may have been sent).
  * @see PROVIDERS.md §8.1 (no base-URL option: `ClientOpts.httpClient` is the supported hook)
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
 import twilio from "twilio";
 import type RequestClient from "twilio/lib/base/RequestClient.js";
@@ -25,13 +30,48 @@ class OriginRewritingRequestClient extends twilio.RequestClient {
     this.root = new URL(apiRoot);
   }
 
-  override request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<TwilioResponse<TData>> {
+  override async request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<TwilioResponse<TData>> {
     const u = new URL(opts.uri);
     const prefix = this.root.pathname.replace(/\/+$/, "");
     const rewritten = `${this.root.protocol}//${this.root.host}${prefix}${u.pathname}${u.search}`;
-    return super.request({ ...opts, uri: rewritten });
+    const res = await super.request({ ...opts, uri: rewritten });
+    const head = responseHead.getStore();
+    if (head) head.value = { status: res.statusCode, headers: lowerHeaders(res.headers) };
+    return res;
   }
 }
+
+/** The status and headers of the response a call got, set by the RequestClient before the SDK reads the body. */
+const responseHead = new AsyncLocalStorage<{ value: { status: number; headers: Record<string, string> } | null }>();
+
+function lowerHeaders(h: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries((h ?? {}) as Record<string, unknown>)) if (v !== undefined) out[k.toLowerCase()] = String(v);
+  return out;
+}
+
+/** `Retry-After` in delay-seconds (decimals accepted), in ms; null when absent or not a number. */
+function retryAfterMs(headers: Record<string, string> | undefined): number | null {
+  const v = headers?.["retry-after"]?.trim();
+  return v && /^\d+(\.\d+)?$/.test(v) ? Math.ceil(Number(v) * 1000) : null;
+}
+
+/**
+ * Network errors that prove the request never left: no connection, no name, no TLS session. Anything else
+ * (a reset, a hang-up, a timeout) may have come after Twilio read the request.
+ */
+const NOT_SENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_HAS_EXPIRED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+]);
 
 export interface TwilioAdapterConfig {
   accountSid: string;
@@ -48,15 +88,23 @@ interface TwilioErrorLike {
 
 const VALIDATION_CODES = new Set([21211, 21212, 21602, 21603, 21604, 21606, 21614, 21617, 21408]);
 
-/** Reason code for something the SDK threw: a `RestException` (status + Twilio code) or an axios network error. */
-function toTwilioReason(err: unknown): { reason: ProviderCode; status: "failed" | "timeout"; http: number | null; code: string | null } {
+/**
+ * Reason code for something the SDK threw: a `RestException` (status + Twilio code) or an axios network error;
+ * `wireStatus` is the status the response head carried, for errors the SDK raised while reading the body.
+ */
+function toTwilioReason(
+  err: unknown,
+  wireStatus: number | null = null,
+): { reason: ProviderCode; status: "failed" | "timeout"; http: number | null; code: string | null } {
   const e = (err ?? {}) as TwilioErrorLike;
-  const http = typeof e.status === "number" ? e.status : null;
+  const http = typeof e.status === "number" ? e.status : wireStatus;
   const code = e.code === undefined ? null : String(e.code);
   if (http === null) {
     // No HTTP answer: axios ECONNABORTED/ETIMEDOUT are our deadline (the request may have arrived).
     const timeout = code === "ECONNABORTED" || code === "ETIMEDOUT" || /timeout/i.test(e.message ?? "");
-    return { reason: timeout ? "provider_timeout" : "provider_unavailable", status: timeout ? "timeout" : "failed", http, code };
+    if (timeout) return { reason: "provider_timeout", status: "timeout", http, code };
+    // Proven unsent → a plain failure; any other network error may have come after Twilio took the SMS: ambiguous.
+    return { reason: "provider_unavailable", status: code !== null && NOT_SENT_CODES.has(code) ? "failed" : "timeout", http, code };
   }
   const n = Number(code);
   if (n === 21610) return { reason: "provider_recipient_unsubscribed", status: "failed", http, code };
@@ -80,14 +128,17 @@ export function createTwilioAdapter(cfg: TwilioAdapterConfig): SmsSender {
     provider: "twilio",
     async send(msg: SmsMessage): Promise<SendOutcome> {
       const t0 = performance.now();
+      const head: { value: { status: number; headers: Record<string, string> } | null } = { value: null };
       try {
-        const m = await client.messages.create({
-          to: msg.to,
-          body: msg.body,
-          ...(msg.from ? { from: msg.from } : {}),
-          ...(msg.messagingServiceSid ? { messagingServiceSid: msg.messagingServiceSid } : {}),
-          ...(msg.statusCallback ? { statusCallback: msg.statusCallback } : {}),
-        });
+        const m = await responseHead.run(head, () =>
+          client.messages.create({
+            to: msg.to,
+            body: msg.body,
+            ...(msg.from ? { from: msg.from } : {}),
+            ...(msg.messagingServiceSid ? { messagingServiceSid: msg.messagingServiceSid } : {}),
+            ...(msg.statusCallback ? { statusCallback: msg.statusCallback } : {}),
+          }),
+        );
         const segments = Number(m.numSegments);
         return {
           ok: true,
@@ -98,15 +149,28 @@ export function createTwilioAdapter(cfg: TwilioAdapterConfig): SmsSender {
           segments: Number.isFinite(segments) ? segments : null,
         };
       } catch (err) {
-        const r = toTwilioReason(err);
+        const latency_ms = Math.round(performance.now() - t0);
+        const got = head.value;
+        // Accepted (2xx) but the body could not be read: the SMS exists; sending it again would duplicate it.
+        if (got && got.status >= 200 && got.status <= 299)
+          return {
+            ok: true,
+            status: "sent",
+            reason_code: "delivery_sent",
+            provider_id: `unknown:${got.status}`,
+            latency_ms,
+            segments: null,
+          };
+        // The status on the wire wins over whatever the SDK made of the body.
+        const r = toTwilioReason(err, got?.status ?? null);
         return {
           ok: false,
           status: r.status,
           reason_code: r.reason,
           http_status: r.http,
           provider_code: r.code,
-          retry_after_ms: null,
-          latency_ms: Math.round(performance.now() - t0),
+          retry_after_ms: r.reason === "provider_rate_limited" ? retryAfterMs(got?.headers) : null,
+          latency_ms,
           detail: scrub(`twilio messages.create: ${r.code ?? "error"}: ${(err as Error)?.message ?? String(err)}`, secrets),
         };
       }

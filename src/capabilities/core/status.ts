@@ -1,4 +1,8 @@
-/** @module `/tau status` and `/tau health`: the same views as `tau status` / `tau health`, short enough for chat. */
+/**
+ * @module `/tau status` and `/tau health`: the same views as `tau status` / `tau health` (one verdict: `healthFor`,
+ * judged by the service's recorded configuration), short enough for chat; status adds alerts not delivered yet and
+ * open incidents.
+ */
 import { z } from "zod";
 import { defineCapability, reported } from "../capability.ts";
 import { responderUsage } from "../../health/responder-usage.ts";
@@ -44,6 +48,12 @@ export const statusCapability = defineCapability({
       outbound_mode: ctx.services.config.outbound.mode,
       policy: policy.state,
       counters: c,
+      alerts_firing: ctx.services.store.alerts
+        .states()
+        .filter((a) => a.firing)
+        .map((a) => `${a.severity} ${a.alert_key}`),
+      alerts_undelivered: ctx.services.store.alerts.countUndelivered(),
+      incidents_open: ctx.services.store.incidents.open().map((i) => `${i.incident_id} ${i.severity} ${i.status}`),
       responders: Object.keys(ctx.services.config.responders).length
         ? responderUsage(ctx.services.store, ctx.services.config, ctx.now - USAGE_WINDOW_MS, ctx.now)
         : null,
@@ -55,6 +65,11 @@ export const statusCapability = defineCapability({
         `Rollout gate: ${gate} (health ${h.state}).`,
         `Processed ${c["events.processed"] ?? 0} events, ${c["events.duplicates"] ?? 0} duplicates, ${c["events.quarantined"] ?? 0} quarantined; queue_depth ${h.queue_depth}.`,
         `Outbound: ${data.outbound_mode}. Policy: ${policy.state}${policy.active_sha256 ? ` (${policy.active_sha256.slice(0, 12)})` : ""}.`,
+        ...(h.state !== "healthy" ? [`Reasons: ${h.reason_codes.join(", ")}.`] : []),
+        ...(data.alerts_firing.length || data.alerts_undelivered
+          ? [`Alerts firing: ${data.alerts_firing.join(", ") || "none"}; not delivered yet: ${data.alerts_undelivered}.`]
+          : []),
+        ...(data.incidents_open.length ? [`Open incidents: ${data.incidents_open.join(", ")}.`] : []),
         ...(u
           ? [
               `Responders (24 h): ${u.totals.calls} model calls, ${u.totals.input_tokens} in / ${u.totals.output_tokens} out tokens, ${u.totals.replies} replies${u.totals.cost_usd !== null ? `, about $${u.totals.cost_usd.toFixed(4)}` : ""}; ${u.jobs.queued} queued, ${u.jobs.running} running${u.errors.length ? `; errors: ${u.errors.map((e) => `${e.reason} ×${e.count}`).join(", ")}` : ""}.`,

@@ -214,6 +214,10 @@ describe("incident bundle", () => {
       "alerts",
       "config_hashes",
       "contract_files",
+      "health_history",
+      "incidents_open",
+      "kill_switches",
+      "ops_alerts",
     ]);
     const fileHash = (p: string) =>
       createHash("sha256")
