@@ -46,6 +46,7 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
       queueDepth: health.queue_depth,
       connectorLive: Object.fromEntries(statuses.map((s) => [s.transport, s.liveness === "live" ? 1 : 0])),
       responders: Object.keys(app.config.responders).length ? responderUsage(app.store, app.config, 0, now) : null,
+      mediaByReason: app.store.media.countsSince(0),
       health,
       outboxPending: app.store.outbox.countPending(),
       deadLetters: app.store.outbox.countInStatus("dead_letter"),

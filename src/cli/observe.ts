@@ -222,11 +222,21 @@ export function registerObserve(program: Command): void {
           reason: r.reason,
           decisions: JSON.parse(r.decisions) as { reason: string }[],
           route: r.route ? JSON.parse(r.route) : null,
+          // One media_understanding record per attachment, once its responder job looked at them (`tau media inspect`).
+          media_understanding: app.store.media
+            .recordsOf(r.event_id)
+            .map(({ idx, kind, status, reason, summary }) => ({ attachment: idx + 1, kind, status, reason, summary })),
         }));
         emit(globals(cmd).json, traces, () =>
           table([
-            ["event_id", "outcome", "reason", "decisions"],
-            ...traces.map((t) => [t.event_id, t.outcome, t.reason, t.decisions.map((d) => d.reason).join(" > ")]),
+            ["event_id", "outcome", "reason", "decisions", "media"],
+            ...traces.map((t) => [
+              t.event_id,
+              t.outcome,
+              t.reason,
+              t.decisions.map((d) => d.reason).join(" > "),
+              t.media_understanding.map((m) => `${m.attachment}:${m.reason}`).join(" ") || null,
+            ]),
           ]),
         );
       }),

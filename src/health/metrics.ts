@@ -20,6 +20,8 @@ export interface MetricsSnapshot {
   connectorLive: Record<string, number>;
   /** Responder usage since the retention horizon; null when no responder is configured. */
   responders?: ResponderUsageSummary | null;
+  /** Attachments by media reason code (media understanding). */
+  mediaByReason?: Record<string, number>;
   /** Deliveries per transport and reason (`tau_deliveries_total{transport,reason}`); without it, reason only. */
   deliveriesByTransport?: { transport: string; reason: string; n: number }[];
   /** The health verdict (`healthFor`) and the facts behind it. */
@@ -243,6 +245,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     info.set({ version: opts.build.version, node: opts.build.node }, 1);
   }
   registerResponderMetrics(registry, () => current.responders ?? null);
+  fromRows(registry, "counter", "tau_media_attachments_total", "Attachments by media understanding reason code.", ["reason"], () =>
+    Object.entries(current.mediaByReason ?? {}).map(([reason, n]) => ({ labels: { reason }, value: n })),
+  );
   const latency = new Histogram({
     name: METRIC_NAMES.webhookLatency,
     help: "Webhook request duration (verify, normalize, durable append) until the response, by route and status.",

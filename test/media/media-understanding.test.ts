@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createAppRunner, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
+import { createAppRunner, createServices, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
 import type { Attachment, Envelope } from "../../src/contracts/envelope.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
 import { makeOggOpus, makePdf, makePng } from "../helpers/media-files.ts";
@@ -238,5 +238,17 @@ describe("media understanding", () => {
     expect(out.json<{ records: { reason: string; detected_mime: string }[] }>().records).toMatchObject([
       { reason: "media_image_described", detected_mime: "image/png" },
     ]);
+    const traces = await runTau(["traces", "--event", env.event_id, "--json", "--config", h.configPath, "--state-dir", h.stateDir], {
+      env: secrets,
+    });
+    expect(traces.json<{ media_understanding: unknown[] }[]>()[0]!.media_understanding).toEqual([
+      { attachment: 1, kind: "image", status: "processed", reason: "media_image_described", summary: "An error dialog." },
+    ]);
+    const services = createServices(app);
+    const status = await services.registry
+      .get("tau.status")!
+      .run({}, { principal: "cli:root", role: "admin", surface: "cli", now: app.clock(), services, origin: null });
+    expect((status.data as { media: Record<string, number> }).media).toEqual({ media_image_described: 1 });
+    expect(status.text).toContain("Media (24 h): media_image_described ×1.");
   });
 });

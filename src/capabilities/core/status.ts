@@ -57,8 +57,13 @@ export const statusCapability = defineCapability({
       responders: Object.keys(ctx.services.config.responders).length
         ? responderUsage(ctx.services.store, ctx.services.config, ctx.now - USAGE_WINDOW_MS, ctx.now)
         : null,
+      /** Attachments by media reason code over the same window (media understanding). */
+      media: ctx.services.store.media.countsSince(ctx.now - USAGE_WINDOW_MS),
     };
     const u = data.responders;
+    const mediaLine = Object.entries(data.media)
+      .map(([reason, n]) => `${reason} ×${n}`)
+      .join(", ");
     return reported(
       "command_status",
       [
@@ -75,6 +80,7 @@ export const statusCapability = defineCapability({
               `Responders (24 h): ${u.totals.calls} model calls, ${u.totals.input_tokens} in / ${u.totals.output_tokens} out tokens, ${u.totals.replies} replies${u.totals.cost_usd !== null ? `, about $${u.totals.cost_usd.toFixed(4)}` : ""}; ${u.jobs.queued} queued, ${u.jobs.running} running${u.errors.length ? `; errors: ${u.errors.map((e) => `${e.reason} ×${e.count}`).join(", ")}` : ""}.`,
             ]
           : []),
+        ...(mediaLine ? [`Media (24 h): ${mediaLine}.`] : []),
       ].join("\n"),
       data,
     );
