@@ -118,6 +118,7 @@ describe("tau policy check covers the whole configuration", () => {
       "channel-policy.yaml",
       "route-bindings.yaml",
       "rbac.yaml",
+      "communications/calendar.yaml",
       "communications/delivery.yaml",
       "communications/policy.yaml",
       "communications/providers.yaml",
