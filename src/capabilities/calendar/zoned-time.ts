@@ -14,6 +14,7 @@ export interface WallTime {
   second: number;
 }
 
+import { isValidTimeZone } from "../../policy/index.ts";
 const DAY_MS = 86_400_000;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -36,16 +37,8 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** True when `Intl` knows the zone (`Europe/Berlin`, `UTC`). */
-export function isIanaZone(timeZone: string): boolean {
-  if (timeZone.trim() === "") return false;
-  try {
-    formatterFor(timeZone);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** True when `Intl` knows the zone (`Europe/Berlin`, `UTC`): the same check quiet hours use. */
+export const isIanaZone = isValidTimeZone;
 
 /** The wall-clock time at instant `ms` in `timeZone`. */
 export function instantToWall(ms: number, timeZone: string): WallTime {
