@@ -73,11 +73,28 @@ if (want("ingest")) {
   );
 }
 
+if (want("ingest-file")) {
+  // `tau ingest` of a 200 MB NDJSON file in a child, against a one-line file: throughput and peak RSS of each.
+  const f = json(tsx("bench-ingest-file.ts", ["--mb", "200"]));
+  console.log(
+    `\ningest file: ${f.file_mb} MB NDJSON (${f.accepted} events) in ${f.events_per_s} events/s, ${f.mb_per_s} MB/s; peak RSS ${f.peak_rss_mb} MB (one-line file: ${f.baseline_peak_rss_mb} MB)   (target ≤ 100 MB for 1 GB)`,
+  );
+}
+
 if (want("policy")) {
   const p = json(tsx("bench-core.ts", ["policy"]));
   console.log(
     `\npolicy + routing decision (${p.allowlist} allowlist entries, ${p.bindings} bindings): p50 ${p.p50_us} µs, p99 ${p.p99_us} µs   (target p99 < 50 µs)`,
   );
+}
+
+if (want("startup")) {
+  // Start-up of the packed CLI (compiled dist/, runtime dependencies only) against `node -e 0`, in one run.
+  const s = json(tsx("bench-startup.ts", []));
+  const c = s.commands as Record<string, { median_ms: number; ratio: number }>;
+  console.log(`\nstartup (median of ${s.rounds} rounds, ratio to node -e 0 at ${c["node -e 0"]!.median_ms} ms):`);
+  for (const name of ["tau --version", "tau --help", "tau health"])
+    console.log(`  ${name.padEnd(14)} ${String(c[name]!.median_ms).padStart(7)} ms  ${c[name]!.ratio.toFixed(2)}×   (target ≤ 3×)`);
 }
 
 if (want("faults")) {
@@ -95,6 +112,14 @@ if (want("faults")) {
     );
   }
   console.log("targets: duplicates 0, stranded safe failures 0, every unknown reply with its evidence");
+}
+
+if (want("pacing")) {
+  // Outbound pacing against the local Bot API server enforcing Telegram's flood limits (1,000 chats real time; one group time-scaled ×10).
+  console.log(
+    "\npacing: provider mode, paced grammY sender vs a Bot API server refusing over 1/s per chat, 20/min per group, 30/s per bot",
+  );
+  tsx("bench-pacing.ts", ["--scale", "10"], true);
 }
 
 for (const [name, script] of [

@@ -21,6 +21,7 @@ process.stdout.write(
     "tau demo — fixture scenarios replayed through the whole pipeline (ingest → dedupe → policy → route → command/responder → dry-run outbox).",
     "Nothing leaves this machine: dry-run writes the exact provider request (token redacted) instead of sending it.",
     "Reading guide: '→ outcome (reason)' is tau's decision with the reason code; 'via' lists each stage's decision; '↳ reply' is what would be sent.",
+    "Buttons: 08-approval-by-button approves by pressing Approve (a Telegram callback_query) — answered with answerCallbackQuery, the prompt edited.",
     "",
   ].join("\n") + "\n",
 );

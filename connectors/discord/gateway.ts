@@ -12,7 +12,15 @@ import type { Ingestor } from "../shared/ingest.ts";
 import type { StatusTracker } from "../shared/status-tracker.ts";
 import { classifyCloseCode, classifyDiscordError, type DiscordFailure } from "./errors.ts";
 
-const MESSAGE_EVENTS = new Set(["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"]);
+const MESSAGE_EVENTS = new Set([
+  "MESSAGE_CREATE",
+  "MESSAGE_UPDATE",
+  "MESSAGE_DELETE",
+  "MESSAGE_DELETE_BULK",
+  // Reactions (kind `reaction`); they need the GuildMessageReactions / DirectMessageReactions intents below.
+  "MESSAGE_REACTION_ADD",
+  "MESSAGE_REACTION_REMOVE",
+]);
 /** Appends of gateway frames are retried this many times; the gateway cannot redeliver. */
 const APPEND_ATTEMPTS = 5;
 
@@ -31,6 +39,8 @@ export interface DiscordGatewayOptions {
   onAppended?(packets: readonly GatewayPacket[]): void;
   /** A new session is READY (not a resume): dispatches since the last one may be lost; backfill them. */
   onSession?(): void;
+  /** `INTERACTION_CREATE` (no intent needed): slash commands and component presses, acknowledged by the callee. */
+  onInteraction?(d: unknown): void;
 }
 
 export interface DiscordGateway {
@@ -114,6 +124,11 @@ export function createDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
       o.tracker.success();
       return;
     }
+    if (t === "INTERACTION_CREATE") {
+      o.tracker.success();
+      o.onInteraction?.(packet.d);
+      return;
+    }
     if (!MESSAGE_EVENTS.has(t)) return;
     o.tracker.success();
     // Our own messages come back as MESSAGE_CREATE (and UPDATE on edits): never intake them.
@@ -128,6 +143,8 @@ export function createDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
         GatewayIntentBits.GuildMessages,
         GatewayIntentBits.DirectMessages,
         GatewayIntentBits.MessageContent,
+        GatewayIntentBits.GuildMessageReactions,
+        GatewayIntentBits.DirectMessageReactions,
       ],
       partials: [Partials.Channel],
       rest: { api: o.apiRoot },

@@ -2,7 +2,8 @@
  * @module The Discord connector: `gateway` (discord.js WebSocket, frames from the `raw` event) or `polling`
  * (REST, per-channel cursor). discord.js is imported only in this folder.
  */
-import { REST } from "discord.js";
+import { REST, Routes } from "discord.js";
+import type { InteractionTextResolver } from "../../src/contracts/native-commands.ts";
 import type { BotIdentity } from "../../src/contracts/envelope.ts";
 import { TauError } from "../../src/contracts/errors.ts";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "../shared/backoff.ts";
@@ -11,6 +12,8 @@ import { createIngestor } from "../shared/ingest.ts";
 import { StatusTracker } from "../shared/status-tracker.ts";
 import { createGatewayBackfill, type GatewayBackfill } from "./backfill.ts";
 import { createDiscordGateway, type DiscordGateway } from "./gateway.ts";
+import { normalizeDiscordInteraction } from "./interaction-normalize.ts";
+import { createInteractionIntake } from "./interactions.ts";
 import { normalizeDiscordPayload } from "./normalize.ts";
 import { createDiscordPoller, restGet, type DiscordPoller } from "./polling.ts";
 
@@ -24,6 +27,10 @@ export interface DiscordConnectorConfig extends ConnectorDeps {
   backoff?: BackoffOptions;
   random?: () => number;
   keepRaw?: boolean;
+  /** Slash command → the equivalent `/tau …` command (from the capability registry); absent: commands are unknown. */
+  resolveCommand?: InteractionTextResolver;
+  /** Body limit of the HTTP interactions endpoint `POST /webhooks/discord`. */
+  maxBodyBytes?: number;
 }
 
 /** Gateway heartbeats come every ≤ 45 s; three missed beats make the connector stale. */
@@ -52,9 +59,38 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
     identity,
     normalize: normalizeDiscordPayload,
     keepRaw: deps.keepRaw ?? false,
+    quarantine: deps.quarantine,
+    source: deps.mode,
   });
   const backoff = deps.backoff ?? DEFAULT_BACKOFF;
   const random = deps.random ?? Math.random;
+  // Interactions (gateway or HTTP) are acknowledged with the interaction token, never the bot token.
+  const interactionRest = new REST({ api: deps.apiRoot, version: "10", retries: 0, timeout: 2500 });
+  const interactions = createInteractionIntake({
+    ingestor: createIngestor({
+      transport: "discord",
+      sink: deps.ingress,
+      tracker,
+      logger: deps.logger,
+      clock: deps.clock,
+      identity,
+      normalize: normalizeDiscordInteraction,
+      keepRaw: deps.keepRaw ?? false,
+      quarantine: deps.quarantine,
+      source: "interaction",
+    }),
+    tracker,
+    logger: deps.logger,
+    clock: deps.clock,
+    random,
+    ...(deps.resolveCommand ? { resolve: deps.resolveCommand } : {}),
+    publicKey: () => deps.secret("discord-public-key"),
+    isRunning: () => tracker.running,
+    maxBodyBytes: deps.maxBodyBytes ?? 1_048_576,
+    async callback(id, token, body) {
+      await interactionRest.post(Routes.interactionCallback(id, token), { body, auth: false });
+    },
+  });
   let gateway: DiscordGateway | null = null;
   let backfill: GatewayBackfill | null = null;
   let backfillRest: REST | null = null;
@@ -137,6 +173,7 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
           selfId: () => selfId,
           onAppended: (packets) => bf.noteAppended(packets),
           onSession: () => void bf.onSession(backfillAbort.signal),
+          onInteraction: (d) => void interactions.onGatewayInteraction(d),
         });
         const g = gateway;
         tracker.connected = () => g.connected();
@@ -161,6 +198,7 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
         backfillAbort.abort();
         await loop;
         await gateway?.stop();
+        await interactions.idle();
         await backfill?.idle();
         await ingestor.idle();
       })();
@@ -172,6 +210,7 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
       deps.logger.info({ event: "connector.stopped", transport: "discord" }, "discord intake stopped");
     },
     status: () => tracker.status(),
+    webhooks: [interactions.route],
   };
   if (deps.mode === "polling") {
     connector.pollOnce = async (): Promise<PollRoundResult> => {

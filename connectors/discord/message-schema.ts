@@ -11,9 +11,10 @@ const IsoTimestamp = z
   .refine((s) => Number.isSafeInteger(Date.parse(s)) && Date.parse(s) >= 0, "expected an ISO 8601 timestamp");
 const Content = z.string().max(MAX_ENVELOPE_TEXT);
 
+/** Only the id is identity; names are display (a payload without them is still a message). */
 const AuthorSchema = z.looseObject({
   id: Snowflake,
-  username: z.string(),
+  username: z.string().optional(),
   global_name: z.string().nullable().optional(),
   bot: z.boolean().optional(),
 });
@@ -21,14 +22,14 @@ const AuthorSchema = z.looseObject({
 /** Attachment; `url`/`proxy_url` are signed and are never copied into an envelope. */
 const AttachmentSchema = z.looseObject({
   id: Snowflake,
-  filename: z.string(),
-  size: z.number().int().nonnegative(),
+  filename: z.string().optional(),
+  size: z.number().int().nonnegative().optional(),
   content_type: z.string().optional(),
   waveform: z.string().optional(),
 });
 export type DcAttachment = z.infer<typeof AttachmentSchema>;
 
-const StickerItemSchema = z.looseObject({ id: Snowflake, name: z.string() });
+const StickerItemSchema = z.looseObject({ id: Snowflake, name: z.string().optional() });
 export type DcStickerItem = z.infer<typeof StickerItemSchema>;
 
 /** The message fields of a forward snapshot (content is here, the forwarding message's content is ""). */
@@ -102,3 +103,27 @@ export const DcGatewayFrameSchema = z.looseObject({
   s: z.number().int().nonnegative().nullable().optional(),
   d: z.unknown(),
 });
+
+/**
+ * MESSAGE_REACTION_ADD / MESSAGE_REACTION_REMOVE: who reacted (`user_id`) with which emoji to which message. Custom
+ * emoji have an `id`; unicode emoji only a `name`. `member` (guilds, ADD only) names the user.
+ * @see https://discord.com/developers/docs/events/gateway-events#message-reaction-add
+ */
+export const DcReactionSchema = z.looseObject({
+  user_id: Snowflake,
+  channel_id: Snowflake,
+  message_id: Snowflake,
+  guild_id: Snowflake.optional(),
+  message_author_id: Snowflake.optional(),
+  emoji: z.looseObject({ id: Snowflake.nullable().optional(), name: z.string().nullable().optional() }),
+  burst: z.boolean().optional(),
+  member: z
+    .looseObject({
+      nick: z.string().nullable().optional(),
+      user: z
+        .looseObject({ username: z.string().optional(), global_name: z.string().nullable().optional(), bot: z.boolean().optional() })
+        .optional(),
+    })
+    .optional(),
+});
+export type DcReaction = z.infer<typeof DcReactionSchema>;

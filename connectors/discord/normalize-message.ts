@@ -51,16 +51,16 @@ function attachmentOf(a: DcAttachment): Attachment {
   else if (mime?.startsWith("audio/")) kind = "audio";
   else if (mime?.startsWith("video/")) kind = "video";
   // ref is the attachment id: the url is signed and expires.
-  return { kind, mime, size: a.size, name: a.filename, ref: a.id };
+  return { kind, mime, size: a.size ?? null, name: a.filename ?? null, ref: a.id };
 }
 
 function stickerOf(s: DcStickerItem): Attachment {
-  return { kind: "sticker", mime: null, size: null, name: s.name, ref: s.id };
+  return { kind: "sticker", mime: null, size: null, name: s.name ?? null, ref: s.id };
 }
 
 function actorOf(m: DcMessage | DcMessageUpdate): Actor {
   if (!m.author) return { id: null, display: null, is_bot: false };
-  const display = m.author.global_name ?? m.author.username;
+  const display = m.author.global_name ?? m.author.username ?? null;
   return { id: m.author.id, display, is_bot: m.author.bot === true || m.webhook_id !== undefined };
 }
 

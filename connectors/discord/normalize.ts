@@ -1,16 +1,17 @@
-/** @module Pure Discord normalizer: a message object, a gateway dispatch frame, or an array of either → envelopes. */
-import type { Envelope, IgnoredItem, NormalizeContext, NormalizeResult } from "../../src/contracts/envelope.ts";
+/** @module Pure Discord normalizer: a message object, a gateway dispatch frame (messages, reactions), or an array of either → envelopes. */
+import type { Envelope, IgnoredItem, NormalizeContext, NormalizeResult, RefusedItem } from "../../src/contracts/envelope.ts";
 import {
   DcGatewayFrameSchema,
   DcMessageDeleteBulkSchema,
   DcMessageDeleteSchema,
   DcMessageSchema,
   DcMessageUpdateSchema,
+  DcReactionSchema,
   DcUpdateProbeSchema,
 } from "./message-schema.ts";
 import { baseFields, chatTypeOf, frameMeta, toMessageEnvelope } from "./normalize-message.ts";
 import type { FrameInfo } from "./normalize-message.ts";
-import { compactMeta, finalize, refuse, refuseZod } from "../shared/normalize-result.ts";
+import { compactMeta, finalize, refuse, refusedItem, refuseZod } from "../shared/normalize-result.ts";
 import type { Refusal } from "../shared/normalize-result.ts";
 
 type Path = (string | number)[];
@@ -73,7 +74,49 @@ function deleteBulkEnvelopes(d: unknown, path: Path, ctx: NormalizeContext, fram
 }
 
 /**
- * A gateway payload: dispatches MESSAGE_CREATE/UPDATE/DELETE/DELETE_BULK are normalized, anything else is ignored.
+ * MESSAGE_REACTION_ADD/REMOVE → `reaction` on `message_id` (meta.reaction `added`/`removed`, meta.emoji). Reactions
+ * carry no id of their own: the event id names message, user, emoji, action and the gateway sequence (so adding,
+ * removing and adding again are three events, and a resumed session's replay is the same event).
+ * @see https://discord.com/developers/docs/events/gateway-events#message-reaction-add
+ */
+function reactionEnvelope(d: unknown, path: Path, ctx: NormalizeContext, frame: FrameInfo, raw: unknown, added: boolean): ItemResult {
+  const parsed = DcReactionSchema.safeParse(d);
+  if (!parsed.success) return refuseZod(parsed.error, d, path);
+  const r = parsed.data;
+  const chatType = chatTypeOf(r.guild_id, undefined);
+  const emoji = r.emoji.id ? `custom:${r.emoji.name ?? ""}:${r.emoji.id}` : (r.emoji.name ?? "");
+  const action = added ? "added" : "removed";
+  const user = r.member?.user;
+  return {
+    ...baseFields(ctx, `discord:${r.message_id}:r:${r.user_id}:${emoji}:${action}${frame.seq == null ? "" : `:s${frame.seq}`}`, raw),
+    kind: "reaction",
+    conversation_id: r.channel_id,
+    thread_id: null,
+    chat_type: chatType,
+    actor: { id: r.user_id, display: r.member?.nick ?? user?.global_name ?? user?.username ?? null, is_bot: user?.bot === true },
+    // In a guild, a reaction is addressed to the bot when it reacts to the bot's own message.
+    mentions_bot: chatType === "dm" || r.message_author_id === ctx.identity.discord.user_id,
+    text: "",
+    attachments: [],
+    reply_to: r.message_id,
+    forwarded: false,
+    occurred_at_ms: ctx.receivedAtMs,
+    meta: compactMeta({
+      message_id: r.message_id,
+      reaction: action,
+      emoji,
+      emoji_id: r.emoji.id ?? undefined,
+      burst: r.burst,
+      guild_id: r.guild_id,
+      message_author_id: r.message_author_id,
+      ...frameMeta(frame),
+    }),
+  };
+}
+
+/**
+ * A gateway payload: dispatches MESSAGE_CREATE/UPDATE/DELETE/DELETE_BULK and MESSAGE_REACTION_ADD/REMOVE are
+ * normalized, anything else is ignored.
  * @see https://discord.com/developers/docs/events/gateway-events#receive-events
  */
 function frameEnvelope(rawFrame: unknown, path: Path, ctx: NormalizeContext): ItemResult | ItemResult[] {
@@ -87,6 +130,8 @@ function frameEnvelope(rawFrame: unknown, path: Path, ctx: NormalizeContext): It
   if (t === "MESSAGE_UPDATE") return updateEnvelope(d, dPath, ctx, frame, rawFrame);
   if (t === "MESSAGE_DELETE") return deleteEnvelope(d, dPath, ctx, frame, rawFrame);
   if (t === "MESSAGE_DELETE_BULK") return deleteBulkEnvelopes(d, dPath, ctx, frame, rawFrame);
+  if (t === "MESSAGE_REACTION_ADD") return reactionEnvelope(d, dPath, ctx, frame, rawFrame, true);
+  if (t === "MESSAGE_REACTION_REMOVE") return reactionEnvelope(d, dPath, ctx, frame, rawFrame, false);
   return { code: "discord_event_type_unsupported", detail: `dispatch ${t ?? "(null)"}${s == null ? "" : ` s=${s}`}` };
 }
 
@@ -101,16 +146,18 @@ export function normalizeDiscordPayload(raw: unknown, ctx: NormalizeContext): No
     : [{ raw, path: [] }];
   const envelopes: Envelope[] = [];
   const ignored: IgnoredItem[] = [];
+  const refused: RefusedItem[] = [];
+  // Per item: one bad message of a REST page or batch is refused alone, the others still become envelopes.
   for (const item of items) {
     const out =
       isRecord(item.raw) && "op" in item.raw
         ? frameEnvelope(item.raw, item.path, ctx)
         : createEnvelope(item.raw, item.path, ctx, {}, item.raw);
     for (const one of Array.isArray(out) ? out : [out]) {
-      if ("ok" in one) return one;
-      if ("event_id" in one) envelopes.push(one);
+      if ("ok" in one) refused.push(refusedItem(one, item.raw));
+      else if ("event_id" in one) envelopes.push(one);
       else ignored.push(one);
     }
   }
-  return finalize(envelopes, ignored);
+  return finalize(envelopes, ignored, refused);
 }

@@ -12,10 +12,11 @@
  */
 import { DiscordAPIError, HTTPError, RateLimitError, REST } from "discord.js";
 import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
+import type { ChunkJob, ProviderRequest } from "../../src/contracts/outbound.ts";
 import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
 import { accepted, httpFailure, missingCredential, networkFailure, statusFailure } from "../shared/classify-failure.ts";
 import { describeCause, isTimeout, redact, trackSend, type SendEvidence } from "../shared/send-tracking.ts";
-import { buildDiscordCreateMessage } from "./request.ts";
+import { buildDiscordCreateMessage, INTERACTION_TOKEN_PLACEHOLDER } from "./request.ts";
 
 interface DiscordSenderOptions {
   /** REST root including `/api`, e.g. https://discord.com/api. */
@@ -69,6 +70,21 @@ function toDiscordOutcome(err: unknown, evidence: SendEvidence, token: string): 
 const missingToken = (): SendFailure =>
   missingCredential("delivery_missing_discord_bot_token", "the Discord bot token (TAU_DISCORD_BOT_TOKEN or secret discord-bot-token)");
 
+/**
+ * Send a shaped request on `rest`: its path below `/v10`, the interaction token put back into interaction webhook
+ * routes, which authenticate by that token and get no Authorization header (`auth: false`).
+ */
+function sendShaped(rest: REST, apiRoot: string, request: ProviderRequest, job: ChunkJob): Promise<unknown> {
+  const action = job.action;
+  const token = action && "interaction_token" in action ? action.interaction_token : undefined;
+  let route = request.url.slice(`${apiRoot}/v10`.length);
+  const webhook = route.includes(INTERACTION_TOKEN_PLACEHOLDER);
+  if (webhook) route = route.replace(INTERACTION_TOKEN_PLACEHOLDER, encodeURIComponent(token ?? ""));
+  const options = { body: request.body, ...(webhook ? { auth: false } : {}) };
+  const path = route as `/${string}`;
+  return request.method === "PATCH" ? rest.patch(path, options) : rest.post(path, options);
+}
+
 /** Create the Discord sender. One long-lived `REST` keeps Discord's bucket state between sends. */
 export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender {
   const apiRoot = trimRoot(opts.apiRoot);
@@ -82,7 +98,7 @@ export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender 
       // Set every time: REST forgets the token after a 401.
       rest.setToken(token);
       const request = buildDiscordCreateMessage(apiRoot, job);
-      const r = await trackSend(() => rest.post(`/channels/${job.target.conversation_id}/messages`, { body: request.body }));
+      const r = await trackSend(() => sendShaped(rest, apiRoot, request, job));
       if (r.ok) return { ok: true, provider_message_id: String((r.value as { id: unknown }).id) };
       // Created (2xx) but the answer could not be read; the nonce would make a resend safe, but there is no need.
       if (accepted(r.evidence.response)) return { ok: true, provider_message_id: `unknown:${r.evidence.response.status}` };

@@ -93,6 +93,8 @@ export function createEmailConnector(config: EmailConnectorConfig): EmailConnect
     clock: deps.clock,
     identity: () => deps.identity,
     normalize: normalizeEmail,
+    quarantine: deps.quarantine,
+    source: "imap",
   });
   const locks = new Map(config.mailboxes.map((m) => [m, createMutex()]));
   const sessions = new Map<string, MailSession>();

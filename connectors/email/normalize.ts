@@ -13,6 +13,7 @@ import {
   type NormalizeResult,
 } from "../../src/contracts/envelope.ts";
 import type { FetchedMail } from "../shared/mail-port.ts";
+import { automatedMailReason } from "./auto-reply.ts";
 
 /** One item handed to the normalizer: where the message lives and what the port fetched. */
 export interface EmailItem {
@@ -55,6 +56,7 @@ const FetchedMailSchema = z
         .strict(),
     ),
     autoSubmitted: z.boolean(),
+    autoHeaders: z.record(z.string(), z.string()).optional(),
     sourceTruncated: z.boolean(),
     parseFailed: z.boolean(),
   })
@@ -136,6 +138,9 @@ export function normalizeEmail(raw: unknown, ctx: NormalizeContext): NormalizeRe
   if (mail.parseFailed) meta.parse_failed = true;
   if (mail.attachments.length > MAX_ATTACHMENTS) meta.attachments_total = mail.attachments.length;
   if (mail.autoSubmitted) meta.auto_submitted = true;
+  // Automated mail (auto-replies, vacation notices, lists, bounces) is a bot: the self/bot filter never answers it.
+  const autoReason = automatedMailReason({ headers: mail.autoHeaders ?? {}, autoSubmitted: mail.autoSubmitted, from: sender });
+  if (autoReason !== null) meta.auto_reason = autoReason;
 
   const envelope: Envelope = {
     v: 1,
@@ -147,7 +152,7 @@ export function normalizeEmail(raw: unknown, ctx: NormalizeContext): NormalizeRe
     conversation_id: sender ?? UNKNOWN_SENDER,
     thread_id: null,
     chat_type: "dm",
-    actor: { id: sender, display: nonEmpty(mail.from?.name), is_bot: mail.autoSubmitted },
+    actor: { id: sender, display: nonEmpty(mail.from?.name), is_bot: autoReason !== null },
     mentions_bot: true,
     text: subject && bodyKept ? `${subject}\n\n${bodyKept}` : subject || bodyKept,
     attachments,

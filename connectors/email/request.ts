@@ -21,7 +21,13 @@ function angle(id: string): string {
 }
 
 export function emailSubmissionFor(job: ChunkJob, subject = EMAIL_REPLY_SUBJECT): EmailSubmission {
-  const headers: Record<string, string> = { "Auto-Submitted": "auto-replied", "X-Tau-Outbox-Id": `${job.outbox_id}:${job.idx}` };
+  // RFC 3834 marks it automatic; X-Auto-Response-Suppress asks Exchange/Outlook not to auto-answer it (no OOF loop);
+  // X-Tau-Outbox-Id is tau's own loop marker (mail carrying it that comes back is never answered).
+  const headers: Record<string, string> = {
+    "Auto-Submitted": "auto-replied",
+    "X-Auto-Response-Suppress": "All",
+    "X-Tau-Outbox-Id": `${job.outbox_id}:${job.idx}`,
+  };
   if (job.target.reply_to) {
     headers["In-Reply-To"] = angle(job.target.reply_to);
     headers["References"] = angle(job.target.reply_to);

@@ -4,7 +4,7 @@
  */
 import type { BotIdentity, Envelope, NormalizeContext, NormalizeResult, Transport } from "../../src/contracts/envelope.ts";
 import { TauError } from "../../src/contracts/errors.ts";
-import type { IngressSink } from "../../src/contracts/ingress.ts";
+import type { IngressSink, IntakeRefusal, QuarantineSink } from "../../src/contracts/ingress.ts";
 import type { ConnectorLogger } from "./connector.ts";
 import type { StatusTracker } from "./status-tracker.ts";
 
@@ -17,6 +17,10 @@ interface IngestorOptions {
   identity: () => BotIdentity;
   normalize: (raw: unknown, ctx: NormalizeContext) => NormalizeResult;
   keepRaw?: boolean;
+  /** Where refused items are kept with their reason (per-item refusal); without it they are logged and counted only. */
+  quarantine?: QuarantineSink | undefined;
+  /** Intake path named in quarantine records (`webhook`, `polling`, `gateway`, `imap`). */
+  source?: string;
   /** How many recently appended event ids to remember for duplicate skipping (redeliveries, resumes). */
   recentIds?: number;
 }
@@ -25,6 +29,8 @@ interface IngestResult {
   appended: number;
   duplicates: number;
   parseFailures: number;
+  /** Refused items that were quarantined (a subset of parseFailures when a quarantine sink is set). */
+  quarantined: number;
   ignored: number;
   /** The event ids appended, in order. */
   eventIds: string[];
@@ -60,19 +66,38 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
     if (inflight === 0) for (const w of waiters.splice(0)) w();
   };
 
+  const source = opts.source ?? "connector";
+
   async function ingest(items: readonly unknown[]): Promise<IngestResult> {
     const ctx: NormalizeContext = { identity: opts.identity(), receivedAtMs: opts.clock(), keepRaw: opts.keepRaw ?? false };
     const out: Envelope[] = [];
     const batchIds = new Set<string>();
-    const result: IngestResult = { appended: 0, duplicates: 0, parseFailures: 0, ignored: 0, eventIds: [] };
+    const refusals: IntakeRefusal[] = [];
+    const result: IngestResult = { appended: 0, duplicates: 0, parseFailures: 0, quarantined: 0, ignored: 0, eventIds: [] };
+    const refuse = (code: string, detail: string, raw: unknown) => {
+      result.parseFailures += 1;
+      opts.tracker.failure("parse", code);
+      opts.logger.warn({ event: "connector.parse_failed", transport: opts.transport, code, detail }, "payload refused");
+      refusals.push({ source, reason: code, detail, raw });
+    };
     for (const item of items) {
-      const r = opts.normalize(item, ctx);
+      let r: NormalizeResult;
+      try {
+        r = opts.normalize(item, ctx);
+      } catch (err) {
+        // A normalizer bug costs this item only, never the batch.
+        r = {
+          ok: false,
+          code: "ingress_payload_invalid",
+          detail: `normalizer failed: ${String((err as Error)?.message ?? err).slice(0, 200)}`,
+        };
+      }
       if (!r.ok) {
-        result.parseFailures += 1;
-        opts.tracker.failure("parse", r.code);
-        opts.logger.warn({ event: "connector.parse_failed", transport: opts.transport, code: r.code, detail: r.detail }, "payload refused");
+        refuse(r.code, r.detail, item);
         continue;
       }
+      // Items of a batch refused one by one (a bad message among good ones in one WhatsApp body).
+      for (const bad of r.refused ?? []) refuse(bad.code, bad.detail, bad.raw ?? item);
       for (const ig of r.ignored) {
         result.ignored += 1;
         opts.logger.info({ event: "connector.ignored", transport: opts.transport, code: ig.code, detail: ig.detail }, "payload ignored");
@@ -85,6 +110,25 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
         batchIds.add(env.event_id);
         out.push(env);
       }
+    }
+    if (refusals.length > 0 && opts.quarantine) {
+      // Durable before the provider is acknowledged, like the good items: a failure is an append failure (retried).
+      try {
+        await opts.quarantine.quarantine(opts.transport, refusals);
+      } catch (err) {
+        opts.tracker.failure(null, "ingress_append_failed");
+        opts.logger.error(
+          {
+            event: "connector.quarantine_failed",
+            transport: opts.transport,
+            code: "ingress_append_failed",
+            error: (err as Error)?.message,
+          },
+          "quarantine append failed",
+        );
+        throw new IngressAppendError(err);
+      }
+      result.quarantined = refusals.length;
     }
     if (out.length > 0) {
       try {

@@ -1,7 +1,7 @@
 /** @module Builds NormalizeResults for the platform normalizers: refusals from zod issues, final envelope validation. */
 import type { z } from "zod";
 import { EnvelopeSchema } from "../../src/contracts/envelope.ts";
-import type { Envelope, IgnoredItem, NormalizeResult } from "../../src/contracts/envelope.ts";
+import type { Envelope, IgnoredItem, NormalizeResult, RefusedItem } from "../../src/contracts/envelope.ts";
 import type { IngressCode } from "../../src/contracts/reason-codes.ts";
 
 /** A refusal: the `ok:false` branch of NormalizeResult. */
@@ -57,17 +57,29 @@ export function refuseZod(error: z.ZodError, raw: unknown, base: readonly PathKe
   return refuse("ingress_payload_invalid", `${where}: ${first?.message ?? "invalid"}`);
 }
 
-/** Validate every envelope against EnvelopeSchema (a failure is a normalizer bug) and build the result. */
-export function finalize(envelopes: Envelope[], ignored: IgnoredItem[]): NormalizeResult {
+/**
+ * Validate every envelope against EnvelopeSchema (a failure is a normalizer bug, refused for that item only) and
+ * build the result. Items refused one by one go in `refused`; when the payload was a single item that was refused,
+ * the result is that refusal (so a one-item payload reads the same as before per-item refusal).
+ */
+export function finalize(envelopes: Envelope[], ignored: IgnoredItem[], refused: RefusedItem[] = []): NormalizeResult {
   const checked: Envelope[] = [];
+  const bad = [...refused];
   for (const envelope of envelopes) {
     const parsed = EnvelopeSchema.safeParse(envelope);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const detail = `${envelope.event_id}: ${formatPath(issue?.path ?? [])}: ${issue?.message ?? "invalid"}`;
-      return refuse("ingress_envelope_invalid", detail);
+      bad.push({ code: "ingress_envelope_invalid", detail });
+      continue;
     }
     checked.push(parsed.data);
   }
-  return { ok: true, envelopes: checked, ignored };
+  if (checked.length === 0 && ignored.length === 0 && bad.length === 1) return refuse(bad[0]!.code as IngressCode, bad[0]!.detail);
+  return bad.length > 0 ? { ok: true, envelopes: checked, ignored, refused: bad } : { ok: true, envelopes: checked, ignored };
+}
+
+/** A refusal as an item of a batch (the batch's other items still count), with the item itself for the quarantine. */
+export function refusedItem(r: Refusal, raw: unknown): RefusedItem {
+  return { code: r.code, detail: r.detail, raw };
 }

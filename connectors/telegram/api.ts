@@ -13,8 +13,9 @@ import type { ConnectorCode } from "../shared/reason-codes.ts";
 import type { FailureKind } from "../shared/status-tracker.ts";
 
 /**
- * Update types tau asks for, sent explicitly on every call: the default (`[]`) omits `message_reaction`,
- * and omitting the field keeps whatever an earlier client configured (PROVIDERS.md §1.2).
+ * Update types tau asks for, sent explicitly on every call (getUpdates and setWebhook): the default (`[]`) omits
+ * `message_reaction`, and omitting the field keeps whatever an earlier client configured (PROVIDERS.md §1.2).
+ * Business messages arrive only for a bot connected to a Telegram Business account (PROVIDERS.md §10.1).
  */
 export const TELEGRAM_ALLOWED_UPDATES = [
   "message",
@@ -24,6 +25,8 @@ export const TELEGRAM_ALLOWED_UPDATES = [
   "callback_query",
   "my_chat_member",
   "message_reaction",
+  "business_message",
+  "edited_business_message",
 ] as const;
 
 /** grammY types signals with the `abort-controller` polyfill; Node's own AbortSignal is what it really uses. */

@@ -53,6 +53,8 @@ export function createTelegramConnector(deps: TelegramConnectorConfig): Telegram
     identity: () => identity,
     normalize: normalizeTelegramUpdate,
     keepRaw: deps.keepRaw ?? false,
+    quarantine: deps.quarantine,
+    source: deps.mode,
   });
   let client: TelegramClient | null = null;
   let poller: TelegramPoller | null = null;

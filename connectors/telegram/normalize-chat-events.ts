@@ -31,6 +31,9 @@ export function toCallbackEnvelope(q: TgCallbackQuery, updateId: number, ctx: No
       update_id: updateId,
       update_type: "callback_query",
       callback_query_id: q.id,
+      // The callback envelope contract shared by every transport: what to answer, and the message the buttons were on.
+      callback_id: q.id,
+      prompt_message_id: message?.message_id,
       message_id: message?.message_id,
       inline_message_id: q.inline_message_id,
       chat_instance: q.chat_instance,
@@ -95,12 +98,17 @@ function reactionLabel(r: TgReactionType): string {
 }
 
 /**
- * A reaction change on `message_id` → `reaction`; meta.emoji is the first new reaction, null on removal.
+ * A reaction change on `message_id` → `reaction`; meta.reaction is `added` or `removed` (new list empty), meta.emoji
+ * the reaction added (or removed).
  * @see https://core.telegram.org/bots/api#messagereactionupdated
  */
 export function toReactionEnvelope(r: TgReactionUpdated, updateId: number, ctx: NormalizeContext, raw: unknown): Envelope {
   const chatType = chatTypeOf(r.chat);
   const added = r.new_reaction.map(reactionLabel);
+  const before = r.old_reaction.map(reactionLabel);
+  // The update carries the whole before/after lists: an empty new list is a removal; otherwise the new emoji.
+  const removed = added.length === 0;
+  const emoji = removed ? (before[0] ?? null) : (added.find((e) => !before.includes(e)) ?? added[0] ?? null);
   const actor = r.user ? userActor(r.user) : r.actor_chat ? chatActor(r.actor_chat) : userActor(undefined);
   return {
     ...baseFields(ctx, updateId, raw),
@@ -119,9 +127,10 @@ export function toReactionEnvelope(r: TgReactionUpdated, updateId: number, ctx: 
       update_id: updateId,
       update_type: "message_reaction",
       message_id: r.message_id,
-      emoji: added[0] ?? null,
+      emoji,
+      reaction: removed ? "removed" : "added",
       new_reaction: added.join(" "),
-      old_reaction: r.old_reaction.map(reactionLabel).join(" "),
+      old_reaction: before.join(" "),
     }),
   };
 }

@@ -44,7 +44,23 @@ const SERVICE_KEYS = [
 ] as const;
 
 /** The update fields that carry a Message. */
-export type MessageUpdateType = "message" | "edited_message" | "channel_post" | "edited_channel_post";
+export type MessageUpdateType =
+  "message" | "edited_message" | "channel_post" | "edited_channel_post" | "business_message" | "edited_business_message";
+
+/**
+ * The conversation of a business message: the customer's chat as seen through one business connection
+ * (`business:<business_connection_id>:<chat id>`); the same chat id under two connections is two conversations.
+ * @see https://core.telegram.org/bots/api#business_message (PROVIDERS.md §10.1)
+ */
+export function businessConversationId(businessConnectionId: string, chatId: number): string {
+  return `business:${businessConnectionId}:${chatId}`;
+}
+
+/** The parts of a business conversation id, or null for an ordinary chat id (replies then send for the account). */
+export function parseBusinessConversationId(id: string): { businessConnectionId: string; chatId: string } | null {
+  const m = id.match(/^business:(.+):(-?\d{1,20})$/);
+  return m ? { businessConnectionId: m[1]!, chatId: m[2]! } : null;
+}
 
 /** Envelope fields every Telegram update shares: ids, provider, account, receive time and optional raw. */
 export function baseFields(ctx: NormalizeContext, updateId: number, raw: unknown) {
@@ -60,8 +76,13 @@ export function baseFields(ctx: NormalizeContext, updateId: number, raw: unknown
   };
 }
 
-/** Telegram `chat.type` → envelope chat_type. */
+/**
+ * Telegram `chat.type` → envelope chat_type. Without a type (the Bot API's own webhook test samples omit it) the id
+ * decides: users are positive (a private chat), groups, supergroups and channels negative — treated as a group,
+ * the stricter policy (group rules, mention required).
+ */
 export function chatTypeOf(chat: TgChat): ChatType {
+  if (chat.type === undefined) return chat.id > 0 ? "dm" : "group";
   if (chat.type === "private") return "dm";
   return chat.type === "channel" ? "channel" : "group";
 }
@@ -74,7 +95,8 @@ function joinName(first: string | undefined, last: string | undefined): string |
 /** A user as actor: display is the username, else first and last name. */
 export function userActor(user: TgUser | undefined): Actor {
   if (!user) return { id: null, display: null, is_bot: false };
-  return { id: String(user.id), display: user.username ?? joinName(user.first_name, user.last_name), is_bot: user.is_bot };
+  // `is_bot` is not always sent (older servers, library test data): missing means not known to be a bot.
+  return { id: String(user.id), display: user.username ?? joinName(user.first_name, user.last_name), is_bot: user.is_bot === true };
 }
 
 /** A chat as actor (channel posts, anonymous admins, linked-channel forwards). */
@@ -193,7 +215,8 @@ export function toMessageEnvelope(
   ctx: NormalizeContext,
   raw: unknown,
 ): Envelope {
-  const isEdit = updateType === "edited_message" || updateType === "edited_channel_post";
+  const isEdit = updateType === "edited_message" || updateType === "edited_channel_post" || updateType === "edited_business_message";
+  const business = updateType === "business_message" || updateType === "edited_business_message" ? (m.business_connection_id ?? "") : null;
   const service = isEdit ? null : serviceMeta(m);
   const chatType = chatTypeOf(m.chat);
   const { text, entities } = textAndEntities(m);
@@ -207,7 +230,7 @@ export function toMessageEnvelope(
   return {
     ...baseFields(ctx, updateId, raw),
     kind: isEdit ? "edit" : service ? "system" : "message",
-    conversation_id: String(m.chat.id),
+    conversation_id: business !== null ? businessConversationId(business, m.chat.id) : String(m.chat.id),
     thread_id: m.is_topic_message === true && m.message_thread_id !== undefined ? String(m.message_thread_id) : null,
     chat_type: chatType,
     actor: messageActor(m, updateType),
@@ -225,6 +248,8 @@ export function toMessageEnvelope(
       media_group_id: m.media_group_id,
       anonymous_admin: m.from?.id === ANONYMOUS_ADMIN_USER_ID ? true : undefined,
       command_bot: commandBot(text, entities),
+      business_connection_id: business ?? undefined,
+      chat_id: business !== null ? String(m.chat.id) : undefined,
       ...service,
     }),
   };

@@ -10,11 +10,12 @@
  */
 import { Api, GrammyError } from "grammy";
 import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
+import type { ChunkJob } from "../../src/contracts/outbound.ts";
 import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
 import { accepted, httpFailure, missingCredential, networkFailure, retryAfterMs, statusFailure } from "../shared/classify-failure.ts";
 import { describeCause, isTimeout, redact, trackSend, type SendEvidence } from "../shared/send-tracking.ts";
 import { deleteTelegramWebhook, setTelegramWebhook } from "./api.ts";
-import { buildTelegramSendMessage } from "./request.ts";
+import { buildTelegramSendMessage, telegramMethodOf } from "./request.ts";
 
 interface TelegramSenderOptions {
   /** Bot API root without trailing slash, e.g. https://api.telegram.org or a local server. */
@@ -25,7 +26,13 @@ interface TelegramSenderOptions {
   timeoutMs?: number;
 }
 
-type SendMessageParams = Parameters<Api["raw"]["sendMessage"]>[0];
+/** A Bot API method called by name with the shaped body (sendMessage, answerCallbackQuery, editMessageText). */
+type RawCall = (body: Record<string, unknown>) => Promise<unknown>;
+
+/** TDLib could not parse the HTML: the same chunk goes again as plain text (PROVIDERS.md §10.1). */
+const CANT_PARSE = /can't parse entities/i;
+/** Editing a prompt to what it already shows (a double tap) is not a failure. */
+const NOT_MODIFIED = /message is not modified/i;
 
 const missingToken = (): SendFailure =>
   missingCredential("delivery_missing_telegram_bot_token", "the Telegram bot token (TAU_TELEGRAM_BOT_TOKEN or secret telegram-bot-token)");
@@ -66,6 +73,14 @@ function toTelegramOutcome(err: unknown, evidence: SendEvidence, token: string):
   return networkFailure(evidence, false, detail);
 }
 
+/** `<chat>:<message>` for a sent or edited message; `callback:<id>` for an answered button press. */
+function telegramMessageId(method: string, value: unknown, job: ChunkJob): string {
+  if (job.action?.kind === "answer_callback") return `callback:${job.action.callback_id}`;
+  const m = value as { chat?: { id: number }; message_id?: number } | true;
+  if (m === true || !m?.chat) return `${job.target.conversation_id}:${job.action?.kind === "edit_prompt" ? job.action.message_id : "?"}`;
+  return `${m.chat.id}:${m.message_id}`;
+}
+
 /** Create the Telegram sender (one grammY `Api` per token value, keep-alive connections). */
 export function createTelegramSender(opts: TelegramSenderOptions): ProviderSender {
   const apiRoot = trimRoot(opts.apiRoot);
@@ -85,8 +100,17 @@ export function createTelegramSender(opts: TelegramSenderOptions): ProviderSende
       const token = opts.token();
       if (!token) return missingToken();
       const request = buildTelegramSendMessage(apiRoot, job);
-      const r = await trackSend(() => apiFor(token).raw.sendMessage(request.body as unknown as SendMessageParams));
-      if (r.ok) return { ok: true, provider_message_id: `${r.value.chat.id}:${r.value.message_id}` };
+      const method = telegramMethodOf(request);
+      const call = (body: Record<string, unknown>) =>
+        trackSend(() => (apiFor(token).raw as unknown as Record<string, RawCall>)[method]!(body));
+      let r = await call(request.body);
+      if (!r.ok && r.error instanceof GrammyError && job.rich?.parse_mode && CANT_PARSE.test(r.error.description)) {
+        const { parse_mode: _dropped, ...plain } = request.body;
+        r = await call({ ...plain, text: job.text });
+      }
+      if (r.ok) return { ok: true, provider_message_id: telegramMessageId(method, r.value, job) };
+      if (method === "editMessageText" && r.error instanceof GrammyError && NOT_MODIFIED.test(r.error.description))
+        return { ok: true, provider_message_id: telegramMessageId(method, true, job) };
       // Accepted (2xx) but the answer could not be read: the message exists; sending it again would duplicate it.
       if (accepted(r.evidence.response)) return { ok: true, provider_message_id: `unknown:${r.evidence.response.status}` };
       return toTelegramOutcome(r.error, r.evidence, token);

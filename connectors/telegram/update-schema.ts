@@ -1,4 +1,7 @@
-/** @module Zod schemas for the parts of Telegram Bot API updates tau reads; loose, because Telegram adds fields. */
+/**
+ * @module Zod schemas for the parts of Telegram Bot API updates tau reads; loose, because Telegram adds fields, and
+ * requiring only what tau uses: an update whose user lacks `is_bot` or `first_name` is still an update.
+ */
 import { z } from "zod";
 import { MAX_ENVELOPE_TEXT } from "../../src/contracts/envelope.ts";
 
@@ -16,11 +19,11 @@ const UnixSeconds = z
 const Text = z.string().max(MAX_ENVELOPE_TEXT);
 const FileSize = z.number().int().nonnegative().optional();
 
-/** A Telegram `User`. */
+/** A Telegram `User`; only `id` is used as identity (`is_bot` missing = not known to be a bot). */
 const TgUserSchema = z.looseObject({
   id: Id,
-  is_bot: z.boolean(),
-  first_name: z.string(),
+  is_bot: z.boolean().optional(),
+  first_name: z.string().optional(),
   last_name: z.string().optional(),
   username: z.string().optional(),
 });
@@ -29,7 +32,8 @@ export type TgUser = z.infer<typeof TgUserSchema>;
 /** A Telegram `Chat` (also used for `sender_chat`). */
 const TgChatSchema = z.looseObject({
   id: Id,
-  type: z.enum(["private", "group", "supergroup", "channel"]),
+  /** Absent in some samples (core.telegram.org/bots/webhooks); the id sign decides then (`chatTypeOf`). */
+  type: z.enum(["private", "group", "supergroup", "channel"]).optional(),
   title: z.string().optional(),
   username: z.string().optional(),
   first_name: z.string().optional(),
@@ -93,7 +97,7 @@ const TgMessageSchema = z.looseObject({
   sticker: StickerSchema.optional(),
   location: z.looseObject({ latitude: z.number(), longitude: z.number() }).optional(),
   venue: z.looseObject({ title: z.string() }).optional(),
-  contact: z.looseObject({ first_name: z.string(), last_name: z.string().optional() }).optional(),
+  contact: z.looseObject({ first_name: z.string().optional(), last_name: z.string().optional() }).optional(),
   new_chat_members: z.array(TgUserSchema).optional(),
   left_chat_member: TgUserSchema.optional(),
   new_chat_title: z.string().optional(),
@@ -101,6 +105,9 @@ const TgMessageSchema = z.looseObject({
   migrate_from_chat_id: Id.optional(),
   forum_topic_created: z.looseObject({ name: z.string() }).optional(),
   pinned_message: z.looseObject({ message_id: Id }).optional(),
+  /** Business messages: the connection the message belongs to, and the bot that sent it for the account (outgoing). */
+  business_connection_id: z.string().min(1).max(256).optional(),
+  sender_business_bot: TgUserSchema.optional(),
 });
 export type TgMessage = z.infer<typeof TgMessageSchema>;
 
@@ -117,7 +124,7 @@ const CallbackQuerySchema = z.looseObject({
     })
     .optional(),
   inline_message_id: z.string().optional(),
-  chat_instance: z.string(),
+  chat_instance: z.string().optional(),
   data: Text.optional(),
   game_short_name: z.string().optional(),
 });
@@ -147,8 +154,8 @@ const ReactionUpdatedSchema = z.looseObject({
   user: TgUserSchema.optional(),
   actor_chat: TgChatSchema.optional(),
   date: UnixSeconds,
-  old_reaction: z.array(ReactionTypeSchema),
-  new_reaction: z.array(ReactionTypeSchema),
+  old_reaction: z.array(ReactionTypeSchema).default([]),
+  new_reaction: z.array(ReactionTypeSchema).default([]),
 });
 export type TgReactionUpdated = z.infer<typeof ReactionUpdatedSchema>;
 
@@ -162,6 +169,9 @@ export const TgUpdateSchema = z.looseObject({
   callback_query: CallbackQuerySchema.optional(),
   my_chat_member: ChatMemberUpdatedSchema.optional(),
   message_reaction: ReactionUpdatedSchema.optional(),
+  /** A message of a connected Telegram Business account (the bot acts for the account). */
+  business_message: TgMessageSchema.optional(),
+  edited_business_message: TgMessageSchema.optional(),
 });
 export type TgUpdate = z.infer<typeof TgUpdateSchema>;
 

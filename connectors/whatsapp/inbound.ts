@@ -38,6 +38,8 @@ export function createWhatsAppConnector(deps: WhatsAppConnectorConfig): WhatsApp
     identity: () => deps.identity,
     normalize: normalizeWhatsAppWebhook,
     keepRaw: deps.keepRaw ?? false,
+    quarantine: deps.quarantine,
+    source: "webhook",
   });
   const routes = createWhatsAppWebhookRoutes({
     secret: (id) => deps.secret(id),

@@ -11,11 +11,15 @@ import type { WaError, WaStatus } from "./webhook-schema.ts";
  */
 export function toStatusEnvelope(s: WaStatus, source: ChangeSource, ctx: NormalizeContext): Envelope {
   const error = s.errors?.[0];
+  // Sent to a BSUID, the status names it in recipient_user_id only; a group status names the group.
+  const recipient = s.recipient_id ?? s.recipient_user_id ?? "";
+  const group = s.recipient_type === "group";
   return {
     ...baseFields(ctx, `whatsapp:${s.id}:${s.status}`, source, s),
     kind: "status",
-    conversation_id: s.recipient_id,
-    actor: { id: s.recipient_id, display: contactName(source.value, s.recipient_id), is_bot: false },
+    conversation_id: recipient,
+    ...(group ? { chat_type: "group" as const } : {}),
+    actor: { id: recipient, display: contactName(source.value, recipient), is_bot: false },
     text: "",
     attachments: [],
     reply_to: null,
@@ -25,6 +29,8 @@ export function toStatusEnvelope(s: WaStatus, source: ChangeSource, ctx: Normali
       status: s.status,
       message_id: s.id,
       recipient_id: s.recipient_id,
+      recipient_user_id: s.recipient_user_id,
+      recipient_type: s.recipient_type,
       ...sourceMeta(source),
       error_code: error?.code,
       error_title: error?.title,

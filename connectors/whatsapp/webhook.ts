@@ -1,8 +1,8 @@
 /**
  * @module WhatsApp Cloud API webhooks: `GET /webhooks/whatsapp` answers Meta's verification handshake;
  * `POST` is verified with `X-Hub-Signature-256` (HMAC-SHA256 with the app secret over the EXACT raw bytes,
- * required, constant time) before anything is parsed, then every entry and change is normalized on its own
- * and appended durably before the 200.
+ * required, constant time) before anything is parsed, then every entry, change and item is normalized on its
+ * own (a bad one is quarantined with its reason) and the good ones are appended durably before the 200.
  * @see https://developers.facebook.com/docs/graph-api/webhooks/getting-started#verification-requests
  * @see https://developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads
  */
@@ -28,23 +28,6 @@ interface WhatsAppWebhookOptions {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-/**
- * One body per change, so a change the normalizer refuses does not take the other changes of the same
- * POST down with it (Meta batches entries, changes and numbers, PROVIDERS.md §3.3).
- */
-function splitWebhookBody(body: unknown): unknown[] {
-  if (!isRecord(body) || !Array.isArray(body["entry"])) return [body];
-  const parts: unknown[] = [];
-  for (const entry of body["entry"] as unknown[]) {
-    if (!isRecord(entry) || !Array.isArray(entry["changes"])) {
-      parts.push({ ...body, entry: [entry] });
-      continue;
-    }
-    for (const change of entry["changes"] as unknown[]) parts.push({ ...body, entry: [{ ...entry, changes: [change] }] });
-  }
-  return parts.length > 0 ? parts : [body];
 }
 
 /** `sha256=<lowercase hex HMAC-SHA256(appSecret, rawBody)>`, the value Meta sends. */
@@ -96,7 +79,8 @@ export function createWhatsAppWebhookRoutes(o: WhatsAppWebhookOptions): WebhookR
         return new Response(null, { status: 400 });
       }
       try {
-        await o.ingestor.ingest(splitWebhookBody(body));
+        // The normalizer refuses per item (message, status, error, change), with paths into this very body.
+        await o.ingestor.ingest([body]);
       } catch {
         return new Response(null, { status: 500 }); // counted by the ingestor; Meta retries
       }

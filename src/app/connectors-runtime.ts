@@ -14,6 +14,8 @@ import { readConnectorFacts } from "../health/health-facts.ts";
 import { isLoggedOut as isTransportLoggedOut } from "../lifecycle/state.ts";
 import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus, type PollRoundResult } from "../contracts/connector.ts";
 import type { WebhookRoute } from "../../connectors/shared/webhook.ts";
+import { commandResolverFor } from "./native-commands.ts";
+import { createIntakeQuarantine } from "./intake-quarantine.ts";
 
 /** Prefix of connector cursors in the kv table. */
 export const CURSOR_PREFIX = "connector:";
@@ -90,6 +92,8 @@ async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Pro
         apiRoot: c.discord.api_root,
         channelIds: c.discord.channel_ids,
         pollIntervalMs: c.discord.poll_interval_ms,
+        maxBodyBytes: shared.maxBodyBytes,
+        resolveCommand: commandResolverFor(app),
       });
     }
     case "whatsapp": {
@@ -127,6 +131,8 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
   const startFailedAt = new Map<Transport, number>();
   const loggedOut = new Set<Transport>();
   let closed = false;
+  // Provider items refused at intake (one bad message of a batch) are kept with their reason code.
+  const quarantine = createIntakeQuarantine({ stateDir: app.stateDir, clock: app.clock, record: app.store.runner.insertQuarantine });
 
   function writeStatus(t: Transport): void {
     const timer = pendingWrite.get(t);
@@ -171,6 +177,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
       clock: app.clock,
       secret: (id) => lookupSecret(app, id),
       onStatus: (s) => onStatus(t, s),
+      quarantine,
     };
     const connector = await createConnector(app, t, deps);
     if (typeof connector === "string") {

@@ -4,7 +4,6 @@
  * and that same verdict (not ready while failing), `/metrics` from the store's operator views and the health facts,
  * bound to `server.bind`. Used by `tau run` and `tau connectors run`.
  */
-import fs from "node:fs";
 import { createServices, healthFor, type App } from "./index.ts";
 import { createCommsWebhooks } from "../capabilities/communications/index.ts";
 import type { HealthReport } from "../contracts/health.ts";
@@ -13,6 +12,7 @@ import { responderUsage } from "../health/responder-usage.ts";
 import { createServer, startServer, type ReadinessCheck, type RunningServer } from "../server/index.ts";
 import { readRunnerState } from "../health/health-facts.ts";
 import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
+import { packageInfo } from "./package-info.ts";
 
 interface HttpRuntimeOptions {
   /** The report `/healthz` serves (`healthFor(app)`, the same verdict as `tau health`). */
@@ -68,14 +68,8 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
 
 /** `tau_build_info` labels: the package version and the Node.js version. */
 function buildInfo(): { version: string; node: string } {
-  let version = "unknown";
-  try {
-    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
-    version = pkg.version ?? version;
-  } catch {
-    // A packaged build without package.json: the version label says unknown.
-  }
-  return { version, node: process.versions.node };
+  // From the sources or the compiled dist/ alike (the package.json sits at a different depth above each).
+  return { version: packageInfo().version, node: process.versions.node };
 }
 
 export async function startHttpServer(app: App, running: RunningConnectors | null, opts: HttpRuntimeOptions): Promise<HttpRuntime> {

@@ -34,8 +34,10 @@ export function openApp(opts: AppOptions): App {
   const loaded = loadConfig({ configPath: opts.configPath, env: opts.env });
   const config = loaded.config;
   const stateDir = path.resolve(opts.stateDir);
-  const store = openStore(stateDir);
-  const logger = opts.logger ?? createLogger({ level: config.log.level, includeIdentifiers: config.telemetry.include_identifiers });
+  const store = openStore(stateDir, { secretsKey: opts.env.TAU_SECRETS_KEY });
+  const logger =
+    opts.logger ??
+    createLogger({ level: config.log.level, format: config.log.format, includeIdentifiers: config.telemetry.include_identifiers });
   return {
     loaded,
     config,

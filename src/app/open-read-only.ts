@@ -16,7 +16,7 @@ export function openAppReadOnly(opts: { stateDir: string; configPath?: string; e
   const loaded = loadConfig({ configPath: opts.configPath, env: opts.env });
   const config = loaded.config;
   const stateDir = path.resolve(opts.stateDir);
-  const store = openStore(stateDir, { readonly: true });
+  const store = openStore(stateDir, { readonly: true, secretsKey: opts.env.TAU_SECRETS_KEY });
   return {
     loaded,
     config,
@@ -24,7 +24,11 @@ export function openAppReadOnly(opts: { stateDir: string; configPath?: string; e
     stateDir,
     store,
     clock: opts.clock ?? Date.now,
-    logger: createLogger({ level: config.log.level, includeIdentifiers: config.telemetry.include_identifiers }),
+    logger: createLogger({
+      level: config.log.level,
+      format: config.log.format,
+      includeIdentifiers: config.telemetry.include_identifiers,
+    }),
     randomBytes: (n) => cryptoRandomBytes(n),
     close: () => store.close(),
   };

@@ -7,6 +7,9 @@ import { createChannelPolicyStage } from "../router/stages/channel-policy.ts";
 import { createAccessStage } from "../router/stages/access.ts";
 import { createRouteStage } from "../router/stages/route.ts";
 import { createCommandStage } from "../router/stages/command.ts";
+import { createCallbackStage } from "../router/stages/callback.ts";
+import { aliasKeysOf, withActorAliases } from "../router/stages/actor-alias.ts";
+import { createEmailReplyLimitStage } from "../router/stages/email-reply-limit.ts";
 import { compose } from "../router/compose.ts";
 import type { EventContext } from "../contracts/event-context.ts";
 import type { Services } from "../capabilities/services.ts";
@@ -46,12 +49,24 @@ export function createDecisionPipeline(
     policies,
     store: services.store,
     audit: services.audit,
+    footer: config.outbound.footer,
+    randomBytes: services.randomBytes,
+  });
+  // Button presses are answered before the non-message kinds are set aside.
+  const callback = createCallbackStage({
+    buttons: store.buttons,
+    access: services.store.access,
+    policies,
+    registry: services.registry,
+    prefix,
+    audit: services.audit,
   });
   return buildPipeline({
     dedupe: createDedupeStage(seen),
     selfBot: createSelfBotFilterStage(config.identity, new Set()),
     gate: createTransportGateStage((t) => opGate.transportBlock(t)),
-    kind: createEventKindStage(createReceiptRecorder(store)),
+    // Id changes (WhatsApp BSUID/phone) are recorded first; then button presses, then the non-message kinds.
+    kind: withActorAliases(store.actorAliases, callback, createEventKindStage(createReceiptRecorder(store))),
     policy: [
       createChannelPolicyStage(policies),
       createAccessStage({
@@ -60,7 +75,11 @@ export function createDecisionPipeline(
         randomBytes: services.randomBytes,
         audit: services.audit,
         commandPrefix: prefix,
+        opsChats: () => config.alerts.targets.map((t) => ({ ...t, reply_to: null })),
+        buttons: store.buttons,
+        aliasesOf: (env) => aliasKeysOf(env, store.actorAliases),
       }),
+      createEmailReplyLimitStage({ policies, repliesSince: (t, c, since) => store.replyCounts.since(t, c, since) }),
     ],
     route: createRouteStage(policies, isCommand, config.default_responder),
     dispatch: compose<EventContext>([

@@ -45,5 +45,18 @@ export function createProviderPorts(config: TauConfig): ProviderPorts {
     async deleteTelegramWebhook(token) {
       return (await import("../../connectors/telegram/sender.ts")).removeTelegramWebhook({ apiRoot: c.telegram.api_root, token });
     },
+    async setTelegramCommands(token, sets) {
+      return (await import("../../connectors/telegram/commands.ts")).setTelegramCommands({ apiRoot: c.telegram.api_root, token, sets });
+    },
+    async setDiscordCommands(token, at, commands) {
+      return (await import("../../connectors/discord/commands.ts")).registerDiscordCommands({
+        apiRoot: c.discord.api_root,
+        token,
+        applicationId: at.applicationId,
+        guildId: at.guildId,
+        commands,
+        timeoutMs,
+      });
+    },
   };
 }

@@ -11,6 +11,8 @@ import type { Services } from "../capabilities/services.ts";
 import { createJobRunner } from "../commands/job-runner.ts";
 import { createProviderDelivery } from "../outbound/provider.ts";
 import { createProviderSenders } from "./provider-senders.ts";
+import { createPacer } from "../outbound/pacing.ts";
+import { createPacedSenders, createPacingGate } from "../outbound/pacing-senders.ts";
 import { createOperationalGate } from "../capabilities/killswitch/index.ts";
 import { createRunner } from "../runner/runner.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
@@ -26,18 +28,21 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
   const commands = app.store.commands;
   const gate = createOperationalGate(app.store, app.clock);
   const providerSenders = createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir);
+  const pacing = config.outbound.pacing;
+  const pacer = createPacer({ clock: app.clock, maxWaitMs: pacing.max_wait_ms });
   const delivery = createDelivery({
     store,
     senders: createRequestBuilders(config),
     dryRunFile: path.join(app.stateDir, "outbox", "dry-run.ndjson"),
     provider: createProviderDelivery({
       store,
-      senders: providerSenders,
+      senders: createPacedSenders(providerSenders, pacer, pacing, app.clock),
       retry: config.outbound,
       clock: app.clock,
       logger: app.logger,
     }),
     blocked: (t) => gate.deliveryBlock(t),
+    pacing: createPacingGate(pacer, pacing),
     clock: app.clock,
   });
   const jobs = createJobRunner(services, commands, { dryRunBatch: () => delivery.dryRunBatch() });

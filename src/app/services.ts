@@ -15,7 +15,7 @@ import { computeHealth, type HealthView } from "../health/health.ts";
 import { readHealthFacts, type ComputedFacts } from "../health/health-facts.ts";
 import { commsReplayPending } from "../capabilities/communications/replay-pending.ts";
 import { commsContractsDir, loadCommsContracts } from "../capabilities/communications/contracts.ts";
-import { describeError } from "../contracts/errors.ts";
+import { describeError, TauError } from "../contracts/errors.ts";
 import { loadPolicySet, policySetFromSources } from "../config/policy-set.ts";
 import { checkResponders } from "../responders/check-config.ts";
 import fs from "node:fs";
@@ -73,7 +73,15 @@ function responderIssues(app: App): string[] {
   }
   const checks = checkResponders(app.config, {
     hasCapability: (id) => registry.get(id) !== undefined,
-    secret: (id) => lookupSecret(app, id),
+    secret: (id) => {
+      // A shell that may read the state but not its secrets key (a monitoring account: secrets.key is the service's,
+      // 0600) cannot open stored secrets; presence is what is checked here, and the service checked values at start.
+      try {
+        return lookupSecret(app, id);
+      } catch (err) {
+        return err instanceof TauError && err.code.startsWith("SECRETS_KEY") ? "(sealed: not readable here)" : null;
+      }
+    },
     bindings,
   });
   const issues = [...new Set(checks.filter((c) => !c.ok).map((c) => c.key.replace(/^responder\.(binding\.)?/, "")))];

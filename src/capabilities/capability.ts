@@ -47,6 +47,29 @@ export function defineCapability<A extends Record<string, unknown>>(c: Capabilit
   return c;
 }
 
+/** Quote a word for a shell or chat line when it holds spaces or quotes. */
+const quoteWord = (w: string): string => (/^[^\s"'\\]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`);
+
+/**
+ * What to type to run `capabilityId` next, in the syntax of the surface the caller is on: `tau cap run <id> words
+ * --flag value` (plus `--yes` when the capability confirms) on the CLI, `/tau <alias> words --flag value` in chat,
+ * so a reply never tells a CLI user to type chat syntax or the reverse.
+ */
+export function commandHint(
+  ctx: Pick<CapabilityContext, "surface" | "services">,
+  capabilityId: string,
+  words: readonly string[] = [],
+  flags: Readonly<Record<string, string | true>> = {},
+): string {
+  const cap = ctx.services.registry.get(capabilityId);
+  const rest = [
+    ...words.map(quoteWord),
+    ...Object.entries(flags).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, quoteWord(v)])),
+  ];
+  if (ctx.surface === "cli") return ["tau cap run", capabilityId, ...rest, ...(cap?.approval === "confirm" ? ["--yes"] : [])].join(" ");
+  return [ctx.services.config.commands.prefix, ...(cap?.alias ?? [capabilityId]), ...rest].join(" ");
+}
+
 /** Convenience result builders. */
 export const reported = (reason_code: string, text: string, data?: unknown): CapabilityResult => ({
   status: "reported",

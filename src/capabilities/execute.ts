@@ -9,7 +9,7 @@ import type { AuditEntry } from "../audit/audit-log.ts";
 import type { Decision, Role } from "../contracts/decision.ts";
 import type { RbacFile } from "../contracts/policy.ts";
 import { decideRbac } from "../policy/index.ts";
-import { argsHash, buildArgs, type ArgsResult } from "./args.ts";
+import { argsHash, buildArgs, type ArgsResult, type FlagValue } from "./args.ts";
 import type { CapabilityContext, CapabilityResult } from "./capability.ts";
 import type { AnyCapability } from "./registry.ts";
 import type { Services } from "./services.ts";
@@ -17,9 +17,21 @@ import type { Services } from "./services.ts";
 /** How long an approval request stays open. */
 export const APPROVAL_TTL_MS = 10 * 60_000;
 
-/** Step 1: chat words and flags (or CLI `--arg k=v`) → the capability's validated arguments. */
-export function validateArgs(cap: AnyCapability, words: readonly string[], flags: Record<string, string | true>): ArgsResult {
+/** Step 1: chat words and flags (or CLI flags) → the capability's validated arguments. */
+export function validateArgs(cap: AnyCapability, words: readonly string[], flags: Record<string, FlagValue>): ArgsResult {
   return buildArgs(cap, words, flags);
+}
+
+/**
+ * What stands between an authorized caller and the run, read from the capability's declaration alone — the one
+ * confirmation model every entry point obeys: `none` runs; `confirm` is confirmed by the caller (on the CLI `--yes` or
+ * a terminal prompt; in chat an approval request the caller may approve themselves); `two_person` is an approval
+ * request a different principal approves, on every surface.
+ */
+export function gateFor(cap: Pick<AnyCapability, "approval">, surface: "cli" | "chat"): "run" | "confirm" | "request_approval" {
+  if (cap.approval === "none") return "run";
+  if (cap.approval === "confirm" && surface === "cli") return "confirm";
+  return "request_approval";
 }
 
 /** Step 2: may `role` run `cap` under the active RBAC policy (per-capability overrides win over the declared role)? */

@@ -1,8 +1,11 @@
-/** @module `tau allowlist list|add|remove` and `tau pairing list|approve|deny|revoke`. */
+/**
+ * @module `tau allowlist list|add|remove` and `tau pairing list|approve|deny|revoke`: each runs its capability
+ * through the shared CLI path, so it asks exactly what `tau cap run` and chat ask (allowlist add: a second person;
+ * remove: --yes; pairing: nothing).
+ */
 import type { Command } from "commander";
 import { TauError } from "../contracts/errors.ts";
-import { cliPrincipal, runCapabilityCli } from "./run-capability.ts";
-import { printResult } from "./cap.ts";
+import { runNamedCapability, withRunOptions } from "./run-capability.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit, table } from "./output.ts";
 
@@ -58,83 +61,36 @@ export function registerAccess(program: Command): void {
         app.close();
       }
     });
-  allow
-    .command("add")
-    .argument("<actor>", "<transport>:<stable id>, e.g. telegram:4242")
-    .option("--note <text>", "why", "")
-    .option("--json", "machine-readable")
-    .action((actor: string, o: { note: string }, cmd: Command) => {
-      const { transport, actorId } = parseActorKey(actor);
-      const { app, services } = servicesFor(cmd);
-      try {
-        const added = app.store.atomically(() => {
-          const ok = services.store.access.addAllowlist({
-            actor_key: actor,
-            transport,
-            actor_id: actorId,
-            note: o.note,
-            added_by: cliPrincipal(),
-            added_at_ms: app.clock(),
-          });
-          services.audit({
-            actor: cliPrincipal(),
-            surface: "cli",
-            action: "allowlist.add",
-            target: actor,
-            args: { note: o.note },
-            outcome: ok ? "added" : "exists",
-            reason_code: ok ? "allowlist_added" : "allowlist_exists",
-          });
-          return ok;
-        });
-        emit(globals(cmd).json, { actor, added }, () => (added ? `added ${actor}` : `${actor} was already allowlisted`));
-      } finally {
-        app.close();
-      }
-    });
-  allow
-    .command("remove")
-    .argument("<actor>", "<transport>:<stable id>")
-    .option("--json", "machine-readable")
-    .action((actor: string, _o, cmd: Command) => {
-      parseActorKey(actor);
-      const { app, services } = servicesFor(cmd);
-      try {
-        const removed = app.store.atomically(() => {
-          const ok = services.store.access.removeAllowlist(actor);
-          services.audit({
-            actor: cliPrincipal(),
-            surface: "cli",
-            action: "allowlist.remove",
-            target: actor,
-            args: {},
-            outcome: ok ? "removed" : "absent",
-            reason_code: ok ? "allowlist_removed" : "allowlist_absent",
-          });
-          return ok;
-        });
-        emit(globals(cmd).json, { actor, removed }, () => (removed ? `removed ${actor}` : `${actor} was not allowlisted`));
-        if (!removed) process.exitCode = 1;
-      } finally {
-        app.close();
-      }
-    });
+  /** A command that runs a capability: `--yes`, `--as` and `--json`. */
+  const runs = (c: Command) => withRunOptions(c).option("--json", "machine-readable");
+  runs(
+    allow
+      .command("add")
+      .description("allowlist an actor (two_person: records a request that another operator approves)")
+      .argument("<actor>", "<transport>:<stable id>, e.g. telegram:4242")
+      .option("--note <text>", "why (kept with the entry)"),
+  ).action((actor: string, o: { note?: string; yes?: boolean; as?: string }, cmd: Command) => {
+    parseActorKey(actor);
+    return runNamedCapability(cmd, "tau.allowlist.add", [actor], o.note !== undefined ? { note: o.note } : {}, o);
+  });
+  runs(
+    allow
+      .command("remove")
+      .description("remove an actor from the allowlist (confirm: --yes, or y at a terminal)")
+      .argument("<actor>", "<transport>:<stable id>"),
+  ).action((actor: string, o: { yes?: boolean; as?: string }, cmd: Command) => {
+    parseActorKey(actor);
+    return runNamedCapability(cmd, "tau.allowlist.remove", [actor], {}, o);
+  });
 
   const pairing = program.command("pairing").description("one-time pairing codes for unknown DM actors");
   const viaCapability = (name: string, capId: string, arg?: string) => {
-    const c = pairing.command(name).option("--yes", "confirm").option("--json", "machine-readable");
+    const c = runs(pairing.command(name));
     if (arg) c.argument(`<${arg}>`);
-    c.action(async (...a: unknown[]) => {
+    c.action((...a: unknown[]) => {
       const cmd = a.at(-1) as Command;
-      const o = a.at(-2) as { yes?: boolean };
-      const { app, services } = servicesFor(cmd);
-      try {
-        const cap = services.registry.get(capId)!;
-        const args = arg ? { [arg]: a[0] as string } : {};
-        printResult(globals(cmd).json, await runCapabilityCli(services, cap, args, { yes: o.yes ?? false }));
-      } finally {
-        app.close();
-      }
+      const o = a.at(-2) as { yes?: boolean; as?: string };
+      return runNamedCapability(cmd, capId, arg ? [a[0] as string] : [], {}, o);
     });
   };
   viaCapability("list", "tau.pairing.list");

@@ -1,10 +1,9 @@
 /** @module `tau approvals list|approve <id>|deny <id>` and `tau audit verify|list`. */
 import type { Command } from "commander";
 import { verifyAudit } from "../audit/audit-log.ts";
-import { printResult } from "./cap.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit, table } from "./output.ts";
-import { runCapabilityCli } from "./run-capability.ts";
+import { runNamedCapability, withRunOptions } from "./run-capability.ts";
 
 export function registerApprovals(program: Command): void {
   const approvals = program.command("approvals").description("pending approval requests (confirm / two_person)");
@@ -37,21 +36,21 @@ export function registerApprovals(program: Command): void {
       }
     });
   for (const action of ["approve", "deny"] as const) {
-    approvals
-      .command(action)
-      .argument("<id>", "approval id (ap_…)")
-      .argument("[hash]", "the argument hash prefix shown with the request")
+    // Approving is itself the confirmation (tau.approve/deny declare none); a two_person request needs a principal
+    // other than its requester: another OS user, or `--as` a principal listed in policies/rbac.yaml.
+    withRunOptions(
+      approvals
+        .command(action)
+        .description(
+          action === "approve" ? "approve and run a pending request (two_person: not as its requester)" : "deny a pending request",
+        )
+        .argument("<id>", "approval id (ap_…)")
+        .argument("[hash]", "the argument hash prefix shown with the request"),
+    )
       .option("--json", "machine-readable")
-      .action(async (id: string, hash: string | undefined, _o, cmd: Command) => {
-        const { app, services } = servicesFor(cmd);
-        try {
-          const cap = services.registry.get(action === "approve" ? "tau.approve" : "tau.deny")!;
-          // Approving is itself the confirmation: no second prompt.
-          printResult(globals(cmd).json, await runCapabilityCli(services, cap, hash ? { id, hash } : { id }, { yes: true }));
-        } finally {
-          app.close();
-        }
-      });
+      .action((id: string, hash: string | undefined, o: { yes?: boolean; as?: string }, cmd: Command) =>
+        runNamedCapability(cmd, action === "approve" ? "tau.approve" : "tau.deny", hash ? [id, hash] : [id], {}, o),
+      );
   }
 
   const audit = program.command("audit").description("the append-only, hash-chained audit log");

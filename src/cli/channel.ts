@@ -3,7 +3,7 @@
  * Output: a state line then `key:code` checks; `--json` gives the report. Exit 1 when a check fails.
  */
 import type { Command } from "commander";
-import { createProviderPorts } from "../app/index.ts";
+import { createProviderPorts, nativeCommandPlanFor } from "../app/index.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { TRANSPORTS, TransportSchema, type Transport } from "../contracts/envelope.ts";
 import { TauError } from "../contracts/errors.ts";
@@ -40,6 +40,7 @@ function channelDeps(app: App): ChannelDeps {
     clock: app.clock,
     audit: (e) => void appendAudit(app.store, e, app.clock()),
     actor: cliPrincipal(),
+    nativeCommands: () => nativeCommandPlanFor(app),
   };
 }
 
@@ -60,7 +61,7 @@ export function registerChannel(program: Command): void {
   ch.command("login")
     .description("check credentials, create the ingress file, set the Telegram webhook (webhook mode), then mark logged in")
     .argument("<transport>", TRANSPORTS.join(" | "))
-    .option("--online", "also probe the provider with the credentials")
+    .option("--online", "also probe the provider and register the command menus (Telegram, Discord)")
     .option("--json", "machine-readable")
     .action(async (t: string, o: { online?: boolean }, cmd: Command) => {
       const transport = parseTransport(t);
@@ -87,15 +88,16 @@ export function registerChannel(program: Command): void {
   ch.command("status")
     .description("lifecycle state and offline readiness (all transports when none is given)")
     .argument("[transport]", TRANSPORTS.join(" | "))
-    .option("--json", "machine-readable")
+    .option("--json", "one JSON array of reports")
     .action((t: string | undefined, _o, cmd: Command) => {
       const transports = t ? [parseTransport(t)] : [...TRANSPORTS];
       const app = appFor(cmd);
       try {
         const deps = channelDeps(app);
         const reports = transports.map((x) => channelStatus(x, deps));
-        // `status` reports; it fails only for an explicitly named transport that is not ready.
-        emit(globals(cmd).json, t ? reports[0] : reports, () => reports.map(human).join("\n"));
+        // `status` reports; it fails only for an explicitly named transport that is not ready. A list command: --json is
+        // always an array (of one when a transport is named), so scripts parse one shape.
+        emit(globals(cmd).json, reports, () => reports.map(human).join("\n"));
         if (t && !reports[0]!.ok) process.exitCode = 1;
       } finally {
         app.close();

@@ -6,17 +6,11 @@
  */
 import type { Command } from "commander";
 import { appendAudit } from "../audit/audit-log.ts";
-import { TauError } from "../contracts/errors.ts";
 import { listDeadLetters, replayDeadLetters, replayTakes, type DeadLetter } from "../outbound/dead-letters.ts";
 import { appFor, globals } from "./context.ts";
+import { limitOption } from "./options.ts";
 import { emit, table } from "./output.ts";
 import { cliPrincipal, confirmOnStdin } from "./run-capability.ts";
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new TauError("USAGE_LIMIT", `--limit ${v}: expected a positive integer`);
-  return n;
-}
 
 const preview = (text: string) => {
   const one = text.replace(/\s+/g, " ");
@@ -68,12 +62,12 @@ function render(rows: DeadLetter[]): string {
 export function registerDeadletter(program: Command): void {
   const dl = program.command("deadletter").description("undelivered replies: ambiguous (unknown) sends, dead letters, failures");
   dl.command("list")
-    .option("--limit <n>", "at most N rows", "200")
-    .option("--json", "machine-readable")
-    .action((o: { limit: string }, cmd: Command) => {
+    .option("--limit <n>", "at most N rows", limitOption, 200)
+    .option("--json", "one JSON array")
+    .action((o: { limit: number }, cmd: Command) => {
       const app = appFor(cmd);
       try {
-        const rows = listDeadLetters(app.store, { limit: positiveInt(o.limit) });
+        const rows = listDeadLetters(app.store, { limit: o.limit });
         emit(globals(cmd).json, rows, () => render(rows));
       } finally {
         app.close();
@@ -81,12 +75,12 @@ export function registerDeadletter(program: Command): void {
     });
   dl.command("replay")
     .description("re-queue dead letters at their first unsent chunk; ambiguous (unknown) rows only with --include-ambiguous")
-    .option("--limit <n>", "at most N rows", "100")
+    .option("--limit <n>", "at most N rows", limitOption, 100)
     .option("--include-ambiguous", "also re-send unknown rows (they may have been delivered: they may then arrive twice)")
     .option("--yes", "confirm")
     .option("--json", "machine-readable")
-    .action(async (o: { limit: string; includeAmbiguous?: boolean; yes?: boolean }, cmd: Command) => {
-      const limit = positiveInt(o.limit);
+    .action(async (o: { limit: number; includeAmbiguous?: boolean; yes?: boolean }, cmd: Command) => {
+      const limit = o.limit;
       const includeAmbiguous = o.includeAmbiguous ?? false;
       const app = appFor(cmd);
       try {

@@ -7,13 +7,14 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import type { App } from "../app/index.ts";
 import { TauError } from "../contracts/errors.ts";
 import { globals } from "./context.ts";
 import { emit } from "./output.ts";
 import { withReadOnlyApp } from "./read-only.ts";
-import { parseWhen } from "./time-range.ts";
+import { emitRows, outputFormat } from "./options.ts";
+import { resolveWhen, WHEN_HELP, whenOption, type When } from "./time-range.ts";
 
 const json = (text: string | null) => (text === null ? null : (JSON.parse(text) as unknown));
 
@@ -37,24 +38,28 @@ export function registerExport(program: Command): void {
   program
     .command("export")
     .description(`NDJSON views for a time window: ${Object.keys(VIEWS).join(", ")} (stdout, or one file per view with --out)`)
-    .requiredOption("--since <when>", "start: a duration back from now (24h, 7d) or an ISO time")
-    .option("--until <when>", "end (exclusive): a duration back from now, an ISO time or now", "now")
+    .requiredOption("--since <when>", `start: ${WHEN_HELP}`, whenOption)
+    .addOption(
+      new Option("--until <when>", "end (exclusive), same forms as --since").argParser(whenOption).default({ kind: "now" } as When, "now"),
+    )
     .option("--view <names>", `comma-separated views (default all: ${Object.keys(VIEWS).join(",")})`)
     .option("--out <dir>", "write <view>.ndjson files into this folder")
-    .option("--json", "with --out: print the summary as JSON")
-    .action((o: { since: string; until: string; view?: string; out?: string }, cmd: Command) =>
-      withReadOnlyApp(cmd, (app) => {
+    .option("--ndjson", "to stdout: one row per line, tagged with its view (the default without --out)")
+    .option("--json", "to stdout: one JSON array of those rows; with --out: the summary as a JSON object")
+    .action((o: { since: When; until: When; view?: string; out?: string; ndjson?: boolean }, cmd: Command) => {
+      const format = outputFormat({ json: globals(cmd).json, ndjson: o.ndjson });
+      return withReadOnlyApp(cmd, (app) => {
         const now = app.clock();
-        const from = parseWhen(o.since, now, "--since");
-        const to = parseWhen(o.until, now, "--until");
+        const from = resolveWhen(o.since, now);
+        const to = resolveWhen(o.until, now);
         if (to <= from) throw new TauError("USAGE_TIME", `--until must be after --since (${new Date(from).toISOString()})`);
         const names = o.view ? o.view.split(",").map((v) => v.trim()) : Object.keys(VIEWS);
         const unknown = names.filter((n) => !VIEWS[n]);
         if (unknown.length)
           throw new TauError("USAGE_VIEW", `unknown view ${unknown.join(", ")}`, { hint: `views: ${Object.keys(VIEWS).join(", ")}` });
         if (!o.out) {
-          for (const n of names)
-            for (const row of VIEWS[n]!(app, from, to)) process.stdout.write(JSON.stringify({ view: n, ...(row as object) }) + "\n");
+          const rows = names.flatMap((n) => VIEWS[n]!(app, from, to).map((row) => ({ view: n, ...(row as object) })));
+          emitRows(format === "json" ? "json" : "ndjson", rows, () => "");
           return;
         }
         const dir = path.resolve(o.out);
@@ -72,6 +77,6 @@ export function registerExport(program: Command): void {
             .map(([n, f]) => `${n}: ${f.lines} lines → ${f.path}`)
             .join("\n"),
         );
-      }),
-    );
+      });
+    });
 }

@@ -1,14 +1,14 @@
 /**
  * @module `tau killswitch status|on|off <scope> [--reason …] [--json]`. Scopes: `outbound`, `responders`,
- * `transport:<name>`. No `--yes`: an emergency stop must be one command; every change is audited. A running
- * service picks a change up within a second.
+ * `transport:<name>`. `on` and `off` run their capabilities through the shared CLI path: `on` is an emergency stop and
+ * runs at once, `off` releases held replies and is confirmed (`--yes`). Every change is audited; a running service
+ * picks it up within a second.
  */
 import type { Command } from "commander";
-import { appendAudit } from "../audit/audit-log.ts";
-import { KILLSWITCH_SCOPES, describeKillSwitches, listKillSwitches, parseScope, setKillSwitch } from "../capabilities/killswitch/index.ts";
+import { KILLSWITCH_SCOPES, describeKillSwitches, listKillSwitches, parseScope } from "../capabilities/killswitch/index.ts";
 import { appFor, globals } from "./context.ts";
 import { emit, table } from "./output.ts";
-import { cliPrincipal } from "./run-capability.ts";
+import { runNamedCapability, withRunOptions } from "./run-capability.ts";
 
 export function registerKillswitch(program: Command): void {
   const ks = program.command("killswitch").description(`kill switches (${KILLSWITCH_SCOPES.join(", ")})`);
@@ -45,28 +45,36 @@ export function registerKillswitch(program: Command): void {
       }
     });
   for (const on of [true, false]) {
-    ks.command(on ? "on" : "off")
-      .description(on ? "turn a switch on (replies held, responders silent or a transport not answered)" : "turn a switch off")
-      .argument("<scope>", KILLSWITCH_SCOPES.join(" | "))
-      .option("--reason <text>", "why (kept with the switch and in the audit log)", "")
+    withRunOptions(
+      ks
+        .command(on ? "on" : "off")
+        .description(
+          on
+            ? "turn a switch on (replies held, responders silent or a transport not answered); runs at once"
+            : "turn a switch off: held replies go out (confirm: --yes, or y at a terminal)",
+        )
+        .argument("<scope>", KILLSWITCH_SCOPES.join(" | "))
+        .option("--reason <text>", "why (kept with the switch and in the audit log)", ""),
+    )
       .option("--json", "machine-readable")
-      .action((scopeArg: string, o: { reason: string }, cmd: Command) => {
+      .action((scopeArg: string, o: { reason: string; yes?: boolean; as?: string }, cmd: Command) => {
         const scope = parseScope(scopeArg);
-        const app = appFor(cmd);
-        try {
-          const now = app.clock();
-          const { changed, row } = setKillSwitch(
-            app.store,
-            { scope, on, reason: o.reason, actor: cliPrincipal(), surface: "cli" },
-            now,
-            (e) => void appendAudit(app.store, e, now),
-          );
-          emit(globals(cmd).json, { scope, on, changed, switch: row }, () =>
-            changed ? `kill switch ${scope} is now ${on ? "ON" : "off"}` : `kill switch ${scope} was already ${on ? "on" : "off"}`,
-          );
-        } finally {
-          app.close();
-        }
+        return runNamedCapability(
+          cmd,
+          on ? "tau.killswitch.on" : "tau.killswitch.off",
+          [scope],
+          { reason: o.reason },
+          o,
+          (result, services) => {
+            if (result.status !== "reported" || !result.reason_code.startsWith("killswitch_")) return null;
+            const { changed } = result.data as { changed: boolean };
+            const row = listKillSwitches(services.store.killswitches).find((r) => r.scope === scope) ?? null;
+            return {
+              json: { scope, on, changed, switch: row },
+              human: changed ? `kill switch ${scope} is now ${on ? "ON" : "off"}` : `kill switch ${scope} was already ${on ? "on" : "off"}`,
+            };
+          },
+        );
       });
   }
 }

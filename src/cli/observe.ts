@@ -14,7 +14,9 @@ import { killSwitchStatusSection, lifecycleStatusSection } from "../capabilities
 import type { RuntimeEventRow } from "../store/inspect-store.ts";
 import { globals } from "./context.ts";
 import { emit, table } from "./output.ts";
+import { emitRows, limitOption, outputFormat } from "./options.ts";
 import { isStateMissing, readOnlyAppFor, withReadOnlyApp } from "./read-only.ts";
+import { resolveWhen, WHEN_HELP, whenOption, type When } from "./time-range.ts";
 
 /** A `tau status` section beyond the runner: every section is listed here, nothing registers itself. */
 interface StatusSection {
@@ -79,15 +81,6 @@ const statusSections: readonly StatusSection[] = [
   alertsSection,
   incidentsSection,
 ];
-
-function parseSince(s: string | undefined, now: number): number {
-  if (!s) return 0;
-  const m = s.match(/^(\d+)(ms|s|m|h|d)$/);
-  if (m) return now - Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"];
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new Error(`--since ${s}: expected a duration like 15m or an ISO time`);
-  return t;
-}
 
 export function registerObserve(program: Command): void {
   program
@@ -165,26 +158,26 @@ export function registerObserve(program: Command): void {
   program
     .command("events")
     .description("runtime events (one per runner cycle that did something, plus lifecycle events)")
-    .option("--since <when>", "duration (15m, 2h) or ISO time")
-    .option("--limit <n>", "most recent N", "50")
-    .option("--follow", "keep printing new events (NDJSON) until interrupted")
-    .option("--json", "NDJSON output")
-    .action((o: { since?: string; limit: string; follow?: boolean }, cmd: Command) =>
-      withReadOnlyApp(cmd, async (app) => {
-        const since = parseSince(o.since, app.clock());
+    .option("--since <when>", WHEN_HELP, whenOption)
+    .option("--limit <n>", "most recent N", limitOption, 50)
+    .option("--follow", "keep printing new events until interrupted (human lines, or NDJSON with --ndjson)")
+    .option("--json", "one JSON array")
+    .option("--ndjson", "one JSON object per line (what --follow pipes use)")
+    .action((o: { since?: When; limit: number; follow?: boolean; ndjson?: boolean }, cmd: Command) => {
+      const format = outputFormat({ json: globals(cmd).json, ndjson: o.ndjson }, { streaming: o.follow });
+      return withReadOnlyApp(cmd, async (app) => {
+        const since = o.since ? resolveWhen(o.since, app.clock()) : 0;
         const render = (r: RuntimeEventRow) => ({
           ...r,
           reason_codes: JSON.parse(r.reason_codes) as string[],
           detail: JSON.parse(r.detail) as unknown,
         });
+        const human = (r: ReturnType<typeof render>) =>
+          `${new Date(r.at_ms).toISOString()}  ${r.event}  ${r.health}  ${r.reason_codes.join(",")}`;
         const newest = (afterId: number, limit: number) =>
           app.store.inspect.runtimeEvents({ sinceMs: since, afterId, limit }).reverse().map(render);
-        const rows = newest(0, Number(o.limit));
-        const json = globals(cmd).json || o.follow;
-        for (const r of rows)
-          process.stdout.write(
-            json ? JSON.stringify(r) + "\n" : `${new Date(r.at_ms).toISOString()}  ${r.event}  ${r.health}  ${r.reason_codes.join(",")}\n`,
-          );
+        const rows = newest(0, o.limit);
+        emitRows(format, rows, human, o.follow ? "" : "no runtime events");
         let last = rows.at(-1)?.id ?? 0;
         if (!o.follow) return;
         const ac = new AbortController();
@@ -192,23 +185,22 @@ export function registerObserve(program: Command): void {
         process.once("SIGTERM", () => ac.abort());
         while (!ac.signal.aborted) {
           await new Promise((r) => setTimeout(r, 500));
-          for (const r of newest(last, 1000)) {
-            process.stdout.write(JSON.stringify(r) + "\n");
-            last = r.id;
-          }
+          const more = newest(last, 1000);
+          emitRows(format, more, human);
+          last = more.at(-1)?.id ?? last;
         }
-      }),
-    );
+      });
+    });
 
   program
     .command("traces")
     .description("route traces: one record per processed event with its decisions and outcome")
-    .option("--limit <n>", "most recent N", "20")
-    .option("--event <event_id>", "one event")
-    .option("--json", "machine-readable (array)")
-    .action((o: { limit: string; event?: string }, cmd: Command) =>
+    .option("--limit <n>", "most recent N", limitOption, 20)
+    .option("--event <event_id>", "one event (still an array: zero or one trace)")
+    .option("--json", "one JSON array")
+    .action((o: { limit: number; event?: string }, cmd: Command) =>
       withReadOnlyApp(cmd, (app) => {
-        const rows = o.event ? app.store.inspect.trace(o.event) : app.store.inspect.recentTraces(Number(o.limit));
+        const rows = o.event ? app.store.inspect.trace(o.event) : app.store.inspect.recentTraces(o.limit);
         const traces = rows.reverse().map((r) => ({
           event_id: r.event_id,
           transport: r.transport,

@@ -19,10 +19,16 @@ export function emit(json: boolean | undefined, data: unknown, human: () => stri
   }
 }
 
+/** Errors about what the operator typed (a flag, a file or folder named on the command line): exit 2. */
+const USAGE_CODES = new Set(["STATE_MISSING", "STATE_DIR_NOT_A_FOLDER"]);
+
+function isUsageError(err: unknown): boolean {
+  return err instanceof TauError && (err.code.startsWith("USAGE") || USAGE_CODES.has(err.code));
+}
+
 /** Print an error the operator can act on, and return the exit code for it. */
 export function reportError(err: unknown, json: boolean | undefined): number {
-  const code =
-    err instanceof ConfigError ? EXIT.config : err instanceof TauError && err.code.startsWith("USAGE") ? EXIT.usage : EXIT.failure;
+  const code = err instanceof ConfigError ? EXIT.config : isUsageError(err) ? EXIT.usage : EXIT.failure;
   if (json)
     process.stdout.write(
       JSON.stringify(

@@ -50,6 +50,9 @@ export function registerProcess(program: Command): void {
       try {
         if (opts.once) {
           const started = performance.now();
+          // Replies are counted where they land, the outbox: a cycle report sees only the replies its pipeline wrote,
+          // not those of command jobs (run after the commit) or responder jobs (run by their own worker).
+          const outboxMark = app.store.outbox.lastId();
           const reports: CycleReport[] = await runner.drain();
           let waiting = waitingRetries(app.store);
           if (opts.waitRetries !== undefined) {
@@ -81,6 +84,7 @@ export function registerProcess(program: Command): void {
           const out = {
             cycles: reports.length,
             ...sum,
+            replies: app.store.outbox.repliesAfter(outboxMark),
             queue_depth: reports.at(-1)?.queue_depth ?? 0,
             retries_waiting: waiting.count,
             next_retry_at: nextRetryAt,

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { TransportSchema, type Envelope, type Transport } from "../contracts/envelope.ts";
+import { TRANSPORTS, type Envelope, type Transport } from "../contracts/envelope.ts";
 import { TauError } from "../contracts/errors.ts";
 import { readProcessEnv } from "../config/index.ts";
 import { splitPayload, validateEnvelope } from "../ingress/index.ts";
@@ -14,6 +14,7 @@ import { createDecisionPipeline, createServices, normalizerFor, openApp } from "
 import { createContext, type EventContext } from "../router/context.ts";
 import { stateDatabaseFiles } from "../store/inspect-store.ts";
 import { globals } from "./context.ts";
+import { oneOf, requireInputFile } from "./options.ts";
 import { emit } from "./output.ts";
 
 /** Envelopes from a file of envelopes or raw provider payloads. */
@@ -56,11 +57,12 @@ export function registerRoute(program: Command): void {
     .command("inspect")
     .description("show every decision for an event or raw payload, with no side effects")
     .argument("<file>", "an envelope (or NDJSON of them), or a raw payload with --transport")
-    .option("--transport <t>", "transport of a raw payload")
-    .option("--json", "machine-readable")
-    .action((file: string, o: { transport?: string }, cmd: Command) => {
+    .option("--transport <t>", `transport of a raw payload: ${TRANSPORTS.join(" | ")}`, oneOf(TRANSPORTS))
+    .option("--json", "one JSON object: { events, refused }")
+    .action((file: string, o: { transport?: Transport }, cmd: Command) => {
       const g = globals(cmd);
-      const transport = o.transport ? TransportSchema.parse(o.transport) : null;
+      const transport = o.transport ?? null;
+      requireInputFile(file, "route inspect:");
       const bytes = fs.readFileSync(file);
       const exists = fs.existsSync(stateDatabaseFiles(g.stateDir)[0]!);
       const stateDir = exists ? g.stateDir : fs.mkdtempSync(path.join(os.tmpdir(), "tau-inspect-"));

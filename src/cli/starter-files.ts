@@ -10,11 +10,21 @@ const TAU_YAML = `# tau configuration. Every setting can be overridden by an env
 schema_version: 1
 policies_dir: ./policies
 
+# Who the bot is on each platform. Required for every transport you ingest or run: an empty id makes \`tau ingest\`
+# and the connectors refuse that transport's messages with ingress_identity_missing. Fill them here, or let init do it:
+#   tau init --telegram-bot-id 6112 --telegram-username tau_ops_bot     (any of the flags below, or)
+#   TAU_TELEGRAM_BOT_TOKEN=… tau init --probe-telegram                  (asks Telegram's getMe)
 identity:
-  telegram: { bot_id: "", username: "" }          # numeric id (the token prefix) and @username without the @
-  discord: { user_id: "", application_id: "" }
-  whatsapp: { phone_number_id: "" }
-  email: { account_id: mail }
+  # telegram.bot_id: the numeric part of the bot token before ":" (--telegram-bot-id); username: the bot's
+  # @username without the @ (--telegram-username). Both are in getMe: \`tau channel probe telegram --online\`.
+  telegram: { bot_id: "@@TELEGRAM_BOT_ID@@", username: "@@TELEGRAM_USERNAME@@" }
+  # discord.user_id: the bot user's id (--discord-user-id); application_id: the application's id, usually the same
+  # (--discord-application-id). Developer Portal → your application → General Information.
+  discord: { user_id: "@@DISCORD_USER_ID@@", application_id: "@@DISCORD_APPLICATION_ID@@" }
+  # whatsapp.phone_number_id: the business number's id from the WhatsApp Manager (--whatsapp-phone-number-id).
+  whatsapp: { phone_number_id: "@@WHATSAPP_PHONE_NUMBER_ID@@" }
+  # email.account_id: a name for the mailbox tau reads (--email-account-id); it becomes part of email event ids.
+  email: { account_id: "@@EMAIL_ACCOUNT_ID@@" }
 
 runner:
   queue_limit: 5000          # events per cycle; the rest stays queued (queue_depth), never dropped
@@ -162,9 +172,37 @@ const COMMS_CALENDAR = `# Calendar and contacts over CalDAV/CardDAV (issue 16). 
 #   plan_ttl_minutes: 15
 `;
 
+/** The bot's identity on each platform, as `tau init` writes it into tau.yaml (empty: not set yet). */
+export interface StarterIdentity {
+  telegram: { bot_id: string; username: string };
+  discord: { user_id: string; application_id: string };
+  whatsapp: { phone_number_id: string };
+  email: { account_id: string };
+}
+
+export const EMPTY_IDENTITY: StarterIdentity = {
+  telegram: { bot_id: "", username: "" },
+  discord: { user_id: "", application_id: "" },
+  whatsapp: { phone_number_id: "" },
+  email: { account_id: "mail" },
+};
+
+/** The starter tau.yaml with `identity` filled in (values are checked by the caller: digits or a plain name). */
+export function starterTauYaml(identity: StarterIdentity): string {
+  const fill: Record<string, string> = {
+    TELEGRAM_BOT_ID: identity.telegram.bot_id,
+    TELEGRAM_USERNAME: identity.telegram.username,
+    DISCORD_USER_ID: identity.discord.user_id,
+    DISCORD_APPLICATION_ID: identity.discord.application_id,
+    WHATSAPP_PHONE_NUMBER_ID: identity.whatsapp.phone_number_id,
+    EMAIL_ACCOUNT_ID: identity.email.account_id,
+  };
+  return TAU_YAML.replace(/@@([A-Z_]+)@@/g, (_m, k: string) => fill[k] ?? "");
+}
+
 /** Relative path → contents. */
 export const STARTER_FILES: Record<string, string> = {
-  "tau.yaml": TAU_YAML,
+  "tau.yaml": starterTauYaml(EMPTY_IDENTITY),
   "policies/channel-policy.yaml": CHANNEL_POLICY,
   "policies/route-bindings.yaml": ROUTE_BINDINGS,
   "policies/rbac.yaml": RBAC,

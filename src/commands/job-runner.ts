@@ -8,7 +8,8 @@ import type { Role } from "../contracts/decision.ts";
 import type { DryRunBatch } from "../outbound/deliver.ts";
 import { queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import type { CommandStore, JobRow } from "../store/index.ts";
-import { footer } from "../capabilities/args.ts";
+import { commandReply } from "./chat-reply.ts";
+import { pressReplies, retireButtons } from "./press-result.ts";
 import type { CapabilityResult } from "../capabilities/capability.ts";
 import { auditEntryFor, runCapability } from "../capabilities/execute.ts";
 import type { Services } from "../capabilities/services.ts";
@@ -41,26 +42,30 @@ export function createJobRunner(services: Services, commands: CommandStore, opts
   /** One job's status, reply, audit record and counter; runs inside `finishAll`'s unit of work. */
   function finish(job: JobRow, result: CapabilityResult, now: number, fresh?: QueuedReply[], dryRun?: DryRunBatch): void {
     if (!commands.setJob(job.job_id, "running", result.status === "reported" ? "done" : "failed", now, JSON.stringify(result))) return;
+    const args = JSON.parse(job.args) as Record<string, unknown>;
+    // A decided approval or pairing: its buttons (wherever they are) now answer "already decided".
+    if (result.status === "reported") retireButtons(store, job.capability_id, args, job.principal, now);
     if (job.reply_target) {
       const target = JSON.parse(job.reply_target) as ReplyTarget;
-      const text = `${result.text}\n\n${footer(config.commands.prefix, job.command, result.status, result.reason_code)}`;
+      const prefix = config.commands.prefix;
+      // A button press is answered as one (a Discord slash command's interaction is answered like any command).
+      const replies =
+        target.interaction && !target.interaction.deferred_command
+          ? pressReplies(target, result, prefix, job.principal)
+          : [commandReply({ prefix, footer: config.outbound.footer, command: job.command }, result)];
+      const base = job.job_id.replace(/^job_/, "ob_");
       queueReplies(
         store,
         job.event_id,
         target,
-        [{ purpose: "command", text }],
+        replies,
         { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun },
-        () => `${job.job_id.replace(/^job_/, "ob_")}`,
+        (i) => (i === 0 ? base : `${base}_${i}`),
         fresh,
       );
     }
     services.audit(
-      auditEntryFor(
-        { id: job.capability_id },
-        JSON.parse(job.args) as Record<string, unknown>,
-        { principal: job.principal, surface: job.reply_target ? "chat" : "cli" },
-        result,
-      ),
+      auditEntryFor({ id: job.capability_id }, args, { principal: job.principal, surface: job.reply_target ? "chat" : "cli" }, result),
     );
     store.counters.bump(`commands.${result.reason_code}`);
   }

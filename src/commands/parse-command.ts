@@ -1,11 +1,15 @@
 /** @module Parse `/tau …` chat text into words and flags: prefix and `@bot` check plus a small shell-like tokenizer (PRODUCT.md §2.2). */
+import { expandNativeCommand } from "./native-commands.ts";
 
 /** What a chat message is, as far as commands go. */
 export type ParsedCommand =
   | { kind: "none" }
   | { kind: "other_bot"; target: string }
-  | { kind: "command"; words: string[]; flags: Record<string, string | true>; raw: string }
+  | { kind: "command"; words: string[]; flags: Record<string, CommandFlag>; raw: string }
   | { kind: "error"; code: "command_parse_error"; detail: string };
+
+/** One flag's value: `--name value`, a bare `--name` (true), or, when repeated, every value in order. */
+export type CommandFlag = string | true | (string | true)[];
 
 /** `prefix` is the configured command (`/tau`); `botUsername` is ours on Telegram (without `@`), null when unknown. */
 export interface ParseCommandOptions {
@@ -73,10 +77,12 @@ const isEndOfFlags = (t: Token): boolean => t.value === "--" && t.literalUntil =
  * Parse `text` as a command. `none` unless it starts with `prefix` (case-insensitive) followed by the end, whitespace
  * or `@username`; `/taunt` is not `/tau`. `@username` that is not ours (case-insensitive), or any `@username` when ours
  * is unknown, is `other_bot`. Flags: `--name value`, `--name=value`, boolean `--name` (last, or before another flag);
- * `--` ends flags; a repeated flag is an error. `raw` is the trimmed text after the prefix and `@username`.
+ * `--` ends flags; a repeated flag collects its values in order (`--var a=1 --var b=2` → `["a=1", "b=2"]`; the
+ * capability's argument schema decides whether it takes a list). `raw` is the trimmed text after the prefix and `@username`.
  */
 export function parseTauCommand(text: string, opts: ParseCommandOptions): ParsedCommand {
-  const trimmed = text.trim();
+  // A tapped Telegram menu entry (`/tau_pairing_list`) is the same command as `/tau pairing list`.
+  const trimmed = expandNativeCommand(text, opts.prefix).trim();
   const prefix = opts.prefix;
   if (trimmed.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) return { kind: "none" };
   let rest = trimmed.slice(prefix.length);
@@ -97,7 +103,11 @@ export function parseTauCommand(text: string, opts: ParseCommandOptions): Parsed
   if (typeof tokens === "string") return parseError(tokens);
 
   const words: string[] = [];
-  const flags = new Map<string, string | true>();
+  const flags = new Map<string, CommandFlag>();
+  const put = (name: string, v: string | true): void => {
+    const prev = flags.get(name);
+    flags.set(name, prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v]);
+  };
   let flagsEnded = false;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i] as Token;
@@ -109,17 +119,16 @@ export function parseTauCommand(text: string, opts: ParseCommandOptions): Parsed
     const eq = t.value.indexOf("=");
     const name = t.value.slice(2, eq < 0 ? undefined : eq);
     if (!FLAG_NAME.test(name)) return parseError(`invalid flag name "--${name}"`);
-    if (flags.has(name)) return parseError(`flag --${name} given more than once`);
     if (eq >= 0) {
-      flags.set(name, t.value.slice(eq + 1));
+      put(name, t.value.slice(eq + 1));
       continue;
     }
     const next = tokens[i + 1];
     if (next !== undefined && !isFlag(next) && !isEndOfFlags(next)) {
-      flags.set(name, next.value);
+      put(name, next.value);
       i++;
     } else {
-      flags.set(name, true);
+      put(name, true);
     }
   }
   return { kind: "command", words, flags: Object.fromEntries(flags), raw };

@@ -3,6 +3,7 @@
  * containers can run tau with no config file at all.
  */
 import type { z } from "zod";
+import { closest } from "./did-you-mean.ts";
 
 /** A frozen snapshot of the environment variables tau cares about. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -21,6 +22,8 @@ export const SECRET_ENV = {
   "telegram-bot-token": "TAU_TELEGRAM_BOT_TOKEN",
   "telegram-webhook-secret": "TAU_TELEGRAM_WEBHOOK_SECRET",
   "discord-bot-token": "TAU_DISCORD_BOT_TOKEN",
+  /** Not secret, but per deployment: the application's Ed25519 key that signs HTTP interactions. */
+  "discord-public-key": "TAU_DISCORD_PUBLIC_KEY",
   "whatsapp-access-token": "TAU_WHATSAPP_ACCESS_TOKEN",
   "whatsapp-phone-number-id": "TAU_WHATSAPP_PHONE_NUMBER_ID",
   "whatsapp-app-secret": "TAU_WHATSAPP_APP_SECRET",
@@ -58,7 +61,7 @@ interface EnvOverride {
 /** Every leaf setting of a zod object schema, with its environment variable name `TAU_<PATH>`. */
 export function listEnvOverrides(schema: z.ZodType, prefix: string[] = []): EnvOverride[] {
   let def = (schema as unknown as ZodLike)._zod.def;
-  while ((def.type === "default" || def.type === "optional") && def.innerType) def = def.innerType._zod.def;
+  while ((def.type === "default" || def.type === "prefault" || def.type === "optional") && def.innerType) def = def.innerType._zod.def;
   if (def.type === "object" && def.shape) {
     const shape = def.shape;
     return Object.keys(shape).flatMap((k) => listEnvOverrides(shape[k] as unknown as z.ZodType, [...prefix, k]));
@@ -67,14 +70,40 @@ export function listEnvOverrides(schema: z.ZodType, prefix: string[] = []): EnvO
   return [{ name: `TAU_${prefix.join("_").toUpperCase()}`, path: prefix, type: leafType }];
 }
 
+/** Short names for the connectors' API roots (`TAU_TELEGRAM_API_ROOT` = `TAU_CONNECTORS_TELEGRAM_API_ROOT`). */
+const API_ROOT_ALIASES: Record<string, string> = {
+  TAU_TELEGRAM_API_ROOT: "TAU_CONNECTORS_TELEGRAM_API_ROOT",
+  TAU_DISCORD_API_ROOT: "TAU_CONNECTORS_DISCORD_API_ROOT",
+  TAU_WHATSAPP_API_ROOT: "TAU_CONNECTORS_WHATSAPP_API_ROOT",
+};
+
+/** `TAU_*` variables that are not settings or secrets: the CLI's state folder and the secrets key. */
+const OTHER_TAU_ENV = ["TAU_STATE_DIR", "TAU_SECRETS_KEY"];
+
+/** Every `TAU_*` name tau reads: settings of `schema`, their aliases, secrets and the CLI's own. */
+export function knownTauEnv(schema: z.ZodType): string[] {
+  return [
+    ...listEnvOverrides(schema).map((o) => o.name),
+    ...Object.keys(API_ROOT_ALIASES),
+    ...Object.values(SECRET_ENV).filter((n) => n.startsWith("TAU_")),
+    ...OTHER_TAU_ENV,
+  ];
+}
+
+/** `TAU_*` variables set in `env` that tau does not read (a typo is otherwise silently ignored), each with the closest known name. */
+export function unknownTauEnv(env: Env, schema: z.ZodType): { name: string; suggestion: string | null }[] {
+  const known = knownTauEnv(schema);
+  const set = new Set(known);
+  return Object.keys(env)
+    .filter((k) => k.startsWith("TAU_") && !set.has(k))
+    .sort()
+    .map((name) => ({ name, suggestion: closest(name, known) }));
+}
+
 /** Apply `TAU_<PATH>` overrides onto a raw (unvalidated) config object; returns the applied names. */
 export function applyEnvOverrides(raw: Record<string, unknown>, schema: z.ZodType, env: Env): string[] {
   const applied: string[] = [];
-  const apiRoots: Record<string, string> = {
-    TAU_TELEGRAM_API_ROOT: "TAU_CONNECTORS_TELEGRAM_API_ROOT",
-    TAU_DISCORD_API_ROOT: "TAU_CONNECTORS_DISCORD_API_ROOT",
-    TAU_WHATSAPP_API_ROOT: "TAU_CONNECTORS_WHATSAPP_API_ROOT",
-  };
+  const apiRoots = API_ROOT_ALIASES;
   const lookup = (name: string): string | undefined => {
     if (env[name] !== undefined) return env[name];
     const alias = Object.entries(apiRoots).find(([, full]) => full === name)?.[0];

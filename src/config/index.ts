@@ -14,5 +14,16 @@ export {
 } from "./schema.ts";
 export { loadConfig, type LoadedConfig } from "./load.ts";
 export { loadYamlFile, parseYamlWith } from "./load-yaml.ts";
-export { readProcessEnv, listEnvOverrides, applyEnvOverrides, SECRET_ENV, type Env, type SecretId } from "./env.ts";
+export {
+  readProcessEnv,
+  listEnvOverrides,
+  applyEnvOverrides,
+  knownTauEnv,
+  unknownTauEnv,
+  SECRET_ENV,
+  type Env,
+  type SecretId,
+} from "./env.ts";
+export { closest, levenshtein, keysAt } from "./did-you-mean.ts";
+export { type ConfigProblem } from "./load-yaml.ts";
 export { MediaSchema, transcriptionModelOf, type MediaConfig } from "./media-schema.ts";

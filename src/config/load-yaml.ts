@@ -6,6 +6,7 @@ import fs from "node:fs";
 import { LineCounter, parseDocument, isMap, isNode, isScalar } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "../contracts/errors.ts";
+import { closest, keysAt } from "./did-you-mean.ts";
 
 /** Position of a path inside a parsed YAML document, 1-based. */
 function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: PropertyKey[]): { line?: number; column?: number } {
@@ -37,22 +38,76 @@ function locateKey(
   return locate(doc, lc, path);
 }
 
-/** Describe one zod issue for an operator: the field and what is allowed. */
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** One configuration problem: where it is and what is wrong, for an operator. */
+export interface ConfigProblem {
+  file: string;
+  line?: number;
+  column?: number;
+  /** Dotted path of the field (`runner.queue_limit`), "" for the top level. */
+  field: string;
+  message: string;
+}
+
+/** Describe one zod issue (one unknown key at a time) for an operator: the field, what is allowed, the closest key. */
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, given: unknown, key?: string): string {
   const field = issue.path.length ? issue.path.join(".") : "(top level)";
-  if (issue.code === "unrecognized_keys") {
-    const keys = (issue as { keys: string[] }).keys;
+  if (issue.code === "unrecognized_keys" && key !== undefined) {
     const at = issue.path.length ? `${field}.` : "";
-    return `unknown key ${keys.map((k) => `"${at}${k}"`).join(", ")} (remove it or check its spelling)`;
+    const near = closest(key, keysAt(schema, issue.path));
+    return `unknown key "${at}${key}" (${near ? `did you mean "${near}"?` : "remove it or check its spelling"})`;
   }
   if (issue.code === "invalid_value") {
     const values = (issue as { values?: unknown[] }).values;
-    if (values) return `${field}: must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
+    const near = typeof given === "string" && values ? closest(given, values.map(String)) : null;
+    if (values)
+      return `${field}: must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}${near ? ` (did you mean "${near}"?)` : ""}`;
   }
   return `${field}: ${issue.message}`;
 }
 
-/** Parse `text` (YAML 1.2, so JSON is accepted too) and validate it; throws ConfigError naming file, line and field. */
+/** Every zod issue as a problem (an unknown-keys issue becomes one problem per key), in file order. */
+export function problemsOf(
+  issues: readonly z.core.$ZodIssue[],
+  schema: z.ZodType,
+  file: string,
+  position: (issue: z.core.$ZodIssue, key?: string) => { line?: number; column?: number },
+  data?: unknown,
+): ConfigProblem[] {
+  // The value the file gave at a path (zod issues do not carry it), for "did you mean" on enum values.
+  const valueAt = (p: readonly PropertyKey[]) =>
+    p.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), data);
+  const out = issues.flatMap((issue) => {
+    const keys = issue.code === "unrecognized_keys" ? (issue as { keys: string[] }).keys : [undefined];
+    return keys.map((key) => ({
+      file,
+      ...position(issue, key),
+      field: [...issue.path, ...(key === undefined ? [] : [key])].join("."),
+      message: describeIssue(issue, schema, valueAt(issue.path), key),
+    }));
+  });
+  return out.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+const at = (p: ConfigProblem) => (p.line !== undefined ? `${p.file}:${p.line}:${p.column ?? 1}` : p.file);
+
+/** One ConfigError listing every problem: one line for one, else a count and then one `file:line:col: …` line each. */
+export function configErrorOf(problems: ConfigProblem[], opts: { hint?: string } = {}): ConfigError {
+  const first = problems[0]!;
+  const message =
+    problems.length === 1
+      ? `${at(first)}: ${first.message}`
+      : `${first.file}: ${problems.length} problems\n${problems.map((p) => `  ${at(p)}: ${p.message}`).join("\n")}`;
+  return new ConfigError(message, {
+    file: first.file,
+    line: first.line,
+    column: first.column,
+    field: first.field,
+    hint: opts.hint,
+    details: { issues: problems.map(({ line, column, field, message }) => ({ line, column, field, message })) },
+  });
+}
+
+/** Parse `text` (YAML 1.2, so JSON is accepted too) and validate it; throws ConfigError naming file, line and field of every problem. */
 export function parseYamlWith<T extends z.ZodType>(text: string, file: string, schema: T): z.infer<T> {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
@@ -69,19 +124,15 @@ export function parseYamlWith<T extends z.ZodType>(text: string, file: string, s
   const data = doc.toJS() ?? {};
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const pos =
-    issue.code === "unrecognized_keys"
-      ? locateKey(doc, lc, issue.path, (issue as { keys: string[] }).keys[0]!)
-      : locate(doc, lc, issue.path);
-  const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : "";
-  throw new ConfigError(`${file}:${pos.line ?? 1}:${pos.column ?? 1}: ${describeIssue(issue)}${more}`, {
-    file,
-    line: pos.line,
-    column: pos.column,
-    field: issue.path.join("."),
-    details: { issues: result.error.issues.map(describeIssue) },
-  });
+  throw configErrorOf(
+    problemsOf(
+      result.error.issues,
+      schema,
+      file,
+      (issue, key) => (key !== undefined ? locateKey(doc, lc, issue.path, key) : locate(doc, lc, issue.path)),
+      data,
+    ),
+  );
 }
 
 /** Read and validate a YAML/JSON file. */

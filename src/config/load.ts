@@ -7,7 +7,7 @@ import path from "node:path";
 import { parseDocument } from "yaml";
 import { ConfigError } from "../contracts/errors.ts";
 import { applyEnvOverrides, type Env } from "./env.ts";
-import { parseYamlWith } from "./load-yaml.ts";
+import { configErrorOf, parseYamlWith, problemsOf } from "./load-yaml.ts";
 import { TauConfigSchema, type TauConfig } from "./schema.ts";
 
 export interface LoadedConfig {
@@ -47,13 +47,14 @@ export function loadConfig(opts: { configPath?: string; env: Env; cwd?: string }
   const envApplied = applyEnvOverrides(raw, TauConfigSchema, opts.env);
   const result = TauConfigSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const envName = `TAU_${issue.path.join("_").toUpperCase()}`;
-    throw new ConfigError(`environment override ${envName}: ${issue.path.join(".")}: ${issue.message}`, {
-      file: present ? file : "(environment)",
-      field: issue.path.join("."),
-      hint: `fix or unset ${envName}`,
-    });
+    // The file alone validated, so every problem comes from a TAU_* override: name the variable of each.
+    const envOf = (field: string) => `TAU_${field.replace(/\./g, "_").toUpperCase()}`;
+    const problems = problemsOf(result.error.issues, TauConfigSchema, present ? file : "(environment)", () => ({}), raw).map((p) => ({
+      ...p,
+      message: `environment override ${envOf(p.field)}: ${p.message}`,
+    }));
+    const names = [...new Set(problems.map((p) => envOf(p.field)))];
+    throw configErrorOf(problems, { hint: `fix or unset ${names.join(", ")}` });
   }
   const configDir = present ? path.dirname(file) : cwd;
   return {

@@ -53,6 +53,30 @@ const RunnerSchema = z
   })
   .strict();
 
+/** At most `count` sends per `window_ms` (src/outbound/pacing.ts). */
+const windowLimit = (count: number, window_ms: number) =>
+  z
+    .object({ count: z.number().int().min(1).max(100_000), window_ms: z.number().int().min(1).max(86_400_000) })
+    .strict()
+    .default({ count, window_ms });
+
+/** Outbound pacing under the providers' published limits (src/outbound/pacing-senders.ts; PROVIDERS.md §1.6, §3.6). */
+const PacingSchema = z
+  .object({
+    enabled: bool.default(true),
+    /** Longest in-process wait for a send slot; a reply whose slot is further away is rescheduled instead. */
+    max_wait_ms: z.number().int().min(0).max(60_000).default(1500),
+    telegram: z
+      .object({ per_chat: windowLimit(1, 1000), per_group: windowLimit(20, 60_000), per_bot: windowLimit(30, 1000) })
+      .strict()
+      .prefault({}),
+    whatsapp: z
+      .object({ per_recipient: windowLimit(1, 6000), per_number: windowLimit(80, 1000) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 const OutboundSchema = z
   .object({
     mode: z.enum(["channel-store", "dry-run", "provider"]).default("dry-run"),
@@ -62,6 +86,9 @@ const OutboundSchema = z
     base_backoff_ms: z.number().int().positive().default(500),
     max_backoff_ms: z.number().int().positive().default(60_000),
     http_timeout_ms: z.number().int().positive().default(10_000),
+    pacing: PacingSchema.prefault({}),
+    /** Reply footer: `short` (the command and how it went, in words), `none`, or `debug` (with the reason code). */
+    footer: z.enum(["short", "none", "debug"]).default("short"),
   })
   .strict();
 
@@ -110,9 +137,14 @@ const ConnectorsSchema = z
         api_root: z.string().url().default("https://discord.com/api"),
         channel_ids: z.array(z.string().regex(/^\d+$/, "a Discord channel snowflake")).default([]),
         poll_interval_ms: z.number().int().min(250).default(2000),
+        /** Register the slash commands in this guild only (instant updates, no DMs); empty = global. */
+        commands_guild_id: z
+          .string()
+          .regex(/^(\d+)?$/, "a Discord guild snowflake")
+          .default(""),
       })
       .strict()
-      .default({ mode: "disabled", api_root: "https://discord.com/api", channel_ids: [], poll_interval_ms: 2000 }),
+      .default({ mode: "disabled", api_root: "https://discord.com/api", channel_ids: [], poll_interval_ms: 2000, commands_guild_id: "" }),
     whatsapp: z
       .object({
         mode: z.enum(["disabled", "webhook"]).default("disabled"),
@@ -291,9 +323,13 @@ export const TauConfigSchema = z
       .strict()
       .default({ include_identifiers: false, typing_presence: true, usage_summary: true, min_response_chars: 120, prices: {} }),
     log: z
-      .object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
+      .object({
+        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+        /** stderr log lines: auto = human when stderr is a terminal, else NDJSON (src/log.ts); `--log-format` wins. */
+        format: z.enum(["auto", "json", "pretty"]).default("auto"),
+      })
       .strict()
-      .default({ level: "info" }),
+      .default({ level: "info", format: "auto" }),
   })
   .strict()
   .superRefine((c, ctx) => {

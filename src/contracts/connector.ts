@@ -4,7 +4,7 @@
  * everything they need as arguments and never import src/router, src/policy, src/store or another connector.
  */
 import type { BotIdentity, Transport } from "./envelope.ts";
-import type { IngressSink } from "./ingress.ts";
+import type { IngressSink, QuarantineSink } from "./ingress.ts";
 import type { WebhookRoute } from "./webhook-route.ts";
 
 /** Persisted connector cursors (Telegram offset, Discord per-channel message id, IMAP UID), backed by SQLite. */
@@ -47,6 +47,8 @@ export interface ConnectorDeps {
   secret(id: string): string | null;
   /** Called whenever status counters change, so `tau connectors status` and metrics see them. */
   onStatus?(status: ConnectorStatus): void;
+  /** Where refused provider items go (with their reason code); without it they are only logged and counted. */
+  quarantine?: QuarantineSink;
 }
 
 /** Outcome of one polling round (`tau connectors run --once`). */

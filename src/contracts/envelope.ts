@@ -94,5 +94,20 @@ export interface IgnoredItem {
   detail: string;
 }
 
-/** Result of normalizing one raw provider payload: zero or more envelopes, or a refusal with a reason code. */
-export type NormalizeResult = { ok: true; envelopes: Envelope[]; ignored: IgnoredItem[] } | { ok: false; code: string; detail: string };
+/**
+ * One item of a batched payload (a WhatsApp message in a body of several, one gateway frame, one message of a REST
+ * page) refused on its own while the others were normalized: it is quarantined with its reason, never the batch.
+ */
+export interface RefusedItem {
+  code: string;
+  detail: string;
+  /** The refused item itself (for the quarantine file), when the normalizer has it. */
+  raw?: unknown;
+}
+
+/**
+ * Result of normalizing one raw provider payload: zero or more envelopes (with the items refused one by one in
+ * `refused`), or a refusal of the whole payload with a reason code.
+ */
+export type NormalizeResult =
+  { ok: true; envelopes: Envelope[]; ignored: IgnoredItem[]; refused?: RefusedItem[] } | { ok: false; code: string; detail: string };

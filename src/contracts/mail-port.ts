@@ -68,6 +68,15 @@ export interface FetchedMail {
   attachments: MailAttachment[];
   /** `Auto-Submitted:` other than `no` (RFC 3834): auto-replies and notifications, never answered. */
   autoSubmitted: boolean;
+  /**
+   * The headers that mark automated mail beyond Auto-Submitted, lower-cased names → raw values (only those present):
+   * `precedence`, `x-precedence`, `x-autoreply`, `x-autorespond`, `x-autoresponder`, `x-auto-response-suppress`,
+   * `x-ms-exchange-inbox-rules-loop`, `x-ms-exchange-generated-message-source`, `x-apple-action`, `x-loop`,
+   * `x-tau-outbox-id` (tau's own replies),
+   * `list-id`, `list-unsubscribe`, `content-type` (with `report-type`), `return-path` (`""` for `<>`),
+   * `auto-submitted`. `connectors/email` decides from them (PROVIDERS.md §10.4).
+   */
+  autoHeaders?: Record<string, string>;
   /** The source was larger than the fetch limit and was cut; body and attachments may be incomplete. */
   sourceTruncated: boolean;
   /** mailparser could not parse the source: only the UID and dates are known (the message is still ingested). */

@@ -81,6 +81,18 @@ export const PairingSettingsSchema = z
   .strict();
 export type PairingSettings = z.infer<typeof PairingSettingsSchema>;
 
+/**
+ * Email loop breaker: at most this many replies to one sender per hour, whatever the headers said (auto-responders
+ * that mark nothing; FreeScout's backstop is 10 per 3 h). Further mail from that sender is recorded, not answered
+ * (`email_reply_rate_limited`).
+ */
+export const EmailReplySettingsSchema = z
+  .object({
+    max_replies_per_sender_per_hour: z.number().int().positive().max(1000).default(10),
+  })
+  .strict();
+export type EmailReplySettings = z.infer<typeof EmailReplySettingsSchema>;
+
 /** `policies/channel-policy.yaml`. */
 export const ChannelPolicyFileSchema = z
   .object({
@@ -88,6 +100,7 @@ export const ChannelPolicyFileSchema = z
     /** Unsafe open-DM combinations (dmPolicy allow + allowFrom any) fail preflight and startup. */
     strictMode: z.boolean().default(false),
     pairing: PairingSettingsSchema.default(() => PairingSettingsSchema.parse({})),
+    email: EmailReplySettingsSchema.default(() => EmailReplySettingsSchema.parse({})),
     defaultPolicy: ChannelRuleSchema.default(() => ChannelRuleSchema.parse({})),
     /** Overrides keyed `<transport>:<conversation_id>`, `<transport>:*` or `*`. */
     channels: z.record(ChannelKeySchema, ChannelRuleOverrideSchema, { error: keyError }).default(() => ({})),
@@ -210,14 +223,18 @@ export type RouteBindingsFile = z.infer<typeof RouteBindingsFileSchema>;
 // ---------------------------------------------------------------------------------------------------------------
 // RBAC
 
+/** A local operator in rbac.yaml: `cli:<os user name>` (what `tau … --as cli:<user>` and the OS user resolve to). */
+const CLI_PRINCIPAL = /^cli:[A-Za-z0-9_][A-Za-z0-9_.@-]*$/;
+
 const ActorKeySchema = z.string().superRefine((key, ctx) => {
   const colon = key.indexOf(":");
   const transport = colon < 0 ? "" : key.slice(0, colon);
   const id = colon < 0 ? "" : key.slice(colon + 1);
+  if (transport === "cli" && CLI_PRINCIPAL.test(key)) return;
   if (!isTransport(transport) || id.length === 0 || id.includes("*") || id.trim() !== id) {
     ctx.addIssue({
       code: "custom",
-      message: `actor key "${key}" must be "<transport>:<actor_id>" with a stable id (no wildcards), transport one of ${TRANSPORT_LIST}`,
+      message: `actor key "${key}" must be "<transport>:<actor_id>" with a stable id (no wildcards), transport one of ${TRANSPORT_LIST}, or cli:<os user> for a local operator`,
     });
   }
 });

@@ -35,6 +35,10 @@ export const POLICY_CODES = [
   "ignored_self",
   "ignored_bot",
   "duplicate_event_skipped",
+  /** Email loop breaker: the sender already got the configured number of replies this hour. */
+  "email_reply_rate_limited",
+  /** A provider reported an actor's new id (WhatsApp BSUID or phone change): the old id's access follows. */
+  "actor_alias_recorded",
 ] as const;
 export type PolicyCode = (typeof POLICY_CODES)[number];
 
@@ -101,3 +105,7 @@ export const KIND_CODES = [
   "recorded_system",
 ] as const;
 export type KindCode = (typeof KIND_CODES)[number];
+
+/** Button presses (`kind: callback`, src/router/stages/callback.ts): accepted (the capability runs), or refused privately. */
+export const BUTTON_CODES = ["button_accepted", "button_unknown", "button_already_used", "button_expired"] as const;
+export type ButtonCode = (typeof BUTTON_CODES)[number];

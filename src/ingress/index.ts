@@ -14,4 +14,5 @@ export {
 } from "./reader.ts";
 export { parseIngressLine, validateEnvelope, type ParsedLine } from "./parse-line.ts";
 export { splitPayload, type RawItem } from "./split-payload.ts";
-export { ingestPayload, type IngestReport, type IngestIssue, type Normalizer } from "./ingest-file.ts";
+export { ingestPayload, type IngestReport, type IngestIssue, type IngestProgress, type Normalizer } from "./ingest-file.ts";
+export { streamPayloadItems, DEFAULT_MAX_DOCUMENT_BYTES } from "./payload-stream.ts";

@@ -1,6 +1,7 @@
 /**
  * @module Turn the contents of a raw payload file into items: one JSON object, a JSON array, NDJSON,
- * a Telegram getUpdates response (`{ok, result:[…]}`) or a WhatsApp webhook body as-is.
+ * a Telegram getUpdates response (`{ok, result:[…]}`), or a WhatsApp webhook body (split into one item per
+ * message, status and error, so each is accepted or refused on its own).
  */
 import type { IngressCode } from "../contracts/reason-codes.ts";
 
@@ -9,14 +10,53 @@ export type RawItem =
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function expand(value: unknown, line: number, startItem: number): RawItem[] {
-  if (Array.isArray(value)) return value.map((v, i) => ({ ok: true as const, value: v, line, item: startItem + i }));
-  if (value && typeof value === "object") {
-    const o = value as Record<string, unknown>;
-    // Telegram getUpdates response: the updates are in `result`.
-    if (o.ok === true && Array.isArray(o.result)) {
-      return o.result.map((v, i) => ({ ok: true as const, value: v, line, item: startItem + i }));
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** The per-item arrays of a WhatsApp change value: one item of any of them is one event. */
+const WHATSAPP_ITEM_ARRAYS = ["messages", "statuses", "errors"] as const;
+
+/**
+ * A WhatsApp webhook body → one body per message, status and error (each keeping its entry, change field, metadata
+ * and contacts), so a bad message is refused with its own item number and the others of the body still go in.
+ * Anything not shaped like a body is left whole for the normalizer to judge.
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages (batched entries/changes)
+ */
+function splitWhatsAppBody(body: Record<string, unknown>): unknown[] {
+  if (body.object !== "whatsapp_business_account" || !Array.isArray(body.entry)) return [body];
+  const parts: unknown[] = [];
+  for (const entry of body.entry as unknown[]) {
+    if (!isRecord(entry) || !Array.isArray(entry.changes)) {
+      parts.push({ ...body, entry: [entry] });
+      continue;
     }
+    for (const change of entry.changes as unknown[]) {
+      const one = (c: unknown) => ({ ...body, entry: [{ ...entry, changes: [c] }] });
+      const value = isRecord(change) ? change.value : undefined;
+      if (!isRecord(change) || !isRecord(value)) {
+        parts.push(one(change));
+        continue;
+      }
+      const rest: Record<string, unknown> = { ...value };
+      for (const key of WHATSAPP_ITEM_ARRAYS) delete rest[key];
+      const items = WHATSAPP_ITEM_ARRAYS.flatMap((key) =>
+        Array.isArray(value[key]) ? (value[key] as unknown[]).map((v) => [key, v] as const) : [],
+      );
+      if (items.length <= 1) parts.push(one(change));
+      else for (const [key, v] of items) parts.push(one({ ...change, value: { ...rest, [key]: [v] } }));
+    }
+  }
+  return parts.length > 0 ? parts : [body];
+}
+
+function expand(value: unknown, line: number, startItem: number): RawItem[] {
+  const items = (values: readonly unknown[]) => values.map((v, i) => ({ ok: true as const, value: v, line, item: startItem + i }));
+  if (Array.isArray(value)) return items(value.flatMap((v) => (isRecord(v) ? splitWhatsAppBody(v) : [v])));
+  if (isRecord(value)) {
+    // Telegram getUpdates response: the updates are in `result`.
+    if (value.ok === true && Array.isArray(value.result)) return items(value.result);
+    return items(splitWhatsAppBody(value));
   }
   return [{ ok: true, value, line, item: startItem }];
 }

@@ -1,7 +1,8 @@
 /**
  * @module `tau channel login|logout|status|probe <transport>`: per-transport lifecycle. Login checks the
  * credentials, creates the ingress file, registers the Telegram webhook (webhook mode with `server.public_url`)
- * and, with `--online`, probes the provider; only when all pass is the transport recorded `logged_in`. Logout
+ * and, with `--online`, probes the provider and registers the native command menus (Telegram `setMyCommands` per
+ * scope, Discord application commands by bulk overwrite); only when all pass is the transport recorded `logged_in`. Logout
  * records `logged_out` (`logout_requested`): the connector runtime stops it, the transport gate records its
  * events without answering and delivery holds its replies. Every login and logout is audited.
  */
@@ -9,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import type { Transport } from "../contracts/envelope.ts";
+import type { DiscordCommand, TelegramCommandSet } from "../contracts/native-commands.ts";
 import type { ProviderPorts } from "./provider-ports.ts";
 import {
   credentialRequirements,
@@ -27,6 +29,8 @@ export interface ChannelDeps extends ReadinessContext {
   audit(entry: AuditEntry): void;
   /** Who runs the command (`cli:<user>`). */
   actor: string;
+  /** The native command menus to register at an online login (built from the capability registry and rbac). */
+  nativeCommands?: () => { telegram: readonly TelegramCommandSet[]; discord: readonly DiscordCommand[] };
 }
 
 export interface ChannelReport {
@@ -101,6 +105,33 @@ async function telegramWebhookCheck(deps: ChannelDeps): Promise<Check | null> {
     : { key: "telegram.webhook", code: `probe_online_telegram_${r.kind}`, ok: false, detail: r.detail };
 }
 
+/**
+ * The `<transport>.commands` check of an online login: Telegram `setMyCommands` for every scope (a refused scope
+ * fails the check, the others are still set), or the Discord bulk overwrite. Null for transports without menus.
+ */
+async function nativeCommandsCheck(t: Transport, deps: ChannelDeps): Promise<Check | null> {
+  const key = `${t}.commands`;
+  const token = secretOf(t, deps, `${t}.token`);
+  if (!deps.nativeCommands || !token) return null;
+  if (t === "telegram" && deps.ports.setTelegramCommands) {
+    const results = await deps.ports.setTelegramCommands(token, deps.nativeCommands().telegram);
+    const bad = results.find((r) => !r.ok);
+    const detail = results.map((r) => `${r.scope}: ${r.detail}`).join("; ");
+    return bad && !bad.ok
+      ? { key, code: `probe_online_telegram_${bad.kind}`, ok: false, detail }
+      : { key, code: "ready", ok: true, detail };
+  }
+  if (t === "discord" && deps.ports.setDiscordCommands) {
+    const d = deps.config.connectors.discord;
+    const at = { applicationId: deps.config.identity.discord.application_id, guildId: d.commands_guild_id };
+    const r = await deps.ports.setDiscordCommands(token, at, deps.nativeCommands().discord);
+    return r.ok
+      ? { key, code: "ready", ok: true, detail: r.detail }
+      : { key, code: `probe_online_discord_${r.kind}`, ok: false, detail: r.detail };
+  }
+  return null;
+}
+
 export async function channelLogin(t: Transport, deps: ChannelDeps, opts: { online: boolean }): Promise<ChannelReport> {
   const checks = transportChecks(t, deps).filter((c) => c.key !== `${t}.ingress` && c.key !== `${t}.lifecycle`);
   if (summarize(checks).ok) checks.push(ensureIngressFile(t, deps.stateDir));
@@ -111,6 +142,10 @@ export async function channelLogin(t: Transport, deps: ChannelDeps, opts: { onli
   if (summarize(checks).ok && opts.online) {
     const online = await onlineCheck(t, deps);
     if (online) checks.push(online);
+    if (summarize(checks).ok) {
+      const commands = await nativeCommandsCheck(t, deps);
+      if (commands) checks.push(commands);
+    }
   }
   const s = summarize(checks);
   const now = deps.clock();

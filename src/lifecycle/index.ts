@@ -4,8 +4,8 @@
 export { readLifecycle, writeLifecycle, parseLifecycle, lifecycleKey, type KvPort } from "./state.ts";
 
 // Credentials (env first, then the integration store) and the store itself.
-export { createCredentialReader, setSecret, deleteSecret, listSecrets } from "./secrets.ts";
-export type { CredentialReader } from "./secrets.ts";
+export { createCredentialReader, setSecret, deleteSecret, listSecrets, rotateSecretsKey, SECRET_MASK } from "./secrets.ts";
+export type { CredentialReader, KeyRotation } from "./secrets.ts";
 
 // Checks and commands.
 export {

@@ -126,9 +126,11 @@ export function stateChecks(ctx: ReadinessContext): Check[] {
   } catch (err) {
     writable = { key: "state.writable", code: "state_not_writable", ok: false, detail: (err as Error).message };
   }
-  const store: Check = ctx.credentials.storeReadable()
-    ? { key: "credentials.store", code: "ready", ok: true }
-    : { key: "credentials.store", code: "credential_store_unreadable", ok: false };
+  const problem = ctx.credentials.storeProblem();
+  const store: Check =
+    problem === null
+      ? { key: "credentials.store", code: "ready", ok: true }
+      : { key: "credentials.store", code: "credential_store_unreadable", ok: false, detail: problem };
   return [writable, store];
 }
 

@@ -6,10 +6,11 @@
  * before the commit leaves bytes that `recover()` cuts off, and each reply is still written exactly once.
  * Provider mode plugs in through `ProviderDelivery`.
  */
-import type { ChannelSender, ChunkJob, OutboundMode } from "../contracts/outbound.ts";
+import type { ChannelSender, OutboundMode } from "../contracts/outbound.ts";
 import type { Transport } from "../contracts/envelope.ts";
 import type { OutboxRow, Store } from "../store/index.ts";
 import type { DirectDryRun, QueuedReply } from "./outbox.ts";
+import { type RenderableJob, withRendering } from "./format-job.ts";
 import {
   appendDryRun,
   type DryRunResponderRecord,
@@ -40,6 +41,8 @@ export interface DeliveryDeps {
   /** True while the outbound kill switch (or a transport's) is on: rows are held, not sent. */
   blocked?: (transport: string) => string | null;
   clock: () => number;
+  /** Provider rows, oldest first: null = send now, else the time to defer the row to (`createPacingGate`). */
+  pacing?: { defer(row: OutboxRow, now: number): number | null };
 }
 
 export interface DeliveryReport {
@@ -62,7 +65,7 @@ export interface DryRunBatch extends DirectDryRun {
 export function createDelivery(deps: DeliveryDeps) {
   let alreadyWritten: Set<string> | null = null;
 
-  function receiptFor(sender: ChannelSender, job: ChunkJob, eventId: string | null): DryRunReceipt {
+  function receiptFor(sender: ChannelSender, job: RenderableJob, eventId: string | null): DryRunReceipt {
     return {
       receipt_id: dryRunReceiptId(job.outbox_id, job.idx),
       outbox_id: job.outbox_id,
@@ -72,7 +75,7 @@ export function createDelivery(deps: DeliveryDeps) {
       transport: job.target.transport,
       status: "dry_run",
       reason: "delivery_dry_run",
-      request: sender.buildRequest(job),
+      request: sender.buildRequest(withRendering(job)),
     };
   }
 
@@ -96,7 +99,13 @@ export function createDelivery(deps: DeliveryDeps) {
         const sender = deps.senders.get(item.target.transport)!;
         const chunk_count = item.chunks.length;
         item.chunks.forEach((text, idx) => {
-          lines.add(receiptFor(sender, { outbox_id: item.outbox_id, idx, chunk_count, text, target: item.target }, item.event_id));
+          lines.add(
+            receiptFor(
+              sender,
+              { outbox_id: item.outbox_id, idx, chunk_count, text, target: item.target, rich_column: item.rich },
+              item.event_id,
+            ),
+          );
         });
       },
       addRecord(record) {
@@ -120,7 +129,7 @@ export function createDelivery(deps: DeliveryDeps) {
     };
   }
 
-  function jobsFor(row: OutboxRow): ChunkJob[] {
+  function jobsFor(row: OutboxRow): RenderableJob[] {
     return deps.store.outbox
       .chunksOf(row.outbox_id)
       .filter((c) => c.status !== "sent")
@@ -136,6 +145,7 @@ export function createDelivery(deps: DeliveryDeps) {
           thread_id: row.thread_id,
           reply_to: row.reply_to,
         },
+        rich_column: row.rich,
       }));
   }
 
@@ -177,7 +187,11 @@ export function createDelivery(deps: DeliveryDeps) {
       if (!sender) throw new Error(`no sender for transport ${item.target.transport}`);
       item.chunks.forEach((text, idx) => {
         receipts.push(
-          receiptFor(sender, { outbox_id: item.outbox_id, idx, chunk_count: item.chunks.length, text, target: item.target }, item.event_id),
+          receiptFor(
+            sender,
+            { outbox_id: item.outbox_id, idx, chunk_count: item.chunks.length, text, target: item.target, rich_column: item.rich },
+            item.event_id,
+          ),
         );
       });
     }
@@ -221,6 +235,7 @@ export function createDelivery(deps: DeliveryDeps) {
       const rows = deps.store.outbox.pending(now, limit);
       const report: DeliveryReport = { rows: 0, chunks: 0, held: 0 };
       const ready: Record<OutboundMode, OutboxRow[]> = { "dry-run": [], provider: [], "channel-store": [] };
+      const deferred: { row: OutboxRow; until: number }[] = [];
       for (const row of rows) {
         const why = deps.blocked?.(row.transport);
         if (why) {
@@ -239,8 +254,25 @@ export function createDelivery(deps: DeliveryDeps) {
             );
           continue;
         }
-        ready[row.mode as OutboundMode]?.push(row);
+        // Pacing: a row whose slot is not near waits for it in the outbox (no attempt used), not in this pass.
+        const until = row.mode === "provider" && row.status !== "sending" ? deps.pacing?.defer(row, now) : null;
+        if (until) deferred.push({ row, until });
+        else ready[row.mode as OutboundMode]?.push(row);
       }
+      if (deferred.length)
+        deps.store.atomically(() => {
+          for (const { row, until } of deferred)
+            deps.store.outbox.setRow(
+              {
+                outbox_id: row.outbox_id,
+                status: "retry_scheduled",
+                reason: "delivery_rate_limited",
+                attempts: row.attempts,
+                next_attempt_at_ms: until,
+              },
+              now,
+            );
+        });
       if (ready["dry-run"].length) {
         report.chunks += deliverDryRun(ready["dry-run"], now);
         report.rows += ready["dry-run"].length;

@@ -9,6 +9,7 @@ import type { Store } from "../store/index.ts";
 import { dryRunReceiptId } from "./dry-run.ts";
 import { sha256Hex } from "./sha256-hex.ts";
 import { chunkText, effectiveLimit } from "./render.ts";
+import { richColumn } from "./format.ts";
 
 /**
  * Outbox id: the time the reply was queued (9 base-36 digits, so ids sort by time) + a hash of the event id and
@@ -36,6 +37,8 @@ export interface QueuedReply {
   target: ReplyTarget;
   mode: OutboundMode;
   chunks: string[];
+  /** `outbox.rich`: the structured reply / delivery action as JSON, or null for plain text. */
+  rich?: string | null;
 }
 
 /** Writes dry-run replies inside the caller's unit of work (see `Delivery.dryRunBatch`). */
@@ -61,6 +64,7 @@ export function queueReplies(
   replies.forEach((reply, i) => {
     const outbox_id = idFor(i);
     const chunks = chunkText(reply.text, limit);
+    const rich = richColumn(reply, target);
     if (chunks.length === 0) return;
     const stored = opts.mode === "channel-store";
     const direct = opts.mode === "dry-run" && opts.dryRun !== undefined && opts.dryRun.accepts(target.transport);
@@ -78,6 +82,7 @@ export function queueReplies(
         chunk_count: chunks.length,
         // A dry-run reply written now has had its one attempt.
         attempts: direct ? 1 : 0,
+        rich,
       },
       opts.now,
     );
@@ -88,7 +93,7 @@ export function queueReplies(
       );
     });
     ids.push(outbox_id);
-    const item: QueuedReply = { outbox_id, event_id: eventId, target, mode: opts.mode, chunks };
+    const item: QueuedReply = { outbox_id, event_id: eventId, target, mode: opts.mode, chunks, rich };
     if (direct) opts.dryRun!.add(item);
     else if (!stored) queued?.push(item);
   });

@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import type { ChunkRow, OutboxRow, Store } from "../store/index.ts";
 import type { ProviderDelivery } from "./deliver.ts";
 import { decideRetry, type RetryDecision, type RetryPolicy } from "./retry.ts";
+import { withRendering } from "./format-job.ts";
 
 export interface ProviderDeliveryDeps {
   store: Pick<Store, "outbox" | "counters" | "kv" | "atomically">;
@@ -66,7 +67,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   }
 
   function jobFor(row: OutboxRow, chunk: ChunkRow, conversationId: string): ChunkJob {
-    return {
+    return withRendering({
       outbox_id: row.outbox_id,
       idx: chunk.idx,
       chunk_count: row.chunk_count,
@@ -78,7 +79,8 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
         thread_id: row.thread_id,
         reply_to: row.reply_to,
       },
-    };
+      rich_column: row.rich,
+    });
   }
 
   async function sendSafely(sender: ProviderSender, job: ChunkJob): Promise<SendOutcome> {

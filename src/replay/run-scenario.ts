@@ -142,7 +142,15 @@ export async function runScenario(
     const currentVars = () => {
       const approval = commands.listApprovals()[0];
       const code = services.store.access.listPairings().find((p) => p.status === "pending")?.code ?? "";
-      return { pairing_code: code, approval_id: approval?.id ?? "", approval_hash: approval?.args_hash.slice(0, 8) ?? "" };
+      // The latest approval prompt's buttons, for presses (`{{approve_button}}`, `{{deny_button}}`).
+      const buttons = approval ? app.store.buttons.forTarget(approval.id) : [];
+      return {
+        pairing_code: code,
+        approval_id: approval?.id ?? "",
+        approval_hash: approval?.args_hash.slice(0, 8) ?? "",
+        approve_button: buttons.find((b) => b.action === "approve")?.token ?? "",
+        deny_button: buttons.find((b) => b.action === "deny")?.token ?? "",
+      };
     };
     let lastSeq = 0;
     let lastOutbox = 0;
@@ -169,8 +177,8 @@ export async function runScenario(
           const payload = step.tg
             ? expandTg({ ...step.tg, text: expand(step.tg.text, vars) }, now)
             : step.ingest!.file
-              ? JSON.parse(fs.readFileSync(path.join(baseDir, step.ingest!.file), "utf8"))
-              : step.ingest!.payload;
+              ? JSON.parse(expand(fs.readFileSync(path.join(baseDir, step.ingest!.file), "utf8"), vars))
+              : JSON.parse(expand(JSON.stringify(step.ingest!.payload ?? null), vars));
           const report = await ingestPayload({
             bytes: Buffer.from(JSON.stringify(payload)),
             transport,

@@ -31,7 +31,7 @@ const Step = z
       .optional(),
     tg: TgShorthand.optional(),
     process: z.literal(true).optional(),
-    /** Run a capability as `principal` (default the local CLI admin); `{{pairing_code}}`, `{{approval_id}}`, `{{approval_hash}}` expand. */
+    /** Run a capability as `principal` (default the local CLI admin); `{{pairing_code}}`, `{{approval_id}}`, `{{approval_hash}}` expand (and `{{approve_button}}`, `{{deny_button}}` in ingested payloads). */
     operator: z
       .object({
         capability: z.string(),

@@ -14,8 +14,23 @@ const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "
 
 /** Create a state folder (and parents) with mode 0700, tightening it if it already exists. */
 export function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOTDIR") throw notAFolderError(dir, err);
+    throw err;
+  }
   fs.chmodSync(dir, 0o700);
+}
+
+/** A folder tau must use (the state folder or one inside it) is a file, or lies under one. */
+function notAFolderError(dir: string, cause?: unknown): TauError {
+  return new TauError("STATE_DIR_NOT_A_FOLDER", `${dir} is not a folder (a file is in the way)`, {
+    cause,
+    details: { path: dir },
+    hint: "point --state-dir (or TAU_STATE_DIR) at a folder, or move that file away",
+  });
 }
 
 /** The numbered migrations shipped with this build, in order. */
@@ -66,6 +81,7 @@ export function stateMissingError(stateDir: string, what: string): TauError {
  */
 function openReadOnly(stateDir: string, file: string): Db {
   if (!fs.existsSync(stateDir)) throw stateMissingError(stateDir, stateDir);
+  if (!fs.statSync(stateDir).isDirectory()) throw notAFolderError(stateDir);
   if (!fs.existsSync(file)) throw stateMissingError(stateDir, file);
   const behind = () => {
     const probe = new Database(file, { readonly: true, fileMustExist: true });

@@ -21,6 +21,8 @@ export interface OutboxRow {
   next_attempt_at_ms: number;
   created_at_ms: number;
   updated_at_ms: number;
+  /** JSON of the structured reply / delivery action (migration 009); null for plain replies and older rows. */
+  rich?: string | null;
 }
 
 /** An undelivered outbox row (`dead_letter`, `unknown`, `failed`) with its sent-chunk count and first unsent receipt (JSON text). */
@@ -43,8 +45,8 @@ export interface ChunkRow {
 export function createOutboxStore(db: Db) {
   const s = {
     insert: db.prepare(
-      "INSERT INTO outbox (outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+      "INSERT INTO outbox (outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms, rich) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
     ),
     insertChunk: db.prepare(
       "INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
@@ -80,6 +82,8 @@ export function createOutboxStore(db: Db) {
     ),
     // Answered from the partial index `outbox_attention` (dead_letter, unknown, failed): cheap on every /healthz.
     countInStatus: db.prepare<[string], number>("SELECT COUNT(*) FROM outbox WHERE status = ?").pluck(),
+    lastId: db.prepare<[], number>("SELECT COALESCE(MAX(id), 0) FROM outbox").pluck(),
+    repliesAfter: db.prepare<[number], number>("SELECT COUNT(*) FROM outbox WHERE id > ? AND purpose <> 'alert'").pluck(),
     deadLetters: db.prepare<[number], DeadLetterRow>(
       "SELECT o.*, (SELECT COUNT(*) FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status = 'sent') AS chunks_sent, " +
         "(SELECT c.receipt FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status <> 'sent' ORDER BY c.idx LIMIT 1) AS first_receipt " +
@@ -120,6 +124,7 @@ export function createOutboxStore(db: Db) {
         r.attempts ?? 0,
         now,
         now,
+        r.rich ?? null,
       ),
     insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) =>
       void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
@@ -155,6 +160,10 @@ export function createOutboxStore(db: Db) {
     deadLetters: (limit: number): DeadLetterRow[] => s.deadLetters.all(limit),
     /** Rows in one status (health counts `dead_letter`). */
     countInStatus: (status: "dead_letter" | "unknown" | "failed"): number => s.countInStatus.get(status) ?? 0,
+    /** A mark before a run (`tau process --once`): replies written after it are counted by `repliesAfter`. */
+    lastId: (): number => s.lastId.get() ?? 0,
+    /** Replies (every purpose but ops alerts) written after `mark`, whatever wrote them: pipeline, command job, responder. */
+    repliesAfter: (mark: number): number => s.repliesAfter.get(mark) ?? 0,
     /** Ids of the oldest `limit` rows a replay may re-queue (dead_letter, unknown). */
     replayableIds: (limit: number): string[] => s.replayable.all(limit),
     /** Put a row's unsent chunks back in the queue (sent chunks are never resent). */

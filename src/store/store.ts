@@ -15,13 +15,18 @@ import { createKillSwitchStore } from "./killswitch-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
 import { createRunnerStore, readableTrace } from "./runner-store.ts";
 import { createSecretsStore } from "./secrets-store.ts";
+import type { SecretsKeyOptions } from "./secrets-key.ts";
+import path from "node:path";
 import { createResponderStore } from "./responder-store.ts";
 import { createAlertStore } from "./alert-store.ts";
 import { createIncidentStore } from "./incident-store.ts";
 import { createMediaStore } from "./media-store.ts";
 import { createCalendarStore } from "./calendar-store.ts";
+import { backupDatabase } from "./backup.ts";
+import { createButtonStore } from "./button-store.ts";
+import { createActorAliasStore, createReplyCountStore } from "./tolerance-store.ts";
 
-export function createStore(db: Db) {
+export function createStore(db: Db, secretsKeys: SecretsKeyOptions = { keyFile: null }) {
   return {
     ...createRunnerStore(db),
     outbox: createOutboxStore(db),
@@ -29,14 +34,19 @@ export function createStore(db: Db) {
     commands: createCommandStore(db),
     audit: createAuditStore(db),
     killswitches: createKillSwitchStore(db),
-    secrets: createSecretsStore(db),
+    secrets: createSecretsStore(db, secretsKeys),
     comms: createCommsStore(db),
     responders: createResponderStore(db),
     alerts: createAlertStore(db),
     incidents: createIncidentStore(db),
     media: createMediaStore(db),
     calendar: createCalendarStore(db),
+    buttons: createButtonStore(db),
+    actorAliases: createActorAliasStore(db),
+    replyCounts: createReplyCountStore(db),
     inspect: withReadableTraces(createInspectStore(db)),
+    /** Write a consistent copy of the database to `file` with SQLite's online backup API, safe while others write (backup.ts). */
+    backup: (file: string, opts: { overwrite?: boolean } = {}) => backupDatabase(db, file, opts),
     /** Run `fn` as one unit of work: everything it writes commits together or not at all; nested calls join it. */
     atomically<T>(fn: () => T): T {
       // IMMEDIATE: the write lock is taken at BEGIN (waiting up to busy_timeout). A deferred unit of work that reads,
@@ -78,6 +88,22 @@ function withReadableTraces<I extends ReturnType<typeof createInspectStore>>(ins
 }
 
 /** Open (creating and migrating if needed) `<stateDir>/tau.db` behind the Store port. */
-export function openStore(stateDir: string, opts: { readonly?: boolean } = {}): Store {
-  return createStore(openDatabase(stateDir, opts));
+export function openStore(stateDir: string, opts: { readonly?: boolean; secretsKey?: string } = {}): Store {
+  // The integration store's key: TAU_SECRETS_KEY when the app passes it, else `<state>/secrets.key` (secrets-key.ts).
+  const store = createStore(openDatabase(stateDir, opts), { keyFile: path.join(stateDir, "secrets.key"), envKey: opts.secretsKey });
+  if (!opts.readonly) sealLegacySecrets(store);
+  return store;
+}
+
+/**
+ * Seal integration secrets stored in plain text before migration 011, on the first writable open. A failure (no key
+ * file can be written, a wrong TAU_SECRETS_KEY) leaves them for the next open; reading them reports the key problem.
+ */
+function sealLegacySecrets(store: Store): void {
+  try {
+    store.secrets.sealPlaintext();
+  } catch (err) {
+    if (!(err instanceof Error)) throw err;
+    // Not fatal here: commands that never touch secrets still run; those that do get the error when they read.
+  }
 }

@@ -100,17 +100,25 @@ describe("tau CLI (child processes)", () => {
   });
 
   it("allowlist refuses usernames; audit verify passes and catches tampering; cap run needs confirmation", async () => {
-    home = makeTauHome();
+    home = makeTauHome(undefined, {
+      "channel-policy.yaml": OPEN_CHANNEL_POLICY,
+      "rbac.yaml": 'schema_version: 1\nadmins: ["cli:second-admin"]\n',
+    });
     const u = await runTau([...g(home), "allowlist", "add", "telegram:@ana"]);
     expect(u.code).toBe(2);
     expect(u.stderr).toContain("never by username");
-    expect((await runTau([...g(home), "allowlist", "add", "telegram:4242", "--note", "oncall"])).code).toBe(0);
+    // Allowlisting is two_person: a request, approved by another principal.
+    const req = await runTau([...g(home), "allowlist", "add", "telegram:4242", "--note", "oncall", "--json"]);
+    const approvalId = req.json<{ data: { approval_id: string } }>().data.approval_id;
+    expect((await runTau([...g(home), "approvals", "approve", approvalId, "--as", "cli:second-admin"])).code).toBe(0);
     const list = await runTau([...g(home), "allowlist", "list", "--json"]);
     expect(list.json<{ actor_key: string }[]>().map((r) => r.actor_key)).toEqual(["telegram:4242"]);
-    const noConfirm = await runTau([...g(home), "cap", "run", "tau.allowlist.remove", "telegram:4242", "--json"], { input: "no\n" });
-    expect(noConfirm.json()).toMatchObject({ status: "failed", reason_code: "command_not_confirmed" });
-    const viaStdin = await runTau([...g(home), "cap", "run", "tau.allowlist.remove", "telegram:4242", "--json"], { input: "yes\n" });
-    expect(viaStdin.json()).toMatchObject({ status: "reported", reason_code: "allowlist_removed" });
+    // confirm: a piped answer is not a confirmation (exit 2 naming --yes); --yes is.
+    const noConfirm = await runTau([...g(home), "cap", "run", "tau.allowlist.remove", "telegram:4242", "--json"], { input: "yes\n" });
+    expect(noConfirm.code).toBe(2);
+    expect(noConfirm.json()).toMatchObject({ ok: false, error: { code: "USAGE_CONFIRM_REQUIRED" } });
+    const confirmed = await runTau([...g(home), "cap", "run", "tau.allowlist.remove", "telegram:4242", "--yes", "--json"]);
+    expect(confirmed.json()).toMatchObject({ status: "reported", reason_code: "allowlist_removed" });
     const v = await runTau([...g(home), "audit", "verify", "--json"]);
     expect(v.code).toBe(0);
     expect(v.json<{ ok: boolean; rows: number }>().rows).toBeGreaterThanOrEqual(4);

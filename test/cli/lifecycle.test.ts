@@ -110,6 +110,7 @@ describe("tau channel", () => {
       "telegram.ingress:ready",
       "telegram.webhook:ready",
       "telegram.online:ready",
+      "telegram.commands:ready",
     ]);
     expect(tg.webhook()).toMatchObject({ url: "https://tau.example.com/webhooks/telegram", secret_token: "tg-webhook-secret_1" });
     const file = path.join(h.stateDir, "ingress", "telegram.ndjson");

@@ -136,7 +136,7 @@ describe("the watchdog in tau run", () => {
     // Deduplicated: it stays on for several evaluations and is posted once.
     await new Promise((r) => setTimeout(r, INTERVAL_MS * 3));
     expect(opsMessages().filter((m) => m.includes("kill switch on: responders"))).toHaveLength(1);
-    const off = await runTau([...g(home!), "killswitch", "off", "responders"]);
+    const off = await runTau([...g(home!), "killswitch", "off", "responders", "--yes"]);
     expect(off.code, off.stderr).toBe(0);
     const switchedOff = switchTime("responders");
     const recovery = await until(() => opsMessages().find((m) => m.startsWith("[tau] RECOVERED")), 10_000, "the recovery message");
@@ -183,7 +183,7 @@ describe("the watchdog in tau run", () => {
     expect(held[0]).toMatchObject({ reason: "delivery_kill_switch" });
     expect(held[0]!.text).toContain("kill switch on: outbound");
     expect(opsMessages()).toEqual([]);
-    await runTau([...g(home!), "killswitch", "off", "outbound"]);
+    await runTau([...g(home!), "killswitch", "off", "outbound", "--yes"]);
     await until(() => opsMessages().length >= 2, 5000, "the held alert and the recovery");
     expect(opsMessages()[0]).toContain("+ SEV-2 kill switch on: outbound");
     expect(opsMessages()[1]).toContain("[tau] RECOVERED · health healthy");

@@ -36,7 +36,7 @@ describe("config loading", () => {
   it("names file, line, column and the unknown key", () => {
     const f = write("schema_version: 1\nrunner:\n  queue_limit: 10\n  queue_limt: 5\n");
     const e = errorOf(() => loadConfig({ configPath: f, env: {} }));
-    expect(e.message).toBe(`${f}:4:3: unknown key "runner.queue_limt" (remove it or check its spelling)`);
+    expect(e.message).toBe(`${f}:4:3: unknown key "runner.queue_limt" (did you mean "queue_limit"?)`);
     expect(e.details).toMatchObject({ file: f, line: 4, column: 3 });
   });
 

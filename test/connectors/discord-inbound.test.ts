@@ -58,7 +58,7 @@ describe("discord gateway (discord.js)", () => {
     const c = connector();
     await c.start();
     const session = await server.waitForSession();
-    expect(session.identify["intents"]).toBe(37377); // Guilds | GuildMessages | DirectMessages | MessageContent
+    expect(session.identify["intents"]).toBe(46593); // Guilds | GuildMessages | GuildMessageReactions | DirectMessages | DirectMessageReactions | MessageContent
     await waitFor(() => c.status().liveness === "live", 5000, "live after READY");
 
     const msg = server.receiveMessage(CHANNEL, { content: `<@${BOT}> status`, author: { id: USER, username: "ada" } });

@@ -72,6 +72,8 @@ describe("telegram polling (grammY client, local Bot API)", () => {
         "callback_query",
         "my_chat_member",
         "message_reaction",
+        "business_message",
+        "edited_business_message",
       ],
     });
 

@@ -25,6 +25,7 @@ describe("defaults", () => {
       schema_version: 1,
       strictMode: false,
       pairing: { silent: false, code_ttl_ms: 3_600_000, max_pending_per_channel: 3, max_attempts_per_actor_per_hour: 5 },
+      email: { max_replies_per_sender_per_hour: 10 },
       defaultPolicy: { dmPolicy: "allow", allowFrom: "allowlist_or_pairing", groupPolicy: "deny", requireMention: true },
       channels: {},
     });

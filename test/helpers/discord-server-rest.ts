@@ -1,7 +1,9 @@
 /** REST side of the local Discord server: request bodies, the X-RateLimit-* bucket model and the /api/v10 routes (PROVIDERS.md §2, §9.6). */
 import type http from "node:http";
 import crypto from "node:crypto";
+import { checkComponentsAndMentions } from "./discord-server-webhooks.ts";
 import { iso, RestError, type DiscordStore, type DiscordUploadedFile, type Json } from "./discord-server-store.ts";
+import type { DiscordInteractions } from "./discord-server-interactions.ts";
 
 export type Bucket = { remaining: number; resetAt: number; hash: string };
 
@@ -23,6 +25,8 @@ export interface RouteDeps {
   typingCalls: DiscordTypingCall[];
   expiredInteractionTokens: Set<string>;
   interactionChannel: () => string;
+  /** Application commands and the interactions a test created (deadline, one response, token lifetime). */
+  interactions?: DiscordInteractions;
 }
 
 /** Rate-limit buckets (§2.3: X-RateLimit-* on every response; @discordjs/rest reads only the headers). */
@@ -158,15 +162,34 @@ export function createRoutes(d: RouteDeps) {
       reactions.push({ channelId: m[1]!, messageId: m[2]!, emoji: decodeURIComponent(m[3]!) });
       return { status: 204 };
     }
+    if (path.startsWith("/applications/") && d.interactions) {
+      const r = d.interactions.commandsRoute(method, path, method === "PUT" ? (await readBody(req, raw)).body : undefined);
+      if (r) return r;
+    }
     // Interactions (§2.4): the callback and the @original edit authenticate with the interaction token in the path.
     if ((m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path)) && method === "POST") {
+      const cbBody = (await readBody(req, raw)).body;
+      const known = d.interactions?.callback(m[1]!, m[2]!, cbBody);
+      if (known) {
+        interactionCallbacks.push({ route: `callback ${m[1]}`, token: m[2]!, body: cbBody });
+        return known;
+      }
       if (expiredInteractionTokens.has(m[2]!)) throw new RestError(404, { message: "Unknown interaction", code: 10062 });
       interactionCallbacks.push({ route: `callback ${m[1]}`, token: m[2]!, body: (await readBody(req, raw)).body });
       return { status: 204 };
     }
-    if ((m = /^\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(@original|\d+))?$/.exec(path)) && (method === "PATCH" || method === "POST")) {
+    if (
+      (m = /^\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(@original|%40original|\d+))?$/.exec(path)) &&
+      (method === "PATCH" || method === "POST")
+    ) {
       if (expiredInteractionTokens.has(m[2]!)) throw new RestError(404, { message: "Unknown Webhook", code: 10015 });
       const { body, files } = await readBody(req, raw);
+      checkComponentsAndMentions(body); // discord-server-webhooks.ts: for interaction webhooks too
+      const known = d.interactions?.webhook(method, m[1]!, decodeURIComponent(m[2]!), m[3] && decodeURIComponent(m[3]), body);
+      if (known) {
+        interactionCallbacks.push({ route: `${method} ${m[3] ?? "followup"}`, token: decodeURIComponent(m[2]!), body });
+        return known;
+      }
       const content = store.validateContent(body, files.length, method === "POST");
       interactionCallbacks.push({ route: `${method} ${m[3] ?? "followup"}`, token: m[2]!, body });
       return ok({

@@ -2,6 +2,7 @@
 import type { FaultKind } from "./http-faults.ts";
 import type http from "node:http";
 import crypto from "node:crypto";
+import { checkComponentsAndMentions } from "./discord-server-webhooks.ts";
 
 export type Json = Record<string, unknown>;
 
@@ -355,6 +356,7 @@ export class DiscordStore {
       throw formError("content", "BASE_TYPE_STRING", `Could not interpret "${String(content)}" as string.`);
     const text = (content as string | undefined | null) ?? "";
     if (codePoints(text) > 2000) throw formError("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.");
+    checkComponentsAndMentions(body); // components + allowed_mentions on every create, edit and webhook (discord-server-webhooks.ts)
     const embeds = body["embeds"];
     if (Array.isArray(embeds) && embeds.length > 10) throw formError("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.");
     const nonce = body["nonce"];

@@ -14,6 +14,7 @@ import {
   type Json,
 } from "./discord-server-store.ts";
 import { createBuckets, createRoutes, type DiscordTypingCall } from "./discord-server-rest.ts";
+import { DiscordInteractions } from "./discord-server-interactions.ts";
 import { closeAfterAnswer, FaultQueue, htmlErrorPage, resetMidBody, sendRaw, type PlannedFault } from "./http-faults.ts";
 
 export { Intents } from "./discord-gateway.ts";
@@ -178,6 +179,13 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
   });
 
   const { bucketFor, rateHeaders } = createBuckets(rl, now);
+  const interactions = new DiscordInteractions({
+    applicationId: () => String(application.id),
+    now,
+    snowflake: () => store.snowflake(),
+    botUser,
+    channelOf: () => interactionChannel,
+  });
   const typingCalls: DiscordTypingCall[] = [];
   const route = createRoutes({
     store,
@@ -191,6 +199,7 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
     typingCalls,
     expiredInteractionTokens,
     interactionChannel: () => interactionChannel,
+    interactions,
   });
 
   // ---- fault injection
@@ -377,6 +386,14 @@ export async function startDiscordServer(options: DiscordServerOptions = {}) {
     },
     setInteractionChannel(id: string) {
       interactionChannel = id;
+    },
+    /** Registered application commands, interactions created by tests, and their answers (discord-server-interactions.ts). */
+    interactions,
+    /** A new interaction dispatched as INTERACTION_CREATE to every session (no intent needed); returns its payload. */
+    dispatchInteraction(spec: Parameters<DiscordInteractions["create"]>[0]) {
+      const payload = interactions.create(spec);
+      gateway.dispatch("INTERACTION_CREATE", payload);
+      return payload;
     },
     failNext(f: DiscordFault) {
       faults.push({ kind: "fail", ...faultMatch(f), status: f.status, body: f.body, headers: f.headers });

@@ -7,7 +7,7 @@ import { registerConnectors } from "../../src/cli/connectors.ts";
 import { registerRun } from "../../src/cli/run.ts";
 import { reportError } from "../../src/cli/output.ts";
 
-const program = buildProgram();
+const program = await buildProgram();
 if (!program.commands.some((c) => c.name() === "connectors")) registerConnectors(program);
 if (!program.commands.some((c) => c.name() === "run")) registerRun(program);
 try {

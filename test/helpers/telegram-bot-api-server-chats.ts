@@ -1,6 +1,6 @@
 /** Chats, sent messages, files and callback queries of the local Telegram Bot API server (PROVIDERS.md §1.4–1.7). */
 import crypto from "node:crypto";
-import { parseTelegramText, SUPPORTED_PARSE_MODES } from "./telegram-bot-api-server-markup.ts";
+import { checkInlineKeyboard, parseTelegramText, SUPPORTED_PARSE_MODES } from "./telegram-bot-api-server-markup.ts";
 import {
   ApiError,
   bad,
@@ -58,6 +58,9 @@ export class TelegramChats {
   private readonly knownMessageIds = new Map<number, Set<number>>();
   private readonly knownCallbackQueries = new Set<string>();
   private readonly expiredCallbackQueries = new Set<string>();
+  private readonly callbackSeenAt = new Map<string, number>();
+  /** How long after the update a callback query may still be answered (Telegram's is undocumented: "a few seconds"). */
+  callbackAnswerDeadlineMs = 15_000;
   private fileCounter = 0;
 
   constructor(
@@ -149,7 +152,10 @@ export class TelegramChats {
       if (!this.chats.has(chat.id)) this.addChat(chat);
       if (typeof payload?.["message_id"] === "number") this.noteMessageId(chat.id, payload["message_id"] as number);
     }
-    if (type === "callback_query" && typeof payload?.["id"] === "string") this.knownCallbackQueries.add(payload["id"] as string);
+    if (type === "callback_query" && typeof payload?.["id"] === "string") {
+      this.knownCallbackQueries.add(payload["id"] as string);
+      this.callbackSeenAt.set(payload["id"] as string, this.now());
+    }
   }
 
   private formatText(p: Json, field: "text" | "caption", entitiesField: string) {
@@ -179,6 +185,8 @@ export class TelegramChats {
     const replyTo = int(replyParams?.["message_id"] ?? p["reply_to_message_id"]);
     if (replyTo !== undefined) msg["reply_to_message"] = { message_id: replyTo, chat, date: this.unixNow() };
     const markup = json(p["reply_markup"]);
+    const keyboardError = checkInlineKeyboard(markup);
+    if (keyboardError) throw bad(keyboardError);
     if (markup && typeof markup === "object" && "inline_keyboard" in (markup as Json)) msg["reply_markup"] = markup;
     return msg;
   }
@@ -253,6 +261,8 @@ export class TelegramChats {
     if (parsed.text === "") throw bad("message text is empty");
     if (codePoints(parsed.text) > 4096) throw bad("message is too long");
     const markup = json(p["reply_markup"]);
+    const keyboardError = checkInlineKeyboard(markup);
+    if (keyboardError) throw bad(keyboardError);
     if (
       parsed.text === sent.text &&
       JSON.stringify(parsed.entities) === JSON.stringify(sent.entities) &&
@@ -290,8 +300,33 @@ export class TelegramChats {
     if (!this.knownCallbackQueries.has(id) || this.expiredCallbackQueries.has(id)) {
       throw bad("query is too old and response timeout expired or query ID is invalid");
     }
+    // Deadline (undocumented, a few seconds in practice) and a second answer: both QUERY_ID_INVALID (PROVIDERS.md §10.1).
+    const seenAt = this.callbackSeenAt.get(id);
+    if (seenAt !== undefined && this.now() - seenAt > this.callbackAnswerDeadlineMs) {
+      this.expiredCallbackQueries.add(id);
+      throw bad("query is too old and response timeout expired or query ID is invalid");
+    }
     this.callbackAnswers.push(p);
+    this.expiredCallbackQueries.add(id);
     return true;
+  }
+
+  /** editMessageReplyMarkup: only the keyboard changes (omitted or empty removes it); same keyboard ⇒ "not modified". */
+  editMessageReplyMarkup(p: Json): Json {
+    const chat = this.resolve(p["chat_id"]);
+    const id = int(p["message_id"]);
+    const sent = this.sentMessages.find((m) => m.chat_id === chat.id && m.message_id === id);
+    if (!sent) throw bad("message to edit not found");
+    const markup = json(p["reply_markup"]);
+    const keyboardError = checkInlineKeyboard(markup);
+    if (keyboardError) throw bad(keyboardError);
+    const rows = (markup as { inline_keyboard?: unknown[] } | undefined)?.inline_keyboard;
+    const next = rows && rows.length ? markup : null;
+    if (JSON.stringify(next) === JSON.stringify(sent.message["reply_markup"] ?? null)) throw bad(NOT_MODIFIED);
+    sent.message = { ...sent.message, edit_date: this.unixNow() };
+    if (next) sent.message["reply_markup"] = next;
+    else delete sent.message["reply_markup"];
+    return sent.message;
   }
 
   /** §1.5 files: registers content downloadable at /file/bot<token>/<file_path>. */

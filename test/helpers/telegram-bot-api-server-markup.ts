@@ -347,3 +347,41 @@ export function parseTelegramText(text: string, parseMode: string | undefined, e
   // Unknown modes are rejected by the server before this is called ("Bad Request: unsupported parse_mode").
   return finish(text, Array.isArray(entities) ? (entities as TelegramEntity[]) : []);
 }
+
+// ------------------------------------------------------------------------------------------------- inline keyboards
+/**
+ * reply_markup.inline_keyboard checks of the Bot API (PROVIDERS.md §10.1): a button needs non-empty text and exactly
+ * one action field; callback_data is 1–64 UTF-8 bytes (else the server's raw "BUTTON_DATA_INVALID"). Returns the
+ * error description (without "Bad Request: "), or null when the markup is acceptable.
+ */
+export function checkInlineKeyboard(markup: unknown): string | null {
+  if (!markup || typeof markup !== "object" || !("inline_keyboard" in markup)) return null;
+  const rows = (markup as { inline_keyboard: unknown }).inline_keyboard;
+  if (!Array.isArray(rows)) return 'field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays';
+  const ACTIONS = [
+    "callback_data",
+    "url",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+  ];
+  for (const row of rows) {
+    if (!Array.isArray(row)) return 'field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays';
+    for (const b of row as Record<string, unknown>[]) {
+      if (typeof b?.["text"] !== "string" || b["text"].trim() === "") return "Inline keyboard button text must be non-empty";
+      const actions = ACTIONS.filter((k) => b[k] !== undefined);
+      if (actions.length !== 1) return "Inline keyboard button must have exactly one action";
+      const data = b["callback_data"];
+      if (data !== undefined && (typeof data !== "string" || data === "" || Buffer.byteLength(data, "utf8") > 64))
+        return "BUTTON_DATA_INVALID";
+      const style = b["style"];
+      if (style !== undefined && !["danger", "success", "primary"].includes(String(style))) return "BUTTON_STYLE_INVALID";
+    }
+  }
+  return null;
+}

@@ -18,6 +18,8 @@ import {
 } from "./telegram-bot-api-server-common.ts";
 import { TelegramChats } from "./telegram-bot-api-server-chats.ts";
 import { TelegramUpdates } from "./telegram-bot-api-server-updates.ts";
+import { TelegramCommandMenus } from "./telegram-bot-api-server-commands.ts";
+import type { TelegramRateLimits } from "./rate-limits.ts";
 
 export type * from "./telegram-bot-api-server-common.ts";
 export type { PlannedFault } from "./http-faults.ts";
@@ -28,7 +30,12 @@ export type { TelegramChatAction } from "./telegram-bot-api-server-chats.ts";
  * grammY's `/bot<token>/test/<method>` accepted too) and `GET /file/bot<token>/<file_path>`. Responses are `{ok:true,result}` or
  * `{ok:false,error_code,description,parameters?}`; an unknown token gets 401 "Unauthorized", an unknown method 404 "Not Found".
  */
-export async function startTelegramBotApiServer(options: TelegramServerOptions = {}) {
+export async function startTelegramBotApiServer(
+  options: TelegramServerOptions & {
+    /** Flood limits enforced on sends (test/helpers/rate-limits.ts); off when absent. */
+    rateLimits?: TelegramRateLimits;
+  } = {},
+) {
   const token = options.token ?? "123456:TEST-token_abcdefghijklmnopqrstuvwx";
   const botUser: TelegramUser = {
     id: Number(token.split(":")[0]) || 123456,
@@ -46,6 +53,7 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
   const now = options.now ?? (() => Date.now() + timeOffset);
   const requests: TelegramRecordedRequest[] = [];
   const commands: Json[] = [];
+  const menus = new TelegramCommandMenus();
   const waiters = new Waiters();
   const changed = waiters.changed;
 
@@ -148,6 +156,8 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
         return ok(chats.sendMedia("sendDocument", p, upload));
       case "editmessagetext":
         return ok(chats.editMessageText(p));
+      case "editmessagereplymarkup":
+        return ok(chats.editMessageReplyMarkup(p));
       case "deletemessage":
         return ok(chats.deleteMessage(p));
       case "sendchataction":
@@ -159,9 +169,10 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
       case "getfile":
         return ok(chats.getFile(p));
       case "setmycommands":
+      case "getmycommands":
       case "deletemycommands":
-        commands.push({ method, ...p });
-        return ok(true);
+        if (method.toLowerCase() !== "getmycommands") commands.push({ method, ...p });
+        return ok(menus.handle(method, p));
       default:
         return reply(res, rec, 404, { ok: false, error_code: 404, description: "Not Found" });
     }
@@ -249,6 +260,8 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
       const { params, files } = await readParams(req, raw, url);
       rec.params = params;
       rec.files = files;
+      const flood = options.rateLimits?.admit(rec.method!, params["chat_id"], now());
+      if (flood) throw new ApiError(429, flood.description, { retry_after: flood.retry_after });
       handleApi(rec.method!, params, files, res, rec);
     } catch (e) {
       if (e instanceof ApiError) {
@@ -283,6 +296,8 @@ export async function startTelegramBotApiServer(options: TelegramServerOptions =
     chatActions: chats.chatActions,
     webhookDeliveries: updates.webhookDeliveries,
     commands,
+    /** Command menus per scope (setMyCommands / getMyCommands / deleteMyCommands, validated). */
+    menus,
     /** Requests for one API method (case-insensitive). */
     callsTo(method: string) {
       return requests.filter((r) => r.method?.toLowerCase() === method.toLowerCase());

@@ -109,6 +109,39 @@ const SEND_TYPES = [
   "video",
 ];
 
+/**
+ * Interactive reply buttons (PROVIDERS.md §10.3): body.text 1–1024 characters; 1–3 buttons of type "reply", each
+ * with an id ≤ 256 (unique, no leading/trailing spaces) and a title 1–20 characters (unique). Lists are not checked.
+ */
+function checkInteractive(i: Json): void {
+  const kind = i["type"];
+  if (kind !== "button" && kind !== "list" && kind !== "cta_url" && kind !== "flow")
+    throw invalidParam("Param interactive['type'] must be one of {BUTTON, LIST, CTA_URL, FLOW}.");
+  if (kind !== "button") return;
+  const body = (i["body"] as Json | undefined)?.["text"];
+  if (typeof body !== "string" || body === "")
+    throw fail(100, { message: "(#100) The parameter interactive['body']['text'] is required." });
+  if ([...body].length > 1024) throw fail(131009, { details: "Body text length invalid. Min length: 1, Max length: 1024" });
+  const buttons = (i["action"] as Json | undefined)?.["buttons"];
+  if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 3)
+    throw fail(131009, { details: "Buttons count is invalid. Min count: 1, Max count: 3" });
+  const ids = new Set<string>();
+  const titles = new Set<string>();
+  for (const b of buttons as Json[]) {
+    const reply = b?.["reply"] as Json | undefined;
+    if (b?.["type"] !== "reply" || !reply) throw invalidParam("Param interactive['action']['buttons'][0]['type'] must be one of {REPLY}.");
+    const id = reply["id"];
+    const title = reply["title"];
+    if (typeof id !== "string" || id === "" || id.length > 256 || id.trim() !== id)
+      throw fail(131009, { details: "Button id is invalid. Max length: 256, no leading or trailing spaces" });
+    if (typeof title !== "string" || title === "" || [...title].length > 20)
+      throw fail(131009, { details: "Button title length invalid. Min length: 1, Max length: 20" });
+    if (ids.has(id) || titles.has(title)) throw fail(131009, { details: "Button title or id is not unique" });
+    ids.add(id);
+    titles.add(title);
+  }
+}
+
 /** Sent messages, read receipts and the per-user window state behind POST /{phone-number-id}/messages. */
 export class WhatsAppMessages {
   readonly sentMessages: WhatsAppSentMessage[] = [];
@@ -164,6 +197,7 @@ export class WhatsAppMessages {
     ) {
       throw invalidParam(`Param ${type}['caption'] must be at most 1024 characters long.`);
     }
+    if (type === "interactive") checkInteractive(payload);
     if (type === "template" && (typeof payload["name"] !== "string" || !(payload["language"] as Json | undefined)?.["code"])) {
       throw invalidParam("Template name and language code are required.");
     }

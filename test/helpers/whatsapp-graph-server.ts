@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { DEFAULT_DISPLAY_NUMBER, DEFAULT_PHONE_NUMBER_ID } from "./whatsapp-graph-server-webhooks.ts";
 import { digits, fail, fbtrace, GraphError, graphError, invalidParam, WhatsAppMessages } from "./whatsapp-graph-server-messages.ts";
 import { closeAfterAnswer, FaultQueue, htmlErrorPage, resetMidBody, sendRaw, type FaultKind, type PlannedFault } from "./http-faults.ts";
+import type { WhatsAppRateLimits } from "./rate-limits.ts";
 
 export * from "./whatsapp-graph-server-webhooks.ts";
 export { graphError } from "./whatsapp-graph-server-messages.ts";
@@ -59,7 +60,12 @@ export interface WhatsAppServerOptions {
 
 export const DEFAULT_ACCESS_TOKEN = "EAAGtauTestAccessToken0123456789";
 
-export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = {}) {
+export async function startWhatsAppGraphServer(
+  options: WhatsAppServerOptions & {
+    /** Pair rate and throughput limits (test/helpers/rate-limits.ts); off when absent. */
+    rateLimits?: WhatsAppRateLimits;
+  } = {},
+) {
   const tokens = new Set(options.accessTokens ?? [DEFAULT_ACCESS_TOKEN]);
   const expiredTokens = new Set<string>();
   const phoneNumbers = new Map(
@@ -263,6 +269,9 @@ export async function startWhatsAppGraphServer(options: WhatsAppServerOptions = 
           throw invalidParam("Request body is not valid JSON.");
         }
         rec.body = body;
+        const limited =
+          body["status"] === undefined && typeof body["to"] === "string" ? options.rateLimits?.admit(pnid, body["to"], now()) : null;
+        if (limited) throw fail(limited);
         return reply(res, rec, 200, messages.send(pnid, body));
       }
       if (method === "GET" && parts.length === 1) {

@@ -186,10 +186,9 @@ bindings:
     const out = await h.run([dm("7001", 1, "/tau whoami"), dm("7001", 2, "/tau pairing list"), dm("7001", 3, "/tau frobnicate")]);
     expect(out.map((o) => o.reason)).toEqual(["command_queued", "command_rbac_denied", "command_unknown"]);
     const texts = h.replies().map((r) => r.text.split("\n").at(-1));
-    expect(texts).toEqual([
-      "tau /tau pairing list | status failed | reason_code command_rbac_denied",
-      "tau /tau frobnicate | status failed | reason_code command_unknown",
-      "tau /tau whoami | status reported | reason_code command_whoami",
-    ]);
+    // The footer is short and human (issue 12); the reason codes stay in the traces (asserted above).
+    expect(texts).toEqual(["/tau pairing list · not done", "/tau frobnicate · not done", "/tau whoami · done"]);
+    expect(h.replies()[0]!.text).toContain("Your role does not allow this command.");
+    expect(h.replies()[1]!.text).toContain("I don't know that command.\nNext: Try /tau help");
   });
 });

@@ -7,7 +7,7 @@
  * stopped, because what was written carries its markers.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported, type Capability, type CapabilityResult } from "../capability.ts";
+import { commandHint, defineCapability, failed, reported, type Capability, type CapabilityResult } from "../capability.ts";
 import type { CalendarSyncPlanRow } from "../../store/index.ts";
 import { text } from "./calendar-args.ts";
 import { calendarLabel, withCalendar, type CalendarRuntime, type CalendarSession } from "./calendar-context.ts";
@@ -60,7 +60,6 @@ async function apply(s: CalendarSession, calUrl: string, a: SyncAction): Promise
 }
 
 async function execute(s: CalendarSession, args: Args): Promise<CapabilityResult> {
-  const prefix = s.services.config.commands.prefix;
   const audit = (outcome: string, reason: string, extra: Record<string, unknown> = {}) =>
     s.services.audit({
       actor: s.ctx.principal,
@@ -76,7 +75,11 @@ async function execute(s: CalendarSession, args: Args): Promise<CapabilityResult
     return failed(reason, text, { plan_id: args.plan_id, ...data });
   };
   const p: CalendarSyncPlanRow | undefined = s.store.syncPlan(args.plan_id);
-  if (!p) return refuse("calendar_sync_plan_unknown", `No sync plan ${args.plan_id}. Run ${prefix} calendar sync plan first.`);
+  if (!p)
+    return refuse(
+      "calendar_sync_plan_unknown",
+      `No sync plan ${args.plan_id}. Run ${commandHint(s.ctx, "calendar.sync.plan", ["<source>"])} first.`,
+    );
   if (p.status !== "ready")
     return refuse(
       "calendar_sync_plan_already_executed",

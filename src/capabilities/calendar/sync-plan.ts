@@ -5,7 +5,7 @@
  * Nothing is written to the calendar here.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported, type Capability, type CapabilityResult } from "../capability.ts";
+import { commandHint, defineCapability, failed, reported, type Capability, type CapabilityResult } from "../capability.ts";
 import { text } from "./calendar-args.ts";
 import { calendarLabel, withCalendar, type CalendarRuntime, type CalendarSession } from "./calendar-context.ts";
 import { CalendarError } from "./calendar-error.ts";
@@ -100,7 +100,7 @@ async function plan(s: CalendarSession, args: Args, rt: CalendarRuntime): Promis
   const next =
     body.actions.length === 0
       ? "Nothing to do: the calendar already matches the source."
-      : `Apply it: ${s.services.config.commands.prefix} calendar sync execute ${planId} (expires ${data.expires_at.slice(11, 16)}).`;
+      : `Apply it: ${commandHint(s.ctx, "calendar.sync.execute", [planId])} (expires ${data.expires_at.slice(11, 16)}).`;
   return reported(body.actions.length ? "calendar_sync_planned" : "calendar_sync_nothing_to_do", [head, ...lines, next].join("\n"), data);
 }
 

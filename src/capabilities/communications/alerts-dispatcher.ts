@@ -5,7 +5,7 @@
  * and both leave an audit record. A stopped dispatcher keeps judging and posts what is owed once started again.
  */
 import { z } from "zod";
-import { defineCapability, reported, type CapabilityContext } from "../capability.ts";
+import { commandHint, defineCapability, reported, type CapabilityContext } from "../capability.ts";
 import { DISPATCHER_KEY, readDispatcherControl, readWatchdogHeartbeat, type DispatcherControl } from "../../health/watchdog-state.ts";
 
 /** The watchdog counts as running when it evaluated within three intervals. */
@@ -100,7 +100,7 @@ export const dispatcherStopCapability = defineCapability({
     const { before } = setDispatcher(ctx, "stopped", args.reason);
     return reported(
       "dispatcher_stopped",
-      `Alert dispatcher stopped: ${args.reason}. Health is still judged; run ${ctx.services.config.commands.prefix} alerts dispatcher start to resume.`,
+      `Alert dispatcher stopped: ${args.reason}. Health is still judged; run ${commandHint(ctx, "communications.alerts.dispatcher.start")} to resume.`,
       { dispatcher: "stopped", was: before },
     );
   },

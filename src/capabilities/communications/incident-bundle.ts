@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { defineCapability, reported } from "../capability.ts";
+import { commandHint, defineCapability, reported } from "../capability.ts";
 import { describeError } from "../../contracts/errors.ts";
 import { anomalyReport, describeAnomalies, type AnomalyReport } from "./anomaly.ts";
 import { COMMS_FILES, loadCommsContracts, loadCommsFile } from "./contracts.ts";
@@ -102,7 +102,12 @@ export const incidentBundleCapability = defineCapability({
       anomalies ? describeAnomalies(anomalies).split("\n")[0] : `Contracts invalid: ${contractsError}`,
       `Dead letters: ${outboxDead.length} outbox, ${commsDead.length} communications. Config files hashed: ${Object.keys(bundle.config_hashes).length}.`,
     ];
-    if (!args.write) return reported("incident_bundle_summary", `${summary.join("\n")}\nRun with --write to save it.`, bundle);
+    if (!args.write)
+      return reported(
+        "incident_bundle_summary",
+        `${summary.join("\n")}\nSave it: ${commandHint(ctx, "communications.alerts.incident.bundle.create", [], { write: true })}`,
+        bundle,
+      );
     const file = writePrivateJson(s.stateDir, "incidents", `BUNDLE-${fileStamp(ctx.now)}.json`, bundle);
     s.audit({
       actor: ctx.principal,

@@ -6,7 +6,7 @@
  * simulated send.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported, type CapabilityContext, type CapabilityResult } from "../capability.ts";
+import { commandHint, defineCapability, failed, reported, type CapabilityContext, type CapabilityResult } from "../capability.ts";
 import type { Decision } from "../../contracts/decision.ts";
 import type { CommsContracts } from "./contracts.ts";
 import { sha256, withContracts } from "./context.ts";
@@ -61,7 +61,11 @@ async function execute(previewId: string, ctx: CapabilityContext, c: CommsContra
     return failed(reason, text, { preview_id: previewId, ...data });
   };
   const p = store.preview(previewId);
-  if (!p) return refuse("preview_unknown", `No preview ${previewId}. Run ${s.config.commands.prefix} send preview first.`);
+  if (!p)
+    return refuse(
+      "preview_unknown",
+      `No preview ${previewId}. Run ${commandHint(ctx, "communications.send.preview", ["<template>", "<to>"])} first.`,
+    );
   if (p.status === "executed" || p.status === "executing")
     return refuse("preview_already_sent", `Preview ${previewId} was already executed; each preview sends at most once.`);
   if (ctx.now >= p.expires_at_ms)
@@ -162,7 +166,7 @@ async function execute(previewId: string, ctx: CapabilityContext, c: CommsContra
       : "";
   return failed(
     r.reason_code,
-    `Send failed: ${r.reason_code} (${data.detail}).${extra} Replay with ${s.config.commands.prefix} alerts deadletter replay.`,
+    `Send failed: ${r.reason_code} (${data.detail}).${extra} Replay with ${commandHint(ctx, "communications.alerts.deadletter.replay")}.`,
     data,
   );
 }

@@ -4,7 +4,7 @@
  * reason — for `send execute`.
  */
 import { z } from "zod";
-import { defineCapability, failed, reported } from "../capability.ts";
+import { commandHint, defineCapability, failed, reported } from "../capability.ts";
 import { newId, withContracts } from "./context.ts";
 import { evaluateSend } from "./send-gate.ts";
 import { maskRecipient } from "./recipients.ts";
@@ -142,7 +142,7 @@ export const sendPreviewCapability = defineCapability({
           "---",
           ev.body ?? "",
           "---",
-          `Send it: ${s.config.commands.prefix} send execute ${previewId} (expires in ${c.policy.previews.ttl_minutes} min).`,
+          `Send it: ${commandHint(ctx, "communications.send.execute", [previewId])} (expires in ${c.policy.previews.ttl_minutes} min).`,
         ].join("\n"),
         data,
       );

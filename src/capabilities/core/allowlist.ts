@@ -33,7 +33,7 @@ export const allowlistAddCapability = defineCapability({
   id: "tau.allowlist.add",
   alias: ["allowlist", "add"],
   summary: "allowlist an actor by stable id (makes them an operator)",
-  args: ActorArg,
+  args: ActorArg.extend({ note: z.string().max(200).default("") }),
   positional: ["actor"],
   role: "admin",
   sideEffect: "write",
@@ -45,7 +45,7 @@ export const allowlistAddCapability = defineCapability({
         actor_key: args.actor,
         transport: transport!,
         actor_id: rest.join(":"),
-        note: `added by ${ctx.principal}`,
+        note: args.note || `added by ${ctx.principal}`,
         added_by: ctx.principal,
         added_at_ms: ctx.now,
       });

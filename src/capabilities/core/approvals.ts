@@ -19,6 +19,16 @@ const IdArgs = z
   })
   .strict();
 
+/** Why an approval was refused, in words (chat shows the sentence table of src/commands/reason-sentences.ts instead). */
+const REFUSED: Record<string, string> = {
+  approval_unknown: "there is no such request",
+  approval_replayed: "it was already decided",
+  approval_expired: "it expired before anyone decided; ask again",
+  approval_args_mismatch: "the arguments changed since it was asked for (or the quoted hash does not match)",
+  approval_rbac_denied: "your role may not decide it",
+  approval_same_principal: "you asked for it, and a second person must approve it (two_person)",
+};
+
 async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action: "approve" | "deny"): Promise<CapabilityResult> {
   const s = ctx.services;
   const commands = s.store.commands;
@@ -56,7 +66,7 @@ async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action:
     });
   if (d.outcome === "deny") {
     audit("refused", d.reason);
-    return failed(d.reason, `Approval ${args.id}: ${d.reason.replace(/_/g, " ")}.`, { decision: d });
+    return failed(d.reason, `Approval ${args.id} refused: ${REFUSED[d.reason] ?? d.reason}.`, { decision: d });
   }
   const to = action === "approve" ? "approved" : "denied";
   // Compare-and-set: of two concurrent approvals, exactly one moves the row.

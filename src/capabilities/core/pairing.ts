@@ -60,12 +60,20 @@ function decideCode(code: string, action: "approved" | "denied", ctx: Capability
       reason_code: reason,
     });
   });
-  if (d.outcome !== "allow") return failed(reason, `Pairing code ${code}: ${reason.replace(/_/g, " ")}.`, { decision: d });
+  if (d.outcome !== "allow") return failed(reason, `Pairing code ${code} refused: ${REFUSED[reason] ?? reason}.`, { decision: d });
   return reported(reason, `${action === "approved" ? "Paired" : "Denied"} ${row!.actor_key}${row!.display ? ` (${row!.display})` : ""}.`, {
     actor_key: row!.actor_key,
     decision: d,
   });
 }
+
+/** Why a pairing code was refused, in words (chat shows the sentence table of src/commands/reason-sentences.ts). */
+const REFUSED: Record<string, string> = {
+  pairing_code_malformed: "that is not a pairing code",
+  pairing_code_unknown: "no pending request has that code",
+  pairing_code_already_used: "it was already used",
+  pairing_code_expired: "it expired; the user can message the bot again for a new one",
+};
 
 const CodeArgs = z.object({ code: z.string().min(1, "a pairing code") }).strict();
 

@@ -1,6 +1,8 @@
 /**
- * @module `/tau killswitch status|on|off <scope> [reason…]`: the chat side of `tau killswitch`. Turning a switch
- * on or off is admin-only and needs a confirmation (`/tau approve <id>`); every change is audited.
+ * @module `/tau killswitch status|on|off <scope> [reason…]`, also behind `tau killswitch`. Both changes are admin-only
+ * and audited. Turning a switch ON is an emergency stop and runs at once on every surface (it only holds replies,
+ * nothing is lost); turning it OFF releases what was held, so it is confirmed (`--yes` on the CLI, `/tau approve <id>`
+ * in chat).
  */
 import { z } from "zod";
 import { defineCapability, reported, type CapabilityContext } from "../capability.ts";
@@ -68,7 +70,8 @@ export const killswitchOnCapability = defineCapability({
   positional: ["scope", "reason"],
   role: "admin",
   sideEffect: "write",
-  approval: "confirm",
+  // An emergency stop must be one step: confirming it would only delay containment.
+  approval: "none",
   run: change(true),
 });
 

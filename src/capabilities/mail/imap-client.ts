@@ -131,6 +131,58 @@ function stripBrackets(id: string | undefined): string | null {
   return s === "" ? null : s;
 }
 
+/** Headers that mark automated mail, read as text (PROVIDERS.md §10.4); `list-*`, content-type, return-path below. */
+const AUTO_HEADER_NAMES = [
+  "auto-submitted",
+  "precedence",
+  "x-precedence",
+  "x-autoreply",
+  "x-autorespond",
+  "x-autoresponder",
+  "x-auto-response-suppress",
+  "x-ms-exchange-inbox-rules-loop",
+  "x-ms-exchange-generated-message-source",
+  "x-apple-action",
+  "x-loop",
+  "x-tau-outbox-id",
+] as const;
+
+function headerText(v: unknown): string | null {
+  if (typeof v === "string") return v;
+  if (Array.isArray(v))
+    return v
+      .map(headerText)
+      .filter((x) => x !== null)
+      .join(", ");
+  if (v && typeof v === "object" && typeof (v as { value?: unknown }).value === "string") return (v as { value: string }).value;
+  return null;
+}
+
+/**
+ * The automation headers present, as text: mailparser folds every `List-*` into `list` and parses content-type and
+ * return-path into objects, so those are flattened here (`return-path` is `""` for the null sender `<>`).
+ */
+function automationHeaders(h: ParsedMail["headers"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of AUTO_HEADER_NAMES) {
+    const text = headerText(h.get(name));
+    if (text !== null) out[name] = text.slice(0, 200);
+  }
+  const list = h.get("list") as { id?: { id?: string; name?: string }; unsubscribe?: unknown } | undefined;
+  if (list && typeof list === "object") {
+    if (list.id) out["list-id"] = (list.id.id ?? list.id.name ?? "present").slice(0, 200);
+    if (list.unsubscribe) out["list-unsubscribe"] = "present";
+  }
+  const ct = h.get("content-type") as { value?: string; params?: Record<string, string> } | undefined;
+  if (ct && typeof ct === "object" && typeof ct.value === "string") {
+    const report = ct.params?.["report-type"];
+    out["content-type"] = report ? `${ct.value}; report-type=${report}` : ct.value;
+  }
+  const rp = h.get("return-path") as AddressObject | undefined;
+  if (rp && typeof rp === "object" && Array.isArray(rp.value)) out["return-path"] = rp.value[0]?.address ?? "";
+  return out;
+}
+
 /** mailparser → the port's plain message. Attachment content is dropped here. */
 function toFetchedMail(parsed: ParsedMail, m: FetchMessageObject, maxSourceBytes: number): FetchedMail {
   const auto = parsed.headers.get("auto-submitted");
@@ -152,6 +204,7 @@ function toFetchedMail(parsed: ParsedMail, m: FetchMessageObject, maxSourceBytes
       contentId: stripBrackets(a.contentId),
     })),
     autoSubmitted: autoValue !== "" && autoValue !== "no",
+    autoHeaders: automationHeaders(parsed.headers),
     sourceTruncated: (m.size ?? 0) > maxSourceBytes,
     parseFailed: false,
   };

@@ -14,6 +14,9 @@ import {
   resolveRole,
 } from "../../policy/index.ts";
 import type { AccessStore } from "../../store/index.ts";
+import { pairingPrompt, type PromptDeps } from "../../commands/approval-prompt.ts";
+import { replyIntent } from "../../commands/chat-reply.ts";
+import type { ReplyTarget } from "../../contracts/outbound.ts";
 import { stage } from "../compose.ts";
 import { decide, type EventContext } from "../context.ts";
 
@@ -23,6 +26,12 @@ export interface AccessStageDeps {
   randomBytes: (n: number) => Uint8Array;
   audit: (e: AuditEntry) => void;
   commandPrefix: string;
+  /** Other keys of the same actor (an earlier id, a BSUID beside the phone) whose admission counts too. */
+  aliasesOf?: (env: EventContext["env"]) => readonly string[];
+  /** Ops chats (`alerts.targets`): a new pairing request is posted there with Approve/Deny buttons. */
+  opsChats?: () => readonly ReplyTarget[];
+  /** Button tokens of those prompts, stored in the runner's unit of work. */
+  buttons?: PromptDeps["store"]["buttons"];
 }
 
 const HOUR = 3_600_000;
@@ -34,9 +43,10 @@ export function createAccessStage(deps: AccessStageDeps) {
     const { env, now } = ctx;
     const { rule } = resolveChannelRule(p.channel, env.transport, env.conversation_id);
     const actorKey = env.actor.id === null ? null : `${env.transport}:${env.actor.id}`;
-    const known = actorKey === null ? null : deps.access.admission(actorKey);
-    const allowlisted = known?.allowlisted ?? false;
-    const paired = known?.paired ?? false;
+    // The actor's own key, then its aliases (WhatsApp id changes): an entry for any of them admits the person.
+    const known = actorKey === null ? [] : [actorKey, ...(deps.aliasesOf?.(env) ?? [])].map((k) => deps.access.admission(k));
+    const allowlisted = known.some((k) => k.allowlisted);
+    const paired = known.some((k) => k.paired);
     const d = decideAccess({ env, rule, allowlisted, paired });
     if (d.outcome === "allow") {
       // Pairing admits only in DMs; a paired actor in a group is a viewer there only if the group admits anyone.
@@ -75,6 +85,24 @@ export function createAccessStage(deps: AccessStageDeps) {
         outcome: "issued",
         reason_code: "pairing_challenge_issued",
       });
+      // The ops chats get the request with buttons; a press runs /tau pairing approve|deny as the presser.
+      const buttons = deps.buttons;
+      for (const ops of buttons ? (deps.opsChats?.() ?? []) : []) {
+        const prompt = pairingPrompt(
+          { store: { buttons: buttons! }, randomBytes: deps.randomBytes },
+          {
+            prefix: deps.commandPrefix,
+            code,
+            actor: actorKey,
+            display: env.actor.display,
+            expiresAt: challenge.expiresAt!,
+            now,
+            transport: ops.transport,
+            conversationId: ops.conversation_id,
+          },
+        );
+        ctx.replies.push({ ...replyIntent("pairing", prompt), target: ops });
+      }
     }
     if (!p.channel.pairing.silent) {
       const minutes = Math.max(1, Math.round((challenge.expiresAt! - now) / 60_000));

@@ -5,7 +5,8 @@
  */
 import type { PolicySet } from "../../config/policy-set.ts";
 import type { AuditEntry } from "../../audit/audit-log.ts";
-import { footer } from "../../capabilities/args.ts";
+import { commandReply, footerLine, replyIntent, type FooterMode } from "../../commands/chat-reply.ts";
+import { approvalPrompt } from "../../commands/approval-prompt.ts";
 import { authorize, requestApproval, validateArgs } from "../../capabilities/execute.ts";
 import { parseTauCommand } from "../../commands/parse-command.ts";
 import type { CapabilityRegistry } from "../../capabilities/registry.ts";
@@ -19,9 +20,13 @@ export interface CommandStageDeps {
   botUsername: (transport: string) => string | null;
   registry: CapabilityRegistry;
   policies: () => PolicySet | null;
-  /** Approval requests are stored through it, in the runner's unit of work. */
-  store: Pick<Store, "atomically" | "commands">;
+  /** Approval requests (and their buttons' tokens) are stored through it, in the runner's unit of work. */
+  store: Pick<Store, "atomically" | "commands" | "buttons">;
   audit: (e: AuditEntry) => void;
+  /** `outbound.footer` (default short). */
+  footer?: FooterMode;
+  /** Randomness for button tokens (the injected source; seeded in replays). */
+  randomBytes?: (n: number) => Uint8Array;
 }
 
 export function createCommandStage(deps: CommandStageDeps) {
@@ -30,8 +35,10 @@ export function createCommandStage(deps: CommandStageDeps) {
     const parsed = parseTauCommand(env.text, { prefix: deps.prefix, botUsername: deps.botUsername(env.transport) });
     if (parsed.kind === "none") return next();
     const principal = `${env.transport}:${env.actor.id ?? "unknown"}`;
-    const say = (command: string, status: "reported" | "failed" | "pending_approval", reason: string, text: string) =>
-      ctx.replies.push({ purpose: "command", text: `${text}\n\n${footer(deps.prefix, command, status, reason)}` });
+    const footer = deps.footer ?? "short";
+    // A refusal reads as a sentence and a next step; the reason code stays in the trace (and the debug footer).
+    const say = (command: string, _status: "failed", reason: string, detail: string) =>
+      ctx.replies.push(commandReply({ prefix: deps.prefix, footer, command }, { status: "failed", reason_code: reason, text: detail }));
     if (parsed.kind === "other_bot") {
       return decide(
         ctx,
@@ -44,7 +51,7 @@ export function createCommandStage(deps: CommandStageDeps) {
     }
     if (parsed.kind === "error") {
       decide(ctx, { stage: "command", outcome: "deny", reason: "command_parse_error", detail: { detail: parsed.detail } }, "replied");
-      return say("", "failed", "command_parse_error", `Could not read that command: ${parsed.detail}.`);
+      return say("", "failed", "command_parse_error", `${parsed.detail}.`);
     }
     const words = parsed.words.length === 0 ? ["help"] : parsed.words;
     const match = deps.registry.match(words);
@@ -59,7 +66,7 @@ export function createCommandStage(deps: CommandStageDeps) {
         outcome: "failed",
         reason_code: "command_unknown",
       });
-      return say(words[0] ?? "", "failed", "command_unknown", `Unknown command "${words[0]}". Try ${deps.prefix} help.`);
+      return say(words[0] ?? "", "failed", "command_unknown", "");
     }
     const cap = match.capability;
     const command = cap.alias.join(" ");
@@ -82,14 +89,14 @@ export function createCommandStage(deps: CommandStageDeps) {
         command,
         "failed",
         "command_rbac_denied",
-        `You need the ${rbac.detail?.need} role for ${deps.prefix} ${command} (you are ${role}).`,
+        `${deps.prefix} ${command} needs the ${rbac.detail?.need} role; you are ${role}.`,
       );
     }
     decide(ctx, rbac);
     const args = validateArgs(cap, match.rest, parsed.flags);
     if (!args.ok) {
       decide(ctx, { stage: "command", outcome: "deny", reason: "command_args_invalid", detail: { detail: args.detail } }, "replied");
-      return say(command, "failed", "command_args_invalid", `Bad arguments: ${args.detail}.`);
+      return say(command, "failed", "command_args_invalid", `${args.detail}.`);
     }
     if (cap.approval !== "none") {
       // Stored in the runner's unit of work for this batch; the id is derived from the event, so a replay asks once.
@@ -108,13 +115,21 @@ export function createCommandStage(deps: CommandStageDeps) {
         { stage: "approval", outcome: "info", reason: "approval_requested", detail: { id, kind: cap.approval } },
         "pending_approval",
       );
-      const who = cap.approval === "two_person" ? "a second operator (not you)" : "you or another operator";
-      return say(
+      const prompt = approvalPrompt(deps, {
+        prefix: deps.prefix,
         command,
-        "pending_approval",
-        "approval_requested",
-        `${deps.prefix} ${command} needs approval (${cap.approval}). ${who[0]!.toUpperCase()}${who.slice(1)} can run: ${deps.prefix} approve ${id} ${hash.slice(0, 8)}  — or ${deps.prefix} deny ${id}. Expires in ${Math.round((expires_at_ms - ctx.now) / 60_000)} min.`,
-      );
+        kind: cap.approval,
+        id,
+        hash,
+        requester: principal,
+        expiresAt: expires_at_ms,
+        now: ctx.now,
+        transport: env.transport,
+        conversationId: env.conversation_id,
+      });
+      const line = footerLine(footer, deps.prefix, command, "pending_approval", "approval_requested");
+      ctx.replies.push(replyIntent("command", { ...prompt, ...(line ? { footer: line } : {}) }));
+      return;
     }
     ctx.jobs.push({ capability_id: cap.id, args: args.args, command, principal, role, approval_id: null });
     decide(ctx, { stage: "command", outcome: "allow", reason: "command_queued", detail: { capability: cap.id } }, "replied");

@@ -1,4 +1,7 @@
-/** @module Stage: non-message kinds (edits, callbacks, reactions, receipts, membership, system) are recorded, never answered as text. */
+/**
+ * @module Stage: non-message kinds (edits, reactions, receipts, membership, system) are recorded, never answered as
+ * text. Button presses (`callback`) are answered by the callback stage, which runs before this one.
+ */
 import { stage } from "../compose.ts";
 import { decide, type EventContext } from "../context.ts";
 

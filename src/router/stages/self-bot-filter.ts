@@ -27,7 +27,9 @@ export function createSelfBotFilterStage(identity: BotIdentity, allowBots: Reado
       return;
     }
     if (env.actor.is_bot && !(env.actor.id !== null && allowBots.has(`${env.transport}:${env.actor.id}`))) {
-      decide(ctx, { stage: "self_bot_filter", outcome: "skip", reason: "ignored_bot" }, "ignored");
+      // Automated mail says which header marked it (auto-replies, vacation notices, lists, bounces: never answered).
+      const auto = typeof env.meta.auto_reason === "string" ? { detail: { auto_reason: env.meta.auto_reason } } : {};
+      decide(ctx, { stage: "self_bot_filter", outcome: "skip", reason: "ignored_bot", ...auto }, "ignored");
       return;
     }
     next();

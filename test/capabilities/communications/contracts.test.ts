@@ -88,7 +88,9 @@ describe("loadCommsContracts", () => {
         '    mode: livee\n    cutover_phase: shadow\n    from: "Spine',
       ]),
     );
-    expect(e.message).toMatch(/providers\.yaml:13:11: providers\.resend\.mode: must be one of "simulation", "live"$/);
+    expect(e.message).toMatch(
+      /providers\.yaml:13:11: providers\.resend\.mode: must be one of "simulation", "live" \(did you mean "live"\?\)$/,
+    );
     expect(e.details).toMatchObject({ line: 13, field: "providers.resend.mode" });
   });
 

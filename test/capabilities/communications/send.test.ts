@@ -123,7 +123,7 @@ describe("the CLI path (tau cap run)", () => {
     expect(done.reason_code).toBe("delivery_simulated");
     expect(buildArgs(preview, ["payment_needed", "+15551234567"], { "message-type": "x" })).toEqual({
       ok: false,
-      detail: "unknown argument --message_type",
+      detail: "unknown argument --message-type",
     });
   });
 });

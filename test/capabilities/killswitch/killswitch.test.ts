@@ -146,7 +146,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
     expect(tg.requests).toHaveLength(0);
     expect(dc.requests).toHaveLength(0);
 
-    const off = await tau(home, ["killswitch", "off", "outbound", "--reason", "resolved"]);
+    const off = await tau(home, ["killswitch", "off", "outbound", "--reason", "resolved", "--yes"]);
     expect(off.code).toBe(0);
     expect(off.stdout).toBe("kill switch outbound is now off\n");
     now.ms = T0 + 1000;
@@ -259,19 +259,21 @@ describe("transport gate and responders switch in the decision pipeline", () => 
 });
 
 describe("/tau killswitch capabilities", () => {
-  it("on/off are admin + confirm; from chat they become an approval request", () => {
+  it("on/off are admin; on is an emergency stop that runs at once, off is confirmed (from chat an approval request)", () => {
     const on = KILLSWITCH_CAPABILITIES.find((c) => c.id === "tau.killswitch.on")!;
-    expect({ role: on.role, approval: on.approval, alias: on.alias }).toEqual({
-      role: "admin",
-      approval: "confirm",
-      alias: ["killswitch", "on"],
-    });
-    const ctx = run(makeDm("4242", { text: "/tau killswitch on outbound maintenance window" }));
+    const off = KILLSWITCH_CAPABILITIES.find((c) => c.id === "tau.killswitch.off")!;
+    expect([on, off].map((c) => ({ role: c.role, approval: c.approval, alias: c.alias }))).toEqual([
+      { role: "admin", approval: "none", alias: ["killswitch", "on"] },
+      { role: "admin", approval: "confirm", alias: ["killswitch", "off"] },
+    ]);
+    const stop = run(makeDm("4242", { event_id: "telegram:6112:u:900010", text: "/tau killswitch on outbound drill" }));
+    expect(stop.jobs.map((j) => [j.capability_id, j.args])).toEqual([["tau.killswitch.on", { scope: "outbound", reason: "drill" }]]);
+    const ctx = run(makeDm("4242", { event_id: "telegram:6112:u:900011", text: "/tau killswitch off outbound maintenance over" }));
     expect(ctx.outcome).toBe("pending_approval");
     const [approval, ...more] = app.store.commands.listApprovals();
     expect(more).toEqual([]);
-    expect(approval!.capability_id).toBe("tau.killswitch.on");
-    expect(JSON.parse(approval!.args)).toEqual({ scope: "outbound", reason: "maintenance window" });
+    expect(approval!.capability_id).toBe("tau.killswitch.off");
+    expect(JSON.parse(approval!.args)).toEqual({ scope: "outbound", reason: "maintenance over" });
   });
 
   it("running them changes the switch and leaves an audit record with who, scope and reason", async () => {

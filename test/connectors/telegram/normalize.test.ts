@@ -196,6 +196,9 @@ describe("normalizeTelegramUpdate: other update types", () => {
         update_id: 900014,
         update_type: "callback_query",
         callback_query_id: "4382bfdwdsb323b2d9",
+        // The callback envelope contract shared with Discord and WhatsApp (issue 12 buttons).
+        callback_id: "4382bfdwdsb323b2d9",
+        prompt_message_id: 320,
         message_id: 320,
         chat_instance: "-8845630132418402001",
       },
@@ -326,8 +329,14 @@ describe("normalizeTelegramUpdate: edge cases", () => {
     });
     const noChatId = { update_id: 3, message: { message_id: 1, date: 1, chat: { type: "private" } } };
     expect(normalizeTelegramUpdate(noChatId, ctx)).toEqual({ ok: false, code: "ingress_missing_id", detail: "message.chat.id: missing" });
+    // Per-item refusal: the bad update of a batch is refused alone, the good one is still an envelope.
     const batch = { ok: true, result: [load("private-text.json"), { message: {} }] };
-    expect(normalizeTelegramUpdate(batch, ctx)).toEqual({ ok: false, code: "ingress_missing_id", detail: "result.1.update_id: missing" });
+    const r = normalizeTelegramUpdate(batch, ctx);
+    expect(r).toMatchObject({
+      ok: true,
+      refused: [{ code: "ingress_missing_id", detail: "result.1.update_id: missing", raw: { message: {} } }],
+    });
+    expect(r.ok && r.envelopes.map((e) => e.event_id)).toHaveLength(1);
   });
 
   it("refuses malformed payloads with ingress_payload_invalid and the path", () => {

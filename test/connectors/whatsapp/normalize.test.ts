@@ -96,12 +96,14 @@ describe("normalizeWhatsAppWebhook: messages", () => {
     expect(ok(normalizeWhatsAppWebhook(raw, ctx)).envelopes[0]?.attachments[0]?.kind).toBe("audio");
   });
 
-  it("maps interactive replies to their title with meta.reply_id", () => {
+  it("maps a reply-button tap to a callback (text = the button id, the callback envelope contract) and a list reply to its title", () => {
     const button = one("interactive-button-reply.json");
-    expect(button.kind).toBe("message");
-    expect(button.text).toBe("Approve");
+    expect(button.kind).toBe("callback");
+    expect(button.text).toBe("approve:ap_7Q2K");
     expect(button.reply_to).toBe(BUSINESS_WAMID);
     expect(button.meta.reply_id).toBe("approve:ap_7Q2K");
+    expect(button.meta.button_title).toBe("Approve");
+    expect(button.meta.prompt_message_id).toBe(BUSINESS_WAMID);
     expect(button.meta.interactive_type).toBe("button_reply");
     const list = one("interactive-list-reply.json");
     expect(list.text).toBe("Staging");

@@ -1,0 +1,150 @@
+/**
+ * A Discord slash command end to end (issue 12 §2): signed HTTP interaction → deferred response → `/tau whoami` in
+ * ingress → the real runner (RBAC, command path) → provider delivery edits the deferred response through the
+ * interaction webhook (`PATCH /webhooks/{app}/{token}/messages/@original`, no Authorization header) on the local
+ * server, which accepts the edit only after an initial response and only while the token lives. A long reply's
+ * later chunks become follow-ups, ephemeral like the response.
+ */
+import { Hono } from "hono";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createDiscordConnector } from "../../connectors/discord/inbound.ts";
+import { createDiscordSender } from "../../connectors/discord/sender.ts";
+import { createAppRunner, lookupSecret, openIngressWriter, type App } from "../../src/app/index.ts";
+import { commandResolverFor } from "../../src/app/native-commands.ts";
+import { replyTargetOf } from "../../src/contracts/reply-target.ts";
+import { richColumn } from "../../src/outbound/format.ts";
+import { withRendering } from "../../src/outbound/format-job.ts";
+import { captureLogger, memoryCursors, waitFor } from "../helpers/connector-harness.ts";
+import { createInteractionSigner } from "../helpers/discord-server-interactions.ts";
+import { startDiscordServer, type DiscordServer } from "../helpers/discord-server.ts";
+import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
+
+const TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GfAkE1.tau-discord-test-token";
+const APP_ID = "1100000000000000001"; // the tau home's identity.discord
+const USER = "1300000000000000042";
+
+let server: DiscordServer;
+let home: TauHome;
+let app: App;
+const signer = createInteractionSigner();
+
+beforeEach(async () => {
+  server = await startDiscordServer({ token: TOKEN, botUser: { id: APP_ID } });
+  home = makeTauHome(
+    [
+      "runner:\n  coalesce_window_ms: 0",
+      "outbound:\n  mode: provider\n  http_timeout_ms: 2000",
+      `connectors:\n  discord: { mode: polling, api_root: "${server.url}/api" }`,
+    ].join("\n") + "\n",
+    { "channel-policy.yaml": OPEN_CHANNEL_POLICY },
+  );
+  app = home.open();
+  app.store.secrets.put("discord-bot-token", TOKEN, Date.now());
+  app.store.secrets.put("discord-public-key", signer.publicKeyHex, Date.now());
+});
+afterEach(async () => {
+  app.close();
+  home.cleanup();
+  await server.close();
+});
+
+describe("a slash command answered through its interaction", () => {
+  it("runs /tau whoami through the command path and edits the deferred response with the result", async () => {
+    const writer = openIngressWriter(app);
+    const c = createDiscordConnector({
+      ingress: writer,
+      cursors: memoryCursors(),
+      identity: app.config.identity,
+      logger: captureLogger(),
+      clock: () => Date.now(),
+      secret: (id) => lookupSecret(app, id),
+      mode: "polling",
+      channelIds: [],
+      pollIntervalMs: 60_000,
+      apiRoot: `${server.url}/api`,
+      resolveCommand: commandResolverFor(app),
+    });
+    await c.start();
+    const http = new Hono();
+    for (const r of c.webhooks ?? []) http.on(r.method, r.path, (ctx) => r.handler(ctx));
+
+    const interaction = server.interactions.create({
+      type: 2,
+      data: { id: "1400000000000000001", name: "tau", type: 1, options: [{ name: "whoami", type: 1 }] },
+      userId: USER,
+    });
+    const body = JSON.stringify(interaction);
+    const res = await http.request("/webhooks/discord", {
+      method: "POST",
+      body,
+      headers: signer.sign(body, Math.floor(Date.now() / 1000)),
+    });
+    const answer = (await res.json()) as Record<string, unknown>;
+    expect(answer).toEqual({ type: 5, data: { flags: 64 } });
+    server.interactions.respondedInline(interaction["token"] as string, answer);
+    await c.stop();
+    await writer.close();
+
+    const { runner, close } = createAppRunner(app);
+    try {
+      await runner.drain();
+      const rec = server.interactions.byToken.get(interaction["token"] as string)!;
+      await waitFor(() => rec.original?.["content"], 5000, "the edited original response");
+      expect(String(rec.original!["content"])).toContain(USER);
+      expect(rec.original!["allowed_mentions"]).toEqual({ parse: [] });
+      const edit = server.requests.find((r) => r.method === "PATCH" && r.path.startsWith(`/webhooks/${APP_ID}/`))!;
+      expect(edit.path).toMatch(/\/messages\/(@|%40)original$/);
+      expect(edit.headers["authorization"]).toBeUndefined();
+      // Nothing went to the channel as a plain message: the answer is the interaction's.
+      expect(server.sentMessages).toEqual([]);
+    } finally {
+      close();
+    }
+  });
+
+  it("sends the first chunk as the edit and the rest as ephemeral follow-ups", async () => {
+    const interaction = server.interactions.create({
+      type: 2,
+      data: { name: "tau", type: 1, options: [{ name: "help", type: 1 }] },
+      userId: USER,
+    });
+    server.interactions.respondedInline(interaction["token"] as string, { type: 5, data: { flags: 64 } });
+    const target = replyTargetOf({
+      v: 1,
+      event_id: `discord:${interaction["id"] as string}`,
+      transport: "discord",
+      provider: "discord",
+      account_id: APP_ID,
+      kind: "message",
+      conversation_id: interaction["channel_id"] as string,
+      thread_id: null,
+      chat_type: "group",
+      actor: { id: USER, display: "Alice", is_bot: false },
+      mentions_bot: true,
+      text: "/tau help",
+      attachments: [],
+      reply_to: null,
+      forwarded: false,
+      occurred_at_ms: 0,
+      received_at_ms: 0,
+      meta: {
+        interaction_id: interaction["id"] as string,
+        interaction_token: interaction["token"] as string,
+        application_id: APP_ID,
+        ephemeral: true,
+      },
+    });
+    const rich = richColumn({ purpose: "command", text: "part one\npart two" }, target);
+    const sender = createDiscordSender({ apiRoot: `${server.url}/api`, token: () => TOKEN });
+    for (const [idx, text] of ["part one", "part two"].entries()) {
+      const job = withRendering({ outbox_id: "ob_000000000abcdefabcdefabcdef", idx, chunk_count: 2, text, target, rich_column: rich });
+      expect(await sender.send(job)).toMatchObject({ ok: true });
+    }
+    const rec = server.interactions.byToken.get(interaction["token"] as string)!;
+    expect(rec.original).toMatchObject({ content: "part one" });
+    expect(rec.followups).toEqual([{ content: "part two", allowed_mentions: { parse: [] }, flags: 64 }]);
+    // The rich column holds the delivery action; a dry-run rendering shows a placeholder, never the token.
+    const shaped = withRendering({ outbox_id: "ob_x", idx: 0, chunk_count: 2, text: "part one", target, rich_column: rich });
+    expect(JSON.stringify(shaped.action)).toContain("edit_prompt");
+  });
+});
