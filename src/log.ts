@@ -30,6 +30,11 @@ const SECRET_PATHS = [
   "*.access_token",
   "auth_token",
   "*.auth_token",
+  // A Discord interaction token lets anyone answer as the app for 15 minutes (an envelope's meta, a target, an action).
+  "interaction_token",
+  "*.interaction_token",
+  "*.*.interaction_token",
+  "*.*.*.interaction_token",
 ];
 
 /** Paths removed unless identifiers are explicitly allowed. */

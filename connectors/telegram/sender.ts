@@ -4,7 +4,8 @@
  * delivery code. grammY never retries API calls (PROVIDERS.md §1.7), so rate-limit waits have one owner: ours.
  * grammY turns a body it cannot parse (a proxy's HTML 502, an empty 500) into a network `HttpError` without the
  * status; the status is read from the wire instead (`trackSend`), so such a failure is classified by its status.
- * `typing` is `sendChatAction` with action "typing" (in the reply's forum topic, if any; PROVIDERS.md §9.6).
+ * `typing` is `sendChatAction` with action "typing" (in the reply's forum topic, if any; PROVIDERS.md §9.6), through the
+ * business connection for a business chat (PROVIDERS.md §10.1.6).
  * @see https://core.telegram.org/bots/api#sendmessage
  * @see https://core.telegram.org/bots/api#sendchataction
  */
@@ -15,6 +16,7 @@ import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.
 import { accepted, httpFailure, missingCredential, networkFailure, retryAfterMs, statusFailure } from "../shared/classify-failure.ts";
 import { describeCause, isTimeout, redact, trackSend, type SendEvidence } from "../shared/send-tracking.ts";
 import { deleteTelegramWebhook, setTelegramWebhook } from "./api.ts";
+import { parseBusinessConversationId } from "./normalize-message.ts";
 import { buildTelegramSendMessage, telegramMethodOf } from "./request.ts";
 
 interface TelegramSenderOptions {
@@ -118,8 +120,14 @@ export function createTelegramSender(opts: TelegramSenderOptions): ProviderSende
     async typing(target) {
       const token = opts.token();
       if (!token) return typingFailure(missingToken());
-      const other = target.thread_id ? { message_thread_id: Number(target.thread_id) } : undefined;
-      const r = await trackSend(() => apiFor(token).sendChatAction(toChatId(target.conversation_id), "typing", other));
+      // A business chat (`business:<connection>:<chat>`) types for the account, through its connection (as sendMessage).
+      const business = parseBusinessConversationId(target.conversation_id);
+      const other = {
+        ...(target.thread_id ? { message_thread_id: Number(target.thread_id) } : {}),
+        ...(business ? { business_connection_id: business.businessConnectionId } : {}),
+      };
+      const chatId = toChatId(business?.chatId ?? target.conversation_id);
+      const r = await trackSend(() => apiFor(token).sendChatAction(chatId, "typing", other));
       if (r.ok || accepted(r.evidence.response)) return { ok: true };
       return typingFailure(toTelegramOutcome(r.error, r.evidence, token));
     },

@@ -4,40 +4,23 @@
  * remove: --yes; pairing: nothing).
  */
 import type { Command } from "commander";
+import { actorKeyProblem } from "../capabilities/core/allowlist.ts";
 import { TauError } from "../contracts/errors.ts";
 import { runNamedCapability, withRunOptions } from "./run-capability.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit, table } from "./output.ts";
 
-/** Stable ids only (PRODUCT.md §5): usernames are mutable and never allowlisted. */
-const STABLE_ID: Record<string, RegExp> = {
-  telegram: /^\d{1,20}$/,
-  discord: /^\d{15,21}$/,
-  whatsapp: /^(\d{6,16}|[A-Z]{2}\.\d{6,40})$/,
-  email: /^[^\s@]+@[^\s@]+\.[^\s@]+$/,
-};
-
-/** Validate `<transport>:<stable id>`; throws a usage error that says what is allowed. */
-function parseActorKey(key: string): { transport: string; actorId: string } {
-  const i = key.indexOf(":");
-  const transport = i < 0 ? "" : key.slice(0, i);
-  const actorId = i < 0 ? "" : key.slice(i + 1);
-  const re = STABLE_ID[transport];
-  if (!re)
-    throw new TauError(
-      "USAGE_ACTOR_KEY",
-      `"${key}": expected <transport>:<actor id> with transport one of ${Object.keys(STABLE_ID).join(", ")}`,
-    );
-  if (!re.test(actorId)) {
-    throw new TauError(
-      "USAGE_ACTOR_KEY",
-      `"${key}": ${transport} actors are allowlisted by their stable id (${re.source}), never by username`,
-      {
-        hint: "find the numeric id in `tau traces --json` (actor_id) or the provider's API",
-      },
-    );
+/**
+ * The allowlist capability's stable-id rule (PRODUCT.md §5), checked before anything runs so a username is a usage
+ * error (exit 2) naming the argument, with the same sentence chat gives.
+ */
+function checkActorKey(key: string): void {
+  const problem = actorKeyProblem(key);
+  if (problem) {
+    throw new TauError("USAGE_ACTOR_KEY", `<actor>: ${problem}`, {
+      hint: "`/tau whoami` in the chat shows the sender's key; `tau traces --json` shows actor_id for messages already received",
+    });
   }
-  return { transport, actorId };
 }
 
 export function registerAccess(program: Command): void {
@@ -70,7 +53,7 @@ export function registerAccess(program: Command): void {
       .argument("<actor>", "<transport>:<stable id>, e.g. telegram:4242")
       .option("--note <text>", "why (kept with the entry)"),
   ).action((actor: string, o: { note?: string; yes?: boolean; as?: string }, cmd: Command) => {
-    parseActorKey(actor);
+    checkActorKey(actor);
     return runNamedCapability(cmd, "tau.allowlist.add", [actor], o.note !== undefined ? { note: o.note } : {}, o);
   });
   runs(
@@ -79,7 +62,7 @@ export function registerAccess(program: Command): void {
       .description("remove an actor from the allowlist (confirm: --yes, or y at a terminal)")
       .argument("<actor>", "<transport>:<stable id>"),
   ).action((actor: string, o: { yes?: boolean; as?: string }, cmd: Command) => {
-    parseActorKey(actor);
+    // Any stored key may be removed (also one added before the stable-id rule): the capability checks the shape.
     return runNamedCapability(cmd, "tau.allowlist.remove", [actor], {}, o);
   });
 

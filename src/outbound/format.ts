@@ -20,10 +20,13 @@ export interface StoredRich {
   group?: boolean;
 }
 
-/** The JSON for `outbox.rich`, or null for a plain reply (older rows and plain replies stay NULL). */
-export function richColumn(intent: ReplyIntent, target: ReplyTarget): string | null {
-  // A reply to a Discord slash command edits its deferred response (interaction-reply.ts).
-  const action = intent.action ?? commandReplyAction(target);
+/**
+ * The JSON for `outbox.rich`, or null for a plain reply (older rows and plain replies stay NULL). `laterReply`: an
+ * earlier reply to the same slash command was already queued (see `queueReplies`).
+ */
+export function richColumn(intent: ReplyIntent, target: ReplyTarget, laterReply = false): string | null {
+  // A reply to a Discord slash command edits its deferred response, or follows it up (interaction-reply.ts).
+  const action = intent.action ?? commandReplyAction(target, laterReply);
   if (!intent.reply && !action) return null;
   const stored: StoredRich = {
     ...(intent.reply ? { reply: intent.reply } : {}),

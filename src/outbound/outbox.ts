@@ -10,6 +10,7 @@ import { dryRunReceiptId } from "./dry-run.ts";
 import { sha256Hex } from "./sha256-hex.ts";
 import { chunkText, effectiveLimit } from "./render.ts";
 import { richColumn } from "./format.ts";
+import { INTERACTION_TOKEN_TTL_MS, isDeferredCommand } from "./interaction-reply.ts";
 
 /**
  * Outbox id: the time the reply was queued (9 base-36 digits, so ids sort by time) + a hash of the event id and
@@ -61,10 +62,18 @@ export function queueReplies(
 ): string[] {
   const ids: string[] = [];
   const limit = effectiveLimit(target.transport, opts.maxChars);
+  // A slash command is answered once by editing its deferred response; every later reply follows it up. "Later" is
+  // decided here, at queue time, inside the caller's transaction: all replies to one interaction carry its event id
+  // (the runner's, a command job's, a responder job's), so an outbox row already queued for that event in that chat
+  // while the token lives (an earlier reply, or an earlier reply of this same call) makes this one a follow-up. The
+  // decision is stored with the row (`outbox.rich`), so retries and restarts keep it.
+  const deferred = eventId !== null && isDeferredCommand(target);
   replies.forEach((reply, i) => {
     const outbox_id = idFor(i);
     const chunks = chunkText(reply.text, limit);
-    const rich = richColumn(reply, target);
+    const later =
+      deferred && store.outbox.repliedToEvent(target.transport, target.conversation_id, eventId, opts.now - INTERACTION_TOKEN_TTL_MS);
+    const rich = richColumn(reply, target, later);
     if (chunks.length === 0) return;
     const stored = opts.mode === "channel-store";
     const direct = opts.mode === "dry-run" && opts.dryRun !== undefined && opts.dryRun.accepts(target.transport);

@@ -22,6 +22,7 @@ import type { Logger } from "../log.ts";
 import { outboxIdFor, queueReplies, type QueueOptions, type QueuedReply } from "../outbound/outbox.ts";
 import type { Delivery } from "../outbound/deliver.ts";
 import { createContext, type EventContext } from "../router/context.ts";
+import { answerUnansweredInteraction } from "../router/interaction-answer.ts";
 import { openShortLock, type Store, type ShortLock } from "../store/index.ts";
 import { rotateIfConsumed } from "./rotate.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
@@ -214,6 +215,8 @@ export function createRunner(deps: RunnerDeps) {
             }
             processed += 1;
             batchSeen.add(ctx.env.event_id);
+            // A slash command nothing answers still gets one answer, committed with its decision.
+            answerUnansweredInteraction(ctx, config.commands.prefix);
             recordEvent(ctx, opts, report, fresh);
           }
           // Quarantine lines reach their file before the cursor moves past them (at the commit).

@@ -101,6 +101,12 @@ export function createOutboxStore(db: Db) {
     setChunkReceipt: db.prepare<[string, number, string, number]>(
       "UPDATE outbox_chunks SET receipt = ?, updated_at_ms = ? WHERE outbox_id = ? AND idx = ?",
     ),
+    // Bounded by outbox_by_conversation (transport, conversation_id, created_at_ms): only the recent rows of one chat.
+    repliedToEvent: db
+      .prepare<[string, string, number, string], number>(
+        "SELECT 1 FROM outbox WHERE transport = ? AND conversation_id = ? AND created_at_ms >= ? AND event_id = ? LIMIT 1",
+      )
+      .pluck(),
   };
   return {
     /** Insert a row (`attempts` 0 unless given: a reply delivered as it is stored counts its one attempt). */
@@ -174,6 +180,9 @@ export function createOutboxStore(db: Db) {
     /** Replace one chunk's receipt (JSON text). */
     setChunkReceipt: (outboxId: string, idx: number, receipt: string, now: number) =>
       void s.setChunkReceipt.run(receipt, now, outboxId, idx),
+    /** True when a reply to `eventId` in this chat was queued at or after `sinceMs` (a slash command's later replies). */
+    repliedToEvent: (transport: string, conversationId: string, eventId: string, sinceMs: number): boolean =>
+      s.repliedToEvent.get(transport, conversationId, sinceMs, eventId) !== undefined,
   };
 }
 

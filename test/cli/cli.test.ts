@@ -106,7 +106,7 @@ describe("tau CLI (child processes)", () => {
     });
     const u = await runTau([...g(home), "allowlist", "add", "telegram:@ana"]);
     expect(u.code).toBe(2);
-    expect(u.stderr).toContain("never by username");
+    expect(u.stderr).toContain("use the stable id, not a username");
     // Allowlisting is two_person: a request, approved by another principal.
     const req = await runTau([...g(home), "allowlist", "add", "telegram:4242", "--note", "oncall", "--json"]);
     const approvalId = req.json<{ data: { approval_id: string } }>().data.approval_id;

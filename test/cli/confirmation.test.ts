@@ -100,7 +100,7 @@ describe("two_person: `tau allowlist add` and `tau cap run tau.allowlist.add` bo
     home = makeTauHome();
     const u = await runTau([...g(home), "allowlist", "add", "telegram:@ana", "--yes"]);
     expect(u.code).toBe(2);
-    expect(u.stderr).toContain("never by username");
+    expect(u.stderr).toContain("use the stable id, not a username");
     expect((await runTau([...g(home), "approvals", "list", "--json"])).json()).toEqual([]);
   }, 30_000);
 });

@@ -39,6 +39,8 @@ export interface TelegramChatAction {
   chat_id: number;
   action: string;
   message_thread_id?: number;
+  /** Set when the action was shown in a business account's chat (PROVIDERS.md §10.1.6). */
+  business_connection_id?: string;
   params: Json;
 }
 
@@ -54,6 +56,12 @@ export class TelegramChats {
   private readonly usernames = new Map<string, number>();
   private readonly state = new Map<number, ChatState>();
   private readonly forumTopics = new Map<number, Set<number>>();
+  /**
+   * Business connections (PROVIDERS.md §10.1.6): id → the chats of the business account seen through it. Those chat
+   * ids are the account's, "independent from any potential bot chat which might share the same identifier": they are
+   * reached only with `business_connection_id`; without it the id means the bot's own chat (usually none).
+   */
+  private readonly businessChats = new Map<string, Map<number, TelegramChat>>();
   private readonly lastMessageId = new Map<number, number>();
   private readonly knownMessageIds = new Map<number, Set<number>>();
   private readonly knownCallbackQueries = new Set<string>();
@@ -101,6 +109,42 @@ export class TelegramChats {
     set.add(threadId);
     this.forumTopics.set(chatId, set);
   }
+  /** A connected business account (a `business_connection` update with is_enabled true). */
+  addBusinessConnection(id: string) {
+    if (!this.businessChats.has(id)) this.businessChats.set(id, new Map());
+  }
+  /** The connection was disabled or deleted: its id answers "business connection not found" from now on. */
+  removeBusinessConnection(id: string) {
+    this.businessChats.delete(id);
+  }
+  /** A chat of the business account (a customer who wrote to it), reachable through the connection only. */
+  addBusinessChat(connectionId: string, chat: TelegramChat) {
+    this.addBusinessConnection(connectionId);
+    this.businessChats.get(connectionId)!.set(chat.id, chat);
+  }
+  private isBusinessOnlyChat(id: number): boolean {
+    return !this.chats.has(id) && [...this.businessChats.values()].some((m) => m.has(id));
+  }
+  /**
+   * The chat a send/edit/chat-action addresses: with `business_connection_id`, a chat of that business account (400
+   * "business connection not found" for an unknown connection [SEC: Bot API error text as quoted by client libraries'
+   * tests]); without it, the bot's own chat — a business customer's id is then no chat of the bot ("chat not found").
+   */
+  resolveTarget(p: Json): TelegramChat {
+    const bc = str(p["business_connection_id"]);
+    if (bc === undefined) return this.resolve(p["chat_id"]);
+    const chats = this.businessChats.get(bc);
+    if (!chats) throw bad("business connection not found");
+    const v = str(p["chat_id"]);
+    if (v === undefined || v === "") throw bad("chat_id is empty");
+    if (!/^\d+$/.test(v)) throw bad("chat not found"); // business chats are private chats with users
+    const known = chats.get(Number(v));
+    if (known) return known;
+    if (this.strict) throw bad("chat not found");
+    const chat: TelegramChat = { id: Number(v), type: "private", first_name: `User ${v}` };
+    chats.set(chat.id, chat);
+    return chat;
+  }
   expireCallbackQuery(id: string) {
     this.expiredCallbackQueries.add(id);
   }
@@ -126,7 +170,7 @@ export class TelegramChats {
     if (st?.kind === "forbidden") throw new ApiError(403, st.description);
     const known = this.chats.get(id);
     if (known) return known;
-    if (this.strict) throw bad("chat not found");
+    if (this.strict || this.isBusinessOnlyChat(id)) throw bad("chat not found");
     return this.addChat(this.autoChat(id));
   }
 
@@ -148,6 +192,16 @@ export class TelegramChats {
     const type = updateType(u);
     const payload = type ? (u[type] as Json | undefined) : undefined;
     const chat = payload?.["chat"] as TelegramChat | undefined;
+    if (type === "business_connection" && typeof payload?.["id"] === "string") {
+      if (payload["is_enabled"] === false) this.removeBusinessConnection(payload["id"] as string);
+      else this.addBusinessConnection(payload["id"] as string);
+      return;
+    }
+    const bc = payload?.["business_connection_id"];
+    if ((type === "business_message" || type === "edited_business_message") && typeof bc === "string") {
+      if (chat && typeof chat.id === "number") this.addBusinessChat(bc, chat);
+      return;
+    }
     if (chat && typeof chat.id === "number") {
       if (!this.chats.has(chat.id)) this.addChat(chat);
       if (typeof payload?.["message_id"] === "number") this.noteMessageId(chat.id, payload["message_id"] as number);
@@ -205,7 +259,7 @@ export class TelegramChats {
   }
 
   sendMessage(p: Json): Json {
-    const chat = this.resolve(p["chat_id"]); // chat errors come before text errors
+    const chat = this.resolveTarget(p); // chat errors come before text errors
     const parsed = this.formatText(p, "text", "entities");
     if (parsed.text === "") throw bad("message text is empty");
     if (codePoints(parsed.text) > 4096) throw bad("message is too long"); // §1.6: code points after entity parsing
@@ -218,7 +272,7 @@ export class TelegramChats {
   }
 
   sendMedia(method: "sendPhoto" | "sendDocument", p: Json, upload: Upload): Json {
-    const chat = this.resolve(p["chat_id"]);
+    const chat = this.resolveTarget(p);
     const field = method === "sendPhoto" ? "photo" : "document";
     const parsed = this.formatText(p, "caption", "caption_entities");
     if (codePoints(parsed.text) > 1024) throw bad("message caption is too long");
@@ -281,11 +335,18 @@ export class TelegramChats {
 
   /** §9.6: chat errors first (unknown chat → 400 "chat not found", blocked → 403), then the action, then the topic. */
   sendChatAction(p: Json): true {
-    const chat = this.resolve(p["chat_id"]);
+    const chat = this.resolveTarget(p);
     const action = str(p["action"]) ?? "";
     if (!CHAT_ACTIONS.includes(action)) throw bad("wrong parameter action in request");
     const thread = this.checkThread(chat, p);
-    this.chatActions.push({ chat_id: chat.id, action, ...(thread !== undefined ? { message_thread_id: thread } : {}), params: p });
+    const bc = str(p["business_connection_id"]);
+    this.chatActions.push({
+      chat_id: chat.id,
+      action,
+      ...(thread !== undefined ? { message_thread_id: thread } : {}),
+      ...(bc !== undefined ? { business_connection_id: bc } : {}),
+      params: p,
+    });
     return true;
   }
 

@@ -339,6 +339,14 @@ export async function startTelegramBotApiServer(
     forgetChat(id: number) {
       chats.forget(id);
     },
+    /**
+     * A connected business account (§10.1.6); its chats are reached only with business_connection_id, an unknown id
+     * answers 400 "business connection not found". Pushed business_connection / business_message updates do this too.
+     */
+    addBusinessConnection(id: string, businessChats: TelegramChat[] = []) {
+      chats.addBusinessConnection(id);
+      for (const c of businessChats) chats.addBusinessChat(id, c);
+    },
     /** Marks the chat as a forum with this topic; other message_thread_ids then get "message thread not found". */
     addForumTopic(chatId: number, threadId: number) {
       chats.addForumTopic(chatId, threadId);

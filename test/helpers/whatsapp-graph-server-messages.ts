@@ -7,8 +7,13 @@ type Json = Record<string, unknown>;
 export interface WhatsAppSentMessage {
   id: string;
   phoneNumberId: string;
+  /** The addressee as sent: a phone (`to`), a business-scoped user id (`recipient`, or `to`) or a group id. */
   to: string;
+  /** Digits of a phone addressee; "" for a BSUID or a group. */
   waId: string;
+  recipient_type: "individual" | "group";
+  /** The BSUID when the message went to one (PROVIDERS.md §10.3.3). */
+  userId?: string;
   type: string;
   text?: string;
   body: Json;
@@ -95,6 +100,10 @@ export const fail = (code: number, opts: Parameters<typeof graphError>[1] = {}) 
 };
 export const invalidParam = (details: string) => fail(100, { details });
 export const digits = (s: string) => s.replace(/\D/g, "");
+/** A business-scoped user id: `CC.` (+ `ENT.` for parent ids) + up to 128 alphanumerics (PROVIDERS.md §10.3.3). */
+export const BSUID = /^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$/;
+/** The key a user or group is tracked by (window, undeliverable): a phone's digits, else the id as given. */
+export const recipientKey = (id: string) => (BSUID.test(id) || !/^\+?[\d\s()-]+$/.test(id) ? id : digits(id));
 const SEND_TYPES = [
   "audio",
   "contacts",
@@ -173,8 +182,19 @@ export class WhatsAppMessages {
       this.readReceipts.push({ phoneNumberId: pnid, message_id: id, ...(typing !== undefined ? { typing_indicator: typing } : {}) });
       return { success: true };
     }
-    const to = body["to"];
-    if (typeof to !== "string" || to === "") throw fail(100, { message: "(#100) The parameter to is required." });
+    // §10.3.3–10.3.4: `to` (a phone, a BSUID, or with recipient_type "group" a group id) or `recipient` (a BSUID,
+    // sent instead of `to`; `to` wins when both are present). Neither ⇒ Graph's "to is required".
+    const recipientType = body["recipient_type"] ?? "individual";
+    if (recipientType !== "individual" && recipientType !== "group")
+      throw invalidParam(`Param recipient_type must be one of {INDIVIDUAL, GROUP} - got "${String(recipientType)}".`); // text [UNV]
+    const rawTo = body["to"];
+    const rawRecipient = body["recipient"];
+    const hasTo = typeof rawTo === "string" && rawTo !== "";
+    if (!hasTo && (recipientType === "group" || typeof rawRecipient !== "string" || rawRecipient === ""))
+      throw fail(100, { message: "(#100) The parameter to is required." });
+    const to = hasTo ? rawTo : (rawRecipient as string);
+    // `recipient` carries only a business-scoped user id (pywa, courier, whatsapp-api-js); error text [UNV].
+    if (!hasTo && !BSUID.test(to)) throw invalidParam("Param recipient must be a business-scoped user id (CC.<id>).");
     const type = (body["type"] as string | undefined) ?? "text";
     if (!SEND_TYPES.includes(type))
       throw fail(100, {
@@ -198,21 +218,38 @@ export class WhatsAppMessages {
       throw invalidParam(`Param ${type}['caption'] must be at most 1024 characters long.`);
     }
     if (type === "interactive") checkInteractive(payload);
+    // §10.3.4: groups take no interactive messages (BSP docs; Meta's code and text for the refusal [UNV]).
+    if (recipientType === "group" && type === "interactive")
+      throw fail(131009, { details: "Interactive messages are not supported for group recipients." });
     if (type === "template" && (typeof payload["name"] !== "string" || !(payload["language"] as Json | undefined)?.["code"])) {
       throw invalidParam("Template name and language code are required.");
     }
-    const waId = digits(to);
-    if (this.undeliverable.has(waId)) throw fail(131026);
-    // §3.6: free-form messages only inside the 24-hour customer-service window; templates always allowed.
+    const key = recipientKey(to);
+    const isUser = recipientType === "individual" && BSUID.test(to);
+    const waId = recipientType === "individual" && !isUser ? key : "";
+    if (this.undeliverable.has(key)) throw fail(131026);
+    // §3.6: free-form messages only inside the 24-hour customer-service window (per user, or group, by the id the
+    // message went to); templates always allowed.
     if (this.enforceWindow && type !== "template") {
-      const last = this.lastInbound.get(waId);
+      const last = this.lastInbound.get(key);
       if (last === undefined || this.now() - last > WINDOW_MS) throw fail(131047);
     }
     const id = wamid();
-    this.sentMessages.push({ id, phoneNumberId: pnid, to, waId, type, body, ...(text !== undefined ? { text } : {}) });
+    this.sentMessages.push({
+      id,
+      phoneNumberId: pnid,
+      to,
+      waId,
+      recipient_type: recipientType,
+      ...(isUser ? { userId: to } : {}),
+      type,
+      body,
+      ...(text !== undefined ? { text } : {}),
+    });
     return {
       messaging_product: "whatsapp",
-      contacts: [{ input: to, wa_id: waId }],
+      // §10.3.3: `user_id` (no wa_id) when sent to a BSUID. What a group send answers in contacts is [UNV]: the input.
+      contacts: [isUser ? { input: to, user_id: to } : recipientType === "group" ? { input: to } : { input: to, wa_id: waId }],
       messages: [{ id, ...(type === "template" ? { message_status: "accepted" } : {}) }],
     };
   }

@@ -3,7 +3,7 @@ import http from "node:http";
 import crypto from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { DEFAULT_DISPLAY_NUMBER, DEFAULT_PHONE_NUMBER_ID } from "./whatsapp-graph-server-webhooks.ts";
-import { digits, fail, fbtrace, GraphError, graphError, invalidParam, WhatsAppMessages } from "./whatsapp-graph-server-messages.ts";
+import { fail, fbtrace, GraphError, graphError, invalidParam, recipientKey, WhatsAppMessages } from "./whatsapp-graph-server-messages.ts";
 import { closeAfterAnswer, FaultQueue, htmlErrorPage, resetMidBody, sendRaw, type FaultKind, type PlannedFault } from "./http-faults.ts";
 import type { WhatsAppRateLimits } from "./rate-limits.ts";
 
@@ -269,8 +269,9 @@ export async function startWhatsAppGraphServer(
           throw invalidParam("Request body is not valid JSON.");
         }
         rec.body = body;
-        const limited =
-          body["status"] === undefined && typeof body["to"] === "string" ? options.rateLimits?.admit(pnid, body["to"], now()) : null;
+        // The pair rate limit counts per addressee: `to`, or a BSUID in `recipient` (§10.3.3).
+        const addressee = typeof body["to"] === "string" ? body["to"] : typeof body["recipient"] === "string" ? body["recipient"] : null;
+        const limited = body["status"] === undefined && addressee !== null ? options.rateLimits?.admit(pnid, addressee, now()) : null;
         if (limited) throw fail(limited);
         return reply(res, rec, 200, messages.send(pnid, body));
       }
@@ -336,15 +337,15 @@ export async function startWhatsAppGraphServer(
     },
     /** The user wrote to us at atMs (default now): opens the 24-hour window for free-form messages (§3.6). */
     recordInbound(waId: string, atMs: number = now()) {
-      lastInbound.set(digits(waId), atMs);
+      lastInbound.set(recipientKey(waId), atMs);
     },
     /** Closes the customer-service window for this user (next free-form send → 131047). */
     closeWindow(waId: string) {
-      lastInbound.delete(digits(waId));
+      lastInbound.delete(recipientKey(waId));
     },
     /** Sends to this user fail with 131026 (not on WhatsApp). */
     markUndeliverable(waId: string) {
-      undeliverable.add(digits(waId));
+      undeliverable.add(recipientKey(waId));
     },
     addMedia,
     addAccessToken(t: string) {

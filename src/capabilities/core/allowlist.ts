@@ -1,8 +1,54 @@
 /** @module `/tau allowlist list|add|remove`: granting chat access by stable id needs a second person. */
 import { z } from "zod";
-import { TRANSPORTS } from "../../contracts/envelope.ts";
+import { TRANSPORTS, type Transport } from "../../contracts/envelope.ts";
 import { defineCapability, failed, reported } from "../capability.ts";
 
+/**
+ * The stable id of an actor per transport (PRODUCT.md §5): what inbound envelopes carry as `actor.id`, never a
+ * username (mutable, reusable by someone else). WhatsApp: the phone (`wa_id`) or, for users whose phone Meta
+ * withholds, the business-scoped user id `CC.` + up to 128 alphanumerics (PROVIDERS.md §10.3.3). Email: the
+ * address, lower-cased as the email connector keys senders. Chat (`/tau allowlist add`) and CLI share this rule.
+ */
+export const STABLE_ACTOR_IDS: Record<Transport, { pattern: RegExp; what: string }> = {
+  telegram: { pattern: /^[1-9]\d{0,15}$/, what: "a Telegram user id (a positive number, e.g. telegram:4242)" },
+  discord: { pattern: /^\d{17,20}$/, what: "a Discord user id (a snowflake of 17–20 digits)" },
+  whatsapp: {
+    pattern: /^(\d{6,16}|[A-Z]{2}\.[A-Za-z0-9]{1,128})$/,
+    what: "a WhatsApp phone id (wa_id, 6–16 digits) or business-scoped user id (e.g. whatsapp:US.13491208655302741918)",
+  },
+  email: { pattern: /^[^\s@:]+@[^\s@]+\.[^\s@]+$/, what: "an email address (e.g. email:ana@example.com)" },
+};
+
+const FIND_IT = "use the stable id, not a username; find it with /tau whoami";
+
+/** Why `key` cannot be allowlisted (a sentence naming the key and the fix), or null when it is `<transport>:<stable id>`. */
+export function actorKeyProblem(key: string): string | null {
+  const i = key.indexOf(":");
+  const transport = i < 0 ? "" : key.slice(0, i);
+  if (!(TRANSPORTS as readonly string[]).includes(transport))
+    return `"${key}" is not <transport>:<stable id> with transport one of ${TRANSPORTS.join(", ")} (e.g. telegram:4242); ${FIND_IT}`;
+  const id = key.slice(i + 1);
+  const rule = STABLE_ACTOR_IDS[transport as Transport];
+  if (transport === "whatsapp" && /^[A-Z]{2}\.ENT\./.test(id))
+    return `"${key}" is a parent business-scoped id (CC.ENT.…), which messages never come from: use the user's own id (CC.…); find it with /tau whoami`;
+  if (!rule.pattern.test(id)) return `"${key}" is not ${rule.what}: ${FIND_IT}`;
+  return null;
+}
+
+/** The key as inbound envelopes spell it: email senders are lower-cased by the email connector. */
+const canonicalActorKey = (key: string): string => (key.startsWith("email:") ? key.toLowerCase() : key);
+
+/** `allowlist add`: only a stable id (the rule above). */
+const StableActorArg = z
+  .object({
+    actor: z.string().superRefine((v, ctx) => {
+      const problem = actorKeyProblem(v);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+  })
+  .strict();
+
+/** `allowlist remove`: any stored key, so an entry made before the stable-id rule can still be removed. */
 const ActorArg = z
   .object({
     actor: z
@@ -33,16 +79,17 @@ export const allowlistAddCapability = defineCapability({
   id: "tau.allowlist.add",
   alias: ["allowlist", "add"],
   summary: "allowlist an actor by stable id (makes them an operator)",
-  args: ActorArg.extend({ note: z.string().max(200).default("") }),
+  args: StableActorArg.extend({ note: z.string().max(200).default("") }),
   positional: ["actor"],
   role: "admin",
   sideEffect: "write",
   approval: "two_person",
   run: (args, ctx) => {
-    const [transport, ...rest] = args.actor.split(":");
+    const actor = canonicalActorKey(args.actor);
+    const [transport, ...rest] = actor.split(":");
     const added = ctx.services.store.atomically(() => {
       const ok = ctx.services.store.access.addAllowlist({
-        actor_key: args.actor,
+        actor_key: actor,
         transport: transport!,
         actor_id: rest.join(":"),
         note: args.note || `added by ${ctx.principal}`,
@@ -53,16 +100,14 @@ export const allowlistAddCapability = defineCapability({
         actor: ctx.principal,
         surface: ctx.surface,
         action: "allowlist.add",
-        target: args.actor,
+        target: actor,
         args: {},
         outcome: ok ? "added" : "exists",
         reason_code: ok ? "allowlist_added" : "allowlist_exists",
       });
       return ok;
     });
-    return added
-      ? reported("allowlist_added", `Allowlisted ${args.actor}.`)
-      : reported("allowlist_exists", `${args.actor} was already allowlisted.`);
+    return added ? reported("allowlist_added", `Allowlisted ${actor}.`) : reported("allowlist_exists", `${actor} was already allowlisted.`);
   },
 });
 
