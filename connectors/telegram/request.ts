@@ -63,6 +63,8 @@ export function buildTelegramSendMessage(apiRoot: string, job: ChunkJob): Provid
       text,
       ...format,
       reply_markup: inlineKeyboard(job.rich?.buttons ?? []),
+      // A prompt in a business chat is edited through the same connection it was sent on.
+      ...(business ? { business_connection_id: business.businessConnectionId } : {}),
     });
   }
   const body: Record<string, unknown> = { chat_id, text, ...format };

@@ -154,5 +154,16 @@ describe("business messages", () => {
       target: { transport: "telegram", account_id: "6112", conversation_id: envs[0]!.conversation_id, thread_id: null, reply_to: "10" },
     });
     expect(req.body).toMatchObject({ chat_id: 5550001, business_connection_id: BC, text: "We open at 10." });
+    // A button outcome edits the prompt through the same connection (without it Telegram answers "chat not found").
+    const edit = buildTelegramSendMessage(server.url, {
+      outbox_id: "o2",
+      idx: 0,
+      chunk_count: 1,
+      text: "Approved.",
+      target: { transport: "telegram", account_id: "6112", conversation_id: envs[0]!.conversation_id, thread_id: null, reply_to: null },
+      action: { kind: "edit_prompt", message_id: "77" },
+    });
+    expect(edit.url).toMatch(/editMessageText$/);
+    expect(edit.body).toMatchObject({ chat_id: 5550001, message_id: 77, business_connection_id: BC });
   });
 });
