@@ -13,6 +13,7 @@ import { createServer, startServer, type ReadinessCheck, type RunningServer } fr
 import { readRunnerState } from "../health/health-facts.ts";
 import { readConnectorStatuses, type RunningConnectors } from "./connectors-runtime.ts";
 import { packageInfo } from "./package-info.ts";
+import { createUiApp } from "./web/routes.ts";
 
 interface HttpRuntimeOptions {
   /** The report `/healthz` serves (`healthFor(app)`, the same verdict as `tau health`). */
@@ -76,7 +77,8 @@ export async function startHttpServer(app: App, running: RunningConnectors | nul
   const metrics = createMetrics({ snapshot: metricsSnapshotSource(app, running), build: buildInfo() });
   // Communications webhooks (Twilio inbound SMS / status callbacks, Resend delivery events) are always mounted:
   // they verify their own signatures and refuse everything else.
-  const hooks = createCommsWebhooks(createServices(app));
+  const services = createServices(app);
+  const hooks = createCommsWebhooks(services);
   const commsRoutes = [
     { method: "POST", path: "/webhooks/twilio", handler: hooks.twilio },
     { method: "POST", path: "/webhooks/resend", handler: hooks.resend },
@@ -91,6 +93,10 @@ export async function startHttpServer(app: App, running: RunningConnectors | nul
       return [...(running?.readiness() ?? []), ...(opts.ready?.() ?? []), health];
     },
     metrics,
+    // The web control page (server.ui): sessions from `tau ui login` links only; actions through the capability path.
+    mounts: app.config.server.ui
+      ? [{ path: "/ui", app: createUiApp(app, services, { connectorStatuses: running ? () => running.statuses() : undefined }) }]
+      : [],
     maxBodyBytes: app.config.server.max_body_bytes,
     clock: app.clock,
     onError: (err, path) => app.logger.error({ event: "http.error", path, error: (err as Error)?.message }, "request failed"),

@@ -8,7 +8,7 @@ import type { Store } from "../store/index.ts";
 
 export interface AuditEntry {
   actor: string;
-  surface: "cli" | "chat" | "http" | "system" | "agent";
+  surface: "cli" | "chat" | "web" | "http" | "system" | "agent";
   action: string;
   target: string;
   args: Record<string, unknown>;

@@ -13,7 +13,7 @@ type ApprovalKind = "none" | "confirm" | "two_person";
 export interface CapabilityContext {
   principal: string;
   role: Role;
-  surface: "cli" | "chat";
+  surface: "cli" | "chat" | "web";
   now: number;
   services: Services;
   /** The chat a command came from (alerts and approvals reply there); null on the CLI. */

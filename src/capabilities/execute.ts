@@ -45,7 +45,7 @@ interface ApprovalRequest {
   args: Record<string, unknown>;
   principal: string;
   role: Role;
-  surface: "cli" | "chat";
+  surface: "cli" | "chat" | "web";
   /** JSON reply target for chat (the result goes back there); null on the CLI. */
   replyTarget: string | null;
   now: number;

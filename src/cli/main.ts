@@ -147,6 +147,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./completion.ts")).registerCompletion,
   },
   {
+    name: "ui",
+    description: "the web control page: tau ui login --as <principal> prints a one-time sign-in link",
+    load: async () => (await import("./ui.ts")).registerUi,
+  },
+  {
     name: "backup",
     args: "<file>",
     description: "copy the state database to <file> with SQLite's online backup (safe while the service runs)",

@@ -118,6 +118,8 @@ const ServerSchema = z
       .default(1_048_576),
     /** Public base URL (https://…) used for setWebhook and Twilio signature checks; empty when none. */
     public_url: z.string().default(""),
+    /** Serve the web control page under /ui (sign-in only by a one-time link from `tau ui login`). */
+    ui: z.boolean().default(true),
   })
   .strict();
 

@@ -225,16 +225,19 @@ export type RouteBindingsFile = z.infer<typeof RouteBindingsFileSchema>;
 
 /** A local operator in rbac.yaml: `cli:<os user name>` (what `tau … --as cli:<user>` and the OS user resolve to). */
 const CLI_PRINCIPAL = /^cli:[A-Za-z0-9_][A-Za-z0-9_.@-]*$/;
+/** A browser operator of the web control page: `web:<name>` (`tau ui login --as web:<name>`). */
+const WEB_PRINCIPAL = /^web:[A-Za-z0-9_][A-Za-z0-9_.@-]*$/;
 
 const ActorKeySchema = z.string().superRefine((key, ctx) => {
   const colon = key.indexOf(":");
   const transport = colon < 0 ? "" : key.slice(0, colon);
   const id = colon < 0 ? "" : key.slice(colon + 1);
   if (transport === "cli" && CLI_PRINCIPAL.test(key)) return;
+  if (transport === "web" && WEB_PRINCIPAL.test(key)) return;
   if (!isTransport(transport) || id.length === 0 || id.includes("*") || id.trim() !== id) {
     ctx.addIssue({
       code: "custom",
-      message: `actor key "${key}" must be "<transport>:<actor_id>" with a stable id (no wildcards), transport one of ${TRANSPORT_LIST}, or cli:<os user> for a local operator`,
+      message: `actor key "${key}" must be "<transport>:<actor_id>" with a stable id (no wildcards), transport one of ${TRANSPORT_LIST}, or cli:<os user> for a local operator, or web:<name> for the web control page`,
     });
   }
 });

@@ -110,12 +110,12 @@ export function replayTakes(status: string, includeAmbiguous: boolean): boolean 
  */
 export function replayDeadLetters(
   store: Pick<Store, "outbox" | "counters" | "atomically">,
-  opts: { limit: number; now: number; includeAmbiguous?: boolean },
+  opts: { limit: number; now: number; includeAmbiguous?: boolean; only?: string },
 ): string[] {
   return store.atomically(() => {
     const ids = store.outbox
       .deadLetters(REPLAY_SCAN)
-      .filter((r) => replayTakes(r.status, opts.includeAmbiguous ?? false))
+      .filter((r) => replayTakes(r.status, opts.includeAmbiguous ?? false) && (opts.only === undefined || r.outbox_id === opts.only))
       .slice(0, opts.limit)
       .map((r) => r.outbox_id);
     for (const id of ids) {

@@ -36,6 +36,8 @@ interface ServerOptions {
   onError?: (err: unknown, path: string) => void;
   /** Wall-clock milliseconds, supplied by the composition (`/healthz` reports the uptime). */
   clock: () => number;
+  /** Sub-apps mounted under a path (the web control page at `/ui`), built by the composition root. */
+  mounts?: readonly { path: string; app: Hono<any> }[];
 }
 
 export function createServer(opts: ServerOptions): Hono {
@@ -69,6 +71,8 @@ export function createServer(opts: ServerOptions): Hono {
     const text = await opts.metrics.render();
     return c.body(text, 200, { "content-type": opts.metrics.contentType });
   });
+
+  for (const m of opts.mounts ?? []) app.route(m.path, m.app);
 
   app.notFound((c) => c.body(null, 404));
   app.onError((err, c) => {

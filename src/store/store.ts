@@ -25,6 +25,7 @@ import { createCalendarStore } from "./calendar-store.ts";
 import { backupDatabase } from "./backup.ts";
 import { createButtonStore } from "./button-store.ts";
 import { createActorAliasStore, createReplyCountStore } from "./tolerance-store.ts";
+import { createUiSessionStore } from "./ui-session-store.ts";
 
 export function createStore(db: Db, secretsKeys: SecretsKeyOptions = { keyFile: null }) {
   return {
@@ -44,6 +45,7 @@ export function createStore(db: Db, secretsKeys: SecretsKeyOptions = { keyFile: 
     buttons: createButtonStore(db),
     actorAliases: createActorAliasStore(db),
     replyCounts: createReplyCountStore(db),
+    ui: createUiSessionStore(db),
     inspect: withReadableTraces(createInspectStore(db)),
     /** Write a consistent copy of the database to `file` with SQLite's online backup API, safe while others write (backup.ts). */
     backup: (file: string, opts: { overwrite?: boolean } = {}) => backupDatabase(db, file, opts),

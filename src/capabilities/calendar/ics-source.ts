@@ -55,7 +55,7 @@ async function fromUrl(source: string, c: CalendarContract, fetchSource: Calenda
   return { key: keyOf(url.href), label, text: got.body, sha256: sha(got.body) };
 }
 
-function fromFile(source: string, c: CalendarContract, surface: "cli" | "chat"): IcsSource {
+function fromFile(source: string, c: CalendarContract, surface: "cli" | "chat" | "web"): IcsSource {
   const root = syncFileRoot(c);
   const file = path.resolve(root, source);
   let real: string;
@@ -86,7 +86,7 @@ function fromFile(source: string, c: CalendarContract, surface: "cli" | "chat"):
 export async function readIcsSource(
   source: string,
   c: CalendarContract,
-  surface: "cli" | "chat",
+  surface: "cli" | "chat" | "web",
   fetchSource: CalendarRuntime["fetchSource"],
   secret: (id: string) => string | null,
 ): Promise<IcsSource> {

@@ -83,7 +83,7 @@ async function use(args: z.infer<typeof IdArgs>, ctx: CapabilityContext, action:
     ...ctx,
     principal: row!.requester,
     role: row!.requester_role as Role,
-    surface: row!.surface as "cli" | "chat",
+    surface: row!.surface as "cli" | "chat" | "web",
   });
   commands.transitionApproval(args.id, "approved", "executed", ctx.principal, s.clock());
   return { ...result, text: `Approved ${args.id} (${row!.command}, requested by ${row!.requester}).\n${result.text}` };
