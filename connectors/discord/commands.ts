@@ -4,10 +4,10 @@
  * tau generated from its capability registry. Commands tau no longer has disappear with the same call.
  * @see https://discord.com/developers/docs/interactions/application-commands#bulk-overwrite-global-application-commands
  */
-import { DiscordAPIError, HTTPError, RateLimitError, REST, Routes } from "discord.js";
-import { probeKindForStatus, type ProbeOutcome } from "../../src/contracts/delivery.ts";
+import { REST, Routes } from "discord.js";
+import type { ProbeOutcome } from "../../src/contracts/delivery.ts";
 import type { DiscordCommand } from "../../src/contracts/native-commands.ts";
-import { describeCause, isTimeout, redact } from "../shared/send-tracking.ts";
+import { probeFailureOf } from "./sender.ts";
 
 interface RegisterOptions {
   apiRoot: string;
@@ -32,17 +32,6 @@ export async function registerDiscordCommands(o: RegisterOptions): Promise<Probe
     const saved = (await rest.put(route, { body: o.commands })) as unknown[];
     return { ok: true, detail: `${saved.length} commands (${o.guildId ? `guild ${o.guildId}` : "global"}, application ${appId})` };
   } catch (err) {
-    if (err instanceof RateLimitError)
-      return { ok: false, kind: "rate_limited", status: 429, detail: `retry after ${Math.ceil(err.retryAfter)} ms` };
-    if (err instanceof DiscordAPIError || err instanceof HTTPError) {
-      // 50035 names the offending field (e.g. `options[3].name[APPLICATION_COMMAND_INVALID_NAME]`).
-      return {
-        ok: false,
-        kind: probeKindForStatus(err.status),
-        status: err.status,
-        detail: redact(`${err.status}: ${err.message}`, [o.token]),
-      };
-    }
-    return { ok: false, kind: isTimeout(err) ? "timeout" : "transport_error", status: null, detail: redact(describeCause(err), [o.token]) };
+    return probeFailureOf(err, "", o.token);
   }
 }

@@ -124,21 +124,23 @@ export async function probeDiscord(opts: { apiRoot: string; token: string; timeo
     const me = (await rest.get("/users/@me")) as { id: string; username: string };
     return { ok: true, detail: `${me.username} (id ${me.id})` };
   } catch (err) {
-    if (err instanceof RateLimitError)
-      return { ok: false, kind: "rate_limited", status: 429, detail: `retry after ${Math.ceil(err.retryAfter)} ms` };
-    if (err instanceof DiscordAPIError || err instanceof HTTPError) {
-      return {
-        ok: false,
-        kind: probeKindForStatus(err.status),
-        status: err.status,
-        detail: redact(`GET /users/@me ${err.status}: ${err.message}`, [opts.token]),
-      };
-    }
+    return probeFailureOf(err, "GET /users/@me ", opts.token);
+  }
+}
+
+/**
+ * A failed REST call as a probe outcome: rate limited, an HTTP status (Discord's 50035 names the offending field),
+ * a timeout or a transport error. The token never appears in the detail.
+ */
+export function probeFailureOf(err: unknown, what: string, token: string): ProbeOutcome {
+  if (err instanceof RateLimitError)
+    return { ok: false, kind: "rate_limited", status: 429, detail: `retry after ${Math.ceil(err.retryAfter)} ms` };
+  if (err instanceof DiscordAPIError || err instanceof HTTPError)
     return {
       ok: false,
-      kind: isTimeout(err) ? "timeout" : "transport_error",
-      status: null,
-      detail: redact(describeCause(err), [opts.token]),
+      kind: probeKindForStatus(err.status),
+      status: err.status,
+      detail: redact(`${what}${err.status}: ${err.message}`, [token]),
     };
-  }
+  return { ok: false, kind: isTimeout(err) ? "timeout" : "transport_error", status: null, detail: redact(describeCause(err), [token]) };
 }

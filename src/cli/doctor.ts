@@ -9,10 +9,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { createProviderPorts, createServices, healthFor, openApp, type App } from "../app/index.ts";
+import { createServices, healthFor, openApp, preflightFor, type App } from "../app/index.ts";
 import type { Services } from "../capabilities/services.ts";
 import { readProcessEnv } from "../config/index.ts";
-import { createCredentialReader, runPreflight } from "../lifecycle/index.ts";
 import { stateDatabaseFiles } from "../store/inspect-store.ts";
 import { globals } from "./context.ts";
 import { emit } from "./output.ts";
@@ -50,18 +49,7 @@ function preflightFix(key: string, code: string): string {
 
 /** Connectors, policy and state writability: the preflight gate's checks, sorted into sections. */
 async function preflightChecks(app: App, services: Services, online: boolean): Promise<DoctorCheck[]> {
-  const report = await runPreflight(
-    {
-      config: app.config,
-      stateDir: app.stateDir,
-      credentials: createCredentialReader(app.env, app.store.secrets),
-      kv: app.store.kv,
-      ports: createProviderPorts(app.config),
-      clock: app.clock,
-    },
-    services.policies.current(),
-    { online },
-  );
+  const report = await preflightFor(app, services.policies.current(), { online });
   const checks: DoctorCheck[] = report.checks.map((c) => ({
     section: c.key.startsWith("policy.")
       ? "policy"

@@ -3,8 +3,8 @@
  * Prints `key:code` lines (`telegram.token:ready`, `policy.strict_mode:strict_mode_open_dm`); exit 1 on any failure.
  */
 import type { Command } from "commander";
-import { createProviderPorts } from "../app/index.ts";
-import { createCredentialReader, formatChecks, runPreflight } from "../lifecycle/index.ts";
+import { preflightFor } from "../app/index.ts";
+import { formatChecks } from "../lifecycle/index.ts";
 import { summarize } from "../lifecycle/readiness.ts";
 import { globals, servicesFor } from "./context.ts";
 import { emit } from "./output.ts";
@@ -18,18 +18,7 @@ export function registerPreflight(program: Command): void {
     .action(async (o: { online?: boolean }, cmd: Command) => {
       const { app, services } = servicesFor(cmd);
       try {
-        const report = await runPreflight(
-          {
-            config: app.config,
-            stateDir: app.stateDir,
-            credentials: createCredentialReader(app.env, app.store.secrets),
-            kv: app.store.kv,
-            ports: createProviderPorts(app.config),
-            clock: app.clock,
-          },
-          services.policies.current(),
-          { online: o.online ?? false },
-        );
+        const report = await preflightFor(app, services.policies.current(), { online: o.online ?? false });
         // Responders: configuration (tools, keys, bindings) and, online, an authenticated probe of each model provider.
         report.checks.push(...services.responders.checks());
         if (o.online)

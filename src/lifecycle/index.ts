@@ -19,5 +19,5 @@ export {
   type ReadinessContext,
 } from "./readiness.ts";
 export { channelLogin, channelLogout, channelStatus, channelProbe, onlineCheck, type ChannelDeps, type ChannelReport } from "./channel.ts";
-export { runPreflight } from "./preflight.ts";
+export { runPreflight, type PreflightReport } from "./preflight.ts";
 export type { ProviderPorts } from "./provider-ports.ts";

@@ -7,7 +7,7 @@ import type { PolicySet } from "../config/policy-set.ts";
 import { onlineCheck, type ChannelDeps } from "./channel.ts";
 import { enabledTransports, policyChecks, stateChecks, summarize, transportChecks, type Check } from "./readiness.ts";
 
-interface PreflightReport {
+export interface PreflightReport {
   ok: boolean;
   /** `ready` or the first failing code. */
   reason: string;
