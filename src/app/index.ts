@@ -11,5 +11,5 @@ export { openAppReadOnly } from "./open-read-only.ts";
 export { createDecisionPipeline } from "./pipeline.ts";
 export { createAppRunner } from "./runner.ts";
 export { createProviderPorts } from "./provider-ports.ts";
-export { preflightFor } from "./preflight.ts";
+export { lifecycleDepsFor, preflightFor } from "./preflight.ts";
 export { nativeCommandPlanFor } from "./native-commands.ts";

@@ -3,7 +3,7 @@
  * Output: a state line then `key:code` checks; `--json` gives the report. Exit 1 when a check fails.
  */
 import type { Command } from "commander";
-import { createProviderPorts, nativeCommandPlanFor } from "../app/index.ts";
+import { lifecycleDepsFor, nativeCommandPlanFor } from "../app/index.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { TRANSPORTS, TransportSchema, type Transport } from "../contracts/envelope.ts";
 import { TauError } from "../contracts/errors.ts";
@@ -12,7 +12,6 @@ import {
   channelLogout,
   channelProbe,
   channelStatus,
-  createCredentialReader,
   formatChecks,
   type ChannelDeps,
   type ChannelReport,
@@ -32,12 +31,7 @@ function parseTransport(raw: string): Transport {
 /** The lifecycle dependencies over an open app. */
 function channelDeps(app: App): ChannelDeps {
   return {
-    config: app.config,
-    stateDir: app.stateDir,
-    credentials: createCredentialReader(app.env, app.store.secrets),
-    kv: app.store.kv,
-    ports: createProviderPorts(app.config),
-    clock: app.clock,
+    ...lifecycleDepsFor(app),
     audit: (e) => void appendAudit(app.store, e, app.clock()),
     actor: cliPrincipal(),
     nativeCommands: () => nativeCommandPlanFor(app),
