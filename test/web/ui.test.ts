@@ -331,6 +331,34 @@ describe.runIf(CHROMIUM)("web control page in headless Chromium", () => {
     expect((await first.goto(`${http.server.url}/ui`))?.status()).toBe(401);
   });
 
+  it("with JavaScript off, sign-in, every page and a form still work (server-rendered HTML)", async () => {
+    const ctx = await browser.createBrowserContext();
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    await page.setJavaScriptEnabled(false);
+    const res = await page.goto(await loginLink("web:alice"));
+    expect(res?.status()).toBe(200);
+    expect(await text(page, "#health-state")).toBe(healthFor(app).state);
+    for (const [where, heading] of [
+      ["/ui/approvals", "Approvals"],
+      ["/ui/pairing", "Pairing"],
+      ["/ui/deadletters", "Dead letters"],
+      ["/ui/audit", "Audit"],
+    ] as const) {
+      const r = await page.goto(`${http.server.url}${where}`);
+      expect(r?.status(), where).toBe(200);
+      expect(await text(page, "h1"), where).toBe(heading);
+    }
+    // A plain form POST (no script) flips the switch and comes back to the page.
+    await page.goto(`${http.server.url}/ui`);
+    await submit(page, "Turn responders on");
+    expect(await flash(page)).toContain("responders");
+    expect(healthFor(app).reason_codes).toContain("kill_switch_on:responders");
+    expect(await text(page, "#ks-responders")).toContain("ON");
+    await submit(page, "Turn responders off");
+    expect(healthFor(app).reason_codes).not.toContain("kill_switch_on:responders");
+  });
+
   it("tau ui login refuses a principal rbac.yaml does not list (exit 2)", async () => {
     const r = await runTau(["--state-dir", h.stateDir, "--config", h.configPath, "ui", "login", "--as", "web:mallory", "--json"]);
     expect(r.code).toBe(2);
