@@ -319,6 +319,13 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
           else k += 1;
         }
         await sendTogether(heads);
+        // A conversation whose head did not go out (rescheduled, refused, unknown) sends nothing more this pass:
+        // its later replies must not overtake it.
+        for (const head of heads) {
+          if (store.outbox.get(head.outbox_id)?.status === "sent") continue;
+          const k = waves.findIndex((w) => w[0]!.transport === head.transport && w[0]!.conversation_id === head.conversation_id);
+          if (k >= 0) waves.splice(k, 1);
+        }
       }
     },
   };

@@ -52,9 +52,14 @@ export function createOutboxStore(db: Db) {
       "INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
     ),
     // Ops alerts (ids 'oa_…') are the watchdog's to deliver, so a stuck runner cannot hold them back.
-    pending: db.prepare<[number, number], OutboxRow>(
-      "SELECT * FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending') AND next_attempt_at_ms <= ? " +
-        "AND NOT (outbox_id >= 'oa_' AND outbox_id < 'oa`') ORDER BY id LIMIT ?",
+    // Replies to one conversation go out in order: a row waits while an earlier row of its conversation is still
+    // pending but not due (rescheduled after a 429, a rate-limit refusal or pacing).
+    pending: db.prepare<[number, number, number], OutboxRow>(
+      "SELECT * FROM outbox o WHERE o.status IN ('queued', 'retry_scheduled', 'sending') AND o.next_attempt_at_ms <= ? " +
+        "AND NOT (o.outbox_id >= 'oa_' AND o.outbox_id < 'oa`') " +
+        "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.transport = o.transport AND e.conversation_id = o.conversation_id " +
+        "AND e.account_id = o.account_id AND e.id < o.id AND e.status IN ('queued', 'retry_scheduled', 'sending') " +
+        "AND e.next_attempt_at_ms > ? AND NOT (e.outbox_id >= 'oa_' AND e.outbox_id < 'oa`')) ORDER BY o.id LIMIT ?",
     ),
     pendingOpsAlerts: db.prepare<[number, number], OutboxRow>(
       "SELECT * FROM outbox WHERE outbox_id >= 'oa_' AND outbox_id < 'oa`' AND status IN ('queued', 'retry_scheduled', 'sending') " +
@@ -135,7 +140,7 @@ export function createOutboxStore(db: Db) {
     insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) =>
       void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
     /** Rows waiting for delivery (queued, retry due, or cut off while sending), oldest first; ops alerts excepted. */
-    pending: (now: number, limit: number): OutboxRow[] => s.pending.all(now, limit),
+    pending: (now: number, limit: number): OutboxRow[] => s.pending.all(now, now, limit),
     /** Ops alert rows (`oa_…`) waiting for the watchdog's delivery, oldest first. */
     pendingOpsAlerts: (now: number, limit: number): OutboxRow[] => s.pendingOpsAlerts.all(now, limit),
     /** Rows not delivered yet and not given up on (queued, retry_scheduled, sending): `tau_outbox_pending`. */

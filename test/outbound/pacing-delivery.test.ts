@@ -178,10 +178,9 @@ describe("pacing: Telegram through grammY against a server enforcing 1/chat, n/g
     await r.delivery.deliverPending();
     // Not sent ahead of "first": deferred to after first's retry time.
     expect(server.sentMessages).toEqual([]);
-    const s = r.app.store.outbox.get(second)!;
-    expect(s.status).toBe("retry_scheduled");
-    expect(s.next_attempt_at_ms).toBeGreaterThan(f.next_attempt_at_ms);
-    offset.ms += s.next_attempt_at_ms - clock();
+    // It waits in the outbox behind "first": the outbox does not hand it out while "first" is not due.
+    expect(r.app.store.outbox.get(second)!.status).toBe("queued");
+    offset.ms += f.next_attempt_at_ms - clock() + 1;
     await r.settle();
     expect(textsTo(server, 8001)).toEqual(["first", "second"]);
     expect(server.requests.filter((q) => q.status === 429)).toHaveLength(1);
@@ -234,6 +233,32 @@ describe("pacing: WhatsApp pair rate and throughput against a server answering 1
 });
 
 describe("pacing: Discord per-route buckets come from @discordjs/rest and the X-RateLimit-* headers", () => {
+  it("a reply rescheduled after a failure is not overtaken by its conversation's later replies (unpaced transport)", async () => {
+    const server = await startDiscordServer();
+    cleanups.push(() => server.close());
+    server.failNext({ match: (q) => (q.body as { content?: string } | undefined)?.content === "d1", status: 500 });
+    const sender = createDiscordSender({ apiRoot: `${server.url}/api`, token: () => server.token, timeoutMs: 2000 });
+    let t = Date.now();
+    const r = rig(sender, null, () => t);
+    const target: ReplyTarget = {
+      transport: "discord",
+      account_id: "1100000000000000001",
+      conversation_id: DEFAULT_CHANNEL_ID,
+      thread_id: null,
+      reply_to: null,
+    };
+    for (const text of ["d1", "d2", "d3"]) r.queue(target, text);
+    // Pass 1: d1 fails (500, retryable) and is rescheduled; d2 and d3 must not go out ahead of it in the same pass,
+    await r.delivery.deliverPending();
+    expect(server.sentMessages.map((m) => m.content)).toEqual([]);
+    // … nor in a later pass while d1 is not due yet.
+    await r.delivery.deliverPending();
+    expect(server.sentMessages.map((m) => m.content)).toEqual([]);
+    t += 10_000;
+    await r.settle();
+    expect(server.sentMessages.map((m) => m.content)).toEqual(["d1", "d2", "d3"]);
+  });
+
   it("a channel over its bucket: REST holds the sends back (rescheduled), zero 429s, order kept", async () => {
     // The server answers 429 when a client ignores its headers (3 per 500 ms per route and channel).
     const server = await startDiscordServer({ rateLimit: { limit: 3, windowMs: 500, enforce: true } });
