@@ -20,6 +20,23 @@ export const NAV = [
 export const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? "—" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
+/** A table with a caption and column headers (`scope="col"`); `rows` are its `<tr>`s. */
+function dataTable(caption: string, columns: readonly string[], rows: Html | Html[]): Html {
+  return html`<table>
+    <caption class="muted">
+      ${caption}
+    </caption>
+    <thead>
+      <tr>
+        ${columns.map((c) => html`<th scope="col">${c}</th>`)}
+      </tr>
+    </thead>
+    <tbody>
+      ${rows}
+    </tbody>
+  </table>`;
+}
+
 export interface LayoutInput {
   title: string;
   path: string;
@@ -121,76 +138,53 @@ export function overviewBody(d: OverviewData, csrf: string, canSwitch: boolean):
       <h2 id="h-conn">Connectors</h2>
       ${
         d.connectors.length
-          ? html`<table>
-              <caption class="muted">
-                Liveness and last error per transport
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Transport</th>
-                  <th scope="col">Mode</th>
-                  <th scope="col">Liveness</th>
-                  <th scope="col">Last success</th>
-                  <th scope="col">Last error</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${d.connectors.map(
-                  (c) =>
-                    html`<tr>
-                      <th scope="row">${c.transport}</th>
-                      <td>${c.mode}</td>
-                      <td>${c.liveness}</td>
-                      <td>${iso(c.last_success_unix_ms)}</td>
-                      <td>
-                        ${c.last_error_code ?? "—"}
-                        ${c.last_error_unix_ms ? html`<span class="muted">(${iso(c.last_error_unix_ms)})</span>` : ""}
-                      </td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
+          ? dataTable(
+              "Liveness and last error per transport",
+              ["Transport", "Mode", "Liveness", "Last success", "Last error"],
+              d.connectors.map(
+                (c) =>
+                  html`<tr>
+                    <th scope="row">${c.transport}</th>
+                    <td>${c.mode}</td>
+                    <td>${c.liveness}</td>
+                    <td>${iso(c.last_success_unix_ms)}</td>
+                    <td>
+                      ${c.last_error_code ?? "—"}
+                      ${c.last_error_unix_ms ? html`<span class="muted">(${iso(c.last_error_unix_ms)})</span>` : ""}
+                    </td>
+                  </tr>`,
+              ),
+            )
           : html`<p>No connectors enabled.</p>`
       }
     </section>
     <section aria-labelledby="h-ks">
       <h2 id="h-ks">Kill switches</h2>
-      <table>
-        <caption class="muted">
-          A switch that is on holds that part of tau
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">Scope</th>
-            <th scope="col">State</th>
-            <th scope="col">Changed</th>
-            <th scope="col">Action</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${d.killswitches.map(
-            (k) =>
-              html`<tr>
-                <th scope="row">${k.scope}</th>
-                <td id="ks-${k.scope}">${k.on ? "ON" : "off"}${k.reason ? html` — ${k.reason}` : ""}</td>
-                <td>${k.changed_by ?? "—"} <span class="muted">${iso(k.at_ms)}</span></td>
-                <td>
-                  ${
-                    canSwitch
-                      ? actionForm(
-                          "/ui/killswitch",
-                          csrf,
-                          k.on ? `Turn ${k.scope} off` : `Turn ${k.scope} on`,
-                          { scope: k.scope, to: k.on ? "off" : "on" },
-                          html`<label>Reason <input name="reason" maxlength="200" autocomplete="off" /></label> `,
-                        )
-                      : html`<span class="muted">admins only</span>`
-                  }
-                </td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
+      ${dataTable(
+        "A switch that is on holds that part of tau",
+        ["Scope", "State", "Changed", "Action"],
+        d.killswitches.map(
+          (k) =>
+            html`<tr>
+              <th scope="row">${k.scope}</th>
+              <td id="ks-${k.scope}">${k.on ? "ON" : "off"}${k.reason ? html` — ${k.reason}` : ""}</td>
+              <td>${k.changed_by ?? "—"} <span class="muted">${iso(k.at_ms)}</span></td>
+              <td>
+                ${
+                  canSwitch
+                    ? actionForm(
+                        "/ui/killswitch",
+                        csrf,
+                        k.on ? `Turn ${k.scope} off` : `Turn ${k.scope} on`,
+                        { scope: k.scope, to: k.on ? "off" : "on" },
+                        html`<label>Reason <input name="reason" maxlength="200" autocomplete="off" /></label> `,
+                      )
+                    : html`<span class="muted">admins only</span>`
+                }
+              </td>
+            </tr>`,
+        ),
+      )}
     </section>
     <section aria-labelledby="h-inc">
       <h2 id="h-inc">Open incidents</h2>
@@ -217,70 +211,45 @@ export interface ApprovalView {
 
 export function approvalsBody(rows: ApprovalView[], csrf: string): Html {
   if (!rows.length) return html`<p>No pending requests.</p>`;
-  return html`<table>
-    <caption class="muted">
-      Pending requests (arguments redacted)
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Id</th>
-        <th scope="col">Capability</th>
-        <th scope="col">Requester</th>
-        <th scope="col">Arguments</th>
-        <th scope="col">Expires</th>
-        <th scope="col">Decide</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows.map(
-        (r) =>
-          html`<tr id="approval-${r.id}">
-            <th scope="row"><code>${r.id}</code></th>
-            <td>${r.capability_id} <span class="muted">(${r.approval})</span></td>
-            <td>${r.requester} <span class="muted">via ${r.surface}</span></td>
-            <td><code>${r.args}</code></td>
-            <td>${iso(r.expires_at_ms)}</td>
-            <td>
-              ${actionForm(`/ui/approvals/${r.id}/approve`, csrf, "Approve", { hash: r.hash })}
-              ${actionForm(`/ui/approvals/${r.id}/deny`, csrf, "Deny", { hash: r.hash })}
-            </td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return dataTable(
+    "Pending requests (arguments redacted)",
+    ["Id", "Capability", "Requester", "Arguments", "Expires", "Decide"],
+    rows.map(
+      (r) =>
+        html`<tr id="approval-${r.id}">
+          <th scope="row"><code>${r.id}</code></th>
+          <td>${r.capability_id} <span class="muted">(${r.approval})</span></td>
+          <td>${r.requester} <span class="muted">via ${r.surface}</span></td>
+          <td><code>${r.args}</code></td>
+          <td>${iso(r.expires_at_ms)}</td>
+          <td>
+            ${actionForm(`/ui/approvals/${r.id}/approve`, csrf, "Approve", { hash: r.hash })}
+            ${actionForm(`/ui/approvals/${r.id}/deny`, csrf, "Deny", { hash: r.hash })}
+          </td>
+        </tr>`,
+    ),
+  );
 }
 
 export function pairingBody(rows: { code: string; actor: string; channel: string; expires_at_ms: number }[], csrf: string): Html {
   if (!rows.length) return html`<p>No pending pairing codes.</p>`;
-  return html`<table>
-    <caption class="muted">
-      Pending pairing codes
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Code</th>
-        <th scope="col">Actor</th>
-        <th scope="col">Channel</th>
-        <th scope="col">Expires</th>
-        <th scope="col">Decide</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows.map(
-        (r) =>
-          html`<tr>
-            <th scope="row"><code>${r.code}</code></th>
-            <td>${r.actor}</td>
-            <td>${r.channel}</td>
-            <td>${iso(r.expires_at_ms)}</td>
-            <td>
-              ${actionForm("/ui/pairing/approve", csrf, "Approve", { code: r.code })}
-              ${actionForm("/ui/pairing/deny", csrf, "Deny", { code: r.code })}
-            </td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return dataTable(
+    "Pending pairing codes",
+    ["Code", "Actor", "Channel", "Expires", "Decide"],
+    rows.map(
+      (r) =>
+        html`<tr>
+          <th scope="row"><code>${r.code}</code></th>
+          <td>${r.actor}</td>
+          <td>${r.channel}</td>
+          <td>${iso(r.expires_at_ms)}</td>
+          <td>
+            ${actionForm("/ui/pairing/approve", csrf, "Approve", { code: r.code })}
+            ${actionForm("/ui/pairing/deny", csrf, "Deny", { code: r.code })}
+          </td>
+        </tr>`,
+    ),
+  );
 }
 
 export interface DeadLetterView {
@@ -299,49 +268,33 @@ export function deadLettersBody(rows: DeadLetterView[], csrf: string): Html {
   const ambiguousBox = html`<label><input type="checkbox" name="include_ambiguous" value="1" /> include ambiguous</label> `;
   return html`${
     rows.length
-      ? html`<table>
-            <caption class="muted">
-              Undelivered replies, oldest first. Ambiguous ones may have been delivered: check the conversation first.
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Outbox id</th>
-                <th scope="col">Transport</th>
-                <th scope="col">Conversation</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Sent</th>
-                <th scope="col">Last error</th>
-                <th scope="col">Replay</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${rows.map(
-                (r) =>
-                  html`<tr id="dl-${r.outbox_id}">
-                    <th scope="row"><code>${r.outbox_id}</code></th>
-                    <td>${r.transport}</td>
-                    <td>${r.conversation}</td>
-                    <td>${r.kind === "ambiguous" ? html`<strong>ambiguous</strong>` : r.kind}</td>
-                    <td>${r.reason}</td>
-                    <td>${r.attempts}</td>
-                    <td>${r.sent}</td>
-                    <td>${r.error}</td>
-                    <td>
-                      ${
-                        r.replayable
-                          ? actionForm("/ui/deadletters/replay", csrf, `Replay ${r.outbox_id}`, {
-                              only: r.outbox_id,
-                              ...(r.kind === "ambiguous" ? { include_ambiguous: "1" } : {}),
-                            })
-                          : html`<span class="muted">refused for good</span>`
-                      }
-                    </td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
+      ? html`${dataTable(
+            "Undelivered replies, oldest first. Ambiguous ones may have been delivered: check the conversation first.",
+            ["Outbox id", "Transport", "Conversation", "Kind", "Reason", "Attempts", "Sent", "Last error", "Replay"],
+            rows.map(
+              (r) =>
+                html`<tr id="dl-${r.outbox_id}">
+                  <th scope="row"><code>${r.outbox_id}</code></th>
+                  <td>${r.transport}</td>
+                  <td>${r.conversation}</td>
+                  <td>${r.kind === "ambiguous" ? html`<strong>ambiguous</strong>` : r.kind}</td>
+                  <td>${r.reason}</td>
+                  <td>${r.attempts}</td>
+                  <td>${r.sent}</td>
+                  <td>${r.error}</td>
+                  <td>
+                    ${
+                      r.replayable
+                        ? actionForm("/ui/deadletters/replay", csrf, `Replay ${r.outbox_id}`, {
+                            only: r.outbox_id,
+                            ...(r.kind === "ambiguous" ? { include_ambiguous: "1" } : {}),
+                          })
+                        : html`<span class="muted">refused for good</span>`
+                    }
+                  </td>
+                </tr>`,
+            ),
+          )}
           <p>${actionForm("/ui/deadletters/replay", csrf, "Replay all", {}, ambiguousBox)}</p>`
       : html`<p>No dead letters.</p>`
   }`;
@@ -372,40 +325,24 @@ export function auditBody(
       <label>Outcome <input name="outcome" value="${filter.outcome}" /></label>
       <button type="submit">Filter</button>
     </form>
-    <table>
-      <caption class="muted">
-        Newest first, 50 a page
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">#</th>
-          <th scope="col">At</th>
-          <th scope="col">Actor</th>
-          <th scope="col">Surface</th>
-          <th scope="col">Action</th>
-          <th scope="col">Target</th>
-          <th scope="col">Arguments</th>
-          <th scope="col">Outcome</th>
-          <th scope="col">Reason</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${rows.map(
-          (r) =>
-            html`<tr>
-              <th scope="row">${r.seq}</th>
-              <td>${r.at}</td>
-              <td>${r.actor}</td>
-              <td>${r.surface}</td>
-              <td>${r.action}</td>
-              <td>${r.target}</td>
-              <td><code>${r.args}</code></td>
-              <td>${r.outcome}</td>
-              <td>${r.reason}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
+    ${dataTable(
+      "Newest first, 50 a page",
+      ["#", "At", "Actor", "Surface", "Action", "Target", "Arguments", "Outcome", "Reason"],
+      rows.map(
+        (r) =>
+          html`<tr>
+            <th scope="row">${r.seq}</th>
+            <td>${r.at}</td>
+            <td>${r.actor}</td>
+            <td>${r.surface}</td>
+            <td>${r.action}</td>
+            <td>${r.target}</td>
+            <td><code>${r.args}</code></td>
+            <td>${r.outcome}</td>
+            <td>${r.reason}</td>
+          </tr>`,
+      ),
+    )}
     <nav aria-label="Audit pages">
       <ul>
         ${page.n > 1 ? html`<li><a href="${page.query(page.n - 1)}" rel="prev">Newer</a></li>` : ""}${
