@@ -12,11 +12,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createDiscordConnector } from "../../connectors/discord/inbound.ts";
 import { createAppRunner, lookupSecret, openIngressWriter, type App } from "../../src/app/index.ts";
 import { commandResolverFor } from "../../src/app/native-commands.ts";
-import type { Envelope } from "../../src/contracts/envelope.ts";
-import { replyTargetOf } from "../../src/contracts/reply-target.ts";
 import { queueReplies } from "../../src/outbound/outbox.ts";
 import { captureLogger, memoryCursors, waitFor } from "../helpers/connector-harness.ts";
-import { createInteractionSigner } from "../helpers/discord-server-interactions.ts";
+import { createInteractionSigner, slashCommandTarget } from "../helpers/discord-server-interactions.ts";
 import { startDiscordServer, type DiscordServer } from "../helpers/discord-server.ts";
 import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
 
@@ -143,31 +141,7 @@ describe("several replies to one slash command", () => {
 
       // A later reply to the same event, queued as a command job queues its result (event id + stored target).
       const eventId = `discord:${interaction["id"] as string}`;
-      const target = replyTargetOf({
-        v: 1,
-        event_id: eventId,
-        transport: "discord",
-        provider: "discord",
-        account_id: APP_ID,
-        kind: "message",
-        conversation_id: interaction["channel_id"] as string,
-        thread_id: null,
-        chat_type: "group",
-        actor: { id: USER, display: "Alice", is_bot: false },
-        mentions_bot: true,
-        text: "/tau whoami",
-        attachments: [],
-        reply_to: null,
-        forwarded: false,
-        occurred_at_ms: 0,
-        received_at_ms: 0,
-        meta: {
-          interaction_id: interaction["id"] as string,
-          interaction_token: interaction["token"] as string,
-          application_id: APP_ID,
-          ephemeral: true,
-        },
-      } satisfies Envelope);
+      const target = slashCommandTarget(interaction, { appId: APP_ID, userId: USER, text: "/tau whoami" });
       const opts = { mode: "provider" as const, maxChars: a.config.outbound.max_chars, now: Date.now() };
       a.store.atomically(() => {
         queueReplies(a.store, eventId, target, [{ purpose: "command", text: "second reply" }], opts, () => "ob_later_reply_one");

@@ -11,11 +11,10 @@ import { createDiscordConnector } from "../../connectors/discord/inbound.ts";
 import { createDiscordSender } from "../../connectors/discord/sender.ts";
 import { createAppRunner, lookupSecret, openIngressWriter, type App } from "../../src/app/index.ts";
 import { commandResolverFor } from "../../src/app/native-commands.ts";
-import { replyTargetOf } from "../../src/contracts/reply-target.ts";
 import { richColumn } from "../../src/outbound/format.ts";
 import { withRendering } from "../../src/outbound/format-job.ts";
 import { captureLogger, memoryCursors, waitFor } from "../helpers/connector-harness.ts";
-import { createInteractionSigner } from "../helpers/discord-server-interactions.ts";
+import { createInteractionSigner, slashCommandTarget } from "../helpers/discord-server-interactions.ts";
 import { startDiscordServer, type DiscordServer } from "../helpers/discord-server.ts";
 import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
 
@@ -109,31 +108,7 @@ describe("a slash command answered through its interaction", () => {
       userId: USER,
     });
     server.interactions.respondedInline(interaction["token"] as string, { type: 5, data: { flags: 64 } });
-    const target = replyTargetOf({
-      v: 1,
-      event_id: `discord:${interaction["id"] as string}`,
-      transport: "discord",
-      provider: "discord",
-      account_id: APP_ID,
-      kind: "message",
-      conversation_id: interaction["channel_id"] as string,
-      thread_id: null,
-      chat_type: "group",
-      actor: { id: USER, display: "Alice", is_bot: false },
-      mentions_bot: true,
-      text: "/tau help",
-      attachments: [],
-      reply_to: null,
-      forwarded: false,
-      occurred_at_ms: 0,
-      received_at_ms: 0,
-      meta: {
-        interaction_id: interaction["id"] as string,
-        interaction_token: interaction["token"] as string,
-        application_id: APP_ID,
-        ephemeral: true,
-      },
-    });
+    const target = slashCommandTarget(interaction, { appId: APP_ID, userId: USER, text: "/tau help" });
     const rich = richColumn({ purpose: "command", text: "part one\npart two" }, target);
     const sender = createDiscordSender({ apiRoot: `${server.url}/api`, token: () => TOKEN });
     for (const [idx, text] of ["part one", "part two"].entries()) {

@@ -10,6 +10,9 @@
  *   before) and follow-ups `POST /webhooks/{app}/{token}`, token valid 15 min (10015 Unknown Webhook after).
  */
 import crypto from "node:crypto";
+import type { Envelope } from "../../src/contracts/envelope.ts";
+import type { ReplyTarget } from "../../src/contracts/outbound.ts";
+import { replyTargetOf } from "../../src/contracts/reply-target.ts";
 import { RestError, type Json } from "./discord-server-store.ts";
 
 export const INTERACTION_DEADLINE_MS = 3000;
@@ -270,4 +273,36 @@ export function createInteractionSigner() {
       return { "content-type": "application/json", "x-signature-ed25519": sig, "x-signature-timestamp": ts };
     },
   };
+}
+
+/**
+ * Where tau answers a slash command: the reply target of the envelope the connector makes for `interaction` (a
+ * deferred, ephemeral `/tau …` command by `userId`), as a job that queues a later reply would store it.
+ */
+export function slashCommandTarget(interaction: Record<string, unknown>, o: { appId: string; userId: string; text: string }): ReplyTarget {
+  return replyTargetOf({
+    v: 1,
+    event_id: `discord:${interaction["id"] as string}`,
+    transport: "discord",
+    provider: "discord",
+    account_id: o.appId,
+    kind: "message",
+    conversation_id: interaction["channel_id"] as string,
+    thread_id: null,
+    chat_type: "group",
+    actor: { id: o.userId, display: "Alice", is_bot: false },
+    mentions_bot: true,
+    text: o.text,
+    attachments: [],
+    reply_to: null,
+    forwarded: false,
+    occurred_at_ms: 0,
+    received_at_ms: 0,
+    meta: {
+      interaction_id: interaction["id"] as string,
+      interaction_token: interaction["token"] as string,
+      application_id: o.appId,
+      ephemeral: true,
+    },
+  } satisfies Envelope);
 }
