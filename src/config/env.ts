@@ -38,6 +38,7 @@ export const SECRET_ENV = {
   "anthropic-api-key": "TAU_ANTHROPIC_API_KEY",
   "gemini-api-key": "TAU_GEMINI_API_KEY",
   "caldav-password": "TAU_CALDAV_PASSWORD",
+  "database-url": "TAU_DATABASE_URL",
 } as const;
 export type SecretId = keyof typeof SECRET_ENV;
 

@@ -101,6 +101,34 @@ const IngressSchema = z
       .max(16 * 1024 * 1024)
       .default(1_048_576),
     keep_raw: bool.default(false),
+    /** Where webhooks and pollers append events: `files` (NDJSON under the state folder) or `nats` (JetStream). */
+    driver: z.enum(["files", "nats"]).default("files"),
+    /** JetStream server(s) when `driver: nats` (comma-separated URLs). */
+    nats_url: z.string().default("nats://127.0.0.1:4222"),
+    /** Stream created if missing: file storage, subjects `tau.ingress.<transport>`. */
+    stream: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "a JetStream stream name like TAU_INGRESS")
+      .default("TAU_INGRESS"),
+  })
+  .strict();
+
+const StoreSchema = z
+  .object({
+    /** `sqlite` (the embedded default, `<state>/tau.db`) or `postgres` (shared by several tau nodes). */
+    driver: z.enum(["sqlite", "postgres"]).default("sqlite"),
+    /** Integration store id holding the PostgreSQL URL (read from the node's local store); env TAU_DATABASE_URL wins. */
+    url_secret: z.string().default("database-url"),
+  })
+  .strict();
+
+const ClusterSchema = z
+  .object({
+    /** This node's name among several tau nodes sharing a store; empty = the host name. */
+    node_id: z
+      .string()
+      .regex(/^$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "a node name like tau-a")
+      .default(""),
   })
   .strict();
 
@@ -290,6 +318,8 @@ export const TauConfigSchema = z
     runner: RunnerSchema.default(RunnerSchema.parse({})),
     outbound: OutboundSchema.default(OutboundSchema.parse({})),
     ingress: IngressSchema.default(IngressSchema.parse({})),
+    store: StoreSchema.default(StoreSchema.parse({})),
+    cluster: ClusterSchema.default(ClusterSchema.parse({})),
     server: ServerSchema.default(ServerSchema.parse({})),
     connectors: ConnectorsSchema.default(ConnectorsSchema.parse({})),
     features: FeaturesSchema.default(FeaturesSchema.parse({})),
