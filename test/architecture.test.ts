@@ -172,6 +172,9 @@ describe("architecture", () => {
       "@google/genai": (f) => f === "src/responders/llm/gemini.ts",
       tsdav: (f) => f === "src/capabilities/calendar/dav-client.ts",
       "ical.js": (f) => f === "src/capabilities/calendar/ical-codec.ts",
+      pg: (f) => f === "src/store/pg/worker.ts",
+      "@nats-io/transport-node": (f) => f === "src/ingress/jetstream-client.ts",
+      "@nats-io/jetstream": (f) => f === "src/ingress/jetstream-client.ts",
     };
     const bad = product.flatMap((f) =>
       imports(f)

@@ -3,7 +3,10 @@
  * with deps from the app (one durable ingress writer, cursors in the kv table, secrets, child loggers),
  * honours `tau channel logout` (kv `lifecycle:<transport>`, re-checked every 5 s), and persists each
  * connector's status to kv `connector_status:<transport>` so `tau connectors status` works from another
- * process.
+ * process. Pollers that must run on one node only (Telegram getUpdates, the Discord gateway or REST polling, IMAP)
+ * run only while this node holds the lease `poller:<transport>:<account>` (cluster.ts): on loss they stop at once,
+ * on acquisition they resume from the shared cursor, and their cursor writes are fenced by the lease. Webhook
+ * intake runs on every node.
  */
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import { describeError, TauError } from "../contracts/errors.ts";
@@ -16,6 +19,8 @@ import { initialStatus, type Connector, type ConnectorDeps, type ConnectorStatus
 import type { WebhookRoute } from "../../connectors/shared/webhook.ts";
 import { commandResolverFor } from "./native-commands.ts";
 import { createIntakeQuarantine } from "./intake-quarantine.ts";
+import { createClusterNode, type ClusterNode, type LeaseHandle } from "./cluster.ts";
+import { loadMailStack } from "../capabilities/mail/stack.ts";
 
 /** Prefix of connector cursors in the kv table. */
 export const CURSOR_PREFIX = "connector:";
@@ -31,6 +36,8 @@ interface StartConnectorsOptions {
   statusPersistMs?: number;
   /** A connector whose start failed (e.g. a missing secret) is retried after this long (default 30 s). */
   restartAfterMs?: number;
+  /** This node (heartbeat, leases); default a new one, stopped by `stop()`. */
+  cluster?: ClusterNode;
 }
 
 /** One readiness line for `/readyz` (`<transport>:<code>`). */
@@ -50,6 +57,8 @@ export interface RunningConnectors {
   pollOnce(): Promise<Partial<Record<Transport, PollRoundResult>>>;
   /** Stop every connector (intake first, in-flight appends awaited), persist statuses, close the writer. */
   stop(): Promise<void>;
+  /** This node: its id, heartbeat and the poller leases it holds. */
+  cluster: ClusterNode;
 }
 
 /** True when `tau channel logout <transport>` is in force. */
@@ -109,6 +118,55 @@ async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Pro
   }
 }
 
+/**
+ * The lease a transport's intake needs when it must run on one node only: Telegram getUpdates, the Discord gateway
+ * (or REST polling) and IMAP, named after the account so two bots never share one; null for webhook intake. The
+ * account is the bot id (the Telegram token starts with it), the Discord application or bot user id, the IMAP login.
+ */
+export function pollerLeaseName(app: App, t: Transport): string | null {
+  const c = app.config.connectors;
+  const id = app.config.identity;
+  switch (t) {
+    case "telegram": {
+      if (c.telegram.mode !== "polling") return null;
+      const fromToken = (secretOrNull(app, "telegram-bot-token") ?? "").match(/^(\d+):/)?.[1];
+      return `poller:telegram:${fromToken ?? (id.telegram.bot_id || "default")}`;
+    }
+    case "discord": {
+      if (c.discord.mode === "disabled") return null;
+      return `poller:discord:${id.discord.application_id || id.discord.user_id || discordUserIdOf(secretOrNull(app, "discord-bot-token")) || "default"}`;
+    }
+    case "email": {
+      if (c.email.mode !== "imap") return null;
+      try {
+        const imap = loadMailStack(app.loaded.policiesDir).imap;
+        return `poller:email:${imap.user}@${imap.host}`;
+      } catch {
+        return "poller:email:default"; // the connector reports the contract error itself
+      }
+    }
+    case "whatsapp":
+      return null;
+  }
+}
+
+/** A secret for naming only: an unreadable store (a wrong key) is the connector's error to report, not the name's. */
+function secretOrNull(app: App, id: string): string | null {
+  try {
+    return lookupSecret(app, id);
+  } catch {
+    return null;
+  }
+}
+
+/** A Discord bot token's first part is the bot's user id in base64. */
+function discordUserIdOf(token: string | null): string | null {
+  const first = token?.split(".")[0];
+  if (!first) return null;
+  const decoded = Buffer.from(first, "base64").toString("utf8");
+  return /^\d{5,25}$/.test(decoded) ? decoded : null;
+}
+
 /** Every transport's status, from state (works while `tau run` or `tau connectors run` runs elsewhere). */
 export function readConnectorStatuses(app: App): ConnectorStatus[] {
   return readConnectorFacts(app).map((f) => f.status);
@@ -130,7 +188,18 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
   const pendingWrite = new Map<Transport, NodeJS.Timeout>();
   const startFailedAt = new Map<Transport, number>();
   const loggedOut = new Set<Transport>();
+  // Transports whose start() was called and not undone by a stop (logout, lease loss).
+  const intakeOn = new Set<Transport>();
+  const ownsCluster = opts.cluster === undefined;
+  const cluster = opts.cluster ?? createClusterNode(app);
+  const leaseNames = new Map<Transport, string>();
+  const leases = new Map<Transport, LeaseHandle>();
+  // `--once`: the fence of a lease taken for one round.
+  const onceFences = new Map<Transport, number>();
   let closed = false;
+
+  /** A leased transport another node polls: this node neither runs its intake nor writes its status. */
+  const standby = (t: Transport): boolean => leaseNames.has(t) && !onceFences.has(t) && !(leases.get(t)?.held() ?? false);
   // Provider items refused at intake (one bad message of a batch) are kept with their reason code.
   const quarantine = createIntakeQuarantine({ stateDir: app.stateDir, clock: app.clock, record: app.store.runner.insertQuarantine });
 
@@ -138,6 +207,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
     const timer = pendingWrite.get(t);
     if (timer) clearTimeout(timer);
     pendingWrite.delete(t);
+    if (standby(t) && !loggedOut.has(t)) return; // the lease holder's record is the transport's status
     const connector = connectors.get(t);
     let status = connector ? connector.status() : latest.get(t);
     if (!status) return;
@@ -169,9 +239,25 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
   for (const t of TRANSPORTS) {
     if (modeOf(app, t) === "disabled") continue;
     const logger = app.logger.child({ connector: t });
+    const leaseName = pollerLeaseName(app, t);
+    if (leaseName) leaseNames.set(t, leaseName);
     const deps: ConnectorDeps = {
       ingress,
-      cursors: { get: (k) => app.store.kv.get(CURSOR_PREFIX + k), put: (k, v) => app.store.kv.put(CURSOR_PREFIX + k, v) },
+      cursors: {
+        get: (k) => app.store.kv.get(CURSOR_PREFIX + k),
+        put: (k, v) => {
+          if (!leaseName) return app.store.kv.put(CURSOR_PREFIX + k, v);
+          // Fenced: a node that lost the lease (paused past its expiry) never moves the new holder's cursor back.
+          const fence = onceFences.get(t) ?? leases.get(t)?.fence() ?? null;
+          const lease = { name: leaseName, holder: cluster.nodeId, fence: fence ?? -1 };
+          if (fence === null || !app.store.cluster.putFencedCursor(CURSOR_PREFIX + k, v, lease, app.clock())) {
+            logger.warn(
+              { event: "connector.cursor_fenced", transport: t, code: "lease_not_held" },
+              "cursor not moved: poller lease not held",
+            );
+          }
+        },
+      },
       identity: app.config.identity,
       logger,
       clock: app.clock,
@@ -194,9 +280,12 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
   }
 
   async function startOne(t: Transport, c: Connector): Promise<void> {
+    intakeOn.add(t);
     try {
       await c.start();
       startFailedAt.delete(t);
+      // The lease went while starting (its loss stopped a connector not yet running): stop what just started.
+      if (standby(t)) return await stopForLease(t, c);
     } catch (err) {
       startFailedAt.set(t, app.clock());
       const code = err instanceof TauError ? err.reason : "connector_start_failed";
@@ -205,34 +294,60 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
     writeStatus(t);
   }
 
-  async function applyLifecycle(initial: boolean): Promise<void> {
-    for (const [t, c] of connectors) {
-      const out = isLoggedOut(app, t);
-      if (out && !loggedOut.has(t)) {
-        loggedOut.add(t);
-        app.logger.info({ event: "connector.logged_out", transport: t, code: "logout_requested" }, "transport logged out: intake stopped");
-        await c.stop();
-        writeStatus(t);
-      } else if (!out && (loggedOut.has(t) || initial)) {
-        loggedOut.delete(t);
-        await startOne(t, c);
-      } else if (!out && c.status().liveness === "stopped" && app.clock() - (startFailedAt.get(t) ?? app.clock()) >= restartAfterMs) {
-        await startOne(t, c); // e.g. the token was set with `tau secrets set` since
-      } else writeStatus(t); // refresh: liveness changes with time (stale polls), readers need a heartbeat
-    }
+  /** Lease lost (or never held while starting): stop intake now; the new holder writes the status from here on. */
+  async function stopForLease(t: Transport, c: Connector): Promise<void> {
+    intakeOn.delete(t);
+    await c.stop();
+  }
+
+  async function applyOne(t: Transport, c: Connector): Promise<void> {
+    const out = isLoggedOut(app, t);
+    if (out && !loggedOut.has(t)) {
+      loggedOut.add(t);
+      intakeOn.delete(t);
+      app.logger.info({ event: "connector.logged_out", transport: t, code: "logout_requested" }, "transport logged out: intake stopped");
+      await c.stop();
+      writeStatus(t);
+    } else if (!out && standby(t)) {
+      loggedOut.delete(t);
+      if (intakeOn.has(t)) await stopForLease(t, c);
+    } else if (!out && !intakeOn.has(t)) {
+      loggedOut.delete(t);
+      await startOne(t, c);
+    } else if (!out && c.status().liveness === "stopped" && app.clock() - (startFailedAt.get(t) ?? app.clock()) >= restartAfterMs) {
+      await startOne(t, c); // e.g. the token was set with `tau secrets set` since
+    } else writeStatus(t); // refresh: liveness changes with time (stale polls), readers need a heartbeat
+  }
+
+  async function applyLifecycle(): Promise<void> {
+    for (const [t, c] of connectors) await applyOne(t, c);
+  }
+
+  /** Run `fn` after the lifecycle work queued before it (starts and stops of one connector never interleave). */
+  function enqueue(fn: () => Promise<void>): Promise<void> {
+    ticking = ticking.then(() => (closed ? undefined : fn()));
+    ticking = ticking.catch((err: unknown) => {
+      app.logger.error({ event: "connector.lifecycle_failed", error: describeError(err) }, "lifecycle check failed");
+    });
+    return ticking;
   }
 
   let tick: NodeJS.Timeout | null = null;
   let ticking: Promise<void> = Promise.resolve();
   if (opts.start !== false) {
-    await applyLifecycle(true);
-    tick = setInterval(() => {
-      ticking = ticking
-        .then(() => (closed ? undefined : applyLifecycle(false)))
-        .catch((err: unknown) => {
-          app.logger.error({ event: "connector.lifecycle_failed", error: describeError(err) }, "lifecycle check failed");
-        });
-    }, opts.lifecycleCheckMs ?? 5000);
+    for (const [t, name] of leaseNames) {
+      const c = connectors.get(t);
+      if (!c) continue;
+      // The first attempt is made here: a lone node holds its leases before the connectors start below.
+      const handle = cluster.holdLease(name, {
+        onAcquired: () => enqueue(() => applyOne(t, c)),
+        onLost: () => stopForLease(t, c),
+      });
+      leases.set(t, handle);
+    }
+    cluster.start(); // the first heartbeat already lists the leases taken above
+    await applyLifecycle();
+    tick = setInterval(() => void enqueue(applyLifecycle), opts.lifecycleCheckMs ?? 5000);
     tick.unref();
   } else {
     for (const t of connectors.keys()) if (isLoggedOut(app, t)) loggedOut.add(t);
@@ -243,11 +358,20 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
   return {
     connectors,
     routes,
-    statuses: () =>
-      [...connectors.entries()].map(([t, c]) => (loggedOut.has(t) ? { ...c.status(), last_error_code: "logout_requested" } : c.status())),
+    cluster,
+    statuses: () => {
+      const shared = [...connectors.keys()].some(standby) ? readConnectorStatuses(app) : [];
+      return [...connectors.entries()].map(([t, c]) => {
+        if (loggedOut.has(t)) return { ...c.status(), last_error_code: "logout_requested" };
+        // Another node polls this transport: its persisted status is the transport's.
+        if (standby(t)) return shared.find((s) => s.transport === t) ?? c.status();
+        return c.status();
+      });
+    },
     readiness() {
       return [...connectors.entries()].map(([t, c]) => {
         if (loggedOut.has(t)) return { key: t, code: "logout_requested", ok: true };
+        if (standby(t)) return { key: t, code: "standby", ok: true };
         const s = c.status();
         if (s.liveness === "live") return { key: t, code: "ready", ok: true };
         return { key: t, code: s.last_error_code ?? `connector_${s.liveness}`, ok: false };
@@ -257,8 +381,20 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
       const out: Partial<Record<Transport, PollRoundResult>> = {};
       for (const [t, c] of connectors) {
         if (!c.pollOnce || loggedOut.has(t)) continue;
-        out[t] = await c.pollOnce();
-        writeStatus(t);
+        const name = leaseNames.get(t);
+        const once = name ? cluster.tryLeaseOnce(name) : null;
+        if (name && !once) {
+          out[t] = { ok: false, appended: 0, code: "lease_held_elsewhere" }; // a running node polls this account
+          continue;
+        }
+        if (once) onceFences.set(t, once.fence);
+        try {
+          out[t] = await c.pollOnce();
+          writeStatus(t);
+        } finally {
+          onceFences.delete(t);
+          once?.release();
+        }
       }
       return out;
     },
@@ -268,7 +404,9 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
       if (tick) clearInterval(tick);
       await ticking;
       await Promise.all([...connectors.values()].map((c) => c.stop()));
+      // Statuses while the leases are still held (a standby node leaves the holder's record alone), then release.
       for (const t of connectors.keys()) writeStatus(t);
+      if (ownsCluster) await cluster.stop();
       if (ownsWriter) await ingress.close();
     },
   };

@@ -83,12 +83,14 @@ export async function startHttpServer(app: App, running: RunningConnectors | nul
     { method: "POST", path: "/webhooks/twilio", handler: hooks.twilio },
     { method: "POST", path: "/webhooks/resend", handler: hooks.resend },
   ] as unknown as NonNullable<RunningConnectors["routes"]>;
+  // This node's view: its node id, the cluster's nodes and leases; failing when its own heartbeat cannot be written.
+  const nodeHealth = running ? () => running.cluster.health(opts.health()) : opts.health;
   const server = createServer({
     routes: [...(running?.routes ?? []), ...commsRoutes],
-    health: opts.health,
+    health: nodeHealth,
     ready: () => {
       // The health verdict is part of readiness: failing (a stale runner, no known-good policy) is not ready.
-      const h = opts.health();
+      const h = nodeHealth();
       const health = { key: "health", code: h.state === "failing" ? (h.reason_codes[0] ?? "failing") : h.state, ok: h.state !== "failing" };
       return [...(running?.readiness() ?? []), ...(opts.ready?.() ?? []), health];
     },

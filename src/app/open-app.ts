@@ -2,7 +2,7 @@
 import type { Clock } from "../contracts/clock.ts";
 import path from "node:path";
 import { loadConfig, type Env, type LoadedConfig, type TauConfig } from "../config/index.ts";
-import { createIngressWriter, type IngressWriter } from "../ingress/index.ts";
+import { openConfiguredIngressWriter, type IngressWriter } from "../ingress/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { openStore, type Store } from "../store/index.ts";
@@ -34,7 +34,12 @@ export function openApp(opts: AppOptions): App {
   const loaded = loadConfig({ configPath: opts.configPath, env: opts.env });
   const config = loaded.config;
   const stateDir = path.resolve(opts.stateDir);
-  const store = openStore(stateDir, { secretsKey: opts.env.TAU_SECRETS_KEY });
+  const store = openStore(stateDir, {
+    secretsKey: opts.env.TAU_SECRETS_KEY,
+    driver: config.store.driver,
+    databaseUrl: opts.env.TAU_DATABASE_URL,
+    urlSecret: config.store.url_secret,
+  });
   const logger =
     opts.logger ??
     createLogger({ level: config.log.level, format: config.log.format, includeIdentifiers: config.telemetry.include_identifiers });
@@ -51,11 +56,7 @@ export function openApp(opts: AppOptions): App {
   };
 }
 
-/** An ingress writer for this state dir. */
+/** An ingress writer for this state dir: NDJSON files, or JetStream when `ingress.driver: nats`. */
 export function openIngressWriter(app: App, trustEnvelopes = false): IngressWriter {
-  return createIngressWriter({
-    ingressDir: path.join(app.stateDir, "ingress"),
-    maxLineBytes: app.config.ingress.max_line_bytes,
-    trustEnvelopes,
-  });
+  return openConfiguredIngressWriter(app.config, app.stateDir, trustEnvelopes);
 }

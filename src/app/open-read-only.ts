@@ -16,7 +16,13 @@ export function openAppReadOnly(opts: { stateDir: string; configPath?: string; e
   const loaded = loadConfig({ configPath: opts.configPath, env: opts.env });
   const config = loaded.config;
   const stateDir = path.resolve(opts.stateDir);
-  const store = openStore(stateDir, { readonly: true, secretsKey: opts.env.TAU_SECRETS_KEY });
+  const store = openStore(stateDir, {
+    readonly: true,
+    secretsKey: opts.env.TAU_SECRETS_KEY,
+    driver: config.store.driver,
+    databaseUrl: opts.env.TAU_DATABASE_URL,
+    urlSecret: config.store.url_secret,
+  });
   return {
     loaded,
     config,

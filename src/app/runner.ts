@@ -15,10 +15,12 @@ import { createPacer } from "../outbound/pacing.ts";
 import { createPacedSenders, createPacingGate } from "../outbound/pacing-senders.ts";
 import { createOperationalGate } from "../capabilities/killswitch/index.ts";
 import { createRunner } from "../runner/runner.ts";
+import { jetStreamSourceFor } from "../runner/jetstream-source.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
 import { acquireLifetimeLock } from "../store/index.ts";
 import { createResponderRuntime } from "./responders.ts";
 import type { CycleReport } from "../runner/runner-state.ts";
+import { nodeIdOf } from "./cluster.ts";
 
 /** The runner with the standard pipeline and job execution, holding the one-runner-per-state lock. */
 export function createAppRunner(app: App, opts: { services?: Services } = {}) {
@@ -44,6 +46,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     blocked: (t) => gate.deliveryBlock(t),
     pacing: createPacingGate(pacer, pacing),
     clock: app.clock,
+    node: nodeIdOf(config),
   });
   const jobs = createJobRunner(services, commands, { dryRunBatch: () => delivery.dryRunBatch() });
   // Late-bound: the worker wakes the runner (to deliver its replies) and the runner kicks the worker after commits.
@@ -62,6 +65,8 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     clock: app.clock,
     logger: app.logger,
     delivery,
+    // `ingress.driver: nats`: the cluster's durable JetStream consumer instead of this node's ingress files.
+    stream: config.ingress.driver === "nats" ? jetStreamSourceFor(config) : undefined,
     buildPipeline: (seen) => createDecisionPipeline(services, seen, gate),
     persistExtras: (ctx) => {
       const rj = ctx.responderJob;

@@ -18,6 +18,7 @@ import { commsContractsDir, loadCommsContracts } from "../capabilities/communica
 import { describeError, TauError } from "../contracts/errors.ts";
 import { loadPolicySet, policySetFromSources } from "../config/policy-set.ts";
 import { checkResponders } from "../responders/check-config.ts";
+import { nodeIdOf } from "./cluster.ts";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -133,6 +134,8 @@ export function createPolicyManagerFor(app: App): PolicyManager {
           loadCalendarContract(dir);
         },
       },
+      // Several nodes share a PostgreSQL store: policies live in its control documents (a reload reaches every node).
+      shared: app.config.store.driver === "postgres" ? { control: app.store.control, node: nodeIdOf(app.config) } : undefined,
     },
   );
 }

@@ -30,6 +30,7 @@ import { createProviderSenders } from "./provider-senders.ts";
 import { recordService } from "./record-service.ts";
 import { healthFor, lookupSecret } from "./services.ts";
 import { createRequestBuilders } from "./transports.ts";
+import { nodeIdOf } from "./cluster.ts";
 
 export interface WatchdogOptions {
   gate?: OperationalGate;
@@ -94,7 +95,7 @@ export function createWatchdog(app: App, services: Services, opts: WatchdogOptio
   const senders = opts.providerSenders ?? createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir);
   // The watchdog's own view of the outbox: only ops alert rows are pending for it (the runner never sees them).
   const view = {
-    outbox: { ...store.outbox, pending: store.outbox.pendingOpsAlerts },
+    outbox: { ...store.outbox, pending: store.outbox.pendingOpsAlerts, claimPending: store.outbox.claimOpsAlerts },
     counters: store.counters,
     kv: store.kv,
     atomically: <T>(fn: () => T): T => store.atomically(fn),
@@ -106,6 +107,7 @@ export function createWatchdog(app: App, services: Services, opts: WatchdogOptio
     provider: createProviderDelivery({ store: view, senders, retry: config.outbound, clock, logger: app.logger }),
     blocked: (t) => gate.deliveryBlock(t),
     clock,
+    node: nodeIdOf(config),
   });
   if (config.outbound.mode === "provider") warmSenders(resolveTargets(app));
   let ticks = 0;

@@ -10,6 +10,8 @@ import { HEALTH_EXIT } from "../health/health.ts";
 import { effectiveConfig, readRunnerState } from "../health/health-facts.ts";
 import { readDispatcherControl, readWatchdogHeartbeat } from "../health/watchdog-state.ts";
 import { readConnectorStatuses } from "../app/connectors-runtime.ts";
+import { nodeIdOf } from "../app/cluster.ts";
+import { describeCluster, readClusterView } from "../health/cluster-view.ts";
 import { killSwitchStatusSection, lifecycleStatusSection } from "../capabilities/killswitch/status-sections.ts";
 import type { RuntimeEventRow } from "../store/inspect-store.ts";
 import { globals } from "./context.ts";
@@ -74,12 +76,20 @@ const incidentsSection: StatusSection = {
   },
 };
 
+/** The nodes sharing this state (heartbeat age, alive), the poller leases and who holds them, the ingress lag. */
+const clusterSection: StatusSection = {
+  name: "cluster",
+  render: (app) => readClusterView(app.store, nodeIdOf(app.config), app.clock(), readRunnerState(app.store)),
+  human: (app) => describeCluster(readClusterView(app.store, nodeIdOf(app.config), app.clock(), readRunnerState(app.store))),
+};
+
 const statusSections: readonly StatusSection[] = [
   killSwitchStatusSection,
   lifecycleStatusSection,
   connectorsSection,
   alertsSection,
   incidentsSection,
+  clusterSection,
 ];
 
 export function registerObserve(program: Command): void {
@@ -125,6 +135,7 @@ export function registerObserve(program: Command): void {
         const state = readRunnerState(app.store);
         const outbox = app.store.inspect.outboxByStatus();
         const out = {
+          node_id: nodeIdOf(app.config),
           rollout_gate: h.state === "healthy" ? "pass" : "fail",
           health: h,
           runner: state,

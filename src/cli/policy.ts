@@ -200,7 +200,7 @@ export function registerPolicy(program: Command): void {
           if (history.at(-1)?.sha256 !== sha256)
             history.push({ sha256, sources: files, applied_at_ms: app.clock(), applied_by: cliPrincipal() });
           app.store.kv.put(HISTORY_KEY, JSON.stringify(history.slice(-20)));
-          services.policies.reload();
+          services.policies.reload("policy_apply");
           services.audit({
             actor: cliPrincipal(),
             surface: "cli",
@@ -239,7 +239,7 @@ export function registerPolicy(program: Command): void {
         app.store.atomically(() => {
           history.pop();
           app.store.kv.put(HISTORY_KEY, JSON.stringify(history));
-          services.policies.reload();
+          services.policies.reload("policy_rollback");
           services.audit({
             actor: cliPrincipal(),
             surface: "cli",

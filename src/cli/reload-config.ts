@@ -21,7 +21,7 @@ export interface ReloadOutcome {
 export function reloadConfig(app: App, services: Services, trigger: string): ReloadOutcome {
   const errors: string[] = [];
   const before = services.policies.status().active_sha256;
-  const st = services.policies.reload();
+  const st = services.policies.reload(trigger);
   if (st.error) errors.push(st.error);
   let tau: ConfigStatus = { state: "ok", error: null, at_ms: app.clock() };
   try {

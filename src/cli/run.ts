@@ -16,6 +16,7 @@ import { armHardExit, SHUTDOWN_HARD_CAP_MS, waitForStopSignal } from "./shutdown
 import { recordService, recordServiceStopped } from "../app/record-service.ts";
 import { createWatchdog } from "../app/watchdog.ts";
 import { reloadConfig } from "./reload-config.ts";
+import { watchPolicyGeneration } from "../config/policy-manager.ts";
 
 export function registerRun(program: Command): void {
   program
@@ -45,6 +46,16 @@ export function registerRun(program: Command): void {
         );
       };
       process.on("SIGHUP", onHup);
+      // Nodes sharing a store: a reload published by another node (or `tau policy apply`) is applied here within 1 s.
+      const stopPolicySync = watchPolicyGeneration(
+        services.policies,
+        (o) =>
+          app.logger[o.status.state === "ok" ? "info" : "warn"](
+            { event: "policy.synced", generation: o.generation, set_by: o.set_by, trigger: o.trigger, state: o.status.state },
+            "policies published by a node applied",
+          ),
+        { onError: (err) => app.logger.warn({ event: "policy.sync_failed", error: describeError(err) }, "policy generation check failed") },
+      );
       try {
         // One durable writer for every connector; each acknowledged append wakes the runner, so a webhook is
         // answered without waiting for the idle poll tick.
@@ -82,6 +93,7 @@ export function registerRun(program: Command): void {
         ac.abort();
         await runLoop;
         process.off("SIGHUP", onHup);
+        stopPolicySync();
         recordServiceStopped(app);
         close();
         app.close();

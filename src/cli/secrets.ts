@@ -78,10 +78,12 @@ export function registerSecrets(program: Command): void {
       const app = appFor(cmd);
       try {
         const now = app.clock();
-        app.store.atomically(() => {
-          setSecret(app.store.secrets, id, value, now);
+        // The shared PostgreSQL store's own URL lives in this node's local store (Store.secretHome).
+        const home = app.store.secretHome(id);
+        home.atomically(() => {
+          setSecret(home.secrets, id, value, now);
           appendAudit(
-            app.store,
+            home,
             {
               actor: cliPrincipal(),
               surface: "cli",
@@ -142,10 +144,11 @@ export function registerSecrets(program: Command): void {
       const app = appFor(cmd);
       try {
         const now = app.clock();
-        const deleted = app.store.atomically(() => {
-          const ok = deleteSecret(app.store.secrets, id);
+        const home = app.store.secretHome(id);
+        const deleted = home.atomically(() => {
+          const ok = deleteSecret(home.secrets, id);
           appendAudit(
-            app.store,
+            home,
             {
               actor: cliPrincipal(),
               surface: "cli",

@@ -1,17 +1,19 @@
 /**
  * @module Reload policies on SIGHUP or when a file in policies/ changes (debounced). A rejected reload keeps the
- * last known good policy, is audited and shows in health (`policy_reload_rejected`).
+ * last known good policy, is audited and shows in health (`policy_reload_rejected`). With a store shared by several
+ * nodes, sets the others publish are applied as well.
  */
 import fs from "node:fs";
 import type { Services } from "../capabilities/services.ts";
 import type { App } from "../app/index.ts";
+import { watchPolicyGeneration } from "../config/policy-manager.ts";
 
 /** Start watching; returns a function that stops it. */
 export function watchPolicies(app: App, services: Services): () => void {
   let timer: NodeJS.Timeout | null = null;
   const reload = (why: string) => {
     const before = services.policies.status().active_sha256;
-    const st = services.policies.reload();
+    const st = services.policies.reload(why);
     if (st.state === "ok" && st.active_sha256 === before) return;
     services.audit({
       actor: "system",
@@ -36,6 +38,13 @@ export function watchPolicies(app: App, services: Services): () => void {
   };
   const onHup = () => reload("sighup");
   process.on("SIGHUP", onHup);
+  // Nodes sharing a store: a set another node published is applied here too (a no-op for a store of its own).
+  const stopSync = watchPolicyGeneration(services.policies, (o) =>
+    app.logger[o.status.state === "ok" ? "info" : "warn"](
+      { event: "policy.synced", generation: o.generation, set_by: o.set_by, trigger: o.trigger, state: o.status.state },
+      "policies published by a node applied",
+    ),
+  );
   let watcher: fs.FSWatcher | null = null;
   try {
     watcher = fs.watch(app.loaded.policiesDir, () => {
@@ -46,6 +55,7 @@ export function watchPolicies(app: App, services: Services): () => void {
     watcher = null; // no policies folder: defaults apply, SIGHUP still works
   }
   return () => {
+    stopSync();
     process.off("SIGHUP", onHup);
     watcher?.close();
     if (timer) clearTimeout(timer);

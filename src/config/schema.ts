@@ -110,6 +110,8 @@ const IngressSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, "a JetStream stream name like TAU_INGRESS")
       .default("TAU_INGRESS"),
+    /** JetStream: how long a fetched, unacknowledged message waits before redelivery to another runner (the durable consumer's ack_wait). */
+    nats_ack_wait_ms: z.number().int().min(500).max(3_600_000).default(30_000),
   })
   .strict();
 

@@ -74,6 +74,7 @@ export const HEALTH_CODES = {
   calendar_contract_invalid: "policies/communications/calendar.yaml does not load",
   calendar_server_unreachable: "a calendar is configured but the CalDAV server's last answer was a failure (detail: its reason code)",
   ingress_unreadable: "this process may not read an ingress file, so the backlog there is unknown",
+  cluster_heartbeat_failed: "failing: this node cannot write its heartbeat to the shared store (served by /healthz of that node)",
 } as const;
 
 export function computeHealth(i: HealthInputs): HealthView {

@@ -16,3 +16,18 @@ export { parseIngressLine, validateEnvelope, type ParsedLine } from "./parse-lin
 export { splitPayload, type RawItem } from "./split-payload.ts";
 export { ingestPayload, type IngestReport, type IngestIssue, type IngestProgress, type Normalizer } from "./ingest-file.ts";
 export { streamPayloadItems, DEFAULT_MAX_DOCUMENT_BYTES } from "./payload-stream.ts";
+export {
+  createJetStreamIngressWriter,
+  openConfiguredIngressWriter,
+  lazyJetStream,
+  jetStreamSettings,
+  ingressSubject,
+  transportOfSubject,
+  INGRESS_SUBJECT_PREFIX,
+  RUNNER_CONSUMER,
+  type JetStreamPort,
+  type JetStreamSettings,
+  type JetStreamWriterStats,
+  type StreamMessage,
+  type ConsumerLag,
+} from "./jetstream.ts";

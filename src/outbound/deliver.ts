@@ -4,7 +4,9 @@
  * written again. The runner's own replies take a shorter way (`dryRunBatch`): stored as sent, their receipts
  * appended and fsynced just before the batch commits, the file's committed end recorded with it — so a crash
  * before the commit leaves bytes that `recover()` cuts off, and each reply is still written exactly once.
- * Provider mode plugs in through `ProviderDelivery`.
+ * Provider mode plugs in through `ProviderDelivery`. Several nodes deliver from one outbox: each pass claims the rows
+ * it sends for this node (`outbox.claimPending`), renews the claims while it sends and releases them at its end; the
+ * rows this node writes are claimed by it as they are stored (`outbox.claimInserts`).
  */
 import type { ChannelSender, OutboundMode } from "../contracts/outbound.ts";
 import type { Transport } from "../contracts/envelope.ts";
@@ -43,7 +45,19 @@ export interface DeliveryDeps {
   clock: () => number;
   /** Provider rows, oldest first: null = send now, else the time to defer the row to (`createPacingGate`). */
   pacing?: { defer(row: OutboxRow, now: number): number | null };
+  /** This node's id among nodes sharing the store (`cluster.node_id`); one node alone may keep the default. */
+  node?: string;
+  /** How long a claim holds without renewal: after a node dies, its rows wait this long before another takes them. */
+  claimMs?: number;
 }
+
+/** The node id of a store no other node shares (tests, one machine without `cluster.node_id`). */
+export const DEFAULT_NODE_ID = "local";
+/**
+ * A claim's life without renewal. A pass renews its claims every third of it while requests are in flight, so only a
+ * node stalled that long (or dead) loses them; the rows of a dead node go out from another one after at most this.
+ */
+export const DEFAULT_CLAIM_MS = 15_000;
 
 export interface DeliveryReport {
   rows: number;
@@ -64,6 +78,20 @@ export interface DryRunBatch extends DirectDryRun {
 /** Create the delivery step. `recover()` once at startup, then `deliverPending()` after each commit. */
 export function createDelivery(deps: DeliveryDeps) {
   let alreadyWritten: Set<string> | null = null;
+  const node = deps.node ?? DEFAULT_NODE_ID;
+  const claimMs = deps.claimMs ?? DEFAULT_CLAIM_MS;
+  deps.store.outbox.claimInserts(node, claimMs);
+
+  /** Keep this pass's claims alive while `work` runs (requests in flight), however long it takes. */
+  async function holdingClaims<T>(ids: readonly string[], work: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => deps.store.outbox.renewClaims(node, ids, deps.clock() + claimMs), Math.max(1, Math.floor(claimMs / 3)));
+    timer.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
 
   function receiptFor(sender: ChannelSender, job: RenderableJob, eventId: string | null): DryRunReceipt {
     return {
@@ -204,6 +232,67 @@ export function createDelivery(deps: DeliveryDeps) {
     return receipts.length;
   }
 
+  /** Deliver the rows this pass claimed: held ones say why, paced ones wait in the outbox, the rest go out. */
+  async function deliverClaimed(rows: OutboxRow[], now: number, limit: number): Promise<DeliveryReport> {
+    const report: DeliveryReport = { rows: 0, chunks: 0, held: 0 };
+    const ready: Record<OutboundMode, OutboxRow[]> = { "dry-run": [], provider: [], "channel-store": [] };
+    const deferred: { row: OutboxRow; until: number }[] = [];
+    for (const row of rows) {
+      const why = deps.blocked?.(row.transport);
+      if (why) {
+        report.held += 1;
+        // Say why the reply waits, so `tau status` and traces show it.
+        if (row.reason !== why)
+          deps.store.outbox.setRow(
+            {
+              outbox_id: row.outbox_id,
+              status: row.status,
+              reason: why,
+              attempts: row.attempts,
+              next_attempt_at_ms: row.next_attempt_at_ms,
+            },
+            now,
+          );
+        continue;
+      }
+      // Pacing: a row whose slot is not near waits for it in the outbox (no attempt used), not in this pass.
+      const until = row.mode === "provider" && row.status !== "sending" ? deps.pacing?.defer(row, now) : null;
+      if (until) deferred.push({ row, until });
+      else ready[row.mode as OutboundMode]?.push(row);
+    }
+    if (deferred.length)
+      deps.store.atomically(() => {
+        for (const { row, until } of deferred)
+          deps.store.outbox.setRow(
+            {
+              outbox_id: row.outbox_id,
+              status: "retry_scheduled",
+              reason: "delivery_rate_limited",
+              attempts: row.attempts,
+              next_attempt_at_ms: until,
+            },
+            now,
+          );
+      });
+    if (ready["dry-run"].length) {
+      report.chunks += deliverDryRun(ready["dry-run"], now);
+      report.rows += ready["dry-run"].length;
+    }
+    const provider = deps.provider;
+    if (provider && ready.provider.length) {
+      await holdingClaims(
+        ready.provider.map((r) => r.outbox_id),
+        async () => {
+          if (provider.deliverMany) await provider.deliverMany(ready.provider, now);
+          else for (const row of ready.provider) await provider.deliver(row, now);
+        },
+      );
+      report.rows += ready.provider.length;
+    }
+    if (rows.length < limit) alreadyWritten = null;
+    return report;
+  }
+
   return {
     /** Deliver replies queued by the cycle that just committed (dry-run ones directly; others via the outbox). */
     async deliverFresh(items: QueuedReply[]): Promise<number> {
@@ -232,58 +321,16 @@ export function createDelivery(deps: DeliveryDeps) {
     },
     async deliverPending(limit = 5000): Promise<DeliveryReport> {
       const now = deps.clock();
-      const rows = deps.store.outbox.pending(now, limit);
-      const report: DeliveryReport = { rows: 0, chunks: 0, held: 0 };
-      const ready: Record<OutboundMode, OutboxRow[]> = { "dry-run": [], provider: [], "channel-store": [] };
-      const deferred: { row: OutboxRow; until: number }[] = [];
-      for (const row of rows) {
-        const why = deps.blocked?.(row.transport);
-        if (why) {
-          report.held += 1;
-          // Say why the reply waits, so `tau status` and traces show it.
-          if (row.reason !== why)
-            deps.store.outbox.setRow(
-              {
-                outbox_id: row.outbox_id,
-                status: row.status,
-                reason: why,
-                attempts: row.attempts,
-                next_attempt_at_ms: row.next_attempt_at_ms,
-              },
-              now,
-            );
-          continue;
-        }
-        // Pacing: a row whose slot is not near waits for it in the outbox (no attempt used), not in this pass.
-        const until = row.mode === "provider" && row.status !== "sending" ? deps.pacing?.defer(row, now) : null;
-        if (until) deferred.push({ row, until });
-        else ready[row.mode as OutboundMode]?.push(row);
+      const rows = deps.store.outbox.claimPending(node, now, claimMs, limit);
+      try {
+        return await deliverClaimed(rows, now, limit);
+      } finally {
+        // Rows still pending (rescheduled, held, deferred) may go out from any node next time; final ones hold no claim.
+        deps.store.outbox.releaseClaims(
+          node,
+          rows.map((r) => r.outbox_id),
+        );
       }
-      if (deferred.length)
-        deps.store.atomically(() => {
-          for (const { row, until } of deferred)
-            deps.store.outbox.setRow(
-              {
-                outbox_id: row.outbox_id,
-                status: "retry_scheduled",
-                reason: "delivery_rate_limited",
-                attempts: row.attempts,
-                next_attempt_at_ms: until,
-              },
-              now,
-            );
-        });
-      if (ready["dry-run"].length) {
-        report.chunks += deliverDryRun(ready["dry-run"], now);
-        report.rows += ready["dry-run"].length;
-      }
-      if (deps.provider && ready.provider.length) {
-        if (deps.provider.deliverMany) await deps.provider.deliverMany(ready.provider, now);
-        else for (const row of ready.provider) await deps.provider.deliver(row, now);
-        report.rows += ready.provider.length;
-      }
-      if (rows.length < limit) alreadyWritten = null;
-      return report;
     },
   };
 }

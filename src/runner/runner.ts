@@ -1,8 +1,9 @@
 /**
- * @module The runner: consume ingress exactly once. Per batch, one SQLite transaction holds the dedupe
- * rows, every decision and trace, the outbox rows and the cursor advance — so a kill -9 at any instant
- * loses no event and answers none twice. Delivery happens after the commit, from the outbox; dry-run replies
- * are written with the commit itself (receipts fsynced just before it, see `Delivery.dryRunBatch`).
+ * @module The runner: consume ingress exactly once. Per batch, one store transaction holds the dedupe
+ * rows, every decision and trace, the outbox rows and the cursor advance (ingress files) — on JetStream the batch's
+ * messages are acknowledged only after that commit — so a kill -9 at any instant loses no event and answers none
+ * twice. Delivery happens after the commit, from the outbox; dry-run replies are written with the commit itself
+ * (receipts fsynced just before it, see `Delivery.dryRunBatch`).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -12,11 +13,15 @@ import {
   countLinesAfterMemo,
   decodeLine,
   ingressFile,
+  type ByteLine,
   type LineCountMemo,
+  type ParsedLine,
   parseIngressLine,
   readLineBytes,
   readLines,
   type IngressCursor,
+  type StreamMessage,
+  transportOfSubject,
 } from "../ingress/index.ts";
 import type { Logger } from "../log.ts";
 import { outboxIdFor, queueReplies, type QueueOptions, type QueuedReply } from "../outbound/outbox.ts";
@@ -26,7 +31,9 @@ import { answerUnansweredInteraction } from "../router/interaction-answer.ts";
 import { openShortLock, type Store, type ShortLock } from "../store/index.ts";
 import { rotateIfConsumed } from "./rotate.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
+import { TauError } from "../contracts/errors.ts";
 import { nextRunnerState, type CycleReport, type RunnerState } from "./runner-state.ts";
+import type { JetStreamSource } from "./jetstream-source.ts";
 
 /** Delivery reason codes of retryable failures (PRODUCT.md §7): what `transient_failures_observed` counts. */
 const TRANSIENT_DELIVERY_CODES = ["delivery_rate_limited", "delivery_provider_unavailable", "delivery_transport_error"] as const;
@@ -48,7 +55,12 @@ export interface RunnerDeps {
   afterCommit?: (fresh: QueuedReply[]) => Promise<number | void>;
   /** Once, before the first cycle (recovers interrupted jobs). */
   onStart?: () => void;
+  /** `ingress.driver: nats`: consume the JetStream durable consumer instead of the ingress files. */
+  stream?: JetStreamSource;
 }
+
+/** A line or message that parsed as an envelope. */
+type ParsedEnvelope = Extract<ParsedLine, { ok: true }>;
 
 interface QuarantineItem {
   transport: Transport;
@@ -149,9 +161,96 @@ export function createRunner(deps: RunnerDeps) {
     };
   }
 
-  /** Process up to `budget` lines of one transport; returns counts for the cycle report. */
+  /**
+   * One batch in one unit of work, whichever source it came from: each item is parsed as its turn comes (so a batch's
+   * envelopes do not all stay alive until it commits), run through the pipeline and recorded with its dedupe row, its
+   * decisions and its outbox rows; bad items are quarantined (file, then row); `inTransaction` adds the source's own
+   * write (the file cursor). Throws — nothing committed — when the transaction fails.
+   */
+  function processBatch<I>(
+    items: readonly I[],
+    parse: (item: I) => ParsedEnvelope | QuarantineItem,
+    report: CycleReport,
+    fresh: QueuedReply[],
+    inTransaction?: (now: number) => void,
+  ): void {
+    const now = clock();
+    const quarantine: QuarantineItem[] = [];
+    // Dry-run replies are written as the batch commits (stored as sent, receipts fsynced just before the commit).
+    const dryRun = deps.delivery.dryRunBatch();
+    const opts: QueueOptions = { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun };
+    let processed = 0;
+    let duplicates = 0;
+    try {
+      store.atomically(() => {
+        // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
+        store.access.holdAdmissions();
+        for (const item of items) {
+          const p = parse(item);
+          if (!("ok" in p)) {
+            quarantine.push(p);
+            continue;
+          }
+          const ctx = createContext(p.envelope, now);
+          try {
+            pipeline(ctx);
+          } catch (err) {
+            ctx.decisions.push({
+              stage: "runner",
+              outcome: "deny",
+              reason: "event_processing_failed",
+              detail: { error: String((err as Error).message ?? err).slice(0, 200) },
+            });
+            ctx.outcome = "ignored";
+            ctx.reason = "event_processing_failed";
+            ctx.replies = [];
+            ctx.jobs = [];
+            ctx.responderJob = null;
+            report.failed += 1;
+            logger.error(
+              { event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message },
+              "event processing failed",
+            );
+          }
+          if (ctx.duplicate) {
+            duplicates += 1;
+            continue;
+          }
+          processed += 1;
+          batchSeen.add(ctx.env.event_id);
+          // A slash command nothing answers still gets one answer, committed with its decision.
+          answerUnansweredInteraction(ctx, config.commands.prefix);
+          recordEvent(ctx, opts, report, fresh);
+        }
+        // Quarantine lines reach their file before the source moves past them (at the commit).
+        writeQuarantine(quarantine, now);
+        for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
+        report.duplicates += duplicates;
+        report.quarantined += quarantine.length;
+        store.counters.bump("events.processed", processed);
+        if (report.duplicates) store.counters.bump("events.duplicates", duplicates);
+        if (quarantine.length) store.counters.bump("events.quarantined", quarantine.length);
+        inTransaction?.(now);
+        report.delivered += dryRun.write();
+      });
+    } catch (err) {
+      dryRun.abort();
+      throw err;
+    } finally {
+      store.access.releaseAdmissions();
+      batchSeen.clear();
+    }
+  }
+
+  /** Process up to `budget` lines of one transport's ingress file, the cursor advancing in each batch's transaction. */
   function processTransport(t: Transport, budget: number, report: CycleReport, fresh: QueuedReply[]): void {
     const file = ingressFile(ingressDir, t);
+    const base = path.basename(file);
+    const parse = (raw: ByteLine): ParsedEnvelope | QuarantineItem => {
+      const l = decodeLine(raw);
+      const p = l.ok ? parseIngressLine(l.text, t) : { ok: false as const, code: l.code, detail: l.detail };
+      return p.ok ? p : { transport: t, file: base, line: l.line, reason: p.code, detail: p.detail };
+    };
     let remaining = budget;
     while (remaining > 0) {
       const read = readLineBytes(
@@ -168,79 +267,115 @@ export function createRunner(deps: RunnerDeps) {
         return;
       }
       remaining -= read.lines.length;
-      const now = clock();
-      const quarantine: QuarantineItem[] = [];
-      const base = path.basename(file);
-      // Dry-run replies are written as the batch commits (stored as sent, receipts fsynced just before the commit).
-      const dryRun = deps.delivery.dryRunBatch();
-      const opts: QueueOptions = { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun };
-      let processed = 0;
-      let duplicates = 0;
-      try {
-        store.atomically(() => {
-          // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
-          store.access.holdAdmissions();
-          // Each line is parsed as its turn comes, so a batch's envelopes do not all stay alive until it commits.
-          for (const raw of read.lines) {
-            const l = decodeLine(raw);
-            const p = l.ok ? parseIngressLine(l.text, t) : { ok: false as const, code: l.code, detail: l.detail };
-            if (!p.ok) {
-              quarantine.push({ transport: t, file: base, line: l.line, reason: p.code, detail: p.detail });
-              continue;
-            }
-            const ctx = createContext(p.envelope, now);
-            try {
-              pipeline(ctx);
-            } catch (err) {
-              ctx.decisions.push({
-                stage: "runner",
-                outcome: "deny",
-                reason: "event_processing_failed",
-                detail: { error: String((err as Error).message ?? err).slice(0, 200) },
-              });
-              ctx.outcome = "ignored";
-              ctx.reason = "event_processing_failed";
-              ctx.replies = [];
-              ctx.jobs = [];
-              ctx.responderJob = null;
-              report.failed += 1;
-              logger.error(
-                { event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message },
-                "event processing failed",
-              );
-            }
-            if (ctx.duplicate) {
-              duplicates += 1;
-              continue;
-            }
-            processed += 1;
-            batchSeen.add(ctx.env.event_id);
-            // A slash command nothing answers still gets one answer, committed with its decision.
-            answerUnansweredInteraction(ctx, config.commands.prefix);
-            recordEvent(ctx, opts, report, fresh);
-          }
-          // Quarantine lines reach their file before the cursor moves past them (at the commit).
-          writeQuarantine(quarantine, now);
-          for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
-          report.duplicates += duplicates;
-          report.quarantined += quarantine.length;
-          store.counters.bump("events.processed", processed);
-          if (report.duplicates) store.counters.bump("events.duplicates", duplicates);
-          if (quarantine.length) store.counters.bump("events.quarantined", quarantine.length);
-          store.runner.putCursor(
-            { transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line },
-            now,
-          );
-          report.delivered += dryRun.write();
-        });
-      } catch (err) {
-        dryRun.abort();
-        throw err;
-      } finally {
-        store.access.releaseAdmissions();
-        batchSeen.clear();
-      }
+      processBatch(read.lines, parse, report, fresh, (now) =>
+        store.runner.putCursor(
+          { transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line },
+          now,
+        ),
+      );
     }
+  }
+
+  /** A JetStream message as an envelope of its subject's transport, or a quarantine item (stream name, sequence). */
+  function parseMessage(m: StreamMessage, terminated: Set<StreamMessage>, streamName: string): ParsedEnvelope | QuarantineItem {
+    const t = transportOfSubject(m.subject)!;
+    const l =
+      m.data.length + 1 > config.ingress.max_line_bytes
+        ? {
+            ok: false as const,
+            code: "ingress_line_too_large" as const,
+            line: m.seq,
+            detail: `message is ${m.data.length + 1} bytes; limit ${config.ingress.max_line_bytes}`,
+            endOffset: 0,
+          }
+        : decodeLine({ ok: true, bytes: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length), line: m.seq, endOffset: 0 });
+    const p = l.ok ? parseIngressLine(l.text, t) : { ok: false as const, code: l.code, detail: l.detail };
+    if (p.ok) return p;
+    terminated.add(m);
+    return { transport: t, file: streamName, line: m.seq, reason: p.code, detail: p.detail };
+  }
+
+  /**
+   * Process up to `budget` messages from the durable consumer: each batch commits, then its messages are acknowledged.
+   * A failed transaction acknowledges nothing (the messages come back after ack_wait); it throws while draining, as on
+   * files, and is counted as a failure (the cycle's ingress ends there) in a running runner.
+   * NATS unreachable: logged, nothing taken this cycle (delivery still runs) — or, while draining, thrown.
+   */
+  async function processStream(source: JetStreamSource, budget: number, report: CycleReport, fresh: QueuedReply[]): Promise<void> {
+    let remaining = budget;
+    while (remaining > 0) {
+      let batch: StreamMessage[];
+      try {
+        batch = await source.take(Math.min(remaining, config.runner.batch_size));
+      } catch (err) {
+        ingressUnavailable(err);
+        return;
+      }
+      ingressAvailable();
+      if (batch.length === 0) return;
+      remaining -= batch.length;
+      const terminated = new Set<StreamMessage>();
+      const known: StreamMessage[] = [];
+      for (const m of batch) {
+        if (transportOfSubject(m.subject)) known.push(m);
+        else {
+          // Not a tau subject (published by something else): nothing to record it under; never redeliver it.
+          terminated.add(m);
+          logger.error({ event: "runner.ingress_subject_unknown", subject: m.subject, seq: m.seq }, "message on an unknown subject");
+        }
+      }
+      const freshMark = fresh.length;
+      const before = strictIngress ? null : JSON.stringify(report);
+      try {
+        processBatch(known, (m) => parseMessage(m, terminated, config.ingress.stream), report, fresh);
+      } catch (err) {
+        if (before === null) throw err;
+        // A running runner outlives a failed batch (another node committing the same redelivered event first, say):
+        // nothing of it was committed, so nothing of it is reported or delivered, and none of it is acknowledged.
+        fresh.length = freshMark;
+        for (const k of Object.keys(report)) delete (report as unknown as Record<string, unknown>)[k];
+        Object.assign(report, JSON.parse(before) as CycleReport);
+        report.failed += 1;
+        logger.error(
+          { event: "runner.batch_failed", code: "runner_batch_failed", messages: batch.length, err: (err as Error).message },
+          "batch rolled back; its messages come back after ack_wait",
+        );
+        return;
+      }
+      await source.settle(batch, terminated);
+    }
+  }
+
+  /** Queue depth of the stream (consumer lag) and the oldest unacknowledged message's time, into the cycle report. */
+  async function streamDepth(source: JetStreamSource, report: CycleReport): Promise<void> {
+    try {
+      const d = await source.depth();
+      report.queue_depth = d.lag.pending + d.lag.ackPending;
+      report.oldest_queued_ms = d.oldestMs;
+    } catch (err) {
+      ingressUnavailable(err);
+    }
+  }
+
+  /** While draining (`tau process --once`), an unreachable JetStream fails the command; a running runner logs and goes on. */
+  let strictIngress = false;
+  function ingressUnavailable(err: unknown): void {
+    const e =
+      err instanceof TauError
+        ? err
+        : new TauError("INGRESS_NATS_UNAVAILABLE", `JetStream: ${(err as Error)?.message ?? String(err)}`, {
+            hint: "check that nats-server runs with JetStream on (-js) at ingress.nats_url",
+          });
+    if (strictIngress) throw e;
+    // Once per outage, not once per cycle.
+    if (!ingressDown) logger.warn({ event: "runner.ingress_unavailable", code: e.reason, err: e.message }, "JetStream unreachable");
+    ingressDown = true;
+  }
+  let ingressDown = false;
+  function ingressAvailable(): void {
+    if (!ingressDown) return;
+    ingressDown = false;
+    logger.info({ event: "runner.ingress_available" }, "JetStream reachable again");
   }
 
   /** Oldest queued line's received time, to judge backlog age. */
@@ -271,7 +406,8 @@ export function createRunner(deps: RunnerDeps) {
     };
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
     const fresh: QueuedReply[] = [];
-    for (const t of transports) processTransport(t, share, report, fresh);
+    if (deps.stream) await processStream(deps.stream, config.runner.queue_limit, report, fresh);
+    else for (const t of transports) processTransport(t, share, report, fresh);
     const retriesDue = store.outbox.retriesDue(clock());
     const before = deliveryCounters();
     report.delivered += await deps.delivery.deliverFresh(fresh);
@@ -287,25 +423,27 @@ export function createRunner(deps: RunnerDeps) {
       transient_failures: after.transient - before.transient,
       dead_lettered: after.dead - before.dead,
     };
-    for (const t of transports) {
-      const c = cursorOf(t);
-      const file = ingressFile(ingressDir, t);
-      const depth = countLinesAfterMemo(file, c ? c.offset : 0, depthMemos);
-      report.queue_depth += depth;
-      if (depth > 0) {
-        const o = oldestQueuedMs(t);
-        if (o !== null) report.oldest_queued_ms = Math.min(report.oldest_queued_ms ?? o, o);
-      } else if (c) {
-        rotateIfConsumed({
-          file,
-          cursor: c,
-          lock: ingressLock(),
-          minBytes: config.runner.rotate_min_bytes,
-          keep: config.runner.keep_rotated,
-          now: clock(),
-        });
+    if (deps.stream) await streamDepth(deps.stream, report);
+    else
+      for (const t of transports) {
+        const c = cursorOf(t);
+        const file = ingressFile(ingressDir, t);
+        const depth = countLinesAfterMemo(file, c ? c.offset : 0, depthMemos);
+        report.queue_depth += depth;
+        if (depth > 0) {
+          const o = oldestQueuedMs(t);
+          if (o !== null) report.oldest_queued_ms = Math.min(report.oldest_queued_ms ?? o, o);
+        } else if (c) {
+          rotateIfConsumed({
+            file,
+            cursor: c,
+            lock: ingressLock(),
+            minBytes: config.runner.rotate_min_bytes,
+            keep: config.runner.keep_rotated,
+            now: clock(),
+          });
+        }
       }
-    }
     const prev = readState();
     const state = nextRunnerState(prev, report, {
       now: clock(),
@@ -349,6 +487,21 @@ export function createRunner(deps: RunnerDeps) {
     });
   }
 
+  /**
+   * Idle on JetStream: a fetch of one message that expires after `poll_interval_ms` (at least a second), so an event
+   * published by any node starts the next cycle at once; ended early by abort or wake().
+   */
+  function streamIdle(source: JetStreamSource, signal: AbortSignal): Promise<void> {
+    const ac = new AbortController();
+    const end = () => ac.abort();
+    wakeIdle = end;
+    signal.addEventListener("abort", end, { once: true });
+    return source.wait(config.runner.poll_interval_ms, ac.signal).finally(() => {
+      signal.removeEventListener("abort", end);
+      wakeIdle = null;
+    });
+  }
+
   function readState(): RunnerState | null {
     const raw = store.kv.get("runner_state");
     return raw ? (JSON.parse(raw) as RunnerState) : null;
@@ -362,10 +515,15 @@ export function createRunner(deps: RunnerDeps) {
       deps.onStart?.();
       deps.delivery.recover();
       const reports: CycleReport[] = [];
-      for (let i = 0; i < maxCycles; i++) {
-        const r = await cycle();
-        reports.push(r);
-        if (r.queue_depth === 0 && r.processed + r.duplicates + r.quarantined + r.failed === 0) break;
+      strictIngress = true;
+      try {
+        for (let i = 0; i < maxCycles; i++) {
+          const r = await cycle();
+          reports.push(r);
+          if (r.queue_depth === 0 && r.processed + r.duplicates + r.quarantined + r.failed === 0) break;
+        }
+      } finally {
+        strictIngress = false;
       }
       return reports;
     },
@@ -385,7 +543,10 @@ export function createRunner(deps: RunnerDeps) {
           store.runner.pruneEvents(now - config.runner.dedupe_retention_ms);
           lastPrune = now;
         }
-        if (r.queue_depth === 0 && r.processed === 0 && !woken) await idle(config.runner.poll_interval_ms, signal);
+        if (r.queue_depth === 0 && r.processed === 0 && !woken) {
+          if (deps.stream) await streamIdle(deps.stream, signal);
+          else await idle(config.runner.poll_interval_ms, signal);
+        }
       }
     },
     /** New ingress is durable: end the current idle (or skip the next one). Safe to call at any time. */
@@ -397,6 +558,7 @@ export function createRunner(deps: RunnerDeps) {
     },
     close(): void {
       lock?.close();
+      void deps.stream?.close();
     },
   };
 }

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { TauError } from "../contracts/errors.ts";
-import { ensurePrivateDir, listMigrations, migrate, type Db } from "./db.ts";
+import { ensurePrivateDir, listMigrations, migrate, sqliteOf, type Db } from "./db.ts";
 import { acquireLifetimeLock } from "./process-lock.ts";
 
 /** The state database's file name inside the state folder (as db.ts opens it). */
@@ -49,7 +49,7 @@ function latestSchema(): number {
 }
 
 /** Copy `from` to `to` (a path that must not exist) through the backup API, as a single rollback-journal file, mode 0600. */
-async function copyDatabase(from: Db, to: string): Promise<number> {
+async function copyDatabase(from: Database.Database, to: string): Promise<number> {
   fs.writeFileSync(to, "", { mode: 0o600, flag: "wx" });
   try {
     const progress = await from.backup(to, { progress: () => ALL_PAGES });
@@ -87,6 +87,7 @@ function fsyncDir(dir: string): void {
  * then renamed, so an interrupted backup never leaves a partial file under the name asked for.
  */
 export async function backupDatabase(db: Db, file: string, opts: { overwrite?: boolean } = {}): Promise<BackupResult> {
+  const sqlite = sqliteOf(db, "tau backup");
   const target = path.resolve(file);
   const dir = path.dirname(target);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
@@ -101,7 +102,7 @@ export async function backupDatabase(db: Db, file: string, opts: { overwrite?: b
     });
   const tmp = `${target}.tmp-${process.pid}`;
   fs.rmSync(tmp, { force: true });
-  const pages = await copyDatabase(db, tmp);
+  const pages = await copyDatabase(sqlite, tmp);
   fs.renameSync(tmp, target);
   fsyncDir(dir);
   return { file: target, bytes: fs.statSync(target).size, pages, schema_version: schemaOf(target) };
@@ -151,7 +152,7 @@ function verifyCandidate(db: Db, file: string): number {
  * many restores) — the file itself and its WAL, moved aside. Only called with the runner lock held.
  */
 async function keepCurrent(live: string, previous: string): Promise<void> {
-  let current: Db | null = null;
+  let current: Database.Database | null = null;
   try {
     current = new Database(live, { fileMustExist: true });
     current.pragma("busy_timeout = 5000");

@@ -8,7 +8,58 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { TauError } from "../contracts/errors.ts";
 
-export type Db = Database.Database;
+/** What a prepared statement offers the store files; better-sqlite3's Statement and the PostgreSQL adapter both satisfy it. */
+export interface DbStatement<P extends unknown[] = unknown[], R = unknown> {
+  run(...params: P): DbRunResult;
+  get(...params: P): R | undefined;
+  all(...params: P): R[];
+  iterate(...params: P): IterableIterator<R>;
+  pluck(toggleState?: boolean): this;
+}
+
+export interface DbRunResult {
+  changes: number;
+  lastInsertRowid: number | bigint;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same shape as better-sqlite3's own typing
+type DbTxFn = (...params: any[]) => unknown;
+type DbTxArgs<F extends DbTxFn> = F extends (...args: infer A) => unknown ? A : never;
+
+export interface DbTransaction<F extends DbTxFn> {
+  (...params: DbTxArgs<F>): ReturnType<F>;
+  deferred(...params: DbTxArgs<F>): ReturnType<F>;
+  immediate(...params: DbTxArgs<F>): ReturnType<F>;
+  exclusive(...params: DbTxArgs<F>): ReturnType<F>;
+}
+
+/**
+ * The database handle the store files use: the subset of better-sqlite3's API tau needs, so a better-sqlite3
+ * `Database` and the PostgreSQL adapter (pg/pg-db.ts) both satisfy it. `dialect` is absent on better-sqlite3.
+ */
+export interface Db {
+  readonly dialect?: "sqlite" | "postgres";
+  readonly inTransaction: boolean;
+  readonly open: boolean;
+  prepare<P extends unknown[] | {} = unknown[], R = unknown>(source: string): P extends unknown[] ? DbStatement<P, R> : DbStatement<[P], R>;
+  transaction<F extends DbTxFn>(fn: F): DbTransaction<F>;
+  exec(source: string): this;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  close(): this;
+}
+
+/** The SQL dialect behind a handle: store files branch on it where one statement cannot serve both engines. */
+export function dialectOf(db: Db): "sqlite" | "postgres" {
+  return db.dialect === "postgres" ? "postgres" : "sqlite";
+}
+
+/** The better-sqlite3 handle behind `db` for SQLite-only operations (online backup); PostgreSQL gets a clear error. */
+export function sqliteOf(db: Db, what: string): Database.Database {
+  if (dialectOf(db) === "sqlite" && db instanceof Database) return db;
+  throw new TauError("STORE_SQLITE_ONLY", `${what} works on the SQLite store only; this store is on PostgreSQL`, {
+    hint: 'back up the shared PostgreSQL database with pg_dump (e.g. pg_dump --format=custom --file=tau.dump "$TAU_DATABASE_URL")',
+  });
+}
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
 

@@ -1,5 +1,5 @@
 /** @module State: the SQLite database and cross-process locks. The only importer of better-sqlite3. */
-export { openDatabase, migrate, listMigrations, ensurePrivateDir, type Db } from "./db.ts";
+export { openDatabase, migrate, listMigrations, ensurePrivateDir, dialectOf, type Db, type DbStatement } from "./db.ts";
 export { openShortLock, acquireLifetimeLock, type ShortLock } from "./process-lock.ts";
 export { createRunnerStore, type RunnerStore, type CursorRow, type EventRow, type OutboxRow, type ChunkRow } from "./runner-store.ts";
 export { createAccessStore, type AccessStore, type AllowlistRow, type PairingRow } from "./access-store.ts";
@@ -7,6 +7,7 @@ export { createCommandStore, type CommandStore, type ApprovalRow, type JobRow } 
 export { createStore, openStore, type Store } from "./store.ts";
 export { restoreDatabase, type BackupResult, type RestoreResult } from "./backup.ts";
 export { stateMissingError } from "./db.ts";
+export { PostgresError } from "./pg/bridge.ts";
 export { OPS_ALERT_ID_PREFIX, type AlertStore, type AlertStateRow, type OpsAlertRow, type UndeliveredAlertRow } from "./alert-store.ts";
 export { type IncidentStore, type IncidentRow, type IncidentLogRow, type IncidentStatus } from "./incident-store.ts";
 export { type RuntimeEventRow, type ExportDeliveryRow, type TraceRow } from "./inspect-store.ts";

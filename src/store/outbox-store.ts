@@ -1,8 +1,10 @@
 /**
  * @module Store family: the outbox — one row per reply and one per chunk, their delivery state, receipts, dead
- * letters and replays. Callers group the methods into units of work (`store.atomically`).
+ * letters and replays. Callers group the methods into units of work (`store.atomically`). Several nodes deliver from one
+ * outbox by claiming rows (`claimPending`, migration 014): a claim names the node until it expires; a final status
+ * releases it.
  */
-import type { Db } from "./db.ts";
+import { dialectOf, type Db } from "./db.ts";
 
 export interface OutboxRow {
   outbox_id: string;
@@ -42,28 +44,104 @@ export interface ChunkRow {
   provider_message_id: string | null;
 }
 
+/** The row columns callers see (every column before migration 014, in table order): claims stay inside the store. */
+const COLUMNS =
+  "id, outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, " +
+  "chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms, rich";
+const O_COLUMNS = COLUMNS.split(", ")
+  .map((c) => "o." + c)
+  .join(", ");
+
+/** Statuses of a row still to deliver; any other status is final and releases the row's claim. */
+const PENDING = "('queued', 'retry_scheduled', 'sending')";
+/** Ops alert ids (`oa_…`) sort between these two bounds (bytewise, as both engines compare these columns). */
+const IS_OPS_ALERT = (a: string) => `(${a}.outbox_id >= 'oa_' AND ${a}.outbox_id < 'oa\`')`;
+/** A row `node` may claim at `now` (params: node, now): unclaimed, claimed by it already, or its claim has expired. */
+const CLAIMABLE = "(o.claimed_by IS NULL OR o.claimed_by = ? OR o.claim_until_ms <= ?)";
+/**
+ * Replies to one conversation go out in order: a row waits while an earlier row of its conversation is still pending
+ * and not due (rescheduled after a 429, a rate-limit refusal or pacing), or is claimed by another node whose claim is
+ * live (that node may be sending it right now). Params: now, node, now.
+ */
+const ORDER_KEPT =
+  "NOT EXISTS (SELECT 1 FROM outbox e WHERE e.transport = o.transport AND e.conversation_id = o.conversation_id " +
+  `AND e.account_id = o.account_id AND e.id < o.id AND e.status IN ${PENDING} AND NOT ${IS_OPS_ALERT("e")} ` +
+  "AND (e.next_attempt_at_ms > ? OR (e.claimed_by IS NOT NULL AND e.claimed_by <> ? AND e.claim_until_ms > ?)))";
+/** Replies due for `node` (params: now, node, now, now, node, now). */
+const CLAIMABLE_REPLIES = `o.status IN ${PENDING} AND o.next_attempt_at_ms <= ? AND ${CLAIMABLE} AND NOT ${IS_OPS_ALERT("o")} AND ${ORDER_KEPT}`;
+/** Ops alerts due for `node` (params: now, node, now); the watchdog's, no conversation order among them. */
+const CLAIMABLE_OPS_ALERTS = `o.status IN ${PENDING} AND o.next_attempt_at_ms <= ? AND ${CLAIMABLE} AND ${IS_OPS_ALERT("o")}`;
+
+/** Coerce the integer columns (PostgreSQL BIGINT may come back as text); rows come back in id order. */
+function toRows(rows: (OutboxRow & { id: number })[]): OutboxRow[] {
+  return rows
+    .map((r) => ({
+      ...r,
+      id: Number(r.id),
+      chunk_count: Number(r.chunk_count),
+      attempts: Number(r.attempts),
+      next_attempt_at_ms: Number(r.next_attempt_at_ms),
+      created_at_ms: Number(r.created_at_ms),
+      updated_at_ms: Number(r.updated_at_ms),
+    }))
+    .sort((a, b) => a.id - b.id);
+}
+
 export function createOutboxStore(db: Db) {
+  const pg = dialectOf(db) === "postgres";
+  // PostgreSQL: the claim takes the rows it returns with FOR UPDATE SKIP LOCKED (rows another transaction is writing are
+  // left for the next pass). SQLite has one writer, so the same statement needs no lock clause.
+  const lockRows = pg ? " FOR UPDATE OF o SKIP LOCKED" : "";
+  // A JSON array of outbox ids as a set (renew / release the rows of one pass in one statement).
+  const idSet = pg ? `(SELECT x COLLATE "C" FROM jsonb_array_elements_text(CAST(? AS jsonb)) AS t(x))` : "(SELECT value FROM json_each(?))";
   const s = {
     insert: db.prepare(
-      "INSERT INTO outbox (outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms, rich) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+      "INSERT INTO outbox (outbox_id, event_id, transport, account_id, conversation_id, thread_id, reply_to, mode, purpose, status, reason, chunk_count, attempts, next_attempt_at_ms, created_at_ms, updated_at_ms, rich, claimed_by, claim_until_ms) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
     ),
     insertChunk: db.prepare(
       "INSERT INTO outbox_chunks (outbox_id, idx, body, status, reason, receipt, provider_message_id, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
     ),
     // Ops alerts (ids 'oa_…') are the watchdog's to deliver, so a stuck runner cannot hold them back.
     // Replies to one conversation go out in order: a row waits while an earlier row of its conversation is still
-    // pending but not due (rescheduled after a 429, a rate-limit refusal or pacing).
+    // pending but not due (rescheduled after a 429, a rate-limit refusal or pacing). A read: claims are not looked at.
     pending: db.prepare<[number, number, number], OutboxRow>(
-      "SELECT * FROM outbox o WHERE o.status IN ('queued', 'retry_scheduled', 'sending') AND o.next_attempt_at_ms <= ? " +
-        "AND NOT (o.outbox_id >= 'oa_' AND o.outbox_id < 'oa`') " +
+      `SELECT ${O_COLUMNS} FROM outbox o WHERE o.status IN ${PENDING} AND o.next_attempt_at_ms <= ? AND NOT ${IS_OPS_ALERT("o")} ` +
         "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.transport = o.transport AND e.conversation_id = o.conversation_id " +
-        "AND e.account_id = o.account_id AND e.id < o.id AND e.status IN ('queued', 'retry_scheduled', 'sending') " +
-        "AND e.next_attempt_at_ms > ? AND NOT (e.outbox_id >= 'oa_' AND e.outbox_id < 'oa`')) ORDER BY o.id LIMIT ?",
+        `AND e.account_id = o.account_id AND e.id < o.id AND e.status IN ${PENDING} ` +
+        `AND e.next_attempt_at_ms > ? AND NOT ${IS_OPS_ALERT("e")}) ORDER BY o.id LIMIT ?`,
     ),
     pendingOpsAlerts: db.prepare<[number, number], OutboxRow>(
-      "SELECT * FROM outbox WHERE outbox_id >= 'oa_' AND outbox_id < 'oa`' AND status IN ('queued', 'retry_scheduled', 'sending') " +
-        "AND next_attempt_at_ms <= ? ORDER BY id LIMIT ?",
+      `SELECT ${O_COLUMNS} FROM outbox o WHERE ${IS_OPS_ALERT("o")} AND o.status IN ${PENDING} ` +
+        "AND o.next_attempt_at_ms <= ? ORDER BY o.id LIMIT ?",
+    ),
+    // Claims (params: now, node, now, now, node, now for replies; now, node, now for ops alerts). `anyClaimable*` is a
+    // read, so an idle pass writes nothing; `claim*` marks the rows for `node` and returns them.
+    anyClaimableReply: db
+      .prepare<[number, string, number, number, string, number], number>(`SELECT 1 FROM outbox o WHERE ${CLAIMABLE_REPLIES} LIMIT 1`)
+      .pluck(),
+    claimReplies: db.prepare<[string, number, number, string, number, number, string, number, number], OutboxRow & { id: number }>(
+      `UPDATE outbox SET claimed_by = ?, claim_until_ms = ? WHERE id IN (SELECT o.id FROM outbox o WHERE ${CLAIMABLE_REPLIES} ` +
+        `ORDER BY o.id LIMIT ?${lockRows}) RETURNING ${COLUMNS}`,
+    ),
+    anyClaimableOpsAlert: db
+      .prepare<[number, string, number], number>(`SELECT 1 FROM outbox o WHERE ${CLAIMABLE_OPS_ALERTS} LIMIT 1`)
+      .pluck(),
+    claimOpsAlerts: db.prepare<[string, number, number, string, number, number], OutboxRow & { id: number }>(
+      `UPDATE outbox SET claimed_by = ?, claim_until_ms = ? WHERE id IN (SELECT o.id FROM outbox o WHERE ${CLAIMABLE_OPS_ALERTS} ` +
+        `ORDER BY o.id LIMIT ?${lockRows}) RETURNING ${COLUMNS}`,
+    ),
+    // Claims are taken one node at a time on PostgreSQL: under READ COMMITTED a claimer that skips a row another one is
+    // claiming still sees it unclaimed, and could take the next reply of that conversation. Held to the commit.
+    claimLock: pg ? db.prepare("SELECT pg_advisory_xact_lock(7315014)") : null,
+    renewClaims: db.prepare<[number, string, string]>(
+      `UPDATE outbox SET claim_until_ms = ? WHERE claimed_by = ? AND status IN ${PENDING} AND outbox_id IN ${idSet}`,
+    ),
+    claimOf: db.prepare<[string], { claimed_by: string | null; claim_until_ms: number }>(
+      "SELECT claimed_by, claim_until_ms FROM outbox WHERE outbox_id = ?",
+    ),
+    releaseClaims: db.prepare<[string, string]>(
+      `UPDATE outbox SET claimed_by = NULL, claim_until_ms = 0 WHERE claimed_by = ? AND outbox_id IN ${idSet}`,
     ),
     countPending: db.prepare<[], number>("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending')").pluck(),
     retriesDue: db
@@ -75,22 +153,27 @@ export function createOutboxStore(db: Db) {
     setChunk: db.prepare(
       "UPDATE outbox_chunks SET status = @status, reason = @reason, receipt = @receipt, provider_message_id = COALESCE(@provider_message_id, provider_message_id), updated_at_ms = @now WHERE outbox_id = @outbox_id AND idx = @idx",
     ),
+    // A final status (sent, dead_letter, unknown, failed) releases the row's claim.
     setRow: db.prepare(
-      "UPDATE outbox SET status = @status, reason = @reason, attempts = @attempts, next_attempt_at_ms = @next_attempt_at_ms, updated_at_ms = @now WHERE outbox_id = @outbox_id",
+      "UPDATE outbox SET status = @status, reason = @reason, attempts = @attempts, next_attempt_at_ms = @next_attempt_at_ms, updated_at_ms = @now, " +
+        `claimed_by = CASE WHEN @status IN ${PENDING} THEN claimed_by ELSE NULL END, ` +
+        `claim_until_ms = CASE WHEN @status IN ${PENDING} THEN claim_until_ms ELSE 0 END WHERE outbox_id = @outbox_id`,
     ),
-    get: db.prepare<[string], OutboxRow>("SELECT * FROM outbox WHERE outbox_id = ?"),
+    get: db.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE outbox_id = ?`),
     markDryRunChunks: db.prepare<[number, string]>(
       "UPDATE outbox_chunks SET status = 'sent', reason = 'delivery_dry_run', receipt = 'dryrun:' || outbox_id || ':' || idx, updated_at_ms = ? WHERE outbox_id = ? AND status <> 'sent'",
     ),
     markDryRunRow: db.prepare<[number, string]>(
-      "UPDATE outbox SET status = 'sent', reason = 'delivery_dry_run', attempts = attempts + 1, next_attempt_at_ms = 0, updated_at_ms = ? WHERE outbox_id = ?",
+      "UPDATE outbox SET status = 'sent', reason = 'delivery_dry_run', attempts = attempts + 1, next_attempt_at_ms = 0, updated_at_ms = ?, " +
+        "claimed_by = NULL, claim_until_ms = 0 WHERE outbox_id = ?",
     ),
     // Answered from the partial index `outbox_attention` (dead_letter, unknown, failed): cheap on every /healthz.
     countInStatus: db.prepare<[string], number>("SELECT COUNT(*) FROM outbox WHERE status = ?").pluck(),
     lastId: db.prepare<[], number>("SELECT COALESCE(MAX(id), 0) FROM outbox").pluck(),
     repliesAfter: db.prepare<[number], number>("SELECT COUNT(*) FROM outbox WHERE id > ? AND purpose <> 'alert'").pluck(),
     deadLetters: db.prepare<[number], DeadLetterRow>(
-      "SELECT o.*, (SELECT COUNT(*) FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status = 'sent') AS chunks_sent, " +
+      `SELECT ${O_COLUMNS}, (SELECT COUNT(*)` +
+        " FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status = 'sent') AS chunks_sent, " +
         "(SELECT c.receipt FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id AND c.status <> 'sent' ORDER BY c.idx LIMIT 1) AS first_receipt " +
         "FROM outbox o WHERE o.status IN ('dead_letter', 'unknown', 'failed') ORDER BY o.id LIMIT ?",
     ),
@@ -113,7 +196,28 @@ export function createOutboxStore(db: Db) {
       )
       .pluck(),
   };
+  /** Set by `claimInserts`: rows this store inserts still to deliver are claimed by this node for `claimMs`. */
+  let inserter: { node: string; claimMs: number } | null = null;
+
+  /** Claim due rows in one unit of work: a read first, so an idle pass takes no write lock. */
+  function claim(any: () => unknown, take: () => (OutboxRow & { id: number })[]): OutboxRow[] {
+    if (any() === undefined) return [];
+    return db
+      .transaction(() => {
+        s.claimLock?.get();
+        return toRows(take());
+      })
+      .immediate();
+  }
+
   return {
+    /**
+     * Rows this store inserts from now on with a status still to deliver are claimed by `node` for `claimMs` (null:
+     * unclaimed): the node that writes a reply delivers it, unless it dies first and the claim expires.
+     */
+    claimInserts(node: string | null, claimMs = 0): void {
+      inserter = node === null ? null : { node, claimMs };
+    },
     /** Insert a row (`attempts` 0 unless given: a reply delivered as it is stored counts its one attempt). */
     insert: (
       r: Omit<OutboxRow, "attempts" | "next_attempt_at_ms" | "created_at_ms" | "updated_at_ms"> & { attempts?: number },
@@ -136,6 +240,8 @@ export function createOutboxStore(db: Db) {
         now,
         now,
         r.rich ?? null,
+        inserter && PENDING.includes(`'${r.status}'`) ? inserter.node : null,
+        inserter && PENDING.includes(`'${r.status}'`) ? now + inserter.claimMs : 0,
       ),
     insertChunk: (r: Omit<ChunkRow, "provider_message_id">, now: number) =>
       void s.insertChunk.run(r.outbox_id, r.idx, r.body, r.status, r.reason, r.receipt, now),
@@ -143,6 +249,38 @@ export function createOutboxStore(db: Db) {
     pending: (now: number, limit: number): OutboxRow[] => s.pending.all(now, now, limit),
     /** Ops alert rows (`oa_…`) waiting for the watchdog's delivery, oldest first. */
     pendingOpsAlerts: (now: number, limit: number): OutboxRow[] => s.pendingOpsAlerts.all(now, limit),
+    /**
+     * Claim for `node` until `now + claimMs` the rows it may deliver now, oldest first, at most `limit`: due rows that are
+     * unclaimed, claimed by `node` already, or whose claim expired (a node that died mid-send; a row it left `sending`
+     * is then an interrupted send). Conversation order holds across nodes: a row waits while an earlier row of its
+     * conversation is pending but not due, or claimed by another node with a live claim. Ops alerts excepted.
+     */
+    claimPending: (node: string, now: number, claimMs: number, limit: number): OutboxRow[] =>
+      claim(
+        () => s.anyClaimableReply.get(now, node, now, now, node, now),
+        () => s.claimReplies.all(node, now + claimMs, now, node, now, now, node, now, limit),
+      ),
+    /** `claimPending` for the ops alert rows (`oa_…`) the watchdog delivers. */
+    claimOpsAlerts: (node: string, now: number, claimMs: number, limit: number): OutboxRow[] =>
+      claim(
+        () => s.anyClaimableOpsAlert.get(now, node, now),
+        () => s.claimOpsAlerts.all(node, now + claimMs, now, node, now, limit),
+      ),
+    /** Extend `node`'s claims on these rows (still pending) to `until`: a long pass keeps what it holds. */
+    renewClaims: (node: string, outboxIds: readonly string[], until: number): void => {
+      if (outboxIds.length) s.renewClaims.run(until, node, JSON.stringify(outboxIds));
+    },
+    /** Give up `node`'s claims on these rows (the pass is over: a row rescheduled may go out from any node). */
+    releaseClaims: (node: string, outboxIds: readonly string[]): void => {
+      if (outboxIds.length) s.releaseClaims.run(node, JSON.stringify(outboxIds));
+    },
+    /** Who holds a row's claim and until when (null when unclaimed or expired at `now`): for status views and tests. */
+    claimOf: (outboxId: string, now: number): { node: string; until_ms: number } | null => {
+      const c = s.claimOf.get(outboxId);
+      return c && c.claimed_by !== null && Number(c.claim_until_ms) > now
+        ? { node: c.claimed_by, until_ms: Number(c.claim_until_ms) }
+        : null;
+    },
     /** Rows not delivered yet and not given up on (queued, retry_scheduled, sending): `tau_outbox_pending`. */
     countPending: (): number => s.countPending.get() ?? 0,
     /** Rows whose scheduled retry is due at `now` (the runner's `retry_attempted`). */

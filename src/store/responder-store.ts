@@ -119,7 +119,7 @@ export function createResponderStore(db: Db) {
     ),
     recentHistory: db.prepare<[string, number, number], HistoryRow>(
       "SELECT role, content, at_ms FROM (SELECT seq, role, content, at_ms FROM responder_history WHERE session_key = ? AND at_ms >= ? " +
-        "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+        "ORDER BY seq DESC LIMIT ?) AS recent ORDER BY seq",
     ),
     sessionsOf: db.prepare<[string, string, string], { session_key: string }>(
       "SELECT DISTINCT session_key FROM responder_history WHERE principal = ? AND substr(conversation_key, 1, length(?)) = ?",

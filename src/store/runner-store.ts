@@ -46,10 +46,10 @@ export function createRunnerStore(db: Db) {
     ),
     // seq grows with processing time, so the oldest rows are a prefix of the table: no index on time needed.
     pruneEvents: db.prepare(
-      "DELETE FROM events WHERE seq < (SELECT COALESCE(MIN(seq), 0) FROM (SELECT seq FROM events WHERE processed_at_ms >= ? ORDER BY seq LIMIT 1))",
+      "DELETE FROM events WHERE seq < (SELECT COALESCE(MIN(seq), 0) FROM (SELECT seq FROM events WHERE processed_at_ms >= ? ORDER BY seq LIMIT 1) AS first_kept)",
     ),
     bumpCounter: db.prepare(
-      "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+      "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value",
     ),
     counters: db.prepare<[], { name: string; value: number }>("SELECT name, value FROM counters ORDER BY name"),
     getKv: db.prepare<[string], string>("SELECT value FROM kv WHERE key = ?").pluck(),

@@ -24,7 +24,11 @@ export interface SecretsKeyOptions {
   envKey?: string;
   /** The key file; null keeps a key in memory only (a `:memory:` database). */
   keyFile: string | null;
+  /** A store shared by several nodes (PostgreSQL): only TAU_SECRETS_KEY, the same on every node, may seal or open. */
+  shared?: boolean;
 }
+
+const SHARED_KEY_HINT = `every node of a shared PostgreSQL store needs the same ${SECRETS_KEY_ENV_NAME} (base64 of 32 bytes); set it on this node to the key the other nodes use`;
 
 /** The id of a key: `k` + 16 hex digits of a domain-separated SHA-256. */
 export function secretsKeyId(key: Buffer): string {
@@ -128,6 +132,10 @@ export function createKeyring(opts: SecretsKeyOptions): Keyring {
     sealing() {
       const k = load();
       if (k.env) return k.env;
+      if (opts.shared)
+        throw new TauError("SECRETS_KEY_REQUIRED", `the shared store seals secrets only with ${SECRETS_KEY_ENV_NAME}, which is not set`, {
+          hint: SHARED_KEY_HINT,
+        });
       if (k.file) return k.file;
       if (opts.keyFile === null) {
         ephemeral ??= (() => {
@@ -145,7 +153,9 @@ export function createKeyring(opts: SecretsKeyOptions): Keyring {
       const k = load();
       for (const c of [k.env, k.file, k.next, ephemeral]) if (c && c.id === id) return c;
       throw new TauError("SECRETS_KEY_MISMATCH", `secret ${secretId} is sealed with key ${id}, which no key source holds: ${describe()}`, {
-        hint: `set ${SECRETS_KEY_ENV_NAME} (or restore ${opts.keyFile ?? "the key file"}) to the key the store was sealed with; tau will not use the stored secrets until then`,
+        hint: opts.shared
+          ? `${SHARED_KEY_HINT}; tau will not use the stored secrets until then`
+          : `set ${SECRETS_KEY_ENV_NAME} (or restore ${opts.keyFile ?? "the key file"}) to the key the store was sealed with; tau will not use the stored secrets until then`,
       });
     },
   };

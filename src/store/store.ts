@@ -26,8 +26,13 @@ import { backupDatabase } from "./backup.ts";
 import { createButtonStore } from "./button-store.ts";
 import { createActorAliasStore, createReplyCountStore } from "./tolerance-store.ts";
 import { createUiSessionStore } from "./ui-session-store.ts";
+import { openPostgresStore } from "./pg/pg-store.ts";
+import { TauError } from "../contracts/errors.ts";
+import { createClusterStore } from "./cluster-store.ts";
+import { createControlStore } from "./control-store.ts";
 
-export function createStore(db: Db, secretsKeys: SecretsKeyOptions = { keyFile: null }) {
+/** The table families over one database handle (SQLite or the PostgreSQL adapter). */
+function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
   return {
     ...createRunnerStore(db),
     outbox: createOutboxStore(db),
@@ -46,6 +51,8 @@ export function createStore(db: Db, secretsKeys: SecretsKeyOptions = { keyFile: 
     actorAliases: createActorAliasStore(db),
     replyCounts: createReplyCountStore(db),
     ui: createUiSessionStore(db),
+    cluster: createClusterStore(db),
+    control: createControlStore(db),
     inspect: withReadableTraces(createInspectStore(db)),
     /** Write a consistent copy of the database to `file` with SQLite's online backup API, safe while others write (backup.ts). */
     backup: (file: string, opts: { overwrite?: boolean } = {}) => backupDatabase(db, file, opts),
@@ -76,7 +83,50 @@ export function createStore(db: Db, secretsKeys: SecretsKeyOptions = { keyFile: 
   };
 }
 
-export type Store = ReturnType<typeof createStore>;
+/** The Store port. */
+export interface Store extends ReturnType<typeof createFamilies> {
+  /**
+   * The store an integration secret lives in: this one, except the shared PostgreSQL store's own URL
+   * (`store.url_secret`), which lives in the node's local SQLite store — it is what lets the node reach the shared one.
+   */
+  secretHome(id: string): Store;
+}
+
+export function createStore(
+  db: Db,
+  secretsKeys: SecretsKeyOptions = { keyFile: null },
+  homes: ReadonlyMap<string, Store> = new Map(),
+): Store {
+  const store = createFamilies(db, secretsKeys) as Store;
+  store.secretHome = (id) => homes.get(id) ?? store;
+  if (homes.size > 0) store.secrets = routedSecrets(store.secrets, homes);
+  return store;
+}
+
+/** The secrets family with the ids in `homes` read and written in their home store (listing: both, by id). */
+function routedSecrets(shared: Store["secrets"], homes: ReadonlyMap<string, Store>): Store["secrets"] {
+  const home = (id: string) => homes.get(id)?.secrets ?? shared;
+  // No URL yet: the listing shows what this node holds (the URL secret once set), not an error, so `tau secrets set`
+  // can confirm the URL it just stored. Any other failure of the shared store is reported.
+  const sharedList = () => {
+    try {
+      return shared.list();
+    } catch (err) {
+      if (err instanceof TauError && err.code === "STORE_URL_MISSING") return [];
+      throw err;
+    }
+  };
+  return {
+    ...shared,
+    get: (id) => home(id).get(id),
+    put: (id, value, now) => home(id).put(id, value, now),
+    delete: (id) => home(id).delete(id),
+    list: () => {
+      const own = [...homes].flatMap(([id, s]) => s.secrets.list().filter((r) => r.id === id));
+      return [...sharedList().filter((r) => !homes.has(r.id)), ...own].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+  };
+}
 
 /** Traces are stored compactly by the runner family (`encodeTrace`); their readers get the JSON text back. */
 function withReadableTraces<I extends ReturnType<typeof createInspectStore>>(inspect: I): I {
@@ -89,12 +139,49 @@ function withReadableTraces<I extends ReturnType<typeof createInspectStore>>(ins
   };
 }
 
-/** Open (creating and migrating if needed) `<stateDir>/tau.db` behind the Store port. */
-export function openStore(stateDir: string, opts: { readonly?: boolean; secretsKey?: string } = {}): Store {
+export interface OpenStoreOptions {
+  readonly?: boolean;
+  /** TAU_SECRETS_KEY. */
+  secretsKey?: string;
+  /** `sqlite` (default): `<stateDir>/tau.db`. `postgres`: the shared database at `databaseUrl`. */
+  driver?: "sqlite" | "postgres";
+  /** PostgreSQL: the URL (TAU_DATABASE_URL); when absent it is read from the local store's secret `urlSecret`. */
+  databaseUrl?: string;
+  /** PostgreSQL: the integration secret id holding the URL in the node's local store (config `store.url_secret`). */
+  urlSecret?: string;
+  /** Internal: the local SQLite store of a node whose state is on PostgreSQL. */
+  localOfShared?: boolean;
+  /** PostgreSQL: bounds on connecting and on one statement (ms). */
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
+}
+
+/** Open (creating and migrating if needed) `<stateDir>/tau.db`, or the shared PostgreSQL store, behind the Store port. */
+export function openStore(stateDir: string, opts: OpenStoreOptions = {}): Store {
+  if (opts.driver === "postgres") return openPostgresStore(stateDir, opts);
   // The integration store's key: TAU_SECRETS_KEY when the app passes it, else `<state>/secrets.key` (secrets-key.ts).
   const store = createStore(openDatabase(stateDir, opts), { keyFile: path.join(stateDir, "secrets.key"), envKey: opts.secretsKey });
   if (!opts.readonly) sealLegacySecrets(store);
+  // A node on the shared PostgreSQL store keeps only its own secrets here: its state is backed up with pg_dump.
+  const shared = store.kv.get(SHARED_STORE_KEY);
+  if (shared && !opts.localOfShared) {
+    if (!opts.readonly && opts.driver === "sqlite") store.kv.put(SHARED_STORE_KEY, "");
+    else
+      store.backup = async () => {
+        throw sharedBackupError(shared);
+      };
+  }
   return store;
+}
+
+/** Local kv key: the PostgreSQL store (`host:port/db`) this node's state lives in; empty or absent when on SQLite. */
+export const SHARED_STORE_KEY = "store.shared";
+
+export function sharedBackupError(target: string): TauError {
+  return new TauError("STORE_BACKUP_SHARED", `this node's state is on PostgreSQL (${target}): tau backup copies only SQLite state`, {
+    details: { store: target },
+    hint: 'back up the shared database with pg_dump, e.g. pg_dump --format=custom --file=tau.dump "$TAU_DATABASE_URL"; restore with pg_restore',
+  });
 }
 
 /**

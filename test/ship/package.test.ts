@@ -49,8 +49,14 @@ describe("npm pack", () => {
     expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
     expect(files.filter((f) => /^(src|test|scripts|fixtures|policies|deploy|docs|state)\//.test(f))).toEqual([]);
     // Every migration of the sources is in the package (the store reads them from disk at start).
-    const migrations = fs.readdirSync(path.join(REPO, "src/store/migrations")).filter((f) => f.endsWith(".sql"));
-    expect(files.filter((f) => f.startsWith("dist/src/store/migrations/")).map((f) => path.basename(f))).toEqual(migrations.sort());
+    // Every migration of the sources (SQLite, and their PostgreSQL twins in pg/) is in the package (read from disk at start).
+    for (const sub of ["", "pg/"]) {
+      const migrations = fs.readdirSync(path.join(REPO, "src/store/migrations", sub)).filter((f) => f.endsWith(".sql"));
+      const shipped = files.filter(
+        (f) => f.startsWith(`dist/src/store/migrations/${sub}`) && !f.slice(`dist/src/store/migrations/${sub}`.length).includes("/"),
+      );
+      expect(shipped.map((f) => path.basename(f))).toEqual(migrations.sort());
+    }
   });
 
   it("the unpacked package runs from dist/ with its runtime dependencies only, no tsx", () => {

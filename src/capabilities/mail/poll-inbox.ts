@@ -4,12 +4,11 @@
  * Works whether or not the connector runs; a round racing the running connector can append an event twice,
  * which the runner's event-id dedupe absorbs.
  */
-import path from "node:path";
 import { z } from "zod";
 import type { ConnectorDeps } from "../../contracts/connector.ts";
 import { defineCapability, failed, reported, type Capability } from "../capability.ts";
 import type { Services } from "../services.ts";
-import { createIngressWriter } from "../../ingress/index.ts";
+import { openConfiguredIngressWriter } from "../../ingress/index.ts";
 import { createLogger } from "../../log.ts";
 import { loadStackFor, type MailRuntime } from "./mail-context.ts";
 
@@ -53,10 +52,8 @@ export function createPollInboxCapability(rt: MailRuntime): Capability<Record<st
           appended: 0,
         });
       }
-      const writer = createIngressWriter({
-        ingressDir: path.join(services.stateDir, "ingress"),
-        maxLineBytes: services.config.ingress.max_line_bytes,
-      });
+      // Files or JetStream, as `ingress.driver` says (the same writer webhooks and pollers use).
+      const writer = openConfiguredIngressWriter(services.config, services.stateDir);
       try {
         const built = services.emailConnector(depsOf(services, writer), {
           adapters: rt.adapters,
