@@ -31,6 +31,11 @@ export interface DiscordConnectorConfig extends ConnectorDeps {
   resolveCommand?: InteractionTextResolver;
   /** Body limit of the HTTP interactions endpoint `POST /webhooks/discord`. */
   maxBodyBytes?: number;
+  /**
+   * True while another node holds this account's gateway (or polling) lease and this one stands by: the HTTP
+   * interactions endpoint, stateless, still takes interactions here although intake is not started.
+   */
+  httpIntakeOnStandby?: () => boolean;
 }
 
 /** Gateway heartbeats come every ≤ 45 s; three missed beats make the connector stale. */
@@ -85,7 +90,7 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
     random,
     ...(deps.resolveCommand ? { resolve: deps.resolveCommand } : {}),
     publicKey: () => deps.secret("discord-public-key"),
-    isRunning: () => tracker.running,
+    isRunning: () => tracker.running || (deps.httpIntakeOnStandby?.() ?? false),
     maxBodyBytes: deps.maxBodyBytes ?? 1_048_576,
     async callback(id, token, body) {
       await interactionRest.post(Routes.interactionCallback(id, token), { body, auth: false });

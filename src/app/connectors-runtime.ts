@@ -76,7 +76,13 @@ function modeOf(app: App, t: Transport): string {
  * module (and its SDK: grammY, discord.js, imapflow) loads only when that transport is enabled, so CLI commands
  * that never run connectors start fast and small.
  */
-async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Promise<Connector | string> {
+async function createConnector(
+  app: App,
+  t: Transport,
+  deps: ConnectorDeps,
+  /** Another node holds this transport's poller lease (and this one is not logged out). */
+  standby: () => boolean = () => false,
+): Promise<Connector | string> {
   const c = app.config.connectors;
   const shared = { maxBodyBytes: app.config.server.max_body_bytes, keepRaw: app.config.ingress.keep_raw };
   switch (t) {
@@ -103,6 +109,8 @@ async function createConnector(app: App, t: Transport, deps: ConnectorDeps): Pro
         pollIntervalMs: c.discord.poll_interval_ms,
         maxBodyBytes: shared.maxBodyBytes,
         resolveCommand: commandResolverFor(app),
+        // Webhook intake is stateless: a node standing by for the gateway lease still takes HTTP interactions.
+        httpIntakeOnStandby: standby,
       });
     }
     case "whatsapp": {
@@ -265,7 +273,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
       onStatus: (s) => onStatus(t, s),
       quarantine,
     };
-    const connector = await createConnector(app, t, deps);
+    const connector = await createConnector(app, t, deps, () => standby(t) && !loggedOut.has(t));
     if (typeof connector === "string") {
       // Not buildable (e.g. no IMAP password): say why in the persisted status, and keep the others running.
       app.logger.error(

@@ -48,6 +48,11 @@ function rowHash(
 
 /** Append one entry (call inside the caller's transaction when it belongs with other writes). */
 export function appendAudit(store: Store, entry: AuditEntry, atMs: number): AuditRow {
+  // One unit of work (joining the caller's): the tip read and the append commit together, whichever node appends.
+  return store.atomically(() => appendAt(store, entry, atMs));
+}
+
+function appendAt(store: Store, entry: AuditEntry, atMs: number): AuditRow {
   const head = store.audit.tip();
   const seq = (head?.seq ?? 0) + 1;
   const prev = head?.hash ?? GENESIS;

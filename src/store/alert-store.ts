@@ -72,7 +72,7 @@ export function createAlertStore(db: Db) {
     // Undelivered: anything but sent. The outbox id range 'oa_'…'oa`' is the prefix, so the primary key index answers it.
     undelivered: db.prepare<[number], UndeliveredAlertRow>(
       "SELECT o.outbox_id, o.status, o.reason, o.attempts, o.transport, o.conversation_id, o.created_at_ms, " +
-        "(SELECT group_concat(c.body, '') FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id) AS text " +
+        "(SELECT group_concat(c.body, '' ORDER BY c.idx) FROM outbox_chunks c WHERE c.outbox_id = o.outbox_id) AS text " +
         "FROM outbox o WHERE o.outbox_id >= 'oa_' AND o.outbox_id < 'oa`' AND o.status <> 'sent' ORDER BY o.outbox_id LIMIT ?",
     ),
   };

@@ -2,7 +2,10 @@
  * @module Store family: the audit log — an append-only table where each row carries the hash of the previous one,
  * and the head hash kept separately (so a deleted tail shows). Hashing and redaction live in `src/audit`.
  */
-import type { Db } from "./db.ts";
+import { dialectOf, type Db } from "./db.ts";
+
+/** Advisory lock key serializing audit appends across PostgreSQL nodes (each reads the tip, then writes tip + 1). */
+const AUDIT_APPEND_LOCK = 7_315_015;
 
 /** A stored audit row (`args` is the redacted JSON text the hash covers). */
 export interface AuditRecord {
@@ -20,6 +23,9 @@ export interface AuditRecord {
 }
 
 export function createAuditStore(db: Db) {
+  // Several nodes on one PostgreSQL store would read the same tip and collide on seq + 1: the first reader takes a
+  // transaction-scoped advisory lock (released at its commit), so appends queue up. SQLite has one writer already.
+  const serialize = dialectOf(db) === "postgres" ? db.prepare<[], unknown>(`SELECT pg_advisory_xact_lock(${AUDIT_APPEND_LOCK})`) : null;
   const q = {
     head: db.prepare<[], { seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"),
     insert: db.prepare(
@@ -38,8 +44,14 @@ export function createAuditStore(db: Db) {
     ),
   };
   return {
-    /** The last row's sequence number and hash (the chain's tip), or undefined for an empty log. */
-    tip: (): { seq: number; hash: string } | undefined => q.head.get(),
+    /**
+     * The last row's sequence number and hash (the chain's tip), or undefined for an empty log. Read it and append in
+     * one unit of work: on PostgreSQL the read holds the append lock until that unit commits.
+     */
+    tip: (): { seq: number; hash: string } | undefined => {
+      serialize?.get();
+      return q.head.get();
+    },
     /** Append a row and move the stored head to it; call inside the caller's unit of work when it belongs with other writes. */
     append: (r: AuditRecord): void => {
       q.insert.run(r);

@@ -1,6 +1,7 @@
 /**
  * @module Test helper: a real PostgreSQL server (Debian `postgresql`, initdb + pg_ctl) in a temp dir, listening on a
- * free loopback port with its unix socket in that dir, fsync off (tests only). Run as the `postgres` user through
+ * free loopback port with its unix socket in that dir, fsync off (tests only; `{ durable: true }` runs it as shipped —
+ * fsync, synchronous_commit and full_page_writes on, default shared_buffers — for benchmarks). Run as the `postgres` user through
  * `runuser` when the tests run as root (PostgreSQL refuses root). `createDatabase()` gives each test a fresh database
  * (isolation); `stop()` ends the server and removes the dir; every server still alive when the test process exits is
  * stopped (immediate shutdown) and its dir removed.
@@ -93,8 +94,13 @@ function installExitHook(): void {
   });
 }
 
+export interface StartPostgresOptions {
+  /** Durability as shipped (fsync, synchronous_commit, full_page_writes on; default shared_buffers): benchmarks. Default false (tests). */
+  durable?: boolean;
+}
+
 /** Start a throwaway PostgreSQL server; resolves once it accepts connections. */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<TestPostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error("PostgreSQL binaries (initdb, pg_ctl) not found: install the Debian package `postgresql`");
   installExitHook();
@@ -140,10 +146,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     `-p ${port}`,
     `-k ${sockDir}`,
     `-c listen_addresses=${HOST}`,
-    "-c fsync=off",
-    "-c synchronous_commit=off",
-    "-c full_page_writes=off",
-    "-c shared_buffers=32MB",
+    ...(opts.durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off", "-c shared_buffers=32MB"]),
     "-c max_connections=100",
   ].join(" ");
   const start = async () => {
