@@ -130,8 +130,17 @@ for (const [name, script] of [
   ["responders", "bench-responders.ts"],
   ["media", "bench-media.ts"],
   ["calendar", "bench-calendar.ts"],
+  ["ingress-nats", "bench-ingress-nats.ts"],
 ] as const) {
   if (!want(name) || !fs.existsSync(path.join(here, script))) continue;
   console.log(`\n${name}: ${script}`);
   tsx(script, [], true);
+}
+
+if (want("cluster")) {
+  // The cost of distribution (issue 15), in one run: durable webhook acks/s JetStream vs files, runner events/s
+  // PostgreSQL vs SQLite (BENCH_EVENTS lowers the 100,000 for both), e2e p99 at 200/s for both setups. Needs the
+  // Debian packages postgresql and nats-server; both servers run on loopback, PostgreSQL as shipped (fsync on).
+  console.log("\ncluster: bench-cluster.ts");
+  tsx("bench-cluster.ts", [], true);
 }

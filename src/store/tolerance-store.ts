@@ -3,7 +3,7 @@
  * changed keeps their allowlist entry and pairing) and how many replies went to one recipient lately (the email
  * per-sender reply limit, the last loop breaker against auto-responders that set no header).
  */
-import type { Db } from "./db.ts";
+import { dialectOf, type Db } from "./db.ts";
 
 /** How far an alias chain is followed (old → older → …); ids do not change often, a loop must not hang. */
 const MAX_ALIAS_DEPTH = 8;
@@ -14,12 +14,38 @@ export function createActorAliasStore(db: Db) {
       "INSERT INTO actor_aliases (old_key, new_key, source_event_id, at_ms) VALUES (?, ?, ?, ?) ON CONFLICT(old_key, new_key) DO NOTHING",
     ),
     olderOf: db.prepare<[string], string>("SELECT old_key FROM actor_aliases WHERE new_key = ? ORDER BY at_ms").pluck(),
+    // PostgreSQL: the direct predecessors of a batch's actor keys in one round trip (keys as a JSON array).
+    olderOfMany:
+      dialectOf(db) === "postgres"
+        ? db.prepare<[string], { new_key: string; old_key: string }>(
+            "SELECT new_key, old_key FROM actor_aliases WHERE new_key IN (SELECT jsonb_array_elements_text(CAST(? AS jsonb))) ORDER BY at_ms",
+          )
+        : null,
   };
+  /** Direct predecessors read ahead for the unit of work under way (`prefetch` … `forget`); a key absent: ask. */
+  const ahead = new Map<string, string[]>();
+  const olderOf = (key: string): string[] => ahead.get(key) ?? q.olderOf.all(key);
   return {
+    /**
+     * Read the direct predecessors of `keys` ahead, for the unit of work under way (one statement on PostgreSQL, where
+     * each lookup is a round trip; nothing on SQLite). `forget()` when it ends; `record` keeps them exact meanwhile.
+     */
+    prefetch(keys: readonly string[]): void {
+      if (!q.olderOfMany) return;
+      const missing = [...new Set(keys)].filter((k) => !ahead.has(k));
+      if (missing.length === 0) return;
+      for (const k of missing) ahead.set(k, []);
+      for (const r of q.olderOfMany.all(JSON.stringify(missing))) ahead.get(r.new_key)!.push(r.old_key);
+    },
+    /** The unit of work is over (committed or not): ask the store again. */
+    forget(): void {
+      ahead.clear();
+    },
     /** `oldKey` (e.g. `whatsapp:CO.123`) is now `newKey`; idempotent. Returns false for a self-alias. */
     record(oldKey: string, newKey: string, sourceEventId: string | null, atMs: number): boolean {
       if (oldKey === newKey) return false;
       q.insert.run(oldKey, newKey, sourceEventId, atMs);
+      ahead.delete(newKey);
       return true;
     },
     /** Every earlier key of `key` (transitively, nearest first, bounded), never `key` itself. */
@@ -30,7 +56,7 @@ export function createActorAliasStore(db: Db) {
       for (let depth = 0; depth < MAX_ALIAS_DEPTH && frontier.length > 0; depth++) {
         const next: string[] = [];
         for (const k of frontier) {
-          for (const older of q.olderOf.all(k)) {
+          for (const older of olderOf(k)) {
             if (seen.has(older)) continue;
             seen.add(older);
             out.push(older);
