@@ -9,6 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
+import { knownTauEnv } from "../../src/config/env.ts";
+import { TauConfigSchema } from "../../src/config/schema.ts";
 
 const UNIT = path.resolve("deploy/systemd/tau.service");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tau-deploy-"));
@@ -95,4 +97,40 @@ describe("deploy/Dockerfile and compose.yaml", () => {
     },
     1_500_000,
   );
+});
+
+describe("deploy/cluster: PostgreSQL, NATS JetStream, two tau nodes and Caddy", () => {
+  it("compose.yaml parses: two nodes with their own state volumes on one PostgreSQL and one NATS, Caddy in front", () => {
+    const c = parse(fs.readFileSync("deploy/cluster/compose.yaml", "utf8"), { merge: true }) as {
+      services: Record<string, { environment?: Record<string, string>; volumes?: string[]; command?: string[]; ports?: string[] }>;
+      volumes: Record<string, unknown>;
+    };
+    expect(Object.keys(c.services).sort()).toEqual(["caddy", "nats", "postgres", "tau-a", "tau-b"]);
+    for (const [node, id] of [
+      ["tau-a", "tau-a"],
+      ["tau-b", "tau-b"],
+    ] as const) {
+      const env = c.services[node]!.environment!;
+      expect(env).toMatchObject({ TAU_STORE_DRIVER: "postgres", TAU_INGRESS_DRIVER: "nats", TAU_CLUSTER_NODE_ID: id });
+      expect(env.TAU_DATABASE_URL).toMatch(/^postgres:\/\/tau:.*@postgres:5432\/tau$/);
+      expect(c.services[node]!.volumes).toEqual([`${node}-state:/var/lib/tau`, "../tau:/etc/tau:ro"]);
+    }
+    expect(c.services.nats!.command).toEqual(expect.arrayContaining(["-js", "-sd", "/data"]));
+    expect(c.services.caddy!.ports).toEqual(expect.arrayContaining(["80:80", "443:443"]));
+    // Every setting the nodes are given is one tau reads (a misspelt TAU_* is otherwise silently ignored).
+    const known = new Set(knownTauEnv(TauConfigSchema));
+    const unknown = Object.keys(c.services["tau-a"]!.environment!).filter((k) => k.startsWith("TAU_") && !known.has(k));
+    expect(unknown).toEqual([]);
+  });
+
+  it.runIf(has("caddy"))("the cluster Caddyfile is valid for Caddy and balances over both nodes", () => {
+    const r = spawnSync("caddy", ["adapt", "--config", "deploy/cluster/Caddyfile", "--adapter", "caddyfile"], {
+      encoding: "utf8",
+      env: { ...process.env, TAU_DOMAIN: "bot.example.org" },
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("tau-a:8788");
+    expect(r.stdout).toContain("tau-b:8788");
+  });
 });

@@ -64,6 +64,17 @@ export function withActorAliases(aliases: ActorAliases, ...kind: Stage<EventCont
 }
 
 /**
+ * The actor keys an event is looked up by, before any alias: its own and, on WhatsApp, the BSUID beside the phone
+ * (what the runner reads ahead for a batch: admissions and direct predecessors).
+ */
+export function actorKeysOf(env: Envelope): string[] {
+  if (env.actor.id === null) return [];
+  const own = `${env.transport}:${env.actor.id}`;
+  const bsuid = env.transport === "whatsapp" ? str(env.meta.from_user_id) : null;
+  return bsuid && bsuid !== env.actor.id ? [own, `whatsapp:${bsuid}`] : [own];
+}
+
+/**
  * The other actor keys whose allowlist entry or pairing admit this event's actor: the BSUID a WhatsApp message
  * carries beside the phone (`meta.from_user_id`), and every earlier id recorded for either.
  */
