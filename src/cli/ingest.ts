@@ -101,7 +101,11 @@ export function registerIngest(program: Command): void {
         const more = (shown: number, total: number) => (total > shown ? [`  … and ${total - shown} more`] : []);
         emit(globals(cmd).json, report, () =>
           [
-            `ingested ${report.accepted} ${report.transport} event(s) into ingress/${report.transport}.ndjson`,
+            `ingested ${report.accepted} ${report.transport} event(s) into ${
+              app.config.ingress.driver === "nats"
+                ? `stream ${app.config.ingress.stream} (tau.ingress.${report.transport})`
+                : `ingress/${report.transport}.ndjson`
+            }`,
             ...report.ignored.map((i) => `  ignored  line ${i.line} item ${i.item}: ${i.code} — ${i.detail}`),
             ...more(report.ignored.length, report.ignored_total),
             ...report.refused.map((i) => `  refused  line ${i.line} item ${i.item}: ${i.code} — ${i.detail}`),

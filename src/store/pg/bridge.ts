@@ -85,6 +85,8 @@ export class PgBridge {
   private readonly connectTimeoutMs: number;
   private readonly queryTimeoutMs: number;
   private closed = false;
+  /** Requests sent to the worker so far (each one a round trip to the server): what the runner's tests count. */
+  roundTrips = 0;
 
   /** `url` null: no URL was configured; every call throws `missing`. */
   constructor(
@@ -135,6 +137,7 @@ export class PgBridge {
     const first = this.worker === null;
     if (first) this.start();
     const id = this.nextId++;
+    this.roundTrips++;
     const flag = this.flag!;
     const port = this.port!;
     Atomics.store(flag, 0, 0);

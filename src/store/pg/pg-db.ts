@@ -9,7 +9,7 @@
  * writes).
  */
 import type { Db, DbRunResult, DbStatement, DbTransaction } from "../db.ts";
-import { PgBridge, type BridgeOptions } from "./bridge.ts";
+import { PgBridge, PostgresError, type BridgeOptions } from "./bridge.ts";
 import { appendBeforeReturning, translate, type ParamSource, type Translated } from "./translate.ts";
 
 interface Prepared {
@@ -125,6 +125,12 @@ export class PgDb implements Db {
    * same transaction (or savepoint), which PostgreSQL has aborted anyway; the transaction then rolls back as usual.
    */
   private pending: Deferred[] = [];
+  /**
+   * The first statement error inside the open transaction that no savepoint has rolled back yet. PostgreSQL has then
+   * aborted the transaction (every later statement fails, and COMMIT quietly rolls back), so the unit of work must not
+   * look committed: its end throws this instead (SQLite would have gone on; here the caller learns it did not).
+   */
+  private aborted: unknown = null;
 
   constructor(url: string | null, opts: BridgeOptions = {}, missing: Error | null = null) {
     this.bridge = new PgBridge(url, opts, missing);
@@ -190,7 +196,7 @@ export class PgDb implements Db {
     try {
       const items = batch.map((d) => ({ sql: d.p.final!, params: d.values, name: d.p.name }));
       if (then) items.push({ sql: then.sql, params: then.params, name: "" });
-      const results = this.bridge.batch(items, true);
+      const results = this.guard(() => this.bridge.batch(items, true));
       batch.forEach((d, i) => (d.result = runResult(d.p, results[i] ?? { rows: [], rowCount: 0 })));
       return then ? (results[batch.length] ?? { rows: [], rowCount: 0 }) : null;
     } catch (err) {
@@ -211,7 +217,17 @@ export class PgDb implements Db {
     // Writes waiting in this transaction go out in the same round trip, this statement last.
     const joined = this.flush({ sql: p.final!, params: values });
     if (joined) return joined;
-    return this.bridge.query(p.final!, values, p.name, this.depth > 0);
+    return this.guard(() => this.bridge.query(p.final!, values, p.name, this.depth > 0));
+  }
+
+  /** Run a request; inside a transaction, a failure marks it aborted (see `aborted`). */
+  private guard<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      if (this.depth > 0 && this.aborted === null) this.aborted = err;
+      throw err;
+    }
   }
 
   private finishInsert(p: Prepared): void {
@@ -269,8 +285,10 @@ export class PgDb implements Db {
       const outer = this.depth === 0;
       const savepoint = `tau_sp_${this.depth}`;
       this.flush();
-      if (outer) this.bridge.exec("BEGIN", false, "begin");
-      else this.bridge.exec(`SAVEPOINT ${savepoint}`, true);
+      if (outer) {
+        this.bridge.exec("BEGIN", false, "begin");
+        this.aborted = null;
+      } else this.bridge.exec(`SAVEPOINT ${savepoint}`, true);
       this.depth++;
       let result: unknown;
       try {
@@ -278,12 +296,16 @@ export class PgDb implements Db {
         if (result && typeof (result as { then?: unknown }).then === "function")
           throw new TypeError("Transaction function cannot return a promise");
         this.flush();
+        // A statement failed inside and was caught there: PostgreSQL rolled the work back, so this scope fails too.
+        if (this.aborted !== null) throw abortedBy(this.aborted);
       } catch (err) {
         this.discard();
         this.depth--;
         try {
           if (outer) this.bridge.exec("ROLLBACK", false);
           else this.bridge.exec(`ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`, true);
+          // Back at the savepoint, taken before the failure: the enclosing transaction goes on.
+          this.aborted = null;
         } catch {
           /* the original error matters; a lost connection has rolled back already */
         }
@@ -314,7 +336,7 @@ export class PgDb implements Db {
 
   exec(source: string): this {
     this.flush();
-    this.bridge.exec(source, this.depth > 0);
+    this.guard(() => this.bridge.exec(source, this.depth > 0));
     return this;
   }
 
@@ -333,4 +355,15 @@ export class PgDb implements Db {
     this.bridge.close();
     return this;
   }
+}
+
+/** The error ending a unit of work that PostgreSQL aborted on an earlier, caught failure (SQLSTATE 25P02). */
+function abortedBy(cause: unknown): Error {
+  if (cause instanceof PostgresError && cause.code === "25P02") return cause;
+  const why = cause instanceof Error ? cause.message : String(cause);
+  const code = cause instanceof PostgresError ? cause.code : null;
+  return new PostgresError(
+    `current transaction is aborted: an earlier statement failed${code ? ` (SQLSTATE ${code})` : ""}: ${why}`,
+    "25P02",
+  );
 }
