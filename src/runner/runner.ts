@@ -28,6 +28,7 @@ import { outboxIdFor, queueReplies, type QueueOptions, type QueuedReply } from "
 import type { Delivery } from "../outbound/deliver.ts";
 import { createContext, type EventContext } from "../router/context.ts";
 import { answerUnansweredInteraction } from "../router/interaction-answer.ts";
+import { actorKeysOf } from "../router/stages/actor-alias.ts";
 import { openShortLock, type Store, type ShortLock } from "../store/index.ts";
 import { rotateIfConsumed } from "./rotate.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
@@ -59,6 +60,19 @@ export interface RunnerDeps {
   stream?: JetStreamSource;
 }
 
+/** Whether a failed batch may be one bad event's doing (worth a careful retry): not when the store is out of reach. */
+function isolable(err: unknown): boolean {
+  if (err instanceof TauError && err.code === "STORE_UNAVAILABLE") return false;
+  const code = (err as { code?: unknown })?.code;
+  return !(typeof code === "string" && code.startsWith("SQLITE_BUSY"));
+}
+
+/** Put `report` back as it was (`before`: a copy taken then). */
+function restoreReport(report: CycleReport, before: CycleReport): void {
+  for (const k of Object.keys(report)) delete (report as unknown as Record<string, unknown>)[k];
+  Object.assign(report, structuredClone(before));
+}
+
 /** A line or message that parsed as an envelope. */
 type ParsedEnvelope = Extract<ParsedLine, { ok: true }>;
 
@@ -78,7 +92,12 @@ export function createRunner(deps: RunnerDeps) {
   const batchSeen = new Set<string>();
   /** Queue depth per ingress file, counted incrementally (a full rescan per cycle is quadratic in the backlog). */
   const depthMemos = new Map<string, LineCountMemo>();
-  const pipeline = deps.buildPipeline((id) => batchSeen.has(id) || store.runner.hasEvent(id));
+  /** The batch's event ids, and those of them already recorded (read ahead in one statement per batch). */
+  let batchAsked: Set<string> | null = null;
+  let batchKnown: Set<string> | null = null;
+  const pipeline = deps.buildPipeline(
+    (id) => batchSeen.has(id) || (batchAsked?.has(id) ? batchKnown!.has(id) : store.runner.hasEvent(id)),
+  );
   /** Read buffer for batches: a batch's lines view it until the next read (one megabyte, not one per batch). */
   const readScratch = Buffer.allocUnsafe(1 << 20);
   let lock: ShortLock | null = null;
@@ -161,11 +180,85 @@ export function createRunner(deps: RunnerDeps) {
     };
   }
 
+  /** The event's pipeline failed: recorded as `event_processing_failed`, nothing it asked for kept. */
+  function markFailed(ctx: EventContext, err: unknown, report: CycleReport): void {
+    ctx.decisions.push({
+      stage: "runner",
+      outcome: "deny",
+      reason: "event_processing_failed",
+      detail: { error: String((err as Error)?.message ?? err).slice(0, 200) },
+    });
+    ctx.outcome = "ignored";
+    ctx.reason = "event_processing_failed";
+    ctx.replies = [];
+    ctx.jobs = [];
+    ctx.responderJob = null;
+    report.failed += 1;
+    logger.error({ event: "runner.event_failed", event_id: ctx.env.event_id, err: (err as Error)?.message }, "event processing failed");
+  }
+
+  /** One envelope through the pipeline, recorded (unless a duplicate); inside the caller's unit of work. */
+  function runEvent(p: ParsedEnvelope, now: number, opts: QueueOptions, report: CycleReport, fresh: QueuedReply[]): "processed" | "duplicate" {
+    const ctx = createContext(p.envelope, now);
+    try {
+      pipeline(ctx);
+    } catch (err) {
+      markFailed(ctx, err, report);
+    }
+    if (ctx.duplicate) return "duplicate";
+    batchSeen.add(ctx.env.event_id);
+    // A slash command nothing answers still gets one answer, committed with its decision.
+    answerUnansweredInteraction(ctx, config.commands.prefix);
+    recordEvent(ctx, opts, report, fresh);
+    return "processed";
+  }
+
   /**
-   * One batch in one unit of work, whichever source it came from: each item is parsed as its turn comes (so a batch's
-   * envelopes do not all stay alive until it commits), run through the pipeline and recorded with its dedupe row, its
-   * decisions and its outbox rows; bad items are quarantined (file, then row); `inTransaction` adds the source's own
-   * write (the file cursor). Throws — nothing committed — when the transaction fails.
+   * Careful mode: the event in its own nested unit of work (a savepoint). If any of its statements fails — on
+   * PostgreSQL that aborts the transaction up to the savepoint — its work, replies and report counts are taken back
+   * and it is recorded alone as `event_processing_failed`; the batch goes on.
+   */
+  function runEventAlone(p: ParsedEnvelope, now: number, opts: QueueOptions, report: CycleReport, fresh: QueuedReply[]): "processed" | "duplicate" {
+    const freshMark = fresh.length;
+    const before = structuredClone(report);
+    // Dry-run replies reach the batch's receipts only once the event's savepoint is released.
+    const held: QueuedReply[] = [];
+    const dryRun = opts.dryRun;
+    const own: QueueOptions = dryRun ? { ...opts, dryRun: { accepts: (t) => dryRun.accepts(t), add: (r) => void held.push(r) } } : opts;
+    try {
+      const r = store.atomically(() => runEvent(p, now, own, report, fresh));
+      for (const reply of held) dryRun!.add(reply);
+      return r;
+    } catch (err) {
+      fresh.length = freshMark;
+      restoreReport(report, before);
+      const ctx = createContext(p.envelope, now);
+      markFailed(ctx, err, report);
+      batchSeen.add(ctx.env.event_id);
+      try {
+        store.atomically(() => recordEvent(ctx, opts, report, fresh));
+      } catch (again) {
+        // Not even its failure can be recorded (its trace row is what fails): the batch still goes on without it.
+        logger.error(
+          { event: "runner.event_unrecorded", code: "runner_event_unrecorded", event_id: ctx.env.event_id, err: (again as Error)?.message },
+          "failed event could not be recorded",
+        );
+      }
+      return "processed";
+    }
+  }
+
+  /**
+   * One batch in one unit of work, whichever source it came from: the items are parsed, the batch's lookups read
+   * ahead (dedupe, admissions, actor aliases: one statement each on PostgreSQL instead of one per event), then each
+   * envelope is run through the pipeline and recorded with its dedupe row, its decisions and its outbox rows; bad
+   * items are quarantined (file, then row); `inTransaction` adds the source's own write (the file cursor).
+   *
+   * An event whose pipeline throws is recorded as `event_processing_failed` and the batch goes on. On PostgreSQL a
+   * failed statement aborts the whole transaction, so there the batch fails: it is then run once more, carefully —
+   * each event in its own savepoint — so only the bad event is recorded failed and the rest commit (the failed
+   * attempt's replies, report counts and dry-run receipts discarded first). Throws — nothing committed — when that
+   * fails too (or when the store is unreachable: no event is to blame).
    */
   function processBatch<I>(
     items: readonly I[],
@@ -174,8 +267,42 @@ export function createRunner(deps: RunnerDeps) {
     fresh: QueuedReply[],
     inTransaction?: (now: number) => void,
   ): void {
-    const now = clock();
+    const envelopes: ParsedEnvelope[] = [];
     const quarantine: QuarantineItem[] = [];
+    for (const item of items) {
+      const p = parse(item);
+      if ("ok" in p) envelopes.push(p);
+      else quarantine.push(p);
+    }
+    const freshMark = fresh.length;
+    const before = structuredClone(report);
+    const written = { quarantine: false };
+    try {
+      attemptBatch(envelopes, quarantine, false, written, report, fresh, inTransaction);
+      return;
+    } catch (err) {
+      if (envelopes.length === 0 || !isolable(err)) throw err;
+      fresh.length = freshMark;
+      restoreReport(report, before);
+      logger.warn(
+        { event: "runner.batch_careful", code: "runner_batch_retried", events: envelopes.length, err: (err as Error)?.message },
+        "batch failed; running it again one event at a time",
+      );
+    }
+    attemptBatch(envelopes, quarantine, true, written, report, fresh, inTransaction);
+  }
+
+  /** One attempt at a batch (see `processBatch`); `careful`: each event in its own savepoint. */
+  function attemptBatch(
+    envelopes: readonly ParsedEnvelope[],
+    quarantine: readonly QuarantineItem[],
+    careful: boolean,
+    written: { quarantine: boolean },
+    report: CycleReport,
+    fresh: QueuedReply[],
+    inTransaction?: (now: number) => void,
+  ): void {
+    const now = clock();
     // Dry-run replies are written as the batch commits (stored as sent, receipts fsynced just before the commit).
     const dryRun = deps.delivery.dryRunBatch();
     const opts: QueueOptions = { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun };
@@ -185,45 +312,21 @@ export function createRunner(deps: RunnerDeps) {
       store.atomically(() => {
         // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
         store.access.holdAdmissions();
-        for (const item of items) {
-          const p = parse(item);
-          if (!("ok" in p)) {
-            quarantine.push(p);
-            continue;
-          }
-          const ctx = createContext(p.envelope, now);
-          try {
-            pipeline(ctx);
-          } catch (err) {
-            ctx.decisions.push({
-              stage: "runner",
-              outcome: "deny",
-              reason: "event_processing_failed",
-              detail: { error: String((err as Error).message ?? err).slice(0, 200) },
-            });
-            ctx.outcome = "ignored";
-            ctx.reason = "event_processing_failed";
-            ctx.replies = [];
-            ctx.jobs = [];
-            ctx.responderJob = null;
-            report.failed += 1;
-            logger.error(
-              { event: "runner.event_failed", event_id: p.envelope.event_id, err: (err as Error).message },
-              "event processing failed",
-            );
-          }
-          if (ctx.duplicate) {
-            duplicates += 1;
-            continue;
-          }
-          processed += 1;
-          batchSeen.add(ctx.env.event_id);
-          // A slash command nothing answers still gets one answer, committed with its decision.
-          answerUnansweredInteraction(ctx, config.commands.prefix);
-          recordEvent(ctx, opts, report, fresh);
+        // The batch's lookups, read ahead: which events are recorded already, the actors' admissions and aliases.
+        const ids = envelopes.map((p) => p.envelope.event_id);
+        batchAsked = new Set(ids);
+        batchKnown = store.runner.seenAmong(ids);
+        const keys = envelopes.flatMap((p) => actorKeysOf(p.envelope));
+        store.actorAliases.prefetch(keys);
+        store.access.prefetchAdmissions(keys);
+        for (const p of envelopes) {
+          const r = careful ? runEventAlone(p, now, opts, report, fresh) : runEvent(p, now, opts, report, fresh);
+          if (r === "duplicate") duplicates += 1;
+          else processed += 1;
         }
-        // Quarantine lines reach their file before the source moves past them (at the commit).
-        writeQuarantine(quarantine, now);
+        // Quarantine lines reach their file before the source moves past them (at the commit) — once, whatever retries.
+        if (!written.quarantine) writeQuarantine([...quarantine], now);
+        written.quarantine = true;
         for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
         report.duplicates += duplicates;
         report.quarantined += quarantine.length;
@@ -238,7 +341,10 @@ export function createRunner(deps: RunnerDeps) {
       throw err;
     } finally {
       store.access.releaseAdmissions();
+      store.actorAliases.forget();
       batchSeen.clear();
+      batchAsked = null;
+      batchKnown = null;
     }
   }
 

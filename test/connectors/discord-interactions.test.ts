@@ -108,6 +108,23 @@ describe("discord HTTP interactions endpoint", () => {
     expect(h.read("discord")).toEqual([]);
   });
 
+  it("takes interactions on a node standing by for another node's gateway lease (not started), and 503 when it is simply stopped", async () => {
+    let standby = false;
+    const c = connector({ httpIntakeOnStandby: () => standby });
+    const app = http(c);
+    const interaction = server.interactions.create({ ...whoami, userId: USER });
+    const body = JSON.stringify(interaction);
+    // Stopped (logged out, shutting down): nothing can be acknowledged.
+    expect((await post(app, body, signer.sign(body, nowS()))).status).toBe(503);
+    expect(h.read("discord")).toEqual([]);
+    // Standing by (another node polls): the HTTP endpoint is stateless, so this node defers and appends.
+    standby = true;
+    const res = await post(app, body, signer.sign(body, nowS()));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ type: 5, data: { flags: 64 } });
+    expect(h.read("discord")).toMatchObject([{ event_id: `discord:${interaction["id"] as string}`, text: "/tau whoami" }]);
+  });
+
   it("answers 503 without a valid public key (nothing is trusted)", async () => {
     const c = connector({}, "not-a-key");
     await c.start();
