@@ -62,6 +62,9 @@ const env = {
   TAU_TELEGRAM_BOT_TOKEN: TOKEN,
   TAU_TELEGRAM_API_ROOT: tg.url,
   TAU_OUTBOUND_MODE: "provider",
+  // 200 replies/s from one bot is over Telegram's 30 messages/s per bot, which outbound pacing keeps to (issue 12):
+  // this bench measures tau's own latency, so pacing is off (the local server enforces no limit here).
+  TAU_OUTBOUND_PACING_ENABLED: process.env.TAU_OUTBOUND_PACING_ENABLED ?? "false",
 };
 const children = new Set<ChildProcess>();
 
@@ -136,8 +139,12 @@ function post(body: Buffer): Promise<number> {
         headers: { "content-type": "application/json", "content-length": String(body.length), "x-telegram-bot-api-secret-token": SECRET },
       },
       (res) => {
-        res.resume();
-        res.on("end", () => (res.statusCode === 200 ? resolve(now() - t0) : reject(new Error(`webhook status ${res.statusCode}`))));
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve(now() - t0) : reject(new Error(`webhook status ${res.statusCode}: ${text.slice(0, 300)}`)),
+        );
       },
     );
     req.on("error", reject);

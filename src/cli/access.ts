@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { actorKeyProblem } from "../capabilities/core/allowlist.ts";
 import { TauError } from "../contracts/errors.ts";
 import { runNamedCapability, withRunOptions } from "./run-capability.ts";
-import { globals, servicesFor } from "./context.ts";
+import { globals } from "./context.ts";
+import { servicesFor } from "./services-for.ts";
 import { emit, table } from "./output.ts";
 
 /**

@@ -1,7 +1,8 @@
 /** @module `tau approvals list|approve <id>|deny <id>` and `tau audit verify|list`. */
 import type { Command } from "commander";
 import { verifyAudit } from "../audit/audit-log.ts";
-import { globals, servicesFor } from "./context.ts";
+import { globals } from "./context.ts";
+import { servicesFor } from "./services-for.ts";
 import { emit, table } from "./output.ts";
 import { runNamedCapability, withRunOptions } from "./run-capability.ts";
 

@@ -8,7 +8,8 @@ import { createRegistry } from "../app/index.ts";
 import { TauError } from "../contracts/errors.ts";
 import { argSpecs, numberRange, type ArgSpec, type FlagValue } from "../capabilities/args.ts";
 import type { AnyCapability } from "../capabilities/registry.ts";
-import { globals, servicesFor } from "./context.ts";
+import { globals } from "./context.ts";
+import { servicesFor } from "./services-for.ts";
 import { emit, table } from "./output.ts";
 import { printResult, runNamedCapability, withRunOptions } from "./run-capability.ts";
 

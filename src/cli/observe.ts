@@ -1,18 +1,15 @@
 /**
  * @module `tau health`, `tau status`, `tau events`, `tau traces`: read-only views, all with `--json`. They open state
  * for reading only (a missing state folder is `state_missing`, exit 2) and judge health by the service's recorded
- * configuration, so a monitoring shell without the service's environment gets the service's verdict.
+ * configuration, so a monitoring shell without the service's environment gets the service's verdict. `tau health`
+ * loads only what the verdict needs (src/app/health-verdict.ts); the `tau status` sections load with that command.
  */
 import type { Command } from "commander";
-import { healthFor, type App } from "../app/index.ts";
+import type { App } from "../app/open-app.ts";
+import { healthForCommand } from "../app/health-verdict.ts";
 import { readConfigStatus, readPolicyStatus } from "../config/policy-manager.ts";
 import { HEALTH_EXIT } from "../health/health.ts";
 import { effectiveConfig, readRunnerState } from "../health/health-facts.ts";
-import { readDispatcherControl, readWatchdogHeartbeat } from "../health/watchdog-state.ts";
-import { readConnectorStatuses } from "../app/connectors-runtime.ts";
-import { nodeIdOf } from "../app/cluster.ts";
-import { describeCluster, readClusterView } from "../health/cluster-view.ts";
-import { killSwitchStatusSection, lifecycleStatusSection } from "../capabilities/killswitch/status-sections.ts";
 import type { RuntimeEventRow } from "../store/inspect-store.ts";
 import { globals } from "./context.ts";
 import { emit, table } from "./output.ts";
@@ -20,84 +17,12 @@ import { emitRows, limitOption, outputFormat } from "./options.ts";
 import { isStateMissing, readOnlyAppFor, withReadOnlyApp } from "./read-only.ts";
 import { resolveWhen, WHEN_HELP, whenOption, type When } from "./time-range.ts";
 
-/** A `tau status` section beyond the runner: every section is listed here, nothing registers itself. */
-interface StatusSection {
-  name: string;
-  render(app: App): unknown;
-  human(app: App): string;
-}
-
-const connectorsSection: StatusSection = {
-  name: "connectors",
-  render: (app) => readConnectorStatuses(app).filter((s) => s.mode !== "disabled"),
-  human: (app) =>
-    readConnectorStatuses(app)
-      .filter((s) => s.mode !== "disabled")
-      .map((s) => `${s.transport} ${s.mode} ${s.liveness}${s.last_error_code ? ` (${s.last_error_code})` : ""}`)
-      .join(", ") || "none enabled",
-};
-
-/** The watchdog: dispatcher running or stopped, its last evaluation, alert keys firing, alerts not delivered yet. */
-const alertsSection: StatusSection = {
-  name: "alerts",
-  render: (app) => {
-    const hb = readWatchdogHeartbeat(app.store.kv);
-    return {
-      dispatcher: readDispatcherControl(app.store.kv)?.state ?? "running",
-      watchdog: hb,
-      firing: app.store.alerts.states().filter((s) => s.firing),
-      undelivered: app.store.alerts.undelivered(50),
-    };
-  },
-  human: (app) => {
-    const hb = readWatchdogHeartbeat(app.store.kv);
-    const firing = app.store.alerts.states().filter((s) => s.firing);
-    const undelivered = app.store.alerts.undelivered(50);
-    return [
-      `dispatcher ${readDispatcherControl(app.store.kv)?.state ?? "running"}`,
-      hb ? `last check ${new Date(hb.last_tick_at_ms).toISOString()} → ${hb.targets.join(", ") || "no ops chat"}` : "no watchdog has run",
-      firing.length ? `firing: ${firing.map((f) => `${f.severity} ${f.alert_key}`).join(", ")}` : "nothing firing",
-      undelivered.length
-        ? `${undelivered.length} undelivered: ${undelivered.map((u) => `${u.outbox_id} ${u.status}${u.reason ? ` (${u.reason})` : ""}`).join(", ")}`
-        : "every alert delivered",
-    ].join("; ");
-  },
-};
-
-/** Incidents not closed yet. */
-const incidentsSection: StatusSection = {
-  name: "incidents",
-  render: (app) => app.store.incidents.open(),
-  human: (app) => {
-    const open = app.store.incidents.open();
-    return open.length
-      ? open.map((i) => `${i.incident_id} ${i.severity} ${i.status} (${i.scope}): ${i.failure_mode}`).join("; ")
-      : "none open";
-  },
-};
-
-/** The nodes sharing this state (heartbeat age, alive), the poller leases and who holds them, the ingress lag. */
-const clusterSection: StatusSection = {
-  name: "cluster",
-  render: (app) => readClusterView(app.store, nodeIdOf(app.config), app.clock(), readRunnerState(app.store)),
-  human: (app) => describeCluster(readClusterView(app.store, nodeIdOf(app.config), app.clock(), readRunnerState(app.store))),
-};
-
-const statusSections: readonly StatusSection[] = [
-  killSwitchStatusSection,
-  lifecycleStatusSection,
-  connectorsSection,
-  alertsSection,
-  incidentsSection,
-  clusterSection,
-];
-
 export function registerObserve(program: Command): void {
   program
     .command("health")
     .description("healthy / degraded / failing with reason codes; exit 0 / 1 / 2")
     .option("--json", "machine-readable")
-    .action((_o, cmd: Command) => {
+    .action(async (_o, cmd: Command) => {
       let app: App;
       try {
         app = readOnlyAppFor(cmd);
@@ -113,7 +38,7 @@ export function registerObserve(program: Command): void {
         return;
       }
       try {
-        const h = healthFor(app);
+        const h = await healthForCommand(app);
         emit(
           globals(cmd).json,
           h,
@@ -130,8 +55,10 @@ export function registerObserve(program: Command): void {
     .description("rollout gate (pass only when healthy), counters, runner state, outbound mode")
     .option("--json", "machine-readable")
     .action((_o, cmd: Command) =>
-      withReadOnlyApp(cmd, (app) => {
-        const h = healthFor(app);
+      withReadOnlyApp(cmd, async (app) => {
+        // The status sections (connectors, cluster, kill switches…) load only here: `tau health` never needs them.
+        const { nodeIdOf, statusSections } = await import("./status-sections.ts");
+        const h = await healthForCommand(app);
         const state = readRunnerState(app.store);
         const outbox = app.store.inspect.outboxByStatus();
         const out = {

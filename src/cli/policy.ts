@@ -16,7 +16,8 @@ import { commsContractsDir, loadCommsContracts } from "../capabilities/communica
 import { createRegistry, openAppReadOnly } from "../app/index.ts";
 import { checkResponders } from "../responders/check-config.ts";
 import { cliPrincipal } from "./run-capability.ts";
-import { globals, servicesFor } from "./context.ts";
+import { globals } from "./context.ts";
+import { servicesFor } from "./services-for.ts";
 import { emit } from "./output.ts";
 import { createHash } from "node:crypto";
 

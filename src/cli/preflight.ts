@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import { preflightFor } from "../app/index.ts";
 import { formatChecks } from "../lifecycle/index.ts";
 import { summarize } from "../lifecycle/readiness.ts";
-import { globals, servicesFor } from "./context.ts";
+import { globals } from "./context.ts";
+import { servicesFor } from "./services-for.ts";
 import { emit } from "./output.ts";
 
 export function registerPreflight(program: Command): void {

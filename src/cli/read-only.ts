@@ -4,7 +4,8 @@
  */
 import type { Command } from "commander";
 import { readProcessEnv } from "../config/index.ts";
-import { openAppReadOnly, type App } from "../app/index.ts";
+import { openAppReadOnly } from "../app/open-read-only.ts";
+import type { App } from "../app/open-app.ts";
 import { TauError } from "../contracts/errors.ts";
 import { globals } from "./context.ts";
 import { reportError } from "./output.ts";

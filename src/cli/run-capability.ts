@@ -15,7 +15,8 @@ import type { CapabilityResult } from "../capabilities/capability.ts";
 import type { AnyCapability } from "../capabilities/registry.ts";
 import type { Services } from "../capabilities/services.ts";
 import { APPROVAL_TTL_MS, authorize, executeCapability, gateFor, requestApproval, validateArgs } from "../capabilities/execute.ts";
-import { globals, servicesFor } from "./context.ts";
+import { globals } from "./context.ts";
+import { servicesFor } from "./services-for.ts";
 import { emit } from "./output.ts";
 
 /** `cli:<os user>`: who ran a local command when no `--as` is given. */

@@ -6,7 +6,8 @@
  */
 import type { Command } from "commander";
 import { issueLoginLink } from "../app/web/auth.ts";
-import { globals, servicesFor } from "./context.ts";
+import { globals } from "./context.ts";
+import { servicesFor } from "./services-for.ts";
 import { emit } from "./output.ts";
 
 export function registerUi(program: Command): void {
