@@ -87,7 +87,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
           ctx.now,
         );
       ctx.jobs.forEach((j, i) => {
-        commands.insertJob(
+        commands.queueJob(
           {
             job_id: "job_" + sha256Hex(`${ctx.env.event_id}\u0000${i}`).slice(0, 24),
             event_id: ctx.env.event_id,

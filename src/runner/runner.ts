@@ -95,9 +95,7 @@ export function createRunner(deps: RunnerDeps) {
   /** The batch's event ids, and those of them already recorded (read ahead in one statement per batch). */
   let batchAsked: Set<string> | null = null;
   let batchKnown: Set<string> | null = null;
-  const pipeline = deps.buildPipeline(
-    (id) => batchSeen.has(id) || (batchAsked?.has(id) ? batchKnown!.has(id) : store.runner.hasEvent(id)),
-  );
+  const pipeline = deps.buildPipeline((id) => batchSeen.has(id) || (batchAsked?.has(id) ? batchKnown!.has(id) : store.runner.hasEvent(id)));
   /** Read buffer for batches: a batch's lines view it until the next read (one megabyte, not one per batch). */
   const readScratch = Buffer.allocUnsafe(1 << 20);
   let lock: ShortLock | null = null;
@@ -198,7 +196,13 @@ export function createRunner(deps: RunnerDeps) {
   }
 
   /** One envelope through the pipeline, recorded (unless a duplicate); inside the caller's unit of work. */
-  function runEvent(p: ParsedEnvelope, now: number, opts: QueueOptions, report: CycleReport, fresh: QueuedReply[]): "processed" | "duplicate" {
+  function runEvent(
+    p: ParsedEnvelope,
+    now: number,
+    opts: QueueOptions,
+    report: CycleReport,
+    fresh: QueuedReply[],
+  ): "processed" | "duplicate" {
     const ctx = createContext(p.envelope, now);
     try {
       pipeline(ctx);
@@ -218,7 +222,13 @@ export function createRunner(deps: RunnerDeps) {
    * PostgreSQL that aborts the transaction up to the savepoint — its work, replies and report counts are taken back
    * and it is recorded alone as `event_processing_failed`; the batch goes on.
    */
-  function runEventAlone(p: ParsedEnvelope, now: number, opts: QueueOptions, report: CycleReport, fresh: QueuedReply[]): "processed" | "duplicate" {
+  function runEventAlone(
+    p: ParsedEnvelope,
+    now: number,
+    opts: QueueOptions,
+    report: CycleReport,
+    fresh: QueuedReply[],
+  ): "processed" | "duplicate" {
     const freshMark = fresh.length;
     const before = structuredClone(report);
     // Dry-run replies reach the batch's receipts only once the event's savepoint is released.
@@ -249,9 +259,9 @@ export function createRunner(deps: RunnerDeps) {
   }
 
   /**
-   * One batch in one unit of work, whichever source it came from: the items are parsed, the batch's lookups read
-   * ahead (dedupe, admissions, actor aliases: one statement each on PostgreSQL instead of one per event), then each
-   * envelope is run through the pipeline and recorded with its dedupe row, its decisions and its outbox rows; bad
+   * One batch in one unit of work, whichever source it came from: on PostgreSQL the batch's lookups are read ahead
+   * (dedupe, admissions, actor aliases: one statement each instead of one per event), then each envelope is run
+   * through the pipeline and recorded with its dedupe row, its decisions and its outbox rows; bad
    * items are quarantined (file, then row); `inTransaction` adds the source's own write (the file cursor).
    *
    * An event whose pipeline throws is recorded as `event_processing_failed` and the batch goes on. On PostgreSQL a
@@ -267,35 +277,32 @@ export function createRunner(deps: RunnerDeps) {
     fresh: QueuedReply[],
     inTransaction?: (now: number) => void,
   ): void {
-    const envelopes: ParsedEnvelope[] = [];
-    const quarantine: QuarantineItem[] = [];
-    for (const item of items) {
-      const p = parse(item);
-      if ("ok" in p) envelopes.push(p);
-      else quarantine.push(p);
-    }
     const freshMark = fresh.length;
     const before = structuredClone(report);
     const written = { quarantine: false };
     try {
-      attemptBatch(envelopes, quarantine, false, written, report, fresh, inTransaction);
+      attemptBatch(items, parse, false, written, report, fresh, inTransaction);
       return;
     } catch (err) {
-      if (envelopes.length === 0 || !isolable(err)) throw err;
+      if (items.length === 0 || !isolable(err)) throw err;
       fresh.length = freshMark;
       restoreReport(report, before);
       logger.warn(
-        { event: "runner.batch_careful", code: "runner_batch_retried", events: envelopes.length, err: (err as Error)?.message },
+        { event: "runner.batch_careful", code: "runner_batch_retried", items: items.length, err: (err as Error)?.message },
         "batch failed; running it again one event at a time",
       );
     }
-    attemptBatch(envelopes, quarantine, true, written, report, fresh, inTransaction);
+    attemptBatch(items, parse, true, written, report, fresh, inTransaction);
   }
 
-  /** One attempt at a batch (see `processBatch`); `careful`: each event in its own savepoint. */
-  function attemptBatch(
-    envelopes: readonly ParsedEnvelope[],
-    quarantine: readonly QuarantineItem[],
+  /**
+   * One attempt at a batch (see `processBatch`); `careful`: each event in its own savepoint. Where the store reads
+   * ahead (PostgreSQL), the items are parsed first to know the batch's ids and actors; elsewhere each is parsed as its
+   * turn comes, so a batch's envelopes do not all stay alive until it commits (peak memory).
+   */
+  function attemptBatch<I>(
+    items: readonly I[],
+    parse: (item: I) => ParsedEnvelope | QuarantineItem,
     careful: boolean,
     written: { quarantine: boolean },
     report: CycleReport,
@@ -312,20 +319,35 @@ export function createRunner(deps: RunnerDeps) {
       store.atomically(() => {
         // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
         store.access.holdAdmissions();
-        // The batch's lookups, read ahead: which events are recorded already, the actors' admissions and aliases.
-        const ids = envelopes.map((p) => p.envelope.event_id);
-        batchAsked = new Set(ids);
-        batchKnown = store.runner.seenAmong(ids);
-        const keys = envelopes.flatMap((p) => actorKeysOf(p.envelope));
-        store.actorAliases.prefetch(keys);
-        store.access.prefetchAdmissions(keys);
-        for (const p of envelopes) {
+        const quarantine: QuarantineItem[] = [];
+        const run = (p: ParsedEnvelope): void => {
           const r = careful ? runEventAlone(p, now, opts, report, fresh) : runEvent(p, now, opts, report, fresh);
           if (r === "duplicate") duplicates += 1;
           else processed += 1;
-        }
+        };
+        if (store.runner.readsAhead) {
+          const envelopes: ParsedEnvelope[] = [];
+          for (const item of items) {
+            const p = parse(item);
+            if ("ok" in p) envelopes.push(p);
+            else quarantine.push(p);
+          }
+          // The batch's lookups, read ahead: which events are recorded already, the actors' admissions and aliases.
+          const ids = envelopes.map((p) => p.envelope.event_id);
+          batchAsked = new Set(ids);
+          batchKnown = store.runner.seenAmong(ids);
+          const keys = envelopes.flatMap((p) => actorKeysOf(p.envelope));
+          store.actorAliases.prefetch(keys);
+          store.access.prefetchAdmissions(keys);
+          for (const p of envelopes) run(p);
+        } else
+          for (const item of items) {
+            const p = parse(item);
+            if ("ok" in p) run(p);
+            else quarantine.push(p);
+          }
         // Quarantine lines reach their file before the source moves past them (at the commit) — once, whatever retries.
-        if (!written.quarantine) writeQuarantine([...quarantine], now);
+        if (!written.quarantine) writeQuarantine(quarantine, now);
         written.quarantine = true;
         for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
         report.duplicates += duplicates;
@@ -595,17 +617,13 @@ export function createRunner(deps: RunnerDeps) {
 
   /**
    * Idle on JetStream: a fetch of one message that expires after `poll_interval_ms` (at least a second), so an event
-   * published by any node starts the next cycle at once; ended early by abort or wake().
+   * published by any node starts the next cycle at once; ended early only by abort.
    */
   function streamIdle(source: JetStreamSource, signal: AbortSignal): Promise<void> {
-    const ac = new AbortController();
-    const end = () => ac.abort();
-    wakeIdle = end;
-    signal.addEventListener("abort", end, { once: true });
-    return source.wait(config.runner.poll_interval_ms, ac.signal).finally(() => {
-      signal.removeEventListener("abort", end);
-      wakeIdle = null;
-    });
+    // Not ended by wake(): the pending fetch returns as soon as a message arrives (a local append included), and a
+    // pull stopped while the server is delivering into it strands that message until ack_wait (seen: 30 s replies).
+    // Only the service's stop ends it early.
+    return source.wait(config.runner.poll_interval_ms, signal);
   }
 
   function readState(): RunnerState | null {

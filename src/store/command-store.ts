@@ -65,6 +65,9 @@ export function createCommandStore(db: Db) {
       q.transition.run({ id, from, to, by, now }).changes === 1,
     insertJob: (j: Omit<JobRow, "status" | "result" | "created_at_ms" | "updated_at_ms">, now: number): boolean =>
       q.insertJob.run({ ...j, now }).changes === 1,
+    /** As `insertJob`, without asking whether the row was new: on PostgreSQL the write then waits for the commit's round trip. */
+    queueJob: (j: Omit<JobRow, "status" | "result" | "created_at_ms" | "updated_at_ms">, now: number): void =>
+      void q.insertJob.run({ ...j, now }),
     jobsIn: (status: string): JobRow[] => q.jobsIn.all(status),
     /** Compare-and-set on the job status. */
     setJob: (jobId: string, from: string, to: string, now: number, result: string | null = null): boolean =>

@@ -75,6 +75,8 @@ export function createRunnerStore(db: Db) {
       cursor: (transport: string): CursorRow | undefined => s.getCursor.get(transport),
       putCursor: (c: CursorRow, now: number) => void s.putCursor.run({ ...c, now }),
       hasEvent: (eventId: string): boolean => s.hasEvent.get(eventId) !== undefined,
+      /** Whether reading a batch's lookups ahead pays (PostgreSQL: a round trip per lookup saved); SQLite: no. */
+      readsAhead: s.seenAmong !== null,
       /**
        * Which of `eventIds` are already recorded: one statement for a whole batch on PostgreSQL (a round trip per id is
        * most of a batch's time there); on SQLite one indexed lookup each, as `hasEvent` (cheaper than building the array).

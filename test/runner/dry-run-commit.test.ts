@@ -86,16 +86,26 @@ const deliveryFor = (a: App) =>
     clock: a.clock,
   });
 
-/** The store, except that its next unit of work fails after its work is done (as a failed commit would). */
+/**
+ * The store, except that its next batch fails after its work is done (as a failed commit would): the next two
+ * outermost units of work — the batch and the careful rerun the runner gives a failed batch.
+ */
 function failingOnce(store: Store): Store {
-  let fail = true;
+  let fails = 2;
+  let depth = 0;
   return {
     ...store,
     atomically: <T>(fn: () => T): T =>
       store.atomically(() => {
-        const r = fn();
-        if (fail) {
-          fail = false;
+        depth += 1;
+        let r: T;
+        try {
+          r = fn();
+        } finally {
+          depth -= 1;
+        }
+        if (depth === 0 && fails > 0) {
+          fails -= 1;
           throw new Error("commit failed");
         }
         return r;
@@ -172,7 +182,7 @@ describe("dry-run replies written as the batch commits", () => {
     const cut = runnerOver(app, failingOnce(app.store), crashing);
     await expect(cut.cycle()).rejects.toThrow("commit failed");
     cut.close();
-    expect(receiptIds(h)).toHaveLength(9); // 4 committed + 5 whose batch never committed
+    expect(receiptIds(h)).toHaveLength(14); // 4 committed + 5 twice (the batch, its careful rerun): never committed
 
     const restarted = runnerOver(app, app.store, deliveryFor(app));
     await restarted.drain();

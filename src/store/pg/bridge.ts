@@ -85,8 +85,8 @@ export class PgBridge {
   private readonly connectTimeoutMs: number;
   private readonly queryTimeoutMs: number;
   private closed = false;
-  /** Requests sent to the worker so far (each one a round trip to the server): what the runner's tests count. */
-  roundTrips = 0;
+  /** Requests sent to the server by every bridge of this process (one round trip each): what the runner's tests count. */
+  static roundTrips = 0;
 
   /** `url` null: no URL was configured; every call throws `missing`. */
   constructor(
@@ -137,7 +137,7 @@ export class PgBridge {
     const first = this.worker === null;
     if (first) this.start();
     const id = this.nextId++;
-    this.roundTrips++;
+    PgBridge.roundTrips++;
     const flag = this.flag!;
     const port = this.port!;
     Atomics.store(flag, 0, 0);

@@ -18,6 +18,46 @@ interface Prepared {
   /** Resolved on first run of an INSERT/REPLACE (needs the schema): the final text. */
   final: string | null;
   returningId: string | null;
+  /** For a plain one-row `INSERT … VALUES (…)` (no ON CONFLICT): its parts, to send many as one statement; null: not one. */
+  rows?: MultiRow | null;
+}
+
+/** A one-row INSERT split around its VALUES tuple: `head` + tuple(s) + `tail`. */
+interface MultiRow {
+  table: string;
+  head: string;
+  tuple: string;
+  tail: string;
+}
+
+/**
+ * The parts of `sql` when it is a plain one-row `INSERT INTO t (…) VALUES (…)` optionally followed by
+ * `RETURNING <column>` — rows of such statements can go out as one multi-row INSERT — else null.
+ */
+export function multiRowParts(sql: string): MultiRow | null {
+  const m = sql.match(/^INSERT INTO (\w+) \([^()]*\) VALUES \(/i);
+  if (!m) return null;
+  let depth = 1;
+  let i = m[0].length;
+  for (; i < sql.length && depth > 0; i++) {
+    const c = sql[i]!;
+    if (c === "'") {
+      const j = sql.indexOf("'", i + 1);
+      if (j < 0) return null;
+      i = j;
+    } else if (c === "(") depth++;
+    else if (c === ")") depth--;
+  }
+  if (depth !== 0) return null;
+  const tail = sql.slice(i);
+  if (!/^(\s+RETURNING\s+\w+)?\s*$/i.test(tail)) return null;
+  return { table: m[1]!.toLowerCase(), head: m[0].slice(0, -1), tuple: sql.slice(m[0].length - 1, i), tail };
+}
+
+/** `tuple` with each `$n` outside string literals moved up by `by`. */
+function shiftParams(tuple: string, by: number): string {
+  if (by === 0) return tuple;
+  return tuple.replace(/'(?:[^']|'')*'|\$(\d+)/g, (all, n: string | undefined) => (n === undefined ? all : `$${Number(n) + by}`));
 }
 
 function bind(params: ParamSource[], args: unknown[]): unknown[] {
@@ -194,15 +234,74 @@ export class PgDb implements Db {
     const batch = this.pending;
     this.pending = [];
     try {
-      const items = batch.map((d) => ({ sql: d.p.final!, params: d.values, name: d.p.name }));
+      const { items, covers } = this.statementsOf(batch);
       if (then) items.push({ sql: then.sql, params: then.params, name: "" });
       const results = this.guard(() => this.bridge.batch(items, true));
-      batch.forEach((d, i) => (d.result = runResult(d.p, results[i] ?? { rows: [], rowCount: 0 })));
-      return then ? (results[batch.length] ?? { rows: [], rowCount: 0 }) : null;
+      covers.forEach((ds, i) => {
+        const r = results[i] ?? { rows: [], rowCount: 0 };
+        if (ds.length === 1) ds[0]!.result = runResult(ds[0]!.p, r);
+        else
+          ds.forEach((d, k) => {
+            // One row each (a plain INSERT either inserts its row or fails the statement), RETURNING rows in order.
+            const id = d.p.returningId ? Number(r.rows[k]?.[d.p.returningId] ?? 0) : 0;
+            d.result = { changes: 1, lastInsertRowid: id };
+          });
+      });
+      return then ? (results[covers.length] ?? { rows: [], rowCount: 0 }) : null;
     } catch (err) {
       for (const d of batch) d.error = err;
       throw err;
     }
+  }
+
+  /**
+   * The statements that send `batch`: plain one-row INSERTs queued between two other statements go out as one
+   * multi-row INSERT per table (a batch of events is three statements, not three per event: PostgreSQL parses and plans
+   * each statement of the round trip). Rows of a table keep their order; anything else — UPDATE, upsert, savepoint, a
+   * second INSERT statement into the same table — stays where it was, the INSERTs before it sent first. tau's tables
+   * have no foreign keys or insert triggers, so INSERTs into different tables between two such points may go in any order.
+   */
+  private statementsOf(batch: Deferred[]): { items: { sql: string; params: unknown[]; name: string }[]; covers: Deferred[][] } {
+    const items: { sql: string; params: unknown[]; name: string }[] = [];
+    const covers: Deferred[][] = [];
+    let groups = new Map<string, { p: Prepared; ds: Deferred[] }>();
+    const close = (): void => {
+      for (const g of groups.values()) {
+        if (g.ds.length === 1) {
+          const d = g.ds[0]!;
+          items.push({ sql: d.p.final!, params: d.values, name: d.p.name });
+        } else {
+          const parts = g.p.rows!;
+          const params: unknown[] = [];
+          const tuples: string[] = [];
+          for (const d of g.ds) {
+            tuples.push(shiftParams(parts.tuple, params.length));
+            params.push(...d.values);
+          }
+          items.push({ sql: `${parts.head}${tuples.join(", ")}${parts.tail}`, params, name: "" });
+        }
+        covers.push(g.ds);
+      }
+      groups = new Map();
+    };
+    for (const d of batch) {
+      if (d.p.rows === undefined) d.p.rows = d.p.t ? multiRowParts(d.p.final!) : null;
+      const parts = d.p.rows;
+      const g = parts ? groups.get(parts.table) : undefined;
+      if (!parts || (g && g.p !== d.p)) {
+        close();
+        if (!parts) {
+          items.push({ sql: d.p.final!, params: d.values, name: d.p.name });
+          covers.push([d]);
+          continue;
+        }
+      }
+      const same = groups.get(parts.table);
+      if (same) same.ds.push(d);
+      else groups.set(parts.table, { p: d.p, ds: [d] });
+    }
+    close();
+    return { items, covers };
   }
 
   /** Queued writes of a scope being rolled back: never sent. */
@@ -284,44 +383,62 @@ export class PgDb implements Db {
     const run = (...args: unknown[]): unknown => {
       const outer = this.depth === 0;
       const savepoint = `tau_sp_${this.depth}`;
-      this.flush();
+      // Nested: the SAVEPOINT is queued like a write — it goes out with the scope's first statement, no round trip of
+      // its own — and RELEASE goes with the scope's last writes.
+      let mark: Deferred | null = null;
       if (outer) {
+        this.flush();
         this.bridge.exec("BEGIN", false, "begin");
         this.aborted = null;
-      } else this.bridge.exec(`SAVEPOINT ${savepoint}`, true);
+      } else {
+        mark = control(`SAVEPOINT ${savepoint}`);
+        this.pending.push(mark);
+      }
       this.depth++;
       let result: unknown;
       try {
         result = fn(...args);
         if (result && typeof (result as { then?: unknown }).then === "function")
           throw new TypeError("Transaction function cannot return a promise");
-        this.flush();
         // A statement failed inside and was caught there: PostgreSQL rolled the work back, so this scope fails too.
         if (this.aborted !== null) throw abortedBy(this.aborted);
+        if (outer) this.flush();
+        // Nothing was done inside: no savepoint is needed at all.
+        else if (this.pending.at(-1) === mark) this.pending.pop();
+        else {
+          this.pending.push(control(`RELEASE SAVEPOINT ${savepoint}`));
+          this.flush();
+        }
+        if (this.aborted !== null) throw abortedBy(this.aborted);
       } catch (err) {
-        this.discard();
         this.depth--;
+        const at = mark ? this.pending.indexOf(mark) : -1;
+        if (at >= 0) {
+          // The savepoint never went out, nor anything after it; what was queued before it stays queued.
+          for (const d of this.pending.slice(at)) d.error = new Error("rolled back before it was sent");
+          this.pending.length = at;
+          throw err;
+        }
+        this.discard();
         try {
           if (outer) this.bridge.exec("ROLLBACK", false);
           else this.bridge.exec(`ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`, true);
           // Back at the savepoint, taken before the failure: the enclosing transaction goes on.
           this.aborted = null;
         } catch {
-          /* the original error matters; a lost connection has rolled back already */
+          /* the original error matters; a lost connection has rolled back already (and an unset savepoint stays failed) */
         }
         throw err;
       }
       this.depth--;
+      if (!outer) return result;
       try {
-        if (outer) this.bridge.exec("COMMIT", false);
-        else this.bridge.exec(`RELEASE SAVEPOINT ${savepoint}`, true);
+        this.bridge.exec("COMMIT", false);
       } catch (err) {
-        if (outer) {
-          try {
-            this.bridge.exec("ROLLBACK", false);
-          } catch {
-            /* already gone */
-          }
+        try {
+          this.bridge.exec("ROLLBACK", false);
+        } catch {
+          /* already gone */
         }
         throw err;
       }
@@ -355,6 +472,11 @@ export class PgDb implements Db {
     this.bridge.close();
     return this;
   }
+}
+
+/** A statement without values queued among the writes (SAVEPOINT, RELEASE): no result anyone reads. */
+function control(sql: string): Deferred {
+  return { p: { t: null as unknown as Translated, name: "", final: sql, returningId: null }, values: [], result: null, error: null };
 }
 
 /** The error ending a unit of work that PostgreSQL aborted on an earlier, caught failure (SQLSTATE 25P02). */

@@ -86,33 +86,16 @@ function literal(c: pg.Client, v: unknown): string {
   return c.escapeLiteral(String(v));
 }
 
-/** `sql` with each `$n` outside literals, quoted identifiers and comments replaced by the n-th value as a literal. */
+/** String literals, quoted identifiers and line comments (copied as they are), or a `$n` parameter. */
+const PARAM_OR_SKIPPED = /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\$(\d+)/g;
+
+/**
+ * `sql` with each `$n` outside literals, quoted identifiers and comments replaced by the n-th value as a literal. One
+ * native regex pass: a batch's text is large (a multi-row INSERT of a thousand events), a per-character loop was most
+ * of its time.
+ */
 export function inline(c: pg.Client, sql: string, values: unknown[]): string {
-  let out = "";
-  let i = 0;
-  while (i < sql.length) {
-    const ch = sql[i]!;
-    if (ch === "'" || ch === '"') {
-      let j = i + 1;
-      while (j < sql.length && !(sql[j] === ch && sql[j + 1] !== ch)) j += sql[j] === ch ? 2 : 1;
-      out += sql.slice(i, j + 1);
-      i = j + 1;
-    } else if (ch === "-" && sql[i + 1] === "-") {
-      const j = sql.indexOf("\n", i);
-      const end = j < 0 ? sql.length : j;
-      out += sql.slice(i, end);
-      i = end;
-    } else if (ch === "$" && /[0-9]/.test(sql[i + 1] ?? "")) {
-      let j = i + 1;
-      while (j < sql.length && /[0-9]/.test(sql[j]!)) j++;
-      out += literal(c, values[Number(sql.slice(i + 1, j)) - 1]);
-      i = j;
-    } else {
-      out += ch;
-      i++;
-    }
-  }
-  return out;
+  return sql.replace(PARAM_OR_SKIPPED, (all, n: string | undefined) => (n === undefined ? all : literal(c, values[Number(n) - 1])));
 }
 
 async function handle(req: BridgeRequest): Promise<BridgeAnswer> {
