@@ -227,10 +227,14 @@ describe("three tau nodes on PostgreSQL + NATS JetStream", () => {
 
       const ids: number[] = [];
       for (let i = 0; i < 20; i++) ids.push(tg.pushUpdate({ message: update(i + 1, 700_000 + i).message })!);
-      await until("the first updates to be processed", async () => {
-        const r = await query<{ n: string }>(databaseUrl, "SELECT COUNT(*) AS n FROM events WHERE transport = 'telegram'");
-        return Number(r[0]!.n) >= 20 || null;
-      }, 30_000);
+      await until(
+        "the first updates to be processed",
+        async () => {
+          const r = await query<{ n: string }>(databaseUrl, "SELECT COUNT(*) AS n FROM events WHERE transport = 'telegram'");
+          return Number(r[0]!.n) >= 20 || null;
+        },
+        30_000,
+      );
 
       holder.child.kill("SIGKILL");
       const killedAt = Date.now();
