@@ -12,6 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import { freePort } from "./free-port.ts";
 
 export interface TestPostgres {
@@ -192,5 +193,23 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
     },
     pause: halt,
     start,
+  };
+}
+
+/**
+ * One PostgreSQL for a test file: started before its tests (initdb takes a while: 120 s bound), stopped after them.
+ * Returns the running server (call it inside tests and hooks).
+ */
+export function postgresForFile(opts: StartPostgresOptions = {}): () => TestPostgres {
+  let server: TestPostgres | undefined;
+  beforeAll(async () => {
+    server = await startPostgres(opts);
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error("PostgreSQL is not started yet: call this inside a test or hook");
+    return server;
   };
 }

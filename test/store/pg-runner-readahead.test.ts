@@ -4,22 +4,16 @@
  * batch under the old id's allowlist entry, and a webhook delivered twice within one batch is processed once.
  * WhatsApp envelopes come from the real normalizer over webhook bodies shaped as Meta sends them.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { normalizeWhatsAppWebhook } from "../../connectors/whatsapp/normalize.ts";
 import { createAppRunner, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
 import type { Envelope } from "../../src/contracts/envelope.ts";
 import { createLogger } from "../../src/log.ts";
 import { TEST_IDENTITY } from "../helpers/identity.ts";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { postgresForFile } from "../helpers/postgres.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresForFile();
 const homes: TauHome[] = [];
 const apps: App[] = [];
 afterEach(() => {
@@ -60,7 +54,7 @@ const text = (id: string, body: string, sender: Record<string, unknown>) => ({
 
 describe("read-ahead on PostgreSQL within one batch", () => {
   it("an alias recorded by an earlier event admits a later one; a twice-delivered event is processed once", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const h = makeTauHome("runner:\n  coalesce_window_ms: 0\nstore:\n  driver: postgres\n", {
       "channel-policy.yaml": "schema_version: 1\ndefaultPolicy: { dmPolicy: allow, allowFrom: allowlist_only }\n",
     });

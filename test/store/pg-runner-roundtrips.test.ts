@@ -4,23 +4,17 @@
  * and aliases — are read ahead in one statement each, and its writes go out together at the commit. Counted with the
  * bridge's round-trip counter: a batch four times larger costs no more round trips (before: about three per event).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createAppRunner, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { PgBridge } from "../../src/store/pg/bridge.ts";
 import { multiRowParts, PgDb } from "../../src/store/pg/pg-db.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { postgresForFile } from "../helpers/postgres.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 import type { Envelope } from "../../src/contracts/envelope.ts";
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresForFile();
 const homes: TauHome[] = [];
 const apps: App[] = [];
 afterEach(() => {
@@ -51,7 +45,7 @@ function stream(n: number): { events: Envelope[]; actors: string[] } {
 
 /** Round trips to PostgreSQL while `tau process --once`'s runner drains `n` events (one batch), and its reports. */
 async function drainRoundTrips(n: number): Promise<{ roundTrips: number; processed: number; duplicates: number; replies: number }> {
-  const url = await server.createDatabase();
+  const url = await server().createDatabase();
   const h = makeTauHome("runner:\n  coalesce_window_ms: 0\nstore:\n  driver: postgres\n", { "channel-policy.yaml": POLICY });
   homes.push(h);
   const app = openApp({
@@ -112,7 +106,7 @@ describe("the runner's round trips to PostgreSQL", () => {
 
 describe("PgDb write batches", () => {
   it("one-row INSERTs queued in a transaction go out as one multi-row INSERT per table, in order, values intact", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const db = new PgDb(url);
     try {
       db.exec("CREATE TABLE a (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v TEXT NOT NULL, n BIGINT)");

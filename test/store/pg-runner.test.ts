@@ -4,21 +4,15 @@
  * `tau process --once` (the runner's one-transaction-per-batch on PostgreSQL) in a child process; a second pass and a
  * re-ingested copy answer nothing twice (dedupe), and `tau events`/`tau traces` read the shared state.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { openIngressWriter } from "../../src/app/index.ts";
 import { PgDb } from "../../src/store/pg/pg-db.ts";
 import { makeDm } from "../helpers/envelope-factory.ts";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { postgresForFile } from "../helpers/postgres.ts";
 import { runTau } from "../helpers/run-tau.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresForFile();
 const homes: TauHome[] = [];
 afterEach(() => {
   for (const h of homes.splice(0)) h.cleanup();
@@ -37,7 +31,7 @@ function count(url: string, sql: string): number {
 
 describe("tau on a PostgreSQL store", () => {
   it("ingest + process --once commit each batch on PostgreSQL; nothing is processed or answered twice", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const h = makeTauHome("runner:\n  coalesce_window_ms: 0\nstore:\n  driver: postgres\n");
     homes.push(h);
     // Before the URL is set, a command that needs the shared store says how to set it (exit 2 would be usage; any
@@ -47,7 +41,7 @@ describe("tau on a PostgreSQL store", () => {
     expect(before.stderr).toContain("tau secrets set database-url");
     const set = await runTau([...g(h), "secrets", "set", "database-url"], { input: url });
     expect(set.code, set.stderr).toBe(0);
-    expect(set.stdout + set.stderr).not.toContain(server.password);
+    expect(set.stdout + set.stderr).not.toContain(server().password);
 
     const dms = [1, 2, 3].map((n) => makeDm("4242", { event_id: `telegram:6112:u:${n}`, received_at_ms: Date.now(), text: "/tau help" }));
     const app = h.open();

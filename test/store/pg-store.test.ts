@@ -7,24 +7,18 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { TauError } from "../../src/contracts/errors.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { listPgMigrations } from "../../src/store/pg/migrate.ts";
 import { PgDb } from "../../src/store/pg/pg-db.ts";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { postgresForFile } from "../helpers/postgres.ts";
 
 const KEY_A = Buffer.alloc(32, 1).toString("base64");
 const KEY_B = Buffer.alloc(32, 2).toString("base64");
 const LATEST = listPgMigrations().at(-1)!.version;
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = postgresForFile();
 
 const dirs: string[] = [];
 const stores: Store[] = [];
@@ -60,7 +54,7 @@ function thrown(fn: () => unknown): TauError {
 
 describe("openStore on PostgreSQL", () => {
   it("migrates a fresh database to this build's schema, once; the store works", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const store = keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url }));
     expect(versions(url)).toEqual(listPgMigrations().map((m) => m.version));
     store.kv.put("k", "v");
@@ -74,7 +68,7 @@ describe("openStore on PostgreSQL", () => {
   });
 
   it("several nodes starting at once apply each migration exactly once", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const child = path.resolve("test/helpers/pg-migrate-child.ts");
     const run = () =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
@@ -93,7 +87,7 @@ describe("openStore on PostgreSQL", () => {
   }, 120_000);
 
   it("a database migrated by a newer tau is refused (STATE_TOO_NEW); read-only opens refuse one behind", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url }));
     const db = new PgDb(url);
     db.prepare("INSERT INTO tau_schema_version (version, name) VALUES (?, ?)").run(LATEST + 1, "999-future.sql");
@@ -107,7 +101,7 @@ describe("openStore on PostgreSQL", () => {
   });
 
   it("a read-only open migrates nothing and writes nothing", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url }));
     const ro = keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url, readonly: true }));
     expect(ro.kv.get("nothing")).toBeUndefined();
@@ -115,7 +109,7 @@ describe("openStore on PostgreSQL", () => {
   });
 
   it("the URL lives in the node's local store: without it the store says how to set it; `secretHome` puts it there", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const dir = stateDir();
     const noUrl = keep(openStore(dir, { driver: "postgres", urlSecret: "database-url" }));
     const missing = thrown(() => noUrl.kv.get("k"));
@@ -140,7 +134,7 @@ describe("openStore on PostgreSQL", () => {
   });
 
   it("shared secrets are sealed with TAU_SECRETS_KEY only; a node with another key is told every node needs the same", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const noKey = keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url }));
     expect(thrown(() => noKey.secrets.put("telegram-bot-token", "t0k", 1)).code).toBe("SECRETS_KEY_REQUIRED");
     const a = keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url, secretsKey: KEY_A }));
@@ -155,7 +149,7 @@ describe("openStore on PostgreSQL", () => {
   });
 
   it("tau backup on a PostgreSQL node points to pg_dump, from the store and from the local state alone", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const dir = stateDir();
     const store = keep(openStore(dir, { driver: "postgres", databaseUrl: url }));
     await expect(store.backup(path.join(dir, "b.db"))).rejects.toMatchObject({ code: "STORE_BACKUP_SHARED" });
@@ -167,8 +161,8 @@ describe("openStore on PostgreSQL", () => {
     );
     expect(err?.code).toBe("STORE_BACKUP_SHARED");
     expect(err?.hint).toContain("pg_dump");
-    expect(err?.message).toContain(`127.0.0.1:${server.port}`);
-    expect(JSON.stringify(err)).not.toContain(server.password);
+    expect(err?.message).toContain(`127.0.0.1:${server().port}`);
+    expect(JSON.stringify(err)).not.toContain(server().password);
     expect(fs.existsSync(path.join(dir, "b.db"))).toBe(false);
     // Back on SQLite (driver named), the local state is the node's state again and backs up.
     store.close();
