@@ -3,42 +3,15 @@
  * lazily"; the start-up times themselves are in `npm run bench -- startup`). The loaded modules are read from a
  * module-loader hook in the real `bin/tau.js` child, compiled or from the sources alike.
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import type { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildProgram, COMMANDS, invokedCommand } from "../../src/cli/main.ts";
+import { loadedBy } from "../helpers/import-log/loaded-by.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 
-const TAU = path.resolve("bin/tau.js");
-const REGISTER = path.resolve("test/helpers/import-log/register.mjs");
 const homes: TauHome[] = [];
 afterAll(() => homes.forEach((h) => h.cleanup()));
-
-/** Run bin/tau.js with `args`; the URLs of the modules it loaded (ours only, relative to the repo) and its output. */
-function loadedBy(args: string[], cwd = os.tmpdir()): { code: number | null; stdout: string; modules: string[] } {
-  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tau-imports-")), "imports.txt");
-  const r = spawnSync(process.execPath, ["--import", REGISTER, TAU, ...args], {
-    cwd,
-    encoding: "utf8",
-    env: { ...process.env, TAU_LOG_LEVEL: "silent", TAU_TEST_IMPORT_LOG: log },
-    timeout: 60_000,
-  });
-  const repo = `file://${path.resolve(".")}/`;
-  const modules = (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "")
-    .split("\n")
-    .filter((u) => u.startsWith(repo) && !u.includes("/node_modules/"))
-    .map((u) =>
-      u
-        .slice(repo.length)
-        .replace(/^dist\//, "")
-        .replace(/\.js$/, ".ts"),
-    );
-  fs.rmSync(path.dirname(log), { recursive: true, force: true });
-  return { code: r.status, stdout: r.stdout, modules };
-}
 
 /** The command modules: what the table in main.ts loads (`(await import("./x.ts")).registerX`). */
 const COMMAND_MODULES = [...fs.readFileSync("src/cli/main.ts", "utf8").matchAll(/import\("\.\/([a-z-]+)\.ts"\)\)\.register/g)].map(

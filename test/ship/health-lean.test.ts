@@ -5,41 +5,15 @@
  * it — and its verdict is the service's (`healthFor`, as `/healthz` judges) either way. Modules are read from a
  * module-loader hook in the real `bin/tau.js` child, compiled or from the sources alike.
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { healthFor } from "../../src/app/index.ts";
+import { loadedBy } from "../helpers/import-log/loaded-by.ts";
 import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
 
-const TAU = path.resolve("bin/tau.js");
-const REGISTER = path.resolve("test/helpers/import-log/register.mjs");
 const homes: TauHome[] = [];
 afterAll(() => homes.forEach((h) => h.cleanup()));
-
-/** Run bin/tau.js with `args`: its exit code, stdout and the modules it loaded (ours, repo-relative, as `.ts`). */
-function loadedBy(args: string[]): { code: number | null; stdout: string; stderr: string; modules: string[] } {
-  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tau-imports-")), "imports.txt");
-  const r = spawnSync(process.execPath, ["--import", REGISTER, TAU, ...args], {
-    cwd: os.tmpdir(),
-    encoding: "utf8",
-    env: { ...process.env, TAU_LOG_LEVEL: "silent", TAU_TEST_IMPORT_LOG: log },
-    timeout: 60_000,
-  });
-  const repo = `file://${path.resolve(".")}/`;
-  const modules = (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "")
-    .split("\n")
-    .filter((u) => u.startsWith(repo) && !u.includes("/node_modules/"))
-    .map((u) =>
-      u
-        .slice(repo.length)
-        .replace(/^dist\//, "")
-        .replace(/\.js$/, ".ts"),
-    );
-  fs.rmSync(path.dirname(log), { recursive: true, force: true });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, modules: [...new Set(modules)] };
-}
 
 /** What neither `tau health` (without responder tools) nor `tau ingest` needs: the composition root and the runtime. */
 const HEAVY = [
