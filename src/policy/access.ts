@@ -2,6 +2,7 @@
 import type { Decision } from "../contracts/decision.ts";
 import type { Envelope } from "../contracts/envelope.ts";
 import type { ChannelRule } from "../contracts/policy.ts";
+import { deepFreeze } from "./channel-policy.ts";
 
 /** Facts the access stage needs; `allowlisted`/`paired` are looked up by the caller for `<transport>:<actor id>`. */
 interface AccessInput {
@@ -17,6 +18,21 @@ interface AccessInput {
  * need the allowlist), so `allow_allowlist_and_pairing` is reported only where pairing counts.
  */
 export function decideAccess(input: AccessInput): Decision {
+  // The decision depends on the rule, the chat type, whether there is an actor id, and the two admissions only: one
+  // frozen decision per case, shared by the events that meet it (fewer objects per event; the trace encodes it once).
+  const { env, rule, allowlisted, paired } = input;
+  let byCase = DECIDED.get(rule);
+  if (!byCase) DECIDED.set(rule, (byCase = new Map()));
+  const key = `${env.chat_type}:${env.actor.id === null ? 0 : 1}${allowlisted ? 1 : 0}${paired ? 1 : 0}`;
+  let d = byCase.get(key);
+  if (!d) byCase.set(key, (d = deepFreeze(accessDecision(input))));
+  return d;
+}
+
+/** Access decisions per channel rule (a policy file's rules are replaced, not changed, on reload), by case. */
+const DECIDED = new WeakMap<ChannelRule, Map<string, Decision>>();
+
+function accessDecision(input: AccessInput): Decision {
   const { env, rule, allowlisted, paired } = input;
   const isDm = env.chat_type === "dm";
   const pairingCounts = isDm && rule.allowFrom === "allowlist_or_pairing";

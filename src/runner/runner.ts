@@ -319,6 +319,7 @@ export function createRunner(deps: RunnerDeps) {
       store.atomically(() => {
         // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
         store.access.holdAdmissions();
+        store.actorAliases.hold();
         const quarantine: QuarantineItem[] = [];
         const run = (p: ParsedEnvelope): void => {
           const r = careful ? runEventAlone(p, now, opts, report, fresh) : runEvent(p, now, opts, report, fresh);

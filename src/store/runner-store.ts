@@ -334,9 +334,29 @@ function compact(v: unknown): string | undefined {
   }
 }
 
+/**
+ * Encodings of frozen objects, by identity. The policy stages hand out shared frozen decisions (one per rule and
+ * outcome, not one per event), so each is walked once, not once per event.
+ */
+const ENCODED = new WeakMap<object, string>();
+
+/** `compact(v)`; remembered for frozen objects (they cannot change after being encoded). */
+function compactShared(v: unknown): string | undefined {
+  if (typeof v !== "object" || v === null || !Object.isFrozen(v)) return compact(v);
+  let e = ENCODED.get(v);
+  if (e === undefined) {
+    e = compact(v) ?? "null";
+    ENCODED.set(v, e);
+  }
+  return e;
+}
+
 /** The stored form of a trace value (decisions, route). */
 export function encodeTrace(value: unknown): string {
-  return TRACE_MARK + (compact(value) ?? "null");
+  if (!Array.isArray(value)) return TRACE_MARK + (compactShared(value) ?? "null");
+  let out = TRACE_MARK + "[";
+  for (let i = 0; i < value.length; i++) out += (i === 0 ? "" : ",") + (compactShared(value[i]) ?? "null");
+  return out + "]";
 }
 
 /** The JSON text of a stored trace value: what JSON.stringify gave for it. Text stored before the codec is returned as is. */

@@ -14,6 +14,7 @@ export function createActorAliasStore(db: Db) {
       "INSERT INTO actor_aliases (old_key, new_key, source_event_id, at_ms) VALUES (?, ?, ?, ?) ON CONFLICT(old_key, new_key) DO NOTHING",
     ),
     olderOf: db.prepare<[string], string>("SELECT old_key FROM actor_aliases WHERE new_key = ? ORDER BY at_ms").pluck(),
+    any: db.prepare<[], number>("SELECT 1 FROM actor_aliases LIMIT 1").pluck(),
     // PostgreSQL: the direct predecessors of a batch's actor keys in one round trip (keys as a JSON array).
     olderOfMany:
       dialectOf(db) === "postgres"
@@ -24,8 +25,17 @@ export function createActorAliasStore(db: Db) {
   };
   /** Direct predecessors read ahead for the unit of work under way (`prefetch` … `forget`); a key absent: ask. */
   const ahead = new Map<string, string[]>();
-  const olderOf = (key: string): string[] => ahead.get(key) ?? q.olderOf.all(key);
+  /** Inside a held unit of work (`hold` … `forget`): true when no alias exists at all, so no key needs a lookup. */
+  let none = false;
+  const olderOf = (key: string): string[] => (none ? [] : (ahead.get(key) ?? q.olderOf.all(key)));
   return {
+    /**
+     * Inside a unit of work that writes (the runner's batch: nobody else commits meanwhile): look once whether any alias
+     * exists; while none does (the usual case: ids rarely change), lookups are answered without a statement.
+     */
+    hold(): void {
+      none = q.any.get() === undefined;
+    },
     /**
      * Read the direct predecessors of `keys` ahead, for the unit of work under way (one statement on PostgreSQL, where
      * each lookup is a round trip; nothing on SQLite). `forget()` when it ends; `record` keeps them exact meanwhile.
@@ -40,12 +50,14 @@ export function createActorAliasStore(db: Db) {
     /** The unit of work is over (committed or not): ask the store again. */
     forget(): void {
       ahead.clear();
+      none = false;
     },
     /** `oldKey` (e.g. `whatsapp:CO.123`) is now `newKey`; idempotent. Returns false for a self-alias. */
     record(oldKey: string, newKey: string, sourceEventId: string | null, atMs: number): boolean {
       if (oldKey === newKey) return false;
       q.insert.run(oldKey, newKey, sourceEventId, atMs);
       ahead.delete(newKey);
+      none = false;
       return true;
     },
     /** Every earlier key of `key` (transitively, nearest first, bounded), never `key` itself. */

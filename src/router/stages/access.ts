@@ -17,6 +17,7 @@ import type { AccessStore } from "../../store/index.ts";
 import { pairingPrompt, type PromptDeps } from "../../commands/approval-prompt.ts";
 import { replyIntent } from "../../commands/chat-reply.ts";
 import type { ReplyTarget } from "../../contracts/outbound.ts";
+import type { Decision, Role } from "../../contracts/decision.ts";
 import { stage } from "../compose.ts";
 import { decide, type EventContext } from "../context.ts";
 
@@ -36,6 +37,16 @@ export interface AccessStageDeps {
 
 const HOUR = 3_600_000;
 
+/** An admitting decision with the role it gave, shared per (decision, role) as the decision itself is (see decideAccess). */
+const WITH_ROLE = new WeakMap<Decision, Map<Role, Decision>>();
+function withRole(d: Decision, role: Role): Decision {
+  let byRole = WITH_ROLE.get(d);
+  if (!byRole) WITH_ROLE.set(d, (byRole = new Map()));
+  let r = byRole.get(role);
+  if (!r) byRole.set(role, (r = Object.freeze({ ...d, detail: Object.freeze({ ...d.detail, role }) })));
+  return r;
+}
+
 export function createAccessStage(deps: AccessStageDeps) {
   return stage<EventContext>("access", (ctx, next) => {
     const p = deps.policies();
@@ -44,14 +55,21 @@ export function createAccessStage(deps: AccessStageDeps) {
     const { rule } = resolveChannelRule(p.channel, env.transport, env.conversation_id);
     const actorKey = env.actor.id === null ? null : `${env.transport}:${env.actor.id}`;
     // The actor's own key, then its aliases (WhatsApp id changes): an entry for any of them admits the person.
-    const known = actorKey === null ? [] : [actorKey, ...(deps.aliasesOf?.(env) ?? [])].map((k) => deps.access.admission(k));
-    const allowlisted = known.some((k) => k.allowlisted);
-    const paired = known.some((k) => k.paired);
+    let allowlisted = false;
+    let paired = false;
+    if (actorKey !== null) {
+      ({ allowlisted, paired } = deps.access.admission(actorKey));
+      for (const k of deps.aliasesOf?.(env) ?? []) {
+        const a = deps.access.admission(k);
+        allowlisted ||= a.allowlisted;
+        paired ||= a.paired;
+      }
+    }
     const d = decideAccess({ env, rule, allowlisted, paired });
     if (d.outcome === "allow") {
       // Pairing admits only in DMs; a paired actor in a group is a viewer there only if the group admits anyone.
       ctx.role = resolveRole({ actorKey, allowlisted, paired: paired && env.chat_type === "dm", rbac: p.rbac, surface: "chat" });
-      decide(ctx, { ...d, detail: { ...d.detail, role: ctx.role } });
+      decide(ctx, withRole(d, ctx.role));
       return next();
     }
     decide(ctx, d, "denied");

@@ -82,7 +82,9 @@ export function aliasKeysOf(env: Envelope, aliases: Pick<ActorAliases, "predeces
   if (env.actor.id === null) return [];
   const own = `${env.transport}:${env.actor.id}`;
   const bsuid = env.transport === "whatsapp" ? str(env.meta.from_user_id) : null;
-  const direct = bsuid && bsuid !== env.actor.id ? [`whatsapp:${bsuid}`] : [];
+  // Only its own key (every transport but a WhatsApp message with a BSUID): its predecessors, already distinct.
+  if (!bsuid || bsuid === env.actor.id) return aliases.predecessors(own);
+  const direct = [`whatsapp:${bsuid}`];
   const out = new Set<string>(direct);
   for (const key of [own, ...direct]) for (const older of aliases.predecessors(key)) out.add(older);
   out.delete(own);
