@@ -51,6 +51,7 @@ export function createDecisionPipeline(
     audit: services.audit,
     footer: config.outbound.footer,
     randomBytes: services.randomBytes,
+    services,
   });
   // Button presses are answered before the non-message kinds are set aside.
   const callback = createCallbackStage({

@@ -87,20 +87,21 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
           ctx.now,
         );
       ctx.jobs.forEach((j, i) => {
-        commands.queueJob(
-          {
-            job_id: "job_" + sha256Hex(`${ctx.env.event_id}\u0000${i}`).slice(0, 24),
-            event_id: ctx.env.event_id,
-            capability_id: j.capability_id,
-            command: j.command,
-            args: JSON.stringify(j.args),
-            principal: j.principal,
-            role: j.role,
-            approval_id: j.approval_id,
-            reply_target: JSON.stringify(replyTargetOf(ctx.env)),
-          },
-          ctx.now,
-        );
+        const row = {
+          job_id: "job_" + sha256Hex(`${ctx.env.event_id}\u0000${i}`).slice(0, 24),
+          event_id: ctx.env.event_id,
+          capability_id: j.capability_id,
+          command: j.command,
+          args: JSON.stringify(j.args),
+          principal: j.principal,
+          role: j.role,
+          approval_id: j.approval_id,
+          reply_target: JSON.stringify(replyTargetOf(ctx.env)),
+        };
+        // An inline capability already ran (its reply and audit record are the event's): record the job finished.
+        if (!j.result) return commands.queueJob(row, ctx.now);
+        commands.recordFinishedJob(row, j.result.status === "reported" ? "done" : "failed", JSON.stringify(j.result), ctx.now);
+        store.counters.bump(`commands.${j.result.reason_code}`);
       });
     },
     afterCommit: async (fresh) => {

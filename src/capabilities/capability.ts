@@ -39,6 +39,11 @@ export interface Capability<A extends Record<string, unknown> = Record<string, u
   role: Role;
   sideEffect: SideEffect;
   approval: ApprovalKind;
+  /**
+   * Read-only, synchronous, and reading only tau's own store (whoami, help): chat runs it inside the decision's unit of
+   * work — its reply, job record and audit record commit with the event — instead of as a job after the commit.
+   */
+  inline?: boolean;
   run(args: A, ctx: CapabilityContext): Promise<CapabilityResult> | CapabilityResult;
 }
 

@@ -109,6 +109,25 @@ export async function runCapability(cap: AnyCapability, args: Record<string, unk
   }
 }
 
+/**
+ * Step 3b for an `inline` capability, synchronously (inside the caller's unit of work). Fails closed: a capability that
+ * throws, or answers with a promise (it was not synchronous after all), gives a failed result.
+ */
+export function runCapabilityInline(cap: AnyCapability, args: Record<string, unknown>, ctx: CapabilityContext): CapabilityResult {
+  try {
+    const r = cap.run(args, ctx);
+    if (!(r instanceof Promise)) return r;
+    r.catch(() => undefined);
+    return { status: "failed", reason_code: "command_execution_failed", text: `${cap.id} failed: it did not answer synchronously.` };
+  } catch (err) {
+    return {
+      status: "failed",
+      reason_code: "command_execution_failed",
+      text: `${cap.id} failed: ${(err as Error)?.message ?? String(err)}`,
+    };
+  }
+}
+
 /** Step 4: the audit record of a finished run. */
 export function auditEntryFor(
   cap: { id: string },

@@ -28,6 +28,8 @@ export interface JobIntent {
   principal: string;
   role: Role;
   approval_id: string | null;
+  /** Set when the capability already ran inline, in the decision's unit of work: the job is recorded finished. */
+  result?: { status: "reported" | "failed"; reason_code: string; text: string; data?: unknown };
 }
 
 /** An asynchronous responder (llm, webhook) asked for: a responder job, inserted with the decision, run after the commit. */

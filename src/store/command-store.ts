@@ -51,6 +51,10 @@ export function createCommandStore(db: Db) {
       "INSERT INTO jobs (job_id, event_id, capability_id, command, args, principal, role, approval_id, status, reply_target, created_at_ms, updated_at_ms) " +
         "VALUES (@job_id, @event_id, @capability_id, @command, @args, @principal, @role, @approval_id, 'queued', @reply_target, @now, @now) ON CONFLICT(job_id) DO NOTHING",
     ),
+    insertFinishedJob: db.prepare(
+      "INSERT INTO jobs (job_id, event_id, capability_id, command, args, principal, role, approval_id, status, reply_target, result, created_at_ms, updated_at_ms) " +
+        "VALUES (@job_id, @event_id, @capability_id, @command, @args, @principal, @role, @approval_id, @status, @reply_target, @result, @now, @now) ON CONFLICT(job_id) DO NOTHING",
+    ),
     jobsIn: db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE status = ? ORDER BY id"),
     setJob: db.prepare(
       "UPDATE jobs SET status = @to, result = COALESCE(@result, result), updated_at_ms = @now WHERE job_id = @job_id AND status = @from",
@@ -68,6 +72,13 @@ export function createCommandStore(db: Db) {
     /** As `insertJob`, without asking whether the row was new: on PostgreSQL the write then waits for the commit's round trip. */
     queueJob: (j: Omit<JobRow, "status" | "result" | "created_at_ms" | "updated_at_ms">, now: number): void =>
       void q.insertJob.run({ ...j, now }),
+    /** A job that already ran (an inline capability, in the decision's unit of work): recorded `done` or `failed` with its result. */
+    recordFinishedJob: (
+      j: Omit<JobRow, "status" | "result" | "created_at_ms" | "updated_at_ms">,
+      status: "done" | "failed",
+      result: string,
+      now: number,
+    ): void => void q.insertFinishedJob.run({ ...j, status, result, now }),
     jobsIn: (status: string): JobRow[] => q.jobsIn.all(status),
     /** Compare-and-set on the job status. */
     setJob: (jobId: string, from: string, to: string, now: number, result: string | null = null): boolean =>

@@ -186,9 +186,19 @@ bindings:
     const out = await h.run([dm("7001", 1, "/tau whoami"), dm("7001", 2, "/tau pairing list"), dm("7001", 3, "/tau frobnicate")]);
     expect(out.map((o) => o.reason)).toEqual(["command_queued", "command_rbac_denied", "command_unknown"]);
     const texts = h.replies().map((r) => r.text.split("\n").at(-1));
-    // The footer is short and human (issue 12); the reason codes stay in the traces (asserted above).
-    expect(texts).toEqual(["/tau pairing list · not done", "/tau frobnicate · not done", "/tau whoami · done"]);
-    expect(h.replies()[0]!.text).toContain("Your role does not allow this command.");
-    expect(h.replies()[1]!.text).toContain("I don't know that command.\nNext: Try /tau help");
+    // The footer is short and human (issue 12); the reason codes stay in the traces (asserted above). whoami is read-only
+    // and synchronous: it runs inline, so its answer is written with its event, in the events' order.
+    expect(texts).toEqual(["/tau whoami · done", "/tau pairing list · not done", "/tau frobnicate · not done"]);
+    expect(h.replies()[0]!.text).toContain("You are telegram:7001 (viewer)");
+    expect(h.replies()[1]!.text).toContain("Your role does not allow this command.");
+    expect(h.replies()[2]!.text).toContain("I don't know that command.\nNext: Try /tau help");
+    // Recorded as a finished job, with its audit record.
+    expect(h.app.store.commands.jobsIn("done").map((j) => j.capability_id)).toEqual(["tau.whoami"]);
+    expect(
+      h.app.store.audit
+        .recent(10)
+        .filter((a) => a.target === "tau.whoami")
+        .map((a) => a.outcome),
+    ).toEqual(["reported"]);
   });
 });

@@ -47,6 +47,7 @@ export const helpCapability = defineCapability({
   role: "viewer",
   sideEffect: "read",
   approval: "none",
+  inline: true,
   run: (_args, ctx) => {
     const prefix = ctx.services.config.commands.prefix;
     const rbac = ctx.services.policies.current()?.rbac.capabilities ?? {};

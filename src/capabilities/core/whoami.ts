@@ -10,6 +10,7 @@ export const whoamiCapability = defineCapability({
   role: "viewer",
   sideEffect: "read",
   approval: "none",
+  inline: true,
   run: (_args, ctx) => {
     const key = ctx.principal;
     const allowlisted = ctx.services.store.access.isAllowlisted(key);

@@ -7,7 +7,8 @@ import type { PolicySet } from "../../config/policy-set.ts";
 import type { AuditEntry } from "../../audit/audit-log.ts";
 import { commandReply, footerLine, replyIntent, type FooterMode } from "../../commands/chat-reply.ts";
 import { approvalPrompt } from "../../commands/approval-prompt.ts";
-import { authorize, requestApproval, validateArgs } from "../../capabilities/execute.ts";
+import { auditEntryFor, authorize, requestApproval, runCapabilityInline, validateArgs } from "../../capabilities/execute.ts";
+import type { Services } from "../../capabilities/services.ts";
 import { parseTauCommand } from "../../commands/parse-command.ts";
 import type { CapabilityRegistry } from "../../capabilities/registry.ts";
 import type { Store } from "../../store/index.ts";
@@ -27,6 +28,8 @@ export interface CommandStageDeps {
   footer?: FooterMode;
   /** Randomness for button tokens (the injected source; seeded in replays). */
   randomBytes?: (n: number) => Uint8Array;
+  /** The services an `inline` capability runs with; without them every command is queued as a job. */
+  services?: Services;
 }
 
 export function createCommandStage(deps: CommandStageDeps) {
@@ -131,7 +134,24 @@ export function createCommandStage(deps: CommandStageDeps) {
       ctx.replies.push(replyIntent("command", { ...prompt, ...(line ? { footer: line } : {}) }));
       return;
     }
-    ctx.jobs.push({ capability_id: cap.id, args: args.args, command, principal, role, approval_id: null });
+    const job = { capability_id: cap.id, args: args.args, command, principal, role, approval_id: null };
+    const target = replyTargetOf(env);
+    if (cap.inline && deps.services && !target.interaction) {
+      // Read-only and synchronous: run now, in the batch's unit of work; reply, job record and audit commit with the
+      // event (a button press or slash command still goes through the job runner, which answers interactions).
+      const origin = { transport: env.transport, conversation_id: env.conversation_id };
+      const result = runCapabilityInline(cap, args.args, {
+        principal,
+        role,
+        surface: "chat",
+        now: ctx.now,
+        services: deps.services,
+        origin,
+      });
+      ctx.jobs.push({ ...job, result });
+      ctx.replies.push(commandReply({ prefix: deps.prefix, footer, command }, result));
+      deps.audit(auditEntryFor(cap, args.args, { principal, surface: "chat" }, result));
+    } else ctx.jobs.push(job);
     decide(ctx, { stage: "command", outcome: "allow", reason: "command_queued", detail: { capability: cap.id } }, "replied");
   });
 }
