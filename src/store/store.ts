@@ -33,6 +33,9 @@ import { createControlStore } from "./control-store.ts";
 
 /** The table families over one database handle (SQLite or the PostgreSQL adapter). */
 function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
+  // One transaction function for every unit of work, made once: building better-sqlite3's wrapper (four variants and
+  // their properties) on each call was measurable on the runner's path (a job's audit record is a nested unit).
+  const unitOfWork = db.transaction((fn: () => unknown) => fn());
   return {
     ...createRunnerStore(db),
     outbox: createOutboxStore(db),
@@ -61,7 +64,7 @@ function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
       // IMMEDIATE: the write lock is taken at BEGIN (waiting up to busy_timeout). A deferred unit of work that reads,
       // then writes after another process committed (the service's runner, watchdog and connectors write all the time)
       // fails at once with SQLITE_BUSY_SNAPSHOT instead of waiting its turn.
-      return db.transaction(fn).immediate();
+      return unitOfWork.immediate(fn) as T;
     },
     /** Run `fn` as a unit of work that is always rolled back (a dry rehearsal, e.g. `tau route inspect`); returns its result. */
     rehearse<T>(fn: () => T): T {
