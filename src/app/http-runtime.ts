@@ -30,20 +30,27 @@ export interface HttpRuntime {
 }
 
 /** Totals for `/metrics` from the store's operator views, the health verdict and the connector statuses; cached a second per scrape burst. */
-export function metricsSnapshotSource(app: App, running: RunningConnectors | null): () => MetricsSnapshot {
+export function metricsSnapshotSource(app: App, running: RunningConnectors | null): () => Promise<MetricsSnapshot> {
   let cached: { at: number; value: MetricsSnapshot } | null = null;
-  return () => {
+  let inFlight: Promise<MetricsSnapshot> | null = null;
+  return async () => {
     const now = app.clock();
     if (cached && now - cached.at < 1000 && now >= cached.at) return cached.value;
+    // Scrapes that arrive together share one read; the scans run off this thread (they grow with history).
+    inFlight ??= snapshot(now).finally(() => (inFlight = null));
+    return inFlight;
+  };
+  async function snapshot(now: number): Promise<MetricsSnapshot> {
+    const counts = await app.store.metricCounts();
     const statuses = running ? running.statuses() : readConnectorStatuses(app).filter((s) => s.mode !== "disabled");
     const runner = readRunnerState(app.store);
     const health = healthFor(app);
     const value: MetricsSnapshot = {
       ingestedByTransport: Object.fromEntries(statuses.map((s) => [s.transport, s.events_ingested])),
       processed: app.store.counters.all()["events.processed"] ?? 0,
-      deniedByReason: app.store.inspect.deniedByReason(),
-      deliveriesByReason: app.store.inspect.deliveriesByReason(),
-      deliveriesByTransport: app.store.inspect.deliveriesByTransportAndReason(),
+      deniedByReason: counts.deniedByReason,
+      deliveriesByReason: counts.deliveriesByReason,
+      deliveriesByTransport: counts.deliveriesByTransport,
       queueDepth: health.queue_depth,
       connectorLive: Object.fromEntries(statuses.map((s) => [s.transport, s.liveness === "live" ? 1 : 0])),
       responders: Object.keys(app.config.responders).length ? responderUsage(app.store, app.config, 0, now) : null,
@@ -64,7 +71,7 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
     };
     cached = { at: now, value };
     return value;
-  };
+  }
 }
 
 /** `tau_build_info` labels: the package version and the Node.js version. */

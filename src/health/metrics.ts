@@ -94,7 +94,7 @@ export interface Metrics {
 }
 
 export interface MetricsOptions {
-  snapshot?: () => MetricsSnapshot;
+  snapshot?: () => MetricsSnapshot | Promise<MetricsSnapshot>;
   /** `tau_build_info` labels (version, node). */
   build?: { version: string; node: string };
   /** prom-client's default process and Node.js metrics (CPU, memory, event loop lag, GC, handles). Default on. */
@@ -263,7 +263,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       latency.observe({ route, status: String(status) }, seconds);
     },
     async render() {
-      current = opts.snapshot ? opts.snapshot() : EMPTY_SNAPSHOT;
+      current = opts.snapshot ? await opts.snapshot() : EMPTY_SNAPSHOT;
       return registry.metrics();
     },
   };

@@ -7,6 +7,7 @@
 import path from "node:path";
 import type { Db } from "./db.ts";
 import type { EventRow } from "./runner-store.ts";
+import { deliveriesByReason, deliveriesByTransport, deniedByReason } from "./metric-counts.ts";
 
 /** The state database's files in `stateDir`: the database first, then its write-ahead log and shared-memory index. */
 export function stateDatabaseFiles(stateDir: string): string[] {
@@ -82,15 +83,6 @@ export function createInspectStore(db: Db) {
       "SELECT id, outbox_id, event_id, purpose, status, reason, chunk_count FROM outbox WHERE id > ? ORDER BY id",
     ),
     deliveries: db.prepare<[], DeliveryRow>("SELECT transport, status, reason FROM outbox ORDER BY id"),
-    deniedByReason: db.prepare<[], { reason: string; n: number }>(
-      "SELECT reason, COUNT(*) AS n FROM events WHERE outcome = 'denied' GROUP BY reason",
-    ),
-    deliveriesByReason: db.prepare<[], { reason: string; n: number }>(
-      "SELECT reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY reason",
-    ),
-    deliveriesByTransport: db.prepare<[], { transport: string; reason: string; n: number }>(
-      "SELECT transport, reason, COUNT(*) AS n FROM outbox WHERE reason IS NOT NULL GROUP BY transport, reason",
-    ),
     namedEvents: db.prepare<[string, number, number], RuntimeEventRow>(
       "SELECT id, at_ms, event, health, reason_codes, detail FROM runtime_events WHERE event = ? AND at_ms >= ? ORDER BY at_ms DESC, id DESC LIMIT ?",
     ),
@@ -105,7 +97,6 @@ export function createInspectStore(db: Db) {
         "FROM outbox WHERE updated_at_ms >= ? AND created_at_ms < ? ORDER BY id",
     ),
   };
-  const counts = (rows: { reason: string; n: number }[]): Record<string, number> => Object.fromEntries(rows.map((r) => [r.reason, r.n]));
   return {
     /** Outbox rows per status, in status order (`tau status`). */
     outboxByStatus: (): { status: string; n: number }[] => q.outboxByStatus.all(),
@@ -122,12 +113,12 @@ export function createInspectStore(db: Db) {
     repliesAfter: (id: number): ReplyRow[] => q.repliesAfter.all(id),
     /** Every reply's transport, status and reason, in queue order. */
     deliveries: (): DeliveryRow[] => q.deliveries.all(),
-    /** Denied events per reason code (`/metrics`). */
-    deniedByReason: (): Record<string, number> => counts(q.deniedByReason.all()),
-    /** Outbox rows per delivery reason code (`/metrics`). */
-    deliveriesByReason: (): Record<string, number> => counts(q.deliveriesByReason.all()),
-    /** Outbox rows per transport and delivery reason code (`tau_deliveries_total{transport,reason}`). */
-    deliveriesByTransportAndReason: (): { transport: string; reason: string; n: number }[] => q.deliveriesByTransport.all(),
+    /** Denied events per reason code (`/metrics` reads it off the main thread: `store.metricCounts`). */
+    deniedByReason: (): Record<string, number> => deniedByReason(db),
+    /** Outbox rows per delivery reason code (as above). */
+    deliveriesByReason: (): Record<string, number> => deliveriesByReason(db),
+    /** Outbox rows per transport and delivery reason code (`tau_deliveries_total{transport,reason}`; as above). */
+    deliveriesByTransportAndReason: (): { transport: string; reason: string; n: number }[] => deliveriesByTransport(db),
     /** Runtime events named `event` at or after `sinceMs`, newest first, at most `limit` (health history). */
     runtimeEventsNamed: (event: string, sinceMs: number, limit: number): RuntimeEventRow[] => q.namedEvents.all(event, sinceMs, limit),
     /** Runtime events in [fromMs, toMs), in order (`tau export`). */

@@ -30,6 +30,7 @@ import { openPostgresStore } from "./pg/pg-store.ts";
 import { TauError } from "../contracts/errors.ts";
 import { createClusterStore } from "./cluster-store.ts";
 import { createControlStore } from "./control-store.ts";
+import { createMetricCountsReader, readMetricCounts, type MetricCounts } from "./metric-counts.ts";
 
 /** The table families over one database handle (SQLite or the PostgreSQL adapter). */
 function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
@@ -59,6 +60,11 @@ function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
     inspect: withReadableTraces(createInspectStore(db)),
     /** Write a consistent copy of the database to `file` with SQLite's online backup API, safe while others write (backup.ts). */
     backup: (file: string, opts: { overwrite?: boolean } = {}) => backupDatabase(db, file, opts),
+    /**
+     * The `/metrics` totals that need a scan (denied events, replies by reason): on SQLite from a worker thread over a
+     * read-only connection (`openStore` sets it), so a scrape never stalls this thread; elsewhere read here.
+     */
+    metricCounts: (): Promise<MetricCounts> => Promise.resolve(readMetricCounts(db)),
     /** Run `fn` as one unit of work: everything it writes commits together or not at all; nested calls join it. */
     atomically<T>(fn: () => T): T {
       // IMMEDIATE: the write lock is taken at BEGIN (waiting up to busy_timeout). A deferred unit of work that reads,
@@ -164,6 +170,13 @@ export function openStore(stateDir: string, opts: OpenStoreOptions = {}): Store 
   if (opts.driver === "postgres") return openPostgresStore(stateDir, opts);
   // The integration store's key: TAU_SECRETS_KEY when the app passes it, else `<state>/secrets.key` (secrets-key.ts).
   const store = createStore(openDatabase(stateDir, opts), { keyFile: path.join(stateDir, "secrets.key"), envKey: opts.secretsKey });
+  const counts = createMetricCountsReader(path.join(stateDir, "tau.db"));
+  const close = store.close.bind(store);
+  store.metricCounts = () => counts.read();
+  store.close = () => {
+    counts.close();
+    close();
+  };
   if (!opts.readonly) sealLegacySecrets(store);
   // A node on the shared PostgreSQL store keeps only its own secrets here: its state is backed up with pg_dump.
   const shared = store.kv.get(SHARED_STORE_KEY);

@@ -89,7 +89,7 @@ describe("startConnectors", () => {
       { key: "whatsapp", code: "ready", ok: true },
     ]);
     expect(connectorsNotLiveOf(view)).toEqual([]);
-    expect(metricsSnapshotSource(app, running)()).toMatchObject({
+    expect(await metricsSnapshotSource(app, running)()).toMatchObject({
       ingestedByTransport: { telegram: 1, whatsapp: 0 },
       connectorLive: { telegram: 1, whatsapp: 1 },
     });

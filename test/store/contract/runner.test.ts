@@ -177,6 +177,8 @@ describe.each(contractEngines())("store contract: runner family on $name", (engi
       expect(store.inspect.tracesAfter(t1!.seq).map((t) => [t.event_id, t.actor_id, t.route])).toEqual([["t2", null, null]]);
       expect(store.inspect.tracesBetween(1500, 2500).map((t) => t.event_id)).toEqual(["t2"]);
       expect(store.inspect.deniedByReason()).toEqual({ deny_actor_not_allowlisted: 1 });
+      // What /metrics reads (off the main thread on SQLite): the same totals.
+      expect((await store.metricCounts()).deniedByReason).toEqual({ deny_actor_not_allowlisted: 1 });
     },
     ENGINE_HOOK_TIMEOUT_MS,
   );
