@@ -144,8 +144,11 @@ export function createOutboxStore(db: Db) {
       `UPDATE outbox SET claimed_by = NULL, claim_until_ms = 0 WHERE claimed_by = ? AND outbox_id IN ${idSet}`,
     ),
     countPending: db.prepare<[], number>("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending')").pluck(),
+    // The IN list is the partial index's own condition: without it SQLite scans the whole outbox (once per cycle).
     retriesDue: db
-      .prepare<[number], number>("SELECT COUNT(*) FROM outbox WHERE status = 'retry_scheduled' AND next_attempt_at_ms <= ?")
+      .prepare<[number], number>(
+        `SELECT COUNT(*) FROM outbox WHERE status = 'retry_scheduled' AND status IN ${PENDING} AND next_attempt_at_ms <= ?`,
+      )
       .pluck(),
     chunksOf: db.prepare<[string], ChunkRow>(
       "SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id = ? ORDER BY idx",
@@ -167,8 +170,11 @@ export function createOutboxStore(db: Db) {
       "UPDATE outbox SET status = 'sent', reason = 'delivery_dry_run', attempts = attempts + 1, next_attempt_at_ms = 0, updated_at_ms = ?, " +
         "claimed_by = NULL, claim_until_ms = 0 WHERE outbox_id = ?",
     ),
-    // Answered from the partial index `outbox_attention` (dead_letter, unknown, failed): cheap on every /healthz.
-    countInStatus: db.prepare<[string], number>("SELECT COUNT(*) FROM outbox WHERE status = ?").pluck(),
+    // Answered from the partial index `outbox_attention` (dead_letter, unknown, failed): cheap on every /healthz. The IN
+    // list repeats the index's condition: SQLite cannot see that a bound `status = ?` implies it, and would scan the outbox.
+    countInStatus: db
+      .prepare<[string], number>("SELECT COUNT(*) FROM outbox WHERE status = ? AND status IN ('dead_letter', 'unknown', 'failed')")
+      .pluck(),
     lastId: db.prepare<[], number>("SELECT COALESCE(MAX(id), 0) FROM outbox").pluck(),
     repliesAfter: db.prepare<[number], number>("SELECT COUNT(*) FROM outbox WHERE id > ? AND purpose <> 'alert'").pluck(),
     deadLetters: db.prepare<[number], DeadLetterRow>(
