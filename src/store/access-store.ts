@@ -63,9 +63,10 @@ export function createAccessStore(db: Db) {
     pendingForActor: db.prepare<[string, number], PairingRow>(
       "SELECT * FROM pairings WHERE actor_key = ? AND status = 'pending' AND expires_at_ms > ? ORDER BY created_at_ms DESC LIMIT 1",
     ),
+    // From the partial index `pairings_pending` (016): only unexpired pending codes are read, not every code ever issued.
     pendingForTransport: db
-      .prepare<[string, number], number>(
-        "SELECT COUNT(*) FROM pairings WHERE substr(channel_key, 1, instr(channel_key, ':') - 1) = ? AND status = 'pending' AND expires_at_ms > ?",
+      .prepare<[number, string], number>(
+        "SELECT COUNT(*) FROM pairings WHERE status = 'pending' AND expires_at_ms > ? AND substr(channel_key, 1, instr(channel_key, ':') - 1) = ?",
       )
       .pluck(),
     insertPairing: db.prepare(
@@ -135,7 +136,7 @@ export function createAccessStore(db: Db) {
     pairingByCode: (code: string): PairingRow | undefined => q.pairingByCode.get(code),
     pendingForActor: (actorKey: string, now: number): PairingRow | undefined => q.pendingForActor.get(actorKey, now),
     /** Unexpired pending codes on a transport: "at most N pending per channel" counts per platform (a DM channel is per actor). */
-    pendingForTransport: (transport: string, now: number): number => q.pendingForTransport.get(transport, now) ?? 0,
+    pendingForTransport: (transport: string, now: number): number => q.pendingForTransport.get(now, transport) ?? 0,
     insertPairing: (
       p: { code: string; actor_key: string; channel_key: string; display: string | null; expires_at_ms: number },
       now: number,
