@@ -24,6 +24,8 @@ export interface ResponderRuntimeOptions {
   /** Why replies to a transport are held (outbound or transport kill switch, logout): typing is held with them. */
   deliveryBlock: (transport: string) => string | null;
   onReplies: () => void;
+  /** Deliver a finished job's replies at once (provider mode; `Delivery.deliverNow`). */
+  deliverNow?: (outboxIds: readonly string[]) => Promise<boolean>;
 }
 
 /** The responder checks over this app's config, registry, secrets and route bindings. */
@@ -89,6 +91,7 @@ export function createResponderRuntime(app: App, services: Services, opts: Respo
     understandMedia: createMediaUnderstanding(app, services.secret),
     silenced: opts.silenced,
     onReplies: opts.onReplies,
+    deliverNow: opts.deliverNow,
     logger: app.logger,
     concurrency: app.config.responder_concurrency,
   });

@@ -57,6 +57,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     silenced: () => gate.respondersSilenced(),
     deliveryBlock: (t) => gate.deliveryBlock(t),
     onReplies: () => wakeRunner(),
+    deliverNow: (ids) => delivery.deliverNow(ids),
   });
   const runner = createRunner({
     config,
@@ -70,10 +71,11 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     buildPipeline: (seen) => createDecisionPipeline(services, seen, gate),
     persistExtras: (ctx) => {
       const rj = ctx.responderJob;
+      const jobId = rj ? "rj_" + sha256Hex(ctx.env.event_id).slice(0, 24) : "";
       if (rj)
         store.responders.insertJob(
           {
-            job_id: "rj_" + sha256Hex(ctx.env.event_id).slice(0, 24),
+            job_id: jobId,
             event_id: ctx.env.event_id,
             responder: rj.responder,
             conversation_key: rj.conversation_key,
@@ -86,6 +88,8 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
           },
           ctx.now,
         );
+      // Claimed in this same commit when it can start at once: the worker starts it right after (no claim commit).
+      if (rj) responders?.claimInBatch(jobId, ctx.now);
       ctx.jobs.forEach((j, i) => {
         const row = {
           job_id: "job_" + sha256Hex(`${ctx.env.event_id}\u0000${i}`).slice(0, 24),

@@ -112,6 +112,16 @@ export function createDelivery(deps: DeliveryDeps) {
     if (a) deps.store.kv.put(DRY_RUN_WRITTEN_KEY, dryRunWrittenMark(a));
   }
 
+  /**
+   * Conversations with rows in flight now: sent directly (`deliverNow`) or by the current `deliverPending` pass. Neither
+   * touches a conversation the other is sending in, so one conversation's replies never overtake each other and a row
+   * `sending` here is never mistaken for one cut off by a crash. `passLeft`: a pass left rows to a direct send.
+   */
+  const directConversations = new Set<string>();
+  const passConversations = new Set<string>();
+  let passLeft = false;
+  const conversationOf = (r: OutboxRow) => `${r.transport}\u0000${r.account_id}\u0000${r.conversation_id}`;
+
   /** The receipt buffer of the last finished batch, for the next one (batches come one after another). */
   let spare: ReturnType<typeof createReceiptLines> | null = null;
 
@@ -321,16 +331,67 @@ export function createDelivery(deps: DeliveryDeps) {
     },
     async deliverPending(limit = 5000): Promise<DeliveryReport> {
       const now = deps.clock();
-      const rows = deps.store.outbox.claimPending(node, now, claimMs, limit);
+      const claimed = deps.store.outbox.claimPending(node, now, claimMs, limit);
+      // A conversation a direct send is in flight in waits for the next pass (that send wakes it), claim kept.
+      const rows = directConversations.size ? claimed.filter((r) => !directConversations.has(conversationOf(r))) : claimed;
+      if (rows.length < claimed.length) passLeft = true;
+      const mine = rows.map(conversationOf);
+      for (const c of mine) passConversations.add(c);
       try {
         return await deliverClaimed(rows, now, limit);
       } finally {
+        for (const c of mine) passConversations.delete(c);
         // Rows still pending (rescheduled, held, deferred) may go out from any node next time; final ones hold no claim.
         deps.store.outbox.releaseClaims(
           node,
           rows.map((r) => r.outbox_id),
         );
       }
+    },
+    /**
+     * Deliver rows this node just committed (and claimed as it wrote them: `claimInserts`) at once, without waiting for
+     * the next `deliverPending` pass — a responder's reply right after its job's commit. A row whose conversation has an
+     * earlier reply still to deliver, or rows in flight in a pass, is left queued for the next pass, as is every row when
+     * a pass left rows to this one; resolves true when the caller should wake the runner for those. Provider rows go out
+     * as in a pass (held, paced, one attempt each, per-conversation order).
+     */
+    async deliverNow(outboxIds: readonly string[]): Promise<boolean> {
+      const now = deps.clock();
+      let left = false;
+      const rows: OutboxRow[] = [];
+      // Per conversation: taken (the later rows of this call follow it: the provider keeps their order) or left.
+      const taken = new Set<string>();
+      const leftHere = new Set<string>();
+      for (const id of outboxIds) {
+        const row = deps.store.outbox.get(id);
+        if (!row || (row.status !== "queued" && row.status !== "retry_scheduled") || row.next_attempt_at_ms > now) continue;
+        const c = conversationOf(row);
+        if (
+          leftHere.has(c) ||
+          (!taken.has(c) && (passConversations.has(c) || directConversations.has(c) || deps.store.outbox.hasEarlierPending(id)))
+        ) {
+          leftHere.add(c);
+          left = true;
+        } else {
+          taken.add(c);
+          rows.push(row);
+        }
+      }
+      const mine = [...taken];
+      for (const c of mine) directConversations.add(c);
+      try {
+        // Limit 0: a direct send never settles the dry-run recovery set (`alreadyWritten`) a pass keeps.
+        if (rows.length) await deliverClaimed(rows, now, 0);
+      } finally {
+        for (const c of mine) directConversations.delete(c);
+        deps.store.outbox.releaseClaims(
+          node,
+          rows.map((r) => r.outbox_id),
+        );
+      }
+      const wake = left || passLeft;
+      if (directConversations.size === 0) passLeft = false;
+      return wake;
     },
   };
 }

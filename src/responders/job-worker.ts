@@ -15,7 +15,7 @@ import type { LlmResponderConfig, ResponderConfig } from "../config/index.ts";
 import type { Services } from "../capabilities/services.ts";
 import type { Logger } from "../log.ts";
 import type { DryRunBatch } from "../outbound/deliver.ts";
-import { outboxIdFor, queueReplies } from "../outbound/outbox.ts";
+import { outboxIdFor, queueReplies, type QueuedReply } from "../outbound/outbox.ts";
 import { chunkText, effectiveLimit } from "../outbound/render.ts";
 import type { ResponderJobRow } from "../store/index.ts";
 import type { ModelClient } from "./llm/model-client.ts";
@@ -56,6 +56,11 @@ export interface ResponderWorkerDeps {
   silenced(): boolean;
   /** Replies were queued: wake whoever delivers the outbox. */
   onReplies?(): void;
+  /**
+   * Provider mode: deliver a finished job's replies at once, right after its commit (`Delivery.deliverNow`), instead
+   * of waiting for the runner's next pass; resolves true when some were left to that pass (`onReplies` then wakes it).
+   */
+  deliverNow?(outboxIds: readonly string[]): Promise<boolean>;
   logger: Logger;
   concurrency: number;
   /** Backoff of retryable failures without a server-given wait. */
@@ -68,6 +73,11 @@ const DAY_MS = 86_400_000;
 const SWITCH_POLL_MS = 200;
 /** Usage and lifecycle runtime events at most this often while responders are busy (and when a drain ends). */
 const TELEMETRY_EVERY_MS = 60_000;
+/**
+ * Direct deliveries of finished jobs' replies out at once, at most (each is one `sending` and one result commit for the
+ * replies it carries); past it, replies go to the runner's pass, which sends many per commit (backlogs, bursts).
+ */
+const DIRECT_MAX_OUT = 2;
 /** Retention pruning runs this often in a long-running worker. */
 const PRUNE_EVERY_MS = 3_600_000;
 
@@ -89,6 +99,14 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
   let switchTimer: ReturnType<typeof setInterval> | null = null;
   /** Typing calls still out: waited for when a drain or run ends, so none outlives the store. */
   const typingOut = new Set<Promise<void>>();
+  /** Direct deliveries of finished jobs' replies still out (`deps.deliverNow`): waited for like typing calls. */
+  const deliveriesOut = new Set<Promise<void>>();
+  /**
+   * Jobs claimed inside a runner batch's unit of work (`claimInBatch`) and their conversations, started by `kick()`
+   * once that batch committed.
+   */
+  const claimedInBatch = new Map<string, ResponderJobRow>();
+  const claimedConversations = new Set<string>();
   let lastTelemetryAt = clock();
   let finishedSinceTelemetry = 0;
 
@@ -136,6 +154,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     const chars = text ? [...text].length : 0;
     const chunks = text ? chunkText(text, limit).length : 0;
     const dryRun = deps.mode === "dry-run" ? deps.dryRunBatch?.() : undefined;
+    const queued: QueuedReply[] = [];
     let wrote = false;
     try {
       store.atomically(() => {
@@ -157,7 +176,15 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
         const idFor = (i: number) => outboxIdFor(`responder:${job.job_id}`, i, now);
         if (opts.record && dryRun) dryRun.addRecord(opts.record(idFor(0)));
         if (intents.length)
-          queueReplies(store, job.event_id, target, intents, { mode: deps.mode, maxChars: config.outbound.max_chars, now, dryRun }, idFor);
+          queueReplies(
+            store,
+            job.event_id,
+            target,
+            intents,
+            { mode: deps.mode, maxChars: config.outbound.max_chars, now, dryRun },
+            idFor,
+            queued,
+          );
         store.counters.bump(`responders.${reason}`);
         dryRun?.write();
       });
@@ -165,7 +192,48 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       dryRun?.abort();
       throw err;
     }
-    if (wrote && intents.length) deps.onReplies?.();
+    if (!wrote || !intents.length) return;
+    // Under a burst (direct deliveries already out) the runner's pass sends them: it batches many replies per commit.
+    if (deps.mode === "provider" && deps.deliverNow && queued.length && (directIds.length > 0 || deliveriesOut.size < DIRECT_MAX_OUT))
+      deliverDirectly(queued.map((q) => q.outbox_id));
+    else deps.onReplies?.();
+  }
+
+  /** Replies of jobs finished since the last direct delivery began (sent together at the next `setImmediate`). */
+  let directIds: string[] = [];
+
+  /**
+   * Send a finished job's replies now, from here, not after a wake-up and a full runner cycle. At the next
+   * `setImmediate`: the jobs that finish in one turn of the event loop go out together (one `sending` commit and one
+   * result commit for all of them, as in a runner pass), and a refusal that finishes inside `pump()`'s unit of work is
+   * sent only after that unit ended (a row whose unit of work rolled back is not found). Rows the delivery cannot take
+   * now (an earlier reply of the conversation pending, a runner pass sending in that conversation) and failures go to
+   * the runner.
+   */
+  function deliverDirectly(ids: string[]): void {
+    const first = directIds.length === 0;
+    directIds.push(...ids);
+    if (!first) return;
+    const p: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        const batch = directIds;
+        directIds = [];
+        return deps.deliverNow!(batch);
+      })
+      .then(
+        (leftSome) => {
+          if (leftSome) deps.onReplies?.();
+        },
+        (err: unknown) => {
+          deps.logger.warn(
+            { event: "responder.deliver_failed", err: (err as Error)?.message },
+            "direct delivery failed; the runner delivers",
+          );
+          deps.onReplies?.();
+        },
+      )
+      .finally(() => deliveriesOut.delete(p));
+    deliveriesOut.add(p);
   }
 
   /** Refuse before any call (rate limit, budget): a short reply and an audit record. */
@@ -413,6 +481,20 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     return "run";
   }
 
+  /**
+   * Whether a queued job (not claimed yet) would pass `admit` untouched: the same limits, read before the claim (so
+   * `>=`: the job itself is not counted yet). False only means "let `pump()` decide" (defer or refuse).
+   */
+  function withinLimits(job: ResponderJobRow, cfg: ResponderConfig, now: number): boolean {
+    const limits = cfg.rate_limit;
+    if (store.responders.startedByResponderSince(job.responder, now - RATE_WINDOW_MS) >= limits.per_responder_per_minute) return false;
+    if (job.attempts === 0 && store.responders.startedByPrincipalSince(job.principal, now - RATE_WINDOW_MS) >= limits.per_actor_per_minute)
+      return false;
+    if (cfg.kind === "llm" && cfg.daily_token_budget > 0)
+      return store.responders.tokensSince(job.responder, now - (now % DAY_MS)) < cfg.daily_token_budget;
+    return true;
+  }
+
   function start(job: ResponderJobRow): void {
     const cfg = deps.responders.get(job.responder);
     const now = clock();
@@ -421,6 +503,11 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       return;
     }
     if (admit(job, cfg, now) !== "run") return;
+    launch(job, cfg);
+  }
+
+  /** Run a claimed job (its attempt committed): the model or webhook call, then its finish or release. */
+  function launch(job: ResponderJobRow, cfg: ResponderConfig): void {
     const r: Running = { job, abort: new AbortController(), held: null, done: Promise.resolve() };
     running.set(job.job_id, r);
     busyConversations.add(job.conversation_key);
@@ -440,22 +527,50 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     })();
   }
 
-  /** Start as many runnable jobs as there are free slots; returns how many started. */
+  /** Start the jobs claimed in a committed batch, then as many runnable jobs as there are free slots; returns how many. */
   function pump(): number {
+    startClaimed();
     if (deps.silenced()) return 0;
     const free = deps.concurrency - running.size;
     if (free <= 0) return 0;
-    // One unit of work for every claim of this round (each job's async part starts after its first await).
+    // Read first: most pumps find nothing (jobs are claimed in their batch), and need no write lock.
+    const runnable = store.responders
+      .runnable(clock(), free + busyConversations.size)
+      .filter((job) => !busyConversations.has(job.conversation_key) && !running.has(job.job_id) && !claimedInBatch.has(job.job_id));
+    if (runnable.length === 0) return 0;
+    // One unit of work for every claim of this round (each job's async part starts after its first await; a claim
+    // moves only a job still queued).
     return store.atomically(() => {
       let started = 0;
-      for (const job of store.responders.runnable(clock(), free + busyConversations.size)) {
+      for (const job of runnable) {
         if (started >= free) break;
-        if (busyConversations.has(job.conversation_key) || running.has(job.job_id)) continue;
+        if (busyConversations.has(job.conversation_key)) continue;
         start(job);
         if (running.has(job.job_id)) started += 1;
       }
       return started;
     });
+  }
+
+  /**
+   * Start the jobs a runner batch claimed (`claimInBatch`) once it committed: no claim commit, no loop turn. A claim
+   * whose batch rolled back (the row is missing, queued, or holds another attempt) is dropped; the job, if its event is
+   * processed again, is claimed again then.
+   */
+  function startClaimed(): void {
+    if (claimedInBatch.size === 0) return;
+    const claimed = [...claimedInBatch.values()];
+    claimedInBatch.clear();
+    claimedConversations.clear();
+    for (const job of claimed) {
+      if (running.has(job.job_id)) continue;
+      const row = store.responders.job(job.job_id);
+      const cfg = deps.responders.get(job.responder);
+      if (!row || !cfg || row.status !== "running" || row.attempts !== job.attempts) continue;
+      // The kill switch came on since the batch: held, its attempt given back (no call made).
+      if (deps.silenced()) release(row.job_id, 0, "responders_kill_switch", -1);
+      else launch(row, cfg);
+    }
   }
 
   /** Abort every call in flight; their jobs go back to the queue with `reason`. */
@@ -520,7 +635,29 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       }
       return { requeued, failed };
     },
-    /** New jobs may be queued (after a runner commit): start what can start now. */
+    /**
+     * Inside the runner batch's unit of work, right after a job was inserted: claim it there (queued → running, its
+     * first attempt counted in the batch's own commit) when it could start at once — the kill switch off, a free slot,
+     * nothing earlier open in its conversation, within the rate limits and budget — so `kick()` after that commit
+     * starts its call with no claim commit of its own. Otherwise it stays queued for `pump()` (which defers or refuses).
+     * A kill -9 before the call leaves it running: `recover()` runs it again, as any cut-off attempt.
+     */
+    claimInBatch(jobId: string, now: number): boolean {
+      if (deps.silenced() || running.size + claimedInBatch.size >= deps.concurrency) return false;
+      const job = store.responders.job(jobId);
+      if (!job || job.status !== "queued" || job.not_before_ms > now) return false;
+      const cfg = deps.responders.get(job.responder);
+      if (!cfg || busyConversations.has(job.conversation_key) || claimedConversations.has(job.conversation_key)) return false;
+      if (store.responders.openBefore(job.conversation_key, job.seq) || !withinLimits(job, cfg, now)) return false;
+      if (!store.responders.claim(job.job_id, now)) return false;
+      job.status = "running";
+      job.attempts += 1;
+      job.updated_at_ms = now;
+      claimedInBatch.set(job.job_id, job);
+      claimedConversations.add(job.conversation_key);
+      return true;
+    },
+    /** New jobs may be queued (after a runner commit): start those claimed in it, then what else can start now. */
     kick(): void {
       pump();
       wakeLoop?.();
@@ -546,7 +683,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
         }
       } finally {
         stopWatching();
-        await Promise.allSettled([...typingOut]);
+        await Promise.allSettled([...typingOut, ...deliveriesOut]);
         store.atomically(flushPending);
         emitTelemetry(true);
       }
@@ -567,7 +704,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       holdAll("responder_shutdown");
       await Promise.allSettled([...running.values()].map((r) => r.done));
       stopWatching();
-      await Promise.allSettled([...typingOut]);
+      await Promise.allSettled([...typingOut, ...deliveriesOut]);
       store.atomically(flushPending);
       emitTelemetry(true);
     },

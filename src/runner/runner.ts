@@ -67,6 +67,13 @@ function isolable(err: unknown): boolean {
   return !(typeof code === "string" && code.startsWith("SQLITE_BUSY"));
 }
 
+/** True when two runner states differ only in the heartbeat: cycle count, time and duration. */
+function sameButHeartbeat(a: RunnerState | null, b: RunnerState): boolean {
+  if (!a) return false;
+  const strip = (s: RunnerState) => JSON.stringify({ ...s, cycles: 0, last_cycle_at_ms: 0, last_cycle_duration_ms: 0 });
+  return strip(a) === strip(b);
+}
+
 /** Put `report` back as it was (`before`: a copy taken then). */
 function restoreReport(report: CycleReport, before: CycleReport): void {
   for (const k of Object.keys(report)) delete (report as unknown as Record<string, unknown>)[k];
@@ -573,7 +580,7 @@ export function createRunner(deps: RunnerDeps) {
           });
         }
       }
-    const prev = readState();
+    const prev = lastState ?? readState();
     const state = nextRunnerState(prev, report, {
       now: clock(),
       startedAt: started,
@@ -584,7 +591,12 @@ export function createRunner(deps: RunnerDeps) {
       report.processed + report.duplicates + report.quarantined + report.failed + report.delivered > 0 ||
       state.last_cycle_failed ||
       d.retries + d.transient_failures + d.dead_lettered > 0;
-    // The state and the cycle's runtime event commit together (one commit per cycle, not two).
+    // The state and the cycle's runtime event commit together (one commit per cycle, not two). An idle cycle that
+    // changes nothing but the heartbeat (cycle count and time) writes it at most once a second: a commit is an fsync,
+    // and the empty cycle after each busy one would otherwise cost one (health's staleness is judged in tens of seconds).
+    lastState = state;
+    if (!busy && state.last_cycle_at_ms - lastWrittenAt < 1000 && sameButHeartbeat(prev, state)) return report;
+    lastWrittenAt = state.last_cycle_at_ms;
     store.atomically(() => {
       store.kv.put("runner_state", JSON.stringify(state));
       if (busy) store.runner.insertRuntimeEvent(clock(), "runner.cycle", state.health, state.last_reason_codes, { ...report });
@@ -596,6 +608,10 @@ export function createRunner(deps: RunnerDeps) {
       );
     return report;
   }
+
+  /** The state the last cycle folded (this runner is its only writer) and when it was last written. */
+  let lastState: RunnerState | null = null;
+  let lastWrittenAt = 0;
 
   /** Set by wake(): an append landed since the cycle began, so do not idle. */
   let woken = false;

@@ -163,6 +163,13 @@ export function createOutboxStore(db: Db) {
         `claim_until_ms = CASE WHEN @status IN ${PENDING} THEN claim_until_ms ELSE 0 END WHERE outbox_id = @outbox_id`,
     ),
     get: db.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE outbox_id = ?`),
+    // An earlier reply of the row's conversation still to deliver (any pending status, due or not, claimed or not).
+    earlierPending: db
+      .prepare<[string], number>(
+        "SELECT 1 FROM outbox o JOIN outbox e ON e.transport = o.transport AND e.conversation_id = o.conversation_id " +
+          `AND e.account_id = o.account_id AND e.id < o.id AND e.status IN ${PENDING} AND NOT ${IS_OPS_ALERT("e")} WHERE o.outbox_id = ? LIMIT 1`,
+      )
+      .pluck(),
     markDryRunChunks: db.prepare<[number, string]>(
       "UPDATE outbox_chunks SET status = 'sent', reason = 'delivery_dry_run', receipt = 'dryrun:' || outbox_id || ':' || idx, updated_at_ms = ? WHERE outbox_id = ? AND status <> 'sent'",
     ),
@@ -306,6 +313,8 @@ export function createOutboxStore(db: Db) {
     setRow: (o: { outbox_id: string; status: string; reason: string | null; attempts: number; next_attempt_at_ms: number }, now: number) =>
       void s.setRow.run({ ...o, now }),
     get: (outboxId: string): OutboxRow | undefined => s.get.get(outboxId),
+    /** True while an earlier reply of this row's conversation is still to deliver: this one must not overtake it. */
+    hasEarlierPending: (outboxId: string): boolean => s.earlierPending.get(outboxId) !== undefined,
     /** Every chunk of a dry-run reply is written: mark it sent with its deterministic receipt ids. */
     markDryRunSent: (outboxId: string, now: number) => {
       s.markDryRunChunks.run(now, outboxId);

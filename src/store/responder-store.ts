@@ -89,6 +89,12 @@ export function createResponderStore(db: Db) {
         "ORDER BY j.seq LIMIT ?",
     ),
     job: db.prepare<[string], ResponderJobRow>("SELECT * FROM responder_jobs WHERE job_id = ?"),
+    // An earlier job of the conversation still open (queued or running): the index responder_jobs_open answers it.
+    openBefore: db
+      .prepare<[string, number], number>(
+        "SELECT 1 FROM responder_jobs WHERE status IN ('queued', 'running') AND conversation_key = ? AND seq < ? LIMIT 1",
+      )
+      .pluck(),
     jobsIn: db.prepare<[string], ResponderJobRow>("SELECT * FROM responder_jobs WHERE status = ? ORDER BY seq"),
     claim: db.prepare(
       "UPDATE responder_jobs SET status = 'running', attempts = attempts + 1, updated_at_ms = @now WHERE job_id = @job_id AND status = 'queued'",
@@ -170,6 +176,8 @@ export function createResponderStore(db: Db) {
     runnable: (now: number, limit: number): ResponderJobRow[] => q.runnable.all(now, limit),
     job: (jobId: string): ResponderJobRow | undefined => q.job.get(jobId),
     jobsIn: (status: "queued" | "running" | "done" | "failed"): ResponderJobRow[] => q.jobsIn.all(status),
+    /** True while an earlier job of `conversationKey` (lower `seq`) is queued or running: a later one must wait. */
+    openBefore: (conversationKey: string, seq: number): boolean => q.openBefore.get(conversationKey, seq) !== undefined,
     /** queued → running, counting the attempt; true only for the caller that moved it. */
     claim: (jobId: string, now: number): boolean => q.claim.run({ job_id: jobId, now }).changes === 1,
     /** running → queued, due at `notBefore`; `attemptsDelta` -1 gives back an attempt that was cut off on purpose (kill switch). */
