@@ -5,9 +5,14 @@
 // --max-semi-space-size=4 (MB): a smaller young generation. The runner allocates in short-lived bursts per batch;
 // with V8's default 16 MB semi-spaces peak RSS over 100,000 events is ~225 MB, with 4 MB ~185 MB, same speed
 // (scripts/bench-core.ts run-runner). `npm run tau` passes the same flag.
+//
+// The build is one CommonJS file, dist/lib/main.cjs, compiled here with the V8 code cache the build recorded beside
+// it (scripts/build.ts says why): V8 takes it only from the same Node and flags, and compiles as usual otherwise.
 import fs from "node:fs";
+import Module, { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import vm from "node:vm";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -46,9 +51,25 @@ function distStale() {
   return changed > stamp.sources_at_ms ? "dist/ is older than the sources" : null;
 }
 
+/** The bundled CLI's exports: dist/lib/main.cjs compiled as Node compiles a CommonJS module, with its code cache. */
+function loadBundle() {
+  const file = path.join(root, "dist", "lib", "main.cjs");
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(`${file}.cache`);
+  } catch {
+    // No cache (or unreadable): compile without it.
+  }
+  // Module.wrap: the same source text scripts/build.ts recorded the cache for (V8 checks it).
+  const script = new vm.Script(Module.wrap(fs.readFileSync(file, "utf8")), { filename: file, cachedData });
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, createRequire(file), mod, file, path.dirname(file));
+  return mod.exports;
+}
+
 async function loadCli() {
   const stale = distStale();
-  if (stale === null) return import("../dist/src/cli/main.js");
+  if (stale === null) return loadBundle();
   if (!fs.existsSync(path.join(root, "src", "cli", "main.ts"))) {
     process.stderr.write(`tau: ${stale} and there are no sources beside it (${root}): reinstall the package\n`);
     process.exit(1);

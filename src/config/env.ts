@@ -59,13 +59,25 @@ interface EnvOverride {
   type: string;
 }
 
+/** listEnvOverrides of whole schemas: every command start asks twice (unknown `TAU_*` names, then the overrides). */
+const overridesOf = new WeakMap<z.ZodType, EnvOverride[]>();
+
 /** Every leaf setting of a zod object schema, with its environment variable name `TAU_<PATH>`. */
 export function listEnvOverrides(schema: z.ZodType, prefix: string[] = []): EnvOverride[] {
+  if (prefix.length === 0) {
+    let all = overridesOf.get(schema);
+    if (!all) overridesOf.set(schema, (all = listOverridesAt(schema, [])));
+    return all;
+  }
+  return listOverridesAt(schema, prefix);
+}
+
+function listOverridesAt(schema: z.ZodType, prefix: string[]): EnvOverride[] {
   let def = (schema as unknown as ZodLike)._zod.def;
   while ((def.type === "default" || def.type === "prefault" || def.type === "optional") && def.innerType) def = def.innerType._zod.def;
   if (def.type === "object" && def.shape) {
     const shape = def.shape;
-    return Object.keys(shape).flatMap((k) => listEnvOverrides(shape[k] as unknown as z.ZodType, [...prefix, k]));
+    return Object.keys(shape).flatMap((k) => listOverridesAt(shape[k] as unknown as z.ZodType, [...prefix, k]));
   }
   const leafType = def.type === "array" && def.element ? `array` : def.type;
   return [{ name: `TAU_${prefix.join("_").toUpperCase()}`, path: prefix, type: leafType }];

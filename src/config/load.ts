@@ -4,10 +4,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { parseDocument } from "yaml";
 import { ConfigError } from "../contracts/errors.ts";
 import { applyEnvOverrides, type Env } from "./env.ts";
-import { configErrorOf, parseYamlWith, problemsOf } from "./load-yaml.ts";
+import { configErrorOf, ONCE, parseYamlDataWith, problemsOf } from "./load-yaml.ts";
 import { TauConfigSchema, type TauConfig } from "./schema.ts";
 
 export interface LoadedConfig {
@@ -41,11 +40,12 @@ export function loadConfig(opts: { configPath?: string; env: Env; cwd?: string }
       });
     }
   }
-  // Validate the file on its own first, so errors point at the YAML line; then layer the environment.
-  if (present) parseYamlWith(text, file, TauConfigSchema);
-  const raw = present ? ((parseDocument(text).toJS() as Record<string, unknown> | null) ?? {}) : {};
+  // Validate the file on its own first, so errors point at the YAML line; then layer the environment. One YAML parse
+  // and, without overrides, one validation: the file's validated value is the answer (start-up of every command).
+  const parsed = present ? parseYamlDataWith(text, file, TauConfigSchema) : null;
+  const raw = (parsed?.data ?? {}) as Record<string, unknown>;
   const envApplied = applyEnvOverrides(raw, TauConfigSchema, opts.env);
-  const result = TauConfigSchema.safeParse(raw);
+  const result = parsed && envApplied.length === 0 ? { success: true as const, data: parsed.value } : TauConfigSchema.safeParse(raw, ONCE);
   if (!result.success) {
     // The file alone validated, so every problem comes from a TAU_* override: name the variable of each.
     const envOf = (field: string) => `TAU_${field.replace(/\./g, "_").toUpperCase()}`;

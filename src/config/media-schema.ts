@@ -6,6 +6,9 @@
  */
 import { z } from "zod";
 
+/** Defaults computed once at load: zod's interpreter, not a JIT-compiled parser per schema (src/config/load-yaml.ts `ONCE`). */
+const DEFAULTS_ONCE = { jitless: true } as const;
+
 const MB = 1024 * 1024;
 
 const MaxBytesSchema = z
@@ -56,7 +59,7 @@ export const MediaSchema = z
     max_summary_chars: z.number().int().min(20).max(4000).default(280),
     /** Keep downloaded files under state/media/ after use (debugging); default: deleted. */
     keep: z.boolean().default(false),
-    max_bytes: MaxBytesSchema.default(MaxBytesSchema.parse({})),
+    max_bytes: MaxBytesSchema.default(MaxBytesSchema.parse({}, DEFAULTS_ONCE)),
     /** Audio transcription; without it voice notes get `media_unsupported_attachment_type` (never a fake transcript). */
     transcription: TranscriptionSchema.optional(),
   })

@@ -6,6 +6,9 @@ import { z } from "zod";
 import { MediaSchema } from "./media-schema.ts";
 import { TRANSPORTS } from "../contracts/envelope.ts";
 
+/** Defaults computed once at load: zod's interpreter, not a JIT-compiled parser per schema (src/config/load-yaml.ts `ONCE`). */
+const DEFAULTS_ONCE = { jitless: true } as const;
+
 const bool = z.boolean();
 const ms = (d: number) => z.number().int().nonnegative().default(d);
 
@@ -282,7 +285,7 @@ const LlmResponderSchema = z
     sdk_max_retries: z.number().int().min(0).max(5).default(1),
     /** Attempts of a job on retryable failures (429, 5xx, timeouts) before it fails with a short reply. */
     max_attempts: z.number().int().min(1).max(10).default(3),
-    rate_limit: ResponderRateSchema.default(ResponderRateSchema.parse({})),
+    rate_limit: ResponderRateSchema.default(ResponderRateSchema.parse({}, DEFAULTS_ONCE)),
     /** Input + output tokens per UTC day for this responder; 0 = no budget. */
     daily_token_budget: z.number().int().nonnegative().default(0),
   })
@@ -296,7 +299,7 @@ const WebhookResponderSchema = z
     signing_secret: secretId,
     timeout_ms: z.number().int().min(100).max(600_000).default(30_000),
     max_attempts: z.number().int().min(1).max(10).default(3),
-    rate_limit: ResponderRateSchema.default(ResponderRateSchema.parse({})),
+    rate_limit: ResponderRateSchema.default(ResponderRateSchema.parse({}, DEFAULTS_ONCE)),
   })
   .strict();
 
@@ -316,16 +319,16 @@ export const TauConfigSchema = z
     schema_version: z.literal(1).default(1),
     /** Folder with channel-policy.yaml, route-bindings.yaml, rbac.yaml, communications/ (relative to tau.yaml). */
     policies_dir: z.string().default("./policies"),
-    identity: IdentitySchema.default(IdentitySchema.parse({})),
-    runner: RunnerSchema.default(RunnerSchema.parse({})),
-    outbound: OutboundSchema.default(OutboundSchema.parse({})),
-    ingress: IngressSchema.default(IngressSchema.parse({})),
-    store: StoreSchema.default(StoreSchema.parse({})),
-    cluster: ClusterSchema.default(ClusterSchema.parse({})),
-    server: ServerSchema.default(ServerSchema.parse({})),
-    connectors: ConnectorsSchema.default(ConnectorsSchema.parse({})),
-    features: FeaturesSchema.default(FeaturesSchema.parse({})),
-    alerts: AlertsSchema.default(AlertsSchema.parse({})),
+    identity: IdentitySchema.default(IdentitySchema.parse({}, DEFAULTS_ONCE)),
+    runner: RunnerSchema.default(RunnerSchema.parse({}, DEFAULTS_ONCE)),
+    outbound: OutboundSchema.default(OutboundSchema.parse({}, DEFAULTS_ONCE)),
+    ingress: IngressSchema.default(IngressSchema.parse({}, DEFAULTS_ONCE)),
+    store: StoreSchema.default(StoreSchema.parse({}, DEFAULTS_ONCE)),
+    cluster: ClusterSchema.default(ClusterSchema.parse({}, DEFAULTS_ONCE)),
+    server: ServerSchema.default(ServerSchema.parse({}, DEFAULTS_ONCE)),
+    connectors: ConnectorsSchema.default(ConnectorsSchema.parse({}, DEFAULTS_ONCE)),
+    features: FeaturesSchema.default(FeaturesSchema.parse({}, DEFAULTS_ONCE)),
+    alerts: AlertsSchema.default(AlertsSchema.parse({}, DEFAULTS_ONCE)),
     commands: z
       .object({
         prefix: z
@@ -340,7 +343,7 @@ export const TauConfigSchema = z
     /** The responder of the default route (no binding matched): a built-in or a configured name. */
     default_responder: z.string().default("ack"),
     /** Attachment understanding for responders (`media-schema.ts`). */
-    media: MediaSchema.default(MediaSchema.parse({})),
+    media: MediaSchema.default(MediaSchema.parse({}, DEFAULTS_ONCE)),
     /** Responder jobs running at once (different conversations; one conversation runs in order). */
     responder_concurrency: z.number().int().min(1).max(1000).default(64),
     telemetry: z

@@ -61,7 +61,14 @@ export function sqliteOf(db: Db, what: string): Database.Database {
   });
 }
 
-const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
+/**
+ * The numbered migrations: the folder beside this module (src/store/migrations), or one level up in the bundled build,
+ * where this code sits in a chunk in dist/lib/ and the migrations in dist/migrations/ (scripts/build.ts).
+ */
+const MIGRATIONS_DIR = ((here: string) =>
+  fs.existsSync(path.join(here, "migrations")) ? path.join(here, "migrations") : path.join(here, "..", "migrations"))(
+  path.dirname(fileURLToPath(import.meta.url)),
+);
 
 /** Create a state folder (and parents) with mode 0700, tightening it if it already exists. */
 export function ensurePrivateDir(dir: string): void {

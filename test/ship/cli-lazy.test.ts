@@ -7,7 +7,7 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildProgram, COMMANDS, invokedCommand } from "../../src/cli/main.ts";
-import { loadedBy } from "../helpers/import-log/loaded-by.ts";
+import { loadedModules } from "./loaded-modules.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 
 const homes: TauHome[] = [];
@@ -21,7 +21,7 @@ const commandModules = (mods: string[]) => [...new Set(mods.filter((m) => COMMAN
 
 describe("lazy command loading", () => {
   it("tau --help lists every command from the table and loads no command module", () => {
-    const r = loadedBy(["--help"]);
+    const r = loadedModules(["--help"]);
     expect(r.code).toBe(0);
     for (const c of COMMANDS) expect(r.stdout).toContain(`  ${c.name}`);
     expect(r.modules).toContain("src/cli/main.ts");
@@ -31,7 +31,7 @@ describe("lazy command loading", () => {
 
   it("tau --version prints the package version and loads no command module", () => {
     const version = (JSON.parse(fs.readFileSync("package.json", "utf8")) as { version: string }).version;
-    const r = loadedBy(["--version"]);
+    const r = loadedModules(["--version"]);
     expect(r).toMatchObject({ code: 0, stdout: `${version}\n` });
     expect(r.modules).toContain("src/cli/main.ts");
     expect(commandModules(r.modules)).toEqual([]);
@@ -41,7 +41,7 @@ describe("lazy command loading", () => {
     const home = makeTauHome();
     homes.push(home);
     home.open().close();
-    const r = loadedBy(["--state-dir", home.stateDir, "--config", home.configPath, "health", "--json"]);
+    const r = loadedModules(["--state-dir", home.stateDir, "--config", home.configPath, "health", "--json"]);
     expect(JSON.parse(r.stdout)).toMatchObject({ state: expect.any(String) });
     expect(COMMAND_MODULES.length).toBeGreaterThan(20);
     expect(commandModules(r.modules)).toEqual(["src/cli/observe.ts"]);

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { healthFor } from "../../src/app/index.ts";
-import { loadedBy } from "../helpers/import-log/loaded-by.ts";
+import { loadedModules } from "./loaded-modules.ts";
 import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
 
 const homes: TauHome[] = [];
@@ -52,7 +52,7 @@ const g = (h: TauHome) => ["--state-dir", h.stateDir, "--config", h.configPath];
 describe("tau health loads what its verdict needs", () => {
   it("without responder tools: no capability registry, connector, router or runtime module — and the service's verdict", () => {
     const h = home("responders:\n  helper:\n    kind: llm\n    provider: openai\n    model: gpt-test\n");
-    const r = loadedBy([...g(h), "health", "--json"]);
+    const r = loadedModules([...g(h), "health", "--json"]);
     const cli = JSON.parse(r.stdout) as { state: string; reason_codes: string[] };
     expect({ state: cli.state, reason_codes: cli.reason_codes }).toEqual(serviceVerdict(h));
     expect(r.modules).toContain("src/app/health-verdict.ts");
@@ -64,7 +64,7 @@ describe("tau health loads what its verdict needs", () => {
     const h = home(
       "responders:\n  assistant:\n    kind: llm\n    provider: openai\n    model: gpt-test\n    tools: [no.such.capability]\n",
     );
-    const r = loadedBy([...g(h), "health", "--json"]);
+    const r = loadedModules([...g(h), "health", "--json"]);
     const cli = JSON.parse(r.stdout) as { state: string; reason_codes: string[] };
     expect(cli.reason_codes).toContain("responder_misconfigured:assistant");
     expect({ state: cli.state, reason_codes: cli.reason_codes }).toEqual(serviceVerdict(h));
@@ -75,7 +75,7 @@ describe("tau health loads what its verdict needs", () => {
     const h = home(
       "responders:\n  assistant:\n    kind: llm\n    provider: openai\n    model: gpt-test\n    tools: [tau.allowlist.list]\n",
     );
-    const r = loadedBy([...g(h), "health", "--json"]);
+    const r = loadedModules([...g(h), "health", "--json"]);
     const cli = JSON.parse(r.stdout) as { state: string; reason_codes: string[] };
     expect(cli.reason_codes.filter((c) => c.startsWith("responder_misconfigured"))).toEqual([]);
     expect({ state: cli.state, reason_codes: cli.reason_codes }).toEqual(serviceVerdict(h));
@@ -87,7 +87,7 @@ describe("tau ingest loads what it runs", () => {
     const h = home("");
     const file = path.join(h.dir, "one.ndjson");
     fs.writeFileSync(file, fs.readFileSync("fixtures/raw/telegram/private-text.json", "utf8").replace(/\n/g, " ") + "\n");
-    const r = loadedBy([...g(h), "ingest", file, "--transport", "telegram", "--json"]);
+    const r = loadedModules([...g(h), "ingest", file, "--transport", "telegram", "--json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ accepted: 1 });
     expect(r.modules).toContain("src/ingress/writer.ts");

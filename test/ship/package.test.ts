@@ -39,8 +39,10 @@ describe("npm pack", () => {
     const files = packList();
     for (const f of [
       "bin/tau.js",
-      "dist/src/cli/main.js",
-      "dist/src/store/migrations/001-core.sql",
+      "dist/lib/main.cjs",
+      "dist/lib/main.cjs.cache",
+      "dist/lib/worker.js",
+      "dist/migrations/001-core.sql",
       "dist/build-stamp.json",
       "package.json",
     ])
@@ -48,12 +50,14 @@ describe("npm pack", () => {
     for (const f of ["README.md", "LICENSE", "CHANGELOG.md"]) expect(files).toContain(f);
     expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
     expect(files.filter((f) => /^(src|test|scripts|fixtures|policies|deploy|docs|state)\//.test(f))).toEqual([]);
-    // Every migration of the sources is in the package (the store reads them from disk at start).
+    // dist/ holds the bundle, its code cache, the store's two workers, the migrations and the stamp: nothing else.
+    const runs = /^dist\/(lib\/(main\.cjs|main\.cjs\.cache|worker\.js|metric-counts-worker\.js)|migrations\/.+\.sql|build-stamp\.json)$/;
+    expect(files.filter((f) => f.startsWith("dist/") && !runs.test(f))).toEqual([]);
     // Every migration of the sources (SQLite, and their PostgreSQL twins in pg/) is in the package (read from disk at start).
     for (const sub of ["", "pg/"]) {
       const migrations = fs.readdirSync(path.join(REPO, "src/store/migrations", sub)).filter((f) => f.endsWith(".sql"));
       const shipped = files.filter(
-        (f) => f.startsWith(`dist/src/store/migrations/${sub}`) && !f.slice(`dist/src/store/migrations/${sub}`.length).includes("/"),
+        (f) => f.startsWith(`dist/migrations/${sub}`) && !f.slice(`dist/migrations/${sub}`.length).includes("/"),
       );
       expect(shipped.map((f) => path.basename(f))).toEqual(migrations.sort());
     }
