@@ -32,9 +32,20 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
+/** UTC's names, which `Intl.supportedValuesOf` does not list (every one is a valid IANA zone). */
+const UTC_NAMES = ["UTC", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"];
+
+/** The canonical zone names `Intl` lists and UTC's, lower-cased (read once; `supportedValuesOf` needs Node 18+). */
+let listedZones: Set<string> | null = null;
+
 /** True for a time zone `Intl` knows (IANA names such as `America/New_York`, or `UTC`). */
 export function isValidTimeZone(timeZone: string): boolean {
   if (timeZone.trim() === "") return false;
+  // A listed name is valid without building a formatter: the first DateTimeFormat starts ICU's time-zone data (~12 ms,
+  // most of the communications contract check in `tau health`'s start-up). Anything else (aliases such as
+  // `US/Eastern`, `UTC`, `Etc/GMT+5`, typos) is asked of a formatter, as before: the same answers.
+  listedZones ??= new Set([...Intl.supportedValuesOf("timeZone"), ...UTC_NAMES].map((z) => z.toLowerCase()));
+  if (listedZones.has(timeZone.toLowerCase())) return true;
   try {
     formatterFor(timeZone);
     return true;

@@ -90,4 +90,31 @@ describe("windows and zones", () => {
     expect(isValidTimeZone("Asia/Kolkata")).toBe(true);
     expect(isValidTimeZone("")).toBe(false);
   });
+
+  it("answers as a DateTimeFormat would for listed names, UTC's names, aliases, any case, and non-zones", () => {
+    const byFormatter = (z: string) => {
+      try {
+        new Intl.DateTimeFormat("en-US", { timeZone: z });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const names = [
+      ...Intl.supportedValuesOf("timeZone").slice(0, 50),
+      "UTC",
+      "utc",
+      "Etc/UTC",
+      "GMT",
+      "Zulu",
+      "US/Eastern",
+      "Asia/Calcutta",
+      "america/new_york",
+      "Etc/GMT+5",
+      "Mars/Olympus",
+      "UTC+1",
+      "Europe/Berlin ",
+    ];
+    for (const z of names) expect([z, isValidTimeZone(z)]).toEqual([z, byFormatter(z)]);
+  });
 });
