@@ -10,33 +10,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureBuilt } from "../test/helpers/ship.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const mbArg = process.argv.indexOf("--mb");
 const targetMb = mbArg > 0 ? Number(process.argv[mbArg + 1]) : 200;
-
-/** Newest mtime under `dir` (the freshness rule of bin/tau.js). */
-function newest(dir: string): number {
-  let max = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    max = Math.max(max, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
-  return max;
-}
-
-/** `npm run build` unless dist/ is the build of these sources. */
-function ensureBuilt(): void {
-  try {
-    const stamp = JSON.parse(fs.readFileSync(path.join(root, "dist", "build-stamp.json"), "utf8")) as { sources_at_ms: number };
-    if (Math.max(newest(path.join(root, "src")), newest(path.join(root, "connectors"))) <= stamp.sources_at_ms) return;
-  } catch {
-    // not built
-  }
-  process.stderr.write("ingest-file: building dist/ (npm run build)\n");
-  const r = spawnSync("npm", ["run", "build"], { cwd: root, encoding: "utf8", timeout: 900_000 });
-  if (r.status !== 0) throw new Error(`npm run build failed: ${r.stderr}`);
-}
 
 function writeNdjson(file: string, mb: number, batch = 5000): number {
   const base = JSON.parse(fs.readFileSync(path.join(root, "fixtures/raw/telegram/private-text.json"), "utf8")) as {

@@ -11,6 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureBuilt } from "../test/helpers/ship.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -25,27 +26,6 @@ function run(cmd: string, argv: string[], opts: { cwd?: string } = {}): string {
   const r = spawnSync(cmd, argv, { cwd: opts.cwd ?? repo, encoding: "utf8", timeout: 900_000 });
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
-}
-
-/** Newest mtime under `dir` (the freshness rule of bin/tau.js). */
-function newest(dir: string): number {
-  let max = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    max = Math.max(max, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
-  return max;
-}
-
-function ensureBuilt(): void {
-  try {
-    const stamp = JSON.parse(fs.readFileSync(path.join(repo, "dist", "build-stamp.json"), "utf8")) as { sources_at_ms: number };
-    if (Math.max(newest(path.join(repo, "src")), newest(path.join(repo, "connectors"))) <= stamp.sources_at_ms) return;
-  } catch {
-    // not built
-  }
-  process.stderr.write("startup: building dist/ (npm run build)\n");
-  run("npm", ["run", "build"]);
 }
 
 /** The package as `npm pack` makes it, unpacked, with symlinks to the runtime dependencies only. */
