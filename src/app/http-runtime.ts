@@ -41,7 +41,15 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
     return inFlight;
   };
   async function snapshot(now: number): Promise<MetricsSnapshot> {
-    const counts = await app.store.metricCounts();
+    // A worker that fails (or does not answer in time) costs the old stall, never the totals: the same scans, here.
+    const counts = await app.store.metricCounts().catch((err: unknown) => {
+      app.logger.warn({ event: "metrics.counts_fallback", err: (err as Error)?.message }, "metrics scans read on the main thread");
+      return {
+        deniedByReason: app.store.inspect.deniedByReason(),
+        deliveriesByReason: app.store.inspect.deliveriesByReason(),
+        deliveriesByTransport: app.store.inspect.deliveriesByTransportAndReason(),
+      };
+    });
     const statuses = running ? running.statuses() : readConnectorStatuses(app).filter((s) => s.mode !== "disabled");
     const runner = readRunnerState(app.store);
     const health = healthFor(app);

@@ -17,7 +17,7 @@ export interface MetricCounts {
   deliveriesByTransport: { transport: string; reason: string; n: number }[];
 }
 
-/** A read that takes longer than this is given up (the scrape then reports what it can without these totals). */
+/** A read that takes longer than this is given up (`/metrics` then reads them on its own thread, as before). */
 const READ_TIMEOUT_MS = 15_000;
 
 const counts = (rows: { reason: string; n: number }[]) => Object.fromEntries(rows.map((r) => [r.reason, Number(r.n)]));

@@ -7,7 +7,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { metricsSnapshotSource } from "../../src/app/http-runtime.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
+import { makeTauHome } from "../helpers/tau-home.ts";
 
 let dir = "";
 let store: Store | null = null;
@@ -107,5 +109,25 @@ describe("metric counts off the main thread", () => {
     store = null;
     s.close();
     await expect(s.metricCounts()).rejects.toThrow(/store is closed/);
+  });
+});
+
+describe("/metrics when the worker cannot read", () => {
+  it("reads the same totals on the main thread instead of failing the scrape", async () => {
+    const home = makeTauHome();
+    const app = home.open();
+    try {
+      fill(app.store, 0, 30);
+      const expected = app.store.inspect.deniedByReason();
+      // The worker opens the state file by name: gone from the folder (this connection keeps its open file), it cannot.
+      fs.renameSync(path.join(home.stateDir, "tau.db"), path.join(home.stateDir, "moved.db"));
+      await expect(app.store.metricCounts()).rejects.toThrow();
+      const snapshot = await metricsSnapshotSource(app, null)();
+      expect(snapshot.deniedByReason).toEqual(expected);
+      expect(snapshot.deniedByReason).toEqual({ deny_actor_not_allowlisted: 10 });
+    } finally {
+      app.close();
+      home.cleanup();
+    }
   });
 });
