@@ -19,7 +19,7 @@ export interface NodeInfo {
   pid: number;
   health: string | null;
   queue_depth: number | null;
-  /** Names of the leases this process holds. */
+  /** Names of the leases this process believes it holds (a diagnostic: views read the lease table). */
   leases: string[];
 }
 
@@ -34,6 +34,7 @@ export interface ClusterNodeView {
   version: string;
   health: string | null;
   queue_depth: number | null;
+  /** The live leases the lease table gives this node (the heartbeat's own list can lag it by a beat). */
   leases: string[];
 }
 
@@ -76,6 +77,16 @@ function parseInfo(raw: string): Partial<NodeInfo> {
 
 /** The cluster from the store as `selfId` sees it at `now`. */
 export function readClusterView(store: Pick<Store, "cluster">, selfId: string, now: number, runner: RunnerState | null): ClusterView {
+  const leases = store.cluster.leases().map((l): LeaseView => ({
+    name: l.name,
+    holder: l.holder,
+    instance: l.instance,
+    fence: l.fence,
+    acquired_at_ms: l.acquired_at_ms,
+    expires_at_ms: l.expires_at_ms,
+    expires_in_ms: l.expires_at_ms - now,
+    live: l.expires_at_ms > now,
+  }));
   const nodes = store.cluster.nodes().map((n): ClusterNodeView => {
     const info = parseInfo(n.info);
     const age = Math.max(0, now - n.heartbeat_at_ms);
@@ -89,19 +100,11 @@ export function readClusterView(store: Pick<Store, "cluster">, selfId: string, n
       version: n.version,
       health: typeof info.health === "string" ? info.health : null,
       queue_depth: typeof info.queue_depth === "number" ? info.queue_depth : null,
-      leases: Array.isArray(info.leases) ? info.leases.filter((l): l is string => typeof l === "string") : [],
+      // From the lease table, as the view's lease list: one answer to "who holds what" (a heartbeat written every 2 s
+      // could still show a lease given up, or not yet one just taken).
+      leases: leases.filter((l) => l.live && l.holder === n.node_id).map((l) => l.name),
     };
   });
-  const leases = store.cluster.leases().map((l): LeaseView => ({
-    name: l.name,
-    holder: l.holder,
-    instance: l.instance,
-    fence: l.fence,
-    acquired_at_ms: l.acquired_at_ms,
-    expires_at_ms: l.expires_at_ms,
-    expires_in_ms: l.expires_at_ms - now,
-    live: l.expires_at_ms > now,
-  }));
   return { node_id: selfId, nodes, leases, ingress_lag: runner ? runner.queue_depth : null };
 }
 
