@@ -3,14 +3,11 @@
  * batch's commit or its acks); the messages they held come back after ack_wait to the next runner, and every event is
  * processed exactly once and answered once (dry-run receipts). Real nats-server, real SQLite, tau as shipped.
  */
-import { spawn } from "node:child_process";
-import Database from "better-sqlite3";
-import fs from "node:fs";
-import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openIngressWriter } from "../../src/app/index.ts";
 import { makeDm } from "../helpers/envelope-factory.ts";
 import { inspectStream, startNats, type TestNats } from "../helpers/nats.ts";
+import { committedEvents, dryRunReceiptIds, readState, runProcessChild } from "../helpers/kill-child.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 
 const STREAM = "TAU_INGRESS";
@@ -23,49 +20,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 afterEach(() => h?.cleanup());
-
-function committedEvents(home: TauHome): number {
-  if (!fs.existsSync(path.join(home.stateDir, "tau.db"))) return 0;
-  try {
-    const db = new Database(path.join(home.stateDir, "tau.db"), { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare("SELECT COUNT(*) FROM events").pluck().get() as number;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return 0; // schema not there yet
-  }
-}
-
-/** Run the runner as a child (`tau process`, or `--once`); SIGKILL it once `atEvents` are committed, plus `jitterMs`. */
-function runChild(home: TauHome, args: string[], kill: { atEvents: number; jitterMs: number } | null): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ["bin/tau.js", "process", ...args, "--state-dir", home.stateDir, "--config", home.configPath], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, TAU_LOG_LEVEL: "error" },
-    });
-    let stderr = "";
-    let done = false;
-    c.stderr.on("data", (d) => (stderr += d));
-    const timers: NodeJS.Timeout[] = [];
-    if (kill) {
-      const poll = setInterval(() => {
-        if (done || committedEvents(home) < kill.atEvents) return;
-        clearInterval(poll);
-        timers.push(setTimeout(() => !done && c.kill("SIGKILL"), kill.jitterMs));
-      }, 3);
-      timers.push(poll);
-    }
-    c.on("error", reject);
-    c.on("exit", (code, signal) => {
-      done = true;
-      for (const t of timers) clearTimeout(t);
-      if (code !== 0 && signal === null) reject(new Error(`runner exited ${code}: ${stderr}`));
-      else resolve(signal);
-    });
-  });
-}
 
 describe("kill -9 of a JetStream runner", () => {
   it("messages held by a killed runner come back after ack_wait; every event is processed exactly once, answered once", async () => {
@@ -89,7 +43,7 @@ describe("kill -9 of a JetStream runner", () => {
     const heldAtKill: number[] = [];
     for (let k = 0; k < 4; k++) {
       const done = committedEvents(h);
-      const signal = await runChild(h, [], { atEvents: done + 1 + Math.floor(rand() * 200), jitterMs: Math.floor(rand() * 15) });
+      const { signal } = await runProcessChild(h, [], { atEvents: done + 1 + Math.floor(rand() * 200), jitterMs: Math.floor(rand() * 15) });
       expect(signal).toBe("SIGKILL");
       // What the dead runner had fetched and not acknowledged is still held by the consumer, not lost.
       heldAtKill.push((await inspectStream(nats.url, STREAM)).consumer!.ackPending);
@@ -101,20 +55,13 @@ describe("kill -9 of a JetStream runner", () => {
     expect(heldAtKill.some((n) => n > 0)).toBe(true);
 
     // Another runner drains: the held messages come back after ack_wait (1 s here).
-    expect(await runChild(h, ["--once"], null)).toBeNull();
+    expect((await runProcessChild(h, ["--once"], null)).signal).toBeNull();
 
-    const db = new Database(path.join(h.stateDir, "tau.db"), { readonly: true });
-    try {
+    readState(h, (db) => {
       expect(db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM events").get()).toEqual({ n: N, d: N });
       expect(db.prepare("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status").all()).toEqual([{ status: "sent", n: N }]);
-    } finally {
-      db.close();
-    }
-    const receipts = fs
-      .readFileSync(path.join(h.stateDir, "outbox", "dry-run.ndjson"), "utf8")
-      .trimEnd()
-      .split("\n")
-      .map((l) => JSON.parse(l).receipt_id as string);
+    });
+    const receipts = dryRunReceiptIds(h);
     expect(receipts).toHaveLength(N);
     expect(new Set(receipts).size).toBe(N);
     expect(await inspectStream(nats.url, STREAM)).toMatchObject({ messages: 0, lastSeq: N, consumer: { pending: 0, ackPending: 0 } });
