@@ -133,6 +133,8 @@ function tauRun(): ChildProcess {
     process.execPath,
     "--max-semi-space-size=4",
     ...prof,
+    // BENCH_RESPONDERS_NODE_FLAGS="--trace-gc ...": diagnosis flags for `tau run` (its stdout goes to BENCH_RESPONDERS_STDOUT).
+    ...(process.env.BENCH_RESPONDERS_NODE_FLAGS ?? "").split(" ").filter(Boolean),
     path.join(root, "bin", "tau.js"),
     "run",
     "--state-dir",
@@ -143,10 +145,11 @@ function tauRun(): ChildProcess {
   // BENCH_RESPONDERS_STRACE=<file>: tau's fsync/fdatasync calls with their times (strace -ttt), to count the durable
   // commits per conversation in the latency phase (its window is in the result: latency_window_epoch_ms).
   const trace = process.env.BENCH_RESPONDERS_STRACE
-    ? ["strace", "-f", "-ttt", "-e", "trace=fsync,fdatasync", "-o", process.env.BENCH_RESPONDERS_STRACE]
+    ? ["strace", "-f", "-ttt", "-T", "-e", "trace=fsync,fdatasync", "-o", process.env.BENCH_RESPONDERS_STRACE]
     : [];
   const [cmd, ...rest] = hasTaskset ? ["taskset", "-c", "0", ...trace, ...node] : [...trace, ...node];
-  return spawn(cmd!, rest, { env, stdio: ["ignore", "ignore", "inherit"], cwd: home });
+  const out = process.env.BENCH_RESPONDERS_STDOUT ? fs.openSync(process.env.BENCH_RESPONDERS_STDOUT, "w") : "ignore";
+  return spawn(cmd!, rest, { env, stdio: ["ignore", out, "inherit"], cwd: home });
 }
 /** CPU time (user + system, ms) of a process so far, from /proc (Linux; null elsewhere). */
 function cpuMsOf(pid: number | undefined): number | null {

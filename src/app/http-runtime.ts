@@ -94,9 +94,17 @@ export async function startHttpServer(app: App, running: RunningConnectors | nul
   // they verify their own signatures and refuse everything else.
   const services = createServices(app);
   const hooks = createCommsWebhooks(services);
+  // A provider that got 200 never sends that event again: the acknowledgement leaves once its record is on disk.
+  const acked =
+    <A extends unknown[]>(handler: (...a: A) => Promise<Response>) =>
+    async (...a: A): Promise<Response> => {
+      const res = await handler(...a);
+      app.store.syncBeforeEffect();
+      return res;
+    };
   const commsRoutes = [
-    { method: "POST", path: "/webhooks/twilio", handler: hooks.twilio },
-    { method: "POST", path: "/webhooks/resend", handler: hooks.resend },
+    { method: "POST", path: "/webhooks/twilio", handler: acked(hooks.twilio) },
+    { method: "POST", path: "/webhooks/resend", handler: acked(hooks.resend) },
   ] as unknown as NonNullable<RunningConnectors["routes"]>;
   // This node's view: its node id, the cluster's nodes and leases; failing when its own heartbeat cannot be written.
   const nodeHealth = running ? () => running.cluster.health(opts.health()) : opts.health;

@@ -5,7 +5,7 @@ import { loadConfig, type Env, type LoadedConfig, type TauConfig } from "../conf
 import { openConfiguredIngressWriter, type IngressWriter } from "../ingress/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
-import { openStore, type Store } from "../store/index.ts";
+import { openStore, type DurabilityMode, type Store } from "../store/index.ts";
 
 interface AppOptions {
   stateDir: string;
@@ -15,6 +15,8 @@ interface AppOptions {
   logger?: Logger;
   /** Randomness for pairing codes and ids; replays inject a seeded source. */
   randomBytes?: (n: number) => Uint8Array;
+  /** SQLite: `before-effects` for the service processes (`tau run`, `tau process`), see src/store/durability.ts. */
+  durability?: DurabilityMode;
 }
 
 export interface App {
@@ -39,6 +41,7 @@ export function openApp(opts: AppOptions): App {
     driver: config.store.driver,
     databaseUrl: opts.env.TAU_DATABASE_URL,
     urlSecret: config.store.url_secret,
+    durability: opts.durability,
   });
   const logger =
     opts.logger ??

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { readProcessEnv } from "../config/index.ts";
 import { openApp, type App } from "../app/open-app.ts";
+import type { DurabilityMode } from "../store/index.ts";
 import type { GlobalOptions } from "./output.ts";
 
 /** Global options merged from the root program (`--state-dir`, `--config`) and the command (`--json`). */
@@ -13,7 +14,8 @@ export function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-export function appFor(cmd: Command): App {
+/** `durability: "before-effects"` for the service processes (src/store/durability.ts); other commands fsync each commit. */
+export function appFor(cmd: Command, opts: { durability?: DurabilityMode } = {}): App {
   const g = globals(cmd);
-  return openApp({ stateDir: g.stateDir, configPath: g.config, env: readProcessEnv() });
+  return openApp({ stateDir: g.stateDir, configPath: g.config, env: readProcessEnv(), durability: opts.durability });
 }

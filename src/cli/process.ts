@@ -41,7 +41,8 @@ export function registerProcess(program: Command): void {
     .option("--json", "machine-readable summary (with --once)")
     .action(async (opts: { once?: boolean; waitRetries?: number }, cmd: Command) => {
       if (opts.waitRetries !== undefined && !opts.once) throw new TauError("USAGE_WAIT_RETRIES", "--wait-retries goes with --once");
-      const app = appFor(cmd);
+      // Commits do not each wait for the disk; every send, ack and answer does (src/store/durability.ts).
+      const app = appFor(cmd, { durability: "before-effects" });
       const { runner, services, close } = createAppRunner(app);
       const ac = new AbortController();
       const stop = () => ac.abort();

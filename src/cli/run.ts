@@ -23,7 +23,8 @@ export function registerRun(program: Command): void {
     .command("run")
     .description("the service: enabled connectors + webhook server + runner; SIGTERM/SIGINT drain and exit, SIGHUP reloads policies")
     .action(async (_o, cmd: Command) => {
-      const app = appFor(cmd);
+      // Commits do not each wait for the disk; every send, ack and answer does (src/store/durability.ts).
+      const app = appFor(cmd, { durability: "before-effects" });
       const startedAt = app.clock();
       const { runner, services, close } = createAppRunner(app);
       const watchdog = app.config.alerts.enabled ? createWatchdog(app, services, { startedAt }) : null;

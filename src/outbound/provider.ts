@@ -16,7 +16,7 @@ import { decideRetry, type RetryDecision, type RetryPolicy } from "./retry.ts";
 import { withRendering } from "./format-job.ts";
 
 export interface ProviderDeliveryDeps {
-  store: Pick<Store, "outbox" | "counters" | "kv" | "atomically">;
+  store: Pick<Store, "outbox" | "counters" | "kv" | "atomically" | "syncBeforeEffect">;
   /** One sender per transport (see `createProviderSenders`). */
   senders: ReadonlyMap<string, ProviderSender>;
   /** `config.outbound`: max_attempts, base_backoff_ms, max_backoff_ms. */
@@ -280,6 +280,9 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       }
     });
     while (active.length > 0) {
+      // No request before its `sending` marks (and every commit before them) are on disk: after a power loss a chunk
+      // is known unsent or in doubt, never sent twice.
+      store.syncBeforeEffect();
       const outcomes = await Promise.all(active.map((a) => sendChunk(a.sender, a.row, a.pending[a.i]!)));
       const round = active;
       active = [];

@@ -5,6 +5,7 @@ export { createRunnerStore, type RunnerStore, type CursorRow, type EventRow, typ
 export { createAccessStore, type AccessStore, type AllowlistRow, type PairingRow } from "./access-store.ts";
 export { createCommandStore, type CommandStore, type ApprovalRow, type JobRow } from "./command-store.ts";
 export { createStore, openStore, type Store } from "./store.ts";
+export { type DurabilityMode } from "./durability.ts";
 export { restoreDatabase, type BackupResult, type RestoreResult } from "./backup.ts";
 export { stateMissingError } from "./db.ts";
 export { PostgresError } from "./pg/bridge.ts";

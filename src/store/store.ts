@@ -31,6 +31,7 @@ import { TauError } from "../contracts/errors.ts";
 import { createClusterStore } from "./cluster-store.ts";
 import { createControlStore } from "./control-store.ts";
 import { createMetricCountsReader, readMetricCounts, type MetricCounts } from "./metric-counts.ts";
+import { createWalSync, type DurabilityMode } from "./durability.ts";
 
 /** The table families over one database handle (SQLite or the PostgreSQL adapter). */
 function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
@@ -65,6 +66,12 @@ function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
      * read-only connection (`openStore` sets it), so a scrape never stalls this thread; elsewhere read here.
      */
     metricCounts: (): Promise<MetricCounts> => Promise.resolve(readMetricCounts(db)),
+    /**
+     * Call right before an effect outside tau that depends on what was committed (a send to a provider, a webhook's
+     * acknowledgement, a JetStream ack, the answer to a POST): everything committed so far is on disk when it returns.
+     * A no-op unless the store was opened with `durability: "before-effects"` (durability.ts).
+     */
+    syncBeforeEffect: (): void => {},
     /** Run `fn` as one unit of work: everything it writes commits together or not at all; nested calls join it. */
     atomically<T>(fn: () => T): T {
       // IMMEDIATE: the write lock is taken at BEGIN (waiting up to busy_timeout). A deferred unit of work that reads,
@@ -163,18 +170,35 @@ export interface OpenStoreOptions {
   /** PostgreSQL: bounds on connecting and on one statement (ms). */
   connectTimeoutMs?: number;
   queryTimeoutMs?: number;
+  /**
+   * SQLite: `every-commit` (default) fsyncs inside every commit; `before-effects` (the service: `tau run`, `tau
+   * process`) fsyncs right before each effect that depends on a commit (durability.ts). PostgreSQL: durable at commit.
+   */
+  durability?: DurabilityMode;
 }
 
 /** Open (creating and migrating if needed) `<stateDir>/tau.db`, or the shared PostgreSQL store, behind the Store port. */
 export function openStore(stateDir: string, opts: OpenStoreOptions = {}): Store {
   if (opts.driver === "postgres") return openPostgresStore(stateDir, opts);
   // The integration store's key: TAU_SECRETS_KEY when the app passes it, else `<state>/secrets.key` (secrets-key.ts).
-  const store = createStore(openDatabase(stateDir, opts), { keyFile: path.join(stateDir, "secrets.key"), envKey: opts.secretsKey });
+  const db = openDatabase(stateDir, opts);
+  const store = createStore(db, { keyFile: path.join(stateDir, "secrets.key"), envKey: opts.secretsKey });
   const counts = createMetricCountsReader(path.join(stateDir, "tau.db"));
   const close = store.close.bind(store);
   store.metricCounts = () => counts.read();
+  const walSync =
+    opts.durability === "before-effects" && !opts.readonly
+      ? createWalSync({ changes: totalChanges(db), walFile: path.join(stateDir, "tau.db-wal") })
+      : null;
+  if (walSync) {
+    db.pragma("synchronous = NORMAL");
+    store.syncBeforeEffect = () => walSync.syncBeforeEffect();
+  }
   store.close = () => {
     counts.close();
+    // A process may exit right after: what it committed is on disk first.
+    walSync?.syncBeforeEffect();
+    walSync?.close();
     close();
   };
   if (!opts.readonly) sealLegacySecrets(store);
@@ -188,6 +212,12 @@ export function openStore(stateDir: string, opts: OpenStoreOptions = {}): Store 
       };
   }
   return store;
+}
+
+/** Rows this connection has changed since it opened (the WAL sync skips its fsync when nothing moved). */
+function totalChanges(db: Db): () => number {
+  const stmt = db.prepare("SELECT total_changes()").pluck();
+  return () => stmt.get() as number;
 }
 
 /** Local kv key: the PostgreSQL store (`host:port/db`) this node's state lives in; empty or absent when on SQLite. */

@@ -535,3 +535,46 @@ describe("tokens never leak", () => {
     }
   });
 });
+
+describe("provider delivery: the WAL is on disk before a request (src/store/durability.ts)", () => {
+  it("syncs after marking the row `sending` and before sendMessage, once per round", async () => {
+    const tg = await telegram();
+    const home = makeTauHome(OUTBOUND());
+    const app = home.open(() => T0);
+    cleanups.push(() => {
+      app.close();
+      home.cleanup();
+    });
+    const seen: { status: string; chunk: string; requests: number }[] = [];
+    let id = "";
+    const provider = createProviderDelivery({
+      store: {
+        ...app.store,
+        syncBeforeEffect: () => {
+          const row = app.store.outbox.get(id)!;
+          const chunk = app.store.outbox.chunksOf(id).find((c) => c.status !== "sent")!;
+          seen.push({ status: row.status, chunk: chunk.status, requests: tg.callsTo("sendMessage").length });
+        },
+      },
+      senders: new Map([["telegram", tgSender(tg)]]),
+      retry: app.config.outbound,
+      clock: () => T0,
+    });
+    // Two chunks: two rounds, each synced before its request.
+    id = app.store.atomically(
+      () =>
+        queueReplies(app.store, "test:event:wal", tgTarget(), [{ purpose: "responder", text: "word ".repeat(1200) }], {
+          mode: "provider",
+          maxChars: 4096,
+          now: T0,
+        })[0]!,
+    );
+    await provider.deliver(app.store.outbox.get(id)!, T0);
+    expect(seen).toEqual([
+      { status: "sending", chunk: "sending", requests: 0 },
+      { status: "sending", chunk: "sending", requests: 1 },
+    ]);
+    expect(tg.callsTo("sendMessage")).toHaveLength(2);
+    expect(app.store.outbox.get(id)!.status).toBe("sent");
+  });
+});

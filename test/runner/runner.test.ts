@@ -198,3 +198,54 @@ describe("runner", () => {
     }
   });
 });
+
+describe("runner: the service loop's cycle telemetry", () => {
+  it("a busy cycle's state and runtime event ride on a later commit, at most a second behind, none lost, all written at stop", async () => {
+    const h = home();
+    const now = { ms: 1_763_712_001_000 };
+    const app = h.open(() => now.ms);
+    const { runner, close } = createAppRunner(app);
+    const w = openIngressWriter(app);
+    const ac = new AbortController();
+    const loop = runner.run(ac.signal);
+    const state = () => JSON.parse(app.store.kv.get("runner_state") ?? "null") as { totals: { processed: number } } | null;
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = performance.now() + 10_000;
+      while (!ok()) {
+        if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const send = async (n: number) => {
+      await w.append("telegram", [makeDm("4242", { event_id: `telegram:6112:u:${n}`, meta: { message_id: n } })]);
+      runner.wake();
+      await until(`event ${n}`, () => app.store.inspect.trace(`telegram:6112:u:${n}`).length === 1);
+    };
+    try {
+      // The first cycle's state is written at once (nothing was written yet).
+      await until("the first state", () => state() !== null);
+      expect(state()!.totals.processed).toBe(0);
+      // With the clock still, a busy cycle's telemetry has no commit of its own …
+      await send(1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(state()!.totals.processed).toBe(0);
+      // … it commits with the next batch …
+      await send(2);
+      expect(state()!.totals.processed).toBe(1);
+      // … or, once a second has passed, with the idle runner's next cycle.
+      now.ms += 1000;
+      await until("the held-back state", () => state()?.totals.processed === 2);
+      await send(3);
+    } finally {
+      ac.abort();
+      await loop;
+      close();
+      await w.close();
+    }
+    // Stopping writes what was held back; every busy cycle's runtime event is there (each event counted once).
+    expect(state()!.totals.processed).toBe(3);
+    const cycles = app.store.inspect.runtimeEventsNamed("runner.cycle", 0, 1000);
+    expect(cycles.reduce((n, e) => n + (JSON.parse(e.detail) as { processed: number }).processed, 0)).toBe(3);
+    app.close();
+  });
+});

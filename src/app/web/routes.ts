@@ -53,6 +53,11 @@ export function createUiApp(
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
   });
+  // An action's answer ("kill switch engaged", "approved") leaves once what it committed is on disk.
+  ui.use("*", async (c, next) => {
+    await next();
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") app.store.syncBeforeEffect();
+  });
 
   ui.get("/static/style.css", (c) => c.body(STYLE_CSS, 200, { "content-type": "text/css; charset=utf-8" }));
   ui.get("/static/app.js", (c) => c.body(APP_JS, 200, { "content-type": "text/javascript; charset=utf-8" }));

@@ -54,6 +54,8 @@ export async function attemptSend(
       consent_updated: false,
     };
   }
+  // The claim (the preview `executing`, its delivery row) is on disk before a message leaves.
+  s.store.syncBeforeEffect();
   let outcome: SendOutcome;
   if (route.channel === "email") {
     const r = emailSenderFor(c, s);
