@@ -445,7 +445,10 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
   function admit(job: ResponderJobRow, cfg: ResponderConfig, now: number): "run" | "deferred" | "refused" {
     const limits = cfg.rate_limit;
     if (!store.responders.claim(job.job_id, now)) return "deferred";
-    if (store.responders.startedByResponderSince(job.responder, now - RATE_WINDOW_MS) > limits.per_responder_per_minute) {
+    if (
+      store.responders.startedByResponderSince(job.responder, now - RATE_WINDOW_MS, limits.per_responder_per_minute + 1) >
+      limits.per_responder_per_minute
+    ) {
       // The responder as a whole is at its limit: the job waits (not refused), its attempt given back.
       store.responders.release(
         job.job_id,
@@ -457,7 +460,11 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       return "deferred";
     }
     job.attempts += 1;
-    if (job.attempts === 1 && store.responders.startedByPrincipalSince(job.principal, now - RATE_WINDOW_MS) > limits.per_actor_per_minute) {
+    if (
+      job.attempts === 1 &&
+      store.responders.startedByPrincipalSince(job.principal, now - RATE_WINDOW_MS, limits.per_actor_per_minute + 1) >
+        limits.per_actor_per_minute
+    ) {
       refuse(job, "responder_rate_limited", "You are sending messages faster than I can answer. Please wait a minute.", {
         per_actor_per_minute: limits.per_actor_per_minute,
       });
@@ -487,8 +494,16 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
    */
   function withinLimits(job: ResponderJobRow, cfg: ResponderConfig, now: number): boolean {
     const limits = cfg.rate_limit;
-    if (store.responders.startedByResponderSince(job.responder, now - RATE_WINDOW_MS) >= limits.per_responder_per_minute) return false;
-    if (job.attempts === 0 && store.responders.startedByPrincipalSince(job.principal, now - RATE_WINDOW_MS) >= limits.per_actor_per_minute)
+    if (
+      store.responders.startedByResponderSince(job.responder, now - RATE_WINDOW_MS, limits.per_responder_per_minute + 1) >=
+      limits.per_responder_per_minute
+    )
+      return false;
+    if (
+      job.attempts === 0 &&
+      store.responders.startedByPrincipalSince(job.principal, now - RATE_WINDOW_MS, limits.per_actor_per_minute + 1) >=
+        limits.per_actor_per_minute
+    )
       return false;
     if (cfg.kind === "llm" && cfg.daily_token_budget > 0)
       return store.responders.tokensSince(job.responder, now - (now % DAY_MS)) < cfg.daily_token_budget;

@@ -136,11 +136,12 @@ export function createResponderStore(db: Db) {
       "INSERT INTO responder_calls (job_id, responder, transport, provider, model, principal, input_tokens, output_tokens, cached_tokens, ttft_ms, latency_ms, reason, at_ms) " +
         "VALUES (@job_id, @responder, @transport, @provider, @model, @principal, @input_tokens, @output_tokens, @cached_tokens, @ttft_ms, @latency_ms, @reason, @at_ms)",
     ),
-    jobsStartedByPrincipal: db.prepare<[string, number], { n: number }>(
-      "SELECT COUNT(*) AS n FROM responder_jobs WHERE principal = ? AND attempts > 0 AND updated_at_ms >= ?",
+    // Counted from the partial indexes responder_jobs_*_started alone (migration 017), and no further than the limit.
+    jobsStartedByPrincipal: db.prepare<[string, number, number], { n: number }>(
+      "SELECT COUNT(*) AS n FROM (SELECT 1 FROM responder_jobs WHERE principal = ? AND attempts > 0 AND updated_at_ms >= ? LIMIT ?) AS w",
     ),
-    jobsStartedByResponder: db.prepare<[string, number], { n: number }>(
-      "SELECT COUNT(*) AS n FROM responder_jobs WHERE responder = ? AND attempts > 0 AND updated_at_ms >= ?",
+    jobsStartedByResponder: db.prepare<[string, number, number], { n: number }>(
+      "SELECT COUNT(*) AS n FROM (SELECT 1 FROM responder_jobs WHERE responder = ? AND attempts > 0 AND updated_at_ms >= ? LIMIT ?) AS w",
     ),
     tokensSince: db.prepare<[string, number], { n: number | null }>(
       "SELECT SUM(input_tokens + output_tokens) AS n FROM responder_calls WHERE responder = ? AND at_ms >= ?",
@@ -218,8 +219,12 @@ export function createResponderStore(db: Db) {
     },
     recordCall: (r: ResponderCallRow) => void q.recordCall.run(r),
     /** Jobs started (attempted) for a principal / responder since a time (rate limits). */
-    startedByPrincipalSince: (principal: string, sinceMs: number): number => q.jobsStartedByPrincipal.get(principal, sinceMs)?.n ?? 0,
-    startedByResponderSince: (responder: string, sinceMs: number): number => q.jobsStartedByResponder.get(responder, sinceMs)?.n ?? 0,
+    /** Jobs of `principal` started since a time, counted up to `cap` (a rate limit + 1 tells over from at). */
+    startedByPrincipalSince: (principal: string, sinceMs: number, cap: number): number =>
+      Number(q.jobsStartedByPrincipal.get(principal, sinceMs, cap)?.n ?? 0),
+    /** Jobs of `responder` started since a time, counted up to `cap`. */
+    startedByResponderSince: (responder: string, sinceMs: number, cap: number): number =>
+      Number(q.jobsStartedByResponder.get(responder, sinceMs, cap)?.n ?? 0),
     /** Input + output tokens a responder used since a time (the daily budget). */
     tokensSince: (responder: string, sinceMs: number): number => q.tokensSince.get(responder, sinceMs)?.n ?? 0,
     usageSince: (sinceMs: number): UsageRow[] => q.usageSince.all(sinceMs),

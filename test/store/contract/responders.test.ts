@@ -177,8 +177,12 @@ describe.each(contractEngines())("store contract: responders, media, calendars o
       store.responders.insertJob(job("j1", "telegram:1001"), 1000);
       store.responders.insertJob(job("j2", "telegram:2002"), 1000);
       store.responders.claim("j1", 5000);
-      expect(store.responders.startedByPrincipalSince("telegram:42", 4000)).toBe(1);
-      expect(store.responders.startedByResponderSince("assistant", 6000)).toBe(0);
+      expect(store.responders.startedByPrincipalSince("telegram:42", 4000, 10)).toBe(1);
+      expect(store.responders.startedByResponderSince("assistant", 6000, 10)).toBe(0);
+      // Counted no further than the cap (a limit + 1 is all a rate check needs), from the index alone.
+      store.responders.claim("j2", 5000);
+      expect(store.responders.startedByResponderSince("assistant", 4000, 10)).toBe(2);
+      expect(store.responders.startedByResponderSince("assistant", 4000, 1)).toBe(1);
       store.responders.finish("j1", "done", "responder_replied", 500, 2, 5100);
       expect(store.responders.finishedSince(0, 100)).toEqual([
         {
