@@ -201,7 +201,8 @@ export function openDatabase(stateDir: string, opts: { readonly?: boolean } = {}
   if (!existed) fs.chmodSync(file, 0o600);
   db.pragma("busy_timeout = 5000");
   db.pragma("journal_mode = WAL");
-  // FULL: a committed cursor advance survives power loss, so nothing is answered twice after a reboot.
+  // FULL: a commit survives power loss once it returns. The service switches to NORMAL and fsyncs before each effect
+  // instead (durability.ts): either way nothing is answered twice after a reboot.
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   // Dedupe and outbox keys are hashes (random order): a larger page cache keeps their B-tree inserts in memory.
