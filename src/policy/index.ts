@@ -7,6 +7,7 @@ export { decideAccess } from "./access.ts";
 // Pairing: one-time codes for unknown DM actors and their approval.
 export {
   PAIRING_ALPHABET,
+  PAIRING_ATTEMPT_WINDOW_MS,
   PAIRING_CODE_LENGTH,
   PAIRING_RANDOM_BYTES,
   decidePairingApproval,

@@ -63,6 +63,9 @@ export interface PairingChallengeInput {
   settings: PairingSettings;
 }
 
+/** How far back a stranger's pairing attempts count (`attemptsLastHour`); older attempts can be pruned. */
+export const PAIRING_ATTEMPT_WINDOW_MS = 3_600_000;
+
 export type PairingChallengeAction = "reuse" | "issue" | "rate_limited" | "channel_full";
 
 /** The challenge outcome; on `issue` the caller generates the code and stores it with `expiresAt`. */

@@ -34,6 +34,7 @@ import { rotateIfConsumed } from "./rotate.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
 import { TauError } from "../contracts/errors.ts";
 import { nextRunnerState, type CycleReport, type RunnerState } from "./runner-state.ts";
+import { PAIRING_ATTEMPT_WINDOW_MS } from "../policy/index.ts";
 import type { JetStreamSource } from "./jetstream-source.ts";
 
 /** Delivery reason codes of retryable failures (PRODUCT.md §7): what `transient_failures_observed` counts. */
@@ -758,6 +759,8 @@ export function createRunner(deps: RunnerDeps) {
       const now = clock();
       if (now - lastPrune > 3_600_000) {
         store.runner.pruneEvents(now - config.runner.dedupe_retention_ms);
+        // Strangers' pairing attempts count for an hour (rate limit): older ones would only grow the table.
+        store.access.pruneAttempts(now - PAIRING_ATTEMPT_WINDOW_MS);
         lastPrune = now;
       }
       if (r.queue_depth === 0 && r.processed === 0 && !woken) {

@@ -79,6 +79,7 @@ export function createAccessStore(db: Db) {
     listPairings: db.prepare<[], PairingRow>("SELECT * FROM pairings ORDER BY created_at_ms DESC LIMIT 500"),
     attempt: db.prepare("INSERT INTO pairing_attempts (actor_key, at_ms) VALUES (?, ?)"),
     attempts: db.prepare<[string, number], number>("SELECT COUNT(*) FROM pairing_attempts WHERE actor_key = ? AND at_ms > ?").pluck(),
+    pruneAttempts: db.prepare<[number]>("DELETE FROM pairing_attempts WHERE at_ms <= ?"),
   };
   const admitted = new Map<string, Admission>();
   let seenVersion = -1;
@@ -148,6 +149,8 @@ export function createAccessStore(db: Db) {
     listPairings: (): PairingRow[] => q.listPairings.all(),
     recordAttempt: (actorKey: string, now: number) => void q.attempt.run(actorKey, now),
     attemptsSince: (actorKey: string, since: number): number => q.attempts.get(actorKey, since) ?? 0,
+    /** Forget pairing attempts at or before `beforeMs` (those no rate limit counts any more); returns how many. */
+    pruneAttempts: (beforeMs: number): number => q.pruneAttempts.run(beforeMs).changes,
   };
 }
 

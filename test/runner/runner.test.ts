@@ -249,3 +249,25 @@ describe("runner: the service loop's cycle telemetry", () => {
     app.close();
   });
 });
+
+describe("runner: housekeeping", () => {
+  it("the service loop prunes pairing attempts older than the hour the pairing rate limit counts", async () => {
+    const h = home();
+    const now = 1_763_712_001_000;
+    const app = h.open(() => now);
+    app.store.access.recordAttempt("telegram:777", now - 2 * 3_600_000);
+    app.store.access.recordAttempt("telegram:777", now - 60_000);
+    const { runner, close } = createAppRunner(app);
+    const ac = new AbortController();
+    const loop = runner.run(ac.signal);
+    const deadline = performance.now() + 10_000;
+    while (app.store.access.attemptsSince("telegram:777", 0) !== 1 && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    await loop;
+    close();
+    expect(app.store.access.attemptsSince("telegram:777", 0)).toBe(1);
+    expect(app.store.access.attemptsSince("telegram:777", now - 3_600_000)).toBe(1);
+    app.close();
+  });
+});

@@ -9,6 +9,7 @@ import {
   decideAccess,
   decidePairingChallenge,
   generatePairingCode,
+  PAIRING_ATTEMPT_WINDOW_MS,
   PAIRING_RANDOM_BYTES,
   resolveChannelRule,
   resolveRole,
@@ -34,8 +35,6 @@ export interface AccessStageDeps {
   /** Button tokens of those prompts, stored in the runner's unit of work. */
   buttons?: PromptDeps["store"]["buttons"];
 }
-
-const HOUR = 3_600_000;
 
 /** An admitting decision with the role it gave, shared per (decision, role) as the decision itself is (see decideAccess). */
 const WITH_ROLE = new WeakMap<Decision, Map<Role, Decision>>();
@@ -81,7 +80,7 @@ export function createAccessStage(deps: AccessStageDeps) {
       now,
       existing: existing ? { code: existing.code, expiresAt: existing.expires_at_ms } : null,
       pendingForChannel: deps.access.pendingForTransport(env.transport, now) - (existing ? 1 : 0),
-      attemptsLastHour: deps.access.attemptsSince(actorKey, now - HOUR),
+      attemptsLastHour: deps.access.attemptsSince(actorKey, now - PAIRING_ATTEMPT_WINDOW_MS),
       settings: p.channel.pairing,
     });
     decide(ctx, challenge.decision, "denied");

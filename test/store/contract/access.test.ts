@@ -89,6 +89,10 @@ describe.each(contractEngines())("store contract: access on $name", (engine) => 
       expect(store.access.attemptsSince("telegram:42", 1500)).toBe(2);
       expect(store.access.attemptsSince("telegram:42", 0)).toBe(3);
       expect(store.access.attemptsSince("telegram:44", 0)).toBe(0);
+      // Attempts no window counts any more are pruned; the rest stay.
+      expect(store.access.pruneAttempts(2000)).toBe(2);
+      expect(store.access.attemptsSince("telegram:42", 0)).toBe(1);
+      expect(store.access.attemptsSince("telegram:43", 0)).toBe(1);
     },
     ENGINE_HOOK_TIMEOUT_MS,
   );
