@@ -68,6 +68,12 @@ function isolable(err: unknown): boolean {
   return !(typeof code === "string" && code.startsWith("SQLITE_BUSY"));
 }
 
+/** A cycle's state and the busy cycles' runtime events, held back for a later commit (see `cycle`). */
+interface Telemetry {
+  state: RunnerState;
+  events: { at: number; health: string; reasons: string[]; detail: Record<string, unknown> }[];
+}
+
 /** True when two runner states differ only in the heartbeat: cycle count, time and duration. */
 function sameButHeartbeat(a: RunnerState | null, b: RunnerState): boolean {
   if (!a) return false;
@@ -324,53 +330,53 @@ export function createRunner(deps: RunnerDeps) {
     let processed = 0;
     let duplicates = 0;
     try {
-      batchTelemetry(() =>
-        store.atomically(() => {
-          // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
-          store.access.holdAdmissions();
-          store.actorAliases.hold();
-          const quarantine: QuarantineItem[] = [];
-          const run = (p: ParsedEnvelope): void => {
-            const r = careful ? runEventAlone(p, now, opts, report, fresh) : runEvent(p, now, opts, report, fresh);
-            if (r === "duplicate") duplicates += 1;
-            else processed += 1;
-          };
-          if (store.runner.readsAhead) {
-            const envelopes: ParsedEnvelope[] = [];
-            for (const item of items) {
-              const p = parse(item);
-              if ("ok" in p) envelopes.push(p);
-              else quarantine.push(p);
-            }
-            // The batch's lookups, read ahead: which events are recorded already, the actors' admissions and aliases.
-            const ids = envelopes.map((p) => p.envelope.event_id);
-            batchAsked = new Set(ids);
-            batchKnown = store.runner.seenAmong(ids);
-            const keys = envelopes.flatMap((p) => actorKeysOf(p.envelope));
-            store.actorAliases.prefetch(keys);
-            store.access.prefetchAdmissions(keys);
-            for (const p of envelopes) run(p);
-          } else
-            for (const item of items) {
-              const p = parse(item);
-              if ("ok" in p) run(p);
-              else quarantine.push(p);
-            }
-          // Quarantine lines reach their file before the source moves past them (at the commit) — once, whatever retries.
-          if (!written.quarantine) writeQuarantine(quarantine, now);
-          written.quarantine = true;
-          for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
-          report.duplicates += duplicates;
-          report.quarantined += quarantine.length;
-          store.counters.bump("events.processed", processed);
-          if (report.duplicates) store.counters.bump("events.duplicates", duplicates);
-          if (quarantine.length) store.counters.bump("events.quarantined", quarantine.length);
-          inTransaction?.(now);
-          // The previous cycles' telemetry, if the service held it back, commits with this batch (no commit of its own).
-          writeTelemetry();
-          report.delivered += dryRun.write();
-        }),
-      );
+      let carried: Telemetry | null = null;
+      store.atomically(() => {
+        // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
+        store.access.holdAdmissions();
+        store.actorAliases.hold();
+        const quarantine: QuarantineItem[] = [];
+        const run = (p: ParsedEnvelope): void => {
+          const r = careful ? runEventAlone(p, now, opts, report, fresh) : runEvent(p, now, opts, report, fresh);
+          if (r === "duplicate") duplicates += 1;
+          else processed += 1;
+        };
+        if (store.runner.readsAhead) {
+          const envelopes: ParsedEnvelope[] = [];
+          for (const item of items) {
+            const p = parse(item);
+            if ("ok" in p) envelopes.push(p);
+            else quarantine.push(p);
+          }
+          // The batch's lookups, read ahead: which events are recorded already, the actors' admissions and aliases.
+          const ids = envelopes.map((p) => p.envelope.event_id);
+          batchAsked = new Set(ids);
+          batchKnown = store.runner.seenAmong(ids);
+          const keys = envelopes.flatMap((p) => actorKeysOf(p.envelope));
+          store.actorAliases.prefetch(keys);
+          store.access.prefetchAdmissions(keys);
+          for (const p of envelopes) run(p);
+        } else
+          for (const item of items) {
+            const p = parse(item);
+            if ("ok" in p) run(p);
+            else quarantine.push(p);
+          }
+        // Quarantine lines reach their file before the source moves past them (at the commit) — once, whatever retries.
+        if (!written.quarantine) writeQuarantine(quarantine, now);
+        written.quarantine = true;
+        for (const q of quarantine) store.runner.insertQuarantine(q.transport, q.file, q.line, q.reason, q.detail, now);
+        report.duplicates += duplicates;
+        report.quarantined += quarantine.length;
+        store.counters.bump("events.processed", processed);
+        if (report.duplicates) store.counters.bump("events.duplicates", duplicates);
+        if (quarantine.length) store.counters.bump("events.quarantined", quarantine.length);
+        inTransaction?.(now);
+        // The previous cycles' telemetry, if the service held it back, commits with this batch (no commit of its own).
+        carried = writeTelemetry();
+        report.delivered += dryRun.write();
+      });
+      wrote(carried);
     } catch (err) {
       dryRun.abort();
       throw err;
@@ -607,9 +613,11 @@ export function createRunner(deps: RunnerDeps) {
       : null;
     if (!busy && state.last_cycle_at_ms - lastWrittenAt < 1000 && sameButHeartbeat(prev, state)) return report;
     // The service (`run`) keeps a busy cycle's telemetry for the next batch's commit, or writes it at most once a
-    // second — at once when the verdict changes (health, failure, reason codes), so health never reads a stale one.
-    unwritten = { state, events: cycleEvent ? [...(unwritten?.events ?? []), cycleEvent] : (unwritten?.events ?? []) };
-    if (!deferTelemetry || mustWriteNow(state)) store.atomically(writeTelemetry);
+    // second — at once when the verdict changes (health, a failed cycle), so health never reads a stale one.
+    const events = unwritten?.events ?? [];
+    if (cycleEvent) events.push(cycleEvent);
+    unwritten = { state, events };
+    if (!deferTelemetry || mustWriteNow(state)) wrote(store.atomically(writeTelemetry));
     if (busy)
       logger.info(
         { event: "runner.cycle", health: state.health, reason_codes: state.last_reason_codes, ...report, outcomes: undefined },
@@ -623,20 +631,22 @@ export function createRunner(deps: RunnerDeps) {
   let lastWrittenAt = 0;
   let lastWritten: RunnerState | null = null;
   /** Cycle telemetry not yet committed: the latest state and the busy cycles' runtime events (`run` only). */
-  let unwritten: {
-    state: RunnerState;
-    events: { at: number; health: string; reasons: string[]; detail: Record<string, unknown> }[];
-  } | null = null;
+  let unwritten: Telemetry | null = null;
   /** Set by `run`: telemetry rides on the next batch's commit (see `cycle`). */
   let deferTelemetry = false;
 
-  /** Inside a unit of work: commit the unwritten telemetry with it. */
-  function writeTelemetry(): void {
+  /** Inside a unit of work: write the held-back telemetry; `wrote` it once that unit has committed. */
+  function writeTelemetry(): Telemetry | null {
     const t = unwritten;
-    if (!t) return;
+    if (!t) return null;
     store.kv.put("runner_state", JSON.stringify(t.state));
     for (const e of t.events) store.runner.insertRuntimeEvent(e.at, "runner.cycle", e.health, e.reasons, e.detail);
-    unwritten = null;
+    return t;
+  }
+
+  function wrote(t: Telemetry | null): void {
+    if (!t) return;
+    if (unwritten === t) unwritten = null;
     lastWritten = t.state;
     lastWrittenAt = t.state.last_cycle_at_ms;
   }
@@ -651,21 +661,6 @@ export function createRunner(deps: RunnerDeps) {
       state.last_cycle_at_ms - lastWrittenAt >= 1000 ||
       (unwritten?.events.length ?? 0) >= 256
     );
-  }
-
-  /** Telemetry a batch took with it, should that batch's commit fail: put back for the next write. */
-  function batchTelemetry<T>(fn: () => T): T {
-    const held = unwritten;
-    const before = { lastWritten, lastWrittenAt };
-    try {
-      return fn();
-    } catch (err) {
-      if (held && unwritten === null) {
-        unwritten = held;
-        ({ lastWritten, lastWrittenAt } = before);
-      }
-      throw err;
-    }
   }
 
   /** Set by wake(): an append landed since the cycle began, so do not idle. */
@@ -733,10 +728,31 @@ export function createRunner(deps: RunnerDeps) {
       let lastPrune = 0;
       deferTelemetry = true;
       try {
-        await serve(signal, lastPrune);
+        while (!signal.aborted) {
+          woken = false;
+          const r = await cycle();
+          const now = clock();
+          if (now - lastPrune > 3_600_000) {
+            store.runner.pruneEvents(now - config.runner.dedupe_retention_ms);
+            // Strangers' pairing attempts count for an hour (rate limit): older ones would only grow the table.
+            store.access.pruneAttempts(now - PAIRING_ATTEMPT_WINDOW_MS);
+            lastPrune = now;
+          }
+          if (r.queue_depth === 0 && r.processed === 0 && !woken) {
+            // Held-back telemetry is written by a cycle within a second: the idle ends by then. (On JetStream the idle
+            // is a fetch that other nodes' events end, not a timer: the telemetry is written before it.)
+            if (deps.stream) {
+              if (unwritten) wrote(store.atomically(writeTelemetry));
+              await streamIdle(deps.stream, signal);
+            } else {
+              const due = unwritten ? Math.max(1, lastWrittenAt + 1000 - clock()) : Infinity;
+              await idle(Math.min(config.runner.poll_interval_ms, due), signal);
+            }
+          }
+        }
       } finally {
         deferTelemetry = false;
-        if (unwritten) store.atomically(writeTelemetry);
+        if (unwritten) wrote(store.atomically(writeTelemetry));
       }
     },
     /** New ingress is durable: end the current idle (or skip the next one). Safe to call at any time. */
@@ -751,29 +767,6 @@ export function createRunner(deps: RunnerDeps) {
       void deps.stream?.close();
     },
   };
-
-  async function serve(signal: AbortSignal, lastPrune: number): Promise<void> {
-    while (!signal.aborted) {
-      woken = false;
-      const r = await cycle();
-      const now = clock();
-      if (now - lastPrune > 3_600_000) {
-        store.runner.pruneEvents(now - config.runner.dedupe_retention_ms);
-        // Strangers' pairing attempts count for an hour (rate limit): older ones would only grow the table.
-        store.access.pruneAttempts(now - PAIRING_ATTEMPT_WINDOW_MS);
-        lastPrune = now;
-      }
-      if (r.queue_depth === 0 && r.processed === 0 && !woken) {
-        // Held-back telemetry is written by a cycle within a second: the idle ends by then
-        // (On JetStream the idle is a fetch that other nodes' events end, not a timer: written before it.)
-        if (deps.stream) {
-          if (unwritten) store.atomically(writeTelemetry);
-          await streamIdle(deps.stream, signal);
-        } else
-          await idle(Math.min(config.runner.poll_interval_ms, unwritten ? Math.max(1, lastWrittenAt + 1000 - clock()) : Infinity), signal);
-      }
-    }
-  }
 }
 
 export type Runner = ReturnType<typeof createRunner>;

@@ -31,9 +31,6 @@ export interface WalSyncOptions {
   fdatasync?: (fd: number) => void;
 }
 
-/** `every-commit` mode (and PostgreSQL, whose commits are durable when they return): nothing left to sync. */
-export const SYNCED_AT_COMMIT: EffectSync = { syncBeforeEffect: () => {}, close: () => {} };
-
 /** The WAL fsync of `before-effects` mode. */
 export function createWalSync(opts: WalSyncOptions): EffectSync {
   const fdatasync = opts.fdatasync ?? fs.fdatasyncSync;
