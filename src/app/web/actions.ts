@@ -89,7 +89,8 @@ export function replayFromWeb(services: Services, who: WebCaller, opts: { only?:
     : { status: "reported", reason_code: "deadletter_nothing", text: `Nothing to replay${left}.` };
 }
 
-const PHONE = /\+?\d[\d ().-]{6,}\d/g;
+// Not inside a word: an id such as `ap_013214862f` or a hash carries digit runs that are not phone numbers.
+const PHONE = /(?<![\w+])\+?\d[\d ().-]{6,}\d(?!\w)/g;
 const BODY_KEY = /^(text|body|message|content|phone|to|from|email|note)$/i;
 
 /** Mask a phone-number-looking run of digits: keep the last two. */
