@@ -72,7 +72,7 @@ const outputs = new Map<ChildProcess, () => string>();
 function tau(args: string[], extraEnv: Record<string, string> = {}, stateDir = path.join(home, "state")): ChildProcess {
   // BENCH_E2E_PROFILE=<dir>: a V8 CPU profile of the drain (open it in Chrome DevTools).
   const prof =
-    process.env.BENCH_E2E_PROFILE && args[0] === "process" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_E2E_PROFILE}`] : [];
+    process.env.BENCH_E2E_PROFILE && args[0] === (process.env.BENCH_E2E_PROFILE_CMD ?? "process") ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_E2E_PROFILE}`] : [];
   const node = [
     process.execPath,
     "--max-semi-space-size=4",
@@ -159,6 +159,17 @@ async function waitForReplies(n: number, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+/** CPU seconds a child has used (user + system, all its threads; Linux /proc), or NaN where unreadable. */
+function cpuSeconds(c: ChildProcess): number {
+  try {
+    // With taskset the child is taskset's exec'd node: the same pid.
+    const f = fs.readFileSync(`/proc/${c.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    if (process.env.BENCH_E2E_CPU_SPLIT) console.error(`cpu user ${Number(f[11]) / 100} s, system ${Number(f[12]) / 100} s`);
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return +(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0).toFixed(2);
@@ -175,6 +186,7 @@ try {
   const sentAt = new Map<number, number>();
   const acks: number[] = [];
   const inflight: Promise<void>[] = [];
+  const cpu0 = cpuSeconds(svc);
   const start = now();
   for (let k = 0; k < total; k++) {
     const due = start + (k * 1000) / RATE;
@@ -188,6 +200,8 @@ try {
   await waitForReplies(total, 60_000);
   const e2e = sendMessages().map((r) => r.at - sentAt.get(Number(r.params.chat_id))!);
   const achieved = (total * 1000) / (now() - start);
+  // tau's own CPU per event over the phase (all its threads): what the latency sits on, on a shared machine.
+  const cpuMsPerEvent = ((cpuSeconds(svc) - cpu0) * 1000) / total;
   svc.kill("SIGTERM");
   const code = await exited(svc);
 
@@ -198,6 +212,7 @@ try {
     e2e_p50_ms: pct(e2e, 50),
     e2e_p99_ms: pct(e2e, 99),
     e2e_max_ms: pct(e2e, 100),
+    cpu_ms_per_event: +cpuMsPerEvent.toFixed(2),
     ack_p50_ms: pct(acks, 50),
     ack_p99_ms: pct(acks, 99),
     run_exit_code: code,
@@ -208,7 +223,9 @@ try {
   console.log(
     `  ${total} events at ${latency.rate_achieved}/s: p50 ${latency.e2e_p50_ms} ms, p99 ${latency.e2e_p99_ms} ms, max ${latency.e2e_max_ms} ms   (targets: p50 < 10, p99 < 50)`,
   );
-  console.log(`  webhook acknowledgement: p50 ${latency.ack_p50_ms} ms, p99 ${latency.ack_p99_ms} ms; tau run exited ${code} on SIGTERM`);
+  console.log(
+    `  webhook acknowledgement: p50 ${latency.ack_p50_ms} ms, p99 ${latency.ack_p99_ms} ms; tau CPU ${latency.cpu_ms_per_event} ms per event; tau run exited ${code} on SIGTERM`,
+  );
   if (!BACKLOG) console.log(JSON.stringify({ ...latency, pinned: hasTaskset }));
   else {
     // 2. Backlog: fill with intake only, then drain with the runner alone.
@@ -261,6 +278,10 @@ try {
     );
     console.log(JSON.stringify(result));
   }
+} catch (err) {
+  // What tau said is the first thing to read when a run fails (a 500, a child that did not get ready).
+  for (const c of children) process.stderr.write(`--- tau ${c.spawnargs.slice(-5, -4).join(" ")} output (tail) ---\n${outputs.get(c)?.().slice(-4000) ?? ""}\n`);
+  throw err;
 } finally {
   for (const c of children) c.kill("SIGKILL");
   agent.destroy();

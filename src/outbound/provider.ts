@@ -62,8 +62,27 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   const { store, clock } = deps;
   const random = deps.random ?? Math.random;
 
+  /**
+   * Group → supergroup migrations per transport (kv `<transport>:migrated:*`): read once, then kept with this process's
+   * own writes — no read per chunk. One recorded by another process after that read costs one refused request here,
+   * which names the new id: followed and remembered as below.
+   */
+  const migrations = new Map<string, Map<string, string>>();
+  function migrationsOf(transport: string): Map<string, string> {
+    let known = migrations.get(transport);
+    if (!known) {
+      const prefix = migrationKey(transport, "");
+      known = new Map(store.kv.withPrefix(prefix).map((e) => [e.key.slice(prefix.length), e.value]));
+      migrations.set(transport, known);
+    }
+    return known;
+  }
   function conversationFor(row: OutboxRow): string {
-    return store.kv.get(migrationKey(row.transport, row.conversation_id)) ?? row.conversation_id;
+    return migrationsOf(row.transport).get(row.conversation_id) ?? row.conversation_id;
+  }
+  function rememberMigration(transport: string, from: string, to: string): void {
+    store.kv.put(migrationKey(transport, from), to);
+    migrationsOf(transport).set(from, to);
   }
 
   function jobFor(row: OutboxRow, chunk: ChunkRow, conversationId: string): ChunkJob {
@@ -106,8 +125,8 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     const outcome = await sendSafely(sender, jobFor(row, chunk, conversationId));
     if (outcome.ok || outcome.code !== "delivery_chat_migrated" || !outcome.migrate_to || outcome.migrate_to === conversationId)
       return outcome;
-    store.kv.put(migrationKey(row.transport, row.conversation_id), outcome.migrate_to);
-    if (conversationId !== row.conversation_id) store.kv.put(migrationKey(row.transport, conversationId), outcome.migrate_to);
+    rememberMigration(row.transport, row.conversation_id, outcome.migrate_to);
+    if (conversationId !== row.conversation_id) rememberMigration(row.transport, conversationId, outcome.migrate_to);
     store.counters.bump("deliveries.delivery_chat_migrated");
     deps.logger?.info(
       { event: "outbound.chat_migrated", outbox_id: row.outbox_id, transport: row.transport },
@@ -165,17 +184,18 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     attempt: number;
   }
 
-  /** Settle rows that need no request; return the ones to send. */
-  function prepare(row: OutboxRow): Active | null {
+  /** Settle rows that need no request; return the ones to send. `sent` collects rows that end `sent`. */
+  function prepare(row: OutboxRow, chunks: ChunkRow[], sent: Set<string>): Active | null {
     if (row.mode !== "provider") return null;
     const attempt = row.attempts + 1;
-    const pending = store.outbox.chunksOf(row.outbox_id).filter((c) => c.status !== "sent");
+    const pending = chunks.filter((c) => c.status !== "sent");
     const sender = deps.senders.get(row.transport);
     if (pending.length === 0) {
       store.outbox.setRow(
         { outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: row.attempts, next_attempt_at_ms: 0 },
         clock(),
       );
+      sent.add(row.outbox_id);
       return null;
     }
     const first = pending[0]!;
@@ -219,7 +239,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   }
 
   /** Record one chunk's outcome (inside the round's transaction); true while the row has more to send. */
-  function record(a: Active, outcome: SendOutcome): boolean {
+  function record(a: Active, outcome: SendOutcome, sent: Set<string>): boolean {
     const { row } = a;
     const chunk = a.pending[a.i]!;
     if (!outcome.ok) {
@@ -241,11 +261,13 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     );
     if (next)
       store.outbox.setChunk({ outbox_id: row.outbox_id, idx: next.idx, status: "sending", reason: next.reason, receipt: next.receipt }, at);
-    else
+    else {
       store.outbox.setRow(
         { outbox_id: row.outbox_id, status: "sent", reason: "delivery_sent", attempts: a.attempt, next_attempt_at_ms: 0 },
         at,
       );
+      sent.add(row.outbox_id);
+    }
     deps.logger?.info({ event: "outbound.sent", outbox_id: row.outbox_id, chunk: chunk.idx, transport: row.transport }, "chunk sent");
     a.i += 1;
     return next !== undefined;
@@ -254,11 +276,14 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   /**
    * Send rows of distinct conversations together: one transaction marks them all `sending` (row and first
    * chunk) before any request; their chunks go out concurrently, one chunk per row per round; one transaction
-   * per round records the results and marks each row's next chunk. Per row the guarantees are those above.
+   * per round records the results and marks each row's next chunk. Per row the guarantees are those above. Resolves
+   * with the ids of the rows that ended `sent`.
    */
-  async function sendTogether(rows: OutboxRow[]): Promise<void> {
-    let active = rows.map(prepare).filter((a): a is Active => a !== null);
-    if (active.length === 0) return;
+  async function sendTogether(rows: OutboxRow[]): Promise<Set<string>> {
+    const sent = new Set<string>();
+    const chunks = store.outbox.chunksOfMany(rows.filter((r) => r.mode === "provider").map((r) => r.outbox_id));
+    let active = rows.map((r) => prepare(r, chunks.get(r.outbox_id) ?? [], sent)).filter((a): a is Active => a !== null);
+    if (active.length === 0) return sent;
     store.atomically(() => {
       const at = clock();
       for (const { row, pending } of active) {
@@ -288,12 +313,13 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       active = [];
       store.atomically(() => {
         round.forEach((a, k) => {
-          if (record(a, outcomes[k]!)) active.push(a);
+          if (record(a, outcomes[k]!, sent)) active.push(a);
         });
-        const sent = outcomes.filter((o) => o.ok).length;
-        if (sent > 0) store.counters.bump("deliveries.delivery_sent", sent);
+        const ok = outcomes.filter((o) => o.ok).length;
+        if (ok > 0) store.counters.bump("deliveries.delivery_sent", ok);
       });
     }
+    return sent;
   }
 
   return {
@@ -321,11 +347,11 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
           if (waves[k]!.length === 0) waves.splice(k, 1);
           else k += 1;
         }
-        await sendTogether(heads);
+        const sent = await sendTogether(heads);
         // A conversation whose head did not go out (rescheduled, refused, unknown) sends nothing more this pass:
         // its later replies must not overtake it.
         for (const head of heads) {
-          if (store.outbox.get(head.outbox_id)?.status === "sent") continue;
+          if (sent.has(head.outbox_id)) continue;
           const k = waves.findIndex((w) => w[0]!.transport === head.transport && w[0]!.conversation_id === head.conversation_id);
           if (k >= 0) waves.splice(k, 1);
         }

@@ -153,6 +153,9 @@ export function createOutboxStore(db: Db) {
     chunksOf: db.prepare<[string], ChunkRow>(
       "SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id = ? ORDER BY idx",
     ),
+    chunksOfMany: db.prepare<[string], ChunkRow>(
+      `SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id IN ${idSet} ORDER BY outbox_id, idx`,
+    ),
     setChunk: db.prepare(
       "UPDATE outbox_chunks SET status = @status, reason = @reason, receipt = @receipt, provider_message_id = COALESCE(@provider_message_id, provider_message_id), updated_at_ms = @now WHERE outbox_id = @outbox_id AND idx = @idx",
     ),
@@ -299,6 +302,13 @@ export function createOutboxStore(db: Db) {
     /** Rows whose scheduled retry is due at `now` (the runner's `retry_attempted`). */
     retriesDue: (now: number): number => s.retriesDue.get(now) ?? 0,
     chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
+    /** `chunksOf` for many rows in one read (a delivery pass: one statement, not one per row); every id has an entry. */
+    chunksOfMany: (outboxIds: readonly string[]): Map<string, ChunkRow[]> => {
+      const out = new Map<string, ChunkRow[]>(outboxIds.map((id) => [id, []]));
+      if (outboxIds.length === 1) out.set(outboxIds[0]!, s.chunksOf.all(outboxIds[0]!));
+      else if (outboxIds.length > 1) for (const c of s.chunksOfMany.all(JSON.stringify(outboxIds))) out.get(c.outbox_id)?.push(c);
+      return out;
+    },
     setChunk: (
       c: {
         outbox_id: string;

@@ -486,6 +486,29 @@ describe("provider delivery: platform specifics", () => {
     expect(tg.callsTo("sendMessage").map((q) => q.params["chat_id"])).toEqual([-4001, -1004001, -1004001]);
   });
 
+  it("migrations are read once per transport, not per chunk: one already known goes straight to the new id; one another process records later costs one refused request", async () => {
+    const tg = await telegram();
+    const r = rig([tgSender(tg)]);
+    // Recorded before this delivery started (an earlier run, another node).
+    r.app.store.kv.put("telegram:migrated:-4001", "-1004001");
+    tg.migrateChat(-4001, -1004001);
+    const first = r.queue(tgTarget("-4001"), "known migration");
+    await r.deliver();
+    expect(r.row(first)).toMatchObject({ status: "sent" });
+    expect(tg.callsTo("sendMessage").map((q) => q.params["chat_id"])).toEqual([-1004001]);
+    // Recorded by another process after this one read them: Telegram refuses once, naming the new id — followed.
+    tg.migrateChat(-4002, -1004002);
+    r.app.store.kv.put("telegram:migrated:-4002", "-1004002");
+    const second = r.queue(tgTarget("-4002"), "migrated elsewhere");
+    await r.deliver();
+    expect(r.row(second)).toMatchObject({ status: "sent", attempts: 1 });
+    expect(tg.callsTo("sendMessage").map((q) => q.params["chat_id"])).toEqual([-1004001, -4002, -1004002]);
+    const third = r.queue(tgTarget("-4002"), "remembered now");
+    await r.deliver();
+    expect(tg.callsTo("sendMessage").map((q) => q.params["chat_id"]).at(-1)).toBe(-1004002);
+    expect(r.row(third)).toMatchObject({ status: "sent" });
+  });
+
   it("WhatsApp outside the 24 h window (131047) → failed/delivery_window_closed", async () => {
     const wa = await whatsapp();
     const r = rig([waSender(wa)]);

@@ -225,6 +225,8 @@ describe("PostgreSQL bridge", () => {
       const err = thrown(() =>
         db.transaction(() => {
           ins.run("lost");
+          // A read sends the queued BEGIN and the write: the transaction is now open on the connection killed next.
+          db.prepare("SELECT 1").get();
           admin.prepare("SELECT pg_terminate_backend(?)").get(pid);
           ins.run("after-kill");
         })(),

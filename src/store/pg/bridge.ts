@@ -191,8 +191,9 @@ export class PgBridge {
   batch(
     items: { sql: string; params: unknown[]; name?: string }[],
     inTransaction: boolean,
+    begins = false,
   ): { rows: Record<string, unknown>[]; rowCount: number }[] {
-    return this.call({ op: "batch", sql: "", items, inTransaction }, this.queryTimeoutMs + 10_000).results ?? [];
+    return this.call({ op: "batch", sql: "", items, inTransaction, begins }, this.queryTimeoutMs + 10_000).results ?? [];
   }
 
   /** One or more statements without values (simple protocol). */

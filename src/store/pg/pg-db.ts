@@ -171,6 +171,12 @@ export class PgDb implements Db {
    * look committed: its end throws this instead (SQLite would have gone on; here the caller learns it did not).
    */
   private aborted: unknown = null;
+  /**
+   * The outer transaction's BEGIN while it waits in `pending` (not yet sent): it goes out with the unit of work's first
+   * statement, and its COMMIT with the last writes — a unit of work of writes is one round trip, not three; one that
+   * did nothing sends nothing.
+   */
+  private begin: Deferred | null = null;
 
   constructor(url: string | null, opts: BridgeOptions = {}, missing: Error | null = null) {
     this.bridge = new PgBridge(url, opts, missing);
@@ -233,10 +239,12 @@ export class PgDb implements Db {
     if (this.pending.length === 0) return null;
     const batch = this.pending;
     this.pending = [];
+    const begins = batch[0] !== undefined && batch[0] === this.begin;
+    if (begins) this.begin = null;
     try {
       const { items, covers } = this.statementsOf(batch);
       if (then) items.push({ sql: then.sql, params: then.params, name: "" });
-      const results = this.guard(() => this.bridge.batch(items, true));
+      const results = this.guard(() => this.bridge.batch(items, true, begins));
       covers.forEach((ds, i) => {
         const r = results[i] ?? { rows: [], rowCount: 0 };
         if (ds.length === 1) ds[0]!.result = runResult(ds[0]!.p, r);
@@ -316,7 +324,12 @@ export class PgDb implements Db {
     // Writes waiting in this transaction go out in the same round trip, this statement last.
     const joined = this.flush({ sql: p.final!, params: values });
     if (joined) return joined;
-    return this.guard(() => this.bridge.query(p.final!, values, p.name, this.depth > 0));
+    return this.guard(() => this.bridge.query(p.final!, values, p.name, this.serverTransaction));
+  }
+
+  /** A transaction is open on the server (its BEGIN has gone out). */
+  private get serverTransaction(): boolean {
+    return this.depth > 0 && this.begin === null;
   }
 
   /** Run a request; inside a transaction, a failure marks it aborted (see `aborted`). */
@@ -355,7 +368,7 @@ export class PgDb implements Db {
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')",
         [],
         undefined,
-        this.depth > 0,
+        this.serverTransaction,
       );
       this.identity = new Map(r.rows.map((row) => [String(row.table_name), String(row.column_name)]));
     }
@@ -370,7 +383,7 @@ export class PgDb implements Db {
           "WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
         [table],
         undefined,
-        this.depth > 0,
+        this.serverTransaction,
       );
       key = r.rows.map((row) => String(row.col));
       if (key.length === 0) throw new Error(`INSERT OR REPLACE INTO ${table}: the table has no primary key on PostgreSQL`);
@@ -388,7 +401,9 @@ export class PgDb implements Db {
       let mark: Deferred | null = null;
       if (outer) {
         this.flush();
-        this.bridge.exec("BEGIN", false, "begin");
+        // Queued, like a savepoint: it goes out with the first statement of the unit of work (see `begin`).
+        this.begin = control("BEGIN");
+        this.pending.push(this.begin);
         this.aborted = null;
       } else {
         mark = control(`SAVEPOINT ${savepoint}`);
@@ -402,7 +417,17 @@ export class PgDb implements Db {
           throw new TypeError("Transaction function cannot return a promise");
         // A statement failed inside and was caught there: PostgreSQL rolled the work back, so this scope fails too.
         if (this.aborted !== null) throw abortedBy(this.aborted);
-        if (outer) this.flush();
+        if (outer) {
+          // Nothing went out and nothing waits: no transaction was ever opened on the server, none to commit.
+          if (this.pending.length === 1 && this.pending[0] === this.begin) {
+            this.pending = [];
+            this.begin = null;
+          } else {
+            // The last writes and COMMIT in one round trip; a failure among them skips the COMMIT (caught below).
+            this.pending.push(control("COMMIT"));
+            this.flush();
+          }
+        }
         // Nothing was done inside: no savepoint is needed at all.
         else if (this.pending.at(-1) === mark) this.pending.pop();
         else {
@@ -419,9 +444,14 @@ export class PgDb implements Db {
           this.pending.length = at;
           throw err;
         }
+        // Still queued: the BEGIN never went out, so there is nothing to roll back on the server.
+        const opened = !(outer && this.begin !== null);
         this.discard();
+        this.begin = null;
         try {
-          if (outer) this.bridge.exec("ROLLBACK", false);
+          if (outer && !opened) {
+            /* nothing was sent */
+          } else if (outer) this.bridge.exec("ROLLBACK", false);
           else this.bridge.exec(`ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`, true);
           // Back at the savepoint, taken before the failure: the enclosing transaction goes on.
           this.aborted = null;
@@ -431,17 +461,6 @@ export class PgDb implements Db {
         throw err;
       }
       this.depth--;
-      if (!outer) return result;
-      try {
-        this.bridge.exec("COMMIT", false);
-      } catch (err) {
-        try {
-          this.bridge.exec("ROLLBACK", false);
-        } catch {
-          /* already gone */
-        }
-        throw err;
-      }
       return result;
     };
     const tx = run as unknown as DbTransaction<F>;

@@ -23,6 +23,8 @@ export interface BridgeRequest {
   items?: { sql: string; params: unknown[]; name?: string }[];
   /** The main thread holds an open transaction: a reconnected worker must refuse instead of running outside it. */
   inTransaction: boolean;
+  /** `batch`: its first statement is the transaction's BEGIN (the connection it runs on is the transaction's). */
+  begins?: boolean;
 }
 
 export type BridgeAnswer =

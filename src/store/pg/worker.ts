@@ -111,7 +111,7 @@ async function handle(req: BridgeRequest): Promise<BridgeAnswer> {
   } catch (err) {
     return { ok: false, kind: "unavailable", message: (err as Error).message, code: (err as { code?: string }).code };
   }
-  if (req.inTransaction && req.op !== "begin" && txGeneration !== generation) {
+  if (req.inTransaction && req.op !== "begin" && !req.begins && txGeneration !== generation) {
     return {
       ok: false,
       kind: "unavailable",
@@ -119,7 +119,7 @@ async function handle(req: BridgeRequest): Promise<BridgeAnswer> {
     };
   }
   try {
-    if (req.op === "begin") txGeneration = generation;
+    if (req.op === "begin" || req.begins) txGeneration = generation;
     if (req.op === "batch") {
       // Many writes in one simple-protocol query, values inlined as quoted literals (typed by context, as unknown-typed
       // parameters are): one round trip instead of one per statement — measured ~12x faster per INSERT here. The

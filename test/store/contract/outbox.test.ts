@@ -65,6 +65,18 @@ describe.each(contractEngines())("store contract: outbox on $name", (engine) => 
         [2, "part three", "queued", null],
       ]);
       expect(store.outbox.get("ob_missing")).toBeUndefined();
+      // Many rows' chunks in one read (a delivery pass), each in order; an id without chunks has an empty list.
+      queue(store, "ob_0", 1000, ["zero a", "zero b"]);
+      const many = store.outbox.chunksOfMany(["ob_1", "ob_missing", "ob_0"]);
+      expect([...many.keys()]).toEqual(["ob_1", "ob_missing", "ob_0"]);
+      expect(many.get("ob_1")!.map((c) => c.body)).toEqual(["part one", "part two", "part three"]);
+      expect(many.get("ob_0")!.map((c) => [c.idx, c.body])).toEqual([
+        [0, "zero a"],
+        [1, "zero b"],
+      ]);
+      expect(many.get("ob_missing")).toEqual([]);
+      expect(store.outbox.chunksOfMany(["ob_0"]).get("ob_0")).toHaveLength(2);
+      expect(store.outbox.chunksOfMany([]).size).toBe(0);
       expect(() => store.outbox.insert(row("ob_1"), 2000)).toThrow();
       // A delivered-as-stored reply counts its one attempt.
       store.outbox.insert(row("ob_2", { status: "sent", attempts: 1 }), 1000);
