@@ -72,7 +72,9 @@ const outputs = new Map<ChildProcess, () => string>();
 function tau(args: string[], extraEnv: Record<string, string> = {}, stateDir = path.join(home, "state")): ChildProcess {
   // BENCH_E2E_PROFILE=<dir>: a V8 CPU profile of the drain (open it in Chrome DevTools).
   const prof =
-    process.env.BENCH_E2E_PROFILE && args[0] === (process.env.BENCH_E2E_PROFILE_CMD ?? "process") ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_E2E_PROFILE}`] : [];
+    process.env.BENCH_E2E_PROFILE && args[0] === (process.env.BENCH_E2E_PROFILE_CMD ?? "process")
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_E2E_PROFILE}`]
+      : [];
   const node = [
     process.execPath,
     "--max-semi-space-size=4",
@@ -280,7 +282,8 @@ try {
   }
 } catch (err) {
   // What tau said is the first thing to read when a run fails (a 500, a child that did not get ready).
-  for (const c of children) process.stderr.write(`--- tau ${c.spawnargs.slice(-5, -4).join(" ")} output (tail) ---\n${outputs.get(c)?.().slice(-4000) ?? ""}\n`);
+  for (const c of children)
+    process.stderr.write(`--- tau ${c.spawnargs.slice(-5, -4).join(" ")} output (tail) ---\n${outputs.get(c)?.().slice(-4000) ?? ""}\n`);
   throw err;
 } finally {
   for (const c of children) c.kill("SIGKILL");

@@ -49,7 +49,7 @@ function rowHash(
 /** Append one entry (call inside the caller's transaction when it belongs with other writes). */
 export function appendAudit(store: Store, entry: AuditEntry, atMs: number): AuditRow {
   // One unit of work (joining the caller's): the tip read and the append commit together, whichever node appends.
-  return store.atomically(() => appendAt(store, entry, atMs));
+  return store.joined(() => appendAt(store, entry, atMs));
 }
 
 function appendAt(store: Store, entry: AuditEntry, atMs: number): AuditRow {

@@ -43,12 +43,22 @@ export function createAuditStore(db: Db) {
       "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?",
     ),
   };
+  /**
+   * PostgreSQL: the tip this unit of work appended last, with the unit it belongs to (`Db.unitEpoch`). While that unit
+   * goes on (nothing rolled back) it holds the append lock, so nobody else moved the tip: a second append in the same
+   * unit of work (the runner's batch: one per command) needs neither the lock nor the read again — each was a round trip
+   * that also sent every write queued before it.
+   */
+  let appended: { epoch: number; tip: { seq: number; hash: string } } | null = null;
+  const epochNow = (): number | undefined => (db.inTransaction ? db.unitEpoch : undefined);
   return {
     /**
      * The last row's sequence number and hash (the chain's tip), or undefined for an empty log. Read it and append in
      * one unit of work: on PostgreSQL the read holds the append lock until that unit commits.
      */
     tip: (): { seq: number; hash: string } | undefined => {
+      const epoch = epochNow();
+      if (appended && epoch !== undefined && appended.epoch === epoch) return { ...appended.tip };
       serialize?.get();
       return q.head.get();
     },
@@ -56,6 +66,8 @@ export function createAuditStore(db: Db) {
     append: (r: AuditRecord): void => {
       q.insert.run(r);
       q.putHead.run(JSON.stringify({ seq: r.seq, hash: r.hash }));
+      const epoch = epochNow();
+      appended = epoch === undefined ? null : { epoch, tip: { seq: r.seq, hash: r.hash } };
     },
     /** The head recorded at the last append (JSON `{seq, hash}`), independent of the table. */
     storedHead: (): string | undefined => q.storedHead.get(),

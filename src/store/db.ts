@@ -41,6 +41,12 @@ export interface Db {
   readonly dialect?: "sqlite" | "postgres";
   readonly inTransaction: boolean;
   readonly open: boolean;
+  /**
+   * PostgreSQL: a number that changes at every BEGIN and every rollback (of the whole unit of work or to a savepoint).
+   * What a store read inside a unit of work and remembered with this number is still true — for this unit — while the
+   * number is unchanged. Absent on SQLite, whose reads are not round trips worth saving.
+   */
+  readonly unitEpoch?: number;
   prepare<P extends unknown[] | {} = unknown[], R = unknown>(source: string): P extends unknown[] ? DbStatement<P, R> : DbStatement<[P], R>;
   transaction<F extends DbTxFn>(fn: F): DbTransaction<F>;
   exec(source: string): this;

@@ -79,6 +79,14 @@ function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
       // fails at once with SQLITE_BUSY_SNAPSHOT instead of waiting its turn.
       return unitOfWork.immediate(fn) as T;
     },
+    /**
+     * Run `fn` inside the unit of work in progress as part of it — no savepoint of its own, so a failure in it fails
+     * that unit — or as its own unit of work when none is open. For writes that belong to the caller's unit (an audit
+     * row with the command it records): on PostgreSQL a savepoint's end is a round trip carrying every queued write.
+     */
+    joined<T>(fn: () => T): T {
+      return db.inTransaction ? fn() : (unitOfWork.immediate(fn) as T);
+    },
     /** Run `fn` as a unit of work that is always rolled back (a dry rehearsal, e.g. `tau route inspect`); returns its result. */
     rehearse<T>(fn: () => T): T {
       const rollback = Symbol("rollback");

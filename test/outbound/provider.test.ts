@@ -505,7 +505,12 @@ describe("provider delivery: platform specifics", () => {
     expect(tg.callsTo("sendMessage").map((q) => q.params["chat_id"])).toEqual([-1004001, -4002, -1004002]);
     const third = r.queue(tgTarget("-4002"), "remembered now");
     await r.deliver();
-    expect(tg.callsTo("sendMessage").map((q) => q.params["chat_id"]).at(-1)).toBe(-1004002);
+    expect(
+      tg
+        .callsTo("sendMessage")
+        .map((q) => q.params["chat_id"])
+        .at(-1),
+    ).toBe(-1004002);
     expect(r.row(third)).toMatchObject({ status: "sent" });
   });
 

@@ -13,8 +13,8 @@ export const whoamiCapability = defineCapability({
   inline: true,
   run: (_args, ctx) => {
     const key = ctx.principal;
-    const allowlisted = ctx.services.store.access.isAllowlisted(key);
-    const paired = ctx.services.store.access.isPaired(key);
+    // The runner's batch already knows the actor's admission (read ahead for the batch): no statement of its own.
+    const { allowlisted, paired } = ctx.services.store.access.admission(key);
     const data = { principal: key, role: ctx.role, surface: ctx.surface, allowlisted, paired };
     return reported(
       "command_whoami",

@@ -177,6 +177,7 @@ export class PgDb implements Db {
    * did nothing sends nothing.
    */
   private begin: Deferred | null = null;
+  private epoch = 0;
 
   constructor(url: string | null, opts: BridgeOptions = {}, missing: Error | null = null) {
     this.bridge = new PgBridge(url, opts, missing);
@@ -184,6 +185,11 @@ export class PgDb implements Db {
 
   get inTransaction(): boolean {
     return this.depth > 0;
+  }
+
+  /** Changes at every BEGIN and every rollback, whole or to a savepoint (see `Db.unitEpoch`). */
+  get unitEpoch(): number {
+    return this.epoch;
   }
 
   get open(): boolean {
@@ -404,6 +410,7 @@ export class PgDb implements Db {
         // Queued, like a savepoint: it goes out with the first statement of the unit of work (see `begin`).
         this.begin = control("BEGIN");
         this.pending.push(this.begin);
+        this.epoch++;
         this.aborted = null;
       } else {
         mark = control(`SAVEPOINT ${savepoint}`);
@@ -437,6 +444,7 @@ export class PgDb implements Db {
         if (this.aborted !== null) throw abortedBy(this.aborted);
       } catch (err) {
         this.depth--;
+        this.epoch++;
         const at = mark ? this.pending.indexOf(mark) : -1;
         if (at >= 0) {
           // The savepoint never went out, nor anything after it; what was queued before it stays queued.
