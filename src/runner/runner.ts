@@ -391,8 +391,11 @@ export function createRunner(deps: RunnerDeps) {
     }
   }
 
-  /** Process up to `budget` lines of one transport's ingress file, the cursor advancing in each batch's transaction. */
-  function processTransport(t: Transport, budget: number, report: CycleReport, fresh: QueuedReply[]): void {
+  /**
+   * Process up to `budget` lines of one transport's ingress file, the cursor advancing in each batch's transaction.
+   * True when it read to the end of the file (as it was when read), false when the budget ran out first.
+   */
+  function processTransport(t: Transport, budget: number, report: CycleReport, fresh: QueuedReply[]): boolean {
     const file = ingressFile(ingressDir, t);
     const base = path.basename(file);
     const parse = (raw: ByteLine): ParsedEnvelope | QuarantineItem => {
@@ -402,18 +405,13 @@ export function createRunner(deps: RunnerDeps) {
     };
     let remaining = budget;
     while (remaining > 0) {
-      const read = readLineBytes(
-        file,
-        cursorOf(t),
-        Math.min(remaining, config.runner.batch_size),
-        config.ingress.max_line_bytes,
-        readScratch,
-      );
+      const asked = Math.min(remaining, config.runner.batch_size);
+      const read = readLineBytes(file, cursorOf(t), asked, config.ingress.max_line_bytes, readScratch);
       if (!read || read.lines.length === 0) {
         // Still record a cursor reset so the next read starts at 0 of the new file.
         if (read?.reset && read.cursor.offset === 0)
           store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
-        return;
+        return true;
       }
       remaining -= read.lines.length;
       processBatch(read.lines, parse, report, fresh, (now) =>
@@ -422,7 +420,11 @@ export function createRunner(deps: RunnerDeps) {
           now,
         ),
       );
+      // Fewer lines than asked: the read reached the end of the file. Lines appended since wake the runner, whose loop
+      // runs the next cycle at once after a busy one — no second open and read of the file in this cycle.
+      if (read.lines.length < asked) return true;
     }
+    return false;
   }
 
   /** A JetStream message as an envelope of its subject's transport, or a quarantine item (stream name, sequence). */
@@ -577,7 +579,8 @@ export function createRunner(deps: RunnerDeps) {
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
     const fresh: QueuedReply[] = [];
     if (deps.stream) await processStream(deps.stream, config.runner.queue_limit, report, fresh);
-    else for (const t of transports) processTransport(t, share, report, fresh);
+    const readToEnd = new Set<Transport>();
+    if (!deps.stream) for (const t of transports) if (processTransport(t, share, report, fresh)) readToEnd.add(t);
     const retriesDue = store.outbox.retriesDue(clock());
     const before = deliveryCounters();
     report.delivered += await deps.delivery.deliverFresh(fresh);
@@ -598,7 +601,8 @@ export function createRunner(deps: RunnerDeps) {
       for (const t of transports) {
         const c = cursorOf(t);
         const file = ingressFile(ingressDir, t);
-        const depth = countLinesAfterMemo(file, c ? c.offset : 0, depthMemos);
+        // Read to the end a moment ago: nothing was queued then (an append since has woken the runner already).
+        const depth = readToEnd.has(t) ? 0 : countLinesAfterMemo(file, c ? c.offset : 0, depthMemos);
         report.queue_depth += depth;
         if (depth > 0) {
           const o = oldestQueuedMs(t);
