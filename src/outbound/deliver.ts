@@ -31,8 +31,8 @@ import {
 /** Sends one outbox row in provider mode; owns retries, receipts and dead letters for that row. */
 export interface ProviderDelivery {
   deliver(row: OutboxRow, now: number): Promise<void>;
-  /** Many rows at once: per-conversation order kept, conversations concurrent. */
-  deliverMany?(rows: readonly OutboxRow[], now: number): Promise<void>;
+  /** Many rows at once: per-conversation order kept, conversations concurrent. Resolves with the ids that ended `sent`. */
+  deliverMany?(rows: readonly OutboxRow[], now: number): Promise<ReadonlySet<string>>;
 }
 
 export interface DeliveryDeps {
@@ -242,8 +242,11 @@ export function createDelivery(deps: DeliveryDeps) {
     return receipts.length;
   }
 
-  /** Deliver the rows this pass claimed: held ones say why, paced ones wait in the outbox, the rest go out. */
-  async function deliverClaimed(rows: OutboxRow[], now: number, limit: number): Promise<DeliveryReport> {
+  /**
+   * Deliver the rows this pass claimed: held ones say why, paced ones wait in the outbox, the rest go out. `settled`
+   * collects the rows that ended `sent` (a final status releases the claim with it: no release needed).
+   */
+  async function deliverClaimed(rows: OutboxRow[], now: number, limit: number, settled: Set<string>): Promise<DeliveryReport> {
     const report: DeliveryReport = { rows: 0, chunks: 0, held: 0 };
     const ready: Record<OutboundMode, OutboxRow[]> = { "dry-run": [], provider: [], "channel-store": [] };
     const deferred: { row: OutboxRow; until: number }[] = [];
@@ -287,13 +290,14 @@ export function createDelivery(deps: DeliveryDeps) {
     if (ready["dry-run"].length) {
       report.chunks += deliverDryRun(ready["dry-run"], now);
       report.rows += ready["dry-run"].length;
+      for (const r of ready["dry-run"]) settled.add(r.outbox_id);
     }
     const provider = deps.provider;
     if (provider && ready.provider.length) {
       await holdingClaims(
         ready.provider.map((r) => r.outbox_id),
         async () => {
-          if (provider.deliverMany) await provider.deliverMany(ready.provider, now);
+          if (provider.deliverMany) for (const id of await provider.deliverMany(ready.provider, now)) settled.add(id);
           else for (const row of ready.provider) await provider.deliver(row, now);
         },
       );
@@ -337,14 +341,16 @@ export function createDelivery(deps: DeliveryDeps) {
       if (rows.length < claimed.length) passLeft = true;
       const mine = rows.map(conversationOf);
       for (const c of mine) passConversations.add(c);
+      const settled = new Set<string>();
       try {
-        return await deliverClaimed(rows, now, limit);
+        return await deliverClaimed(rows, now, limit, settled);
       } finally {
         for (const c of mine) passConversations.delete(c);
-        // Rows still pending (rescheduled, held, deferred) may go out from any node next time; final ones hold no claim.
+        // Rows still pending (rescheduled, held, deferred) may go out from any node next time; final ones hold no claim
+        // (sent ones are not even asked: nothing to release, no statement).
         deps.store.outbox.releaseClaims(
           node,
-          rows.map((r) => r.outbox_id),
+          rows.filter((r) => !settled.has(r.outbox_id)).map((r) => r.outbox_id),
         );
       }
     },
@@ -379,14 +385,15 @@ export function createDelivery(deps: DeliveryDeps) {
       }
       const mine = [...taken];
       for (const c of mine) directConversations.add(c);
+      const settled = new Set<string>();
       try {
         // Limit 0: a direct send never settles the dry-run recovery set (`alreadyWritten`) a pass keeps.
-        if (rows.length) await deliverClaimed(rows, now, 0);
+        if (rows.length) await deliverClaimed(rows, now, 0, settled);
       } finally {
         for (const c of mine) directConversations.delete(c);
         deps.store.outbox.releaseClaims(
           node,
-          rows.map((r) => r.outbox_id),
+          rows.filter((r) => !settled.has(r.outbox_id)).map((r) => r.outbox_id),
         );
       }
       const wake = left || passLeft;

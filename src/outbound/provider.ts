@@ -328,9 +328,9 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     },
     /**
      * Deliver many rows: replies to one conversation keep their order (one at a time, oldest first); different
-     * conversations go out together, at most `concurrency` at once.
+     * conversations go out together, at most `concurrency` at once. Resolves with the ids of the rows that ended `sent`.
      */
-    async deliverMany(rows: readonly OutboxRow[]): Promise<void> {
+    async deliverMany(rows: readonly OutboxRow[]): Promise<ReadonlySet<string>> {
       const limit = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY);
       const queues = new Map<string, OutboxRow[]>();
       for (const row of rows) {
@@ -340,6 +340,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
         else queues.set(key, [row]);
       }
       const waves = [...queues.values()];
+      const done = new Set<string>();
       while (waves.length > 0) {
         const heads: OutboxRow[] = [];
         for (let k = 0; k < waves.length && heads.length < limit;) {
@@ -351,11 +352,15 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
         // A conversation whose head did not go out (rescheduled, refused, unknown) sends nothing more this pass:
         // its later replies must not overtake it.
         for (const head of heads) {
-          if (sent.has(head.outbox_id)) continue;
+          if (sent.has(head.outbox_id)) {
+            done.add(head.outbox_id);
+            continue;
+          }
           const k = waves.findIndex((w) => w[0]!.transport === head.transport && w[0]!.conversation_id === head.conversation_id);
           if (k >= 0) waves.splice(k, 1);
         }
       }
+      return done;
     },
   };
 }

@@ -59,7 +59,8 @@ export function createAuditStore(db: Db) {
     tip: (): { seq: number; hash: string } | undefined => {
       const epoch = epochNow();
       if (appended && epoch !== undefined && appended.epoch === epoch) return { ...appended.tip };
-      serialize?.get();
+      // Queued, not read: the lock goes out with the tip's read (and whatever writes wait), in one round trip.
+      serialize?.run();
       return q.head.get();
     },
     /** Append a row and move the stored head to it; call inside the caller's unit of work when it belongs with other writes. */

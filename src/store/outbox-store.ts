@@ -220,7 +220,8 @@ export function createOutboxStore(db: Db) {
     if (any() === undefined) return [];
     return db
       .transaction(() => {
-        s.claimLock?.get();
+        // Queued, not read: the lock goes out with the claim itself, in the unit of work's one round trip before COMMIT.
+        s.claimLock?.run();
         return toRows(take());
       })
       .immediate();

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createAppRunner, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
 import { createLogger } from "../../src/log.ts";
+import { appendAudit, verifyAudit } from "../../src/audit/audit-log.ts";
 import { PgBridge } from "../../src/store/pg/bridge.ts";
 import { multiRowParts, PgDb } from "../../src/store/pg/pg-db.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
@@ -101,6 +102,68 @@ describe("the runner's round trips to PostgreSQL", () => {
     // Per event before: a dedupe read, an alias read and an admission read (each a round trip) — 450+ more here.
     expect(large.roundTrips - small.roundTrips).toBeLessThanOrEqual(5);
     expect(large.roundTrips).toBeLessThan(60);
+  });
+});
+
+describe("the store's hot units of work on PostgreSQL", () => {
+  it("claiming replies is three round trips; three audit appends in one unit of work are two", async () => {
+    const url = await server().createDatabase();
+    const h = makeTauHome("store:\n  driver: postgres\n");
+    homes.push(h);
+    const app = openApp({
+      stateDir: h.stateDir,
+      configPath: h.configPath,
+      env: { TAU_DATABASE_URL: url },
+      logger: createLogger({ level: "silent", includeIdentifiers: false }),
+    });
+    apps.push(app);
+    const { store } = app;
+    store.atomically(() => {
+      for (const id of ["ob_1", "ob_2"]) {
+        store.outbox.insert(
+          {
+            outbox_id: id,
+            event_id: `ev:${id}`,
+            transport: "telegram",
+            account_id: "bot_1",
+            conversation_id: id === "ob_1" ? "1001" : "1002",
+            thread_id: null,
+            reply_to: null,
+            mode: "provider",
+            purpose: "reply",
+            status: "queued",
+            reason: null,
+            chunk_count: 1,
+          },
+          1000,
+        );
+        store.outbox.insertChunk({ outbox_id: id, idx: 0, body: "hi", status: "queued", reason: null, receipt: null }, 1000);
+      }
+    });
+    let before = PgBridge.roundTrips;
+    const claimed = store.outbox.claimPending("node-a", 2000, 60_000, 10);
+    // Anything claimable? · BEGIN, the claim lock and the claim · COMMIT (was five: BEGIN and the lock on their own).
+    expect(PgBridge.roundTrips - before).toBe(3);
+    expect(claimed.map((r) => r.outbox_id)).toEqual(["ob_1", "ob_2"]);
+
+    const entry = (action: string) => ({
+      actor: "telegram:42",
+      surface: "chat" as const,
+      action,
+      target: "tau",
+      args: {},
+      outcome: "reported",
+      reason_code: "command_whoami",
+    });
+    appendAudit(store, entry("first"), 3000);
+    before = PgBridge.roundTrips;
+    store.atomically(() => {
+      for (const a of ["one", "two", "three"]) appendAudit(store, entry(a), 4000);
+    });
+    // BEGIN, the append lock and the tip's read · the three rows, the head and COMMIT. (Was a savepoint's round trip per
+    // append, with the lock and the tip read again each time.)
+    expect(PgBridge.roundTrips - before).toBe(2);
+    expect(verifyAudit(store)).toMatchObject({ ok: true, rows: 4 });
   });
 });
 
