@@ -166,7 +166,6 @@ function cpuSeconds(c: ChildProcess): number {
   try {
     // With taskset the child is taskset's exec'd node: the same pid.
     const f = fs.readFileSync(`/proc/${c.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    if (process.env.BENCH_E2E_CPU_SPLIT) console.error(`cpu user ${Number(f[11]) / 100} s, system ${Number(f[12]) / 100} s`);
     return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return NaN;

@@ -44,10 +44,10 @@ function stream(n: number): { events: Envelope[]; actors: string[] } {
   return { events, actors };
 }
 
-/** Round trips to PostgreSQL while `tau process --once`'s runner drains `n` events (one batch), and its reports. */
-async function drainRoundTrips(n: number): Promise<{ roundTrips: number; processed: number; duplicates: number; replies: number }> {
+/** An app on a fresh PostgreSQL database (closed and removed after the test). */
+async function openPgApp(yaml: string, files: Record<string, string> = {}): Promise<{ app: App; url: string }> {
   const url = await server().createDatabase();
-  const h = makeTauHome("runner:\n  coalesce_window_ms: 0\nstore:\n  driver: postgres\n", { "channel-policy.yaml": POLICY });
+  const h = makeTauHome(`${yaml}store:\n  driver: postgres\n`, files);
   homes.push(h);
   const app = openApp({
     stateDir: h.stateDir,
@@ -56,6 +56,12 @@ async function drainRoundTrips(n: number): Promise<{ roundTrips: number; process
     logger: createLogger({ level: "silent", includeIdentifiers: false }),
   });
   apps.push(app);
+  return { app, url };
+}
+
+/** Round trips to PostgreSQL while `tau process --once`'s runner drains `n` events (one batch), and its reports. */
+async function drainRoundTrips(n: number): Promise<{ roundTrips: number; processed: number; duplicates: number; replies: number }> {
+  const { app, url } = await openPgApp("runner:\n  coalesce_window_ms: 0\n", { "channel-policy.yaml": POLICY });
   const { events, actors } = stream(n);
   app.store.atomically(() => {
     for (const a of actors)
@@ -107,17 +113,7 @@ describe("the runner's round trips to PostgreSQL", () => {
 
 describe("the store's hot units of work on PostgreSQL", () => {
   it("claiming replies is three round trips; three audit appends in one unit of work are two", async () => {
-    const url = await server().createDatabase();
-    const h = makeTauHome("store:\n  driver: postgres\n");
-    homes.push(h);
-    const app = openApp({
-      stateDir: h.stateDir,
-      configPath: h.configPath,
-      env: { TAU_DATABASE_URL: url },
-      logger: createLogger({ level: "silent", includeIdentifiers: false }),
-    });
-    apps.push(app);
-    const { store } = app;
+    const { store } = (await openPgApp("")).app;
     store.atomically(() => {
       for (const id of ["ob_1", "ob_2"]) {
         store.outbox.insert(
