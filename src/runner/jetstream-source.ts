@@ -29,17 +29,12 @@ export interface JetStreamSource {
 
 /** A fetch expires after this long at least (the SDK's minimum). */
 const MIN_EXPIRES_MS = 1000;
-/** How long the lag an empty `take` read stands for the queue depth of the same cycle. */
-const EMPTY_LAG_REUSE_MS = 250;
 
 export function createJetStreamSource(opts: JetStreamSourceOptions): JetStreamSource {
   /** Messages the idle wait received, handed out first by the next `take`. */
   let held: StreamMessage[] = [];
-  /** The lag a `take` that found nothing to hand out just read: `depth` right after it answers from it. */
-  let emptyLag: { lag: ConsumerLag; at: number } | null = null;
 
   async function take(max: number): Promise<StreamMessage[]> {
-    emptyLag = null;
     if (held.length >= max) return held.splice(0, max);
     const js = await opts.connect();
     if (!js.connected()) {
@@ -57,7 +52,6 @@ export function createJetStreamSource(opts: JetStreamSourceOptions): JetStreamSo
     // messages in hand for them; otherwise ask for one (it returns as soon as anything arrives) and, when that one was a
     // redelivery (a runner died holding a batch), for the rest of what is unacknowledged.
     const unacked = Math.max(0, lag.ackPending - first.length);
-    if (first.length === 0 && unacked === 0) emptyLag = { lag, at: performance.now() };
     if (first.length > 0 || unacked === 0) return first;
     const got = await js.fetch(1, MIN_EXPIRES_MS);
     if (got.length === 0 || got[0]!.deliveryCount < 2 || unacked < 2 || max < 2) return got;
@@ -103,10 +97,6 @@ export function createJetStreamSource(opts: JetStreamSourceOptions): JetStreamSo
       }
     },
     async depth() {
-      // Asked by the same cycle a moment after a `take` found the consumer empty: that answer is the depth (0).
-      const recent = emptyLag && performance.now() - emptyLag.at < EMPTY_LAG_REUSE_MS ? emptyLag.lag : null;
-      emptyLag = null;
-      if (recent) return { lag: recent, oldestMs: null };
       const js = await opts.connect();
       const lag = await js.lag();
       const oldestMs = lag.pending + lag.ackPending > 0 ? await js.oldestUnackedMs() : null;

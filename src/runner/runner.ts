@@ -39,8 +39,6 @@ import type { JetStreamSource } from "./jetstream-source.ts";
 
 /** Delivery reason codes of retryable failures (PRODUCT.md §7): what `transient_failures_observed` counts. */
 const TRANSIENT_DELIVERY_CODES = ["delivery_rate_limited", "delivery_provider_unavailable", "delivery_transport_error"] as const;
-/** A busy running runner asks JetStream for its queue depth at most this often (see `streamDepth`). */
-const DEPTH_INTERVAL_MS = 1000;
 
 export interface RunnerDeps {
   config: TauConfig;
@@ -456,9 +454,8 @@ export function createRunner(deps: RunnerDeps) {
     let remaining = budget;
     while (remaining > 0) {
       let batch: StreamMessage[];
-      const asked = Math.min(remaining, config.runner.batch_size);
       try {
-        batch = await source.take(asked);
+        batch = await source.take(Math.min(remaining, config.runner.batch_size));
       } catch (err) {
         ingressUnavailable(err);
         return;
@@ -497,34 +494,16 @@ export function createRunner(deps: RunnerDeps) {
       // An ack lets JetStream forget the messages: the commit holding their decisions is on disk first.
       store.syncBeforeEffect();
       await source.settle(batch, terminated);
-      // Fewer than asked: the consumer held no more when asked. What arrived since is the next cycle's (the loop runs it
-      // at once after a busy cycle), without asking JetStream for its lag once more in this one.
-      if (batch.length < asked) return;
     }
   }
 
-  /**
-   * Queue depth of the stream (consumer lag) and the oldest unacknowledged message's time, into the cycle report. Up to
-   * two JetStream API requests: after a busy cycle a running runner asks at most once a second (health judges backlog
-   * over tens of seconds; the busy cycles in between report the last answer, and the loop goes on after them whatever
-   * the depth); a cycle that processed nothing always asks (whether to idle depends on it), and so does a drain.
-   */
-  let lastDepth: { at: number; depth: number; oldest: number | null } | null = null;
+  /** Queue depth of the stream (consumer lag) and the oldest unacknowledged message's time, into the cycle report. */
   async function streamDepth(source: JetStreamSource, report: CycleReport): Promise<void> {
-    const now = clock();
-    const busy = report.processed > 0;
-    if (!strictIngress && busy && lastDepth && now - lastDepth.at < DEPTH_INTERVAL_MS) {
-      report.queue_depth = lastDepth.depth;
-      report.oldest_queued_ms = lastDepth.oldest;
-      return;
-    }
     try {
       const d = await source.depth();
       report.queue_depth = d.lag.pending + d.lag.ackPending;
       report.oldest_queued_ms = d.oldestMs;
-      lastDepth = { at: now, depth: report.queue_depth, oldest: d.oldestMs };
     } catch (err) {
-      lastDepth = null;
       ingressUnavailable(err);
     }
   }
