@@ -50,7 +50,9 @@ const TYPED_MESSAGE_FIELDS = [
   "reaction",
 ] as const;
 
-const replySchema = z.looseObject({ id: z.string(), title: Text });
+// A reply id becomes a callback envelope's text (PROVIDERS.md §10.3): bounded like any text, so an oversized one is
+// refused with its path instead of building an envelope that fails its schema.
+const replySchema = z.looseObject({ id: Text, title: Text });
 
 /**
  * One inbound message (`value.messages[]`); the object named by `type` must be present.

@@ -290,6 +290,17 @@ describe("normalizeWhatsAppWebhook: every fixture", () => {
     }
   });
 
+  it("refuses a reply button whose id is longer than an envelope's text can be (found by the property below)", () => {
+    const raw = structuredClone(load("interactive-button-reply.json")) as {
+      entry: { changes: { value: { messages: { interactive: { button_reply: { id: string } } }[] } }[] }[];
+    };
+    raw.entry[0]!.changes[0]!.value.messages[0]!.interactive.button_reply.id = "x".repeat(70_000);
+    const result = normalizeWhatsAppWebhook(raw, ctx);
+    if (result.ok) for (const env of result.envelopes) EnvelopeSchema.parse(env);
+    else expect(result.code).not.toBe("ingress_envelope_invalid");
+    expect(result.ok && result.envelopes.length > 0).toBe(false);
+  });
+
   it("never throws or builds an invalid envelope when one fixture field is mutated", () => {
     fc.assert(
       fc.property(mutatedFixture(names.map(load)), (raw) => {
