@@ -15,15 +15,18 @@ import { createPacer } from "../outbound/pacing.ts";
 import { createPacedSenders, createPacingGate } from "../outbound/pacing-senders.ts";
 import { createOperationalGate } from "../capabilities/killswitch/index.ts";
 import { createRunner } from "../runner/runner.ts";
-import { jetStreamSourceFor } from "../runner/jetstream-source.ts";
+import { jetStreamSourceFor, type JetStreamSource } from "../runner/jetstream-source.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
 import { acquireLifetimeLock } from "../store/index.ts";
 import { createResponderRuntime } from "./responders.ts";
 import type { CycleReport } from "../runner/runner-state.ts";
 import { nodeIdOf } from "./cluster.ts";
 
-/** The runner with the standard pipeline and job execution, holding the one-runner-per-state lock. */
-export function createAppRunner(app: App, opts: { services?: Services } = {}) {
+/**
+ * The runner with the standard pipeline and job execution, holding the one-runner-per-state lock. `opts.stream`: the
+ * JetStream source to read instead of the one `ingress.driver: nats` opens (a test wraps the real one).
+ */
+export function createAppRunner(app: App, opts: { services?: Services; stream?: JetStreamSource } = {}) {
   const lock = acquireLifetimeLock(path.join(app.stateDir, "runner.lock"), "tau runner");
   const { config, store } = app;
   const services = opts.services ?? createServices(app);
@@ -67,7 +70,7 @@ export function createAppRunner(app: App, opts: { services?: Services } = {}) {
     logger: app.logger,
     delivery,
     // `ingress.driver: nats`: the cluster's durable JetStream consumer instead of this node's ingress files.
-    stream: config.ingress.driver === "nats" ? jetStreamSourceFor(config) : undefined,
+    stream: config.ingress.driver === "nats" ? (opts.stream ?? jetStreamSourceFor(config)) : undefined,
     buildPipeline: (seen) => createDecisionPipeline(services, seen, gate),
     persistExtras: (ctx) => {
       const rj = ctx.responderJob;

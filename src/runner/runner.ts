@@ -454,8 +454,9 @@ export function createRunner(deps: RunnerDeps) {
     let remaining = budget;
     while (remaining > 0) {
       let batch: StreamMessage[];
+      const asked = Math.min(remaining, config.runner.batch_size);
       try {
-        batch = await source.take(Math.min(remaining, config.runner.batch_size));
+        batch = await source.take(asked);
       } catch (err) {
         ingressUnavailable(err);
         return;
@@ -494,6 +495,9 @@ export function createRunner(deps: RunnerDeps) {
       // An ack lets JetStream forget the messages: the commit holding their decisions is on disk first.
       store.syncBeforeEffect();
       await source.settle(batch, terminated);
+      // Fewer than asked: the consumer held no more a moment ago. Deliver this batch's replies now (the rest of the
+      // cycle) rather than take what arrived since: a busy runner takes the next batch in the next cycle, at once.
+      if (batch.length < asked) return;
     }
   }
 

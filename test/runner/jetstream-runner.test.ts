@@ -13,6 +13,7 @@ import { jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstre
 import { connect } from "@nats-io/transport-node";
 import { createAppRunner, openIngressWriter, type App } from "../../src/app/index.ts";
 import { jetStreamSettings, lazyJetStream } from "../../src/ingress/index.ts";
+import { jetStreamSourceFor } from "../../src/runner/jetstream-source.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
 import { deleteAllStreams, inspectStream, publishRaw, startNats, type TestNats } from "../helpers/nats.ts";
 import { freePort } from "../helpers/free-port.ts";
@@ -105,6 +106,34 @@ describe("runner on JetStream", () => {
     });
     const state = JSON.parse(a.store.kv.get("runner_state")!) as { queue_depth: number; totals: { processed: number } };
     expect(state).toMatchObject({ queue_depth: 0, totals: { processed: 25 } });
+  });
+
+  it("a batch shorter than asked ends the take: its replies go out in this cycle, what arrived meanwhile in the next", async () => {
+    const h = natsHome();
+    const a = open(h);
+    await publish(a, 1);
+    // The real source; right after its first take, five more events arrive (as webhooks keep coming under load).
+    const real = jetStreamSourceFor(a.config);
+    let takes = 0;
+    const stream = {
+      ...real,
+      async take(max: number) {
+        const got = await real.take(max);
+        if (takes++ === 0) await publish(a, 5, 1);
+        return got;
+      },
+    };
+    const { runner, close } = createAppRunner(a, { stream });
+    try {
+      // Was 6 in one cycle: the runner took again and again while events kept arriving, its replies waiting for a lull.
+      const first = await runner.cycle();
+      expect(first).toMatchObject({ processed: 1, queue_depth: 5, delivered: 1 });
+      const second = await runner.cycle();
+      expect(second).toMatchObject({ processed: 5, queue_depth: 0, delivered: 5 });
+    } finally {
+      close();
+    }
+    expect(eventIds(h)).toHaveLength(6);
   });
 
   it("a batch whose transaction fails is not acknowledged: it comes back after ack_wait and is processed exactly once", async () => {
