@@ -52,6 +52,14 @@ export function createAppRunner(app: App, opts: { services?: Services; stream?: 
     node: nodeIdOf(config),
   });
   const jobs = createJobRunner(services, commands, { dryRunBatch: () => delivery.dryRunBatch() });
+  /**
+   * Queued capability jobs are looked for after a batch that queued one (or one recovered at start), and at most once a
+   * second otherwise — for jobs another node queued and could not run (it died) — not after every cycle: on PostgreSQL
+   * each look is a round trip.
+   */
+  const JOBS_POLL_MS = 1000;
+  let jobsDue = true;
+  let jobsLookedAt = -Infinity;
   // Late-bound: the worker wakes the runner (to deliver its replies) and the runner kicks the worker after commits.
   let wakeRunner = () => {};
   const responders = createResponderRuntime(app, services, {
@@ -106,14 +114,26 @@ export function createAppRunner(app: App, opts: { services?: Services; stream?: 
           reply_target: JSON.stringify(replyTargetOf(ctx.env)),
         };
         // An inline capability already ran (its reply and audit record are the event's): record the job finished.
-        if (!j.result) return commands.queueJob(row, ctx.now);
+        if (!j.result) {
+          jobsDue = true;
+          return commands.queueJob(row, ctx.now);
+        }
         commands.recordFinishedJob(row, j.result.status === "reported" ? "done" : "failed", JSON.stringify(j.result), ctx.now);
         store.counters.bump(`commands.${j.result.reason_code}`);
       });
     },
     afterCommit: async (fresh) => {
       responders?.kick();
-      return (await jobs.runQueued(fresh)).written;
+      const now = app.clock();
+      if (!jobsDue && now - jobsLookedAt < JOBS_POLL_MS) return 0;
+      jobsDue = false;
+      jobsLookedAt = now;
+      try {
+        return (await jobs.runQueued(fresh)).written;
+      } catch (err) {
+        jobsDue = true;
+        throw err;
+      }
     },
     onStart: () => {
       jobs.recover();

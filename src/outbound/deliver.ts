@@ -33,6 +33,14 @@ export interface ProviderDelivery {
   deliver(row: OutboxRow, now: number): Promise<void>;
   /** Many rows at once: per-conversation order kept, conversations concurrent. Resolves with the ids that ended `sent`. */
   deliverMany?(rows: readonly OutboxRow[], now: number): Promise<ReadonlySet<string>>;
+  /** Failures this process recorded since it started (committed), by reason code, and how many rows were dead-lettered. */
+  failures?(): DeliveryFailures;
+}
+
+/** Delivery failures a process recorded: a running total (callers take differences), never read back from the store. */
+export interface DeliveryFailures {
+  readonly byReason: ReadonlyMap<string, number>;
+  readonly deadLettered: number;
 }
 
 export interface DeliveryDeps {
@@ -63,6 +71,8 @@ export interface DeliveryReport {
   rows: number;
   chunks: number;
   held: number;
+  /** Rows of `rows` that were retries (due `retry_scheduled` rows attempted again). */
+  retries: number;
 }
 
 /** Dry-run replies written inside a caller's unit of work (`Delivery.dryRunBatch`). */
@@ -247,7 +257,7 @@ export function createDelivery(deps: DeliveryDeps) {
    * collects the rows that ended `sent` (a final status releases the claim with it: no release needed).
    */
   async function deliverClaimed(rows: OutboxRow[], now: number, limit: number, settled: Set<string>): Promise<DeliveryReport> {
-    const report: DeliveryReport = { rows: 0, chunks: 0, held: 0 };
+    const report: DeliveryReport = { rows: 0, chunks: 0, held: 0, retries: 0 };
     const ready: Record<OutboundMode, OutboxRow[]> = { "dry-run": [], provider: [], "channel-store": [] };
     const deferred: { row: OutboxRow; until: number }[] = [];
     for (const row of rows) {
@@ -271,7 +281,10 @@ export function createDelivery(deps: DeliveryDeps) {
       // Pacing: a row whose slot is not near waits for it in the outbox (no attempt used), not in this pass.
       const until = row.mode === "provider" && row.status !== "sending" ? deps.pacing?.defer(row, now) : null;
       if (until) deferred.push({ row, until });
-      else ready[row.mode as OutboundMode]?.push(row);
+      else {
+        ready[row.mode as OutboundMode]?.push(row);
+        if (row.status === "retry_scheduled" && row.mode !== "channel-store") report.retries += 1;
+      }
     }
     if (deferred.length)
       deps.store.atomically(() => {
@@ -332,6 +345,10 @@ export function createDelivery(deps: DeliveryDeps) {
       if (settled !== mark) deps.store.kv.put(DRY_RUN_WRITTEN_KEY, settled);
       if (deps.store.outbox.pending(now + 1e12, 1).some((r) => r.mode === "dry-run"))
         alreadyWritten = readDryRunReceiptIds(deps.dryRunFile);
+    },
+    /** Provider failures recorded so far by this process (see `DeliveryFailures`); none without a provider. */
+    failures(): DeliveryFailures {
+      return deps.provider?.failures?.() ?? { byReason: new Map(), deadLettered: 0 };
     },
     async deliverPending(limit = 5000): Promise<DeliveryReport> {
       const now = deps.clock();

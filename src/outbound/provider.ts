@@ -11,7 +11,7 @@ import type { Transport } from "../contracts/envelope.ts";
 import type { ChunkJob } from "../contracts/outbound.ts";
 import type { Logger } from "../log.ts";
 import type { ChunkRow, OutboxRow, Store } from "../store/index.ts";
-import type { ProviderDelivery } from "./deliver.ts";
+import type { DeliveryFailures, ProviderDelivery } from "./deliver.ts";
 import { decideRetry, type RetryDecision, type RetryPolicy } from "./retry.ts";
 import { withRendering } from "./format-job.ts";
 
@@ -135,6 +135,9 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     return sendSafely(sender, jobFor(row, chunk, outcome.migrate_to));
   }
 
+  /** Failures recorded by this process (counted once their unit of work returned), for the runner's cycle report. */
+  const failures = { byReason: new Map<string, number>(), deadLettered: 0 };
+
   function finishFailure(row: OutboxRow, chunk: ChunkRow, f: SendFailure, attempt: number): void {
     const at = clock();
     const d: RetryDecision = decideRetry(f, attempt, deps.retry, at, random);
@@ -158,6 +161,8 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       store.counters.bump(`deliveries.${f.code}`);
       if (d.status === "dead_letter") store.counters.bump("deliveries.dead_letter");
     });
+    failures.byReason.set(f.code, (failures.byReason.get(f.code) ?? 0) + 1);
+    if (d.status === "dead_letter") failures.deadLettered += 1;
     deps.logger?.warn(
       {
         event: "outbound.failed",
@@ -323,6 +328,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   }
 
   return {
+    failures: (): DeliveryFailures => failures,
     async deliver(row: OutboxRow): Promise<void> {
       await sendTogether([row]);
     },

@@ -115,9 +115,17 @@ export function createRunner(deps: RunnerDeps) {
   let lock: ShortLock | null = null;
   const ingressLock = () => (lock ??= openShortLock(path.join(ingressDir, ".lock")));
 
+  /**
+   * Each transport's cursor as last committed. This runner is the cursors' only writer (it holds the runner lock), so it
+   * reads each one once and then remembers what its commits wrote; a failed commit forgets it (read again).
+   */
+  const cursors = new Map<Transport, IngressCursor | null>();
   function cursorOf(t: Transport): IngressCursor | null {
+    if (cursors.has(t)) return cursors.get(t)!;
     const row = store.runner.cursor(t);
-    return row ? { ino: row.file_ino, offset: row.byte_offset, line: row.line_no } : null;
+    const c = row ? { ino: row.file_ino, offset: row.byte_offset, line: row.line_no } : null;
+    cursors.set(t, c);
+    return c;
   }
 
   function writeQuarantine(items: QuarantineItem[], now: number): void {
@@ -184,11 +192,12 @@ export function createRunner(deps: RunnerDeps) {
   }
 
   /** Delivery failure counters (bumped by the outbound layer) as they stand now: retryable failures, dead letters. */
+  /** This process's delivery failures so far (in memory: the cycle reports the difference, no store read). */
   function deliveryCounters(): { transient: number; dead: number } {
-    const c = store.counters.all();
+    const f = deps.delivery.failures();
     return {
-      transient: TRANSIENT_DELIVERY_CODES.reduce((n, code) => n + (c[`deliveries.${code}`] ?? 0), 0),
-      dead: c["deliveries.dead_letter"] ?? 0,
+      transient: TRANSIENT_DELIVERY_CODES.reduce((n, code) => n + (f.byReason.get(code) ?? 0), 0),
+      dead: f.deadLettered,
     };
   }
 
@@ -332,36 +341,40 @@ export function createRunner(deps: RunnerDeps) {
     try {
       let carried: Telemetry | null = null;
       store.atomically(() => {
-        // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
-        store.access.holdAdmissions();
-        store.actorAliases.hold();
         const quarantine: QuarantineItem[] = [];
         const run = (p: ParsedEnvelope): void => {
           const r = careful ? runEventAlone(p, now, opts, report, fresh) : runEvent(p, now, opts, report, fresh);
           if (r === "duplicate") duplicates += 1;
           else processed += 1;
         };
-        if (store.runner.readsAhead) {
+        if (store.batchLookups.available) {
           const envelopes: ParsedEnvelope[] = [];
           for (const item of items) {
             const p = parse(item);
             if ("ok" in p) envelopes.push(p);
             else quarantine.push(p);
           }
-          // The batch's lookups, read ahead: which events are recorded already, the actors' admissions and aliases.
+          // The batch's lookups in one read: which events are recorded already, the actors' admissions and aliases
+          // (held for the batch: other nodes' commits meanwhile are not seen, as on SQLite, where none can happen).
           const ids = envelopes.map((p) => p.envelope.event_id);
           batchAsked = new Set(ids);
-          batchKnown = store.runner.seenAmong(ids);
-          const keys = envelopes.flatMap((p) => actorKeysOf(p.envelope));
-          store.actorAliases.prefetch(keys);
-          store.access.prefetchAdmissions(keys);
+          batchKnown = envelopes.length
+            ? store.batchLookups.read(
+                ids,
+                envelopes.flatMap((p) => actorKeysOf(p.envelope)),
+              )
+            : new Set();
           for (const p of envelopes) run(p);
-        } else
+        } else {
+          // Allowlist and pairings as of the batch's start (other processes cannot commit while it writes).
+          store.access.holdAdmissions();
+          store.actorAliases.hold();
           for (const item of items) {
             const p = parse(item);
             if ("ok" in p) run(p);
             else quarantine.push(p);
           }
+        }
         // Quarantine lines reach their file before the source moves past them (at the commit) — once, whatever retries.
         if (!written.quarantine) writeQuarantine(quarantine, now);
         written.quarantine = true;
@@ -407,17 +420,22 @@ export function createRunner(deps: RunnerDeps) {
       const read = readLineBytes(file, cursorOf(t), asked, config.ingress.max_line_bytes, readScratch);
       if (!read || read.lines.length === 0) {
         // Still record a cursor reset so the next read starts at 0 of the new file.
-        if (read?.reset && read.cursor.offset === 0)
+        if (read?.reset && read.cursor.offset === 0) {
+          cursors.delete(t);
           store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
+          cursors.set(t, { ino: read.cursor.ino, offset: 0, line: 0 });
+        }
         return true;
       }
       remaining -= read.lines.length;
+      cursors.delete(t);
       processBatch(read.lines, parse, report, fresh, (now) =>
         store.runner.putCursor(
           { transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line },
           now,
         ),
       );
+      cursors.set(t, { ino: read.cursor.ino, offset: read.cursor.offset, line: read.cursor.line });
       // Fewer lines than asked: the read reached the end of the file. Lines appended since wake the runner, whose loop
       // runs the next cycle at once after a busy one — no second open and read of the file in this cycle.
       if (read.lines.length < asked) return true;
@@ -564,7 +582,6 @@ export function createRunner(deps: RunnerDeps) {
     if (deps.stream) await processStream(deps.stream, config.runner.queue_limit, report, fresh);
     const readToEnd = new Set<Transport>();
     if (!deps.stream) for (const t of transports) if (processTransport(t, share, report, fresh)) readToEnd.add(t);
-    const retriesDue = store.outbox.retriesDue(clock());
     const before = deliveryCounters();
     report.delivered += await deps.delivery.deliverFresh(fresh);
     const jobReplies: QueuedReply[] = [];
@@ -575,7 +592,7 @@ export function createRunner(deps: RunnerDeps) {
     report.delivered += delivered.chunks;
     const after = deliveryCounters();
     report.delivery = {
-      retries: delivered.rows > 0 ? Math.min(retriesDue, delivered.rows) : 0,
+      retries: delivered.retries,
       transient_failures: after.transient - before.transient,
       dead_lettered: after.dead - before.dead,
     };

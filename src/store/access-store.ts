@@ -5,7 +5,7 @@
  * `PRAGMA data_version` — on every call, or once per unit of work between `holdAdmissions` and
  * `releaseAdmissions` (the runner's batch: nobody else commits while it writes).
  */
-import { dialectOf, type Db } from "./db.ts";
+import type { Db } from "./db.ts";
 
 export interface AllowlistRow {
   actor_key: string;
@@ -43,15 +43,6 @@ export function createAccessStore(db: Db) {
     admission: db.prepare<[string, string], { a: number; p: number }>(
       "SELECT EXISTS (SELECT 1 FROM allowlist WHERE actor_key = ?) AS a, EXISTS (SELECT 1 FROM pairings WHERE actor_key = ? AND status = 'approved') AS p",
     ),
-    // PostgreSQL: the admissions of a batch's actors in one round trip (keys as a JSON array).
-    admissions:
-      dialectOf(db) === "postgres"
-        ? db.prepare<[string], { k: string; a: number; p: number }>(
-            "SELECT k.key AS k, EXISTS (SELECT 1 FROM allowlist WHERE actor_key = k.key) AS a, " +
-              "EXISTS (SELECT 1 FROM pairings WHERE actor_key = k.key AND status = 'approved') AS p " +
-              "FROM (SELECT DISTINCT jsonb_array_elements_text(CAST(? AS jsonb)) AS key) AS k",
-          )
-        : null,
     isAllowlisted: db.prepare<[string], number>("SELECT 1 FROM allowlist WHERE actor_key = ?").pluck(),
     listAllow: db.prepare<[], AllowlistRow>("SELECT * FROM allowlist ORDER BY actor_key"),
     addAllow: db.prepare(
@@ -82,11 +73,10 @@ export function createAccessStore(db: Db) {
     pruneAttempts: db.prepare<[number]>("DELETE FROM pairing_attempts WHERE at_ms <= ?"),
   };
   const admitted = new Map<string, Admission>();
-  let seenVersion = -1;
+  let seenVersion: unknown = -1;
   let held = false;
   /** Forget remembered admissions if another connection committed since the last look. */
-  const revalidate = (): void => {
-    const v = q.dataVersion.get()!;
+  const revalidate = (v: unknown = q.dataVersion.get()): void => {
     if (v !== seenVersion || admitted.size >= ADMISSION_MEMORY) {
       admitted.clear();
       seenVersion = v;
@@ -115,15 +105,14 @@ export function createAccessStore(db: Db) {
       held = true;
     },
     /**
-     * Inside a held unit of work: remember the admissions of `actorKeys` now, in one statement on PostgreSQL (where each
-     * lookup is a round trip); SQLite answers each lookup from its page cache, so nothing is read ahead there.
+     * `holdAdmissions` with what one read found (batch-lookups.ts): the data version it saw and the admissions it read
+     * as of that version, remembered for the unit of work under way.
      */
-    prefetchAdmissions: (actorKeys: readonly string[]): void => {
-      if (!q.admissions || !held) return;
-      const missing = actorKeys.filter((k) => !admitted.has(k));
-      if (missing.length === 0) return;
-      if (admitted.size + missing.length > ADMISSION_MEMORY) admitted.clear();
-      for (const r of q.admissions.all(JSON.stringify(missing))) admitted.set(r.k, { allowlisted: r.a === 1, paired: r.p === 1 });
+    holdAdmissionsAs: (version: unknown, found: readonly (readonly [string, Admission])[]): void => {
+      revalidate(version);
+      held = true;
+      if (admitted.size + found.length > ADMISSION_MEMORY) admitted.clear();
+      for (const [k, a] of found) admitted.set(k, a);
     },
     /** The unit of work is over: `admission` looks on every call again. */
     releaseAdmissions: (): void => {

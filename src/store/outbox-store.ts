@@ -144,12 +144,6 @@ export function createOutboxStore(db: Db) {
       `UPDATE outbox SET claimed_by = NULL, claim_until_ms = 0 WHERE claimed_by = ? AND outbox_id IN ${idSet}`,
     ),
     countPending: db.prepare<[], number>("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'retry_scheduled', 'sending')").pluck(),
-    // The IN list is the partial index's own condition: without it SQLite scans the whole outbox (once per cycle).
-    retriesDue: db
-      .prepare<[number], number>(
-        `SELECT COUNT(*) FROM outbox WHERE status = 'retry_scheduled' AND status IN ${PENDING} AND next_attempt_at_ms <= ?`,
-      )
-      .pluck(),
     chunksOf: db.prepare<[string], ChunkRow>(
       "SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id = ? ORDER BY idx",
     ),
@@ -300,8 +294,6 @@ export function createOutboxStore(db: Db) {
     },
     /** Rows not delivered yet and not given up on (queued, retry_scheduled, sending): `tau_outbox_pending`. */
     countPending: (): number => s.countPending.get() ?? 0,
-    /** Rows whose scheduled retry is due at `now` (the runner's `retry_attempted`). */
-    retriesDue: (now: number): number => s.retriesDue.get(now) ?? 0,
     chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
     /** `chunksOf` for many rows in one read (a delivery pass: one statement, not one per row); every id has an entry. */
     chunksOfMany: (outboxIds: readonly string[]): Map<string, ChunkRow[]> => {

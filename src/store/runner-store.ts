@@ -41,13 +41,6 @@ export function createRunnerStore(db: Db) {
         "ON CONFLICT(transport) DO UPDATE SET file_ino = excluded.file_ino, byte_offset = excluded.byte_offset, line_no = excluded.line_no, updated_at_ms = excluded.updated_at_ms",
     ),
     hasEvent: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM events WHERE event_id = ?").pluck(),
-    // PostgreSQL: a batch's ids in one round trip (a JSON array: one statement text whatever the count).
-    seenAmong:
-      dialectOf(db) === "postgres"
-        ? db
-            .prepare<[string], string>("SELECT event_id FROM events WHERE event_id IN (SELECT jsonb_array_elements_text(CAST(? AS jsonb)))")
-            .pluck()
-        : null,
     insertEvent: db.prepare(
       "INSERT INTO events (event_id, transport, kind, chat_type, conversation_id, actor_id, occurred_at_ms, processed_at_ms, outcome, reason, decisions, route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
@@ -75,19 +68,6 @@ export function createRunnerStore(db: Db) {
       cursor: (transport: string): CursorRow | undefined => s.getCursor.get(transport),
       putCursor: (c: CursorRow, now: number) => void s.putCursor.run({ ...c, now }),
       hasEvent: (eventId: string): boolean => s.hasEvent.get(eventId) !== undefined,
-      /** Whether reading a batch's lookups ahead pays (PostgreSQL: a round trip per lookup saved); SQLite: no. */
-      readsAhead: s.seenAmong !== null,
-      /**
-       * Which of `eventIds` are already recorded: one statement for a whole batch on PostgreSQL (a round trip per id is
-       * most of a batch's time there); on SQLite one indexed lookup each, as `hasEvent` (cheaper than building the array).
-       */
-      seenAmong: (eventIds: readonly string[]): Set<string> => {
-        if (eventIds.length === 0) return new Set();
-        if (s.seenAmong) return new Set(s.seenAmong.all(JSON.stringify(eventIds)));
-        const out = new Set<string>();
-        for (const id of eventIds) if (s.hasEvent.get(id) !== undefined) out.add(id);
-        return out;
-      },
       insertEvent: (r: EventRow) =>
         void s.insertEvent.run(
           r.event_id,

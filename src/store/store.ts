@@ -6,6 +6,7 @@
  * either bridges synchronously (a worker thread + Atomics.wait behind these methods) or makes the port async.
  */
 import { createAccessStore } from "./access-store.ts";
+import { createBatchLookups } from "./batch-lookups.ts";
 import { createAuditStore } from "./audit-store.ts";
 import { createCommandStore } from "./command-store.ts";
 import { createCommsStore } from "./comms-store.ts";
@@ -38,10 +39,12 @@ function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
   // One transaction function for every unit of work, made once: building better-sqlite3's wrapper (four variants and
   // their properties) on each call was measurable on the runner's path (a job's audit record is a nested unit).
   const unitOfWork = db.transaction((fn: () => unknown) => fn());
+  const access = createAccessStore(db);
+  const actorAliases = createActorAliasStore(db);
   return {
     ...createRunnerStore(db),
     outbox: createOutboxStore(db),
-    access: createAccessStore(db),
+    access,
     commands: createCommandStore(db),
     audit: createAuditStore(db),
     killswitches: createKillSwitchStore(db),
@@ -53,7 +56,9 @@ function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
     media: createMediaStore(db),
     calendar: createCalendarStore(db),
     buttons: createButtonStore(db),
-    actorAliases: createActorAliasStore(db),
+    actorAliases,
+    /** A runner batch's lookups in one read on PostgreSQL (batch-lookups.ts). */
+    batchLookups: createBatchLookups(db, access, actorAliases),
     replyCounts: createReplyCountStore(db),
     ui: createUiSessionStore(db),
     cluster: createClusterStore(db),

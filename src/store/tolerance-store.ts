@@ -3,7 +3,7 @@
  * changed keeps their allowlist entry and pairing) and how many replies went to one recipient lately (the email
  * per-sender reply limit, the last loop breaker against auto-responders that set no header).
  */
-import { dialectOf, type Db } from "./db.ts";
+import type { Db } from "./db.ts";
 
 /** How far an alias chain is followed (old → older → …); ids do not change often, a loop must not hang. */
 const MAX_ALIAS_DEPTH = 8;
@@ -15,15 +15,8 @@ export function createActorAliasStore(db: Db) {
     ),
     olderOf: db.prepare<[string], string>("SELECT old_key FROM actor_aliases WHERE new_key = ? ORDER BY at_ms").pluck(),
     any: db.prepare<[], number>("SELECT 1 FROM actor_aliases LIMIT 1").pluck(),
-    // PostgreSQL: the direct predecessors of a batch's actor keys in one round trip (keys as a JSON array).
-    olderOfMany:
-      dialectOf(db) === "postgres"
-        ? db.prepare<[string], { new_key: string; old_key: string }>(
-            "SELECT new_key, old_key FROM actor_aliases WHERE new_key IN (SELECT jsonb_array_elements_text(CAST(? AS jsonb))) ORDER BY at_ms",
-          )
-        : null,
   };
-  /** Direct predecessors read ahead for the unit of work under way (`prefetch` … `forget`); a key absent: ask. */
+  /** Direct predecessors read ahead for the unit of work under way (`holdAs` … `forget`); a key absent: ask. */
   const ahead = new Map<string, string[]>();
   /** Inside a held unit of work (`hold` … `forget`): true when no alias exists at all, so no key needs a lookup. */
   let none = false;
@@ -37,15 +30,12 @@ export function createActorAliasStore(db: Db) {
       none = q.any.get() === undefined;
     },
     /**
-     * Read the direct predecessors of `keys` ahead, for the unit of work under way (one statement on PostgreSQL, where
-     * each lookup is a round trip; nothing on SQLite). `forget()` when it ends; `record` keeps them exact meanwhile.
+     * `hold` with what one read found (batch-lookups.ts): whether any alias exists, and the direct predecessors of the
+     * batch's keys (every key asked has an entry), kept exact by `record` until `forget`.
      */
-    prefetch(keys: readonly string[]): void {
-      if (!q.olderOfMany) return;
-      const missing = [...new Set(keys)].filter((k) => !ahead.has(k));
-      if (missing.length === 0) return;
-      for (const k of missing) ahead.set(k, []);
-      for (const r of q.olderOfMany.all(JSON.stringify(missing))) ahead.get(r.new_key)!.push(r.old_key);
+    holdAs(anyAlias: boolean, predecessors: ReadonlyMap<string, string[]>): void {
+      none = !anyAlias;
+      for (const [k, olds] of predecessors) ahead.set(k, olds);
     },
     /** The unit of work is over (committed or not): ask the store again. */
     forget(): void {

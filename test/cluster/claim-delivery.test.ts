@@ -134,7 +134,7 @@ for (const engine of contractEngines()) {
       const b = node(storeB, o.stateDir, "node-b", tg);
 
       b.now.ms = T0 + CLAIM_MS - 1;
-      expect(await b.delivery.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 0 });
+      expect(await b.delivery.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 0, retries: 0 });
       b.now.ms = T0 + CLAIM_MS;
       await b.delivery.deliverPending();
       // A conversation whose head did not go out sends nothing more in that pass (deliverMany); the next pass does.

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ProviderSender } from "../../src/contracts/delivery.ts";
 import type { ReplyTarget } from "../../src/contracts/outbound.ts";
 import { createRequestBuilders, type App } from "../../src/app/index.ts";
-import { createDelivery } from "../../src/outbound/deliver.ts";
+import { createDelivery, type Delivery, type DeliveryReport } from "../../src/outbound/deliver.ts";
 import { replayDeadLetters } from "../../src/outbound/dead-letters.ts";
 import { queueReplies } from "../../src/outbound/outbox.ts";
 import { createProviderDelivery } from "../../src/outbound/provider.ts";
@@ -31,7 +31,8 @@ interface Rig {
   home: TauHome;
   app: App;
   now: { ms: number };
-  deliver(): Promise<{ rows: number; chunks: number; held: number }>;
+  delivery: Delivery;
+  deliver(): Promise<DeliveryReport>;
   queue(target: ReplyTarget, text: string, eventId?: string): string;
   row(id: string): { status: string; reason: string | null; attempts: number; next_attempt_at_ms: number };
   chunks(
@@ -72,6 +73,7 @@ function rig(senders: ProviderSender[], maxChars?: number): Rig {
     home,
     app,
     now,
+    delivery,
     deliver: () => delivery.deliverPending(),
     queue(target, text, eventId = `test:event:${++n}`) {
       return app.store.atomically(() =>
@@ -139,7 +141,7 @@ describe("provider delivery: success", () => {
     const tg = await telegram();
     const r = rig([tgSender(tg)]);
     const id = r.queue(tgTarget("-1001234", { thread_id: "77", reply_to: "311" }), "hello from tau");
-    expect(await r.deliver()).toEqual({ rows: 1, chunks: 0, held: 0 });
+    expect(await r.deliver()).toEqual({ rows: 1, chunks: 0, held: 0, retries: 0 });
     expect(r.row(id)).toMatchObject({ status: "sent", reason: "delivery_sent", attempts: 1 });
     const [c] = r.chunks(id);
     expect(c).toMatchObject({ status: "sent", reason: "delivery_sent", provider_message_id: "-1001234:1" });
@@ -203,7 +205,7 @@ describe("provider delivery: many conversations", () => {
     const a = ["a1", "a2", "a3"].map((t) => r.queue(tgTarget("1001"), t));
     const b = r.queue(tgTarget("2002"), "b1");
     const c = r.queue(tgTarget("3003"), "c1");
-    expect(await r.deliver()).toEqual({ rows: 5, chunks: 0, held: 0 });
+    expect(await r.deliver()).toEqual({ rows: 5, chunks: 0, held: 0, retries: 0 });
     for (const id of [...a, b]) expect(r.row(id)).toMatchObject({ status: "sent", reason: "delivery_sent" });
     expect(r.row(c)).toMatchObject({ status: "failed", reason: "delivery_recipient_blocked" });
     const calls = tg.callsTo("sendMessage");
@@ -227,9 +229,10 @@ describe("provider delivery: retries", () => {
     );
     expect(r.chunks(id)[0]).toMatchObject({ status: "retry_scheduled", reason: "delivery_rate_limited" });
     r.now.ms = T0 + 2999;
-    expect(await r.deliver()).toEqual({ rows: 0, chunks: 0, held: 0 });
+    expect(await r.deliver()).toEqual({ rows: 0, chunks: 0, held: 0, retries: 0 });
     r.now.ms = T0 + 3000;
-    await r.deliver();
+    // The pass says the row it sent was a retry (the runner's `retries` in its cycle report).
+    expect(await r.deliver()).toEqual({ rows: 1, chunks: 0, held: 0, retries: 1 });
     expect(r.row(id)).toMatchObject({ status: "sent", attempts: 1 });
     expect(tg.callsTo("sendMessage")).toHaveLength(2);
     expect(tg.sentMessages).toHaveLength(1);
@@ -305,6 +308,10 @@ describe("provider delivery: retries", () => {
       last_error: { code: "delivery_provider_unavailable", status: 500, detail: "sendMessage 500: Internal Server Error" },
     });
     expect(r.app.store.counters.all()).toMatchObject({ "deliveries.delivery_provider_unavailable": 3, "deliveries.dead_letter": 1 });
+    // The same, kept in memory for the runner's cycle report (which no longer reads every counter twice a cycle).
+    const failures = r.delivery.failures();
+    expect([...failures.byReason]).toEqual([["delivery_provider_unavailable", 3]]);
+    expect(failures.deadLettered).toBe(1);
     r.now.ms = T0 + 10_000_000;
     expect((await r.deliver()).rows).toBe(0);
     expect(tg.callsTo("sendMessage")).toHaveLength(3);

@@ -97,6 +97,37 @@ async function drainRoundTrips(n: number): Promise<{ roundTrips: number; process
 }
 
 describe("the runner's round trips to PostgreSQL", () => {
+  it("a busy cycle is four: the batch's lookups with its BEGIN, its writes with its COMMIT, a look for replies to claim, its telemetry", async () => {
+    const { app } = await openPgApp("runner:\n  coalesce_window_ms: 0\n", { "channel-policy.yaml": POLICY });
+    const { events, actors } = stream(20);
+    app.store.atomically(() => {
+      for (const a of actors)
+        app.store.access.addAllowlist({
+          actor_key: `telegram:${a}`,
+          transport: "telegram",
+          actor_id: a,
+          note: "",
+          added_by: "t",
+          added_at_ms: 0,
+        });
+    });
+    const w = openIngressWriter(app);
+    const r = createAppRunner(app);
+    try {
+      await w.append("telegram", events.slice(0, 10));
+      expect(await r.runner.cycle()).toMatchObject({ processed: 9, duplicates: 1, replies: 9 });
+      await w.append("telegram", events.slice(10));
+      const before = PgBridge.roundTrips;
+      expect(await r.runner.cycle()).toMatchObject({ processed: 11, duplicates: 1, replies: 11, delivery: { retries: 0 } });
+      // Was twelve: four more lookups, every counter read twice (the report's delivery failures), a count of the
+      // retries due, and a look for queued capability jobs (now: after a batch that queued one, else once a second).
+      expect(PgBridge.roundTrips - before).toBe(4);
+    } finally {
+      r.close();
+      await w.close();
+    }
+  });
+
   it("do not grow with the events of a batch: dedupe, admissions and aliases are read once per batch", async () => {
     const small = await drainRoundTrips(50);
     const large = await drainRoundTrips(200);

@@ -140,7 +140,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
 
     const t = queue(TG, "held reply", "e1");
     const c = queue(DC, "held reply", "e2");
-    expect(await d.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 2 });
+    expect(await d.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 2, retries: 0 });
     expect(app.store.outbox.get(t)).toMatchObject({ status: "queued", attempts: 0 });
     expect(app.store.outbox.get(c)).toMatchObject({ status: "queued", attempts: 0 });
     expect(tg.requests).toHaveLength(0);
@@ -150,7 +150,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
     expect(off.code).toBe(0);
     expect(off.stdout).toBe("kill switch outbound is now off\n");
     now.ms = T0 + 1000;
-    expect(await d.deliverPending()).toEqual({ rows: 2, chunks: 0, held: 0 });
+    expect(await d.deliverPending()).toEqual({ rows: 2, chunks: 0, held: 0, retries: 0 });
     expect(app.store.outbox.get(t)).toMatchObject({ status: "sent", reason: "delivery_sent" });
     expect(app.store.outbox.get(c)).toMatchObject({ status: "sent", reason: "delivery_sent" });
     expect(tg.sentMessages).toHaveLength(1);
@@ -178,7 +178,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
     );
     const t = queue(TG, "not now", "e1");
     const c = queue(DC, "go ahead", "e2");
-    expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 0, held: 1 });
+    expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 0, held: 1, retries: 0 });
     expect(app.store.outbox.get(t)!.status).toBe("queued");
     expect(app.store.outbox.get(c)!.status).toBe("sent");
 
@@ -187,7 +187,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
     expect(gate.deliveryBlock("discord")).toBe("logout_requested");
     expect(gate.deliveryBlock("whatsapp")).toBe(null);
     queue(DC, "after logout", "e3");
-    expect(await d.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 2 });
+    expect(await d.deliverPending()).toEqual({ rows: 0, chunks: 0, held: 2, retries: 0 });
     expect(dc.sentMessages).toHaveLength(1);
   });
 });
