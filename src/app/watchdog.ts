@@ -99,6 +99,7 @@ export function createWatchdog(app: App, services: Services, opts: WatchdogOptio
     counters: store.counters,
     kv: store.kv,
     atomically: <T>(fn: () => T): T => store.atomically(fn),
+    atomicallyAsync: <T>(fn: () => T): Promise<T> => store.atomicallyAsync(fn),
     syncBeforeEffect: () => store.syncBeforeEffect(),
   };
   const delivery = createDelivery({

@@ -16,7 +16,7 @@ import { decideRetry, type RetryDecision, type RetryPolicy } from "./retry.ts";
 import { withRendering } from "./format-job.ts";
 
 export interface ProviderDeliveryDeps {
-  store: Pick<Store, "outbox" | "counters" | "kv" | "atomically" | "syncBeforeEffect">;
+  store: Pick<Store, "outbox" | "counters" | "kv" | "atomically" | "atomicallyAsync" | "syncBeforeEffect">;
   /** One sender per transport (see `createProviderSenders`). */
   senders: ReadonlyMap<string, ProviderSender>;
   /** `config.outbound`: max_attempts, base_backoff_ms, max_backoff_ms. */
@@ -289,7 +289,8 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     const chunks = store.outbox.chunksOfMany(rows.filter((r) => r.mode === "provider").map((r) => r.outbox_id));
     let active = rows.map((r) => prepare(r, chunks.get(r.outbox_id) ?? [], sent)).filter((a): a is Active => a !== null);
     if (active.length === 0) return sent;
-    store.atomically(() => {
+    // Committed before any request goes out (awaited); on PostgreSQL the wait does not block this thread.
+    await store.atomicallyAsync(() => {
       const at = clock();
       for (const { row, pending } of active) {
         const first = pending[0]!;
@@ -316,7 +317,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       const outcomes = await Promise.all(active.map((a) => sendChunk(a.sender, a.row, a.pending[a.i]!)));
       const round = active;
       active = [];
-      store.atomically(() => {
+      await store.atomicallyAsync(() => {
         round.forEach((a, k) => {
           if (record(a, outcomes[k]!, sent)) active.push(a);
         });

@@ -299,14 +299,31 @@ export function createRunner(deps: RunnerDeps) {
     report: CycleReport,
     fresh: QueuedReply[],
     inTransaction?: (now: number) => void,
-  ): void {
+  ): void;
+  function processBatch<I>(
+    items: readonly I[],
+    parse: (item: I) => ParsedEnvelope | QuarantineItem,
+    report: CycleReport,
+    fresh: QueuedReply[],
+    inTransaction: undefined,
+    later: true,
+  ): Promise<void>;
+  /**
+   * `later`: the batch's COMMIT does not block this thread (PostgreSQL: webhooks are served while it is under way); the
+   * promise settles once it committed — or once the careful run after a failed commit did.
+   */
+  function processBatch<I>(
+    items: readonly I[],
+    parse: (item: I) => ParsedEnvelope | QuarantineItem,
+    report: CycleReport,
+    fresh: QueuedReply[],
+    inTransaction?: (now: number) => void,
+    later = false,
+  ): Promise<void> | void {
     const freshMark = fresh.length;
     const before = structuredClone(report);
     const written = { quarantine: false };
-    try {
-      attemptBatch(items, parse, false, written, report, fresh, inTransaction);
-      return;
-    } catch (err) {
+    const carefully = (err: unknown): void => {
       if (items.length === 0 || !isolable(err)) throw err;
       fresh.length = freshMark;
       restoreReport(report, before);
@@ -314,8 +331,15 @@ export function createRunner(deps: RunnerDeps) {
         { event: "runner.batch_careful", code: "runner_batch_retried", items: items.length, err: (err as Error)?.message },
         "batch failed; running it again one event at a time",
       );
+      attemptBatch(items, parse, true, written, report, fresh, inTransaction);
+    };
+    let committing: Promise<void> | undefined;
+    try {
+      committing = attemptBatch(items, parse, false, written, report, fresh, inTransaction, later);
+    } catch (err) {
+      return carefully(err);
     }
-    attemptBatch(items, parse, true, written, report, fresh, inTransaction);
+    return committing?.catch(carefully);
   }
 
   /**
@@ -331,16 +355,18 @@ export function createRunner(deps: RunnerDeps) {
     report: CycleReport,
     fresh: QueuedReply[],
     inTransaction?: (now: number) => void,
-  ): void {
+    later = false,
+  ): Promise<void> | undefined {
     const now = clock();
     // Dry-run replies are written as the batch commits (stored as sent, receipts fsynced just before the commit).
     const dryRun = deps.delivery.dryRunBatch();
     const opts: QueueOptions = { mode: config.outbound.mode, maxChars: config.outbound.max_chars, now, dryRun };
     let processed = 0;
     let duplicates = 0;
+    let carried: Telemetry | null = null;
+    let committing: Promise<void> | undefined;
     try {
-      let carried: Telemetry | null = null;
-      store.atomically(() => {
+      const body = (): void => {
         const quarantine: QuarantineItem[] = [];
         const run = (p: ParsedEnvelope): void => {
           const r = careful ? runEventAlone(p, now, opts, report, fresh) : runEvent(p, now, opts, report, fresh);
@@ -388,18 +414,30 @@ export function createRunner(deps: RunnerDeps) {
         // The previous cycles' telemetry, if the service held it back, commits with this batch (no commit of its own).
         carried = writeTelemetry();
         report.delivered += dryRun.write();
-      });
-      wrote(carried);
+      };
+      if (later) committing = store.atomicallyAsync(body);
+      else {
+        store.atomically(body);
+        wrote(carried);
+      }
     } catch (err) {
       dryRun.abort();
       throw err;
     } finally {
+      // The batch's own lookups end with its statements (before its COMMIT is answered, when that comes later).
       store.access.releaseAdmissions();
       store.actorAliases.forget();
       batchSeen.clear();
       batchAsked = null;
       batchKnown = null;
     }
+    return committing?.then(
+      () => wrote(carried),
+      (err: unknown) => {
+        dryRun.abort();
+        throw err;
+      },
+    );
   }
 
   /**
@@ -495,7 +533,7 @@ export function createRunner(deps: RunnerDeps) {
       const freshMark = fresh.length;
       const before = strictIngress ? null : JSON.stringify(report);
       try {
-        processBatch(known, (m) => parseMessage(m, terminated, config.ingress.stream), report, fresh);
+        await processBatch(known, (m) => parseMessage(m, terminated, config.ingress.stream), report, fresh, undefined, true);
       } catch (err) {
         if (before === null) throw err;
         // A running runner outlives a failed batch (another node committing the same redelivered event first, say):

@@ -49,6 +49,8 @@ export interface Db {
   readonly unitEpoch?: number;
   prepare<P extends unknown[] | {} = unknown[], R = unknown>(source: string): P extends unknown[] ? DbStatement<P, R> : DbStatement<[P], R>;
   transaction<F extends DbTxFn>(fn: F): DbTransaction<F>;
+  /** PostgreSQL: an outer unit of work whose COMMIT does not block this thread (pg-db.ts). Absent on SQLite. */
+  transactionAsync?<T>(fn: () => T): Promise<T>;
   exec(source: string): this;
   pragma(source: string, options?: { simple?: boolean }): unknown;
   close(): this;

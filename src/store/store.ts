@@ -85,6 +85,19 @@ function createFamilies(db: Db, secretsKeys: SecretsKeyOptions) {
       return unitOfWork.immediate(fn) as T;
     },
     /**
+     * `atomically`, resolved once committed. On PostgreSQL the commit's round trip does not block this thread (other work
+     * — a webhook, a send — runs meanwhile; what it sends runs after the COMMIT); on SQLite it commits before returning.
+     * Read nothing `fn` wrote through a write's result (`changes`): await the promise.
+     */
+    atomicallyAsync<T>(fn: () => T): Promise<T> {
+      if (db.transactionAsync) return db.transactionAsync(fn);
+      try {
+        return Promise.resolve(unitOfWork.immediate(fn) as T);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    /**
      * Run `fn` inside the unit of work in progress as part of it — no savepoint of its own, so a failure in it fails
      * that unit — or as its own unit of work when none is open. For writes that belong to the caller's unit (an audit
      * row with the command it records): on PostgreSQL a savepoint's end is a round trip carrying every queued write.

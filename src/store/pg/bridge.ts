@@ -85,6 +85,8 @@ export class PgBridge {
   private readonly connectTimeoutMs: number;
   private readonly queryTimeoutMs: number;
   private closed = false;
+  /** Requests posted without waiting (`batchAsync`), by id: settled when their answer arrives. */
+  private readonly waiting = new Map<number, { resolve: (r: BridgeResult) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
   /** Requests sent to the server by every bridge of this process (one round trip each): what the runner's tests count. */
   static roundTrips = 0;
 
@@ -116,6 +118,8 @@ export class PgBridge {
     // The store does not keep the process alive (better-sqlite3 does not either); close() ends the worker.
     worker.unref();
     worker.on("error", () => undefined);
+    // Answers to requests nobody blocks on arrive as events (or are taken by a blocking call that finds them first).
+    port1.on("message", (a: BridgeAnswer) => this.settle(a));
     port1.unref();
     this.worker = worker;
     this.port = port1;
@@ -123,6 +127,11 @@ export class PgBridge {
   }
 
   private stop(): void {
+    for (const [id, w] of this.waiting) {
+      clearTimeout(w.timer);
+      this.waiting.delete(id);
+      w.reject(this.unavailable("the connection was dropped with the request in flight"));
+    }
     const w = this.worker;
     this.worker = null;
     this.port?.close();
@@ -131,47 +140,69 @@ export class PgBridge {
     if (w) void w.terminate();
   }
 
-  /** Run one request and wait (blocking this thread, bounded) for its answer. */
-  private call(req: Omit<BridgeRequest, "id">, boundMs: number): BridgeResult {
+  /** Post one request (starting the worker on first use); returns its id. */
+  private post(req: Omit<BridgeRequest, "id">): number {
     if (this.closed) throw new TypeError("The database connection is not open");
-    const first = this.worker === null;
-    if (first) this.start();
+    if (this.worker === null) this.start();
     const id = this.nextId++;
     PgBridge.roundTrips++;
+    this.port!.postMessage({ ...req, id } satisfies BridgeRequest);
+    return id;
+  }
+
+  /** Run one request and wait (blocking this thread, bounded) for its answer. */
+  private call(req: Omit<BridgeRequest, "id">, boundMs: number): BridgeResult {
+    const first = this.worker === null;
+    const id = this.post(req);
     const flag = this.flag!;
     const port = this.port!;
-    Atomics.store(flag, 0, 0);
-    port.postMessage({ ...req, id } satisfies BridgeRequest);
     // The worker's first answer also covers its start (loading pg, and tsx from the sources).
     const deadline = performance.now() + boundMs + (first ? 30_000 : 0);
     for (;;) {
+      // Cleared before looking: an answer posted after the look sets it again, so the wait below cannot miss it.
+      Atomics.store(flag, 0, 0);
+      for (let got = receiveMessageOnPort(port); got; got = receiveMessageOnPort(port)) {
+        const a = got.message as BridgeAnswer;
+        // id 0: the worker could not start (its bootstrap reports why).
+        if (a.id === id || a.id === 0) {
+          if (a.id === 0) this.stop();
+          return this.resultOf(a);
+        }
+        // The answer to a request posted earlier without waiting (the worker answers in order).
+        this.settle(a);
+      }
       const left = deadline - performance.now();
       if (left <= 0 || Atomics.wait(flag, 0, 0, left) === "timed-out") {
         // The worker may be stuck on a dead socket: drop it; the next call starts a fresh one.
         this.stop();
         throw this.unavailable(`no answer within ${Math.round(boundMs / 1000)} s`);
       }
-      const got = receiveMessageOnPort(port);
-      if (!got) {
-        // Notified before the message landed (cannot happen with one in flight, but never spin): wait again.
-        Atomics.store(flag, 0, 0);
-        continue;
-      }
-      const a = got.message as BridgeAnswer;
-      // id 0: the worker could not start (its bootstrap reports why).
-      if (a.id !== id && a.id !== 0) {
-        Atomics.store(flag, 0, 0);
-        continue;
-      }
-      if (a.ok) return { rows: a.rows, rowCount: a.rowCount, results: a.results };
-      if (a.id === 0) this.stop();
-      if (a.kind === "unavailable") throw this.unavailable(a.message);
-      if (a.code === "57014")
-        throw new TauError("STORE_QUERY_TIMEOUT", `a statement on PostgreSQL at ${this.target} ran longer than ${this.queryTimeoutMs} ms`, {
-          details: { store: this.target },
-          hint: "look for locks held by another session (pg_stat_activity) or an overloaded server",
-        });
-      throw new PostgresError(redact(a.message, this.url), a.code ?? "XX000", a.detail && redact(a.detail, this.url), a.constraint);
+    }
+  }
+
+  /** An answer as a result, or its error thrown. */
+  private resultOf(a: BridgeAnswer): BridgeResult {
+    if (a.ok) return { rows: a.rows, rowCount: a.rowCount, results: a.results };
+    if (a.kind === "unavailable") throw this.unavailable(a.message);
+    if (a.code === "57014")
+      throw new TauError("STORE_QUERY_TIMEOUT", `a statement on PostgreSQL at ${this.target} ran longer than ${this.queryTimeoutMs} ms`, {
+        details: { store: this.target },
+        hint: "look for locks held by another session (pg_stat_activity) or an overloaded server",
+      });
+    throw new PostgresError(redact(a.message, this.url), a.code ?? "XX000", a.detail && redact(a.detail, this.url), a.constraint);
+  }
+
+  /** Settle the request posted without waiting that `a` answers (an answer nobody waits for any more is dropped). */
+  private settle(a: BridgeAnswer): void {
+    const w = a.id === undefined ? undefined : this.waiting.get(a.id);
+    if (!w) return;
+    this.waiting.delete(a.id!);
+    clearTimeout(w.timer);
+    if (this.waiting.size === 0) this.port?.unref();
+    try {
+      w.resolve(this.resultOf(a));
+    } catch (err) {
+      w.reject(err);
     }
   }
 
@@ -194,6 +225,33 @@ export class PgBridge {
     begins = false,
   ): { rows: Record<string, unknown>[]; rowCount: number }[] {
     return this.call({ op: "batch", sql: "", items, inTransaction, begins }, this.queryTimeoutMs + 10_000).results ?? [];
+  }
+
+  /**
+   * Statements that end a transaction (the last is COMMIT), run back to back in one round trip without blocking this
+   * thread: the promise settles when PostgreSQL has answered. Requests posted after it run after it (the worker takes
+   * them in order); when one of its statements fails the worker rolls the transaction back before the next request.
+   */
+  batchAsync(
+    items: { sql: string; params: unknown[]; name?: string }[],
+    begins: boolean,
+  ): Promise<{ rows: Record<string, unknown>[]; rowCount: number }[]> {
+    const boundMs = this.queryTimeoutMs + 10_000;
+    let id: number;
+    try {
+      id = this.post({ op: "batch", sql: "", items, inTransaction: true, begins, ends: true });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.port!.ref();
+    return new Promise<BridgeResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        this.stop();
+        reject(this.unavailable(`no answer within ${Math.round(boundMs / 1000)} s`));
+      }, boundMs);
+      this.waiting.set(id, { resolve, reject, timer });
+    }).then((r) => r.results ?? []);
   }
 
   /** One or more statements without values (simple protocol). */

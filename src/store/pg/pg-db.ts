@@ -478,6 +478,84 @@ export class PgDb implements Db {
     return tx;
   }
 
+  /**
+   * An outer unit of work whose end does not block this thread: `fn` runs now (its writes queued, a read in it still
+   * blocks as usual), then its last writes and COMMIT go out in one round trip and the promise settles when PostgreSQL
+   * has answered — meanwhile this thread serves other work, and what it sends runs after the COMMIT (the worker keeps
+   * the order). A failure rejects it (the worker has rolled back). Inside an open unit of work it joins that unit.
+   */
+  transactionAsync<T>(fn: () => T): Promise<T> {
+    if (this.depth > 0) {
+      try {
+        return Promise.resolve(this.transaction(fn)());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    try {
+      this.flush();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // As `transaction` (outer): BEGIN queued, to go out with the first statement.
+    this.begin = control("BEGIN");
+    this.pending.push(this.begin);
+    this.epoch++;
+    this.aborted = null;
+    this.depth++;
+    let result: T;
+    try {
+      result = fn();
+      if (result && typeof (result as { then?: unknown }).then === "function")
+        throw new TypeError("Transaction function cannot return a promise");
+      if (this.aborted !== null) throw abortedBy(this.aborted);
+    } catch (err) {
+      this.depth--;
+      this.epoch++;
+      const opened = this.begin === null;
+      this.discard();
+      this.begin = null;
+      try {
+        if (opened) this.bridge.exec("ROLLBACK", false);
+        this.aborted = null;
+      } catch {
+        /* the original error matters; a lost connection has rolled back already */
+      }
+      return Promise.reject(err);
+    }
+    this.depth--;
+    const batch = this.pending;
+    this.pending = [];
+    // Nothing went out and nothing waits: no transaction was ever opened on the server.
+    if (batch.length === 1 && batch[0] === this.begin) {
+      this.begin = null;
+      return Promise.resolve(result);
+    }
+    const begins = batch[0] !== undefined && batch[0] === this.begin;
+    if (begins) this.begin = null;
+    batch.push(control("COMMIT"));
+    const { items, covers } = this.statementsOf(batch);
+    return this.bridge.batchAsync(items, begins).then(
+      (results) => {
+        covers.forEach((ds, i) => {
+          const r = results[i] ?? { rows: [], rowCount: 0 };
+          ds.forEach((d, k) => {
+            d.result =
+              ds.length === 1
+                ? runResult(d.p, r)
+                : { changes: 1, lastInsertRowid: d.p.returningId ? Number(r.rows[k]?.[d.p.returningId] ?? 0) : 0 };
+          });
+        });
+        return result;
+      },
+      (err: unknown) => {
+        this.epoch++;
+        for (const d of batch) d.error = err;
+        throw err;
+      },
+    );
+  }
+
   exec(source: string): this {
     this.flush();
     this.guard(() => this.bridge.exec(source, this.depth > 0));

@@ -25,6 +25,11 @@ export interface BridgeRequest {
   inTransaction: boolean;
   /** `batch`: its first statement is the transaction's BEGIN (the connection it runs on is the transaction's). */
   begins?: boolean;
+  /**
+   * `batch`: it ends the transaction (its last statement is COMMIT) and the main thread does not wait for it: when a
+   * statement fails the worker rolls the transaction back itself, before it runs the next request.
+   */
+  ends?: boolean;
 }
 
 export type BridgeAnswer =

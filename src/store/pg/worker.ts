@@ -148,14 +148,22 @@ async function handle(req: BridgeRequest): Promise<BridgeAnswer> {
       c.end().catch(() => undefined);
       return { ok: false, kind: "unavailable", message: e.message ?? String(err), code: e.code };
     }
+    // A transaction ended without waiting (`ends`): nobody will send its ROLLBACK, and the requests queued behind it
+    // must not run inside an aborted transaction.
+    if (req.ends) await c.query("ROLLBACK").catch(() => undefined);
     return { ok: false, kind: "sql", message: e.message ?? String(err), code: e.code, detail: e.detail, constraint: e.constraint };
   }
 }
 
+// One request at a time, in the order posted: a transaction ended without waiting (`ends`) is over — committed, or
+// rolled back — before the next request starts.
+let queue: Promise<void> = Promise.resolve();
 port.on("message", (req: BridgeRequest) => {
-  handle(req).then(
-    (a) => answer({ ...a, id: req.id }),
-    (err: unknown) => answer({ ok: false, id: req.id, kind: "sql", message: (err as Error)?.message ?? String(err) }),
+  queue = queue.then(() =>
+    handle(req).then(
+      (a) => answer({ ...a, id: req.id }),
+      (err: unknown) => answer({ ok: false, id: req.id, kind: "sql", message: (err as Error)?.message ?? String(err) }),
+    ),
   );
 });
 parentPort?.postMessage("ready");
