@@ -134,6 +134,10 @@ export function createOutboxStore(db: Db) {
     // Claims are taken one node at a time on PostgreSQL: under READ COMMITTED a claimer that skips a row another one is
     // claiming still sees it unclaimed, and could take the next reply of that conversation. Held to the commit.
     claimLock: pg ? db.prepare("SELECT pg_advisory_xact_lock(7315014)") : null,
+    // A claim's COMMIT need not wait for its WAL flush: no request goes out for a claimed row before that row's
+    // `sending` mark commits synchronously, which flushes the WAL up to it, the claim included. Lost on a server crash
+    // (within wal_writer_delay), a claim is as if never taken — every node's connection died with it.
+    claimAsyncCommit: pg ? db.prepare("SET LOCAL synchronous_commit TO OFF") : null,
     renewClaims: db.prepare<[number, string, string]>(
       `UPDATE outbox SET claim_until_ms = ? WHERE claimed_by = ? AND status IN ${PENDING} AND outbox_id IN ${idSet}`,
     ),
@@ -215,6 +219,7 @@ export function createOutboxStore(db: Db) {
     return db
       .transaction(() => {
         // Queued, not read: the lock goes out with the claim itself, in the unit of work's one round trip before COMMIT.
+        s.claimAsyncCommit?.run();
         s.claimLock?.run();
         return toRows(take());
       })
