@@ -191,7 +191,6 @@ export function createRunner(deps: RunnerDeps) {
     if (access.outcome === "deny") a.denied += 1;
   }
 
-  /** Delivery failure counters (bumped by the outbound layer) as they stand now: retryable failures, dead letters. */
   /** This process's delivery failures so far (in memory: the cycle reports the difference, no store read). */
   function deliveryCounters(): { transient: number; dead: number } {
     const f = deps.delivery.failures();
