@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { TauError } from "../../src/contracts/errors.ts";
 import { dialectOf, openDatabase } from "../../src/store/index.ts";
 import { PgDb } from "../../src/store/pg/pg-db.ts";
-import { PostgresError } from "../../src/store/pg/bridge.ts";
+import { PgBridge, PostgresError } from "../../src/store/pg/bridge.ts";
 import { translate } from "../../src/store/pg/translate.ts";
 import { freePort } from "../helpers/free-port.ts";
 import { postgresForFile } from "../helpers/postgres.ts";
@@ -185,6 +185,38 @@ describe("PostgreSQL bridge", () => {
       );
       expect(err).toMatchObject({ code: "23505" });
       expect(db.prepare<[], string>("SELECT k FROM t ORDER BY k").pluck().all()).toEqual(["a", "b", "nulls", "odd"]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("a unit of work that starts with a read sends its BEGIN with it, the read as a prepared statement (planned once)", async () => {
+    const db = await freshDb();
+    try {
+      db.prepare("INSERT INTO t (k, v) VALUES (?, ?)").run("a", 1);
+      const read = db.prepare("SELECT v FROM t WHERE k = ?").pluck();
+      const trips = PgBridge.roundTrips;
+      const got = db.transaction(() => {
+        const v = read.get("a") as number;
+        db.prepare("UPDATE t SET v = ? WHERE k = ?").run(v + 1, "a");
+        return v;
+      })();
+      expect(got).toBe(1);
+      // BEGIN with the read, then the write with COMMIT.
+      expect(PgBridge.roundTrips - trips).toBe(2);
+      // Was a batch's text (inlined, parsed and planned each time): now the session holds it prepared.
+      const prepared = db.prepare("SELECT statement FROM pg_prepared_statements").pluck().all() as string[];
+      expect(prepared.filter((sql) => sql.includes("SELECT v FROM t WHERE k = $1"))).toHaveLength(1);
+      expect(read.get("a")).toBe(2);
+      // Still one transaction: a failure after the read rolls the unit back.
+      expect(() =>
+        db.transaction(() => {
+          read.get("a");
+          db.prepare("UPDATE t SET v = ? WHERE k = ?").run(99, "a");
+          throw new Error("no");
+        })(),
+      ).toThrow("no");
+      expect(read.get("a")).toBe(2);
     } finally {
       db.close();
     }

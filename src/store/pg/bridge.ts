@@ -213,9 +213,12 @@ export class PgBridge {
     });
   }
 
-  /** A statement with positional values ($1..$n), as a named prepared statement when `name` is given. */
-  query(sql: string, params: unknown[], name?: string, inTransaction = false): BridgeResult {
-    return this.call({ op: "query", sql, params, name, inTransaction }, this.queryTimeoutMs + 10_000);
+  /**
+   * A statement with positional values ($1..$n), as a named prepared statement when `name` is given. `begins`: the
+   * worker opens the transaction (BEGIN) right before it, in the same request.
+   */
+  query(sql: string, params: unknown[], name?: string, inTransaction = false, begins = false): BridgeResult {
+    return this.call({ op: "query", sql, params, name, inTransaction, begins }, this.queryTimeoutMs + 10_000);
   }
 
   /** Statements run back to back in one round trip; the first failure is thrown. */

@@ -327,6 +327,13 @@ export class PgDb implements Db {
   /** Run a prepared statement (resolving INSERT details against the schema on its first run). */
   runPrepared(p: Prepared, values: unknown[]) {
     if (p.final === null) this.finishInsert(p);
+    // The unit of work's first statement, nothing else queued: its BEGIN goes with it, and it stays a prepared statement
+    // (planned once per connection) rather than joining a batch's text (parsed and planned each time).
+    if (this.pending.length === 1 && this.pending[0] === this.begin) {
+      this.pending = [];
+      this.begin = null;
+      return this.guard(() => this.bridge.query(p.final!, values, p.name, true, true));
+    }
     // Writes waiting in this transaction go out in the same round trip, this statement last.
     const joined = this.flush({ sql: p.final!, params: values });
     if (joined) return joined;

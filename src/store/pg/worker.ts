@@ -136,6 +136,7 @@ async function handle(req: BridgeRequest): Promise<BridgeAnswer> {
       const last = Array.isArray(r) ? r.at(-1) : r;
       return { ok: true, rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 };
     }
+    if (req.begins) await c.query("BEGIN");
     const name = req.name;
     const query: pg.QueryConfig = { text: req.sql, values: req.params.map(fromBinary) };
     if (name) query.name = name;
