@@ -59,10 +59,8 @@ async function openPgApp(yaml: string, files: Record<string, string> = {}): Prom
   return { app, url };
 }
 
-/** Round trips to PostgreSQL while `tau process --once`'s runner drains `n` events (one batch), and its reports. */
-async function drainRoundTrips(n: number): Promise<{ roundTrips: number; processed: number; duplicates: number; replies: number }> {
-  const { app, url } = await openPgApp("runner:\n  coalesce_window_ms: 0\n", { "channel-policy.yaml": POLICY });
-  const { events, actors } = stream(n);
+/** Allowlist the Telegram actors (the realistic policy admits them by allowlist). */
+function allow(app: App, actors: readonly string[]): void {
   app.store.atomically(() => {
     for (const a of actors)
       app.store.access.addAllowlist({
@@ -74,6 +72,13 @@ async function drainRoundTrips(n: number): Promise<{ roundTrips: number; process
         added_at_ms: 0,
       });
   });
+}
+
+/** Round trips to PostgreSQL while `tau process --once`'s runner drains `n` events (one batch), and its reports. */
+async function drainRoundTrips(n: number): Promise<{ roundTrips: number; processed: number; duplicates: number; replies: number }> {
+  const { app, url } = await openPgApp("runner:\n  coalesce_window_ms: 0\n", { "channel-policy.yaml": POLICY });
+  const { events, actors } = stream(n);
+  allow(app, actors);
   const w = openIngressWriter(app);
   await w.append("telegram", events);
   await w.close();
@@ -100,17 +105,7 @@ describe("the runner's round trips to PostgreSQL", () => {
   it("a busy cycle is four: the batch's lookups with its BEGIN, its writes with its COMMIT, a look for replies to claim, its telemetry", async () => {
     const { app } = await openPgApp("runner:\n  coalesce_window_ms: 0\n", { "channel-policy.yaml": POLICY });
     const { events, actors } = stream(20);
-    app.store.atomically(() => {
-      for (const a of actors)
-        app.store.access.addAllowlist({
-          actor_key: `telegram:${a}`,
-          transport: "telegram",
-          actor_id: a,
-          note: "",
-          added_by: "t",
-          added_at_ms: 0,
-        });
-    });
+    allow(app, actors);
     const w = openIngressWriter(app);
     const r = createAppRunner(app);
     try {

@@ -136,6 +136,20 @@ class PgStatement implements DbStatement<unknown[], unknown> {
   }
 }
 
+/** Each queued write's result from its statement's: one statement may have sent several (a multi-row INSERT). */
+function settle(covers: Deferred[][], results: { rows: Record<string, unknown>[]; rowCount: number }[]): void {
+  covers.forEach((ds, i) => {
+    const r = results[i] ?? { rows: [], rowCount: 0 };
+    if (ds.length === 1) ds[0]!.result = runResult(ds[0]!.p, r);
+    else
+      ds.forEach((d, k) => {
+        // One row each (a plain INSERT either inserts its row or fails the statement), RETURNING rows in order.
+        const id = d.p.returningId ? Number(r.rows[k]?.[d.p.returningId] ?? 0) : 0;
+        d.result = { changes: 1, lastInsertRowid: id };
+      });
+  });
+}
+
 function runResult(p: Prepared, r: { rows: Record<string, unknown>[]; rowCount: number }): DbRunResult {
   let lastInsertRowid = 0;
   if (p.returningId && r.rows.length > 0) lastInsertRowid = Number(r.rows.at(-1)![p.returningId] ?? 0);
@@ -251,16 +265,7 @@ export class PgDb implements Db {
       const { items, covers } = this.statementsOf(batch);
       if (then) items.push({ sql: then.sql, params: then.params, name: "" });
       const results = this.guard(() => this.bridge.batch(items, true, begins));
-      covers.forEach((ds, i) => {
-        const r = results[i] ?? { rows: [], rowCount: 0 };
-        if (ds.length === 1) ds[0]!.result = runResult(ds[0]!.p, r);
-        else
-          ds.forEach((d, k) => {
-            // One row each (a plain INSERT either inserts its row or fails the statement), RETURNING rows in order.
-            const id = d.p.returningId ? Number(r.rows[k]?.[d.p.returningId] ?? 0) : 0;
-            d.result = { changes: 1, lastInsertRowid: id };
-          });
-      });
+      settle(covers, results);
       return then ? (results[covers.length] ?? { rows: [], rowCount: 0 }) : null;
     } catch (err) {
       for (const d of batch) d.error = err;
@@ -544,15 +549,7 @@ export class PgDb implements Db {
     const { items, covers } = this.statementsOf(batch);
     return this.bridge.batchAsync(items, begins).then(
       (results) => {
-        covers.forEach((ds, i) => {
-          const r = results[i] ?? { rows: [], rowCount: 0 };
-          ds.forEach((d, k) => {
-            d.result =
-              ds.length === 1
-                ? runResult(d.p, r)
-                : { changes: 1, lastInsertRowid: d.p.returningId ? Number(r.rows[k]?.[d.p.returningId] ?? 0) : 0 };
-          });
-        });
+        settle(covers, results);
         return result;
       },
       (err: unknown) => {
