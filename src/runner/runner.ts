@@ -282,7 +282,7 @@ export function createRunner(deps: RunnerDeps) {
 
   /**
    * One batch in one unit of work, whichever source it came from: on PostgreSQL the batch's lookups are read ahead
-   * (dedupe, admissions, actor aliases: one statement each instead of one per event), then each envelope is run
+   * (dedupe, admissions, actor aliases: one statement for the batch instead of one per event), then each envelope is run
    * through the pipeline and recorded with its dedupe row, its decisions and its outbox rows; bad
    * items are quarantined (file, then row); `inTransaction` adds the source's own write (the file cursor).
    *
@@ -291,25 +291,10 @@ export function createRunner(deps: RunnerDeps) {
    * each event in its own savepoint — so only the bad event is recorded failed and the rest commit (the failed
    * attempt's replies, report counts and dry-run receipts discarded first). Throws — nothing committed — when that
    * fails too (or when the store is unreachable: no event is to blame).
-   */
-  function processBatch<I>(
-    items: readonly I[],
-    parse: (item: I) => ParsedEnvelope | QuarantineItem,
-    report: CycleReport,
-    fresh: QueuedReply[],
-    inTransaction?: (now: number) => void,
-  ): void;
-  function processBatch<I>(
-    items: readonly I[],
-    parse: (item: I) => ParsedEnvelope | QuarantineItem,
-    report: CycleReport,
-    fresh: QueuedReply[],
-    inTransaction: undefined,
-    later: true,
-  ): Promise<void>;
-  /**
+   *
    * `later`: the batch's COMMIT does not block this thread (PostgreSQL: webhooks are served while it is under way); the
-   * promise settles once it committed — or once the careful run after a failed commit did.
+   * promise it returns settles once it committed — or once the careful run after a failed commit did. Otherwise it
+   * returns once committed.
    */
   function processBatch<I>(
     items: readonly I[],
