@@ -127,9 +127,12 @@ function update(i: number): Buffer {
     }),
   );
 }
-/** POST one update; resolves with the acknowledgement latency in ms. */
-function post(body: Buffer): Promise<number> {
-  const t0 = now();
+/**
+ * POST one update; resolves with the acknowledgement latency in ms. A kept-alive socket the server closed as the request
+ * went out (its keep-alive timeout, e.g. after the warm-up's wait) resets it: sent again once on a new socket, as HTTP
+ * clients do for an idempotent request (a webhook redelivered is deduplicated by tau).
+ */
+function post(body: Buffer, t0 = now(), again = true): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -149,7 +152,10 @@ function post(body: Buffer): Promise<number> {
         );
       },
     );
-    req.on("error", reject);
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (again && req.reusedSocket && err.code === "ECONNRESET") post(body, t0, false).then(resolve, reject);
+      else reject(err);
+    });
     req.end(body);
   });
 }

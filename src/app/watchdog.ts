@@ -95,7 +95,12 @@ export function createWatchdog(app: App, services: Services, opts: WatchdogOptio
   const senders = opts.providerSenders ?? createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir);
   // The watchdog's own view of the outbox: only ops alert rows are pending for it (the runner never sees them).
   const view = {
-    outbox: { ...store.outbox, pending: store.outbox.pendingOpsAlerts, claimPending: store.outbox.claimOpsAlerts },
+    outbox: {
+      ...store.outbox,
+      pending: store.outbox.pendingOpsAlerts,
+      claimPending: store.outbox.claimOpsAlerts,
+      claimPendingWithChunks: store.outbox.claimOpsAlertsWithChunks,
+    },
     counters: store.counters,
     kv: store.kv,
     atomically: <T>(fn: () => T): T => store.atomically(fn),

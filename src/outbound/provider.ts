@@ -190,7 +190,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
   }
 
   /** Settle rows that need no request; return the ones to send. `sent` collects rows that end `sent`. */
-  function prepare(row: OutboxRow, chunks: ChunkRow[], sent: Set<string>): Active | null {
+  function prepare(row: OutboxRow, chunks: readonly ChunkRow[], sent: Set<string>): Active | null {
     if (row.mode !== "provider") return null;
     const attempt = row.attempts + 1;
     const pending = chunks.filter((c) => c.status !== "sent");
@@ -284,10 +284,12 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
    * per round records the results and marks each row's next chunk. Per row the guarantees are those above. Resolves
    * with the ids of the rows that ended `sent`.
    */
-  async function sendTogether(rows: OutboxRow[]): Promise<Set<string>> {
+  async function sendTogether(rows: OutboxRow[], known?: ReadonlyMap<string, readonly ChunkRow[]>): Promise<Set<string>> {
     const sent = new Set<string>();
-    const chunks = store.outbox.chunksOfMany(rows.filter((r) => r.mode === "provider").map((r) => r.outbox_id));
-    let active = rows.map((r) => prepare(r, chunks.get(r.outbox_id) ?? [], sent)).filter((a): a is Active => a !== null);
+    const unknown = rows.filter((r) => r.mode === "provider" && !known?.has(r.outbox_id)).map((r) => r.outbox_id);
+    const read = unknown.length ? store.outbox.chunksOfMany(unknown) : null;
+    const chunks = (id: string): readonly ChunkRow[] => known?.get(id) ?? read?.get(id) ?? [];
+    let active = rows.map((r) => prepare(r, chunks(r.outbox_id), sent)).filter((a): a is Active => a !== null);
     if (active.length === 0) return sent;
     // Committed before any request goes out (awaited); on PostgreSQL the wait does not block this thread.
     await store.atomicallyAsync(() => {
@@ -337,7 +339,11 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
      * Deliver many rows: replies to one conversation keep their order (one at a time, oldest first); different
      * conversations go out together, at most `concurrency` at once. Resolves with the ids of the rows that ended `sent`.
      */
-    async deliverMany(rows: readonly OutboxRow[]): Promise<ReadonlySet<string>> {
+    async deliverMany(
+      rows: readonly OutboxRow[],
+      _now?: number,
+      chunks?: ReadonlyMap<string, readonly ChunkRow[]>,
+    ): Promise<ReadonlySet<string>> {
       const limit = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY);
       const queues = new Map<string, OutboxRow[]>();
       for (const row of rows) {
@@ -355,7 +361,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
           if (waves[k]!.length === 0) waves.splice(k, 1);
           else k += 1;
         }
-        const sent = await sendTogether(heads);
+        const sent = await sendTogether(heads, chunks);
         // A conversation whose head did not go out (rescheduled, refused, unknown) sends nothing more this pass:
         // its later replies must not overtake it.
         for (const head of heads) {

@@ -490,7 +490,12 @@ export function createRunner(deps: RunnerDeps) {
    * files, and is counted as a failure (the cycle's ingress ends there) in a running runner.
    * NATS unreachable: logged, nothing taken this cycle (delivery still runs) — or, while draining, thrown.
    */
-  async function processStream(source: JetStreamSource, budget: number, report: CycleReport, fresh: QueuedReply[]): Promise<void> {
+  async function processStream(
+    source: JetStreamSource,
+    budget: number,
+    report: CycleReport,
+    fresh: QueuedReply[],
+  ): Promise<{ acked: Promise<void> } | undefined> {
     let remaining = budget;
     while (remaining > 0) {
       let batch: StreamMessage[];
@@ -534,11 +539,17 @@ export function createRunner(deps: RunnerDeps) {
       }
       // An ack lets JetStream forget the messages: the commit holding their decisions is on disk first.
       store.syncBeforeEffect();
-      await source.settle(batch, terminated);
+      const acked = source.settle(batch, terminated);
+      acked.catch(() => {}); // awaited by the cycle (its failure surfaces there); never an unhandled rejection meanwhile
       // Fewer than asked: the consumer held no more a moment ago. Deliver this batch's replies now (the rest of the
-      // cycle) rather than take what arrived since: a busy runner takes the next batch in the next cycle, at once.
-      if (batch.length < asked) return;
+      // cycle) rather than take what arrived since: a busy runner takes the next batch in the next cycle, at once. The
+      // acks go out meanwhile (the cycle awaits them before it asks the consumer's depth).
+      // (Wrapped: an async function returning a promise would wait for it.)
+      if (batch.length < asked || remaining <= 0) return { acked };
+      // The next take asks the consumer what it holds: acknowledged first, so in-flight acks do not look unacknowledged.
+      await acked;
     }
+    return undefined;
   }
 
   /** Queue depth of the stream (consumer lag) and the oldest unacknowledged message's time, into the cycle report. */
@@ -601,7 +612,8 @@ export function createRunner(deps: RunnerDeps) {
     };
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
     const fresh: QueuedReply[] = [];
-    if (deps.stream) await processStream(deps.stream, config.runner.queue_limit, report, fresh);
+    // The last batch's acks are in flight while its replies go out; awaited before the consumer's depth is asked.
+    const inFlight = deps.stream ? await processStream(deps.stream, config.runner.queue_limit, report, fresh) : undefined;
     const readToEnd = new Set<Transport>();
     if (!deps.stream) for (const t of transports) if (processTransport(t, share, report, fresh)) readToEnd.add(t);
     const before = deliveryCounters();
@@ -618,8 +630,10 @@ export function createRunner(deps: RunnerDeps) {
       transient_failures: after.transient - before.transient,
       dead_lettered: after.dead - before.dead,
     };
-    if (deps.stream) await streamDepth(deps.stream, report);
-    else
+    if (deps.stream) {
+      await inFlight?.acked;
+      await streamDepth(deps.stream, report);
+    } else
       for (const t of transports) {
         const c = cursorOf(t);
         const file = ingressFile(ingressDir, t);

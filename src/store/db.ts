@@ -15,6 +15,12 @@ export interface DbStatement<P extends unknown[] = unknown[], R = unknown> {
   all(...params: P): R[];
   iterate(...params: P): IterableIterator<R>;
   pluck(toggleState?: boolean): this;
+  /**
+   * PostgreSQL, inside a unit of work: queue this read as a write is queued — it goes out in order with the unit's next
+   * round trip (with its COMMIT in `transactionAsync`: no round trip of its own, none that blocks) — and return its rows
+   * once that round trip has answered (before: an error). Absent on SQLite, where `all` is no round trip.
+   */
+  allQueued?(...params: P): () => R[];
 }
 
 export interface DbRunResult {

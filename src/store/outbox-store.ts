@@ -4,7 +4,7 @@
  * outbox by claiming rows (`claimPending`, migration 014): a claim names the node until it expires; a final status
  * releases it.
  */
-import { dialectOf, type Db } from "./db.ts";
+import { dialectOf, type Db, type DbStatement } from "./db.ts";
 
 export interface OutboxRow {
   outbox_id: string;
@@ -25,6 +25,12 @@ export interface OutboxRow {
   updated_at_ms: number;
   /** JSON of the structured reply / delivery action (migration 009); null for plain replies and older rows. */
   rich?: string | null;
+}
+
+/** Rows a claim took, oldest first, and each one's chunks in order (every row has an entry). */
+export interface ClaimedRows {
+  rows: OutboxRow[];
+  chunks: Map<string, ChunkRow[]>;
 }
 
 /** An undelivered outbox row (`dead_letter`, `unknown`, `failed`) with its sent-chunk count and first unsent receipt (JSON text). */
@@ -151,6 +157,12 @@ export function createOutboxStore(db: Db) {
     chunksOf: db.prepare<[string], ChunkRow>(
       "SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id = ? ORDER BY idx",
     ),
+    // The chunks of the rows a claim just took (params: node, until): read in the claim's own round trip.
+    claimedChunks: db.prepare<[string, number], ChunkRow>(
+      "SELECT k.outbox_id, k.idx, k.body, k.status, k.reason, k.receipt, k.provider_message_id FROM outbox o " +
+        `JOIN outbox_chunks k ON k.outbox_id = o.outbox_id WHERE o.status IN ${PENDING} AND o.claimed_by = ? AND o.claim_until_ms = ? ` +
+        "ORDER BY k.outbox_id, k.idx",
+    ),
     chunksOfMany: db.prepare<[string], ChunkRow>(
       `SELECT outbox_id, idx, body, status, reason, receipt, provider_message_id FROM outbox_chunks WHERE outbox_id IN ${idSet} ORDER BY outbox_id, idx`,
     ),
@@ -226,6 +238,45 @@ export function createOutboxStore(db: Db) {
       .immediate();
   }
 
+  /**
+   * A claim (`take` with `args`, claiming until `until`) with the claimed rows' chunks, once it has committed. On
+   * PostgreSQL the claim, its chunks and its COMMIT are one round trip that does not block this thread — and no "anything
+   * to claim?" read goes first: a claim that takes nothing assigns no transaction id there, so an idle pass still writes
+   * nothing. On SQLite: `claim`, then the chunks.
+   */
+  async function claimWithChunks(
+    node: string,
+    until: number,
+    any: () => unknown,
+    take: DbStatement<unknown[], OutboxRow & { id: number }>,
+    args: unknown[],
+  ): Promise<ClaimedRows> {
+    if (!db.transactionAsync || !take.allQueued || !s.claimedChunks.allQueued) {
+      const rows = claim(any, () => take.all(...args));
+      return { rows, chunks: chunksOfMany(rows.map((r) => r.outbox_id)) };
+    }
+    let rowsOf: () => (OutboxRow & { id: number })[] = () => [];
+    let chunksOf: () => ChunkRow[] = () => [];
+    await db.transactionAsync(() => {
+      s.claimAsyncCommit?.run();
+      s.claimLock?.run();
+      rowsOf = take.allQueued!(...args);
+      chunksOf = s.claimedChunks.allQueued!(node, until);
+    });
+    const rows = toRows(rowsOf());
+    const chunks = new Map<string, ChunkRow[]>(rows.map((r) => [r.outbox_id, []]));
+    for (const c of chunksOf()) chunks.get(c.outbox_id)?.push(c);
+    return { rows, chunks };
+  }
+
+  /** `chunksOf` for many rows in one read (a delivery pass: one statement, not one per row); every id has an entry. */
+  function chunksOfMany(outboxIds: readonly string[]): Map<string, ChunkRow[]> {
+    const out = new Map<string, ChunkRow[]>(outboxIds.map((id) => [id, []]));
+    if (outboxIds.length === 1) out.set(outboxIds[0]!, s.chunksOf.all(outboxIds[0]!));
+    else if (outboxIds.length > 1) for (const c of s.chunksOfMany.all(JSON.stringify(outboxIds))) out.get(c.outbox_id)?.push(c);
+    return out;
+  }
+
   return {
     /**
      * Rows this store inserts from now on with a status still to deliver are claimed by `node` for `claimMs` (null:
@@ -276,12 +327,39 @@ export function createOutboxStore(db: Db) {
         () => s.anyClaimableReply.get(now, node, now, now, node, now),
         () => s.claimReplies.all(node, now + claimMs, now, node, now, now, node, now, limit),
       ),
+    /**
+     * `claimPending` with the claimed rows' chunks, once the claim has committed. On PostgreSQL the claim, its chunks and
+     * its COMMIT are one round trip that does not block this thread — and no "anything to claim?" read goes first: a
+     * claim that takes nothing assigns no transaction id there, so an idle pass still writes nothing.
+     */
+    claimPendingWithChunks: (node: string, now: number, claimMs: number, limit: number): Promise<ClaimedRows> =>
+      claimWithChunks(node, now + claimMs, () => s.anyClaimableReply.get(now, node, now, now, node, now), s.claimReplies, [
+        node,
+        now + claimMs,
+        now,
+        node,
+        now,
+        now,
+        node,
+        now,
+        limit,
+      ]),
     /** `claimPending` for the ops alert rows (`oa_…`) the watchdog delivers. */
     claimOpsAlerts: (node: string, now: number, claimMs: number, limit: number): OutboxRow[] =>
       claim(
         () => s.anyClaimableOpsAlert.get(now, node, now),
         () => s.claimOpsAlerts.all(node, now + claimMs, now, node, now, limit),
       ),
+    /** `claimPendingWithChunks` for the ops alert rows (`oa_…`) the watchdog delivers. */
+    claimOpsAlertsWithChunks: (node: string, now: number, claimMs: number, limit: number): Promise<ClaimedRows> =>
+      claimWithChunks(node, now + claimMs, () => s.anyClaimableOpsAlert.get(now, node, now), s.claimOpsAlerts, [
+        node,
+        now + claimMs,
+        now,
+        node,
+        now,
+        limit,
+      ]),
     /** Extend `node`'s claims on these rows (still pending) to `until`: a long pass keeps what it holds. */
     renewClaims: (node: string, outboxIds: readonly string[], until: number): void => {
       if (outboxIds.length) s.renewClaims.run(until, node, JSON.stringify(outboxIds));
@@ -301,12 +379,7 @@ export function createOutboxStore(db: Db) {
     countPending: (): number => s.countPending.get() ?? 0,
     chunksOf: (outboxId: string): ChunkRow[] => s.chunksOf.all(outboxId),
     /** `chunksOf` for many rows in one read (a delivery pass: one statement, not one per row); every id has an entry. */
-    chunksOfMany: (outboxIds: readonly string[]): Map<string, ChunkRow[]> => {
-      const out = new Map<string, ChunkRow[]>(outboxIds.map((id) => [id, []]));
-      if (outboxIds.length === 1) out.set(outboxIds[0]!, s.chunksOf.all(outboxIds[0]!));
-      else if (outboxIds.length > 1) for (const c of s.chunksOfMany.all(JSON.stringify(outboxIds))) out.get(c.outbox_id)?.push(c);
-      return out;
-    },
+    chunksOfMany,
     setChunk: (
       c: {
         outbox_id: string;

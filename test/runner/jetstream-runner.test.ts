@@ -11,12 +11,13 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createAppRunner, openIngressWriter, type App } from "../../src/app/index.ts";
+import { createAppRunner, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
 import { jetStreamSettings, lazyJetStream } from "../../src/ingress/index.ts";
 import { jetStreamSourceFor } from "../../src/runner/jetstream-source.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
 import { deleteAllStreams, inspectStream, publishRaw, startNats, type TestNats } from "../helpers/nats.ts";
 import { freePort } from "../helpers/free-port.ts";
+import { startTelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";
 import { runTau } from "../helpers/run-tau.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 
@@ -134,6 +135,41 @@ describe("runner on JetStream", () => {
       close();
     }
     expect(eventIds(h)).toHaveLength(6);
+  });
+
+  it("a batch's replies go out while its acknowledgements are in flight; the cycle awaits them before it asks the depth", async () => {
+    const tg = await startTelegramBotApiServer();
+    const h = natsHome(`outbound:\n  mode: provider\nconnectors:\n  telegram: { api_root: ${tg.url} }\n`);
+    const a = openApp({ stateDir: h.stateDir, configPath: h.configPath, env: { TAU_TELEGRAM_BOT_TOKEN: tg.token } });
+    apps.push(a);
+    await publish(a, 2);
+    // The real source, its acknowledgements held back until the test lets them go.
+    const real = jetStreamSourceFor(a.config);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let acking = 0;
+    const stream = {
+      ...real,
+      async settle(batch: Parameters<typeof real.settle>[0], terminated: Parameters<typeof real.settle>[1]) {
+        acking += batch.length;
+        await held;
+        await real.settle(batch, terminated);
+      },
+    };
+    const { runner, close } = createAppRunner(a, { stream });
+    try {
+      const cycle = runner.cycle();
+      // Before: the cycle waited for the acks (a round trip to NATS) before it sent anything.
+      await tg.waitUntil(() => tg.callsTo("sendMessage").length === 2, 5000, "both replies sent while the acks are held");
+      expect(acking).toBe(2);
+      release();
+      expect(await cycle).toMatchObject({ processed: 2, failed: 0, queue_depth: 0 });
+      expect((await inspectStream(nats.url, STREAM)).consumer).toMatchObject({ pending: 0, ackPending: 0 });
+    } finally {
+      release();
+      close();
+      await tg.close();
+    }
   });
 
   it("a batch whose transaction fails is not acknowledged: it comes back after ack_wait and is processed exactly once", async () => {

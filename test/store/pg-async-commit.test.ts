@@ -97,4 +97,41 @@ describe("an asynchronous commit on PostgreSQL", () => {
     await inner;
     expect(db.prepare("SELECT v FROM t WHERE k = ?").pluck().get("a")).toBe(8);
   });
+
+  it("a queued read goes out with the unit's COMMIT, sees the unit's writes before it, and has its rows once that answered", async () => {
+    const { db } = await openDb();
+    const bump = db.prepare("UPDATE t SET v = v + ? WHERE k = ? RETURNING k, v");
+    const read = db.prepare<[string], { k: string; v: number }>("SELECT k, v FROM t WHERE k >= ? ORDER BY k");
+    const count = db.prepare<[], number>("SELECT COUNT(*) FROM t").pluck();
+    // Outside a unit of work there is nothing to queue it in.
+    expect(() => read.allQueued!("a")).toThrow(/unit of work/);
+    const trips = PgBridge.roundTrips;
+    let bumped: () => unknown[] = () => [];
+    let rows: () => { k: string; v: number }[] = () => [];
+    let n: () => number[] = () => [];
+    const done = db.transactionAsync(() => {
+      db.prepare("INSERT INTO t (k, v) VALUES (?, ?)").run("b", 2);
+      bumped = bump.allQueued!(10, "a");
+      rows = read.allQueued!("a");
+      n = count.allQueued!();
+    });
+    // Not answered yet: asking now is an error, not an empty answer.
+    expect(() => rows()).toThrow(/before its round trip answered/);
+    await done;
+    expect(PgBridge.roundTrips - trips).toBe(1);
+    expect(bumped()).toEqual([{ k: "a", v: 11 }]);
+    expect(rows()).toEqual([
+      { k: "a", v: 11 },
+      { k: "b", v: 2 },
+    ]);
+    expect(n()).toEqual([2]);
+    // A unit that fails: its queued read gives the failure, not rows.
+    let lost: () => unknown[] = () => [];
+    const failed = db.transactionAsync(() => {
+      db.prepare("INSERT INTO t (k, v) VALUES (?, ?)").run("a", 3); // duplicate key
+      lost = read.allQueued!("a");
+    });
+    await expect(failed).rejects.toMatchObject({ code: "23505" });
+    expect(() => lost()).toThrow(/duplicate key/);
+  });
 });

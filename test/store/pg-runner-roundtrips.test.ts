@@ -4,6 +4,7 @@
  * and aliases — are read ahead in one statement each, and its writes go out together at the commit. Counted with the
  * bridge's round-trip counter: a batch four times larger costs no more round trips (before: about three per event).
  */
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAppRunner, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
 import { createLogger } from "../../src/log.ts";
@@ -102,7 +103,7 @@ async function drainRoundTrips(n: number): Promise<{ roundTrips: number; process
 }
 
 describe("the runner's round trips to PostgreSQL", () => {
-  it("a busy cycle is four: the batch's lookups with its BEGIN, its writes with its COMMIT, a look for replies to claim, its telemetry", async () => {
+  it("a busy cycle is four: the batch's lookups with its BEGIN, its writes with its COMMIT, the claim of replies to deliver (with their chunks), its telemetry", async () => {
     const { app } = await openPgApp("runner:\n  coalesce_window_ms: 0\n", { "channel-policy.yaml": POLICY });
     const { events, actors } = stream(20);
     allow(app, actors);
@@ -186,6 +187,78 @@ describe("the store's hot units of work on PostgreSQL", () => {
     // append, with the lock and the tip read again each time.)
     expect(PgBridge.roundTrips - before).toBe(2);
     expect(verifyAudit(store)).toMatchObject({ ok: true, rows: 4 });
+  });
+});
+
+describe("a delivery pass's claim on PostgreSQL", () => {
+  it("takes the rows and their chunks in one round trip that does not block the thread; an idle claim takes nothing", async () => {
+    const { app, url } = await openPgApp("");
+    const { store } = app;
+    store.atomically(() => {
+      for (const [id, chunks] of [
+        ["ob_1", ["one"]],
+        ["ob_2", ["two a", "two b"]],
+      ] as const) {
+        store.outbox.insert(
+          {
+            outbox_id: id,
+            event_id: `ev:${id}`,
+            transport: "telegram",
+            account_id: "bot_1",
+            conversation_id: id === "ob_1" ? "1001" : "1002",
+            thread_id: null,
+            reply_to: null,
+            mode: "provider",
+            purpose: "reply",
+            status: "queued",
+            reason: null,
+            chunk_count: chunks.length,
+          },
+          1000,
+        );
+        chunks.forEach((body, idx) =>
+          store.outbox.insertChunk({ outbox_id: id, idx, body, status: "queued", reason: null, receipt: null }, 1000),
+        );
+      }
+    });
+    // Another node is claiming (it holds the claim lock): this claim waits for it — without stopping this thread.
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query("SELECT pg_advisory_xact_lock(7315014)");
+      const before = PgBridge.roundTrips;
+      const claiming = store.outbox.claimPendingWithChunks("node-a", 2000, 60_000, 10);
+      let ticks = 0;
+      const timer = setInterval(() => (ticks += 1), 5);
+      await new Promise((r) => setTimeout(r, 150));
+      clearInterval(timer);
+      // Before: an "anything claimable?" read, the claim, its COMMIT and the chunks' read — four blocking round trips.
+      expect(ticks).toBeGreaterThanOrEqual(10);
+      await other.query("COMMIT");
+      const { rows, chunks } = await claiming;
+      expect(PgBridge.roundTrips - before).toBe(1);
+      expect(rows.map((r) => [r.outbox_id, r.chunk_count, r.attempts])).toEqual([
+        ["ob_1", 1, 0],
+        ["ob_2", 2, 0],
+      ]);
+      expect([...chunks].map(([id, cs]) => [id, cs.map((c) => [c.idx, c.body, c.status])])).toEqual([
+        ["ob_1", [[0, "one", "queued"]]],
+        [
+          "ob_2",
+          [
+            [0, "two a", "queued"],
+            [1, "two b", "queued"],
+          ],
+        ],
+      ]);
+      expect(store.outbox.claimOf("ob_2", 2000)).toEqual({ node: "node-a", until_ms: 62_000 });
+      // Another node finds them taken; an idle claim is one round trip too and takes nothing.
+      const b = await store.outbox.claimPendingWithChunks("node-b", 3000, 60_000, 10);
+      expect(b).toEqual({ rows: [], chunks: new Map() });
+    } finally {
+      await other.end().catch(() => {});
+    }
   });
 });
 

@@ -134,14 +134,25 @@ class PgStatement implements DbStatement<unknown[], unknown> {
   iterate(...args: unknown[]): IterableIterator<unknown> {
     return this.all(...args)[Symbol.iterator]();
   }
+
+  allQueued(...args: unknown[]): () => unknown[] {
+    const d = this.db.queueRead(this.p, bind(this.p.t.params, args));
+    return () => {
+      if (d.error !== null) throw d.error;
+      if (!d.rows) throw new Error("a queued read was asked for its rows before its round trip answered");
+      return d.rows.map((row) => this.shape(row));
+    };
+  }
 }
 
 /** Each queued write's result from its statement's: one statement may have sent several (a multi-row INSERT). */
 function settle(covers: Deferred[][], results: { rows: Record<string, unknown>[]; rowCount: number }[]): void {
   covers.forEach((ds, i) => {
     const r = results[i] ?? { rows: [], rowCount: 0 };
-    if (ds.length === 1) ds[0]!.result = runResult(ds[0]!.p, r);
-    else
+    if (ds.length === 1) {
+      ds[0]!.result = runResult(ds[0]!.p, r);
+      if (ds[0]!.rows === null) ds[0]!.rows = r.rows;
+    } else
       ds.forEach((d, k) => {
         // One row each (a plain INSERT either inserts its row or fails the statement), RETURNING rows in order.
         const id = d.p.returningId ? Number(r.rows[k]?.[d.p.returningId] ?? 0) : 0;
@@ -162,6 +173,8 @@ interface Deferred {
   values: unknown[];
   result: DbRunResult | null;
   error: unknown;
+  /** A queued read (`allQueued`): null until its round trip answers, then its rows; absent on writes. */
+  rows?: Record<string, unknown>[] | null;
 }
 
 export class PgDb implements Db {
@@ -229,6 +242,17 @@ export class PgDb implements Db {
       this.cache.set(source, p);
     }
     return new PgStatement(this, p) as unknown as Out;
+  }
+
+  /**
+   * Queue a read inside a unit of work, as a write is queued: it goes out, in order, with the unit's next round trip —
+   * its COMMIT's, for `transactionAsync` — and its rows are kept for the caller (`allQueued`). Outside one: an error.
+   */
+  queueRead(p: Prepared, values: unknown[]): Deferred {
+    if (this.depth === 0) throw new Error("a queued read belongs in a unit of work (transaction or transactionAsync)");
+    const d: Deferred = { p, values, result: null, error: null, rows: null };
+    this.pending.push(d);
+    return d;
   }
 
   /** Queue a write inside a transaction; the result's fields send the queue when read. */
