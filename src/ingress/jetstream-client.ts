@@ -15,6 +15,7 @@ import {
   RetentionPolicy,
   StorageType,
   type Consumer,
+  type ConsumerInfo,
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
@@ -199,6 +200,20 @@ export async function connectJetStream(s: JetStreamSettings, role: JetStreamRole
     return consumer;
   };
 
+  /** The consumer's info; a stream or consumer deleted under us (by an operator) is made again, as at start. */
+  async function consumerInfo(): Promise<ConsumerInfo> {
+    try {
+      return await needConsumer().info();
+    } catch (err) {
+      const code = apiCode(err);
+      if (code !== JetStreamApiCodes.ConsumerNotFound && code !== JetStreamApiCodes.StreamNotFound) throw err;
+      retention = await ensureStream(jsm, s);
+      await ensureConsumer(jsm, s);
+      consumer = await jetstream(nc, { timeout: s.requestTimeoutMs }).consumers.get(s.stream, s.consumer);
+      return consumer.info();
+    }
+  }
+
   return {
     publish: (subject, data, msgId) =>
       acks.publish(subject, data, msgId).catch(async (err: unknown) => {
@@ -226,29 +241,21 @@ export async function connectJetStream(s: JetStreamSettings, role: JetStreamRole
       return out;
     },
     async lag() {
-      let info;
-      try {
-        info = await needConsumer().info();
-      } catch (err) {
-        const code = apiCode(err);
-        if (code !== JetStreamApiCodes.ConsumerNotFound && code !== JetStreamApiCodes.StreamNotFound) throw err;
-        // Deleted under us (by an operator): make them again, as at start.
-        retention = await ensureStream(jsm, s);
-        await ensureConsumer(jsm, s);
-        consumer = await jetstream(nc, { timeout: s.requestTimeoutMs }).consumers.get(s.stream, s.consumer);
-        info = await consumer.info();
-      }
+      const info = await consumerInfo();
       return { pending: info.num_pending, ackPending: info.num_ack_pending };
     },
-    async oldestUnackedMs() {
+    async backlog() {
       if (retention === RetentionPolicy.Workqueue) {
-        // Acknowledged messages leave a work queue: the first one left is the oldest not yet acknowledged.
+        // Acknowledged (or terminated) messages leave a work queue: what is left is what is not yet acknowledged, and the
+        // first one left is the oldest.
         const st = (await jsm.streams.info(s.stream)).state;
-        return st.messages > 0 ? Date.parse(st.first_ts) : null;
+        return { queued: st.messages, oldestMs: st.messages > 0 ? Date.parse(st.first_ts) : null };
       }
-      const info = await needConsumer().info();
+      const info = await consumerInfo();
+      const queued = info.num_pending + info.num_ack_pending;
+      if (queued === 0) return { queued, oldestMs: null };
       const m = await jsm.streams.getMessage(s.stream, { seq: info.ack_floor.stream_seq + 1 }).catch(() => null);
-      return m ? m.time.getTime() : null;
+      return { queued, oldestMs: m ? m.time.getTime() : null };
     },
     flush: () => nc.flush(),
     connected: () => up && !nc.isClosed(),

@@ -71,8 +71,11 @@ export interface JetStreamPort {
    */
   fetch(max: number, expiresMs: number, signal?: AbortSignal): Promise<StreamMessage[]>;
   lag(): Promise<ConsumerLag>;
-  /** Stored time of the oldest message not yet acknowledged, or null when none (or unknown). */
-  oldestUnackedMs(): Promise<number | null>;
+  /**
+   * Messages not yet acknowledged (delivered or not) and the oldest one's stored time (null when none or unknown). On a
+   * work-queue stream (tau's default: acknowledged messages leave it) one stream info answers both.
+   */
+  backlog(): Promise<{ queued: number; oldestMs: number | null }>;
   /** Push buffered acks to the server and wait for its round trip. */
   flush(): Promise<void>;
   /** False while the connection is down (reconnecting). */

@@ -8,7 +8,7 @@
  * first (returning as soon as anything arrives), then, if that one was a redelivery, the rest.
  */
 import type { TauConfig } from "../config/index.ts";
-import { jetStreamSettings, lazyJetStream, type ConsumerLag, type JetStreamPort, type StreamMessage } from "../ingress/index.ts";
+import { jetStreamSettings, lazyJetStream, type JetStreamPort, type StreamMessage } from "../ingress/index.ts";
 
 export interface JetStreamSourceOptions {
   connect: () => Promise<JetStreamPort>;
@@ -22,8 +22,8 @@ export interface JetStreamSource {
   settle(batch: readonly StreamMessage[], terminated: ReadonlySet<StreamMessage>): Promise<void>;
   /** Wait for one message (kept for the next `take`), at most `ms`, ended early by `signal`. Never rejects. */
   wait(ms: number, signal: AbortSignal): Promise<void>;
-  /** Queue depth (pending + unacknowledged) and the oldest unacknowledged message's stored time. */
-  depth(): Promise<{ lag: ConsumerLag; oldestMs: number | null }>;
+  /** Queue depth (not yet acknowledged, delivered or not) and the oldest such message's stored time. */
+  depth(): Promise<{ queued: number; oldestMs: number | null }>;
   close(): Promise<void>;
 }
 
@@ -98,9 +98,7 @@ export function createJetStreamSource(opts: JetStreamSourceOptions): JetStreamSo
     },
     async depth() {
       const js = await opts.connect();
-      const lag = await js.lag();
-      const oldestMs = lag.pending + lag.ackPending > 0 ? await js.oldestUnackedMs() : null;
-      return { lag, oldestMs };
+      return js.backlog();
     },
     async close() {
       held = [];

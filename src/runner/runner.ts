@@ -556,7 +556,7 @@ export function createRunner(deps: RunnerDeps) {
   async function streamDepth(source: JetStreamSource, report: CycleReport): Promise<void> {
     try {
       const d = await source.depth();
-      report.queue_depth = d.lag.pending + d.lag.ackPending;
+      report.queue_depth = d.queued;
       report.oldest_queued_ms = d.oldestMs;
     } catch (err) {
       ingressUnavailable(err);
@@ -612,10 +612,13 @@ export function createRunner(deps: RunnerDeps) {
     };
     const share = Math.max(1, Math.floor(config.runner.queue_limit / transports.length));
     const fresh: QueuedReply[] = [];
-    // The last batch's acks are in flight while its replies go out; awaited before the consumer's depth is asked.
+    // The last batch's acks are in flight while its replies go out; the consumer's depth is asked once they are in.
     const inFlight = deps.stream ? await processStream(deps.stream, config.runner.queue_limit, report, fresh) : undefined;
     const readToEnd = new Set<Transport>();
     if (!deps.stream) for (const t of transports) if (processTransport(t, share, report, fresh)) readToEnd.add(t);
+    // The consumer's depth is asked (once the acks are in) while the replies go out: NATS and the store answer together.
+    const depthRead = deps.stream && inFlight ? inFlight.acked.then(() => streamDepth(deps.stream!, report)) : undefined;
+    depthRead?.catch(() => {}); // awaited below (its failure surfaces there); never an unhandled rejection meanwhile
     const before = deliveryCounters();
     report.delivered += await deps.delivery.deliverFresh(fresh);
     const jobReplies: QueuedReply[] = [];
@@ -630,10 +633,8 @@ export function createRunner(deps: RunnerDeps) {
       transient_failures: after.transient - before.transient,
       dead_lettered: after.dead - before.dead,
     };
-    if (deps.stream) {
-      await inFlight?.acked;
-      await streamDepth(deps.stream, report);
-    } else
+    if (deps.stream) await (depthRead ?? streamDepth(deps.stream, report));
+    else
       for (const t of transports) {
         const c = cursorOf(t);
         const file = ingressFile(ingressDir, t);

@@ -172,6 +172,34 @@ describe("runner on JetStream", () => {
     }
   });
 
+  it("the queue's depth and its oldest unacknowledged message are one request to the work-queue stream (were two)", async () => {
+    const h = natsHome();
+    const a = open(h);
+    await publish(a, 3);
+    const source = jetStreamSourceFor(a.config);
+    // Watch the JetStream API requests tau makes (NATS lets any client subscribe to them).
+    const nc = await connect({ servers: nats.url });
+    try {
+      const asked: string[] = [];
+      const sub = nc.subscribe("$JS.API.>", { callback: (_e, m) => void asked.push(m.subject.split(".").slice(2, 4).join(".")) });
+      await nc.flush();
+      const taken = await source.take(1);
+      expect(taken).toHaveLength(1);
+      asked.length = 0;
+      // Two waiting, one delivered and not acknowledged: three queued, the oldest is the one taken.
+      expect(await source.depth()).toEqual({ queued: 3, oldestMs: taken[0]!.storedAtMs });
+      await nc.flush();
+      // Before: the consumer's info (its lag), then the stream's (its first message).
+      expect(asked).toEqual(["STREAM.INFO"]);
+      await source.settle(taken, new Set());
+      expect(await source.depth()).toMatchObject({ queued: 2 });
+      sub.unsubscribe();
+    } finally {
+      await nc.close();
+      await source.close();
+    }
+  });
+
   it("a batch whose transaction fails is not acknowledged: it comes back after ack_wait and is processed exactly once", async () => {
     const h = natsHome();
     const a = open(h);
