@@ -206,6 +206,17 @@ try {
   await Promise.all(inflight);
   await waitForReplies(total, 60_000);
   const e2e = sendMessages().map((r) => r.at - sentAt.get(Number(r.params.chat_id))!);
+  // BENCH_E2E_DUMP=<file>: each event's send time (ms after the first) and latency, one per line, to see when the tail happens.
+  if (process.env.BENCH_E2E_DUMP)
+    fs.writeFileSync(
+      process.env.BENCH_E2E_DUMP,
+      sendMessages()
+        .map((r) => {
+          const t = sentAt.get(Number(r.params.chat_id))!;
+          return `${(t - start).toFixed(1)} ${(r.at - t).toFixed(2)}`;
+        })
+        .join("\n") + "\n",
+    );
   const achieved = (total * 1000) / (now() - start);
   // tau's own CPU per event over the phase (all its threads): what the latency sits on, on a shared machine.
   const cpuMsPerEvent = ((cpuSeconds(svc) - cpu0) * 1000) / total;

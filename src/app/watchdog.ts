@@ -100,6 +100,7 @@ export function createWatchdog(app: App, services: Services, opts: WatchdogOptio
       pending: store.outbox.pendingOpsAlerts,
       claimPending: store.outbox.claimOpsAlerts,
       claimPendingWithChunks: store.outbox.claimOpsAlertsWithChunks,
+      claimPendingInUnit: () => null,
     },
     counters: store.counters,
     kv: store.kv,

@@ -29,7 +29,7 @@ import type { Delivery } from "../outbound/deliver.ts";
 import { createContext, type EventContext } from "../router/context.ts";
 import { answerUnansweredInteraction } from "../router/interaction-answer.ts";
 import { actorKeysOf } from "../router/stages/actor-alias.ts";
-import { openShortLock, type Store, type ShortLock } from "../store/index.ts";
+import { openShortLock, type ClaimedRows, type Store, type ShortLock } from "../store/index.ts";
 import { rotateIfConsumed } from "./rotate.ts";
 import { replyTargetOf } from "../contracts/reply-target.ts";
 import { TauError } from "../contracts/errors.ts";
@@ -495,7 +495,7 @@ export function createRunner(deps: RunnerDeps) {
     budget: number,
     report: CycleReport,
     fresh: QueuedReply[],
-  ): Promise<{ acked: Promise<void> } | undefined> {
+  ): Promise<{ acked: Promise<void>; claimed: ClaimedRows | null } | undefined> {
     let remaining = budget;
     while (remaining > 0) {
       let batch: StreamMessage[];
@@ -519,10 +519,21 @@ export function createRunner(deps: RunnerDeps) {
           logger.error({ event: "runner.ingress_subject_unknown", subject: m.subject, seq: m.seq }, "message on an unknown subject");
         }
       }
+      // Fewer than asked (the consumer held no more a moment ago) or the budget spent: the cycle's last batch.
+      const last = batch.length < asked || remaining <= 0;
+      // The last batch's unit of work claims the delivery pass's rows too (PostgreSQL: with its COMMIT, no round trip of
+      // its own), its own replies among them.
+      let claim: (() => ClaimedRows) | null = null;
+      const claimAhead =
+        last && config.outbound.mode === "provider"
+          ? (now: number): void => {
+              claim = deps.delivery.claimAhead(now);
+            }
+          : undefined;
       const freshMark = fresh.length;
       const before = strictIngress ? null : JSON.stringify(report);
       try {
-        await processBatch(known, (m) => parseMessage(m, terminated, config.ingress.stream), report, fresh, undefined, true);
+        await processBatch(known, (m) => parseMessage(m, terminated, config.ingress.stream), report, fresh, claimAhead, true);
       } catch (err) {
         if (before === null) throw err;
         // A running runner outlives a failed batch (another node committing the same redelivered event first, say):
@@ -545,11 +556,20 @@ export function createRunner(deps: RunnerDeps) {
       // cycle) rather than take what arrived since: a busy runner takes the next batch in the next cycle, at once. The
       // acks go out meanwhile (the cycle awaits them before it asks the consumer's depth).
       // (Wrapped: an async function returning a promise would wait for it.)
-      if (batch.length < asked || remaining <= 0) return { acked };
+      if (last) return { acked, claimed: claimedRows(claim) };
       // The next take asks the consumer what it holds: acknowledged first, so in-flight acks do not look unacknowledged.
       await acked;
     }
     return undefined;
+  }
+
+  /** The rows a batch's unit of work claimed, once it committed; null when it claimed none or cannot tell (a pass claims). */
+  function claimedRows(claim: (() => ClaimedRows) | null): ClaimedRows | null {
+    try {
+      return claim ? claim() : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Queue depth of the stream (consumer lag) and the oldest unacknowledged message's time, into the cycle report. */
@@ -625,7 +645,9 @@ export function createRunner(deps: RunnerDeps) {
     // Dry-run job replies are written with their job's commit; the hook says how many chunks that was.
     report.delivered += (await deps.afterCommit?.(jobReplies)) ?? 0;
     report.delivered += await deps.delivery.deliverFresh(jobReplies);
-    const delivered = await deps.delivery.deliverPending();
+    // Replies the jobs just queued were not there for the batch's claim: the pass claims for itself then.
+    const ahead = jobReplies.some((r) => r.mode === "provider") ? undefined : (inFlight?.claimed ?? undefined);
+    const delivered = await deps.delivery.deliverPending(undefined, ahead);
     report.delivered += delivered.chunks;
     const after = deliveryCounters();
     report.delivery = {

@@ -12,6 +12,7 @@ export { PostgresError } from "./pg/bridge.ts";
 export { OPS_ALERT_ID_PREFIX, type AlertStore, type AlertStateRow, type OpsAlertRow, type UndeliveredAlertRow } from "./alert-store.ts";
 export { type IncidentStore, type IncidentRow, type IncidentLogRow, type IncidentStatus } from "./incident-store.ts";
 export { type RuntimeEventRow, type ExportDeliveryRow, type TraceRow } from "./inspect-store.ts";
+export { type ClaimedRows } from "./outbox-store.ts";
 export { type ButtonStore, type ButtonTokenRow, type ButtonAction } from "./button-store.ts";
 export { type ActorAliasStore, type ReplyCountStore } from "./tolerance-store.ts";
 export { type AuditStore, type AuditRecord } from "./audit-store.ts";

@@ -255,18 +255,30 @@ export function createOutboxStore(db: Db) {
       const rows = claim(any, () => take.all(...args));
       return { rows, chunks: chunksOfMany(rows.map((r) => r.outbox_id)) };
     }
-    let rowsOf: () => (OutboxRow & { id: number })[] = () => [];
-    let chunksOf: () => ChunkRow[] = () => [];
+    let claimed: () => ClaimedRows = () => ({ rows: [], chunks: new Map() });
     await db.transactionAsync(() => {
       s.claimAsyncCommit?.run();
-      s.claimLock?.run();
-      rowsOf = take.allQueued!(...args);
-      chunksOf = s.claimedChunks.allQueued!(node, until);
+      claimed = queueClaim(node, until, take, args);
     });
-    const rows = toRows(rowsOf());
-    const chunks = new Map<string, ChunkRow[]>(rows.map((r) => [r.outbox_id, []]));
-    for (const c of chunksOf()) chunks.get(c.outbox_id)?.push(c);
-    return { rows, chunks };
+    return claimed();
+  }
+
+  /** Inside a unit of work (PostgreSQL): queue the claim lock, the claim and its chunks; their rows once it answered. */
+  function queueClaim(
+    node: string,
+    until: number,
+    take: DbStatement<unknown[], OutboxRow & { id: number }>,
+    args: unknown[],
+  ): () => ClaimedRows {
+    s.claimLock?.run();
+    const rowsOf = take.allQueued!(...args);
+    const chunksOf = s.claimedChunks.allQueued!(node, until);
+    return () => {
+      const rows = toRows(rowsOf());
+      const chunks = new Map<string, ChunkRow[]>(rows.map((r) => [r.outbox_id, []]));
+      for (const c of chunksOf()) chunks.get(c.outbox_id)?.push(c);
+      return { rows, chunks };
+    };
   }
 
   /** `chunksOf` for many rows in one read (a delivery pass: one statement, not one per row); every id has an entry. */
@@ -344,6 +356,15 @@ export function createOutboxStore(db: Db) {
         now,
         limit,
       ]),
+    /**
+     * `claimPendingWithChunks` inside the caller's unit of work, which must still write (its COMMIT is what sends it): on
+     * PostgreSQL the claim goes out with that unit's last round trip, and the returned function gives the claimed rows
+     * once the unit has committed (before: an error). Null on SQLite (a claim there is no round trip worth saving).
+     */
+    claimPendingInUnit: (node: string, now: number, claimMs: number, limit: number): (() => ClaimedRows) | null =>
+      db.transactionAsync && s.claimReplies.allQueued && db.inTransaction
+        ? queueClaim(node, now + claimMs, s.claimReplies, [node, now + claimMs, now, node, now, now, node, now, limit])
+        : null,
     /** `claimPending` for the ops alert rows (`oa_…`) the watchdog delivers. */
     claimOpsAlerts: (node: string, now: number, claimMs: number, limit: number): OutboxRow[] =>
       claim(

@@ -5,14 +5,16 @@
  * bridge's round-trip counter: a batch four times larger costs no more round trips (before: about three per event).
  */
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAppRunner, openApp, openIngressWriter, type App } from "../../src/app/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { appendAudit, verifyAudit } from "../../src/audit/audit-log.ts";
 import { PgBridge } from "../../src/store/pg/bridge.ts";
 import { multiRowParts, PgDb } from "../../src/store/pg/pg-db.ts";
 import { makeDm, makeEnvelope } from "../helpers/envelope-factory.ts";
+import { deleteAllStreams, startNats, type TestNats } from "../helpers/nats.ts";
 import { postgresForFile } from "../helpers/postgres.ts";
+import { startTelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 import type { Envelope } from "../../src/contracts/envelope.ts";
 
@@ -135,6 +137,69 @@ describe("the runner's round trips to PostgreSQL", () => {
     // Per event before: a dedupe read, an alias read and an admission read (each a round trip) — 450+ more here.
     expect(large.roundTrips - small.roundTrips).toBeLessThanOrEqual(5);
     expect(large.roundTrips).toBeLessThan(60);
+  });
+});
+
+describe("a JetStream runner's busy cycle on PostgreSQL, provider mode", () => {
+  let nats: TestNats;
+  beforeAll(async () => {
+    nats = await startNats();
+  }, 30_000);
+  afterAll(async () => {
+    await deleteAllStreams(nats.url).catch(() => {});
+    await nats?.stop();
+  });
+
+  it("claims the replies to send with its batch's COMMIT: lookups, writes + claim, sending marks, results, telemetry — five", async () => {
+    const tg = await startTelegramBotApiServer();
+    try {
+      const url = await server().createDatabase();
+      const h = makeTauHome(
+        `runner:\n  coalesce_window_ms: 0\nstore:\n  driver: postgres\noutbound:\n  mode: provider\n` +
+          `connectors:\n  telegram: { api_root: ${tg.url} }\n` +
+          `ingress:\n  driver: nats\n  nats_url: "${nats.url}"\n  stream: TAU_RT\n`,
+        { "channel-policy.yaml": POLICY },
+      );
+      homes.push(h);
+      // A clock that stands still: the second cycle's telemetry is held for a later batch (it commits within a second).
+      const app = openApp({
+        stateDir: h.stateDir,
+        configPath: h.configPath,
+        env: { TAU_DATABASE_URL: url, TAU_TELEGRAM_BOT_TOKEN: tg.token },
+        logger: createLogger({ level: "silent", includeIdentifiers: false }),
+        clock: () => 1_796_000_000_000,
+      });
+      apps.push(app);
+      const { events, actors } = stream(12);
+      allow(app, actors);
+      const w = openIngressWriter(app, true);
+      const r = createAppRunner(app);
+      try {
+        await w.append("telegram", events.slice(0, 6));
+        // Six webhooks, one redelivered (the stream drops the copy by its Nats-Msg-Id): five events.
+        expect(await r.runner.cycle()).toMatchObject({ processed: 5, replies: 5, failed: 0 });
+        expect(tg.callsTo("sendMessage")).toHaveLength(5);
+        await w.append("telegram", events.slice(6));
+        const before = PgBridge.roundTrips;
+        expect(await r.runner.cycle()).toMatchObject({ processed: 7, replies: 7, failed: 0 });
+        // The batch's lookups with its BEGIN · its writes, the pass's claim (with the claimed rows' chunks) and COMMIT ·
+        // the seven rows marked sending · their results · the cycle's telemetry (its verdict moved since the first
+        // cycle, so it is not held for a later batch). Was six: the pass claimed in a round trip of its own.
+        expect(PgBridge.roundTrips - before).toBe(5);
+        expect(tg.callsTo("sendMessage")).toHaveLength(12);
+        const db = new PgDb(url);
+        try {
+          expect(db.prepare("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status").all()).toEqual([{ status: "sent", n: 12 }]);
+        } finally {
+          db.close();
+        }
+      } finally {
+        r.close();
+        await w.close();
+      }
+    } finally {
+      await tg.close();
+    }
   });
 });
 
