@@ -35,6 +35,8 @@ export interface ProviderDelivery {
   deliverMany?(rows: readonly OutboxRow[], now: number, chunks?: ReadonlyMap<string, readonly ChunkRow[]>): Promise<ReadonlySet<string>>;
   /** Failures this process recorded since it started (committed), by reason code, and how many rows were dead-lettered. */
   failures?(): DeliveryFailures;
+  /** Chunks this process sent and recorded sent since it started: a running total (callers take differences). */
+  sentChunks?(): number;
 }
 
 /** Delivery failures a process recorded: a running total (callers take differences), never read back from the store. */
@@ -315,6 +317,7 @@ export function createDelivery(deps: DeliveryDeps) {
     }
     const provider = deps.provider;
     if (provider && ready.provider.length) {
+      const sentBefore = provider.sentChunks?.() ?? 0;
       await holdingClaims(
         ready.provider.map((r) => r.outbox_id),
         async () => {
@@ -323,6 +326,8 @@ export function createDelivery(deps: DeliveryDeps) {
         },
       );
       report.rows += ready.provider.length;
+      // What went out meanwhile (a direct send of this process included): the pass's report counts provider chunks too.
+      report.chunks += (provider.sentChunks?.() ?? 0) - sentBefore;
     }
     if (rows.length < limit) alreadyWritten = null;
     return report;

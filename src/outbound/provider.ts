@@ -137,6 +137,8 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
 
   /** Failures recorded by this process (counted once their unit of work returned), for the runner's cycle report. */
   const failures = { byReason: new Map<string, number>(), deadLettered: 0 };
+  /** Chunks sent and recorded sent by this process (`sentChunks`). */
+  let chunksSent = 0;
 
   function finishFailure(row: OutboxRow, chunk: ChunkRow, f: SendFailure, attempt: number): void {
     const at = clock();
@@ -319,19 +321,21 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
       const outcomes = await Promise.all(active.map((a) => sendChunk(a.sender, a.row, a.pending[a.i]!)));
       const round = active;
       active = [];
+      const ok = outcomes.filter((o) => o.ok).length;
       await store.atomicallyAsync(() => {
         round.forEach((a, k) => {
           if (record(a, outcomes[k]!, sent)) active.push(a);
         });
-        const ok = outcomes.filter((o) => o.ok).length;
         if (ok > 0) store.counters.bump("deliveries.delivery_sent", ok);
       });
+      chunksSent += ok;
     }
     return sent;
   }
 
   return {
     failures: (): DeliveryFailures => failures,
+    sentChunks: (): number => chunksSent,
     async deliver(row: OutboxRow): Promise<void> {
       await sendTogether([row]);
     },

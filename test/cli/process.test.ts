@@ -70,7 +70,8 @@ describe("tau process --once with replies waiting for a retry", () => {
     tg.rateLimitNext(1, { method: "sendMessage", count: 2 });
     const r = await runTau([...g(home), "process", "--once", "--wait-retries", "20000", "--json"], { env });
     expect(r.code).toBe(0);
-    expect(r.json<Summary>()).toMatchObject({ processed: 1, retries_waiting: 0, next_retry_at: null });
+    // The one reply's one chunk went out (was "delivered 0": only dry-run chunks were counted).
+    expect(r.json<Summary>()).toMatchObject({ processed: 1, delivered: 1, retries_waiting: 0, next_retry_at: null });
     expect(tg.callsTo("sendMessage")).toHaveLength(3);
     expect(tg.sentMessages.map((m) => m.chat_id)).toEqual([4242]);
   }, 60_000);

@@ -141,7 +141,8 @@ describe("provider delivery: success", () => {
     const tg = await telegram();
     const r = rig([tgSender(tg)]);
     const id = r.queue(tgTarget("-1001234", { thread_id: "77", reply_to: "311" }), "hello from tau");
-    expect(await r.deliver()).toEqual({ rows: 1, chunks: 0, held: 0, retries: 0 });
+    // The pass counts the chunks it sent (it counted dry-run chunks only: provider passes reported 0).
+    expect(await r.deliver()).toEqual({ rows: 1, chunks: 1, held: 0, retries: 0 });
     expect(r.row(id)).toMatchObject({ status: "sent", reason: "delivery_sent", attempts: 1 });
     const [c] = r.chunks(id);
     expect(c).toMatchObject({ status: "sent", reason: "delivery_sent", provider_message_id: "-1001234:1" });
@@ -205,7 +206,8 @@ describe("provider delivery: many conversations", () => {
     const a = ["a1", "a2", "a3"].map((t) => r.queue(tgTarget("1001"), t));
     const b = r.queue(tgTarget("2002"), "b1");
     const c = r.queue(tgTarget("3003"), "c1");
-    expect(await r.deliver()).toEqual({ rows: 5, chunks: 0, held: 0, retries: 0 });
+    // Five rows, four chunks sent (c1's chat blocked the bot).
+    expect(await r.deliver()).toEqual({ rows: 5, chunks: 4, held: 0, retries: 0 });
     for (const id of [...a, b]) expect(r.row(id)).toMatchObject({ status: "sent", reason: "delivery_sent" });
     expect(r.row(c)).toMatchObject({ status: "failed", reason: "delivery_recipient_blocked" });
     const calls = tg.callsTo("sendMessage");
@@ -232,7 +234,7 @@ describe("provider delivery: retries", () => {
     expect(await r.deliver()).toEqual({ rows: 0, chunks: 0, held: 0, retries: 0 });
     r.now.ms = T0 + 3000;
     // The pass says the row it sent was a retry (the runner's `retries` in its cycle report).
-    expect(await r.deliver()).toEqual({ rows: 1, chunks: 0, held: 0, retries: 1 });
+    expect(await r.deliver()).toEqual({ rows: 1, chunks: 1, held: 0, retries: 1 });
     expect(r.row(id)).toMatchObject({ status: "sent", attempts: 1 });
     expect(tg.callsTo("sendMessage")).toHaveLength(2);
     expect(tg.sentMessages).toHaveLength(1);

@@ -163,7 +163,7 @@ describe("runner on JetStream", () => {
       await tg.waitUntil(() => tg.callsTo("sendMessage").length === 2, 5000, "both replies sent while the acks are held");
       expect(acking).toBe(2);
       release();
-      expect(await cycle).toMatchObject({ processed: 2, failed: 0, queue_depth: 0 });
+      expect(await cycle).toMatchObject({ processed: 2, delivered: 2, failed: 0, queue_depth: 0 });
       expect((await inspectStream(nats.url, STREAM)).consumer).toMatchObject({ pending: 0, ackPending: 0 });
     } finally {
       release();

@@ -150,7 +150,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
     expect(off.code).toBe(0);
     expect(off.stdout).toBe("kill switch outbound is now off\n");
     now.ms = T0 + 1000;
-    expect(await d.deliverPending()).toEqual({ rows: 2, chunks: 0, held: 0, retries: 0 });
+    expect(await d.deliverPending()).toEqual({ rows: 2, chunks: 2, held: 0, retries: 0 });
     expect(app.store.outbox.get(t)).toMatchObject({ status: "sent", reason: "delivery_sent" });
     expect(app.store.outbox.get(c)).toMatchObject({ status: "sent", reason: "delivery_sent" });
     expect(tg.sentMessages).toHaveLength(1);
@@ -178,7 +178,7 @@ describe("outbound and transport kill switches hold deliveries", () => {
     );
     const t = queue(TG, "not now", "e1");
     const c = queue(DC, "go ahead", "e2");
-    expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 0, held: 1, retries: 0 });
+    expect(await d.deliverPending()).toEqual({ rows: 1, chunks: 1, held: 1, retries: 0 });
     expect(app.store.outbox.get(t)!.status).toBe("queued");
     expect(app.store.outbox.get(c)!.status).toBe("sent");
 
