@@ -364,9 +364,9 @@ export function createDelivery(deps: DeliveryDeps) {
       return deps.provider?.failures?.() ?? { byReason: new Map(), deadLettered: 0 };
     },
     /**
-     * Inside a unit of work that still writes (the runner's batch): queue this node's next pass's claim in it (PostgreSQL:
-     * it goes out with that unit's COMMIT, one round trip fewer for the pass). Give the result to `deliverPending` once
-     * the unit has committed. Null where that saves nothing (SQLite).
+     * Inside a unit of work (the runner's batch): queue this node's next pass's claim in it (PostgreSQL: it goes out with
+     * that unit's COMMIT, one round trip fewer for the pass). Give the result to `deliverPending` once the unit has
+     * committed. Null where that saves nothing (SQLite).
      */
     claimAhead(now: number): (() => ClaimedRows) | null {
       return deps.store.outbox.claimPendingInUnit(node, now, claimMs, PASS_LIMIT);

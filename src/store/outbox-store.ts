@@ -357,9 +357,9 @@ export function createOutboxStore(db: Db) {
         limit,
       ]),
     /**
-     * `claimPendingWithChunks` inside the caller's unit of work, which must still write (its COMMIT is what sends it): on
-     * PostgreSQL the claim goes out with that unit's last round trip, and the returned function gives the claimed rows
-     * once the unit has committed (before: an error). Null on SQLite (a claim there is no round trip worth saving).
+     * `claimPendingWithChunks` inside the caller's unit of work: on PostgreSQL the claim goes out with that unit's next
+     * round trip (its COMMIT at the latest), and the returned function gives the claimed rows once the unit has
+     * committed (before: an error). Null on SQLite (a claim there is no round trip worth saving).
      */
     claimPendingInUnit: (node: string, now: number, claimMs: number, limit: number): (() => ClaimedRows) | null =>
       db.transactionAsync && s.claimReplies.allQueued && db.inTransaction

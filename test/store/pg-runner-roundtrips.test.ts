@@ -77,6 +77,34 @@ function allow(app: App, actors: readonly string[]): void {
   });
 }
 
+/** Queue provider replies to Telegram (`ob_1` to chat 1001, the others to 1002), each with its chunks' bodies. */
+function queueProviderReplies(store: App["store"], replies: readonly (readonly [string, readonly string[]])[]): void {
+  store.atomically(() => {
+    for (const [id, chunks] of replies) {
+      store.outbox.insert(
+        {
+          outbox_id: id,
+          event_id: `ev:${id}`,
+          transport: "telegram",
+          account_id: "bot_1",
+          conversation_id: id === "ob_1" ? "1001" : "1002",
+          thread_id: null,
+          reply_to: null,
+          mode: "provider",
+          purpose: "reply",
+          status: "queued",
+          reason: null,
+          chunk_count: chunks.length,
+        },
+        1000,
+      );
+      chunks.forEach((body, idx) =>
+        store.outbox.insertChunk({ outbox_id: id, idx, body, status: "queued", reason: null, receipt: null }, 1000),
+      );
+    }
+  });
+}
+
 /** Round trips to PostgreSQL while `tau process --once`'s runner drains `n` events (one batch), and its reports. */
 async function drainRoundTrips(n: number): Promise<{ roundTrips: number; processed: number; duplicates: number; replies: number }> {
   const { app, url } = await openPgApp("runner:\n  coalesce_window_ms: 0\n", { "channel-policy.yaml": POLICY });
@@ -206,28 +234,10 @@ describe("a JetStream runner's busy cycle on PostgreSQL, provider mode", () => {
 describe("the store's hot units of work on PostgreSQL", () => {
   it("claiming replies is three round trips; three audit appends in one unit of work are two", async () => {
     const { store } = (await openPgApp("")).app;
-    store.atomically(() => {
-      for (const id of ["ob_1", "ob_2"]) {
-        store.outbox.insert(
-          {
-            outbox_id: id,
-            event_id: `ev:${id}`,
-            transport: "telegram",
-            account_id: "bot_1",
-            conversation_id: id === "ob_1" ? "1001" : "1002",
-            thread_id: null,
-            reply_to: null,
-            mode: "provider",
-            purpose: "reply",
-            status: "queued",
-            reason: null,
-            chunk_count: 1,
-          },
-          1000,
-        );
-        store.outbox.insertChunk({ outbox_id: id, idx: 0, body: "hi", status: "queued", reason: null, receipt: null }, 1000);
-      }
-    });
+    queueProviderReplies(store, [
+      ["ob_1", ["hi"]],
+      ["ob_2", ["hi"]],
+    ]);
     let before = PgBridge.roundTrips;
     const claimed = store.outbox.claimPending("node-a", 2000, 60_000, 10);
     // Anything claimable? · BEGIN, the claim lock and the claim · COMMIT (was five: BEGIN and the lock on their own).
@@ -259,33 +269,10 @@ describe("a delivery pass's claim on PostgreSQL", () => {
   it("takes the rows and their chunks in one round trip that does not block the thread; an idle claim takes nothing", async () => {
     const { app, url } = await openPgApp("");
     const { store } = app;
-    store.atomically(() => {
-      for (const [id, chunks] of [
-        ["ob_1", ["one"]],
-        ["ob_2", ["two a", "two b"]],
-      ] as const) {
-        store.outbox.insert(
-          {
-            outbox_id: id,
-            event_id: `ev:${id}`,
-            transport: "telegram",
-            account_id: "bot_1",
-            conversation_id: id === "ob_1" ? "1001" : "1002",
-            thread_id: null,
-            reply_to: null,
-            mode: "provider",
-            purpose: "reply",
-            status: "queued",
-            reason: null,
-            chunk_count: chunks.length,
-          },
-          1000,
-        );
-        chunks.forEach((body, idx) =>
-          store.outbox.insertChunk({ outbox_id: id, idx, body, status: "queued", reason: null, receipt: null }, 1000),
-        );
-      }
-    });
+    queueProviderReplies(store, [
+      ["ob_1", ["one"]],
+      ["ob_2", ["two a", "two b"]],
+    ]);
     // Another node is claiming (it holds the claim lock): this claim waits for it — without stopping this thread.
     const other = new pg.Client({ connectionString: url });
     await other.connect();
