@@ -98,7 +98,6 @@ export function createWatchdog(app: App, services: Services, opts: WatchdogOptio
     outbox: {
       ...store.outbox,
       pending: store.outbox.pendingOpsAlerts,
-      claimPending: store.outbox.claimOpsAlerts,
       claimPendingWithChunks: store.outbox.claimOpsAlertsWithChunks,
       claimPendingInUnit: () => null,
     },

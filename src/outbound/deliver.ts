@@ -5,8 +5,9 @@
  * appended and fsynced just before the batch commits, the file's committed end recorded with it — so a crash
  * before the commit leaves bytes that `recover()` cuts off, and each reply is still written exactly once.
  * Provider mode plugs in through `ProviderDelivery`. Several nodes deliver from one outbox: each pass claims the rows
- * it sends for this node (`outbox.claimPending`), renews the claims while it sends and releases them at its end; the
- * rows this node writes are claimed by it as they are stored (`outbox.claimInserts`).
+ * it sends for this node with their chunks (`outbox.claimPendingWithChunks`, or in the runner batch's unit of work:
+ * `claimAhead`), renews the claims while it sends and releases them at its end; the rows this node writes are claimed
+ * by it as they are stored (`outbox.claimInserts`).
  */
 import type { ChannelSender, OutboundMode } from "../contracts/outbound.ts";
 import type { Transport } from "../contracts/envelope.ts";

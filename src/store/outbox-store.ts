@@ -126,14 +126,14 @@ export function createOutboxStore(db: Db) {
     anyClaimableReply: db
       .prepare<[number, string, number, number, string, number], number>(`SELECT 1 FROM outbox o WHERE ${CLAIMABLE_REPLIES} LIMIT 1`)
       .pluck(),
-    claimReplies: db.prepare<[string, number, number, string, number, number, string, number, number], OutboxRow & { id: number }>(
+    claimReplies: db.prepare<unknown[], OutboxRow & { id: number }>(
       `UPDATE outbox SET claimed_by = ?, claim_until_ms = ? WHERE id IN (SELECT o.id FROM outbox o WHERE ${CLAIMABLE_REPLIES} ` +
         `ORDER BY o.id LIMIT ?${lockRows}) RETURNING ${COLUMNS}`,
     ),
     anyClaimableOpsAlert: db
       .prepare<[number, string, number], number>(`SELECT 1 FROM outbox o WHERE ${CLAIMABLE_OPS_ALERTS} LIMIT 1`)
       .pluck(),
-    claimOpsAlerts: db.prepare<[string, number, number, string, number, number], OutboxRow & { id: number }>(
+    claimOpsAlerts: db.prepare<unknown[], OutboxRow & { id: number }>(
       `UPDATE outbox SET claimed_by = ?, claim_until_ms = ? WHERE id IN (SELECT o.id FROM outbox o WHERE ${CLAIMABLE_OPS_ALERTS} ` +
         `ORDER BY o.id LIMIT ?${lockRows}) RETURNING ${COLUMNS}`,
     ),
@@ -238,6 +238,16 @@ export function createOutboxStore(db: Db) {
       .immediate();
   }
 
+  // A claim's parameters (see CLAIMABLE_REPLIES / CLAIMABLE_OPS_ALERTS) and its "anything claimable?" read.
+  function replyClaim(node: string, now: number, claimMs: number, limit: number): unknown[] {
+    return [node, now + claimMs, now, node, now, now, node, now, limit];
+  }
+  const anyReply = (node: string, now: number) => () => s.anyClaimableReply.get(now, node, now, now, node, now);
+  function opsAlertClaim(node: string, now: number, claimMs: number, limit: number): unknown[] {
+    return [node, now + claimMs, now, node, now, limit];
+  }
+  const anyOpsAlert = (node: string, now: number) => () => s.anyClaimableOpsAlert.get(now, node, now);
+
   /**
    * A claim (`take` with `args`, claiming until `until`) with the claimed rows' chunks, once it has committed. On
    * PostgreSQL the claim, its chunks and its COMMIT are one round trip that does not block this thread — and no "anything
@@ -335,27 +345,14 @@ export function createOutboxStore(db: Db) {
      * conversation is pending but not due, or claimed by another node with a live claim. Ops alerts excepted.
      */
     claimPending: (node: string, now: number, claimMs: number, limit: number): OutboxRow[] =>
-      claim(
-        () => s.anyClaimableReply.get(now, node, now, now, node, now),
-        () => s.claimReplies.all(node, now + claimMs, now, node, now, now, node, now, limit),
-      ),
+      claim(anyReply(node, now), () => s.claimReplies.all(...replyClaim(node, now, claimMs, limit))),
     /**
      * `claimPending` with the claimed rows' chunks, once the claim has committed. On PostgreSQL the claim, its chunks and
      * its COMMIT are one round trip that does not block this thread — and no "anything to claim?" read goes first: a
      * claim that takes nothing assigns no transaction id there, so an idle pass still writes nothing.
      */
     claimPendingWithChunks: (node: string, now: number, claimMs: number, limit: number): Promise<ClaimedRows> =>
-      claimWithChunks(node, now + claimMs, () => s.anyClaimableReply.get(now, node, now, now, node, now), s.claimReplies, [
-        node,
-        now + claimMs,
-        now,
-        node,
-        now,
-        now,
-        node,
-        now,
-        limit,
-      ]),
+      claimWithChunks(node, now + claimMs, anyReply(node, now), s.claimReplies, replyClaim(node, now, claimMs, limit)),
     /**
      * `claimPendingWithChunks` inside the caller's unit of work: on PostgreSQL the claim goes out with that unit's next
      * round trip (its COMMIT at the latest), and the returned function gives the claimed rows once the unit has
@@ -363,24 +360,14 @@ export function createOutboxStore(db: Db) {
      */
     claimPendingInUnit: (node: string, now: number, claimMs: number, limit: number): (() => ClaimedRows) | null =>
       db.transactionAsync && s.claimReplies.allQueued && db.inTransaction
-        ? queueClaim(node, now + claimMs, s.claimReplies, [node, now + claimMs, now, node, now, now, node, now, limit])
+        ? queueClaim(node, now + claimMs, s.claimReplies, replyClaim(node, now, claimMs, limit))
         : null,
     /** `claimPending` for the ops alert rows (`oa_…`) the watchdog delivers. */
     claimOpsAlerts: (node: string, now: number, claimMs: number, limit: number): OutboxRow[] =>
-      claim(
-        () => s.anyClaimableOpsAlert.get(now, node, now),
-        () => s.claimOpsAlerts.all(node, now + claimMs, now, node, now, limit),
-      ),
+      claim(anyOpsAlert(node, now), () => s.claimOpsAlerts.all(...opsAlertClaim(node, now, claimMs, limit))),
     /** `claimPendingWithChunks` for the ops alert rows (`oa_…`) the watchdog delivers. */
     claimOpsAlertsWithChunks: (node: string, now: number, claimMs: number, limit: number): Promise<ClaimedRows> =>
-      claimWithChunks(node, now + claimMs, () => s.anyClaimableOpsAlert.get(now, node, now), s.claimOpsAlerts, [
-        node,
-        now + claimMs,
-        now,
-        node,
-        now,
-        limit,
-      ]),
+      claimWithChunks(node, now + claimMs, anyOpsAlert(node, now), s.claimOpsAlerts, opsAlertClaim(node, now, claimMs, limit)),
     /** Extend `node`'s claims on these rows (still pending) to `until`: a long pass keeps what it holds. */
     renewClaims: (node: string, outboxIds: readonly string[], until: number): void => {
       if (outboxIds.length) s.renewClaims.run(until, node, JSON.stringify(outboxIds));
