@@ -127,14 +127,26 @@ function subscribe(): void {
   });
 }
 
-/** Run `fn` (one provider call), reporting what its HTTP requests came to on the wire, whether it failed or not. */
+/** Tracked calls in flight: while there is none the scope is disabled (see `trackSend`). */
+let inFlight = 0;
+
+/**
+ * Run `fn` (one provider call), reporting what its HTTP requests came to on the wire, whether it failed or not. On
+ * Node 20 an enabled AsyncLocalStorage puts a hook on every promise the process creates (model streams, webhooks,
+ * the store's async units): the scope is disabled again when the last tracked call ends, and `run` enables it for
+ * the next — a call's own requests are all started inside its `run`, so none is missed.
+ */
 export async function trackSend<T>(fn: () => Promise<T>): Promise<Tracked<T>> {
   subscribe();
   const evidence: SendEvidence = { requests: 0, handed: false, response: null };
+  inFlight += 1;
   try {
     return { ok: true, value: await scope.run(evidence, fn), evidence };
   } catch (error) {
     return { ok: false, error, evidence };
+  } finally {
+    inFlight -= 1;
+    if (inFlight === 0) scope.disable();
   }
 }
 

@@ -65,6 +65,9 @@ export function readLineBytes(
   /** Reused for the first chunk read (the lines returned may view it until the next read with it). */
   scratch?: Buffer,
 ): ReadResult<ByteLine> | null {
+  // The runner asks for every transport's file each cycle, and most transports never write one: a missing file is
+  // answered without the Error (and its stack) a failed open builds. One that goes away after this is still caught.
+  if (!fs.existsSync(file)) return null;
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
@@ -182,8 +185,11 @@ export interface LineCountMemo {
 export function countLinesAfterMemo(file: string, offset: number, memos: Map<string, LineCountMemo>): number {
   let fd: number;
   try {
-    fd = fs.openSync(file, "r");
+    fd = fs.existsSync(file) ? fs.openSync(file, "r") : -1;
   } catch {
+    fd = -1;
+  }
+  if (fd === -1) {
     memos.delete(file);
     return 0;
   }

@@ -17,13 +17,13 @@ export function rotateIfConsumed(input: {
   now: number;
 }): string | null {
   const { file, cursor } = input;
-  let st: fs.Stats;
+  let st: fs.Stats | undefined;
   try {
-    st = fs.statSync(file);
+    st = fs.statSync(file, { throwIfNoEntry: false });
   } catch {
     return null;
   }
-  if (st.ino !== cursor.ino || st.size !== cursor.offset || st.size === 0 || st.size < input.minBytes) return null;
+  if (!st || st.ino !== cursor.ino || st.size !== cursor.offset || st.size === 0 || st.size < input.minBytes) return null;
   const archiveDir = path.join(path.dirname(file), "archive");
   const base = path.basename(file, ".ndjson");
   const target = path.join(archiveDir, `${base}-${input.now}-${st.ino}.ndjson`);

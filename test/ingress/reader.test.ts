@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
-import { countLinesAfter, countLinesAfterMemo, readLines, type LineCountMemo } from "../../src/ingress/reader.ts";
+import { describe, expect, it, vi } from "vitest";
+import { countLinesAfter, countLinesAfterMemo, readLineBytes, readLines, type LineCountMemo } from "../../src/ingress/reader.ts";
 
 function file(content: Buffer | string): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), "tau-reader-"));
@@ -12,6 +12,19 @@ function file(content: Buffer | string): string {
 }
 
 describe("ingress reader", () => {
+  it("answers a transport without a file with no failed open (the runner asks for every transport each cycle)", () => {
+    const missing = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tau-reader-")), "discord.ndjson");
+    const open = vi.spyOn(fs, "openSync");
+    try {
+      expect(readLineBytes(missing, null, 10, 1024)).toBeNull();
+      expect(countLinesAfterMemo(missing, 0, new Map())).toBe(0);
+      // A failed open builds an ENOENT Error with its stack: hundreds a second in an idle runner.
+      expect(open).not.toHaveBeenCalled();
+    } finally {
+      open.mockRestore();
+    }
+  });
+
   it("returns complete lines and leaves a partial last line for later", () => {
     const f = file('{"a":1}\n{"a":2}\n{"a":');
     const r = readLines(f, null, 10, 1024)!;
