@@ -8,6 +8,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { createServices, type App } from "../../src/app/index.ts";
 import { displayArgs } from "../../src/app/web/actions.ts";
+import { createUiApp } from "../../src/app/web/routes.ts";
 import { csrfFor, csrfOk, issueLoginLink, LOGIN_TTL_MS, openSession, sha256 } from "../../src/app/web/auth.ts";
 import { RbacFileSchema } from "../../src/contracts/policy.ts";
 import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
@@ -53,6 +54,32 @@ describe("web sign-in", () => {
     } finally {
       db.close();
     }
+  });
+
+  it("GET /login answers only after the link it used up and the session it opened are on disk", async () => {
+    open();
+    const services = createServices(app);
+    const token = new URL(issueLoginLink(services, app.store, "web:alice", app.clock()).url).searchParams.get("token")!;
+    // What the database held each time the store was asked to make its commits durable.
+    const sessionsAtSync: number[] = [];
+    const count = () => {
+      const db = new Database(path.join(h.stateDir, "tau.db"), { readonly: true });
+      try {
+        return (db.prepare("SELECT COUNT(*) AS n FROM ui_sessions").get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const sync = app.store.syncBeforeEffect;
+    app.store.syncBeforeEffect = () => {
+      sessionsAtSync.push(count());
+      sync();
+    };
+    const res = await createUiApp(app, services).request(`/login?token=${token}`);
+    expect(res.status).toBe(303);
+    expect(res.headers.get("set-cookie")).toMatch(/HttpOnly/i);
+    // Before: GET answers were never synced (only other methods), so the cookie could outlive the session on disk.
+    expect(sessionsAtSync).toEqual([1]);
   });
 
   it("a link is refused after its 10 minutes; an actor key from rbac.yaml may sign in; an unlisted one is a usage error", () => {

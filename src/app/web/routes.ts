@@ -53,10 +53,12 @@ export function createUiApp(
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
   });
-  // An action's answer ("kill switch engaged", "approved") leaves once what it committed is on disk.
-  ui.use("*", async (c, next) => {
+  // An answer leaves once what it committed is on disk: an action's ("kill switch engaged", "approved"), and GET
+  // /login's, which uses up its link and opens a session (a power loss must not give the link back after its cookie
+  // was handed out). Nothing committed since the last sync: no fsync (durability.ts).
+  ui.use("*", async (_c, next) => {
     await next();
-    if (c.req.method !== "GET" && c.req.method !== "HEAD") app.store.syncBeforeEffect();
+    app.store.syncBeforeEffect();
   });
 
   ui.get("/static/style.css", (c) => c.body(STYLE_CSS, 200, { "content-type": "text/css; charset=utf-8" }));
