@@ -471,7 +471,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       return "refused";
     }
     if (cfg.kind === "llm" && cfg.daily_token_budget > 0) {
-      const used = store.responders.tokensSince(job.responder, now - (now % DAY_MS));
+      const used = store.responders.tokensOnDay(job.responder, now - (now % DAY_MS));
       if (used >= cfg.daily_token_budget) {
         refuse(
           job,
@@ -506,7 +506,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     )
       return false;
     if (cfg.kind === "llm" && cfg.daily_token_budget > 0)
-      return store.responders.tokensSince(job.responder, now - (now % DAY_MS)) < cfg.daily_token_budget;
+      return store.responders.tokensOnDay(job.responder, now - (now % DAY_MS)) < cfg.daily_token_budget;
     return true;
   }
 

@@ -76,6 +76,9 @@ export interface FinishedRow {
   chunks: number;
 }
 
+/** A UTC day: the daily token budget's period. */
+const DAY_MS = 86_400_000;
+
 export function createResponderStore(db: Db) {
   const q = {
     insertJob: db.prepare(
@@ -146,9 +149,15 @@ export function createResponderStore(db: Db) {
     jobsStartedByResponder: db.prepare<[string, number, number], { n: number }>(
       "SELECT COUNT(*) AS n FROM (SELECT 1 FROM responder_jobs WHERE responder = ? AND attempts > 0 AND updated_at_ms >= ? LIMIT ?) AS w",
     ),
-    tokensSince: db.prepare<[string, number], { n: number | null }>(
-      "SELECT SUM(input_tokens + output_tokens) AS n FROM responder_calls WHERE responder = ? AND at_ms >= ?",
+    // Tokens per responder and UTC day (migration 018), kept as calls are recorded: the daily budget reads one row.
+    addDailyTokens: db.prepare(
+      "INSERT INTO responder_usage_daily (responder, day_ms, tokens) VALUES (?, ?, ?) " +
+        "ON CONFLICT(responder, day_ms) DO UPDATE SET tokens = responder_usage_daily.tokens + excluded.tokens",
     ),
+    tokensOnDay: db.prepare<[string, number], { n: number }>(
+      "SELECT tokens AS n FROM responder_usage_daily WHERE responder = ? AND day_ms = ?",
+    ),
+    pruneDailyTokens: db.prepare("DELETE FROM responder_usage_daily WHERE day_ms < ?"),
     usageSince: db.prepare<[number], UsageRow>(
       "SELECT responder, transport, provider, model, COUNT(*) AS calls, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, " +
         "SUM(cached_tokens) AS cached_tokens, COALESCE(SUM(ttft_ms), 0) AS ttft_ms_sum, COUNT(ttft_ms) AS ttft_count, " +
@@ -220,7 +229,12 @@ export function createResponderStore(db: Db) {
       for (const s of sessions) q.forgetSession.run(s);
       return sessions;
     },
-    recordCall: (r: ResponderCallRow) => void q.recordCall.run(r),
+    /** Record a call and add its tokens to its responder's day (call it inside the unit of work that holds the call). */
+    recordCall: (r: ResponderCallRow): void => {
+      q.recordCall.run(r);
+      const tokens = r.input_tokens + r.output_tokens;
+      if (tokens > 0) q.addDailyTokens.run(r.responder, r.at_ms - (r.at_ms % DAY_MS), tokens);
+    },
     /** Jobs started (attempted) for a principal / responder since a time (rate limits). */
     /** Jobs of `principal` started since a time, counted up to `cap` (a rate limit + 1 tells over from at). */
     startedByPrincipalSince: (principal: string, sinceMs: number, cap: number): number =>
@@ -228,8 +242,8 @@ export function createResponderStore(db: Db) {
     /** Jobs of `responder` started since a time, counted up to `cap`. */
     startedByResponderSince: (responder: string, sinceMs: number, cap: number): number =>
       Number(q.jobsStartedByResponder.get(responder, sinceMs, cap)?.n ?? 0),
-    /** Input + output tokens a responder used since a time (the daily budget). */
-    tokensSince: (responder: string, sinceMs: number): number => q.tokensSince.get(responder, sinceMs)?.n ?? 0,
+    /** Input + output tokens a responder used on the UTC day starting at `dayMs` (the daily budget). */
+    tokensOnDay: (responder: string, dayMs: number): number => Number(q.tokensOnDay.get(responder, dayMs)?.n ?? 0),
     usageSince: (sinceMs: number): UsageRow[] => q.usageSince.all(sinceMs),
     errorsSince: (sinceMs: number) => q.errorsSince.all(sinceMs),
     lastCallOf: (provider: string): ResponderCallRow | undefined => q.lastCall.get(provider),
@@ -240,6 +254,8 @@ export function createResponderStore(db: Db) {
       q.pruneJobs.run(beforeMs);
       q.pruneHistory.run(beforeMs);
       q.pruneCalls.run(beforeMs);
+      // A day's total stays while any of its calls may: kept from the day `beforeMs` falls in.
+      q.pruneDailyTokens.run(beforeMs - (beforeMs % DAY_MS));
       q.pruneToolRuns.run(beforeMs);
     },
   };

@@ -140,8 +140,9 @@ describe.each(contractEngines())("store contract: responders, media, calendars o
       store.responders.recordCall(
         call({ at_ms: 3000, reason: "provider_429", input_tokens: 0, output_tokens: 0, provider: "anthropic", model: "c" }),
       );
-      expect(store.responders.tokensSince("assistant", 1500)).toBe(3_000_000_005);
-      expect(store.responders.tokensSince("nobody", 0)).toBe(0);
+      // The daily budget's total: every call of the UTC day, kept as calls are recorded (one row read, not a sum).
+      expect(store.responders.tokensOnDay("assistant", 0)).toBe(3_000_000_125);
+      expect(store.responders.tokensOnDay("nobody", 0)).toBe(0);
       expect(store.responders.usageSince(0).sort((a, b) => a.provider.localeCompare(b.provider))).toEqual([
         {
           responder: "assistant",
@@ -216,12 +217,18 @@ describe.each(contractEngines())("store contract: responders, media, calendars o
       say(store, "s", "U: new", 9000);
       store.responders.recordCall(call({ at_ms: 1000 }));
       store.responders.prune(5000);
+      // A day's token total stays while calls of that day may.
+      expect(store.responders.tokensOnDay("assistant", 0)).toBe(120);
       expect(store.responders.toolRun("j1", "call_1")).toBeNull();
       expect(store.responders.job("j1")).toBeUndefined();
       // An open job is kept whatever its age.
       expect(store.responders.job("j2")).toMatchObject({ status: "queued" });
       expect(store.responders.recentHistory("s", 10, 0).map((h) => h.content)).toEqual(["U: new"]);
       expect(store.responders.usageSince(0)).toEqual([]);
+      store.responders.recordCall(call({ at_ms: 2 * 86_400_000 + 1000, input_tokens: 7, output_tokens: 1 }));
+      store.responders.prune(86_400_000 + 5000);
+      expect(store.responders.tokensOnDay("assistant", 0)).toBe(0);
+      expect(store.responders.tokensOnDay("assistant", 2 * 86_400_000)).toBe(8);
     },
     ENGINE_HOOK_TIMEOUT_MS,
   );
