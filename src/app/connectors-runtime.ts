@@ -377,13 +377,17 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
       });
     },
     readiness() {
-      return [...connectors.entries()].map(([t, c]) => {
+      const lines: ConnectorReadiness[] = [...connectors.entries()].map(([t, c]) => {
         if (loggedOut.has(t)) return { key: t, code: "logout_requested", ok: true };
         if (standby(t)) return { key: t, code: "standby", ok: true };
         const s = c.status();
         if (s.liveness === "live") return { key: t, code: "ready", ok: true };
         return { key: t, code: s.last_error_code ?? `connector_${s.liveness}`, ok: false };
       });
+      // Every connector appends through the one writer: while it cannot acknowledge (JetStream down), no webhook can.
+      const intake = ingress.readiness?.();
+      if (intake) lines.push({ key: "ingress", ...intake });
+      return lines;
     },
     async pollOnce() {
       const out: Partial<Record<Transport, PollRoundResult>> = {};

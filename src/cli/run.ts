@@ -64,6 +64,7 @@ export function registerRun(program: Command): void {
         ingress = {
           append: (t, e) => writer.append(t, e).then(() => runner.wake()),
           stats: () => writer.stats(),
+          ...(writer.readiness ? { readiness: () => writer.readiness!() } : {}),
           close: () => writer.close(),
         };
         running = await startConnectors(app, { ingress });

@@ -156,14 +156,24 @@ export function createJetStreamIngressWriter(opts: JetStreamWriterOptions): Ingr
   let closed = false;
   let inflight = 0;
   let settle: (() => void) | null = null;
+  // For readiness: the connection once made, a connect under way, and whether the last attempt failed.
+  let port: JetStreamPort | null = null;
+  let connecting = false;
+  let lastConnectFailed = false;
 
-  async function publishAll(transport: Transport, buf: Buffer, ids: string[]): Promise<void> {
-    let js: JetStreamPort;
+  async function connect(): Promise<JetStreamPort> {
     try {
-      js = await opts.connect();
+      port = await opts.connect();
+      lastConnectFailed = false;
+      return port;
     } catch (err) {
+      lastConnectFailed = true;
       throw unavailable(err);
     }
+  }
+
+  async function publishAll(transport: Transport, buf: Buffer, ids: string[]): Promise<void> {
+    const js = await connect();
     if (!js.connected()) throw unavailable(new Error("disconnected from the NATS server (reconnecting)"));
     const subject = ingressSubject(transport);
     const publishes: Promise<{ seq: number; duplicate: boolean }>[] = [];
@@ -200,6 +210,17 @@ export function createJetStreamIngressWriter(opts: JetStreamWriterOptions): Ingr
       }
     },
     stats: () => ({ ...stats }),
+    readiness() {
+      if (port) return port.connected() ? { code: "ready", ok: true } : { code: "ingress_nats_disconnected", ok: false };
+      if (!connecting && !closed) {
+        connecting = true;
+        connect().then(
+          () => (connecting = false),
+          () => (connecting = false),
+        );
+      }
+      return { code: lastConnectFailed ? "ingress_nats_unavailable" : "ingress_nats_connecting", ok: false };
+    },
     async close() {
       closed = true;
       if (inflight > 0) await new Promise<void>((r) => (settle = r));

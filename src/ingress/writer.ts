@@ -31,6 +31,11 @@ export interface IngressWriter extends IngressSink {
   /** Resolves once every line is written and fsynced; rejects (writing nothing) if an envelope is invalid. */
   append(transport: Transport, envelopes: readonly Envelope[]): Promise<void>;
   stats(): IngressWriterStats;
+  /**
+   * Whether an append could be acknowledged now, for `/readyz` (absent: always, as for local files). A writer that
+   * connects on first use starts connecting when asked, so a node that takes no traffic until ready gets ready.
+   */
+  readiness?(): { code: string; ok: boolean };
   close(): Promise<void>;
 }
 
