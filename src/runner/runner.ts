@@ -820,6 +820,8 @@ export function createRunner(deps: RunnerDeps) {
             store.runner.pruneEvents(now - config.runner.dedupe_retention_ms);
             // Strangers' pairing attempts count for an hour (rate limit): older ones would only grow the table.
             store.access.pruneAttempts(now - PAIRING_ATTEMPT_WINDOW_MS);
+            // Every unknown DM leaves a pairing code: decided and expired ones go after the dedupe retention.
+            store.access.prunePairings(now - config.runner.dedupe_retention_ms);
             lastPrune = now;
           }
           if (r.queue_depth === 0 && r.processed === 0 && !woken) {

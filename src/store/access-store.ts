@@ -71,6 +71,11 @@ export function createAccessStore(db: Db) {
     attempt: db.prepare("INSERT INTO pairing_attempts (actor_key, at_ms) VALUES (?, ?)"),
     attempts: db.prepare<[string, number], number>("SELECT COUNT(*) FROM pairing_attempts WHERE actor_key = ? AND at_ms > ?").pluck(),
     pruneAttempts: db.prepare<[number]>("DELETE FROM pairing_attempts WHERE at_ms <= ?"),
+    // Approved pairings stay (they are the pairing); denied and revoked ones after their decision, and codes that
+    // expired undecided after their expiry. The audit log keeps every decision.
+    prunePairings: db.prepare<[number, number]>(
+      "DELETE FROM pairings WHERE (status IN ('denied', 'revoked') AND decided_at_ms < ?) OR (status = 'pending' AND expires_at_ms < ?)",
+    ),
   };
   const admitted = new Map<string, Admission>();
   let seenVersion: unknown = -1;
@@ -140,6 +145,8 @@ export function createAccessStore(db: Db) {
     attemptsSince: (actorKey: string, since: number): number => q.attempts.get(actorKey, since) ?? 0,
     /** Forget pairing attempts at or before `beforeMs` (those no rate limit counts any more); returns how many. */
     pruneAttempts: (beforeMs: number): number => q.pruneAttempts.run(beforeMs).changes,
+    /** Forget pairings no answer depends on any more: decided (denied, revoked) or expired before `beforeMs`; returns how many. */
+    prunePairings: (beforeMs: number): number => q.prunePairings.run(beforeMs, beforeMs).changes,
   };
 }
 

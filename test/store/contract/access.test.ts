@@ -76,6 +76,19 @@ describe.each(contractEngines())("store contract: access on $name", (engine) => 
         ["ABC123", "revoked"],
       ]);
       expect(store.access.pairingByCode("NOPE")).toBeUndefined();
+      // Pruning: the approved pairing of telegram:43 stays whatever its age; the revoked one and the denied one go once
+      // decided before the cut-off, an undecided code once expired before it.
+      store.access.insertPairing(
+        { code: "JKL012", actor_key: "telegram:43", channel_key: "telegram:dm:43", display: null, expires_at_ms: 1500 },
+        500,
+      );
+      store.access.decidePairing("JKL012", "approved", "telegram:1", 600);
+      store.access.decidePairing("DEF456", "denied", "telegram:1", 3200);
+      expect(store.access.prunePairings(3100)).toBe(1); // ABC123, revoked at 3000
+      expect(store.access.listPairings().map((p) => p.code)).toEqual(["GHI789", "DEF456", "JKL012"]);
+      expect(store.access.prunePairings(1_000_000)).toBe(2); // DEF456 denied at 3200, GHI789 expired undecided
+      expect(store.access.listPairings().map((p) => [p.code, p.status])).toEqual([["JKL012", "approved"]]);
+      expect(store.access.admission("telegram:43")).toEqual({ allowlisted: false, paired: true });
     },
     ENGINE_HOOK_TIMEOUT_MS,
   );
