@@ -5,9 +5,8 @@
  * renewal that came too late (the process was paused past the expiry) gives it up at once. With the default TTL of
  * 6 s a dead node's poller is taken over within about 7 s.
  */
-import os from "node:os";
 import { describeError } from "../contracts/errors.ts";
-import type { TauConfig } from "../config/index.ts";
+import { nodeIdOf } from "../config/index.ts";
 import {
   HEARTBEAT_INTERVAL_MS,
   readClusterView,
@@ -28,10 +27,7 @@ export const LEASE_TTL_MS = 6000;
 /** How often a standing-by node tries to take a lease. */
 export const LEASE_RETRY_MS = 1000;
 
-/** This node's id: `cluster.node_id` (env TAU_CLUSTER_NODE_ID), else the host name. */
-export function nodeIdOf(config: Pick<TauConfig, "cluster">): string {
-  return config.cluster.node_id || os.hostname();
-}
+export { nodeIdOf };
 
 export interface LeaseOptions {
   ttlMs?: number;
@@ -205,11 +201,11 @@ export function createClusterNode(app: App, opts: { heartbeatMs?: number } = {})
       return { fence: grant.fence, release: () => void app.store.cluster.releaseLease(name, nodeId, instance) };
     },
     ownHeartbeat: () => ({ ...own }),
-    view: () => readClusterView(app.store, nodeId, app.clock(), readRunnerState(app.store)),
+    view: () => readClusterView(app.store, nodeId, app.clock(), readRunnerState(app.store, app.config)),
     health(h) {
       let view: ClusterView;
       try {
-        view = readClusterView(app.store, nodeId, app.clock(), readRunnerState(app.store));
+        view = readClusterView(app.store, nodeId, app.clock(), readRunnerState(app.store, app.config));
       } catch (err) {
         // The shared store does not answer: this node cannot know the cluster, and must not say it is healthy.
         view = { node_id: nodeId, nodes: [], leases: [], ingress_lag: null };

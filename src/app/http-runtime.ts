@@ -51,7 +51,7 @@ export function metricsSnapshotSource(app: App, running: RunningConnectors | nul
       };
     });
     const statuses = running ? running.statuses() : readConnectorStatuses(app).filter((s) => s.mode !== "disabled");
-    const runner = readRunnerState(app.store);
+    const runner = readRunnerState(app.store, app.config);
     const health = healthFor(app);
     const value: MetricsSnapshot = {
       ingestedByTransport: Object.fromEntries(statuses.map((s) => [s.transport, s.events_ingested])),

@@ -59,7 +59,7 @@ export function registerObserve(program: Command): void {
         // The status sections (connectors, cluster, kill switches…) load only here: `tau health` never needs them.
         const { nodeIdOf, statusSections } = await import("./status-sections.ts");
         const h = await healthForCommand(app);
-        const state = readRunnerState(app.store);
+        const state = readRunnerState(app.store, app.config);
         const outbox = app.store.inspect.outboxByStatus();
         const out = {
           node_id: nodeIdOf(app.config),

@@ -71,8 +71,8 @@ const incidentsSection: StatusSection = {
 /** The nodes sharing this state (heartbeat age, alive), the poller leases and who holds them, the ingress lag. */
 const clusterSection: StatusSection = {
   name: "cluster",
-  render: (app) => readClusterView(app.store, nodeIdOf(app.config), app.clock(), readRunnerState(app.store)),
-  human: (app) => describeCluster(readClusterView(app.store, nodeIdOf(app.config), app.clock(), readRunnerState(app.store))),
+  render: (app) => readClusterView(app.store, nodeIdOf(app.config), app.clock(), readRunnerState(app.store, app.config)),
+  human: (app) => describeCluster(readClusterView(app.store, nodeIdOf(app.config), app.clock(), readRunnerState(app.store, app.config))),
 };
 
 export const statusSections: readonly StatusSection[] = [

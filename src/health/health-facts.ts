@@ -4,7 +4,7 @@
  * kill switches — judged with the service's recorded configuration (service-record.ts) when there is one, so the
  * caller's environment never changes the verdict. Reads only; never writes.
  */
-import type { TauConfig } from "../config/index.ts";
+import { runnerStateKey, type TauConfig } from "../config/index.ts";
 import { readConfigStatus, readPolicyStatus } from "../config/policy-manager.ts";
 import type { Clock } from "../contracts/clock.ts";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
@@ -55,9 +55,9 @@ export function effectiveConfig(store: Pick<Store, "kv">, config: TauConfig): Ef
   };
 }
 
-/** The runner state the runner persists after each cycle (kv `runner_state`), or null before the first cycle. */
-export function readRunnerState(store: Pick<Store, "kv">): RunnerState | null {
-  const raw = store.kv.get("runner_state");
+/** This node's runner state as its runner persists it after each cycle (`runnerStateKey`), or null before the first cycle. */
+export function readRunnerState(store: Pick<Store, "kv">, config: Pick<TauConfig, "cluster" | "store">): RunnerState | null {
+  const raw = store.kv.get(runnerStateKey(config));
   if (!raw) return null;
   try {
     return JSON.parse(raw) as RunnerState;
@@ -99,7 +99,7 @@ export function readHealthFacts(src: HealthSource, computed: ComputedFacts): Hea
     : null;
   return {
     now: src.clock(),
-    runner: readRunnerState(src.store),
+    runner: readRunnerState(src.store, src.config),
     queue: readQueueFact(src.store, src.stateDir, src.config.ingress.max_line_bytes),
     thresholds: { backlog_threshold_ms: eff.backlog_threshold_ms, stale_after_ms: eff.stale_after_ms },
     deadLetters: src.store.outbox.countInStatus("dead_letter"),

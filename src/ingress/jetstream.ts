@@ -5,9 +5,8 @@
  * only after every publish is acknowledged by the stream. The stream deduplicates a redelivered webhook within its
  * duplicate window; the runner's dedupe table does beyond it.
  */
-import os from "node:os";
 import path from "node:path";
-import type { TauConfig } from "../config/index.ts";
+import { nodeIdOf, type TauConfig } from "../config/index.ts";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import { TauError } from "../contracts/errors.ts";
 import { createIngressWriter, encodeEnvelopes, type IngressWriter, type IngressWriterStats } from "./writer.ts";
@@ -81,11 +80,6 @@ export interface JetStreamPort {
   /** False while the connection is down (reconnecting). */
   connected(): boolean;
   close(): Promise<void>;
-}
-
-/** This node's id: `cluster.node_id`, or the host name when empty. */
-export function nodeIdOf(config: TauConfig): string {
-  return config.cluster.node_id || os.hostname();
 }
 
 /** JetStream settings from `ingress.*` and `runner.batch_size`. */

@@ -11,7 +11,7 @@ import type { Envelope } from "../contracts/envelope.ts";
 import type { RouteInfo } from "../contracts/event-context.ts";
 import type { Role } from "../contracts/decision.ts";
 import type { OutboundMode, ReplyIntent, ReplyTarget } from "../contracts/outbound.ts";
-import type { LlmResponderConfig, ResponderConfig } from "../config/index.ts";
+import { runnerStateKey, type LlmResponderConfig, type ResponderConfig } from "../config/index.ts";
 import type { Services } from "../capabilities/services.ts";
 import type { Logger } from "../log.ts";
 import type { DryRunBatch } from "../outbound/deliver.ts";
@@ -119,7 +119,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     if (finishedSinceTelemetry === 0 || (!force && now - lastTelemetryAt < TELEMETRY_EVERY_MS)) return;
     store.atomically(flushPending);
     const summary = responderUsage(store, config, lastTelemetryAt, now);
-    const health = (JSON.parse(store.kv.get("runner_state") ?? "{}") as { health?: string }).health ?? "unknown";
+    const health = (JSON.parse(store.kv.get(runnerStateKey(config)) ?? "{}") as { health?: string }).health ?? "unknown";
     store.atomically(() => {
       if (config.telemetry.usage_summary)
         store.runner.insertRuntimeEvent(now, "responder.usage", health, ["telemetry_usage_summary_emitted"], { ...summary });

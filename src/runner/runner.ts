@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
-import type { TauConfig } from "../config/index.ts";
+import { runnerStateKey, type TauConfig } from "../config/index.ts";
 import {
   countLinesAfterMemo,
   decodeLine,
@@ -100,6 +100,7 @@ interface QuarantineItem {
 
 export function createRunner(deps: RunnerDeps) {
   const { config, store, clock, logger } = deps;
+  const stateKey = runnerStateKey(config);
   const ingressDir = path.join(deps.stateDir, "ingress");
   const quarantineDir = path.join(deps.stateDir, "quarantine");
   const transports = deps.transports ?? TRANSPORTS;
@@ -723,7 +724,7 @@ export function createRunner(deps: RunnerDeps) {
   function writeTelemetry(): Telemetry | null {
     const t = unwritten;
     if (!t) return null;
-    store.kv.put("runner_state", JSON.stringify(t.state));
+    store.kv.put(stateKey, JSON.stringify(t.state));
     for (const e of t.events) store.runner.insertRuntimeEvent(e.at, "runner.cycle", e.health, e.reasons, e.detail);
     return t;
   }
@@ -778,7 +779,7 @@ export function createRunner(deps: RunnerDeps) {
   }
 
   function readState(): RunnerState | null {
-    const raw = store.kv.get("runner_state");
+    const raw = store.kv.get(stateKey);
     return raw ? (JSON.parse(raw) as RunnerState) : null;
   }
 

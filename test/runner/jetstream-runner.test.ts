@@ -185,6 +185,9 @@ describe("runner on JetStream", () => {
       await nc.flush();
       const taken = await source.take(1);
       expect(taken).toHaveLength(1);
+      // The take's own requests reach this watcher on another connection: a round trip here lets them all arrive
+      // before the count restarts (under load one could land after it: seen as a flaky extra CONSUMER.INFO).
+      await nc.flush();
       asked.length = 0;
       // Two waiting, one delivered and not acknowledged: three queued, the oldest is the one taken.
       expect(await source.depth()).toEqual({ queued: 3, oldestMs: taken[0]!.storedAtMs });
