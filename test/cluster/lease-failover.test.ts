@@ -19,6 +19,7 @@ import { postgresDriverPresent } from "../store/contract/engines.ts";
 import { runTau } from "../helpers/run-tau.ts";
 import { startTelegramBotApiServer, type TelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
+import { until } from "../helpers/until.ts";
 
 const BIN = path.resolve("bin/tau.js");
 const TOKEN = "6112:LEASE-token_abcdefghijklmnopqrstuvwxy";
@@ -77,21 +78,6 @@ function spawnTau(home: TauHome, args: string[], env: Record<string, string>): C
   const c = { child, stderr: () => stderr, exited };
   children.push(c);
   return c;
-}
-
-/** Poll `fn` until it returns a truthy value; fail after `timeoutMs` saying what was awaited. */
-async function until<T>(
-  what: string,
-  fn: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Where the two nodes keep state, and how the test reads it as another process would (null until it exists). */

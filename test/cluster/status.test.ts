@@ -17,6 +17,7 @@ import { readClusterView } from "../../src/health/cluster-view.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { runTau } from "../helpers/run-tau.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
+import { until } from "../helpers/until.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -31,20 +32,6 @@ function tempStore(): Store {
     fs.rmSync(dir, { recursive: true, force: true });
   });
   return store;
-}
-
-async function until<T>(
-  what: string,
-  fn: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe("the cluster view", () => {

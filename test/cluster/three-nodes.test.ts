@@ -15,6 +15,7 @@ import { startNats } from "../helpers/nats.ts";
 import { startPostgres } from "../helpers/postgres.ts";
 import { startTelegramBotApiServer } from "../helpers/telegram-bot-api-server.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
+import { until } from "../helpers/until.ts";
 
 const BIN = path.resolve("bin/tau.js");
 const TOKEN = "6112:CLUSTER-token_abcdefghijklmnopqrstuvw";
@@ -112,15 +113,8 @@ async function query<T>(url: string, sql: string, params: unknown[] = []): Promi
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | false | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** `until`, polling every 200 ms: each probe of the database opens a connection while three nodes run under load. */
+const poll = <T>(what: string, probe: () => Promise<T | null | false | undefined>, timeoutMs: number) => until(what, probe, timeoutMs, 200);
 
 describe("three tau nodes on PostgreSQL + NATS JetStream", () => {
   it("a node SIGKILLed under webhook load: every acknowledged update processed exactly once, answered at most once", async () => {
@@ -181,7 +175,7 @@ describe("three tau nodes on PostgreSQL + NATS JetStream", () => {
       expect(acked.size).toBe(N); // the two live nodes took every update the dead one could not
 
       // Every acknowledged update is processed exactly once (the events table is the dedupe record).
-      const events = await until(
+      const events = await poll(
         "every acknowledged update to be processed",
         async () => {
           const rows = await query<{ event_id: string; n: string }>(
@@ -197,7 +191,7 @@ describe("three tau nodes on PostgreSQL + NATS JetStream", () => {
 
       // Every reply settles: the dead node's queued rows go out from a live node once its claims lapse (15 s); the rows it
       // had marked `sending` are in doubt (the request may have arrived) and end `unknown`, never sent again.
-      const replies = await until(
+      const replies = await poll(
         "every reply to settle",
         async () => {
           const rows = await query<{ conversation_id: string; status: string; reason: string }>(
@@ -240,12 +234,12 @@ describe("three tau nodes on PostgreSQL + NATS JetStream", () => {
       await Promise.all(rest.map((n) => waitForHttp(n)));
       const holderOf = async () =>
         (await query<{ holder: string }>(databaseUrl, "SELECT holder FROM leases WHERE name LIKE 'poller:telegram%'"))[0]?.holder;
-      const holderId = await until("a node to hold the Telegram polling lease", holderOf, 30_000);
+      const holderId = await poll("a node to hold the Telegram polling lease", holderOf, 30_000);
       const holder = nodes.find((n) => n.id === holderId)!;
 
       const ids: number[] = [];
       for (let i = 0; i < 20; i++) ids.push(tg.pushUpdate({ message: update(i + 1, 700_000 + i).message })!);
-      await until(
+      await poll(
         "the first updates to be processed",
         async () => {
           const r = await query<{ n: string }>(databaseUrl, "SELECT COUNT(*) AS n FROM events WHERE transport = 'telegram'");
@@ -259,7 +253,7 @@ describe("three tau nodes on PostgreSQL + NATS JetStream", () => {
       await holder.exited;
       const pollsBefore = tg.callsTo("getUpdates").length;
       for (let i = 20; i < 40; i++) ids.push(tg.pushUpdate({ message: update(i + 1, 700_000 + i).message })!);
-      const newHolder = await until(
+      const newHolder = await poll(
         "another node to take the lease",
         async () => {
           const h = await holderOf();
@@ -267,12 +261,12 @@ describe("three tau nodes on PostgreSQL + NATS JetStream", () => {
         },
         20_000,
       );
-      await until("a getUpdates call by the new holder", async () => tg.callsTo("getUpdates").length > pollsBefore || null, 20_000);
+      await poll("a getUpdates call by the new holder", async () => tg.callsTo("getUpdates").length > pollsBefore || null, 20_000);
       const takeoverMs = Date.now() - killedAt;
       expect(newHolder).not.toBe(holderId);
       expect(takeoverMs).toBeLessThan(10_000);
 
-      const events = await until(
+      const events = await poll(
         "all 40 updates to be processed",
         async () => {
           const rows = await query<{ event_id: string; n: string }>(
@@ -286,7 +280,7 @@ describe("three tau nodes on PostgreSQL + NATS JetStream", () => {
       expect(events).toHaveLength(40);
       expect(events.every((r) => Number(r.n) === 1)).toBe(true);
       // Confirmed at Telegram by the new holder's next getUpdates (offset past the last one): nothing left behind.
-      await until("every update to be confirmed at Telegram", async () => tg.pendingUpdates().length === 0 || null, 20_000);
+      await poll("every update to be confirmed at Telegram", async () => tg.pendingUpdates().length === 0 || null, 20_000);
     } finally {
       await tg.close();
     }

@@ -12,18 +12,9 @@ import { loadConfig } from "../../src/config/index.ts";
 import { makeEnvelope } from "../helpers/envelope-factory.ts";
 import { startNats, type TestNats } from "../helpers/nats.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
+import { until } from "../helpers/until.ts";
 
 const natsYaml = (url: string) => `ingress:\n  driver: nats\n  nats_url: "${url}"\n  stream: TAU_READY\nrunner:\n  coalesce_window_ms: 0\n`;
-
-async function until<T>(what: string, probe: () => Promise<T | null> | T | null, ms = 20_000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 let nats: TestNats | null = null;
 let home: TauHome | null = null;

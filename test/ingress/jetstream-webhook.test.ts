@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/free-port.ts";
 import { inspectStream, startNats, type TestNats } from "../helpers/nats.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
+import { until } from "../helpers/until.ts";
 
 const SECRET = "tau-webhook_secret-0123456789";
 const STREAM = "TAU_INGRESS";
@@ -52,16 +53,6 @@ async function post(url: string, body: unknown): Promise<number> {
   });
   await r.arrayBuffer();
   return r.status;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null> | T | null, timeoutMs = 30_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function events(h: TauHome): string[] {
