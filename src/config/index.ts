@@ -26,5 +26,5 @@ export {
 } from "./env.ts";
 export { closest, levenshtein, keysAt } from "./did-you-mean.ts";
 export { type ConfigProblem } from "./load-yaml.ts";
-export { nodeIdOf, runnerStateKey } from "./node-id.ts";
+export { fileCursorKey, nodeIdOf, runnerStateKey } from "./node-id.ts";
 export { MediaSchema, transcriptionModelOf, type MediaConfig } from "./media-schema.ts";

@@ -100,7 +100,7 @@ export function readHealthFacts(src: HealthSource, computed: ComputedFacts): Hea
   return {
     now: src.clock(),
     runner: readRunnerState(src.store, src.config),
-    queue: readQueueFact(src.store, src.stateDir, src.config.ingress.max_line_bytes),
+    queue: readQueueFact(src.store, src.stateDir, src.config),
     thresholds: { backlog_threshold_ms: eff.backlog_threshold_ms, stale_after_ms: eff.stale_after_ms },
     deadLetters: src.store.outbox.countInStatus("dead_letter"),
     commsReplayPending: computed.commsReplayPending,

@@ -6,7 +6,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
-import { countLinesAfterMemo, ingressFile, readLines, type LineCountMemo } from "../ingress/index.ts";
+import { countLinesAfterMemo, ingressFile, readLines, storedFileCursor, type LineCountMemo } from "../ingress/index.ts";
+import type { TauConfig } from "../config/index.ts";
 import type { Store } from "../store/index.ts";
 
 /** What waits in ingress. */
@@ -22,8 +23,13 @@ export interface QueueFact {
 /** Line counts per file, kept between calls in one process so a scrape rescans only what changed. */
 const memos = new Map<string, LineCountMemo>();
 
-/** Read the backlog from `<stateDir>/ingress/*.ndjson` and the cursors in the store. Reads only. */
-export function readQueueFact(store: Pick<Store, "runner">, stateDir: string, maxLineBytes: number): QueueFact {
+/** Read the backlog from `<stateDir>/ingress/*.ndjson` and this node's cursors in the store. Reads only. */
+export function readQueueFact(
+  store: Pick<Store, "runner">,
+  stateDir: string,
+  config: Pick<TauConfig, "cluster" | "store" | "ingress">,
+): QueueFact {
+  const maxLineBytes = config.ingress.max_line_bytes;
   const dir = path.join(stateDir, "ingress");
   const fact: QueueFact = { depth: 0, oldest_received_at_ms: null, by_transport: {}, unreadable: [] };
   for (const t of TRANSPORTS) {
@@ -37,7 +43,7 @@ export function readQueueFact(store: Pick<Store, "runner">, stateDir: string, ma
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") fact.unreadable.push(t);
       continue;
     }
-    const row = store.runner.cursor(t);
+    const row = storedFileCursor(store.runner, config, t);
     // A cursor for another file (rotated since) means the runner has not read this one yet: all of it waits.
     const cursor = row && row.file_ino === ino ? { ino, offset: row.byte_offset, line: row.line_no } : null;
     const depth = countLinesAfterMemo(file, cursor?.offset ?? 0, memos);

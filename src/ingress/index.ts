@@ -12,6 +12,7 @@ export {
   type ByteLine,
   type ReadResult,
 } from "./reader.ts";
+export { storedFileCursor } from "./file-cursor.ts";
 export { parseIngressLine, validateEnvelope, type ParsedLine } from "./parse-line.ts";
 export { splitPayload, type RawItem } from "./split-payload.ts";
 export { ingestPayload, type IngestReport, type IngestIssue, type IngestProgress, type Normalizer } from "./ingest-file.ts";

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
-import { runnerStateKey, type TauConfig } from "../config/index.ts";
+import { fileCursorKey, runnerStateKey, type TauConfig } from "../config/index.ts";
 import {
   countLinesAfterMemo,
   decodeLine,
@@ -18,6 +18,7 @@ import {
   type ParsedLine,
   parseIngressLine,
   readLineBytes,
+  storedFileCursor,
   readLines,
   type IngressCursor,
   type StreamMessage,
@@ -117,13 +118,15 @@ export function createRunner(deps: RunnerDeps) {
   const ingressLock = () => (lock ??= openShortLock(path.join(ingressDir, ".lock")));
 
   /**
-   * Each transport's cursor as last committed. This runner is the cursors' only writer (it holds the runner lock), so it
-   * reads each one once and then remembers what its commits wrote; a failed commit forgets it (read again).
+   * Each transport's cursor as last committed. This runner is its cursors' only writer (it holds the runner lock; on a
+   * shared store the keys are this node's, `fileCursorKey`), so it reads each one once and then remembers what its
+   * commits wrote; a failed commit forgets it (read again).
    */
   const cursors = new Map<Transport, IngressCursor | null>();
+  const cursorKey = (t: Transport) => fileCursorKey(config, t);
   function cursorOf(t: Transport): IngressCursor | null {
     if (cursors.has(t)) return cursors.get(t)!;
-    const row = store.runner.cursor(t);
+    const row = storedFileCursor(store.runner, config, t);
     const c = row ? { ino: row.file_ino, offset: row.byte_offset, line: row.line_no } : null;
     cursors.set(t, c);
     return c;
@@ -445,7 +448,7 @@ export function createRunner(deps: RunnerDeps) {
         // Still record a cursor reset so the next read starts at 0 of the new file.
         if (read?.reset && read.cursor.offset === 0) {
           cursors.delete(t);
-          store.runner.putCursor({ transport: t, file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
+          store.runner.putCursor({ transport: cursorKey(t), file_ino: read.cursor.ino, byte_offset: 0, line_no: 0 }, clock());
           cursors.set(t, { ino: read.cursor.ino, offset: 0, line: 0 });
         }
         return true;
@@ -454,7 +457,7 @@ export function createRunner(deps: RunnerDeps) {
       cursors.delete(t);
       processBatch(read.lines, parse, report, fresh, (now) =>
         store.runner.putCursor(
-          { transport: t, file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line },
+          { transport: cursorKey(t), file_ino: read.cursor.ino, byte_offset: read.cursor.offset, line_no: read.cursor.line },
           now,
         ),
       );
