@@ -66,8 +66,9 @@ export function readLineBytes(
   scratch?: Buffer,
 ): ReadResult<ByteLine> | null {
   // The runner asks for every transport's file each cycle, and most transports never write one: a missing file is
-  // answered without the Error (and its stack) a failed open builds. One that goes away after this is still caught.
-  if (!fs.existsSync(file)) return null;
+  // answered without the Error (and its stack) a failed open builds; any other failure (EACCES) still throws. One
+  // that goes away after this is still caught below.
+  if (fs.statSync(file, { throwIfNoEntry: false }) === undefined) return null;
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
@@ -185,7 +186,7 @@ export interface LineCountMemo {
 export function countLinesAfterMemo(file: string, offset: number, memos: Map<string, LineCountMemo>): number {
   let fd: number;
   try {
-    fd = fs.existsSync(file) ? fs.openSync(file, "r") : -1;
+    fd = fs.statSync(file, { throwIfNoEntry: false }) === undefined ? -1 : fs.openSync(file, "r");
   } catch {
     fd = -1;
   }
