@@ -84,30 +84,69 @@ interface AuditVerifyResult {
   }[];
 }
 
-/** Recompute the chain from the first row. */
-export function verifyAudit(store: Store): AuditVerifyResult {
-  const rows = store.audit.all();
+/** Rows read and checked per step of a verification. */
+const VERIFY_CHUNK = 2000;
+
+/**
+ * The chain check, a chunk of rows per step (nothing holds the whole table): each row's sequence, its link to the one
+ * before and its own hash; then the head recorded at the last append against the last row. The head is read after
+ * the rows: appends that land meanwhile are read too (up to that head), so a busy log does not look truncated.
+ */
+function* verification(store: Store): Generator<void, AuditVerifyResult> {
   const problems: AuditVerifyResult["problems"] = [];
-  let prev = GENESIS;
-  let expectSeq = 1;
-  for (const r of rows) {
-    if (r.seq !== expectSeq) problems.push({ seq: r.seq, code: "audit_row_missing", detail: `expected seq ${expectSeq}, found ${r.seq}` });
-    if (r.prev_hash !== prev)
-      problems.push({ seq: r.seq, code: "audit_chain_broken", detail: "prev_hash does not match the previous row" });
-    const h = rowHash(r.prev_hash, r.seq, r.at_ms, r);
-    if (h !== r.hash) problems.push({ seq: r.seq, code: "audit_row_edited", detail: "row content does not match its hash" });
-    prev = r.hash;
-    expectSeq = r.seq + 1;
-  }
+  const at = { prev: GENESIS, expectSeq: 1, rows: 0, last: null as { seq: number; hash: string } | null };
+  const scan = function* (upto: number): Generator<void> {
+    for (;;) {
+      const chunk = store.audit.after(at.last?.seq ?? 0, upto, VERIFY_CHUNK);
+      for (const r of chunk) {
+        if (r.seq !== at.expectSeq)
+          problems.push({ seq: r.seq, code: "audit_row_missing", detail: `expected seq ${at.expectSeq}, found ${r.seq}` });
+        if (r.prev_hash !== at.prev)
+          problems.push({ seq: r.seq, code: "audit_chain_broken", detail: "prev_hash does not match the previous row" });
+        if (rowHash(r.prev_hash, r.seq, r.at_ms, r) !== r.hash)
+          problems.push({ seq: r.seq, code: "audit_row_edited", detail: "row content does not match its hash" });
+        at.prev = r.hash;
+        at.expectSeq = r.seq + 1;
+        at.last = { seq: r.seq, hash: r.hash };
+        at.rows += 1;
+      }
+      if (chunk.length < VERIFY_CHUNK) return;
+      yield;
+    }
+  };
+  yield* scan(Number.MAX_SAFE_INTEGER);
   const headRaw = store.audit.storedHead();
   const head = headRaw ? (JSON.parse(headRaw) as { seq: number; hash: string }) : null;
-  const last = rows.at(-1);
-  if ((head?.seq ?? 0) !== (last?.seq ?? 0) || (head && head.hash !== last?.hash)) {
+  // Rows appended since the scan ended, up to the head just read (the head moves with its row, never before it).
+  if (head && head.seq > (at.last?.seq ?? 0)) yield* scan(head.seq);
+  if ((head?.seq ?? 0) !== (at.last?.seq ?? 0) || (head && head.hash !== at.last?.hash)) {
     problems.push({
       seq: head?.seq ?? 0,
       code: "audit_head_mismatch",
-      detail: `head says seq ${head?.seq ?? 0}, table ends at ${last?.seq ?? 0}`,
+      detail: `head says seq ${head?.seq ?? 0}, table ends at ${at.last?.seq ?? 0}`,
     });
   }
-  return { ok: problems.length === 0, rows: rows.length, problems };
+  return { ok: problems.length === 0, rows: at.rows, problems };
+}
+
+/** Recompute the chain from the first row (`tau audit verify`). */
+export function verifyAudit(store: Store): AuditVerifyResult {
+  const steps = verification(store);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * `verifyAudit` for a process that serves others meanwhile (the web page in `tau run`): the event loop gets a turn
+ * between chunks, so webhooks and the runner are not held for the whole table (it only grows).
+ */
+export async function verifyAuditInTurns(store: Store): Promise<AuditVerifyResult> {
+  const steps = verification(store);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }

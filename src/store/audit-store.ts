@@ -39,6 +39,14 @@ export function createAuditStore(db: Db) {
     between: db.prepare<[number, number], AuditRecord>(
       "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit WHERE at_ms >= ? AND at_ms < ? ORDER BY seq",
     ),
+    after: db.prepare<[number, number, number], AuditRecord>(
+      "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+    ),
+    // The web page's filters (empty: any), newest first, a page at a time: substring of actor and target, exact outcome.
+    filtered: db.prepare<[string, string, string, string, string, string, number, number], AuditRecord>(
+      "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit " +
+        "WHERE (? = '' OR instr(actor, ?) > 0) AND (? = '' OR instr(target, ?) > 0) AND (? = '' OR outcome = ?) ORDER BY seq DESC LIMIT ? OFFSET ?",
+    ),
     recent: db.prepare<[number], AuditRecord>(
       "SELECT seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?",
     ),
@@ -76,6 +84,14 @@ export function createAuditStore(db: Db) {
     all: (): AuditRecord[] => q.all.all(),
     /** Rows written in [fromMs, toMs), in sequence order (`tau export`). */
     between: (fromMs: number, toMs: number): AuditRecord[] => q.between.all(fromMs, toMs),
+    /** Rows with `afterSeq` < seq ≤ `uptoSeq`, in sequence order, at most `limit` (verification reads the chain in chunks). */
+    after: (afterSeq: number, uptoSeq: number, limit: number): AuditRecord[] => q.after.all(afterSeq, uptoSeq, limit),
+    /**
+     * Rows matching the filters (empty: any) — `actor` and `target` by substring, `outcome` exactly — newest first,
+     * `limit` of them after skipping `offset`.
+     */
+    filtered: (f: { actor: string; target: string; outcome: string }, offset: number, limit: number): AuditRecord[] =>
+      q.filtered.all(f.actor, f.actor, f.target, f.target, f.outcome, f.outcome, limit, offset),
     /** The most recent `limit` rows, oldest first. */
     recent: (limit: number): AuditRecord[] => q.recent.all(limit).reverse(),
   };

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { appendAudit, redactArgs, verifyAudit } from "../../src/audit/audit-log.ts";
+import { appendAudit, redactArgs, verifyAudit, verifyAuditInTurns } from "../../src/audit/audit-log.ts";
 import { createStore } from "../../src/store/index.ts";
 import { makeTauHome, type TauHome } from "../helpers/tau-home.ts";
 
@@ -71,5 +71,49 @@ describe("audit log", () => {
     db2.prepare("DELETE FROM audit WHERE seq = 5").run();
     expect(verifyAudit(createStore(db2)).problems.map((p) => p.code)).toEqual(["audit_head_mismatch"]);
     db2.close();
+  });
+
+  it("a row added past the recorded head is a head mismatch, rows appended during a verification are not", async () => {
+    const { file } = seed();
+    const db = new Database(file);
+    // A row put in by hand (the head left as it was): the table runs past the head.
+    const last = db.prepare("SELECT * FROM audit WHERE seq = 5").get() as Record<string, unknown>;
+    db.prepare(
+      "INSERT INTO audit (seq, at_ms, actor, surface, action, target, args, outcome, reason_code, prev_hash, hash) VALUES (6, 2000, 'x', 'cli', 'a', 't', '{}', 'o', 'r', ?, 'h')",
+    ).run(last.hash);
+    expect(verifyAudit(createStore(db)).problems.map((p) => p.code)).toEqual(["audit_row_edited", "audit_head_mismatch"]);
+    db.close();
+
+    // The page's verification gives the event loop a turn between chunks of 2,000 rows; appends made in those turns
+    // (the runner's, the page's own) are checked too and do not read as a truncated log.
+    home?.cleanup();
+    home = makeTauHome();
+    const app = home.open(() => 1000);
+    try {
+      const row = (i: number) => ({
+        actor: "cli:ops",
+        surface: "cli" as const,
+        action: "allowlist.add",
+        target: `telegram:${i}`,
+        args: {},
+        outcome: "added",
+        reason_code: "allowlist_added",
+      });
+      app.store.atomically(() => {
+        for (let i = 0; i < 4500; i++) appendAudit(app.store, row(i), 1000 + i);
+      });
+      let turns = 0;
+      const ticker = setInterval(() => {
+        turns += 1;
+        appendAudit(app.store, row(9000 + turns), 9000 + turns);
+      }, 0);
+      const r = await verifyAuditInTurns(app.store);
+      clearInterval(ticker);
+      // Before: one synchronous pass over the whole table, no turn for anything else.
+      expect(turns).toBeGreaterThan(0);
+      expect(r).toEqual({ ok: true, rows: 4500 + turns, problems: [] });
+    } finally {
+      app.close();
+    }
   });
 });

@@ -8,7 +8,7 @@
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie, deleteCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
-import { appendAudit, verifyAudit } from "../../audit/audit-log.ts";
+import { appendAudit, verifyAuditInTurns } from "../../audit/audit-log.ts";
 import type { FlagValue } from "../../capabilities/args.ts";
 import type { CapabilityResult } from "../../capabilities/capability.ts";
 import { KILLSWITCH_SCOPES } from "../../capabilities/killswitch/index.ts";
@@ -235,23 +235,20 @@ export function createUiApp(
     return done(c, "/ui/deadletters", replayFromWeb(services, c.get("who"), { only, includeAmbiguous: f["include_ambiguous"] === "1" }));
   });
 
-  ui.get("/audit", (c) => {
+  ui.get("/audit", async (c) => {
     const filter = {
       actor: c.req.query("actor") ?? "",
       capability: c.req.query("capability") ?? "",
       outcome: c.req.query("outcome") ?? "",
     };
     const n = Math.max(1, Math.min(100_000, Number.parseInt(c.req.query("page") ?? "1", 10) || 1));
-    const all = app.store.audit
-      .all()
-      .filter(
-        (r) =>
-          (!filter.actor || r.actor.includes(filter.actor)) &&
-          (!filter.capability || r.target.includes(filter.capability)) &&
-          (!filter.outcome || r.outcome === filter.outcome),
-      )
-      .reverse();
-    const rows = all.slice((n - 1) * AUDIT_PAGE, n * AUDIT_PAGE).map((r) => ({
+    // One page (and one row more, to know whether there is a next) read by the store, not the whole table filtered here.
+    const found = app.store.audit.filtered(
+      { actor: filter.actor, target: filter.capability, outcome: filter.outcome },
+      (n - 1) * AUDIT_PAGE,
+      AUDIT_PAGE + 1,
+    );
+    const rows = found.slice(0, AUDIT_PAGE).map((r) => ({
       seq: r.seq,
       at: P.iso(r.at_ms),
       actor: mask(r.actor),
@@ -262,7 +259,7 @@ export function createUiApp(
       outcome: r.outcome,
       reason: r.reason_code,
     }));
-    const v = verifyAudit(app.store);
+    const v = await verifyAuditInTurns(app.store);
     const verify = {
       ok: v.ok,
       text: v.ok
@@ -270,7 +267,7 @@ export function createUiApp(
         : `${v.problems.length} problems, first: ${v.problems[0]?.code} at #${v.problems[0]?.seq}`,
     };
     const query = (p: number) => `/ui/audit?${new URLSearchParams({ ...filter, page: String(p) }).toString()}`;
-    return page(c, "Audit", P.auditBody(rows, filter, { n, more: all.length > n * AUDIT_PAGE, query }, verify));
+    return page(c, "Audit", P.auditBody(rows, filter, { n, more: found.length > AUDIT_PAGE, query }, verify));
   });
 
   const eventView = (e: { at_ms: number; event: string; health: string; reason_codes: string }) => ({

@@ -82,4 +82,37 @@ describe.each(contractEngines())("store contract: audit on $name", (engine) => {
     },
     ENGINE_HOOK_TIMEOUT_MS,
   );
+
+  it(
+    "a page of rows by filter, newest first, and the chain read in ranges — the table is never read whole for them",
+    async () => {
+      const { store } = await engine.open();
+      for (let i = 1; i <= 7; i++)
+        appendAudit(
+          store,
+          {
+            ...entry(`a${i}`),
+            actor: i % 2 ? "telegram:42" : "web:alice",
+            target: i <= 4 ? "tau.status" : "tau.allowlist.add",
+            outcome: i === 3 ? "denied" : "reported",
+          },
+          1000 + i,
+        );
+      const seqs = (rows: { seq: number }[]) => rows.map((r) => r.seq);
+      const any = { actor: "", target: "", outcome: "" };
+      expect(seqs(store.audit.filtered(any, 0, 3))).toEqual([7, 6, 5]);
+      expect(seqs(store.audit.filtered(any, 3, 3))).toEqual([4, 3, 2]);
+      // actor and target by substring, outcome exactly; all three together.
+      expect(seqs(store.audit.filtered({ ...any, actor: "alice" }, 0, 10))).toEqual([6, 4, 2]);
+      expect(seqs(store.audit.filtered({ ...any, target: "allowlist" }, 0, 10))).toEqual([7, 6, 5]);
+      expect(seqs(store.audit.filtered({ ...any, outcome: "denied" }, 0, 10))).toEqual([3]);
+      expect(seqs(store.audit.filtered({ actor: "telegram", target: "status", outcome: "reported" }, 0, 10))).toEqual([1]);
+      expect(store.audit.filtered({ ...any, outcome: "report" }, 0, 10)).toEqual([]);
+      // Ranges for verification: after a sequence, up to another, at most a limit.
+      expect(seqs(store.audit.after(2, 6, 3))).toEqual([3, 4, 5]);
+      expect(seqs(store.audit.after(5, 6, 3))).toEqual([6]);
+      expect(seqs(store.audit.after(0, Number.MAX_SAFE_INTEGER, 100))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    },
+    ENGINE_HOOK_TIMEOUT_MS,
+  );
 });
