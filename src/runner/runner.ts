@@ -123,7 +123,9 @@ export function createRunner(deps: RunnerDeps) {
    * commits wrote; a failed commit forgets it (read again).
    */
   const cursors = new Map<Transport, IngressCursor | null>();
-  const cursorKey = (t: Transport) => fileCursorKey(config, t);
+  // Worked out once: the node id may be the host name (a system call), and the key is written with every batch.
+  const cursorKeys = new Map(transports.map((t) => [t, fileCursorKey(config, t)]));
+  const cursorKey = (t: Transport) => cursorKeys.get(t) ?? fileCursorKey(config, t);
   function cursorOf(t: Transport): IngressCursor | null {
     if (cursors.has(t)) return cursors.get(t)!;
     const row = storedFileCursor(store.runner, config, t);
