@@ -11,7 +11,8 @@ import type { ShortLock } from "../store/index.ts";
 export function rotateIfConsumed(input: {
   file: string;
   cursor: IngressCursor;
-  lock: ShortLock;
+  /** The ingress lock, opened only when a rotation is due (a node may have no ingress folder yet). */
+  lock: () => ShortLock;
   minBytes: number;
   keep: number;
   now: number;
@@ -27,7 +28,7 @@ export function rotateIfConsumed(input: {
   const archiveDir = path.join(path.dirname(file), "archive");
   const base = path.basename(file, ".ndjson");
   const target = path.join(archiveDir, `${base}-${input.now}-${st.ino}.ndjson`);
-  const moved = input.lock.withLock(() => {
+  const moved = input.lock().withLock(() => {
     const again = fs.statSync(file);
     if (again.ino !== cursor.ino || again.size !== cursor.offset) return false; // a writer appended meanwhile
     fs.mkdirSync(archiveDir, { recursive: true, mode: 0o700 });

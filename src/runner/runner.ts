@@ -676,7 +676,7 @@ export function createRunner(deps: RunnerDeps) {
           rotateIfConsumed({
             file,
             cursor: c,
-            lock: ingressLock(),
+            lock: ingressLock,
             minBytes: config.runner.rotate_min_bytes,
             keep: config.runner.keep_rotated,
             now: clock(),

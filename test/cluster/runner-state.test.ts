@@ -116,6 +116,10 @@ describe("runner state per node", () => {
     c.store.runner.putCursor({ transport: "telegram", file_ino: fs.statSync(file).ino, byte_offset: firstLine, line_no: 1 }, c.clock());
     expect(await drain(c)).toEqual({ processed: 1, duplicates: 0 });
     expect(c.store.runner.cursor("telegram@tau-c")).toMatchObject({ line_no: 2 });
+    // A node that has no ingress folder yet, reading that same old key, has nothing to read and nothing to rotate (its
+    // cycle opened the ingress lock in the missing folder, and failed).
+    const d = machine(url, "tau-d");
+    expect(await drain(d)).toEqual({ processed: 0, duplicates: 0 });
   }, 120_000);
 
   it("a SQLite state folder keeps the one key", () => {
