@@ -68,7 +68,6 @@ export interface ResponderWorkerDeps {
 }
 
 const RATE_WINDOW_MS = 60_000;
-const DAY_MS = 86_400_000;
 /** How often running jobs look at the kill switch (the gate caches it for 500 ms: off → stopped well within 1 s). */
 const SWITCH_POLL_MS = 200;
 /** Usage and lifecycle runtime events at most this often while responders are busy (and when a drain ends). */
@@ -471,7 +470,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
       return "refused";
     }
     if (cfg.kind === "llm" && cfg.daily_token_budget > 0) {
-      const used = store.responders.tokensOnDay(job.responder, now - (now % DAY_MS));
+      const used = store.responders.tokensOnDay(job.responder, now);
       if (used >= cfg.daily_token_budget) {
         refuse(
           job,
@@ -505,8 +504,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
         limits.per_actor_per_minute
     )
       return false;
-    if (cfg.kind === "llm" && cfg.daily_token_budget > 0)
-      return store.responders.tokensOnDay(job.responder, now - (now % DAY_MS)) < cfg.daily_token_budget;
+    if (cfg.kind === "llm" && cfg.daily_token_budget > 0) return store.responders.tokensOnDay(job.responder, now) < cfg.daily_token_budget;
     return true;
   }
 

@@ -242,8 +242,8 @@ export function createResponderStore(db: Db) {
     /** Jobs of `responder` started since a time, counted up to `cap`. */
     startedByResponderSince: (responder: string, sinceMs: number, cap: number): number =>
       Number(q.jobsStartedByResponder.get(responder, sinceMs, cap)?.n ?? 0),
-    /** Input + output tokens a responder used on the UTC day starting at `dayMs` (the daily budget). */
-    tokensOnDay: (responder: string, dayMs: number): number => Number(q.tokensOnDay.get(responder, dayMs)?.n ?? 0),
+    /** Input + output tokens a responder used on the UTC day that holds `atMs` (the daily budget; the store picks the day). */
+    tokensOnDay: (responder: string, atMs: number): number => Number(q.tokensOnDay.get(responder, atMs - (atMs % DAY_MS))?.n ?? 0),
     usageSince: (sinceMs: number): UsageRow[] => q.usageSince.all(sinceMs),
     errorsSince: (sinceMs: number) => q.errorsSince.all(sinceMs),
     lastCallOf: (provider: string): ResponderCallRow | undefined => q.lastCall.get(provider),
