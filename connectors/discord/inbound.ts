@@ -89,6 +89,7 @@ export function createDiscordConnector(deps: DiscordConnectorConfig): Connector 
     clock: deps.clock,
     random,
     ...(deps.resolveCommand ? { resolve: deps.resolveCommand } : {}),
+    ...(deps.tokens ? { sealToken: (t: string) => deps.tokens!.seal(t) } : {}),
     publicKey: () => deps.secret("discord-public-key"),
     isRunning: () => tracker.running || (deps.httpIntakeOnStandby?.() ?? false),
     maxBodyBytes: deps.maxBodyBytes ?? 1_048_576,

@@ -39,6 +39,11 @@ interface InteractionIntakeOptions {
   publicKey: () => string | null;
   isRunning: () => boolean;
   maxBodyBytes: number;
+  /**
+   * Seals the interaction token before the interaction is appended (`TokenSeal.seal`): ingress, job rows and the
+   * outbox hold only the sealed form; the sender opens it. Absent: the token is appended as it came (tests).
+   */
+  sealToken?: (token: string) => string;
   /** Gateway interactions: `POST /interactions/{id}/{token}/callback` (no bot token). */
   callback(id: string, token: string, body: InteractionResponse): Promise<void>;
 }
@@ -107,6 +112,31 @@ export function createInteractionIntake(o: InteractionIntakeOptions): Interactio
     return new Response(null, { status: 401 });
   }
 
+  /**
+   * The item as it goes to ingress: its token sealed. Null (logged) when it cannot be sealed — no key to seal with:
+   * the interaction is not appended rather than its token kept in clear.
+   */
+  function forIngress(item: InteractionItem): InteractionItem | null {
+    const raw = item.interaction as Record<string, unknown>;
+    const token = raw["token"];
+    if (!o.sealToken || typeof token !== "string") return item;
+    try {
+      return { ...item, interaction: { ...raw, token: o.sealToken(token) } };
+    } catch (err) {
+      o.tracker.failure("parse", "interaction_token_unsealed");
+      o.logger.error(
+        {
+          event: "connector.interaction_token_unsealed",
+          transport: "discord",
+          code: "interaction_token_unsealed",
+          err: (err as Error)?.message ?? String(err),
+        },
+        "the interaction token could not be sealed (see the secrets key); the interaction is not acted on",
+      );
+      return null;
+    }
+  }
+
   /** Append one acknowledged interaction; over the gateway there is no redelivery, so appends are retried. */
   async function append(item: InteractionItem, attempts: number): Promise<boolean> {
     for (let i = 0; ; i++) {
@@ -158,9 +188,11 @@ export function createInteractionIntake(o: InteractionIntakeOptions): Interactio
       if (!o.isRunning()) return new Response(null, { status: 503 });
       const d = decide(body, "http", o.resolve);
       if (d.item) {
+        const item = forIngress(d.item);
+        if (!item) return new Response(null, { status: 500 });
         let ok: boolean;
         try {
-          ok = (await o.ingestor.ingest([d.item])).parseFailures === 0;
+          ok = (await o.ingestor.ingest([item])).parseFailures === 0;
         } catch {
           return new Response(null, { status: 500 }); // counted and logged by the ingestor; Discord shows a failure
         }
@@ -196,7 +228,8 @@ export function createInteractionIntake(o: InteractionIntakeOptions): Interactio
       return;
     }
     o.tracker.success();
-    if (decision.item) await append(decision.item, APPEND_ATTEMPTS);
+    const item = decision.item && forIngress(decision.item);
+    if (item) await append(item, APPEND_ATTEMPTS);
   }
 
   return {

@@ -24,6 +24,8 @@ interface DiscordSenderOptions {
   /** The bot token, read at each send; null when unset. */
   token(): string | null;
   timeoutMs?: number;
+  /** Opens an interaction token the connector sealed (`TokenSeal.open`); absent: tokens are used as stored. */
+  openToken?: (value: string) => string;
 }
 
 const trimRoot = (root: string) => root.replace(/\/+$/, "");
@@ -67,6 +69,16 @@ function toDiscordOutcome(err: unknown, evidence: SendEvidence, token: string): 
   return networkFailure(evidence, true, detail);
 }
 
+const unreadableToken = (detail: string): SendFailure => ({
+  ok: false,
+  code: "delivery_request_rejected",
+  retryable: false,
+  ambiguous: false,
+  retry_after_ms: null,
+  status: null,
+  detail: `the interaction token does not open: ${detail}`.slice(0, 300),
+});
+
 const missingToken = (): SendFailure =>
   missingCredential("delivery_missing_discord_bot_token", "the Discord bot token (TAU_DISCORD_BOT_TOKEN or secret discord-bot-token)");
 
@@ -74,9 +86,7 @@ const missingToken = (): SendFailure =>
  * Send a shaped request on `rest`: its path below `/v10`, the interaction token put back into interaction webhook
  * routes, which authenticate by that token and get no Authorization header (`auth: false`).
  */
-function sendShaped(rest: REST, apiRoot: string, request: ProviderRequest, job: ChunkJob): Promise<unknown> {
-  const action = job.action;
-  const token = action && "interaction_token" in action ? action.interaction_token : undefined;
+function sendShaped(rest: REST, apiRoot: string, request: ProviderRequest, token: string | undefined): Promise<unknown> {
   let route = request.url.slice(`${apiRoot}/v10`.length);
   const webhook = route.includes(INTERACTION_TOKEN_PLACEHOLDER);
   if (webhook) route = route.replace(INTERACTION_TOKEN_PLACEHOLDER, encodeURIComponent(token ?? ""));
@@ -98,7 +108,15 @@ export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender 
       // Set every time: REST forgets the token after a 401.
       rest.setToken(token);
       const request = buildDiscordCreateMessage(apiRoot, job);
-      const r = await trackSend(() => sendShaped(rest, apiRoot, request, job));
+      const stored = job.action && "interaction_token" in job.action ? job.action.interaction_token : undefined;
+      let interactionToken: string | undefined;
+      try {
+        interactionToken = stored === undefined || !opts.openToken ? stored : opts.openToken(stored);
+      } catch (err) {
+        // Nothing was sent, and no retry opens it: the interaction cannot be answered through its webhook.
+        return unreadableToken(describeCause(err));
+      }
+      const r = await trackSend(() => sendShaped(rest, apiRoot, request, interactionToken));
       if (r.ok) return { ok: true, provider_message_id: String((r.value as { id: unknown }).id) };
       // Created (2xx) but the answer could not be read; the nonce would make a resend safe, but there is no need.
       if (accepted(r.evidence.response)) return { ok: true, provider_message_id: `unknown:${r.evidence.response.status}` };

@@ -8,6 +8,7 @@
  * on acquisition they resume from the shared cursor, and their cursor writes are fenced by the lease. Webhook
  * intake runs on every node.
  */
+import { tokenSealOf } from "./token-seal.ts";
 import { TRANSPORTS, type Transport } from "../contracts/envelope.ts";
 import { describeError, TauError } from "../contracts/errors.ts";
 import type { IngressWriter } from "../ingress/index.ts";
@@ -272,6 +273,7 @@ export async function startConnectors(app: App, opts: StartConnectorsOptions = {
       secret: (id) => lookupSecret(app, id),
       onStatus: (s) => onStatus(t, s),
       quarantine,
+      tokens: tokenSealOf(app),
     };
     const connector = await createConnector(app, t, deps, () => standby(t) && !loggedOut.has(t));
     if (typeof connector === "string") {

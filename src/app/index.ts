@@ -7,6 +7,7 @@ export { openApp, openIngressWriter, type App } from "./open-app.ts";
 export { normalizerFor, createRequestBuilders } from "./transports.ts";
 export { createRegistry } from "./registry.ts";
 export { createServices, healthFor, lookupSecret, createPolicyManagerFor } from "./services.ts";
+export { tokenSealOf } from "./token-seal.ts";
 export { openAppReadOnly } from "./open-read-only.ts";
 export { createDecisionPipeline } from "./pipeline.ts";
 export { createAppRunner } from "./runner.ts";

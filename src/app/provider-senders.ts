@@ -7,6 +7,7 @@ import type { ProviderSender, TypingOutcome } from "../contracts/delivery.ts";
 import { TYPING_REFRESH_MS } from "../contracts/delivery.ts";
 import { describeError } from "../contracts/errors.ts";
 import type { Transport } from "../contracts/envelope.ts";
+import type { TokenSeal } from "../contracts/token-seal.ts";
 import type { TauConfig } from "../config/index.ts";
 
 /** A secret by integration id (env first, then the integration store), null when absent. */
@@ -48,7 +49,12 @@ function lazySender(transport: Transport, idempotent: boolean, load: () => Promi
  * SMTP submission account of `policies/communications/stack.yaml` (in `policiesDir`; only when its mode is
  * `live-pilot` — a simulation stack refuses with `delivery_email_simulation`).
  */
-export function createProviderSenders(config: TauConfig, secret: SecretLookup, policiesDir?: string): Map<Transport, ProviderSender> {
+export function createProviderSenders(
+  config: TauConfig,
+  secret: SecretLookup,
+  policiesDir?: string,
+  tokens?: TokenSeal,
+): Map<Transport, ProviderSender> {
   const c = config.connectors;
   const timeoutMs = config.outbound.http_timeout_ms;
   return new Map<Transport, ProviderSender>([
@@ -63,7 +69,12 @@ export function createProviderSenders(config: TauConfig, secret: SecretLookup, p
       "discord",
       lazySender("discord", true, async () => {
         const { createDiscordSender } = await import("../../connectors/discord/sender.ts");
-        return createDiscordSender({ apiRoot: c.discord.api_root, token: () => secret("discord-bot-token"), timeoutMs });
+        return createDiscordSender({
+          apiRoot: c.discord.api_root,
+          token: () => secret("discord-bot-token"),
+          timeoutMs,
+          ...(tokens ? { openToken: (v: string) => tokens.open(v) } : {}),
+        });
       }),
     ],
     [

@@ -1,4 +1,5 @@
 /** @module The runner with the standard pipeline, job execution and delivery, holding the one-runner-per-state lock. */
+import { tokenSealOf } from "./token-seal.ts";
 import type { App } from "./open-app.ts";
 import { createServices, lookupSecret } from "./services.ts";
 import { createDecisionPipeline } from "./pipeline.ts";
@@ -32,7 +33,7 @@ export function createAppRunner(app: App, opts: { services?: Services; stream?: 
   const services = opts.services ?? createServices(app);
   const commands = app.store.commands;
   const gate = createOperationalGate(app.store, app.clock);
-  const providerSenders = createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir);
+  const providerSenders = createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir, tokenSealOf(app));
   const pacing = config.outbound.pacing;
   const pacer = createPacer({ clock: app.clock, maxWaitMs: pacing.max_wait_ms });
   const delivery = createDelivery({

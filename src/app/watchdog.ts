@@ -6,6 +6,7 @@
  * about itself. An alert the outbound kill switch or a provider outage holds waits in the outbox and goes out later;
  * `tau status` lists it meanwhile. Each evaluation also refreshes the service record and writes health history.
  */
+import { tokenSealOf } from "./token-seal.ts";
 import path from "node:path";
 import type { Services } from "../capabilities/services.ts";
 import { createOperationalGate, type OperationalGate } from "../capabilities/killswitch/index.ts";
@@ -92,7 +93,8 @@ export function createWatchdog(app: App, services: Services, opts: WatchdogOptio
   const { store, config, clock } = app;
   const startedAt = opts.startedAt ?? clock();
   const gate = opts.gate ?? createOperationalGate(store, clock);
-  const senders = opts.providerSenders ?? createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir);
+  const senders =
+    opts.providerSenders ?? createProviderSenders(config, (id) => lookupSecret(app, id), app.loaded.policiesDir, tokenSealOf(app));
   // The watchdog's own view of the outbox: only ops alert rows are pending for it (the runner never sees them).
   const view = {
     outbox: {

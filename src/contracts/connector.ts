@@ -5,6 +5,7 @@
  */
 import type { BotIdentity, Transport } from "./envelope.ts";
 import type { IngressSink, QuarantineSink } from "./ingress.ts";
+import type { TokenSeal } from "./token-seal.ts";
 import type { WebhookRoute } from "./webhook-route.ts";
 
 /** Persisted connector cursors (Telegram offset, Discord per-channel message id, IMAP UID), backed by SQLite. */
@@ -49,6 +50,8 @@ export interface ConnectorDeps {
   onStatus?(status: ConnectorStatus): void;
   /** Where refused provider items go (with their reason code); without it they are only logged and counted. */
   quarantine?: QuarantineSink;
+  /** Seals provider credentials that travel through state (Discord interaction tokens); absent: kept as they came. */
+  tokens?: TokenSeal;
 }
 
 /** Outcome of one polling round (`tau connectors run --once`). */

@@ -17,20 +17,27 @@ function aad(id: string): Buffer {
   return Buffer.from(`tau-secret:v1:${id}`);
 }
 
+/**
+ * A provider's short-lived credential sealed for the state it passes through (a Discord interaction token in ingress,
+ * job rows and the outbox): `tau-sealed:v1:<key id>:` + base64(iv ‖ tag ‖ ciphertext), its own associated data.
+ */
+export const SEALED_TOKEN_PREFIX = "tau-sealed:v1:";
+const TOKEN_AAD = Buffer.from("tau-token:v1");
+
 /** base64(iv ‖ tag ‖ ciphertext). */
-function seal(key: SecretsKey, id: string, value: string): string {
+function seal(key: SecretsKey, id: string, value: string, data: Buffer = aad(id)): string {
   const iv = randomBytes(IV_BYTES);
   const c = createCipheriv("aes-256-gcm", key.key, iv);
-  c.setAAD(aad(id));
+  c.setAAD(data);
   const ct = Buffer.concat([c.update(value, "utf8"), c.final()]);
   return Buffer.concat([iv, c.getAuthTag(), ct]).toString("base64");
 }
 
-function open(key: SecretsKey, id: string, sealed: string): string {
+function open(key: SecretsKey, id: string, sealed: string, data: Buffer = aad(id)): string {
   const buf = Buffer.from(sealed, "base64");
   try {
     const d = createDecipheriv("aes-256-gcm", key.key, buf.subarray(0, IV_BYTES));
-    d.setAAD(aad(id));
+    d.setAAD(data);
     d.setAuthTag(buf.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
     return Buffer.concat([d.update(buf.subarray(IV_BYTES + TAG_BYTES)), d.final()]).toString("utf8");
   } catch (err) {
@@ -134,6 +141,29 @@ export function createSecretsStore(db: Db, keys: SecretsKeyOptions = { keyFile: 
       );
       keyring.reset();
       return { resealed: n, from: [...from].sort(), to: next.id };
+    },
+    /** Seal a provider's short-lived credential (an interaction token) for the state it passes through. */
+    sealToken: (token: string): string => {
+      const key = keyring.sealing();
+      return `${SEALED_TOKEN_PREFIX}${key.id}:${seal(key, "interaction token", token, TOKEN_AAD)}`;
+    },
+    /**
+     * The credential `sealToken` sealed; a value without the prefix is returned as it is (written before tokens were
+     * sealed, or a fixture). Throws when no key source holds its key or it was altered (fail closed).
+     */
+    openToken: (value: string): string => {
+      if (!value.startsWith(SEALED_TOKEN_PREFIX)) return value;
+      const rest = value.slice(SEALED_TOKEN_PREFIX.length);
+      const colon = rest.indexOf(":");
+      const key = keyring.byId(rest.slice(0, Math.max(0, colon)), "interaction token");
+      try {
+        return open(key, "interaction token", rest.slice(colon + 1), TOKEN_AAD);
+      } catch (err) {
+        throw new TauError("SECRETS_TOKEN_UNREADABLE", `an interaction token does not open with key ${key.id} from ${key.source}`, {
+          cause: err,
+          hint: "it was altered, or sealed with another key of the same id; the interaction it belongs to cannot be answered",
+        });
+      }
     },
     /** The key a new value would be sealed with (creating the key file if needed), and the key sources. */
     sealingKey: (): SecretsKey => keyring.sealing(),

@@ -9,7 +9,9 @@ import { Hono } from "hono";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscordConnector } from "../../connectors/discord/inbound.ts";
 import { createDiscordSender } from "../../connectors/discord/sender.ts";
-import { createAppRunner, lookupSecret, openIngressWriter, type App } from "../../src/app/index.ts";
+import fs from "node:fs";
+import path from "node:path";
+import { createAppRunner, lookupSecret, openIngressWriter, tokenSealOf, type App } from "../../src/app/index.ts";
 import { commandResolverFor } from "../../src/app/native-commands.ts";
 import { richColumn } from "../../src/outbound/format.ts";
 import { withRendering } from "../../src/outbound/format-job.ts";
@@ -99,6 +101,93 @@ describe("a slash command answered through its interaction", () => {
     } finally {
       close();
     }
+  });
+
+  it("keeps the interaction token sealed in every file of the state folder, and still answers through it", async () => {
+    // The token is a credential for 15 minutes (it posts as the bot in that channel): ingress, the job, the outbox row
+    // and the WAL hold it sealed with the secrets key; the sender opens it for the request.
+    const writer = openIngressWriter(app);
+    const c = createDiscordConnector({
+      ingress: writer,
+      cursors: memoryCursors(),
+      identity: app.config.identity,
+      logger: captureLogger(),
+      clock: () => Date.now(),
+      secret: (id) => lookupSecret(app, id),
+      tokens: tokenSealOf(app),
+      mode: "polling",
+      channelIds: [],
+      pollIntervalMs: 60_000,
+      apiRoot: `${server.url}/api`,
+      resolveCommand: commandResolverFor(app),
+    });
+    await c.start();
+    const http = new Hono();
+    for (const r of c.webhooks ?? []) http.on(r.method, r.path, (ctx) => r.handler(ctx));
+    const interaction = server.interactions.create({
+      type: 2,
+      data: { id: "1400000000000000001", name: "tau", type: 1, options: [{ name: "whoami", type: 1 }] },
+      userId: USER,
+    });
+    const token = interaction["token"] as string;
+    const body = JSON.stringify(interaction);
+    const res = await http.request("/webhooks/discord", {
+      method: "POST",
+      body,
+      headers: signer.sign(body, Math.floor(Date.now() / 1000)),
+    });
+    const answer = (await res.json()) as Record<string, unknown>;
+    server.interactions.respondedInline(token, answer);
+    await c.stop();
+    await writer.close();
+
+    const { runner, close } = createAppRunner(app);
+    try {
+      await runner.drain();
+      const rec = server.interactions.byToken.get(token)!;
+      await waitFor(() => rec.original?.["content"], 5000, "the edited original response");
+      expect(String(rec.original!["content"])).toContain(USER);
+    } finally {
+      close();
+    }
+    const files = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const state = files(app.stateDir);
+    expect(state.some((f) => f.endsWith(".ndjson"))).toBe(true);
+    expect(state.filter((f) => fs.readFileSync(f).includes(token))).toEqual([]);
+    const line = fs.readFileSync(path.join(app.stateDir, "ingress", "discord.ndjson"), "utf8");
+    expect(line).toMatch(/"interaction_token":"tau-sealed:v1:k[0-9a-f]{16}:/);
+  });
+
+  it("does not answer through a token it cannot open (altered), and says why", async () => {
+    const seal = tokenSealOf(app);
+    const sealed = seal.seal("an-interaction-token");
+    expect(seal.open(sealed)).toBe("an-interaction-token");
+    expect(seal.open("a-token-from-before-sealing")).toBe("a-token-from-before-sealing");
+    const altered = sealed.slice(0, -6) + (sealed.endsWith("AAAA==") ? "BBBB==" : "AAAA==");
+    expect(() => seal.open(altered)).toThrow(/does not open/);
+    const interaction = server.interactions.create({
+      type: 2,
+      data: { name: "tau", type: 1, options: [{ name: "help", type: 1 }] },
+      userId: USER,
+    });
+    const target = slashCommandTarget(interaction, { appId: APP_ID, userId: USER, text: "/tau help" });
+    target.interaction!.interaction_token = altered;
+    const rich = richColumn({ purpose: "command", text: "hello" }, target);
+    const sender = createDiscordSender({ apiRoot: `${server.url}/api`, token: () => TOKEN, openToken: seal.open });
+    const job = withRendering({
+      outbox_id: "ob_000000000abcdefabcdefabcdef",
+      idx: 0,
+      chunk_count: 1,
+      text: "hello",
+      target,
+      rich_column: rich,
+    });
+    const before = server.requests.length;
+    expect(await sender.send(job)).toMatchObject({ ok: false, code: "delivery_request_rejected", retryable: false, ambiguous: false });
+    expect(server.requests.length).toBe(before);
   });
 
   it("sends the first chunk as the edit and the rest as ephemeral follow-ups", async () => {
