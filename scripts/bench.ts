@@ -88,6 +88,13 @@ if (want("policy")) {
   );
 }
 
+if (want("outbox-insert")) {
+  const o = json(tsx("bench-outbox-insert.ts", []));
+  console.log(
+    `\noutbox insert (80,000 replies, commits included, best of 3 interleaved): partial index conditions as IN lists ${o.in_lists_us} µs, as OR-ed equalities (migration 019) ${o.or_equalities_us} µs — ratio ${o.ratio}`,
+  );
+}
+
 if (want("startup")) {
   // Start-up of the packed CLI (compiled dist/, runtime dependencies only) against `node -e 0`, in one run.
   const s = json(tsx("bench-startup.ts", []));

@@ -194,7 +194,7 @@ export function createCommsStore(db: Db) {
     ),
 
     outboxDeadLetters: db.prepare<[number], OutboxDeadLetterRow>(
-      "SELECT outbox_id, transport, conversation_id, purpose, reason, attempts, updated_at_ms FROM outbox WHERE status = 'dead_letter' AND status IN ('dead_letter', 'unknown', 'failed') ORDER BY id DESC LIMIT ?",
+      "SELECT outbox_id, transport, conversation_id, purpose, reason, attempts, updated_at_ms FROM outbox WHERE status = 'dead_letter' AND (status = 'dead_letter' OR status = 'unknown' OR status = 'failed') ORDER BY id DESC LIMIT ?",
     ),
   };
 
