@@ -129,7 +129,8 @@ export interface OutboxDeadLetterRow {
   updated_at_ms: number;
 }
 
-const DEAD = "status IN ('failed', 'timeout') AND live = 1";
+/** Written as the partial index `comms_deliveries_retry` states it (migration 019; outbox-store.ts says why). */
+const DEAD = "(status = 'failed' OR status = 'timeout') AND live = 1";
 
 export function createCommsStore(db: Db) {
   const q = {

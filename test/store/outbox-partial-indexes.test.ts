@@ -1,5 +1,5 @@
 /**
- * Migration 019 over a real SQLite file: the outbox's partial indexes state their conditions as OR-ed equalities (an IN
+ * Migration 019 over a real SQLite file: the outbox's (and the email/SMS deliveries') partial indexes state their conditions as OR-ed equalities (an IN
  * list in a partial index's condition is evaluated on every insert and update of the outbox, and cost ≈ 3.7 µs of an
  * insert's ≈ 12 µs), and every statement of the store that reads pending or attention rows still uses its index —
  * SQLite takes a partial index only for a query term that matches the condition, and otherwise scans the outbox
@@ -84,7 +84,8 @@ describe("the outbox's partial indexes (migration 019)", () => {
     const after = new Database(path.join(dir, "tau.db"), { readonly: true });
     try {
       expect(after.pragma("user_version", { simple: true })).toBeGreaterThanOrEqual(19);
-      for (const name of ["outbox_pending", "outbox_attention"]) expect(conditionOf(after, name)).not.toMatch(/\bIN\s*\(/i);
+      for (const name of ["outbox_pending", "outbox_attention", "comms_deliveries_retry"])
+        expect(conditionOf(after, name)).not.toMatch(/\bIN\s*\(/i);
     } finally {
       after.close();
     }
@@ -103,6 +104,10 @@ describe("the outbox's partial indexes (migration 019)", () => {
       expect(attention.length).toBeGreaterThanOrEqual(4);
       for (const t of pending) expect(planOf(db, t), t).toMatch(/outbox_pending/);
       for (const t of attention) expect(planOf(db, t), t).toMatch(/outbox_attention/);
+      // Email and SMS deliveries that failed or timed out (the retry pass and the dead-letter list).
+      const retry = texts.filter((t) => /\(status = 'failed' OR status = 'timeout'\) AND live = 1/.test(t));
+      expect(retry.length).toBeGreaterThanOrEqual(2);
+      for (const t of retry) expect(planOf(db, t), t).toMatch(/comms_deliveries_retry/);
     } finally {
       db.close();
     }
