@@ -106,9 +106,21 @@ function lifecycleCheck(t: Transport, kv: KvPort): Check {
     : { key: `${t}.lifecycle`, code: "ready", ok: true };
 }
 
+/**
+ * Discord interaction tokens are sealed as they arrive (a node that cannot seal refuses interactions rather than keep
+ * their tokens in clear): on a shared store that takes TAU_SECRETS_KEY.
+ */
+function tokenSealCheck(ctx: ReadinessContext): Check {
+  const problem = ctx.credentials.sealProblem();
+  return problem === null
+    ? { key: "discord.interaction_tokens", code: "ready", ok: true }
+    : { key: "discord.interaction_tokens", code: "credential_store_unreadable", ok: false, detail: problem };
+}
+
 /** Credentials, ingress file and lifecycle of one transport. */
 export function transportChecks(t: Transport, ctx: ReadinessContext): Check[] {
-  return [...credentialChecks(t, ctx), ingressCheck(t, ctx.stateDir), lifecycleCheck(t, ctx.kv)];
+  const seal = t === "discord" ? [tokenSealCheck(ctx)] : [];
+  return [...credentialChecks(t, ctx), ...seal, ingressCheck(t, ctx.stateDir), lifecycleCheck(t, ctx.kv)];
 }
 
 /** Transports whose connector mode is not `disabled`, in the stable order. */

@@ -31,6 +31,8 @@ export interface CredentialReader {
   storeReadable(): boolean;
   /** Why the store is not readable, or null. */
   storeProblem(): string | null;
+  /** Why nothing could be sealed now (Discord interaction tokens are sealed as they arrive), or null. */
+  sealProblem(): string | null;
 }
 
 /** The environment variable for an integration id, if it has one. */
@@ -65,6 +67,7 @@ export function createCredentialReader(env: Env, secrets: SecretsStore): Credent
     },
     storeReadable: () => storeProblem() === null,
     storeProblem,
+    sealProblem: () => secrets.sealingProblem(),
   };
 }
 

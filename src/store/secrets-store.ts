@@ -165,6 +165,19 @@ export function createSecretsStore(db: Db, keys: SecretsKeyOptions = { keyFile: 
         });
       }
     },
+    /**
+     * Why nothing could be sealed now (a shared store without TAU_SECRETS_KEY, or a malformed one), or null. Creates no
+     * key file: on a local store without TAU_SECRETS_KEY the file is made on first use.
+     */
+    sealingProblem: (): string | null => {
+      if (!keys.shared && !keys.envKey) return null;
+      try {
+        keyring.sealing();
+        return null;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
     /** The key a new value would be sealed with (creating the key file if needed), and the key sources. */
     sealingKey: (): SecretsKey => keyring.sealing(),
     keySources: (): string => keyring.describe(),

@@ -228,6 +228,7 @@ describe("tau preflight", () => {
         "telegram.ingress:ready",
         "telegram.lifecycle:ready",
         "discord.token:ready",
+        "discord.interaction_tokens:ready",
         "discord.ingress:ready",
         "discord.lifecycle:ready",
         "whatsapp.token:ready",

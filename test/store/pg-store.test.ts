@@ -9,6 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TauError } from "../../src/contracts/errors.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { createCredentialReader, transportChecks } from "../../src/lifecycle/index.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { listPgMigrations } from "../../src/store/pg/migrate.ts";
 import { PgDb } from "../../src/store/pg/pg-db.ts";
@@ -146,6 +148,32 @@ describe("openStore on PostgreSQL", () => {
     expect(err.code).toBe("SECRETS_KEY_MISMATCH");
     expect(err.hint).toContain("every node");
     expect(err.hint).toContain("TAU_SECRETS_KEY");
+  });
+
+  it("a node without TAU_SECRETS_KEY fails preflight on Discord: it could not seal interaction tokens (it would refuse them)", async () => {
+    const url = await server().createDatabase();
+    const discordChecks = (store: Store) =>
+      transportChecks("discord", {
+        config: loadConfig({ env: {}, cwd: stateDir() }).config,
+        stateDir: stateDir(),
+        credentials: createCredentialReader({}, store.secrets),
+        kv: store.kv,
+      }).filter((c) => c.key === "discord.interaction_tokens");
+    const noKey = keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url }));
+    expect(noKey.secrets.sealingProblem()).toContain("TAU_SECRETS_KEY");
+    expect(thrown(() => noKey.secrets.sealToken("an-interaction-token")).code).toBe("SECRETS_KEY_REQUIRED");
+    expect(discordChecks(noKey)).toMatchObject([{ code: "credential_store_unreadable", ok: false }]);
+    const a = keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url, secretsKey: KEY_A }));
+    expect(a.secrets.sealingProblem()).toBeNull();
+    expect(discordChecks(a)).toMatchObject([{ code: "ready", ok: true }]);
+    // Sealed by one node, opened by another with the same key (the connector's node and the answering node).
+    const b = keep(openStore(stateDir(), { driver: "postgres", databaseUrl: url, secretsKey: KEY_A }));
+    expect(b.secrets.openToken(a.secrets.sealToken("an-interaction-token"))).toBe("an-interaction-token");
+    // A local store seals with its key file, made on first use: no problem, and no file made by asking.
+    const dir = stateDir();
+    const local = keep(openStore(dir));
+    expect(local.secrets.sealingProblem()).toBeNull();
+    expect(fs.existsSync(path.join(dir, "secrets.key"))).toBe(false);
   });
 
   it("tau backup on a PostgreSQL node points to pg_dump, from the store and from the local state alone", async () => {
