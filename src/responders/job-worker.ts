@@ -611,6 +611,7 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
     const before = clock() - keep;
     store.atomically(() => {
       store.responders.prune(before);
+      store.responders.pruneStarts(clock() - 2 * RATE_WINDOW_MS);
       store.media.prune(before);
     });
   }

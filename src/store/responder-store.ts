@@ -102,8 +102,13 @@ export function createResponderStore(db: Db) {
       )
       .pluck(),
     jobsIn: db.prepare<[string], ResponderJobRow>("SELECT * FROM responder_jobs WHERE status = ? ORDER BY seq"),
-    claim: db.prepare(
-      "UPDATE responder_jobs SET status = 'running', attempts = attempts + 1, updated_at_ms = @now WHERE job_id = @job_id AND status = 'queued'",
+    claim: db.prepare<[{ job_id: string; now: number }], { responder: string; principal: string; attempts: number }>(
+      "UPDATE responder_jobs SET status = 'running', attempts = attempts + 1, updated_at_ms = @now WHERE job_id = @job_id AND status = 'queued' " +
+        "RETURNING responder, principal, attempts",
+    ),
+    // A running job's row as its claim left it (nothing else writes a running job): the claim's time is updated_at_ms.
+    running: db.prepare<[string], { responder: string; principal: string; attempts: number; updated_at_ms: number }>(
+      "SELECT responder, principal, attempts, updated_at_ms FROM responder_jobs WHERE job_id = ? AND status = 'running'",
     ),
     release: db.prepare(
       "UPDATE responder_jobs SET status = 'queued', attempts = MAX(0, attempts + @delta), not_before_ms = @not_before, reason = @reason, updated_at_ms = @now " +
@@ -142,13 +147,15 @@ export function createResponderStore(db: Db) {
       "INSERT INTO responder_calls (job_id, responder, transport, provider, model, principal, input_tokens, output_tokens, cached_tokens, ttft_ms, latency_ms, reason, at_ms) " +
         "VALUES (@job_id, @responder, @transport, @provider, @model, @principal, @input_tokens, @output_tokens, @cached_tokens, @ttft_ms, @latency_ms, @reason, @at_ms)",
     ),
-    // Counted from the partial indexes responder_jobs_*_started alone (migration 017), and no further than the limit.
-    jobsStartedByPrincipal: db.prepare<[string, number, number], { n: number }>(
-      "SELECT COUNT(*) AS n FROM (SELECT 1 FROM responder_jobs WHERE principal = ? AND attempts > 0 AND updated_at_ms >= ? LIMIT ?) AS w",
+    // Jobs started per scope (`r:<responder>`, `p:<principal>`) and second (migration 020), kept as jobs are claimed:
+    // a rate check sums at most the seconds of its window, however many jobs started in them.
+    addStart: db.prepare<[string, number, number]>(
+      "INSERT INTO responder_starts (scope, at_s, n) VALUES (?, ?, ?) ON CONFLICT(scope, at_s) DO UPDATE SET n = responder_starts.n + excluded.n",
     ),
-    jobsStartedByResponder: db.prepare<[string, number, number], { n: number }>(
-      "SELECT COUNT(*) AS n FROM (SELECT 1 FROM responder_jobs WHERE responder = ? AND attempts > 0 AND updated_at_ms >= ? LIMIT ?) AS w",
+    startsSince: db.prepare<[string, number], { n: number }>(
+      "SELECT COALESCE(SUM(n), 0) AS n FROM responder_starts WHERE scope = ? AND at_s >= ?",
     ),
+    pruneStarts: db.prepare<[number]>("DELETE FROM responder_starts WHERE at_s < ?"),
     // Tokens per responder and UTC day (migration 018), kept as calls are recorded: the daily budget reads one row.
     addDailyTokens: db.prepare(
       "INSERT INTO responder_usage_daily (responder, day_ms, tokens) VALUES (?, ?, ?) " +
@@ -191,11 +198,32 @@ export function createResponderStore(db: Db) {
     jobsIn: (status: "queued" | "running" | "done" | "failed"): ResponderJobRow[] => q.jobsIn.all(status),
     /** True while an earlier job of `conversationKey` (lower `seq`) is queued or running: a later one must wait. */
     openBefore: (conversationKey: string, seq: number): boolean => q.openBefore.get(conversationKey, seq) !== undefined,
-    /** queued → running, counting the attempt; true only for the caller that moved it. */
-    claim: (jobId: string, now: number): boolean => q.claim.run({ job_id: jobId, now }).changes === 1,
-    /** running → queued, due at `notBefore`; `attemptsDelta` -1 gives back an attempt that was cut off on purpose (kill switch). */
-    release: (jobId: string, now: number, notBefore: number, reason: string | null, attemptsDelta = 0): boolean =>
-      q.release.run({ job_id: jobId, now, not_before: notBefore, reason, delta: attemptsDelta }).changes === 1,
+    /**
+     * queued → running, counting the attempt — and the start, for its responder's rate limit and (a first attempt) its
+     * principal's; true only for the caller that moved it.
+     */
+    claim: (jobId: string, now: number): boolean => {
+      const r = q.claim.get({ job_id: jobId, now });
+      if (!r) return false;
+      const at = Math.floor(now / 1000);
+      q.addStart.run(`r:${r.responder}`, at, 1);
+      if (Number(r.attempts) === 1) q.addStart.run(`p:${r.principal}`, at, 1);
+      return true;
+    },
+    /**
+     * running → queued, due at `notBefore`; `attemptsDelta` -1 gives back an attempt that was cut off on purpose (kill
+     * switch, a responder at its limit): its start no longer counts against the rate limits either.
+     */
+    release: (jobId: string, now: number, notBefore: number, reason: string | null, attemptsDelta = 0): boolean => {
+      const before = attemptsDelta < 0 ? q.running.get(jobId) : undefined;
+      if (q.release.run({ job_id: jobId, now, not_before: notBefore, reason, delta: attemptsDelta }).changes !== 1) return false;
+      if (before && Number(before.attempts) > 0) {
+        const at = Math.floor(Number(before.updated_at_ms) / 1000);
+        q.addStart.run(`r:${before.responder}`, at, -1);
+        if (Number(before.attempts) + attemptsDelta <= 0) q.addStart.run(`p:${before.principal}`, at, -1);
+      }
+      return true;
+    },
     /** running → done | failed with the reply's size; true only for the caller that moved it. */
     finish: (jobId: string, status: "done" | "failed", reason: string, chars: number, chunks: number, now: number): boolean =>
       q.finish.run({ job_id: jobId, status, reason, chars, chunks, now }).changes === 1,
@@ -235,13 +263,17 @@ export function createResponderStore(db: Db) {
       const tokens = r.input_tokens + r.output_tokens;
       if (tokens > 0) q.addDailyTokens.run(r.responder, r.at_ms - (r.at_ms % DAY_MS), tokens);
     },
-    /** Jobs started (attempted) for a principal / responder since a time (rate limits). */
-    /** Jobs of `principal` started since a time, counted up to `cap` (a rate limit + 1 tells over from at). */
+    /**
+     * First attempts of `principal`'s jobs started since a time (to the second: the second `sinceMs` falls in counts
+     * whole), at most `cap` (a rate limit + 1 tells over from at).
+     */
     startedByPrincipalSince: (principal: string, sinceMs: number, cap: number): number =>
-      Number(q.jobsStartedByPrincipal.get(principal, sinceMs, cap)?.n ?? 0),
-    /** Jobs of `responder` started since a time, counted up to `cap`. */
+      Math.min(cap, Number(q.startsSince.get(`p:${principal}`, Math.floor(sinceMs / 1000))?.n ?? 0)),
+    /** Attempts of `responder`'s jobs started since a time (to the second), at most `cap`. */
     startedByResponderSince: (responder: string, sinceMs: number, cap: number): number =>
-      Number(q.jobsStartedByResponder.get(responder, sinceMs, cap)?.n ?? 0),
+      Math.min(cap, Number(q.startsSince.get(`r:${responder}`, Math.floor(sinceMs / 1000))?.n ?? 0)),
+    /** Forget per-second start totals before `beforeMs` (no rate window reaches them). */
+    pruneStarts: (beforeMs: number): void => void q.pruneStarts.run(Math.floor(beforeMs / 1000)),
     /** Input + output tokens a responder used on the UTC day that holds `atMs` (the daily budget; the store picks the day). */
     tokensOnDay: (responder: string, atMs: number): number => Number(q.tokensOnDay.get(responder, atMs - (atMs % DAY_MS))?.n ?? 0),
     usageSince: (sinceMs: number): UsageRow[] => q.usageSince.all(sinceMs),

@@ -57,8 +57,12 @@ describe("the outbox's partial indexes (migration 019)", () => {
     openStore(dir).close();
     const db = new Database(path.join(dir, "tau.db"));
     // The database as version 18 left it: IN lists, and a row of each kind.
+    // (Migration 020 undone first: it comes after.)
     db.exec(
-      "DROP INDEX outbox_pending; DROP INDEX outbox_attention; " +
+      "DROP TABLE responder_starts; " +
+        "CREATE INDEX responder_jobs_principal_started ON responder_jobs(principal, updated_at_ms, attempts) WHERE attempts > 0; " +
+        "CREATE INDEX responder_jobs_responder_started ON responder_jobs(responder, updated_at_ms, attempts) WHERE attempts > 0; " +
+        "DROP INDEX outbox_pending; DROP INDEX outbox_attention; " +
         "CREATE INDEX outbox_pending ON outbox(status, next_attempt_at_ms) WHERE status IN ('queued', 'retry_scheduled', 'sending'); " +
         "CREATE INDEX outbox_attention ON outbox(status) WHERE status IN ('dead_letter', 'unknown', 'failed');",
     );

@@ -31,7 +31,13 @@ describe("daily token totals (migration 018)", () => {
     openStore(dir).close();
     // The database as version 17 left it, with calls on two days.
     const db = new Database(path.join(dir, "tau.db"));
-    db.exec("DROP TABLE responder_usage_daily");
+    // (Migrations 019 and 020 undone too: they come after, and run again.)
+    db.exec(
+      "DROP TABLE responder_starts; " +
+        "CREATE INDEX responder_jobs_principal_started ON responder_jobs(principal, updated_at_ms, attempts) WHERE attempts > 0; " +
+        "CREATE INDEX responder_jobs_responder_started ON responder_jobs(responder, updated_at_ms, attempts) WHERE attempts > 0; " +
+        "DROP TABLE responder_usage_daily",
+    );
     db.pragma("user_version = 17");
     insertCall(db, "assistant", 10, 100, 20);
     insertCall(db, "assistant", DAY - 1, 1, 2);

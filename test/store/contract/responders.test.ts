@@ -197,6 +197,22 @@ describe.each(contractEngines())("store contract: responders, media, calendars o
           chunks: 2,
         },
       ]);
+      // A start counts when it happened: finishing later does not count it again (it counted every job whose row changed).
+      store.responders.finish("j2", "done", "responder_replied", 1, 1, 300_000);
+      expect(store.responders.startedByResponderSince("assistant", 240_000, 10)).toBe(0);
+      // An attempt given back (kill switch, a responder at its limit) no longer counts; the next one does.
+      store.responders.insertJob(job("j3", "telegram:3003"), 400_000);
+      store.responders.claim("j3", 400_000);
+      expect(store.responders.startedByResponderSince("assistant", 350_000, 10)).toBe(1);
+      expect(store.responders.startedByPrincipalSince("telegram:42", 350_000, 10)).toBe(1);
+      store.responders.release("j3", 400_000, 401_000, "responder_rate_deferred", -1);
+      expect(store.responders.startedByResponderSince("assistant", 350_000, 10)).toBe(0);
+      expect(store.responders.startedByPrincipalSince("telegram:42", 350_000, 10)).toBe(0);
+      store.responders.claim("j3", 401_000);
+      expect(store.responders.startedByResponderSince("assistant", 350_000, 10)).toBe(1);
+      // A start past the window's reach is forgotten by the prune.
+      store.responders.pruneStarts(401_000);
+      expect(store.responders.startedByResponderSince("assistant", 0, 10)).toBe(1);
     },
     ENGINE_HOOK_TIMEOUT_MS,
   );
