@@ -6,6 +6,7 @@
  * truncated, so no plain-text copy stays in the database files.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import fs from "node:fs";
 import { TauError } from "../contracts/errors.ts";
 import type { Db } from "./db.ts";
 import { createKeyring, secretsKeyId, type Keyring, type SecretsKey, type SecretsKeyOptions } from "./secrets-key.ts";
@@ -166,11 +167,13 @@ export function createSecretsStore(db: Db, keys: SecretsKeyOptions = { keyFile: 
       }
     },
     /**
-     * Why nothing could be sealed now (a shared store without TAU_SECRETS_KEY, or a malformed one), or null. Creates no
-     * key file: on a local store without TAU_SECRETS_KEY the file is made on first use.
+     * Why nothing could be sealed now (a shared store without TAU_SECRETS_KEY, a malformed key, a key file that does not
+     * read), or null. Creates no key file: on a local store without TAU_SECRETS_KEY the file is made on first use.
      */
     sealingProblem: (): string | null => {
-      if (!keys.shared && !keys.envKey) return null;
+      // A local store without TAU_SECRETS_KEY and without a key file yet makes one on first use (the state folder's
+      // writability is checked on its own); an existing one must read.
+      if (!keys.shared && !keys.envKey && !(keys.keyFile !== null && fs.existsSync(keys.keyFile))) return null;
       try {
         keyring.sealing();
         return null;

@@ -174,6 +174,9 @@ describe("openStore on PostgreSQL", () => {
     const local = keep(openStore(dir));
     expect(local.secrets.sealingProblem()).toBeNull();
     expect(fs.existsSync(path.join(dir, "secrets.key"))).toBe(false);
+    // …but a key file that is there must read.
+    fs.writeFileSync(path.join(dir, "secrets.key"), "not a key\n", { mode: 0o600 });
+    expect(local.secrets.sealingProblem()).toContain("secrets.key");
   });
 
   it("tau backup on a PostgreSQL node points to pg_dump, from the store and from the local state alone", async () => {
