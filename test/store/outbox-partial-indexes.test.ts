@@ -11,6 +11,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.ts";
+import { asSchemaVersion } from "../helpers/schema-history.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -57,16 +58,7 @@ describe("the outbox's partial indexes (migration 019)", () => {
     openStore(dir).close();
     const db = new Database(path.join(dir, "tau.db"));
     // The database as version 18 left it: IN lists, and a row of each kind.
-    // (Migration 020 undone first: it comes after.)
-    db.exec(
-      "DROP TABLE responder_starts; " +
-        "CREATE INDEX responder_jobs_principal_started ON responder_jobs(principal, updated_at_ms, attempts) WHERE attempts > 0; " +
-        "CREATE INDEX responder_jobs_responder_started ON responder_jobs(responder, updated_at_ms, attempts) WHERE attempts > 0; " +
-        "DROP INDEX outbox_pending; DROP INDEX outbox_attention; " +
-        "CREATE INDEX outbox_pending ON outbox(status, next_attempt_at_ms) WHERE status IN ('queued', 'retry_scheduled', 'sending'); " +
-        "CREATE INDEX outbox_attention ON outbox(status) WHERE status IN ('dead_letter', 'unknown', 'failed');",
-    );
-    db.pragma("user_version = 18");
+    asSchemaVersion(db, 18);
     for (const [id, status] of [
       ["ob_1", "queued"],
       ["ob_2", "dead_letter"],

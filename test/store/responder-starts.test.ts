@@ -9,6 +9,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.ts";
+import { asSchemaVersion } from "../helpers/schema-history.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -30,12 +31,7 @@ describe("rate-limit start totals (migration 020)", () => {
     openStore(dir).close();
     // The database as version 19 left it, with jobs started over the last two minutes before the upgrade.
     const db = new Database(path.join(dir, "tau.db"));
-    db.exec(
-      "DROP TABLE responder_starts; " +
-        "CREATE INDEX responder_jobs_principal_started ON responder_jobs(principal, updated_at_ms, attempts) WHERE attempts > 0; " +
-        "CREATE INDEX responder_jobs_responder_started ON responder_jobs(responder, updated_at_ms, attempts) WHERE attempts > 0;",
-    );
-    db.pragma("user_version = 19");
+    asSchemaVersion(db, 19);
     const last = 1_800_000_000_000;
     insertJob(db, "old", "telegram:1", 1, last - 90_000);
     insertJob(db, "a", "telegram:1", 1, last - 30_000);

@@ -9,6 +9,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.ts";
+import { asSchemaVersion } from "../helpers/schema-history.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -31,14 +32,7 @@ describe("daily token totals (migration 018)", () => {
     openStore(dir).close();
     // The database as version 17 left it, with calls on two days.
     const db = new Database(path.join(dir, "tau.db"));
-    // (Migrations 019 and 020 undone too: they come after, and run again.)
-    db.exec(
-      "DROP TABLE responder_starts; " +
-        "CREATE INDEX responder_jobs_principal_started ON responder_jobs(principal, updated_at_ms, attempts) WHERE attempts > 0; " +
-        "CREATE INDEX responder_jobs_responder_started ON responder_jobs(responder, updated_at_ms, attempts) WHERE attempts > 0; " +
-        "DROP TABLE responder_usage_daily",
-    );
-    db.pragma("user_version = 17");
+    asSchemaVersion(db, 17);
     insertCall(db, "assistant", 10, 100, 20);
     insertCall(db, "assistant", DAY - 1, 1, 2);
     insertCall(db, "assistant", DAY + 5, 7, 0);
