@@ -13,7 +13,7 @@
 import { DiscordAPIError, HTTPError, RateLimitError, REST } from "discord.js";
 import type { ProbeOutcome, ProviderSender, SendFailure } from "../../src/contracts/delivery.ts";
 import type { ChunkJob, ProviderRequest } from "../../src/contracts/outbound.ts";
-import { probeKindForStatus, typingFailure } from "../../src/contracts/delivery.ts";
+import { probeKindForStatus, rejectedBeforeSend, typingFailure } from "../../src/contracts/delivery.ts";
 import { accepted, httpFailure, missingCredential, networkFailure, statusFailure } from "../shared/classify-failure.ts";
 import { describeCause, isTimeout, redact, trackSend, type SendEvidence } from "../shared/send-tracking.ts";
 import { buildDiscordCreateMessage, INTERACTION_TOKEN_PLACEHOLDER } from "./request.ts";
@@ -69,16 +69,6 @@ function toDiscordOutcome(err: unknown, evidence: SendEvidence, token: string): 
   return networkFailure(evidence, true, detail);
 }
 
-const unreadableToken = (detail: string): SendFailure => ({
-  ok: false,
-  code: "delivery_request_rejected",
-  retryable: false,
-  ambiguous: false,
-  retry_after_ms: null,
-  status: null,
-  detail: `the interaction token does not open: ${detail}`.slice(0, 300),
-});
-
 const missingToken = (): SendFailure =>
   missingCredential("delivery_missing_discord_bot_token", "the Discord bot token (TAU_DISCORD_BOT_TOKEN or secret discord-bot-token)");
 
@@ -114,7 +104,7 @@ export function createDiscordSender(opts: DiscordSenderOptions): ProviderSender 
         interactionToken = stored === undefined || !opts.openToken ? stored : opts.openToken(stored);
       } catch (err) {
         // Nothing was sent, and no retry opens it: the interaction cannot be answered through its webhook.
-        return unreadableToken(describeCause(err));
+        return rejectedBeforeSend(`the interaction token does not open: ${describeCause(err)}`);
       }
       const r = await trackSend(() => sendShaped(rest, apiRoot, request, interactionToken));
       if (r.ok) return { ok: true, provider_message_id: String((r.value as { id: unknown }).id) };

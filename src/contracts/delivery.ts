@@ -36,6 +36,19 @@ export type SendOutcome = { ok: true; provider_message_id: string } | SendFailur
  */
 export type TypingOutcome = { ok: true } | { ok: false; code: DeliveryFailureCode; status: number | null; detail: string };
 
+/** A send refused before any request left (`delivery_request_rejected`): nothing to retry, nothing in doubt. */
+export function rejectedBeforeSend(detail: string): SendFailure {
+  return {
+    ok: false,
+    code: "delivery_request_rejected",
+    retryable: false,
+    ambiguous: false,
+    retry_after_ms: null,
+    status: null,
+    detail: detail.slice(0, 300),
+  };
+}
+
 /** A failed send as a typing outcome (same code, status and redacted detail). */
 export function typingFailure(f: SendFailure): TypingOutcome {
   return { ok: false, code: f.code, status: f.status, detail: f.detail };

@@ -7,6 +7,7 @@
  * One call is one attempt; retries are scheduled through `next_attempt_at_ms`, never slept on.
  */
 import type { ProviderReceipt, ProviderSender, SendFailure, SendOutcome } from "../contracts/delivery.ts";
+import { rejectedBeforeSend } from "../contracts/delivery.ts";
 import type { Transport } from "../contracts/envelope.ts";
 import type { ChunkJob } from "../contracts/outbound.ts";
 import type { Logger } from "../log.ts";
@@ -207,20 +208,7 @@ export function createProviderDelivery(deps: ProviderDeliveryDeps): ProviderDeli
     }
     const first = pending[0]!;
     if (!sender) {
-      finishFailure(
-        row,
-        first,
-        {
-          ok: false,
-          code: "delivery_request_rejected",
-          retryable: false,
-          ambiguous: false,
-          retry_after_ms: null,
-          status: null,
-          detail: `no provider sender for transport ${row.transport}`,
-        },
-        attempt,
-      );
+      finishFailure(row, first, rejectedBeforeSend(`no provider sender for transport ${row.transport}`), attempt);
       return null;
     }
     // A row still `sending` with a chunk `sending` was cut off mid-request by a crash: that request may have arrived.

@@ -13,6 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createAppRunner, lookupSecret, openIngressWriter, tokenSealOf, type App } from "../../src/app/index.ts";
 import { commandResolverFor } from "../../src/app/native-commands.ts";
+import type { TokenSeal } from "../../src/contracts/token-seal.ts";
 import { richColumn } from "../../src/outbound/format.ts";
 import { withRendering } from "../../src/outbound/format-job.ts";
 import { captureLogger, memoryCursors, waitFor } from "../helpers/connector-harness.ts";
@@ -49,47 +50,57 @@ afterEach(async () => {
   await server.close();
 });
 
+/**
+ * `/tau whoami` as a signed HTTP interaction through the real connector (sealing tokens with `tokens` when given):
+ * the deferred answer is recorded as the interaction's initial response and the envelope is in ingress.
+ */
+async function slashWhoami(tokens?: TokenSeal): Promise<{ token: string; answer: Record<string, unknown> }> {
+  const writer = openIngressWriter(app);
+  const c = createDiscordConnector({
+    ingress: writer,
+    cursors: memoryCursors(),
+    identity: app.config.identity,
+    logger: captureLogger(),
+    clock: () => Date.now(),
+    secret: (id) => lookupSecret(app, id),
+    ...(tokens ? { tokens } : {}),
+    mode: "polling",
+    channelIds: [],
+    pollIntervalMs: 60_000,
+    apiRoot: `${server.url}/api`,
+    resolveCommand: commandResolverFor(app),
+  });
+  await c.start();
+  const http = new Hono();
+  for (const r of c.webhooks ?? []) http.on(r.method, r.path, (ctx) => r.handler(ctx));
+  const interaction = server.interactions.create({
+    type: 2,
+    data: { id: "1400000000000000001", name: "tau", type: 1, options: [{ name: "whoami", type: 1 }] },
+    userId: USER,
+  });
+  const token = interaction["token"] as string;
+  const body = JSON.stringify(interaction);
+  const res = await http.request("/webhooks/discord", {
+    method: "POST",
+    body,
+    headers: signer.sign(body, Math.floor(Date.now() / 1000)),
+  });
+  const answer = (await res.json()) as Record<string, unknown>;
+  server.interactions.respondedInline(token, answer);
+  await c.stop();
+  await writer.close();
+  return { token, answer };
+}
+
 describe("a slash command answered through its interaction", () => {
   it("runs /tau whoami through the command path and edits the deferred response with the result", async () => {
-    const writer = openIngressWriter(app);
-    const c = createDiscordConnector({
-      ingress: writer,
-      cursors: memoryCursors(),
-      identity: app.config.identity,
-      logger: captureLogger(),
-      clock: () => Date.now(),
-      secret: (id) => lookupSecret(app, id),
-      mode: "polling",
-      channelIds: [],
-      pollIntervalMs: 60_000,
-      apiRoot: `${server.url}/api`,
-      resolveCommand: commandResolverFor(app),
-    });
-    await c.start();
-    const http = new Hono();
-    for (const r of c.webhooks ?? []) http.on(r.method, r.path, (ctx) => r.handler(ctx));
-
-    const interaction = server.interactions.create({
-      type: 2,
-      data: { id: "1400000000000000001", name: "tau", type: 1, options: [{ name: "whoami", type: 1 }] },
-      userId: USER,
-    });
-    const body = JSON.stringify(interaction);
-    const res = await http.request("/webhooks/discord", {
-      method: "POST",
-      body,
-      headers: signer.sign(body, Math.floor(Date.now() / 1000)),
-    });
-    const answer = (await res.json()) as Record<string, unknown>;
+    const { token, answer } = await slashWhoami();
     expect(answer).toEqual({ type: 5, data: { flags: 64 } });
-    server.interactions.respondedInline(interaction["token"] as string, answer);
-    await c.stop();
-    await writer.close();
 
     const { runner, close } = createAppRunner(app);
     try {
       await runner.drain();
-      const rec = server.interactions.byToken.get(interaction["token"] as string)!;
+      const rec = server.interactions.byToken.get(token)!;
       await waitFor(() => rec.original?.["content"], 5000, "the edited original response");
       expect(String(rec.original!["content"])).toContain(USER);
       expect(rec.original!["allowed_mentions"]).toEqual({ parse: [] });
@@ -106,40 +117,7 @@ describe("a slash command answered through its interaction", () => {
   it("keeps the interaction token sealed in every file of the state folder, and still answers through it", async () => {
     // The token is a credential for 15 minutes (it posts as the bot in that channel): ingress, the job, the outbox row
     // and the WAL hold it sealed with the secrets key; the sender opens it for the request.
-    const writer = openIngressWriter(app);
-    const c = createDiscordConnector({
-      ingress: writer,
-      cursors: memoryCursors(),
-      identity: app.config.identity,
-      logger: captureLogger(),
-      clock: () => Date.now(),
-      secret: (id) => lookupSecret(app, id),
-      tokens: tokenSealOf(app),
-      mode: "polling",
-      channelIds: [],
-      pollIntervalMs: 60_000,
-      apiRoot: `${server.url}/api`,
-      resolveCommand: commandResolverFor(app),
-    });
-    await c.start();
-    const http = new Hono();
-    for (const r of c.webhooks ?? []) http.on(r.method, r.path, (ctx) => r.handler(ctx));
-    const interaction = server.interactions.create({
-      type: 2,
-      data: { id: "1400000000000000001", name: "tau", type: 1, options: [{ name: "whoami", type: 1 }] },
-      userId: USER,
-    });
-    const token = interaction["token"] as string;
-    const body = JSON.stringify(interaction);
-    const res = await http.request("/webhooks/discord", {
-      method: "POST",
-      body,
-      headers: signer.sign(body, Math.floor(Date.now() / 1000)),
-    });
-    const answer = (await res.json()) as Record<string, unknown>;
-    server.interactions.respondedInline(token, answer);
-    await c.stop();
-    await writer.close();
+    const { token } = await slashWhoami(tokenSealOf(app));
 
     const { runner, close } = createAppRunner(app);
     try {
