@@ -308,12 +308,15 @@ export function createResponderWorker(deps: ResponderWorkerDeps) {
         .finally(() => typingOut.delete(p));
       typingOut.add(p);
     };
-    send();
+    // The work (the model or webhook request) starts first and typing right after it, on the next turn of the event
+    // loop: building the typing request costs the thread about a millisecond, which the user's answer need not wait for.
+    const first = setImmediate(send);
     const every = t.refreshMs(target.transport);
     const timer = every ? setInterval(send, every) : null;
     try {
       return await work();
     } finally {
+      clearImmediate(first);
       if (timer) clearInterval(timer);
     }
   }
