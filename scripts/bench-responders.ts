@@ -161,6 +161,20 @@ function cpuMsOf(pid: number | undefined): number | null {
   }
 }
 const cpuDelta = (a: number | null, b: number | null, n: number) => (a === null || b === null ? null : +((b - a) / n).toFixed(2));
+/**
+ * The pid of `tau run` itself: under BENCH_RESPONDERS_STRACE the spawned process is strace, which runs tau as its
+ * child (taskset execs, so it keeps the pid). Its CPU is measured and its SIGTERM sent to tau, not to strace (which
+ * does not pass it on).
+ */
+function tauPid(c: ChildProcess): number | undefined {
+  if (!process.env.BENCH_RESPONDERS_STRACE || c.pid === undefined) return c.pid;
+  try {
+    const kids = fs.readFileSync(`/proc/${c.pid}/task/${c.pid}/children`, "utf8").trim().split(/\s+/);
+    return kids[0] ? Number(kids[0]) : c.pid;
+  } catch {
+    return c.pid;
+  }
+}
 const exited = (c: ChildProcess) =>
   new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 
@@ -309,7 +323,7 @@ try {
   const postAt = new Map<number, number>();
   const acks: number[] = [];
   const inflight: Promise<void>[] = [];
-  const latCpu0 = cpuMsOf(child.pid);
+  const latCpu0 = cpuMsOf(tauPid(child));
   const benchCpu0 = process.cpuUsage();
   const start = now();
   for (let k = 0; k < total; k++) {
@@ -325,7 +339,7 @@ try {
   await waitForReplies(() => sendsIn(LAT, LAT + total).length, total, 10_000, "latency-phase replies");
   const latSpan = now() - start;
   const latWindow = [Math.round(start), Math.round(start + latSpan)];
-  const latCpu = cpuDelta(latCpu0, cpuMsOf(child.pid), total);
+  const latCpu = cpuDelta(latCpu0, cpuMsOf(tauPid(child)), total);
   const benchCpu = process.cpuUsage(benchCpu0);
   const toModel: number[] = [];
   const toSend: number[] = [];
@@ -357,7 +371,7 @@ try {
   // 2(c). Backlog: ROUNDS messages in each of CHATS chats, posted at once; the model takes SLOW_MODEL_MS.
   const BURST = 3_000_000;
   const burstTotal = CHATS * ROUNDS;
-  const burstCpu0 = cpuMsOf(child.pid);
+  const burstCpu0 = cpuMsOf(tauPid(child));
   const burstStart = now();
   {
     let next = 0;
@@ -370,7 +384,7 @@ try {
   }
   const burstPosted = now() - burstStart;
   await waitForReplies(() => sendsIn(BURST, BURST + CHATS).length, burstTotal, SLOW_MODEL_MS + 10_000, "backlog replies");
-  const burstCpu = cpuDelta(burstCpu0, cpuMsOf(child.pid), burstTotal);
+  const burstCpu = cpuDelta(burstCpu0, cpuMsOf(tauPid(child)), burstTotal);
   const burstSends = sendsIn(BURST, BURST + CHATS).map((r) => r.at);
   const burstLast = Math.max(...burstSends);
   const burstRate = (burstSends.length * 1000) / (burstLast - burstStart);
@@ -381,7 +395,7 @@ try {
 
   // 2(c'). Closed loop: each chat sends its next message when its previous reply arrives.
   const LOOP = 4_000_000;
-  const loopCpu0 = cpuMsOf(child.pid);
+  const loopCpu0 = cpuMsOf(tauPid(child));
   const loopStart = now();
   const stopAt = loopStart + SLOW_MODEL_MS + LOOP_SECONDS * 1000;
   const windowFrom = loopStart + SLOW_MODEL_MS + 500;
@@ -424,11 +438,11 @@ try {
   afterResponse = null;
   const loopLost = outstanding;
   if (postErrors.length) throw new Error(`closed loop: webhook POSTs failed: ${postErrors.slice(0, 3).join(" / ")}`);
-  const loopCpu = cpuDelta(loopCpu0, cpuMsOf(child.pid), Math.max(1, loopReplies.length));
+  const loopCpu = cpuDelta(loopCpu0, cpuMsOf(tauPid(child)), Math.max(1, loopReplies.length));
   const windowMs = stopAt - windowFrom;
   const loopRate = (loopReplies.filter((t) => t >= windowFrom && t < stopAt).length * 1000) / windowMs;
 
-  child.kill("SIGTERM");
+  process.kill(tauPid(child) ?? child.pid!, "SIGTERM");
   const code = await exited(child);
   child = null;
   // What tau itself says it could not deliver (e.g. `unknown`: a send that failed after its body was written).
