@@ -533,7 +533,18 @@ try {
     );
   console.log(JSON.stringify(result));
 } finally {
-  if (child) child.kill("SIGKILL");
+  if (child) {
+    // Under strace, tau outlives a killed strace: kill tau too.
+    const pid = tauPid(child);
+    if (pid !== undefined && pid !== child.pid) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    child.kill("SIGKILL");
+  }
   agent.destroy();
   await tg.close();
   await ai.close();
