@@ -7,13 +7,11 @@
  * - Only the first reply to an interaction edits `@original`; a later reply to the same event (as a command job
  *   queues its result) is a follow-up, ephemeral like the response.
  */
-import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
-import { createDiscordConnector } from "../../connectors/discord/inbound.ts";
-import { createAppRunner, lookupSecret, openIngressWriter, type App } from "../../src/app/index.ts";
-import { commandResolverFor } from "../../src/app/native-commands.ts";
+import { createAppRunner, type App } from "../../src/app/index.ts";
 import { queueReplies } from "../../src/outbound/outbox.ts";
-import { captureLogger, memoryCursors, waitFor } from "../helpers/connector-harness.ts";
+import { waitFor } from "../helpers/connector-harness.ts";
+import { sendSlashCommand } from "../helpers/discord-slash-command.ts";
 import { createInteractionSigner, slashCommandTarget } from "../helpers/discord-server-interactions.ts";
 import { startDiscordServer, type DiscordServer } from "../helpers/discord-server.ts";
 import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
@@ -57,43 +55,9 @@ async function setUp(policy: string): Promise<{ server: DiscordServer; app: App 
 
 /** A `/tau <sub>` slash command sent to the connector's HTTP endpoint; returns the interaction Discord created. */
 async function slashCommand(s: DiscordServer, a: App, sub: string): Promise<Record<string, unknown>> {
-  const writer = openIngressWriter(a);
-  const c = createDiscordConnector({
-    ingress: writer,
-    cursors: memoryCursors(),
-    identity: a.config.identity,
-    logger: captureLogger(),
-    clock: () => Date.now(),
-    secret: (id) => lookupSecret(a, id),
-    mode: "polling",
-    channelIds: [],
-    pollIntervalMs: 60_000,
-    apiRoot: `${s.url}/api`,
-    resolveCommand: commandResolverFor(a),
-  });
-  await c.start();
-  try {
-    const http = new Hono();
-    for (const r of c.webhooks ?? []) http.on(r.method, r.path, (ctx) => r.handler(ctx));
-    const interaction = s.interactions.create({
-      type: 2,
-      data: { id: "1400000000000000001", name: "tau", type: 1, options: [{ name: sub, type: 1 }] },
-      userId: USER,
-    });
-    const body = JSON.stringify(interaction);
-    const res = await http.request("/webhooks/discord", {
-      method: "POST",
-      body,
-      headers: signer.sign(body, Math.floor(Date.now() / 1000)),
-    });
-    const answer = (await res.json()) as Record<string, unknown>;
-    expect(answer).toEqual({ type: 5, data: { flags: 64 } });
-    s.interactions.respondedInline(interaction["token"] as string, answer);
-    return interaction;
-  } finally {
-    await c.stop();
-    await writer.close();
-  }
+  const { interaction, answer } = await sendSlashCommand({ server: s, app: a, signer, userId: USER, sub });
+  expect(answer).toEqual({ type: 5, data: { flags: 64 } });
+  return interaction;
 }
 
 const webhookCalls = (s: DiscordServer) => s.requests.filter((r) => r.path.startsWith(`/webhooks/${APP_ID}/`));

@@ -5,18 +5,16 @@
  * server, which accepts the edit only after an initial response and only while the token lives. A long reply's
  * later chunks become follow-ups, ephemeral like the response.
  */
-import { Hono } from "hono";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscordConnector } from "../../connectors/discord/inbound.ts";
 import { createDiscordSender } from "../../connectors/discord/sender.ts";
 import fs from "node:fs";
 import path from "node:path";
-import { createAppRunner, lookupSecret, openIngressWriter, tokenSealOf, type App } from "../../src/app/index.ts";
-import { commandResolverFor } from "../../src/app/native-commands.ts";
+import { createAppRunner, tokenSealOf, type App } from "../../src/app/index.ts";
 import type { TokenSeal } from "../../src/contracts/token-seal.ts";
 import { richColumn } from "../../src/outbound/format.ts";
 import { withRendering } from "../../src/outbound/format-job.ts";
-import { captureLogger, memoryCursors, waitFor } from "../helpers/connector-harness.ts";
+import { waitFor } from "../helpers/connector-harness.ts";
+import { sendSlashCommand, type SlashCommandSent } from "../helpers/discord-slash-command.ts";
 import { createInteractionSigner, slashCommandTarget } from "../helpers/discord-server-interactions.ts";
 import { startDiscordServer, type DiscordServer } from "../helpers/discord-server.ts";
 import { makeTauHome, OPEN_CHANNEL_POLICY, type TauHome } from "../helpers/tau-home.ts";
@@ -54,43 +52,8 @@ afterEach(async () => {
  * `/tau whoami` as a signed HTTP interaction through the real connector (sealing tokens with `tokens` when given):
  * the deferred answer is recorded as the interaction's initial response and the envelope is in ingress.
  */
-async function slashWhoami(tokens?: TokenSeal): Promise<{ token: string; answer: Record<string, unknown> }> {
-  const writer = openIngressWriter(app);
-  const c = createDiscordConnector({
-    ingress: writer,
-    cursors: memoryCursors(),
-    identity: app.config.identity,
-    logger: captureLogger(),
-    clock: () => Date.now(),
-    secret: (id) => lookupSecret(app, id),
-    ...(tokens ? { tokens } : {}),
-    mode: "polling",
-    channelIds: [],
-    pollIntervalMs: 60_000,
-    apiRoot: `${server.url}/api`,
-    resolveCommand: commandResolverFor(app),
-  });
-  await c.start();
-  const http = new Hono();
-  for (const r of c.webhooks ?? []) http.on(r.method, r.path, (ctx) => r.handler(ctx));
-  const interaction = server.interactions.create({
-    type: 2,
-    data: { id: "1400000000000000001", name: "tau", type: 1, options: [{ name: "whoami", type: 1 }] },
-    userId: USER,
-  });
-  const token = interaction["token"] as string;
-  const body = JSON.stringify(interaction);
-  const res = await http.request("/webhooks/discord", {
-    method: "POST",
-    body,
-    headers: signer.sign(body, Math.floor(Date.now() / 1000)),
-  });
-  const answer = (await res.json()) as Record<string, unknown>;
-  server.interactions.respondedInline(token, answer);
-  await c.stop();
-  await writer.close();
-  return { token, answer };
-}
+const slashWhoami = (tokens?: TokenSeal): Promise<SlashCommandSent> =>
+  sendSlashCommand({ server, app, signer, userId: USER, sub: "whoami", ...(tokens ? { tokens } : {}) });
 
 describe("a slash command answered through its interaction", () => {
   it("runs /tau whoami through the command path and edits the deferred response with the result", async () => {
