@@ -55,26 +55,32 @@ afterEach(async () => {
 const slashWhoami = (tokens?: TokenSeal): Promise<SlashCommandSent> =>
   sendSlashCommand({ server, app, signer, userId: USER, sub: "whoami", ...(tokens ? { tokens } : {}) });
 
+/** Run the real runner over ingress until the interaction's deferred response was edited; returns that edit. */
+async function editedOriginal(token: string): Promise<Record<string, unknown>> {
+  const { runner, close } = createAppRunner(app);
+  try {
+    await runner.drain();
+    const rec = server.interactions.byToken.get(token)!;
+    await waitFor(() => rec.original?.["content"], 5000, "the edited original response");
+    return rec.original!;
+  } finally {
+    close();
+  }
+}
+
 describe("a slash command answered through its interaction", () => {
   it("runs /tau whoami through the command path and edits the deferred response with the result", async () => {
     const { token, answer } = await slashWhoami();
     expect(answer).toEqual({ type: 5, data: { flags: 64 } });
 
-    const { runner, close } = createAppRunner(app);
-    try {
-      await runner.drain();
-      const rec = server.interactions.byToken.get(token)!;
-      await waitFor(() => rec.original?.["content"], 5000, "the edited original response");
-      expect(String(rec.original!["content"])).toContain(USER);
-      expect(rec.original!["allowed_mentions"]).toEqual({ parse: [] });
-      const edit = server.requests.find((r) => r.method === "PATCH" && r.path.startsWith(`/webhooks/${APP_ID}/`))!;
-      expect(edit.path).toMatch(/\/messages\/(@|%40)original$/);
-      expect(edit.headers["authorization"]).toBeUndefined();
-      // Nothing went to the channel as a plain message: the answer is the interaction's.
-      expect(server.sentMessages).toEqual([]);
-    } finally {
-      close();
-    }
+    const original = await editedOriginal(token);
+    expect(String(original["content"])).toContain(USER);
+    expect(original["allowed_mentions"]).toEqual({ parse: [] });
+    const edit = server.requests.find((r) => r.method === "PATCH" && r.path.startsWith(`/webhooks/${APP_ID}/`))!;
+    expect(edit.path).toMatch(/\/messages\/(@|%40)original$/);
+    expect(edit.headers["authorization"]).toBeUndefined();
+    // Nothing went to the channel as a plain message: the answer is the interaction's.
+    expect(server.sentMessages).toEqual([]);
   });
 
   it("keeps the interaction token sealed in every file of the state folder, and still answers through it", async () => {
@@ -82,15 +88,7 @@ describe("a slash command answered through its interaction", () => {
     // and the WAL hold it sealed with the secrets key; the sender opens it for the request.
     const { token } = await slashWhoami(tokenSealOf(app));
 
-    const { runner, close } = createAppRunner(app);
-    try {
-      await runner.drain();
-      const rec = server.interactions.byToken.get(token)!;
-      await waitFor(() => rec.original?.["content"], 5000, "the edited original response");
-      expect(String(rec.original!["content"])).toContain(USER);
-    } finally {
-      close();
-    }
+    expect(String((await editedOriginal(token))["content"])).toContain(USER);
     const files = (dir: string): string[] =>
       fs
         .readdirSync(dir, { withFileTypes: true })
